@@ -1,0 +1,58 @@
+/**
+ * Entry point of the `vnet` command: builds the commander program from the command modules in
+ * this folder and maps outcomes to exit codes (0 ok, 1 the network said no, 2 usage or input
+ * error). Commands hold no logic of their own beyond parsing arguments and printing.
+ */
+
+import { Command, CommanderError } from "commander";
+import { ExitCode, UserError } from "./errors.ts";
+import { type Io, nodeIo } from "./io.ts";
+
+export type CommandModule = (program: Command, io: Io, setExit: (code: number) => void) => void;
+
+/** Every command module; each registers its subcommand(s) on the program. */
+async function commandModules(): Promise<CommandModule[]> {
+  const mods: CommandModule[] = [];
+  mods.push((await import("./tour.ts")).register);
+  return mods;
+}
+
+export async function main(argv: string[], io: Io = nodeIo): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  const setExit = (code: number) => {
+    exitCode = Math.max(exitCode, code);
+  };
+  const program = new Command("vnet")
+    .description("A packet-accurate engine for virtualized data-center networks")
+    .version("0.1.0")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.out(s),
+      writeErr: (s) => io.err(s),
+    })
+    .showHelpAfterError("(run with --help for usage)");
+  for (const reg of await commandModules()) reg(program, io, setExit);
+  for (const c of program.commands) c.exitOverride();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (
+        e.code === "commander.helpDisplayed" ||
+        e.code === "commander.version" ||
+        e.code === "commander.help"
+      )
+        return ExitCode.ok;
+      return ExitCode.usage;
+    }
+    if (e instanceof UserError) {
+      io.err(`vnet: ${e.message}\n`);
+      return e.exitCode;
+    }
+    io.err(
+      `vnet: internal error (a bug in vnet, please report it): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+    );
+    return 70;
+  }
+}
