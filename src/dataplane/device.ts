@@ -1,0 +1,48 @@
+/**
+ * The contract between a forwarding device and the world that runs it (the simulator, the real
+ * namespaces, the analyser). A device never does I/O and never reads a clock: frames arrive
+ * through `receive` with the current time, leave through `env.transmit`, and timers are asked of
+ * `env`. Ports are plain indexes into `portNames`; the world decides what sits behind a port (a
+ * simulated link, a TAP device, a team of uplinks, a VXLAN or VPN tunnel).
+ */
+
+import type { DropCounters, PortCounters } from "./counters.ts";
+import type { Frame } from "./frame.ts";
+import type { HopRecord } from "./trace.ts";
+
+export type DeviceKind = "vm" | "vswitch" | "pnic" | "switch";
+
+export interface DeviceEnv {
+  /** Sends `frame` out of port `port` of this device. Ownership of the frame passes to the world. */
+  transmit(port: number, frame: Frame): void;
+  /** Runs `fn` after `delayNs` of world time; returns a handle for `cancelTimer`. */
+  setTimer(delayNs: number, fn: (nowNs: number) => void): number;
+  cancelTimer(handle: number): void;
+  /** World time in ns (simulated or real). Devices use the `nowNs` they are given where they can. */
+  now(): number;
+  /** Seeded randomness in [0, 1): the same seed gives the same run. */
+  random(): number;
+  /** True when someone collects trace records; check before building a record's strings. */
+  readonly isTracing: boolean;
+  trace(record: HopRecord): void;
+}
+
+export interface Device {
+  readonly name: string;
+  readonly kind: DeviceKind;
+  /** Port names, indexed by port number ("eth0", "vm1", "vf3", "uplink:eth0"). */
+  readonly portNames: readonly string[];
+  /** Per-port counters, same indexes as `portNames`. */
+  readonly portCounters: readonly PortCounters[];
+  readonly drops: DropCounters;
+  /**
+   * Per-frame processing delay of this kind of device (documented per device): the world delays
+   * each received frame by it before calling `receive`, which is how a software vswitch comes to
+   * cost more than an SR-IOV NIC's embedded switch.
+   */
+  readonly processingDelayNs: number;
+  bind(env: DeviceEnv): void;
+  /** Called once when the world starts (gratuitous ARP, timers). */
+  start(nowNs: number): void;
+  receive(port: number, frame: Frame, nowNs: number): void;
+}

@@ -1,0 +1,106 @@
+/**
+ * A frame in flight: bytes in a buffer with headroom in front, so that pushing an 802.1Q tag or
+ * prepending a VXLAN or WireGuard outer header moves a few bytes instead of copying the frame
+ * (the sk_buff pattern). Devices pass the same Frame object along; only flooding clones.
+ * `start`/`end` delimit the frame inside `buf`; everything outside is headroom/tailroom.
+ */
+
+import { checkLen, WireError } from "../wire/error.ts";
+
+/** Room for two VLAN tags plus a VXLAN-over-IPv4 outer header (50) or a WireGuard one (60+16). */
+export const DEFAULT_HEADROOM = 96;
+
+let nextFrameId = 1;
+
+export class Frame {
+  /** Identifies a frame (and its clones' parent) in traces; stable for a given run order. */
+  id: number;
+  constructor(
+    public buf: Uint8Array,
+    public start: number,
+    public end: number,
+    id?: number,
+  ) {
+    this.id = id ?? nextFrameId++;
+  }
+
+  get length(): number {
+    return this.end - this.start;
+  }
+
+  /** Copies `bytes` into a new frame with headroom. */
+  static fromBytes(bytes: Uint8Array, headroom = DEFAULT_HEADROOM): Frame {
+    const buf = new Uint8Array(headroom + bytes.length);
+    buf.set(bytes, headroom);
+    return new Frame(buf, headroom, headroom + bytes.length);
+  }
+
+  /** A zero-filled frame of `length` bytes with headroom, for a device to build into. */
+  static alloc(length: number, headroom = DEFAULT_HEADROOM): Frame {
+    return new Frame(new Uint8Array(headroom + length), headroom, headroom + length);
+  }
+
+  /** Resets the id counter; the simulator calls this at world creation so runs are identical. */
+  static resetIds(): void {
+    nextFrameId = 1;
+  }
+
+  /** An independent copy (same id: it is the same frame taking another path). */
+  clone(): Frame {
+    const headroom = this.start;
+    const buf = new Uint8Array(headroom + this.length);
+    buf.set(this.buf.subarray(this.start, this.end), headroom);
+    return new Frame(buf, headroom, headroom + this.length, this.id);
+  }
+
+  /** A view of the frame's bytes. Allocates a view object: for edges (captures, tests). */
+  bytes(): Uint8Array {
+    return this.buf.subarray(this.start, this.end);
+  }
+
+  /** Makes room for `n` more bytes in front, reallocating only when the headroom is exhausted. */
+  prepend(n: number): void {
+    if (this.start < n) {
+      const grow = Math.max(n, DEFAULT_HEADROOM);
+      const buf = new Uint8Array(this.buf.length + grow);
+      buf.set(this.buf, grow);
+      this.buf = buf;
+      this.start += grow;
+      this.end += grow;
+    }
+    this.start -= n;
+  }
+
+  /** Drops `n` bytes from the front (decapsulation). */
+  strip(n: number): void {
+    if (n > this.length)
+      throw new WireError("truncated", 0, `cannot strip ${n} bytes from a ${this.length}-byte frame`);
+    this.start += n;
+  }
+
+  /**
+   * Inserts an 802.1Q/802.1ad tag after the two MAC addresses (IEEE 802.1Q 9.3):
+   * the 12 address bytes move 4 to the left, the tag takes their old place.
+   */
+  pushVlanTag(vid: number, pcp = 0, tpid = 0x8100, dei = false): void {
+    checkLen(this.buf, this.start, 12, "vlan push");
+    this.prepend(4);
+    const b = this.buf;
+    const s = this.start;
+    b.copyWithin(s, s + 4, s + 16);
+    const tci = ((pcp & 7) << 13) | (dei ? 0x1000 : 0) | (vid & 0xfff);
+    b[s + 12] = tpid >>> 8;
+    b[s + 13] = tpid & 0xff;
+    b[s + 14] = tci >>> 8;
+    b[s + 15] = tci & 0xff;
+  }
+
+  /** Removes the outermost tag that follows the MAC addresses. The caller checked it is there. */
+  popVlanTag(): void {
+    checkLen(this.buf, this.start, 18, "vlan pop");
+    const b = this.buf;
+    const s = this.start;
+    b.copyWithin(s + 4, s, s + 12);
+    this.start += 4;
+  }
+}

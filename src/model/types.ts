@@ -1,0 +1,134 @@
+/**
+ * The normalized topology: what the loader (`src/model/load.ts`) produces from a user's YAML file
+ * once it has been validated, with every default filled in and every name resolved. The world
+ * builders (simulator, real, analysis) consume only this, never the raw YAML. Addresses are in
+ * their hot-path form (MAC as number, IPv4 as uint32). Arrays keep the order of the file, so
+ * builds are deterministic.
+ */
+
+import type { Ipv4, Mac } from "../wire/addr.ts";
+
+export interface Topology {
+  name: string;
+  description: string;
+  /** Absolute or as-given path of the file, for messages. */
+  sourcePath: string;
+  switches: SwitchSpec[];
+  servers: ServerSpec[];
+  links: LinkSpec[];
+}
+
+export type SwitchPortSpec =
+  | { name: string; mode: "access"; vlan: number }
+  /** `vlans: null` means all VLANs (1..4094). `nativeVlan`: untagged frames belong to it. */
+  | { name: string; mode: "trunk"; vlans: number[] | null; nativeVlan: number | null };
+
+export interface SviSpec {
+  vid: number;
+  ip: Ipv4;
+  prefixLen: number;
+}
+
+export interface SwitchSpec {
+  name: string;
+  /** Every port that a link names or `ports:` configures; unconfigured linked ports: access VLAN 1. */
+  ports: SwitchPortSpec[];
+  /** SVIs when the switch routes between its VLANs; empty when it does not. */
+  gateway: SviSpec[];
+  /** The switch's own MAC (used by its SVIs), assigned deterministically. */
+  mac: Mac;
+  macTableSize: number;
+  macAgingSec: number;
+}
+
+export interface NicSpec {
+  name: string;
+  mac: Mac;
+  /** SR-IOV: number of virtual functions and the NIC's limit (default 128, at most 512). */
+  sriov: { vfs: number; maxVfs: number } | null;
+}
+
+export interface SecurityPolicy {
+  /** Deliver every frame of the port group's VLAN to the VM (vSphere "promiscuous mode"). */
+  allowPromiscuous: boolean;
+  /** Let the guest change its effective MAC and still receive (vSphere "MAC address changes"). */
+  allowMacChanges: boolean;
+  /** Let the guest send with a source MAC other than its vNIC's (vSphere "forged transmits"). */
+  allowForgedTransmits: boolean;
+}
+
+export interface PortGroupSpec {
+  name: string;
+  vlan: number;
+  security: SecurityPolicy;
+}
+
+export interface VswitchSpec {
+  name: string;
+  /** Names of server NICs that are this vswitch's uplinks, in order. */
+  uplinks: string[];
+  portGroups: PortGroupSpec[];
+  macTableSize: number;
+  macAgingSec: number;
+}
+
+export type VmNicAttachment =
+  | { kind: "portGroup"; vswitch: string; portGroup: string }
+  | { kind: "vf"; nic: string; vfIndex: number; vlan: number | null; spoofCheck: boolean };
+
+export interface VmNicSpec {
+  /** "eth0", "eth1", ... in the guest, by position. */
+  name: string;
+  attachment: VmNicAttachment;
+  mac: Mac;
+  ip: Ipv4;
+  prefixLen: number;
+  gateway: Ipv4 | null;
+}
+
+export interface VmSpec {
+  name: string;
+  server: string;
+  nics: VmNicSpec[];
+}
+
+export interface ServerSpec {
+  name: string;
+  nics: NicSpec[];
+  vswitches: VswitchSpec[];
+  vms: VmSpec[];
+}
+
+export interface LinkEndSpec {
+  /** A switch or server name. */
+  node: string;
+  /** A switch port name or a server NIC name. */
+  port: string;
+}
+
+export interface LinkSpec {
+  a: LinkEndSpec;
+  b: LinkEndSpec;
+  bandwidthBps: number;
+  delayNs: number;
+  mtu: number;
+  /** Probability in [0, 1] that a frame is lost on the link. */
+  lossRate: number;
+  isUp: boolean;
+  queueFrames: number;
+}
+
+export const LINK_DEFAULTS = {
+  bandwidthBps: 10e9,
+  delayNs: 1_000,
+  mtu: 1500,
+  lossRate: 0,
+  queueFrames: 1000,
+} as const;
+
+export const SWITCHING_DEFAULTS = {
+  /** Open vSwitch's default `other_config:mac-table-size`. */
+  macTableSize: 8192,
+  /** Open vSwitch's default `other_config:mac-aging-time` (300 s). */
+  macAgingSec: 300,
+} as const;
