@@ -1,0 +1,23 @@
+/**
+ * The seam between a physical switch's layer-2 engine and the router behind its SVIs (the
+ * `gateway:` of a switch in the topology file). The switch hands the router the frames of a VLAN
+ * that are addressed to the switch's own MAC (or broadcast, e.g. ARP for an SVI address); the
+ * router sends frames back into a VLAN through the switch, which forwards them like any frame
+ * arriving on an internal port of that VLAN (learning, tagging per egress port, flooding).
+ * Frames crossing this seam are untagged Ethernet frames; the VLAN travels beside them.
+ */
+
+import type { Frame } from "./frame.ts";
+
+/** Implemented by the physical switch. */
+export interface SviHost {
+  readonly name: string;
+  /** The switch's own MAC, the source of every frame the router sends. */
+  readonly mac: number;
+  sendFromSvi(vid: number, frame: Frame, nowNs: number): void;
+}
+
+/** Implemented by the router. */
+export interface SviHandler {
+  receiveOnSvi(vid: number, frame: Frame, nowNs: number): void;
+}
