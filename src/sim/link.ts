@@ -1,0 +1,258 @@
+/**
+ * A simulated point-to-point link between two device ports: a cable between a server's NIC and a
+ * switch port, or a zero-length internal connection inside a server (a VM's vNIC to its vswitch
+ * port, a vswitch uplink to its NIC, a VM to its SR-IOV virtual function).
+ *
+ * Per direction a cable has a transmitter with a bounded FIFO queue: a frame waits until the
+ * previous one is serialized, takes `wireBytes * 8 / rateBps` to serialize, then `delayNs` to
+ * propagate. On-wire bytes follow IEEE 802.3 clause 3/4: the frame padded to 60 bytes, plus the
+ * 4-byte FCS, the 8-byte preamble and SFD, and the 12-byte inter-frame gap. A frame longer than
+ * MTU + 14 bytes (+18 when 802.1Q/802.1ad tagged, +22 double tagged) is refused, as a real port
+ * with that MTU would. Loss is drawn from the link's own seeded stream; a down link drops what
+ * is sent and what was in flight. Internal links have no rate, delay, queue, MTU or loss.
+ *
+ * Every drop has a reason code, counted on the link. The receiving device's processing delay is
+ * added before its `receive` runs (that is where a software vswitch costs more than a NIC).
+ * Delivery is a scheduler event aimed at the link itself, so carrying a frame allocates nothing.
+ */
+
+import { DropCounters, newPortCounters, type PortCounters } from "../dataplane/counters.ts";
+import type { Device } from "../dataplane/device.ts";
+import type { Frame } from "../dataplane/frame.ts";
+import type { HopKind, HopRecord } from "../dataplane/trace.ts";
+import type { Rng } from "./rng.ts";
+import type { EventTarget, Scheduler } from "./scheduler.ts";
+
+/** What sits at one end of a link. */
+export interface LinkEnd {
+  device: Device;
+  port: number;
+  /** "tor1:eth1", "vm1:eth0": how traces name this end. */
+  name: string;
+  /** File name stem of this end's capture ("tor1-eth1"), or null when this end is not captured. */
+  captureName: string | null;
+}
+
+export interface LinkProps {
+  rateBps: number;
+  delayNs: number;
+  mtu: number;
+  lossRate: number;
+  queueFrames: number;
+  isUp: boolean;
+}
+
+/** Reason codes of link drops. */
+export const LinkDrop = {
+  down: "link-down",
+  mtu: "mtu-exceeded",
+  queueFull: "queue-full",
+  loss: "loss",
+} as const;
+
+/** Observers the world attaches to a link (captures and tracing); all optional. */
+export interface LinkObserver {
+  readonly isTracing: boolean;
+  trace(record: HopRecord): void;
+  /** A frame seen at link end `side` (0 = a, 1 = b) at `timeNs`, leaving (`isTx`) or arriving. */
+  capture(link: Link, side: number, timeNs: number, frame: Frame, isTx: boolean): void;
+  readonly isCapturing: boolean;
+}
+
+/** Ethernet overhead on the wire beyond the frame (FCS, preamble+SFD, inter-frame gap). */
+export const WIRE_OVERHEAD_BYTES = 4 + 8 + 12;
+/** Minimum frame length without FCS; shorter frames are padded (IEEE 802.3 4.2.3.3). */
+export const MIN_FRAME_BYTES = 60;
+
+/** Time to serialize a frame of `frameBytes` (without FCS) at `rateBps`, rounded up to whole ns. */
+export function serializationNs(frameBytes: number, rateBps: number): number {
+  const wire = Math.max(frameBytes, MIN_FRAME_BYTES) + WIRE_OVERHEAD_BYTES;
+  return Math.ceil((wire * 8 * 1e9) / rateBps);
+}
+
+/** The L2 header allowance beyond the IP MTU: 14, 18 with one VLAN tag, 22 with two. */
+export function l2Allowance(buf: Uint8Array, start: number, length: number): number {
+  if (length < 14) return 14;
+  const t1 = (buf[start + 12] << 8) | buf[start + 13];
+  if (t1 !== 0x8100 && t1 !== 0x88a8) return 14;
+  if (length < 18) return 18;
+  const t2 = (buf[start + 16] << 8) | buf[start + 17];
+  return t2 === 0x8100 || t2 === 0x88a8 ? 22 : 18;
+}
+
+/** The outer VLAN id of a frame, or null when untagged (for trace records). */
+export function outerVid(frame: Frame): number | null {
+  const b = frame.buf;
+  const s = frame.start;
+  if (frame.length < 16) return null;
+  const t = (b[s + 12] << 8) | b[s + 13];
+  if (t !== 0x8100 && t !== 0x88a8) return null;
+  return ((b[s + 14] << 8) | b[s + 15]) & 0xfff;
+}
+
+/** Per-direction state of a cable's transmitter. */
+class Direction {
+  busyUntilNs = 0;
+  /** Ring of serialization finish times of frames in the transmitter (in service + waiting). */
+  readonly finish: Float64Array;
+  head = 0;
+  count = 0;
+  constructor(capacity: number) {
+    this.finish = new Float64Array(Math.max(capacity, 1));
+  }
+}
+
+export class Link implements EventTarget {
+  readonly name: string;
+  readonly ends: readonly [LinkEnd, LinkEnd];
+  readonly isInternal: boolean;
+  /** Hop kind of this link in traces: "link" for cables, "vnic"/"vf" for internal connections. */
+  readonly hopKind: HopKind;
+  rateBps: number;
+  delayNs: number;
+  mtu: number;
+  lossRate: number;
+  readonly queueFrames: number;
+  isUp: boolean;
+  /** Frames and bytes sent from each end (index = side) and delivered to each end. */
+  readonly counters: readonly [PortCounters, PortCounters];
+  readonly drops = new DropCounters();
+  private readonly dirs: readonly [Direction, Direction] | null;
+  private readonly procDelayNs: readonly [number, number];
+
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly rng: Rng,
+    private readonly observer: LinkObserver,
+    a: LinkEnd,
+    b: LinkEnd,
+    props: LinkProps | null,
+    hopKind: HopKind = "link",
+  ) {
+    this.ends = [a, b];
+    this.name = `${a.name}<->${b.name}`;
+    this.isInternal = props === null;
+    this.hopKind = hopKind;
+    this.rateBps = props?.rateBps ?? Number.POSITIVE_INFINITY;
+    this.delayNs = props?.delayNs ?? 0;
+    this.mtu = props?.mtu ?? Number.POSITIVE_INFINITY;
+    this.lossRate = props?.lossRate ?? 0;
+    this.queueFrames = props?.queueFrames ?? 0;
+    this.isUp = props?.isUp ?? true;
+    this.counters = [newPortCounters(), newPortCounters()];
+    this.dirs =
+      props === null ? null : [new Direction(props.queueFrames + 1), new Direction(props.queueFrames + 1)];
+    this.procDelayNs = [a.device.processingDelayNs, b.device.processingDelayNs];
+  }
+
+  /** Sends `frame` from end `side` (0 = a, 1 = b) at `nowNs`. The link owns the frame now. */
+  send(side: number, frame: Frame, nowNs: number): void {
+    const to = side ^ 1;
+    const c = this.counters[side];
+    if (!this.isUp) {
+      this.drop(side, frame, nowNs, LinkDrop.down, "link is down");
+      return;
+    }
+    const len = frame.end - frame.start;
+    let arrivalNs = nowNs;
+    const dirs = this.dirs;
+    if (dirs !== null) {
+      const allowance = l2Allowance(frame.buf, frame.start, len);
+      if (len > this.mtu + allowance) {
+        this.drop(
+          side,
+          frame,
+          nowNs,
+          LinkDrop.mtu,
+          `frame of ${len} bytes exceeds MTU ${this.mtu} + ${allowance}`,
+        );
+        return;
+      }
+      const d = dirs[side];
+      // Frames whose serialization has finished have left the transmitter.
+      while (d.count > 0 && d.finish[d.head] <= nowNs) {
+        d.head = (d.head + 1) % d.finish.length;
+        d.count--;
+      }
+      if (d.count > this.queueFrames) {
+        this.drop(side, frame, nowNs, LinkDrop.queueFull, `transmit queue full (${this.queueFrames} frames)`);
+        return;
+      }
+      const startNs = Math.max(d.busyUntilNs, nowNs);
+      const finishNs = startNs + serializationNs(len, this.rateBps);
+      d.finish[(d.head + d.count) % d.finish.length] = finishNs;
+      d.count++;
+      d.busyUntilNs = finishNs;
+      arrivalNs = finishNs + this.delayNs;
+    }
+    c.txFrames++;
+    c.txBytes += len;
+    const obs = this.observer;
+    if (obs.isCapturing) obs.capture(this, side, nowNs, frame, true);
+    if (this.lossRate > 0 && this.rng.random() < this.lossRate) {
+      this.drop(side, frame, nowNs, LinkDrop.loss, `lost on the wire (loss rate ${this.lossRate})`, false);
+      return;
+    }
+    if (obs.isTracing) {
+      const e = this.ends;
+      obs.trace({
+        timeNs: nowNs,
+        frameId: frame.id,
+        device: this.name,
+        kind: this.hopKind,
+        in: e[side].name,
+        out: e[to].name,
+        vlan: outerVid(frame),
+        action: "transmit",
+        reason: this.isInternal
+          ? "internal connection"
+          : `${len} bytes, arrives after ${arrivalNs - nowNs} ns`,
+      });
+    }
+    this.scheduler.schedule(arrivalNs + this.procDelayNs[to], this, frame, to);
+  }
+
+  /** Delivery at the receiving end `to` (scheduled by `send`). */
+  onEvent(arg: unknown, to: number, nowNs: number): void {
+    const frame = arg as Frame;
+    if (!this.isUp) {
+      this.drops.add(LinkDrop.down);
+      this.counters[to].drops++;
+      if (this.observer.isTracing) this.traceDrop(to ^ 1, frame, nowNs, "link went down in flight");
+      return;
+    }
+    const c = this.counters[to];
+    c.rxFrames++;
+    c.rxBytes += frame.end - frame.start;
+    const obs = this.observer;
+    if (obs.isCapturing) obs.capture(this, to, nowNs - this.procDelayNs[to], frame, false);
+    const end = this.ends[to];
+    end.device.receive(end.port, frame, nowNs);
+  }
+
+  private drop(side: number, frame: Frame, nowNs: number, code: string, why: string, countTx = true): void {
+    this.drops.add(code);
+    if (countTx) this.counters[side].drops++;
+    else this.counters[side ^ 1].drops++;
+    if (this.observer.isTracing) this.traceDrop(side, frame, nowNs, why);
+  }
+
+  private traceDrop(side: number, frame: Frame, nowNs: number, why: string): void {
+    this.observer.trace({
+      timeNs: nowNs,
+      frameId: frame.id,
+      device: this.name,
+      kind: this.hopKind,
+      in: this.ends[side].name,
+      out: null,
+      vlan: outerVid(frame),
+      action: "drop",
+      reason: why,
+    });
+  }
+
+  /** Brings the link up or down; frames in flight on a link going down are lost. */
+  setUp(isUp: boolean): void {
+    this.isUp = isUp;
+  }
+}

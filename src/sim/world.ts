@@ -1,0 +1,211 @@
+/**
+ * The simulated world: devices, the links between their ports, one scheduler and one seed. It
+ * implements `DeviceEnv` for every device (transmit goes to the link at that port, timers go to
+ * the scheduler, randomness is a per-device stream forked from the seed, trace records go to the
+ * world's sink), and it is the `LinkObserver` of every link (tracing and captures).
+ *
+ * Determinism: devices are added and connected in a fixed order (the builder follows the order
+ * of the topology file), each device's random stream is forked from the world's seed in that
+ * order, frame ids restart at 1, and nothing reads a wall clock. Same topology and seed give the
+ * same run.
+ */
+
+import { DropCounters } from "../dataplane/counters.ts";
+import type { Device, DeviceEnv } from "../dataplane/device.ts";
+import { Frame } from "../dataplane/frame.ts";
+import type { HopKind, HopRecord, TraceSink } from "../dataplane/trace.ts";
+import type { CaptureSet } from "./capture.ts";
+import { Link, type LinkEnd, type LinkObserver, type LinkProps } from "./link.ts";
+import { Rng } from "./rng.ts";
+import { Scheduler } from "./scheduler.ts";
+
+/** Reason code when a device transmits on a port with nothing attached. */
+export const UNCONNECTED_PORT = "port-not-connected";
+
+class WorldDeviceEnv implements DeviceEnv {
+  readonly portLinks: (Link | null)[];
+  readonly portSides: number[];
+  private readonly rng: Rng;
+
+  constructor(
+    private readonly world: World,
+    private readonly device: Device,
+    seed: number,
+  ) {
+    this.portLinks = device.portNames.map(() => null);
+    this.portSides = device.portNames.map(() => 0);
+    this.rng = new Rng(seed);
+  }
+
+  transmit(port: number, frame: Frame): void {
+    const link = this.portLinks[port];
+    if (link === undefined || link === null) {
+      this.world.unconnectedDrops.add(`${this.device.name}:${this.device.portNames[port] ?? port}`);
+      this.device.drops.add(UNCONNECTED_PORT);
+      if (this.world.isTracing) {
+        this.world.trace({
+          timeNs: this.world.scheduler.now(),
+          frameId: frame.id,
+          device: this.device.name,
+          kind: "link",
+          in: this.device.portNames[port] ?? String(port),
+          out: null,
+          vlan: null,
+          action: "drop",
+          reason: "nothing is connected to this port",
+        });
+      }
+      return;
+    }
+    link.send(this.portSides[port], frame, this.world.scheduler.now());
+  }
+
+  setTimer(delayNs: number, fn: (nowNs: number) => void): number {
+    return this.world.scheduler.after(delayNs, fn);
+  }
+
+  cancelTimer(handle: number): void {
+    this.world.scheduler.cancel(handle);
+  }
+
+  now(): number {
+    return this.world.scheduler.now();
+  }
+
+  random(): number {
+    return this.rng.random();
+  }
+
+  get isTracing(): boolean {
+    return this.world.isTracing;
+  }
+
+  trace(record: HopRecord): void {
+    this.world.trace(record);
+  }
+}
+
+export interface WorldOptions {
+  seed?: number;
+}
+
+export class World implements LinkObserver {
+  readonly scheduler = new Scheduler(4096);
+  readonly seed: number;
+  readonly devices: Device[] = [];
+  readonly links: Link[] = [];
+  /** Frames sent on unconnected ports, by "device:port" (each also counted on the device). */
+  readonly unconnectedDrops = new DropCounters();
+  private readonly byName = new Map<string, Device>();
+  private readonly envs = new Map<Device, WorldDeviceEnv>();
+  private readonly rng: Rng;
+  private sink: TraceSink | null = null;
+  private captures: CaptureSet | null = null;
+  private hasStarted = false;
+
+  constructor(options: WorldOptions = {}) {
+    this.seed = options.seed ?? 1;
+    this.rng = new Rng(this.seed);
+    Frame.resetIds();
+  }
+
+  get isTracing(): boolean {
+    return this.sink !== null;
+  }
+
+  get isCapturing(): boolean {
+    return this.captures !== null;
+  }
+
+  trace(record: HopRecord): void {
+    this.sink?.(record);
+  }
+
+  /** Starts (or with null stops) collecting trace records. */
+  setTraceSink(sink: TraceSink | null): void {
+    this.sink = sink;
+  }
+
+  /** Starts (or with null stops) recording frames at every capturable link end. */
+  setCaptures(captures: CaptureSet | null): void {
+    this.captures = captures;
+  }
+
+  capture(link: Link, side: number, timeNs: number, frame: Frame, isTx: boolean): void {
+    const end = link.ends[side];
+    if (this.captures !== null && end.captureName !== null) {
+      this.captures.record(end.captureName, timeNs, frame.buf, frame.start, frame.end, isTx);
+    }
+  }
+
+  now(): number {
+    return this.scheduler.now();
+  }
+
+  device(name: string): Device | undefined {
+    return this.byName.get(name);
+  }
+
+  /** Adds a device and binds it to its environment. Names are unique in a world. */
+  add<D extends Device>(device: D): D {
+    if (this.byName.has(device.name)) throw new Error(`duplicate device name "${device.name}"`);
+    const env = new WorldDeviceEnv(this, device, this.rng.nextUint32());
+    this.devices.push(device);
+    this.byName.set(device.name, device);
+    this.envs.set(device, env);
+    device.bind(env);
+    return device;
+  }
+
+  /**
+   * Connects two device ports with a cable (`props`) or a zero-length internal connection
+   * (`props` null). A port takes one link.
+   */
+  connect(a: LinkEnd, b: LinkEnd, props: LinkProps | null, hopKind: HopKind = "link"): Link {
+    const link = new Link(this.scheduler, this.rng.fork(), this, a, b, props, hopKind);
+    this.attach(a, link, 0);
+    this.attach(b, link, 1);
+    this.links.push(link);
+    return link;
+  }
+
+  private attach(end: LinkEnd, link: Link, side: number): void {
+    const env = this.envs.get(end.device);
+    if (env === undefined) throw new Error(`device "${end.device.name}" is not in this world`);
+    if (end.port < 0 || end.port >= end.device.portNames.length) {
+      throw new Error(`device "${end.device.name}" has no port ${end.port}`);
+    }
+    if (env.portLinks[end.port] !== null) {
+      throw new Error(`port ${end.device.name}:${end.device.portNames[end.port]} is already connected`);
+    }
+    env.portLinks[end.port] = link;
+    env.portSides[end.port] = side;
+  }
+
+  /** The link at a device's port, or null. */
+  linkAt(device: Device, port: number): Link | null {
+    return this.envs.get(device)?.portLinks[port] ?? null;
+  }
+
+  /** Calls every device's `start` once, in the order they were added. */
+  start(): void {
+    if (this.hasStarted) return;
+    this.hasStarted = true;
+    const now = this.scheduler.now();
+    for (const d of this.devices) d.start(now);
+  }
+
+  runUntil(timeNs: number): number {
+    this.start();
+    return this.scheduler.runUntil(timeNs);
+  }
+
+  runFor(durationNs: number): number {
+    return this.runUntil(this.scheduler.now() + durationNs);
+  }
+
+  runUntilIdle(limit?: number): number {
+    this.start();
+    return this.scheduler.runUntilIdle(limit);
+  }
+}
