@@ -377,7 +377,7 @@ export function tryParseIpv6(text: string): Uint8Array | undefined {
     groups = [...head, ...new Array(8 - head.length - tail.length).fill(0), ...tail];
   } else {
     const all = parseGroups(text, true);
-    if (!all || all.length !== 8) return undefined;
+    if (all?.length !== 8) return undefined;
     groups = all;
   }
   const b = new Uint8Array(16);
