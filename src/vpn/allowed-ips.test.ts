@@ -18,6 +18,7 @@ import {
   parseCidr,
   tryParseIpv6,
 } from "./allowed-ips.ts";
+import type { WgAllowedIpsTable, WgPeerInfo } from "./engine-api.ts";
 
 const v6 = (s: string) => tryParseIpv6(s)!;
 
@@ -30,13 +31,13 @@ describe("AllowedIps", () => {
     t.insert(parseCidr("10.1.2.3"), "host");
     t.insert(parseCidr("fd00::/8"), "v6a");
     t.insert(parseCidr("fd00:1::/32"), "v6b");
-    expect(t.lookupV4(parseIpv4("10.1.2.3"))).toBe("host");
-    expect(t.lookupV4(parseIpv4("10.1.2.4"))).toBe("b");
-    expect(t.lookupV4(parseIpv4("10.2.0.1"))).toBe("a");
-    expect(t.lookupV4(parseIpv4("192.0.2.1"))).toBe("default");
-    expect(t.lookupV6(v6("fd00:1::5"), 0)).toBe("v6b");
-    expect(t.lookupV6(v6("fd01::5"), 0)).toBe("v6a");
-    expect(t.lookupV6(v6("2001:db8::1"), 0)).toBeUndefined();
+    expect(t.lookupIpv4(parseIpv4("10.1.2.3"))).toBe("host");
+    expect(t.lookupIpv4(parseIpv4("10.1.2.4"))).toBe("b");
+    expect(t.lookupIpv4(parseIpv4("10.2.0.1"))).toBe("a");
+    expect(t.lookupIpv4(parseIpv4("192.0.2.1"))).toBe("default");
+    expect(t.lookupIpv6(v6("fd00:1::5"), 0)).toBe("v6b");
+    expect(t.lookupIpv6(v6("fd01::5"), 0)).toBe("v6a");
+    expect(t.lookupIpv6(v6("2001:db8::1"), 0)).toBeUndefined();
     expect(t.size).toBe(6);
   });
 
@@ -45,7 +46,7 @@ describe("AllowedIps", () => {
     expect(t.insert(parseCidr("10.0.0.77/24"), "a")).toBeUndefined();
     expect(t.insert(parseCidr("10.0.0.0/24"), "b")).toBe("a");
     expect(t.size).toBe(1);
-    expect(t.lookupV4(parseIpv4("10.0.0.1"))).toBe("b");
+    expect(t.lookupIpv4(parseIpv4("10.0.0.1"))).toBe("b");
     expect(t.prefixesOf("a")).toEqual([]);
     expect(t.prefixesOf("b").map(formatCidr)).toEqual(["10.0.0.0/24"]);
   });
@@ -57,12 +58,12 @@ describe("AllowedIps", () => {
     t.insert(parseCidr("fd00::/64"), "b");
     expect(t.remove(parseCidr("10.0.0.0/16"))).toBeUndefined();
     expect(t.remove(parseCidr("10.0.0.0/24"))).toBe("b");
-    expect(t.lookupV4(parseIpv4("10.0.0.1"))).toBe("a");
+    expect(t.lookupIpv4(parseIpv4("10.0.0.1"))).toBe("a");
     expect(t.removePeer("b")).toBe(1);
-    expect(t.lookupV6(v6("fd00::1"), 0)).toBeUndefined();
+    expect(t.lookupIpv6(v6("fd00::1"), 0)).toBeUndefined();
     expect(t.removePeer("a")).toBe(1);
     expect(t.size).toBe(0);
-    expect(t.lookupV4(parseIpv4("10.0.0.1"))).toBeUndefined();
+    expect(t.lookupIpv4(parseIpv4("10.0.0.1"))).toBeUndefined();
   });
 
   it("looks up a packet's source or destination in place", () => {
@@ -85,6 +86,23 @@ describe("AllowedIps", () => {
     expect(t.lookupPacket(ip6, 0, "dst")).toBeUndefined();
     expect(t.lookupPacket(new Uint8Array([0x50]), 0, "dst")).toBeUndefined();
     expect(t.lookupPacket(new Uint8Array(0), 0, "dst")).toBeUndefined();
+  });
+
+  it("is the engine's WgAllowedIpsTable, taking prefix text", () => {
+    const t: WgAllowedIpsTable = new AllowedIps<WgPeerInfo>();
+    const peer: WgPeerInfo = {
+      name: "p",
+      publicKey: new Uint8Array(32),
+      endpoint: undefined,
+      allowedIps: [],
+    };
+    t.insert("10.0.0.0/24", peer);
+    t.insert("fd00::/64", peer);
+    expect(t.lookupIpv4(parseIpv4("10.0.0.200"))).toBe(peer);
+    expect(t.lookupIpv6(v6("fd00::9"), 0)).toBe(peer);
+    t.removePeer(peer);
+    expect(t.lookupIpv4(parseIpv4("10.0.0.200"))).toBeUndefined();
+    expect(() => t.insert("10.0.0.0/40", peer)).toThrow(CidrError);
   });
 
   it("lists entries with their masked prefixes", () => {
@@ -216,7 +234,7 @@ test.prop(
       if (v.cidr.family !== p.family || !cidrContains(v.cidr, p.addr)) continue;
       if (!best || v.cidr.prefixLen > best.cidr.prefixLen) best = v;
     }
-    const got = p.family === 4 ? t.lookupV4(p.addr) : t.lookupV6(p.addr, 0);
+    const got = p.family === 4 ? t.lookupIpv4(p.addr) : t.lookupIpv6(p.addr, 0);
     expect(got).toBe(best?.peer);
   }
   expect(new Set([...t.entries()].map(([c, p]) => `${formatCidr(c)}=${p}`))).toEqual(

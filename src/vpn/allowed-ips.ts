@@ -151,7 +151,10 @@ class Trie<P> {
   }
 }
 
-/** A longest-prefix-match table from IPv4 and IPv6 prefixes to peers of type `P`. */
+/**
+ * A longest-prefix-match table from IPv4 and IPv6 prefixes to peers of type `P`. With `P` the
+ * engine's `WgPeerInfo` it is a `WgAllowedIpsTable` (engine-api.ts) and can be handed to the engine.
+ */
 export class AllowedIps<P> {
   private readonly v4 = new Trie<P>(32);
   private readonly v6 = new Trie<P>(128);
@@ -163,10 +166,11 @@ export class AllowedIps<P> {
   }
 
   /**
-   * Maps `cidr` (host bits ignored) to `peer`, taking it from any peer that held it. Returns the
+   * Maps a prefix (host bits ignored; text is read by `parseCidr`, throwing `CidrError`) to `peer`, taking it from any peer that held it. Returns the
    * previous holder of that exact prefix, if any.
    */
-  insert(cidr: Cidr, peer: P): P | undefined {
+  insert(prefix: Cidr | string, peer: P): P | undefined {
+    const cidr = typeof prefix === "string" ? parseCidr(prefix) : prefix;
     checkPrefixLen(cidr);
     const masked = maskCidr(cidr);
     if (masked.family === 4) return this.v4.insert(this.bytes4(masked.addr), masked.prefixLen, masked, peer);
@@ -174,7 +178,8 @@ export class AllowedIps<P> {
   }
 
   /** Removes the exact prefix; returns the peer that held it (undefined: it was not there). */
-  remove(cidr: Cidr): P | undefined {
+  remove(prefix: Cidr | string): P | undefined {
+    const cidr = typeof prefix === "string" ? parseCidr(prefix) : prefix;
     checkPrefixLen(cidr);
     if (cidr.family === 4) return this.v4.remove(this.bytes4(cidr.addr), cidr.prefixLen);
     return this.v6.remove(cidr.addr, cidr.prefixLen);
@@ -206,7 +211,7 @@ export class AllowedIps<P> {
   }
 
   /** The peer whose longest prefix contains the IPv4 address `addr` (a uint32). */
-  lookupV4(addr: number): P | undefined {
+  lookupIpv4(addr: number): P | undefined {
     const t = this.v4;
     const c0 = t.child0;
     const c1 = t.child1;
@@ -223,7 +228,7 @@ export class AllowedIps<P> {
   }
 
   /** The peer whose longest prefix contains the IPv6 address in `buf[offset..offset+16)`. */
-  lookupV6(buf: Uint8Array, offset: number): P | undefined {
+  lookupIpv6(buf: Uint8Array, offset: number): P | undefined {
     const t = this.v6;
     const c0 = t.child0;
     const c1 = t.child1;
@@ -250,12 +255,14 @@ export class AllowedIps<P> {
     if (version === 4) {
       const at = offset + (which === "dst" ? 16 : 12);
       if (at + 4 > buf.length) return undefined;
-      return this.lookupV4(((buf[at] << 24) | (buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3]) >>> 0);
+      return this.lookupIpv4(
+        ((buf[at] << 24) | (buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3]) >>> 0,
+      );
     }
     if (version === 6) {
       const at = offset + (which === "dst" ? 24 : 8);
       if (at + 16 > buf.length) return undefined;
-      return this.lookupV6(buf, at);
+      return this.lookupIpv6(buf, at);
     }
     return undefined;
   }
