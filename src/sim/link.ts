@@ -53,7 +53,8 @@ export const LinkDrop = {
 /** Observers the world attaches to a link (captures and tracing); all optional. */
 export interface LinkObserver {
   readonly isTracing: boolean;
-  trace(record: HopRecord): void;
+  /** A link's trace record, with the frame it concerns (so the tracer can say what it is). */
+  traceLink(record: HopRecord, frame: Frame): void;
   /** A frame seen at link end `side` (0 = a, 1 = b) at `timeNs`, leaving (`isTx`) or arriving. */
   capture(link: Link, side: number, timeNs: number, frame: Frame, isTx: boolean): void;
   readonly isCapturing: boolean;
@@ -195,19 +196,22 @@ export class Link implements EventTarget {
     }
     if (obs.isTracing) {
       const e = this.ends;
-      obs.trace({
-        timeNs: nowNs,
-        frameId: frame.id,
-        device: this.name,
-        kind: this.hopKind,
-        in: e[side].name,
-        out: e[to].name,
-        vlan: outerVid(frame),
-        action: "transmit",
-        reason: this.isInternal
-          ? "internal connection"
-          : `${len} bytes, arrives after ${arrivalNs - nowNs} ns`,
-      });
+      obs.traceLink(
+        {
+          timeNs: nowNs,
+          frameId: frame.id,
+          device: this.name,
+          kind: this.hopKind,
+          in: e[side].name,
+          out: e[to].name,
+          vlan: outerVid(frame),
+          action: "transmit",
+          reason: this.isInternal
+            ? "internal connection"
+            : `${len} bytes, arrives after ${arrivalNs - nowNs} ns`,
+        },
+        frame,
+      );
     }
     this.scheduler.schedule(arrivalNs + this.procDelayNs[to], this, frame, to);
   }
@@ -238,17 +242,20 @@ export class Link implements EventTarget {
   }
 
   private traceDrop(side: number, frame: Frame, nowNs: number, why: string): void {
-    this.observer.trace({
-      timeNs: nowNs,
-      frameId: frame.id,
-      device: this.name,
-      kind: this.hopKind,
-      in: this.ends[side].name,
-      out: null,
-      vlan: outerVid(frame),
-      action: "drop",
-      reason: why,
-    });
+    this.observer.traceLink(
+      {
+        timeNs: nowNs,
+        frameId: frame.id,
+        device: this.name,
+        kind: this.hopKind,
+        in: this.ends[side].name,
+        out: null,
+        vlan: outerVid(frame),
+        action: "drop",
+        reason: why,
+      },
+      frame,
+    );
   }
 
   /** Brings the link up or down; frames in flight on a link going down are lost. */

@@ -100,6 +100,7 @@ export class World implements LinkObserver {
   private readonly envs = new Map<Device, WorldDeviceEnv>();
   private readonly rng: Rng;
   private sink: TraceSink | null = null;
+  private frameHook: ((frame: Frame) => void) | null = null;
   private captures: CaptureSet | null = null;
   private hasStarted = false;
 
@@ -121,9 +122,18 @@ export class World implements LinkObserver {
     this.sink?.(record);
   }
 
-  /** Starts (or with null stops) collecting trace records. */
-  setTraceSink(sink: TraceSink | null): void {
+  traceLink(record: HopRecord, frame: Frame): void {
+    this.frameHook?.(frame);
+    this.sink?.(record);
+  }
+
+  /**
+   * Starts (or with null stops) collecting trace records. `frameHook` sees every frame a link
+   * carries or drops while tracing (the tracer labels frames from their bytes).
+   */
+  setTraceSink(sink: TraceSink | null, frameHook: ((frame: Frame) => void) | null = null): void {
     this.sink = sink;
+    this.frameHook = sink === null ? null : frameHook;
   }
 
   /** Starts (or with null stops) recording frames at every capturable link end. */

@@ -1,0 +1,65 @@
+/**
+ * Names what a frame is in a trace ("ARP request who-has 192.168.10.12", "ICMP echo request
+ * 192.168.10.11 > 192.168.20.12"), so a trace can tell the ARP resolution from the echo
+ * exchange and say in words which frame a hop carried. Reads only the few fields it needs
+ * (EtherType behind up to two VLAN tags, ARP opcode and addresses, IPv4 protocol, ICMP type),
+ * bounds-checked; anything else is "other". Browser-safe; used only when tracing.
+ */
+
+import { formatIpv4, readIpv4 } from "../wire/addr.ts";
+
+export type FrameKind =
+  | "arp-request"
+  | "arp-reply"
+  | "echo-request"
+  | "echo-reply"
+  | "icmp-error"
+  | "udp"
+  | "other";
+
+export interface FrameLabel {
+  kind: FrameKind;
+  text: string;
+}
+
+export function labelFrame(buf: Uint8Array, start: number, end: number): FrameLabel {
+  let off = start + 12;
+  if (end - start < 14) return { kind: "other", text: `runt frame (${end - start} bytes)` };
+  let type = (buf[off] << 8) | buf[off + 1];
+  for (let i = 0; i < 2 && (type === 0x8100 || type === 0x88a8); i++) {
+    off += 4;
+    if (off + 2 > end) return { kind: "other", text: "truncated VLAN tag" };
+    type = (buf[off] << 8) | buf[off + 1];
+  }
+  const l3 = off + 2;
+  if (type === 0x0806 && l3 + 28 <= end) {
+    const op = (buf[l3 + 6] << 8) | buf[l3 + 7];
+    const spa = formatIpv4(readIpv4(buf, l3 + 14));
+    const tpa = formatIpv4(readIpv4(buf, l3 + 24));
+    if (op === 1) return { kind: "arp-request", text: `ARP request who-has ${tpa} tell ${spa}` };
+    if (op === 2) return { kind: "arp-reply", text: `ARP reply ${spa} is-at ${macText(buf, l3 + 8)}` };
+    return { kind: "other", text: `ARP opcode ${op}` };
+  }
+  if (type === 0x0800 && l3 + 20 <= end) {
+    const ihl = (buf[l3] & 0x0f) * 4;
+    const proto = buf[l3 + 9];
+    const src = formatIpv4(readIpv4(buf, l3 + 12));
+    const dst = formatIpv4(readIpv4(buf, l3 + 16));
+    const l4 = l3 + ihl;
+    if (proto === 1 && l4 + 1 <= end) {
+      const t = buf[l4];
+      if (t === 8) return { kind: "echo-request", text: `ICMP echo request ${src} > ${dst}` };
+      if (t === 0) return { kind: "echo-reply", text: `ICMP echo reply ${src} > ${dst}` };
+      return { kind: "icmp-error", text: `ICMP type ${t} ${src} > ${dst}` };
+    }
+    if (proto === 17) return { kind: "udp", text: `UDP ${src} > ${dst}` };
+    return { kind: "other", text: `IPv4 protocol ${proto} ${src} > ${dst}` };
+  }
+  return { kind: "other", text: `EtherType 0x${type.toString(16).padStart(4, "0")}` };
+}
+
+function macText(buf: Uint8Array, off: number): string {
+  const parts: string[] = [];
+  for (let i = 0; i < 6; i++) parts.push(buf[off + i].toString(16).padStart(2, "0"));
+  return parts.join(":");
+}

@@ -1,0 +1,254 @@
+/**
+ * Turns the hop records of one traced exchange (ARP resolution, one ICMP echo request and its
+ * reply) into what `vnet trace` shows: the hops in order, whether the exchange crossed the
+ * physical network, which physical switches and gateways it went through, and a one-sentence
+ * verdict that states the source document's forwarding rule (section 5) for this pair, derived
+ * from the model (port groups, VLANs, servers, SR-IOV attachments) and the observed path, never
+ * assumed: a pair the document says stays inside a server but whose frames were seen on a cable
+ * is reported as crossing.
+ *
+ * Browser-safe and pure: the facade collects the records and labels, this file only reasons.
+ */
+
+import type { HopKind, HopRecord } from "../dataplane/trace.ts";
+import { formatIpv4 } from "../wire/addr.ts";
+import type { FrameKind, FrameLabel } from "./frame-label.ts";
+
+/** How a VM's NIC is attached, as the verdict needs it. */
+export type AttachmentInfo =
+  | { kind: "portGroup"; vswitch: string; portGroup: string; vlan: number }
+  | { kind: "vf"; nic: string; vfIndex: number; vlan: number | null };
+
+export interface VmEndpoint {
+  kind: "vm";
+  vm: string;
+  server: string;
+  nic: string;
+  ip: number;
+  attachment: AttachmentInfo;
+}
+
+export type TraceTarget =
+  | VmEndpoint
+  | { kind: "gateway"; switch: string; ip: number }
+  | { kind: "address"; ip: number };
+
+export interface TraceHop {
+  timeNs: number;
+  /** What the frame is ("ARP request who-has ...", "ICMP echo reply ..."). */
+  frame: string;
+  frameId: number;
+  device: string;
+  kind: HopKind;
+  in: string | null;
+  out: string | null;
+  vlan: number | null;
+  action: HopRecord["action"];
+  reason: string;
+}
+
+export interface TraceResult {
+  from: string;
+  to: string;
+  toIp: string;
+  delivered: boolean;
+  /** Round-trip time of the echo in simulated ns, when delivered. */
+  rttNs: number | null;
+  hops: TraceHop[];
+  /** Whether any frame of the echo exchange (ARP too when no echo was sent) went over a cable. */
+  crossesPhysicalNetwork: boolean;
+  /** Physical switches and gateways the echo exchange went through, in order of first use. */
+  physicalDevices: string[];
+  verdict: string;
+}
+
+export interface TraceInput {
+  source: VmEndpoint;
+  target: TraceTarget;
+  /** The name the user gave for the target (a VM name or an address). */
+  targetText: string;
+  records: readonly HopRecord[];
+  labels: ReadonlyMap<number, FrameLabel>;
+  delivered: boolean;
+  rttNs: number | null;
+  /** For a gateway hop's device, the switch it routes for (defaults to the device name). */
+  gatewaySwitchOf?: (device: string) => string;
+}
+
+const ECHO: ReadonlySet<FrameKind> = new Set(["echo-request", "echo-reply", "icmp-error"]);
+const ARP: ReadonlySet<FrameKind> = new Set(["arp-request", "arp-reply"]);
+
+export function analyseTrace(input: TraceInput): TraceResult {
+  const { source, target, records, labels } = input;
+  const gwSwitch = input.gatewaySwitchOf ?? ((d: string) => d);
+  const kindOf = (id: number): FrameKind => labels.get(id)?.kind ?? "other";
+  const hops: TraceHop[] = records.map((r) => ({
+    timeNs: r.timeNs,
+    frame: labels.get(r.frameId)?.text ?? `frame ${r.frameId}`,
+    frameId: r.frameId,
+    device: r.device,
+    kind: r.kind,
+    in: r.in,
+    out: r.out,
+    vlan: r.vlan,
+    action: r.action,
+    reason: r.reason,
+  }));
+
+  // The path that matters for the document's rules is the echo exchange; ARP broadcasts are
+  // flooded to every port of the VLAN, uplinks included, whatever the path of the data is.
+  const echoRecords = records.filter((r) => ECHO.has(kindOf(r.frameId)));
+  const pathRecords = echoRecords.length > 0 ? echoRecords : records;
+  const crosses = pathRecords.some((r) => r.kind === "link" && r.action === "transmit");
+  const physical: string[] = [];
+  const gateways: string[] = [];
+  let sawVswitch = false;
+  for (const r of pathRecords) {
+    if (r.kind === "vswitch") sawVswitch = true;
+    if (
+      (r.kind === "switch" || r.kind === "gateway") &&
+      r.action !== "drop" &&
+      !physical.includes(r.device)
+    ) {
+      physical.push(r.device);
+    }
+    if (r.kind === "gateway" && r.action === "route" && !gateways.includes(r.device)) gateways.push(r.device);
+  }
+
+  let verdict: string;
+  if (!input.delivered) {
+    verdict = `not delivered: ${failureCause(records, kindOf, target)}`;
+  } else {
+    verdict = `${relation(source, target)}: ${pathPhrase(source, target, crosses, physical, gateways, sawVswitch, gwSwitch)}`;
+  }
+  return {
+    from: source.vm,
+    to: input.targetText,
+    toIp: formatIpv4(target.ip),
+    delivered: input.delivered,
+    rttNs: input.rttNs,
+    hops,
+    crossesPhysicalNetwork: crosses,
+    physicalDevices: physical,
+    verdict,
+  };
+}
+
+/** The pair's relation in the document's terms, from the model. */
+function relation(src: VmEndpoint, dst: TraceTarget): string {
+  if (dst.kind === "gateway") return `to the gateway ${formatIpv4(dst.ip)} on ${dst.switch}`;
+  if (dst.kind === "address") return `to ${formatIpv4(dst.ip)}`;
+  const sameServer = src.server === dst.server;
+  const servers = sameServer ? "same server" : "different servers";
+  const a = src.attachment;
+  const b = dst.attachment;
+  if (a.kind === "vf" && b.kind === "vf") {
+    if (sameServer && a.nic === b.nic) return "VF to VF on the same NIC";
+    return sameServer ? "VF to VF on different NICs, same server" : "VF to VF, different servers";
+  }
+  if (a.kind === "vf" || b.kind === "vf") {
+    const pg = a.kind === "portGroup" ? a : (b as AttachmentInfo & { kind: "portGroup" });
+    const dir = a.kind === "vf" ? "VF to vswitch port group" : "vswitch port group to VF";
+    return `${dir} ${pg.portGroup}, ${servers}`;
+  }
+  if (a.kind === "portGroup" && b.kind === "portGroup") {
+    const samePortGroup = a.portGroup === b.portGroup && a.vlan === b.vlan;
+    return `${samePortGroup ? "same port group" : "different port groups"}, ${servers}`;
+  }
+  return servers;
+}
+
+function pathPhrase(
+  src: VmEndpoint,
+  dst: TraceTarget,
+  crosses: boolean,
+  physical: string[],
+  gateways: string[],
+  sawVswitch: boolean,
+  gwSwitch: (device: string) => string,
+): string {
+  if (!crosses) {
+    if (
+      dst.kind === "vm" &&
+      src.attachment.kind === "vf" &&
+      dst.attachment.kind === "vf" &&
+      src.server === dst.server &&
+      src.attachment.nic === dst.attachment.nic &&
+      !sawVswitch
+    ) {
+      return `stays inside ${src.server}'s ${src.attachment.nic} (SR-IOV embedded switch, no vswitch)`;
+    }
+    return `stays inside ${src.server}`;
+  }
+  if (gateways.length > 0) {
+    const gwHosts = unique(gateways.map(gwSwitch));
+    const others = physical.filter((d) => !gateways.includes(d) && !gwHosts.includes(d));
+    const via = `the gateway on ${joinAnd(gwHosts)}`;
+    return `crosses the physical network via ${others.length > 0 ? `${joinAnd(others)} and ${via}` : via}`;
+  }
+  if (physical.length === 0) return "crosses the physical network (a direct cable)";
+  return `crosses the physical network via ${joinAnd(physical)}`;
+}
+
+/** Why an exchange failed: the drop that stopped it, or what never came back. */
+function failureCause(
+  records: readonly HopRecord[],
+  kindOf: (id: number) => FrameKind,
+  target: TraceTarget,
+): string {
+  const drops = records.filter((r) => r.action === "drop");
+  const echoDrops = drops.filter((r) => ECHO.has(kindOf(r.frameId)));
+  const arpDrops = drops.filter((r) => ARP.has(kindOf(r.frameId)));
+  const pick = echoDrops.at(-1) ?? arpDrops.at(-1) ?? drops.at(-1);
+  if (pick !== undefined) return `dropped at ${pick.device}: ${pick.reason}`;
+  const hasArpReply = records.some((r) => kindOf(r.frameId) === "arp-reply");
+  const hasEcho = records.some((r) => kindOf(r.frameId) === "echo-request");
+  if (!hasEcho && !hasArpReply)
+    return `no ARP reply (nothing answered for the next hop toward ${formatIpv4(target.ip)})`;
+  return "no echo reply came back";
+}
+
+function unique(xs: string[]): string[] {
+  return [...new Set(xs)];
+}
+
+function joinAnd(xs: string[]): string {
+  if (xs.length <= 1) return xs.join("");
+  return `${xs.slice(0, -1).join(", ")} and ${xs.at(-1)}`;
+}
+
+/** The text form of a trace: numbered hops grouped by frame, then the verdict. */
+export function formatTrace(t: TraceResult): string {
+  const lines: string[] = [];
+  lines.push(`trace ${t.from} -> ${t.to} (${t.toIp})`);
+  let lastFrame = "";
+  let n = 0;
+  for (const h of t.hops) {
+    if (h.frame !== lastFrame) {
+      lines.push(`  ${h.frame}`);
+      lastFrame = h.frame;
+    }
+    n++;
+    const ports = `${h.in ?? "-"} -> ${h.out ?? "-"}`;
+    const vlan = h.vlan === null ? "" : ` vlan ${h.vlan}`;
+    lines.push(
+      `  ${String(n).padStart(3)}  ${fmtTime(h.timeNs).padStart(10)}  ${h.device} [${h.kind}] ${ports}${vlan}: ${h.action}, ${h.reason}`,
+    );
+  }
+  lines.push("");
+  lines.push(
+    `delivered: ${t.delivered ? "yes" : "no"}${t.rttNs !== null ? ` (rtt ${fmtTime(t.rttNs)})` : ""}`,
+  );
+  lines.push(
+    `crosses the physical network: ${t.crossesPhysicalNetwork ? "yes" : "no"}${t.physicalDevices.length > 0 ? ` (${t.physicalDevices.join(", ")})` : ""}`,
+  );
+  lines.push(`verdict: ${t.verdict}`);
+  return `${lines.join("\n")}\n`;
+}
+
+/** Simulated time for people: ns below 10 us, then us, then ms. */
+export function fmtTime(ns: number): string {
+  if (ns < 10_000) return `${Math.round(ns)}ns`;
+  if (ns < 10_000_000) return `${(ns / 1000).toFixed(1)}us`;
+  return `${(ns / 1e6).toFixed(3)}ms`;
+}
