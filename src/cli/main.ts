@@ -14,6 +14,7 @@ export type CommandModule = (program: Command, io: Io, setExit: (code: number) =
 async function commandModules(): Promise<CommandModule[]> {
   const mods: CommandModule[] = [];
   mods.push((await import("./tour.ts")).register);
+  mods.push((await import("./decode.ts")).register);
   return mods;
 }
 

@@ -1,0 +1,96 @@
+/**
+ * `vnet decode FILE`: every layer of every frame of a pcap or pcapng file (told apart by magic),
+ * including the frame inside a VXLAN packet. One tcpdump-like line per frame, or with `--json`
+ * one JSON object per line: `{ "frame", "timeNs", "length", "layers" }`.
+ *
+ * A malformed frame is output (its last layer is an `error`), not a failure: exit 0. A file that
+ * cannot be read or is not a capture exits 2 with one line. A capture cut short prints the frames
+ * before the cut, then says where the file broke and exits 2.
+ */
+
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { captureRecords } from "../wire/capture.ts";
+import { decodeFrame, type Layer, summarizeLayers } from "../wire/decode.ts";
+import { WireError } from "../wire/error.ts";
+import type { CaptureRecord } from "../wire/pcap.ts";
+import { LINKTYPE_ETHERNET } from "../wire/pcap.ts";
+import { ExitCode, UserError } from "./errors.ts";
+import type { Io } from "./io.ts";
+
+/** Decodes a record, or says why its link type cannot be. */
+function recordLayers(rec: CaptureRecord): Layer[] {
+  if (rec.linkType !== LINKTYPE_ETHERNET) {
+    return [
+      {
+        layer: "error",
+        code: "unsupported",
+        offset: 0,
+        message: `link type ${rec.linkType} (only Ethernet, 1, is decoded)`,
+      },
+    ];
+  }
+  return decodeFrame(rec.data);
+}
+
+/** Nanoseconds as seconds with nine decimals, exactly (bigint arithmetic, no rounding). */
+export function formatSeconds(timeNs: bigint): string {
+  const sec = timeNs / 1_000_000_000n;
+  const ns = timeNs % 1_000_000_000n;
+  return `${sec}.${ns.toString().padStart(9, "0")}`;
+}
+
+function jsonLine(n: number, rec: CaptureRecord, layers: Layer[]): string {
+  // timeNs is written as an exact integer even past 2^53 (real captures: ns since the epoch).
+  const head = `{"frame":${n},"timeNs":${rec.timeNs.toString()},"length":${rec.originalLength}`;
+  const captured = rec.data.length !== rec.originalLength ? `,"capturedLength":${rec.data.length}` : "";
+  const iface = rec.interfaceId !== 0 ? `,"interface":${rec.interfaceId}` : "";
+  return `${head}${captured}${iface},"layers":${JSON.stringify(layers)}}\n`;
+}
+
+function textLine(n: number, rec: CaptureRecord, layers: Layer[]): string {
+  const cut = rec.data.length !== rec.originalLength ? ` (${rec.data.length} captured)` : "";
+  return `${n} ${formatSeconds(rec.timeNs)} ${rec.originalLength} bytes${cut}: ${summarizeLayers(layers)}\n`;
+}
+
+/** Decodes `bytes` (a capture file named `name`) to `io`; throws UserError for a bad file. */
+export function decodeCapture(name: string, bytes: Uint8Array, io: Io, isJson: boolean): void {
+  let n = 0;
+  try {
+    for (const rec of captureRecords(bytes)) {
+      n++;
+      const layers = recordLayers(rec);
+      io.out(isJson ? jsonLine(n, rec, layers) : textLine(n, rec, layers));
+    }
+  } catch (e) {
+    if (!(e instanceof WireError)) throw e;
+    const after = n > 0 ? ` after ${n} frame${n === 1 ? "" : "s"}` : "";
+    throw new UserError(`${name}: ${e.message} (file offset ${e.offset}${after})`, ExitCode.usage);
+  }
+}
+
+export function register(program: Command, io: Io): void {
+  program
+    .command("decode")
+    .description("print every layer of every frame of a pcap or pcapng file, VXLAN inner frames too")
+    .argument("<file>", "capture file (pcap or pcapng, told apart by its magic)")
+    .option("--json", "one JSON object per frame (JSON Lines): frame, timeNs, length, layers")
+    .action((file: string, opts: { json?: boolean }) => {
+      let bytes: Uint8Array;
+      try {
+        bytes = readFileSync(file);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        const why =
+          code === "ENOENT"
+            ? "no such file"
+            : code === "EISDIR"
+              ? "is a directory"
+              : code === "EACCES"
+                ? "permission denied"
+                : (e as Error).message;
+        throw new UserError(`${file}: ${why}`);
+      }
+      decodeCapture(file, bytes, io, opts.json === true);
+    });
+}

@@ -1,0 +1,174 @@
+/**
+ * The layered dissector: one frame in, the list of its layers out, each a plain object named by
+ * `layer` with its fields in camelCase and addresses as text. It is what `vnet decode` prints
+ * (JSON, or one tcpdump-like line through `summarizeLayers`), and what `vnet trace` and tests use
+ * to describe a frame. It sits on top of the codecs in this folder and has no logic of its own
+ * about the protocols beyond choosing the next layer: every field is read through a codec.
+ *
+ * It goes into the frame a VXLAN packet carries (UDP port 4789, RFC 7348 §5) and keeps going.
+ * A frame that breaks partway keeps the layers decoded so far and ends with an `error` layer
+ * whose offset is relative to the start of the (outermost) frame. Decoding never throws for any
+ * input; it is not a forwarding path and allocates freely.
+ */
+
+import { formatIpv4, formatMac } from "./addr.ts";
+import { Arp, ArpOp } from "./arp.ts";
+import { WireError, type WireErrorCode } from "./error.ts";
+import { Ethernet, EtherType } from "./ethernet.ts";
+import { isVlanTpid, VLAN_TAG_LEN, Vlan } from "./vlan.ts";
+
+export interface EthernetLayer {
+  layer: "ethernet";
+  src: string;
+  dst: string;
+  etherType: number;
+}
+
+export interface VlanLayer {
+  layer: "vlan";
+  tpid: number;
+  vid: number;
+  pcp: number;
+  dei: boolean;
+  /** The EtherType that follows this tag. */
+  etherType: number;
+}
+
+export interface ArpLayer {
+  layer: "arp";
+  op: number;
+  senderMac: string;
+  senderIp: string;
+  targetMac: string;
+  targetIp: string;
+}
+
+export interface PayloadLayer {
+  layer: "payload";
+  /** Bytes not decoded further (application data, or a protocol vnet does not dissect). */
+  length: number;
+}
+
+export interface ErrorLayer {
+  layer: "error";
+  code: WireErrorCode;
+  /** Byte offset from the start of the frame where decoding stopped. */
+  offset: number;
+  message: string;
+}
+
+export type Layer = EthernetLayer | VlanLayer | ArpLayer | PayloadLayer | ErrorLayer;
+
+/** The UDP destination port that carries VXLAN (IANA, RFC 7348 §5). */
+export const VXLAN_UDP_PORT = 4789;
+
+/**
+ * Decodes one Ethernet frame (`frame` is the frame's bytes, starting at its destination MAC).
+ * Never throws: a malformed frame yields the layers decoded up to the fault and an error layer.
+ */
+export function decodeFrame(frame: Uint8Array): Layer[] {
+  const layers: Layer[] = [];
+  try {
+    decodeEthernet(frame, 0, frame.length, layers);
+  } catch (e) {
+    if (!(e instanceof WireError)) throw e;
+    layers.push({ layer: "error", code: e.code, offset: e.offset, message: e.message });
+  }
+  return layers;
+}
+
+/** Decodes the Ethernet frame in [offset, end) of `buf`, appending to `layers`. */
+function decodeEthernet(buf: Uint8Array, offset: number, end: number, layers: Layer[]): void {
+  const frame = end === buf.length ? buf : buf.subarray(0, end);
+  Ethernet.check(frame, offset);
+  layers.push({
+    layer: "ethernet",
+    src: formatMac(Ethernet.src(frame, offset)),
+    dst: formatMac(Ethernet.dst(frame, offset)),
+    etherType: Ethernet.etherType(frame, offset),
+  });
+  let typeAt = offset + 12;
+  let type = Ethernet.etherType(frame, offset);
+  while (isVlanTpid(type)) {
+    const tag = Vlan.parse(frame, typeAt);
+    const next = typeAt + VLAN_TAG_LEN;
+    if (next + 2 > end) throw new WireError("truncated", next, "ethertype after vlan tag: frame ends");
+    type = (frame[next] << 8) | frame[next + 1];
+    layers.push({ layer: "vlan", tpid: tag.tpid, vid: tag.vid, pcp: tag.pcp, dei: tag.dei, etherType: type });
+    typeAt = next;
+  }
+  decodeEtherPayload(frame, type, typeAt + 2, end, layers);
+}
+
+function decodeEtherPayload(
+  buf: Uint8Array,
+  type: number,
+  offset: number,
+  end: number,
+  layers: Layer[],
+): void {
+  switch (type) {
+    case EtherType.ARP: {
+      const arp = Arp.parse(buf, offset);
+      layers.push({
+        layer: "arp",
+        op: arp.op,
+        senderMac: formatMac(arp.senderMac),
+        senderIp: formatIpv4(arp.senderIp),
+        targetMac: formatMac(arp.targetMac),
+        targetIp: formatIpv4(arp.targetIp),
+      });
+      return;
+    }
+    default:
+      pushPayload(offset, end, layers);
+  }
+}
+
+function pushPayload(offset: number, end: number, layers: Layer[]): void {
+  if (end > offset) layers.push({ layer: "payload", length: end - offset });
+}
+
+const hex = (n: number, width: number) => `0x${n.toString(16).padStart(width, "0")}`;
+
+const ETHER_TYPE_NAMES: Record<number, string> = {
+  [EtherType.IPv4]: "IPv4",
+  [EtherType.ARP]: "ARP",
+  [EtherType.VLAN]: "802.1Q",
+  [EtherType.QinQ]: "802.1ad",
+  [EtherType.IPv6]: "IPv6",
+  [EtherType.SlowProtocols]: "slow-protocols",
+};
+
+/** "IPv4", or the hex value of a type without a name here. */
+export function etherTypeName(type: number): string {
+  return ETHER_TYPE_NAMES[type] ?? hex(type, 4);
+}
+
+/** One layer as a short tcpdump-like phrase. */
+export function summarizeLayer(l: Layer): string {
+  switch (l.layer) {
+    case "ethernet":
+      return `${l.src} > ${l.dst} ${etherTypeName(l.etherType)}`;
+    case "vlan":
+      return `${l.tpid === EtherType.QinQ ? "s-vlan" : "vlan"} ${l.vid} p${l.pcp}${l.dei ? " dei" : ""}`;
+    case "arp":
+      if (l.op === ArpOp.Request) return `ARP who-has ${l.targetIp} tell ${l.senderIp}`;
+      if (l.op === ArpOp.Reply) return `ARP reply ${l.senderIp} is-at ${l.senderMac}`;
+      return `ARP op ${l.op}`;
+    case "payload":
+      return `payload ${l.length} bytes`;
+    case "error":
+      return `[malformed: ${l.code} at ${l.offset}: ${l.message}]`;
+  }
+}
+
+/** The layers of a frame as one line, layer phrases joined by " | ". */
+export function summarizeLayers(layers: readonly Layer[]): string {
+  return layers.map(summarizeLayer).join(" | ");
+}
+
+/** A frame as one line: `decodeFrame` then `summarizeLayers`. */
+export function describeFrame(frame: Uint8Array): string {
+  return summarizeLayers(decodeFrame(frame));
+}
