@@ -64,8 +64,10 @@ export function decodeCapture(name: string, bytes: Uint8Array, io: Io, isJson: b
     }
   } catch (e) {
     if (!(e instanceof WireError)) throw e;
-    const after = n > 0 ? ` after ${n} frame${n === 1 ? "" : "s"}` : "";
-    throw new UserError(`${name}: ${e.message} (file offset ${e.offset}${after})`, ExitCode.usage);
+    // The readers' messages name the offset where they know one; the others start at byte 0.
+    const where = e.message.includes("offset") ? "" : ` at byte ${e.offset}`;
+    const after = n > 0 ? `, after ${n} frame${n === 1 ? "" : "s"}` : "";
+    throw new UserError(`${name}: ${e.message}${where}${after}`, ExitCode.usage);
   }
 }
 

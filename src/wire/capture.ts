@@ -30,5 +30,5 @@ export function captureRecords(file: Uint8Array): Generator<CaptureRecord, void,
   if (format === "pcap") return pcapRecords(file);
   if (format === "pcapng") return pcapngRecords(file);
   const what = file.length < 4 ? `only ${file.length} bytes long` : "no pcap or pcapng magic";
-  throw new WireError("bad-value", 0, `not a capture file (${what})`);
+  throw new WireError("bad-value", 0, `not a capture file: ${what}`);
 }

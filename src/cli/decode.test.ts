@@ -1,0 +1,147 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { parseIpv4, parseMac } from "../wire/addr.ts";
+import { Arp, ArpOp } from "../wire/arp.ts";
+import { Ethernet, EtherType } from "../wire/ethernet.ts";
+import { PcapWriter } from "../wire/pcap.ts";
+import { PcapngWriter } from "../wire/pcapng.ts";
+import { memoryIo } from "./io.ts";
+import { main } from "./main.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "vnet-decode-test-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, bytes: Uint8Array | string): string {
+  const p = join(dir, name);
+  writeFileSync(p, bytes);
+  return p;
+}
+
+/** An ARP request from 10.0.0.1 for 10.0.0.2, padded to the Ethernet minimum of 60 bytes. */
+function arpRequest(): Uint8Array {
+  const f = new Uint8Array(60);
+  Ethernet.emit({ dst: 0xffffffffffff, src: parseMac("02:00:00:00:00:01"), etherType: EtherType.ARP }, f, 0);
+  Arp.emit(
+    {
+      op: ArpOp.Request,
+      senderMac: parseMac("02:00:00:00:00:01"),
+      senderIp: parseIpv4("10.0.0.1"),
+      targetMac: 0,
+      targetIp: parseIpv4("10.0.0.2"),
+    },
+    f,
+    14,
+  );
+  return f;
+}
+
+async function run(...argv: string[]) {
+  const io = memoryIo();
+  const code = await main(argv, io);
+  return { code, out: io.stdout(), err: io.stderr() };
+}
+
+describe("vnet decode", () => {
+  const w = new PcapWriter();
+  w.append(1_000_000_001, arpRequest());
+  w.append(2_500_000_000, arpRequest().subarray(0, 20)); // an ARP cut after 6 bytes
+  const good = file("two.pcap", w.bytes());
+
+  it("prints one line per frame, every layer, and a malformed frame as output (exit 0)", async () => {
+    const r = await run("decode", good);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out.split("\n")).toEqual([
+      "1 1.000000001 60 bytes: 02:00:00:00:00:01 > ff:ff:ff:ff:ff:ff ARP | ARP who-has 10.0.0.2 tell 10.0.0.1",
+      "2 2.500000000 20 bytes: 02:00:00:00:00:01 > ff:ff:ff:ff:ff:ff ARP | [malformed: truncated at 14: arp packet: need 28 bytes at offset 14, have 6]",
+      "",
+    ]);
+  });
+
+  it("--json prints JSON Lines with frame, timeNs, length and layers", async () => {
+    const r = await run("decode", "--json", good);
+    expect(r.code).toBe(0);
+    const lines = r.out
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines[0]).toEqual({
+      frame: 1,
+      timeNs: 1_000_000_001,
+      length: 60,
+      layers: [
+        { layer: "ethernet", src: "02:00:00:00:00:01", dst: "ff:ff:ff:ff:ff:ff", etherType: 0x0806 },
+        {
+          layer: "arp",
+          op: 1,
+          senderMac: "02:00:00:00:00:01",
+          senderIp: "10.0.0.1",
+          targetMac: "00:00:00:00:00:00",
+          targetIp: "10.0.0.2",
+        },
+      ],
+    });
+    expect(lines[1].frame).toBe(2);
+    expect(lines[1].layers.at(-1)).toEqual({
+      layer: "error",
+      code: "truncated",
+      offset: 14,
+      message: "arp packet: need 28 bytes at offset 14, have 6",
+    });
+  });
+
+  it("writes epoch nanoseconds exactly in JSON", async () => {
+    const w2 = new PcapWriter();
+    w2.append(1_795_462_225_940_363_123n, arpRequest());
+    const r = await run("decode", "--json", file("epoch.pcap", w2.bytes()));
+    expect(r.out).toContain('"timeNs":1795462225940363123,');
+  });
+
+  it("reads pcapng by its magic, and marks frames the capture cut short", async () => {
+    const ng = new PcapngWriter();
+    const a = ng.addInterface({ name: "a", snapLen: 30 });
+    ng.append(a, 7, arpRequest());
+    const r = await run("decode", file("one.pcapng", ng.bytes()));
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^1 0\.000000007 60 bytes \(30 captured\): .* ARP \| \[malformed: truncated at 14/);
+    const j = JSON.parse((await run("decode", "--json", join(dir, "one.pcapng"))).out);
+    expect(j.capturedLength).toBe(30);
+    expect(j.length).toBe(60);
+  });
+
+  it("a file that is not a capture: exit 2, one line, no stack", async () => {
+    const p = file("notes.txt", "these are not packets\n");
+    const r = await run("decode", p);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe("");
+    expect(r.err).toBe(`vnet: ${p}: not a capture file: no pcap or pcapng magic at byte 0\n`);
+  });
+
+  it("a missing file: exit 2, one line", async () => {
+    const r = await run("decode", join(dir, "absent.pcap"));
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`vnet: ${join(dir, "absent.pcap")}: no such file\n`);
+  });
+
+  it("a truncated capture: prints the frames read, then the offset, exit 2", async () => {
+    const bytes = new PcapWriter();
+    bytes.append(1, arpRequest());
+    bytes.append(2, arpRequest());
+    const all = bytes.bytes();
+    const p = file("cut.pcap", all.subarray(0, all.length - 10));
+    const r = await run("decode", p);
+    expect(r.code).toBe(2);
+    expect(r.out.trimEnd().split("\n")).toHaveLength(1);
+    expect(r.err).toBe(
+      `vnet: ${p}: pcap record at offset 100: stores 60 bytes, file has 50, after 1 frame\n`,
+    );
+  });
+
+  it("has --help", async () => {
+    const r = await run("decode", "--help");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("--json");
+  });
+});
