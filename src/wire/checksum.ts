@@ -57,3 +57,39 @@ export function updateChecksum32(checksum: number, oldValue: number, newValue: n
 export function pseudoHeaderSumV4(src: number, dst: number, protocol: number, length: number): number {
   return (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + protocol + length;
 }
+
+/**
+ * The IPv6 pseudo-header sum (RFC 8200 §8.1) for UDP/TCP/ICMPv6, unfolded: both 16-byte
+ * addresses, the 32-bit upper-layer length and the next header. Reads the addresses in place.
+ */
+export function pseudoHeaderSumV6(
+  src: Uint8Array,
+  srcOffset: number,
+  dst: Uint8Array,
+  dstOffset: number,
+  nextHeader: number,
+  length: number,
+): number {
+  return (
+    sumWords(src, srcOffset, 16, sumWords(dst, dstOffset, 16)) +
+    Math.floor(length / 0x10000) +
+    (length & 0xffff) +
+    nextHeader
+  );
+}
+
+/**
+ * The addresses a transport checksum covers: IPv4 addresses as uint32, IPv6 as 16 bytes. The
+ * Repr-level parse/emit of UDP, TCP and ICMPv6 take one of these; hot paths use the unfolded sums
+ * from `pseudoHeaderSumV4`/`pseudoHeaderSumV6` directly.
+ */
+export type PseudoHeader =
+  | { readonly version: 4; readonly src: number; readonly dst: number }
+  | { readonly version: 6; readonly src: Uint8Array; readonly dst: Uint8Array };
+
+/** The unfolded pseudo-header sum for `protocol` and an upper-layer `length`. */
+export function pseudoHeaderSum(ph: PseudoHeader, protocol: number, length: number): number {
+  return ph.version === 4
+    ? pseudoHeaderSumV4(ph.src, ph.dst, protocol, length)
+    : pseudoHeaderSumV6(ph.src, 0, ph.dst, 0, protocol, length);
+}
