@@ -1,0 +1,113 @@
+/**
+ * Tests for the tunnel endpoint's ICMP host: a literal echo request as Linux ping sends it is
+ * answered byte for byte as RFC 792 says; our own requests are well-formed and their replies
+ * recognized; everything else is dropped with a counted reason.
+ */
+
+import { fc, test } from "@fast-check/vitest";
+import { describe, expect, it } from "vitest";
+import { parseIpv4 } from "../wire/addr.ts";
+import { verifyChecksum } from "../wire/checksum.ts";
+import { Ipv4Header } from "../wire/ipv4.ts";
+import { IcmpHost } from "./icmp-host.ts";
+
+const hex = (s: string) =>
+  Uint8Array.from(
+    s
+      .replace(/\s+/g, "")
+      .match(/../g)!
+      .map((b) => Number.parseInt(b, 16)),
+  );
+
+// `ping -c1 -s 8 10.0.0.2` from 10.0.0.1: IPv4 (ident 0x1c46, DF), ICMP echo id 0x0a0b seq 1, 8 bytes of data.
+const LINUX_REQUEST = hex(
+  "4500 0024 1c46 4000 4001 0a7d 0a00 0001 0a00 0002" + // IPv4, checksum filled below
+    "0800 0000 0a0b 0001 0102 0304 0506 0708",
+);
+Ipv4Header.fillChecksum(LINUX_REQUEST, 0);
+{
+  // ICMP checksum
+  LINUX_REQUEST[22] = 0;
+  LINUX_REQUEST[23] = 0;
+  let s = 0;
+  for (let i = 20; i < 36; i += 2) s += (LINUX_REQUEST[i] << 8) | LINUX_REQUEST[i + 1];
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  const c = ~s & 0xffff;
+  LINUX_REQUEST[22] = c >>> 8;
+  LINUX_REQUEST[23] = c & 0xff;
+}
+
+describe("IcmpHost", () => {
+  it("answers an echo request to its own address", () => {
+    const host = new IcmpHost([parseIpv4("10.0.0.2")]);
+    const out = host.receive(LINUX_REQUEST);
+    expect(out.kind).toBe("answered");
+    if (out.kind !== "answered") return;
+    const r = out.reply;
+    expect(r.length).toBe(36);
+    expect(Ipv4Header.src(r, 0)).toBe(parseIpv4("10.0.0.2"));
+    expect(Ipv4Header.dst(r, 0)).toBe(parseIpv4("10.0.0.1"));
+    expect(Ipv4Header.protocol(r, 0)).toBe(1);
+    expect(Ipv4Header.isChecksumValid(r, 0)).toBe(true);
+    expect(r[20]).toBe(0); // echo reply
+    expect(r[21]).toBe(0);
+    expect(Array.from(r.subarray(24, 36))).toEqual(Array.from(LINUX_REQUEST.subarray(24, 36))); // id, seq, data
+    expect(verifyChecksum(r, 20, 16)).toBe(true);
+    expect(host.echoRequestsAnswered).toBe(1);
+  });
+
+  it("builds requests that another host answers, and recognizes the reply", () => {
+    const a = new IcmpHost([parseIpv4("10.0.0.1")]);
+    const b = new IcmpHost([parseIpv4("10.0.0.2")]);
+    const req = a.buildEchoRequest(parseIpv4("10.0.0.1"), parseIpv4("10.0.0.2"), 0x1234, 7, 56, 123_456_789);
+    expect(req.length).toBe(84);
+    expect(Ipv4Header.isChecksumValid(req, 0)).toBe(true);
+    expect(verifyChecksum(req, 20, 64)).toBe(true);
+    const answered = b.receive(req);
+    if (answered.kind !== "answered") throw new Error(answered.kind);
+    const got = a.receive(answered.reply);
+    expect(got).toEqual({
+      kind: "echo-reply",
+      reply: { src: parseIpv4("10.0.0.2"), ident: 0x1234, seq: 7, ttl: 64, icmpBytes: 64 },
+    });
+    expect(new DataView(answered.reply.buffer, 28, 8).getBigUint64(0)).toBe(123_456_789n);
+  });
+
+  it("drops what it does not handle, by reason", () => {
+    const host = new IcmpHost([parseIpv4("10.0.0.2")]);
+    const other = new IcmpHost([parseIpv4("10.0.0.9")]);
+    expect(other.receive(LINUX_REQUEST)).toEqual({ kind: "drop", reason: "not-for-us" });
+    expect(host.receive(new Uint8Array([0x60, 0, 0, 0]))).toEqual({ kind: "drop", reason: "malformed-ip" });
+    const badIp = LINUX_REQUEST.slice();
+    badIp[8] = 1; // TTL changed, checksum not
+    expect(host.receive(badIp)).toEqual({ kind: "drop", reason: "bad-ip-checksum" });
+    const udp = LINUX_REQUEST.slice();
+    udp[9] = 17;
+    Ipv4Header.fillChecksum(udp, 0);
+    expect(host.receive(udp)).toEqual({ kind: "drop", reason: "not-icmp" });
+    const badIcmp = LINUX_REQUEST.slice();
+    badIcmp[30] ^= 1;
+    expect(host.receive(badIcmp)).toEqual({ kind: "drop", reason: "bad-icmp" });
+    const frag = LINUX_REQUEST.slice();
+    frag[6] = 0x20; // MF
+    Ipv4Header.fillChecksum(frag, 0);
+    expect(host.receive(frag)).toEqual({ kind: "drop", reason: "fragment" });
+    expect(host.drops).toMatchObject({
+      "malformed-ip": 1,
+      "bad-ip-checksum": 1,
+      "not-icmp": 1,
+      "bad-icmp": 1,
+      fragment: 1,
+    });
+    expect(other.drops["not-for-us"]).toBe(1);
+  });
+
+  test.prop([fc.uint8Array({ maxLength: 80 })])(
+    "any bytes are answered, recognized or dropped by reason",
+    (b) => {
+      const host = new IcmpHost([parseIpv4("10.0.0.2")]);
+      const out = host.receive(b);
+      expect(["answered", "echo-reply", "drop"]).toContain(out.kind);
+    },
+  );
+});
