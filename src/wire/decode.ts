@@ -15,6 +15,7 @@ import { formatIpv4, formatMac } from "./addr.ts";
 import { Arp, ArpOp } from "./arp.ts";
 import { WireError, type WireErrorCode } from "./error.ts";
 import { Ethernet, EtherType } from "./ethernet.ts";
+import { IPV4_HEADER_LEN, Ipv4Header } from "./ipv4.ts";
 import { isVlanTpid, VLAN_TAG_LEN, Vlan } from "./vlan.ts";
 
 export interface EthernetLayer {
@@ -43,6 +44,28 @@ export interface ArpLayer {
   targetIp: string;
 }
 
+export interface Ipv4Layer {
+  layer: "ipv4";
+  src: string;
+  dst: string;
+  ttl: number;
+  protocol: number;
+  dontFragment: boolean;
+  checksumValid: boolean;
+  /** Total length (header and payload), from the header. */
+  length: number;
+  headerLength: number;
+  id: number;
+  dscp: number;
+  ecn: number;
+  moreFragments: boolean;
+  fragmentOffset: number;
+  /** Bytes of options (0 for a plain 20-byte header). */
+  optionsLength: number;
+  /** Present and true for the header an ICMP error quotes (RFC 792): its datagram is cut short. */
+  isQuoted?: boolean;
+}
+
 export interface PayloadLayer {
   layer: "payload";
   /** Bytes not decoded further (application data, or a protocol vnet does not dissect). */
@@ -57,7 +80,7 @@ export interface ErrorLayer {
   message: string;
 }
 
-export type Layer = EthernetLayer | VlanLayer | ArpLayer | PayloadLayer | ErrorLayer;
+export type Layer = EthernetLayer | VlanLayer | ArpLayer | Ipv4Layer | PayloadLayer | ErrorLayer;
 
 /** The UDP destination port that carries VXLAN (IANA, RFC 7348 §5). */
 export const VXLAN_UDP_PORT = 4789;
@@ -120,9 +143,64 @@ function decodeEtherPayload(
       });
       return;
     }
+    case EtherType.IPv4:
+      decodeIpv4(buf, offset, end, layers, false);
+      return;
     default:
       pushPayload(offset, end, layers);
   }
+}
+
+/**
+ * Decodes an IPv4 datagram at `offset`; its end is its total length (bytes after it in the frame
+ * are Ethernet padding). A quoted datagram (inside an ICMP error) may end before its length says.
+ */
+function decodeIpv4(buf: Uint8Array, offset: number, end: number, layers: Layer[], isQuoted: boolean): void {
+  const ip = isQuoted ? Ipv4Header.parseQuoted(buf, offset) : Ipv4Header.parse(buf, offset);
+  const hl = IPV4_HEADER_LEN + ip.options.length;
+  const layer: Ipv4Layer = {
+    layer: "ipv4",
+    src: formatIpv4(ip.src),
+    dst: formatIpv4(ip.dst),
+    ttl: ip.ttl,
+    protocol: ip.protocol,
+    dontFragment: ip.dontFragment,
+    checksumValid: ip.checksumValid,
+    length: hl + ip.payloadLength,
+    headerLength: hl,
+    id: ip.ident,
+    dscp: ip.dscp,
+    ecn: ip.ecn,
+    moreFragments: ip.moreFragments,
+    fragmentOffset: ip.fragmentOffsetBytes,
+    optionsLength: ip.options.length,
+  };
+  if (isQuoted) layer.isQuoted = true;
+  layers.push(layer);
+  const payloadAt = offset + hl;
+  const payloadEnd = Math.min(end, offset + hl + ip.payloadLength);
+  // Only a first fragment carries the transport header; later ones are opaque data.
+  if (ip.fragmentOffsetBytes !== 0) {
+    pushPayload(payloadAt, payloadEnd, layers);
+    return;
+  }
+  decodeIpPayload(buf, ip.protocol, payloadAt, payloadEnd, layers, isQuoted);
+}
+
+function decodeIpPayload(
+  buf: Uint8Array,
+  protocol: number,
+  offset: number,
+  end: number,
+  layers: Layer[],
+  isQuoted: boolean,
+): void {
+  switch (protocol) {
+    default:
+      pushPayload(offset, end, layers);
+  }
+  void buf;
+  void isQuoted;
 }
 
 function pushPayload(offset: number, end: number, layers: Layer[]): void {
@@ -156,6 +234,14 @@ export function summarizeLayer(l: Layer): string {
       if (l.op === ArpOp.Request) return `ARP who-has ${l.targetIp} tell ${l.senderIp}`;
       if (l.op === ArpOp.Reply) return `ARP reply ${l.senderIp} is-at ${l.senderMac}`;
       return `ARP op ${l.op}`;
+    case "ipv4": {
+      const flags = `${l.dontFragment ? " DF" : ""}${l.moreFragments ? " MF" : ""}`;
+      const frag = l.fragmentOffset !== 0 ? ` frag ${l.fragmentOffset}` : "";
+      const opts = l.optionsLength ? ` options ${l.optionsLength}` : "";
+      const bad = l.checksumValid ? "" : " bad-cksum";
+      const quoted = l.isQuoted ? "quoted " : "";
+      return `${quoted}IP ${l.src} > ${l.dst} ttl ${l.ttl} id ${l.id}${flags}${frag}${opts} len ${l.length}${bad}`;
+    }
     case "payload":
       return `payload ${l.length} bytes`;
     case "error":
