@@ -30,14 +30,18 @@ const CLOSURE_TARGET: EventTarget = {
 
 export class Scheduler {
   private timeNs: Float64Array;
-  private seq: Float64Array;
   private gen: Uint32Array;
   private isCancelled: Uint8Array;
   private targets: (EventTarget | null)[];
   private args: unknown[];
   private argNums: Float64Array;
-  /** The heap: slot indexes, heap[0] is the next event. */
+  /**
+   * The heap, keys inline so that sifting never chases a slot: position i holds the event of
+   * slot heap[i], due at heapTime[i], scheduled as number heapSeq[i]. heap[0] is the next event.
+   */
   private heap: Int32Array;
+  private heapTime: Float64Array;
+  private heapSeq: Float64Array;
   private heapSize = 0;
   /** Free slots (a stack). */
   private free: Int32Array;
@@ -51,7 +55,8 @@ export class Scheduler {
   constructor(initialCapacity = 1024) {
     this.capacity = initialCapacity;
     this.timeNs = new Float64Array(initialCapacity);
-    this.seq = new Float64Array(initialCapacity);
+    this.heapTime = new Float64Array(initialCapacity);
+    this.heapSeq = new Float64Array(initialCapacity);
     this.gen = new Uint32Array(initialCapacity);
     this.isCancelled = new Uint8Array(initialCapacity);
     this.targets = new Array(initialCapacity).fill(null);
@@ -76,7 +81,7 @@ export class Scheduler {
   /** Time of the next live event, or Infinity when none. */
   nextTimeNs(): number {
     this.skipCancelled();
-    return this.heapSize === 0 ? Number.POSITIVE_INFINITY : this.timeNs[this.heap[0]];
+    return this.heapSize === 0 ? Number.POSITIVE_INFINITY : this.heapTime[0];
   }
 
   /**
@@ -90,12 +95,11 @@ export class Scheduler {
     if (this.freeCount === 0) this.grow();
     const slot = this.free[--this.freeCount];
     this.timeNs[slot] = timeNs;
-    this.seq[slot] = this.nextSeq++;
     this.isCancelled[slot] = 0;
     this.targets[slot] = target;
     this.args[slot] = arg;
     this.argNums[slot] = argNum;
-    this.siftUp(this.heapSize++, slot);
+    this.siftUp(this.heapSize++, slot, timeNs, this.nextSeq++);
     return this.gen[slot] * SLOT_BITS + slot;
   }
 
@@ -123,7 +127,7 @@ export class Scheduler {
   /** Runs every event due at or before `timeNs`, then sets the clock to `timeNs`. */
   runUntil(timeNs: number): number {
     let count = 0;
-    while (this.heapSize > 0 && this.timeNs[this.heap[0]] <= timeNs) {
+    while (this.heapSize > 0 && this.heapTime[0] <= timeNs) {
       if (this.runOne()) count++;
     }
     if (timeNs > this.nowNs && Number.isFinite(timeNs)) this.nowNs = timeNs;
@@ -174,40 +178,55 @@ export class Scheduler {
     this.free[this.freeCount++] = slot;
   }
 
-  private less(a: number, b: number): boolean {
-    const ta = this.timeNs[a];
-    const tb = this.timeNs[b];
-    return ta < tb || (ta === tb && this.seq[a] < this.seq[b]);
-  }
-
-  private siftUp(pos: number, slot: number): void {
+  private siftUp(pos: number, slot: number, t: number, q: number): void {
     const heap = this.heap;
+    const ht = this.heapTime;
+    const hq = this.heapSeq;
     while (pos > 0) {
       const parentPos = (pos - 1) >> 1;
-      const parent = heap[parentPos];
-      if (!this.less(slot, parent)) break;
-      heap[pos] = parent;
+      const pt = ht[parentPos];
+      if (pt < t || (pt === t && hq[parentPos] < q)) break;
+      heap[pos] = heap[parentPos];
+      ht[pos] = pt;
+      hq[pos] = hq[parentPos];
       pos = parentPos;
     }
     heap[pos] = slot;
+    ht[pos] = t;
+    hq[pos] = q;
   }
 
   private popTop(): void {
     const heap = this.heap;
+    const ht = this.heapTime;
+    const hq = this.heapSeq;
     const n = --this.heapSize;
     if (n === 0) return;
     const slot = heap[n];
+    const t = ht[n];
+    const q = hq[n];
     let pos = 0;
     for (;;) {
       let child = 2 * pos + 1;
       if (child >= n) break;
+      let ct = ht[child];
       const right = child + 1;
-      if (right < n && this.less(heap[right], heap[child])) child = right;
-      if (!this.less(heap[child], slot)) break;
+      if (right < n) {
+        const rt = ht[right];
+        if (rt < ct || (rt === ct && hq[right] < hq[child])) {
+          child = right;
+          ct = rt;
+        }
+      }
+      if (t < ct || (t === ct && q < hq[child])) break;
       heap[pos] = heap[child];
+      ht[pos] = ct;
+      hq[pos] = hq[child];
       pos = child;
     }
     heap[pos] = slot;
+    ht[pos] = t;
+    hq[pos] = q;
   }
 
   private grow(): void {
@@ -220,7 +239,8 @@ export class Scheduler {
       return n;
     };
     this.timeNs = f64(this.timeNs);
-    this.seq = f64(this.seq);
+    this.heapTime = f64(this.heapTime);
+    this.heapSeq = f64(this.heapSeq);
     this.argNums = f64(this.argNums);
     const g = new Uint32Array(cap);
     g.set(this.gen);
