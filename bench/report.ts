@@ -29,19 +29,22 @@ function formatRate(perSecond: number): string {
 
 /**
  * Runs the benchmarks registered so far and prints, after mitata's table, one line per
- * benchmark: its throughput from the mean time per iteration. `opsPerIteration` names the
- * benchmarks whose iteration does several operations (a batch), to report per operation.
+ * benchmark: its throughput from the median and from the mean time per iteration (the median
+ * resists what a shared machine does to the mean: other processes, GC pauses).
+ * `opsPerIteration` names the benchmarks whose iteration does several operations (a batch), to
+ * report per operation.
  */
 export async function runAndReport(opsPerIteration: Record<string, number> = {}): Promise<void> {
   const { benchmarks } = await run();
-  process.stdout.write("\nthroughput (one core, from the mean):\n");
+  process.stdout.write("\nthroughput on one core, median (mean):\n");
   for (const trial of benchmarks) {
     for (const r of trial.runs) {
       if (!r.stats) continue;
       const ops = opsPerIteration[r.name] ?? 1;
-      const nsPerOp = r.stats.avg / ops;
+      const p50 = r.stats.p50 / ops;
+      const avg = r.stats.avg / ops;
       process.stdout.write(
-        `  ${r.name.padEnd(48)} ${formatRate(1e9 / nsPerOp).padStart(12)}  (${nsPerOp.toFixed(1)} ns/op)\n`,
+        `  ${r.name.padEnd(44)} ${formatRate(1e9 / p50).padStart(10)} ${p50.toFixed(1).padStart(8)} ns/op  (${formatRate(1e9 / avg)}, ${avg.toFixed(1)} ns/op)\n`,
       );
     }
   }

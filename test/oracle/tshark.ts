@@ -33,7 +33,7 @@ export function hasTshark(): boolean {
 /** Wireshark's expert severities (epan/proto.h): PI_WARN and PI_ERROR. */
 const PI_WARN = 0x00600000;
 
-function unescape(s: string): string {
+function unescapeXml(s: string): string {
   return s
     .replace(/&lt;/g, "<")
     .replace(/&gt;/g, ">")
@@ -47,7 +47,7 @@ const ATTR = /(\w+)="([^"]*)"/g;
 
 function attrs(line: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const m of line.matchAll(ATTR)) out[m[1]] = unescape(m[2]);
+  for (const m of line.matchAll(ATTR)) out[m[1]] = unescapeXml(m[2]);
   return out;
 }
 
