@@ -5,6 +5,7 @@
  */
 
 import { Command, CommanderError } from "commander";
+import { TopologyError } from "../model/diagnostics.ts";
 import { ExitCode, UserError } from "./errors.ts";
 import { type Io, nodeIo } from "./io.ts";
 
@@ -45,6 +46,11 @@ export async function main(argv: string[], io: Io = nodeIo): Promise<number> {
         e.code === "commander.help"
       )
         return ExitCode.ok;
+      return ExitCode.usage;
+    }
+    if (e instanceof TopologyError) {
+      // Every error of the file, one `file:line:col: message` per line, as compilers print them.
+      io.err(`${e.message}\n`);
       return ExitCode.usage;
     }
     if (e instanceof UserError) {

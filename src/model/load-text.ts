@@ -1,0 +1,294 @@
+/**
+ * The topology loader, from text: YAML (with positions) -> shape check (zod, `schema.ts`) ->
+ * meaning check and normalization (`normalize.ts`) -> `Topology`. Every finding becomes a
+ * `Diagnostic` at `file:line:col`; any error throws one `TopologyError` carrying all of them,
+ * sorted by place, and nothing is built. Browser-safe: reading the file is `load.ts`'s job.
+ */
+
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  type Node as YamlNode,
+} from "yaml";
+import type * as z from "zod";
+import {
+  type Diagnostic,
+  type DocPath,
+  formatDocPath,
+  sortDiagnostics,
+  TopologyError,
+} from "./diagnostics.ts";
+import { normalize, type RawDiagnostic } from "./normalize.ts";
+import { showValue, TopologyFileSchema } from "./schema.ts";
+import { hint } from "./suggest.ts";
+import type { Topology } from "./types.ts";
+
+export interface LoadResult {
+  topology: Topology;
+  warnings: Diagnostic[];
+}
+
+/** Loads a topology from YAML text; throws `TopologyError` when the file has any error. */
+export function loadTopologyText(text: string, sourcePath: string): LoadResult {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, {
+    lineCounter,
+    prettyErrors: false,
+    uniqueKeys: true,
+    merge: true,
+  });
+  const at = (offset: number) => {
+    const p = lineCounter.linePos(offset);
+    return { line: p.line, col: p.col };
+  };
+
+  const syntax: Diagnostic[] = [];
+  for (const e of doc.errors) {
+    const { line, col } = e.linePos?.[0] ?? at(e.pos[0]);
+    syntax.push({
+      file: sourcePath,
+      line,
+      col,
+      path: "",
+      message: yamlMessage(e.code, e.message, text, e.pos[0]),
+      severity: "error",
+    });
+  }
+  if (syntax.length > 0) throw new TopologyError(sortDiagnostics(syntax));
+
+  let data: unknown;
+  try {
+    // Aliases can expand exponentially ("billion laughs"); a topology needs few.
+    data = doc.toJS({ maxAliasCount: 1000 });
+  } catch (e) {
+    // toJS refuses excessive alias expansion; that is the user's file, not our bug.
+    throw new TopologyError([
+      {
+        file: sourcePath,
+        line: 1,
+        col: 1,
+        path: "",
+        message: `the YAML cannot be expanded: ${e instanceof Error ? e.message : String(e)}`,
+        severity: "error",
+      },
+    ]);
+  }
+  if (data === null || data === undefined) {
+    throw new TopologyError([
+      {
+        file: sourcePath,
+        line: 1,
+        col: 1,
+        path: "",
+        message:
+          "the file is empty; a topology needs at least name:, and usually servers:, switches: and links:",
+        severity: "error",
+      },
+    ]);
+  }
+
+  const place = (
+    path: DocPath,
+    where: "key" | "value",
+    message: string,
+    severity: Diagnostic["severity"],
+  ) => {
+    const offset = locate(doc, path, where);
+    const { line, col } = at(offset);
+    return { file: sourcePath, line, col, path: formatDocPath(path), message, severity };
+  };
+
+  const parsed = TopologyFileSchema.safeParse(data, { error: genericMessage });
+  if (!parsed.success) {
+    const raws: RawDiagnostic[] = [];
+    for (const iss of parsed.error.issues) zodToRaw(iss, [], data, raws);
+    const diags = dedupe(raws).map((r) => place(r.path, r.at, r.message, r.severity));
+    throw new TopologyError(sortDiagnostics(diags));
+  }
+
+  const { topology, diagnostics } = normalize(parsed.data, sourcePath);
+  const diags = diagnostics.map((r) => place(r.path, r.at, r.message, r.severity));
+  const errors = diags.filter((d) => d.severity === "error");
+  if (topology === null || errors.length > 0) throw new TopologyError(sortDiagnostics(diags));
+  return { topology, warnings: sortDiagnostics(diags) };
+}
+
+// --- YAML syntax errors -----------------------------------------------------------------------
+
+function yamlMessage(code: string, message: string, text: string, pos: number): string {
+  // yaml's messages end with " at line N, column M" plus a source excerpt; we give the place ourselves.
+  const first = message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+  if (code === "DUPLICATE_KEY") {
+    const m = /^[^\n:]*/.exec(text.slice(pos))?.[0].trim();
+    return `duplicate key${m ? ` '${m}'` : ""}: each name may appear once in a map`;
+  }
+  if (code === "TAB_AS_INDENT") return "YAML syntax: tabs are not allowed for indentation; use spaces";
+  return `YAML syntax: ${first.charAt(0).toLowerCase()}${first.slice(1)}`;
+}
+
+// --- positions --------------------------------------------------------------------------------
+
+/** The offset in the source of the node at `path` (its key when `where` is "key"), or of the deepest ancestor found. */
+function locate(doc: Document, path: DocPath, where: "key" | "value"): number {
+  let node: unknown = doc.contents;
+  let best = rangeStart(node) ?? 0;
+  for (let i = 0; i < path.length; i++) {
+    if (isAlias(node)) node = node.resolve(doc);
+    const seg = path[i];
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && keyText(p.key) === String(seg));
+      if (pair === undefined) return best;
+      const keyStart = rangeStart(pair.key);
+      if (i === path.length - 1 && where === "key" && keyStart !== undefined) return keyStart;
+      if (pair.value === null || pair.value === undefined) return keyStart ?? best;
+      node = pair.value;
+    } else if (isSeq(node) && typeof seg === "number") {
+      const item = node.items[seg];
+      if (item === undefined) return best;
+      node = item;
+    } else return best;
+    best = rangeStart(node) ?? best;
+  }
+  return best;
+}
+
+function keyText(k: unknown): string | undefined {
+  if (isScalar(k)) return String(k.value);
+  return undefined;
+}
+
+function rangeStart(n: unknown): number | undefined {
+  const r = (n as YamlNode | null | undefined)?.range;
+  return r ? r[0] : undefined;
+}
+
+// --- zod issues -> diagnostics ----------------------------------------------------------------
+
+/**
+ * The parse-wide error map: for every issue the schema has no message of its own for, a
+ * marker our mapper recognizes, with what it needs (known keys for unknown-key issues).
+ */
+const GENERIC = "\u0000";
+function genericMessage(iss: { code?: string; inst?: unknown }): string {
+  const inst = iss.inst as
+    | { description?: string; _zod?: { def?: { shape?: Record<string, unknown> } } }
+    | undefined;
+  if (iss.code === "unrecognized_keys") {
+    const shape = inst?._zod?.def?.shape;
+    return GENERIC + JSON.stringify(shape ? Object.keys(shape) : []);
+  }
+  return GENERIC + JSON.stringify(inst?.description ?? "");
+}
+
+function valueAt(root: unknown, path: DocPath): unknown {
+  let v = root;
+  for (const seg of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<string | number, unknown>)[seg];
+  }
+  return v;
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  string: "text",
+  number: "a number",
+  int: "a whole number",
+  boolean: "true or false",
+  object: "a map (key: value lines)",
+  array: "a list",
+  record: "a map (key: value lines)",
+  tuple: "a list",
+};
+
+function describeGot(v: unknown): string {
+  if (v === null) return "an empty value";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a map";
+  return showValue(v);
+}
+
+function zodToRaw(iss: z.core.$ZodIssue, base: DocPath, data: unknown, out: RawDiagnostic[]): void {
+  const path: DocPath = [...base, ...(iss.path as (string | number)[])];
+  const push = (at: DocPath, where: "key" | "value", message: string) => {
+    const shown = formatDocPath(at);
+    out.push({
+      path: at,
+      at: where,
+      message: shown === "" ? message : `${shown}: ${message}`,
+      severity: "error",
+    });
+  };
+  const isGeneric = iss.message.startsWith(GENERIC);
+
+  if (iss.code === "invalid_union") {
+    // Pick the branch whose own type matched (the user wrote a map, so the map branch's
+    // complaints are the useful ones); when none matched, the union's message says what fits.
+    const branches = iss.errors.filter(
+      (b) => !b.some((e) => e.code === "invalid_type" && e.path.length === 0),
+    );
+    if (branches.length > 0 && !isGeneric) {
+      const best = branches.reduce((a, b) => (b.length < a.length ? b : a));
+      for (const e of best) zodToRaw(e, path, data, out);
+      return;
+    }
+    push(path, "value", isGeneric ? `unexpected ${describeGot(valueAt(data, path))}` : iss.message);
+    return;
+  }
+  if (iss.code === "unrecognized_keys") {
+    const known: string[] = isGeneric ? JSON.parse(iss.message.slice(1)) : [];
+    for (const k of iss.keys) push([...path, k], "key", `unknown key '${k}'${hint(k, known)}`);
+    return;
+  }
+  const v = valueAt(data, path);
+  if (iss.code === "invalid_type" && v === undefined && path.length > 0) {
+    // A required key is absent: point at the map that lacks it and say what belongs there.
+    const key = String(path[path.length - 1]);
+    const what = isGeneric
+      ? (JSON.parse(iss.message.slice(1)) as string).replace(/\.$/, "")
+      : iss.message.replace(/, got nothing$/, "");
+    push(path.slice(0, -1), "value", `missing required key '${key}'${what ? ` (${what})` : ""}`);
+    return;
+  }
+  if (!isGeneric) {
+    push(path, "value", iss.message);
+    return;
+  }
+  switch (iss.code) {
+    case "invalid_type": {
+      const want = TYPE_WORDS[iss.expected] ?? iss.expected;
+      push(path, "value", `expected ${want}, got ${describeGot(v)}`);
+      return;
+    }
+    case "too_small":
+      push(path, "value", `${describeGot(v)} is too small: at least ${String(iss.minimum)}`);
+      return;
+    case "too_big":
+      push(path, "value", `${describeGot(v)} is too big: at most ${String(iss.maximum)}`);
+      return;
+    case "invalid_value":
+      push(path, "value", `${describeGot(v)} is not one of ${iss.values.map((x) => String(x)).join(", ")}`);
+      return;
+    case "invalid_key":
+      push(path, "key", `invalid key`);
+      return;
+    default:
+      push(path, "value", `invalid value ${describeGot(v)}`);
+  }
+}
+
+/** One message per place and text (unions can report the same issue twice). */
+function dedupe(raws: RawDiagnostic[]): RawDiagnostic[] {
+  const seen = new Set<string>();
+  return raws.filter((r) => {
+    const k = `${formatDocPath(r.path)}\u0001${r.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}

@@ -1,0 +1,934 @@
+/**
+ * The loader's second pass: from a topology file whose shape the schema accepted to the
+ * normalized `Topology` (types.ts), checking meaning on the way. Names are resolved (port
+ * groups, vswitches, uplinks, SR-IOV NICs, link endpoints), defaults are filled in, MAC
+ * addresses assigned, and what a network engineer would trip over is reported: duplicate
+ * names, MACs and IPs, network/broadcast addresses as hosts, cables reused, VFs over their
+ * limit, VLANs a port or trunk on the way does not carry, layer-2 loops. Every finding is a
+ * diagnostic with a document path; `load-text.ts` turns paths into `file:line:col`.
+ * Browser-safe.
+ */
+
+import {
+  formatIpv4,
+  formatMac,
+  type Ipv4,
+  isMulticastMac,
+  type Mac,
+  prefixMask,
+  sameSubnet,
+  tryParseMac,
+} from "../wire/addr.ts";
+import { type DocPath, formatDocPath, type Severity } from "./diagnostics.ts";
+import { describePort, egressTagging, ingressVlan, type SwitchEdge, SwitchGraph } from "./l2.ts";
+import { assignMacs } from "./mac-assign.ts";
+import type {
+  LinkFile,
+  SecurityFile,
+  ServerFile,
+  SwitchPortFile,
+  TopologyFile,
+  VmNicFile,
+} from "./schema.ts";
+import { hint } from "./suggest.ts";
+import {
+  LINK_DEFAULTS,
+  type LinkSpec,
+  type NicSpec,
+  type PortGroupSpec,
+  type SecurityPolicy,
+  type ServerSpec,
+  type SviSpec,
+  SWITCHING_DEFAULTS,
+  type SwitchPortSpec,
+  type SwitchSpec,
+  type Topology,
+  type VmNicSpec,
+  type VmSpec,
+  type VswitchSpec,
+} from "./types.ts";
+import { parseBandwidth, parseCidr, parseDelay, parseLoss, parseVlanRange } from "./units.ts";
+
+/** A finding before it has a place in the file: `at` says whether to point at the key or its value. */
+export interface RawDiagnostic {
+  path: DocPath;
+  at: "key" | "value";
+  message: string;
+  severity: Severity;
+}
+
+export interface NormalizeResult {
+  /** Null when there is any error. */
+  topology: Topology | null;
+  diagnostics: RawDiagnostic[];
+}
+
+/** The SR-IOV limit a NIC has when the file does not say (the source document: 128 to 512). */
+export const DEFAULT_MAX_VFS = 128;
+
+const REJECT_ALL: SecurityPolicy = {
+  allowPromiscuous: false,
+  allowMacChanges: false,
+  allowForgedTransmits: false,
+};
+
+interface NodeInfo {
+  kind: "switch" | "server" | "vm";
+  path: DocPath;
+  server?: string;
+}
+
+interface NicInfo {
+  spec: NicSpec;
+  path: DocPath;
+  macGiven: boolean;
+  uplinkOf: string | null;
+  vfsUsed: number;
+}
+
+/** A VM NIC as seen from the physical network: which server NICs carry it, in which VLAN, how tagged. */
+interface Attachment {
+  server: string;
+  /** Server NICs that carry the frames out (vswitch uplinks, or the VF's NIC). */
+  nics: string[];
+  /** The VID on the wire; null: untagged (a VF without vlan). */
+  tag: number | null;
+  /** For messages: "port group web of server1/vs0", "a VF of server1:eth1". */
+  what: string;
+  vmName: string;
+  path: DocPath;
+}
+
+function showIp(ip: Ipv4, prefixLen?: number): string {
+  return prefixLen === undefined ? formatIpv4(ip) : `${formatIpv4(ip)}/${prefixLen}`;
+}
+
+function securityValue(v: "accept" | "reject" | boolean | undefined, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  return v === true || v === "accept";
+}
+
+function resolveSecurity(s: SecurityFile | undefined, base: SecurityPolicy): SecurityPolicy {
+  if (s === undefined) return base;
+  return {
+    allowPromiscuous: securityValue(s.promiscuous, base.allowPromiscuous),
+    allowMacChanges: securityValue(s.macChanges, base.allowMacChanges),
+    allowForgedTransmits: securityValue(s.forgedTransmits, base.allowForgedTransmits),
+  };
+}
+
+export function normalize(file: TopologyFile, sourcePath: string): NormalizeResult {
+  return new Normalizer(file, sourcePath).run();
+}
+
+class Normalizer {
+  private readonly diags: RawDiagnostic[] = [];
+  private readonly nodes = new Map<string, NodeInfo>();
+  /** Every IPv4 address in use (VM NICs, SVIs), to find duplicates. */
+  private readonly ips = new Map<Ipv4, DocPath>();
+  /** Every MAC the file gives, to find duplicates and to keep assigned ones away from them. */
+  private readonly macsGiven = new Map<Mac, DocPath>();
+  /** NICs, switches and VM NICs that need an assigned MAC: identity -> setter. */
+  private readonly macWanted = new Map<string, (mac: Mac) => void>();
+  private readonly serverNics = new Map<string, Map<string, NicInfo>>();
+  private readonly attachments: Attachment[] = [];
+  /** Gateway (SVI) address per VLAN, per switch, for subnet hints. */
+  private readonly svis = new Map<number, { sw: string; svi: SviSpec }[]>();
+
+  constructor(
+    private readonly file: TopologyFile,
+    private readonly sourcePath: string,
+  ) {}
+
+  private report(severity: Severity, path: DocPath, message: string, at: "key" | "value"): void {
+    const p = formatDocPath(path);
+    this.diags.push({ path, at, severity, message: p === "" ? message : `${p}: ${message}` });
+  }
+  private error(path: DocPath, message: string, at: "key" | "value" = "value"): void {
+    this.report("error", path, message, at);
+  }
+  private warn(path: DocPath, message: string, at: "key" | "value" = "value"): void {
+    this.report("warning", path, message, at);
+  }
+
+  run(): NormalizeResult {
+    const switchesIn = this.file.switches ?? {};
+    const serversIn = this.file.servers ?? {};
+    this.collectNames(switchesIn, serversIn);
+
+    const switches: SwitchSpec[] = [];
+    const portConfigured = new Map<string, Map<string, { spec: SwitchPortSpec; path: DocPath }>>();
+    for (const [name, sw] of Object.entries(switchesIn)) {
+      const path = ["switches", name];
+      const ports = new Map<string, { spec: SwitchPortSpec; path: DocPath }>();
+      for (const [portName, cfg] of Object.entries(sw.ports ?? {})) {
+        const spec = this.switchPort(portName, cfg, [...path, "ports", portName]);
+        ports.set(portName, { spec, path: [...path, "ports", portName] });
+      }
+      portConfigured.set(name, ports);
+      const gateway: SviSpec[] = [];
+      for (const [vidText, cidrText] of Object.entries(sw.gateway ?? {})) {
+        const gpath = [...path, "gateway", vidText];
+        const vid = Number(vidText);
+        if (!(vid >= 1 && vid <= 4094)) {
+          this.error(
+            gpath,
+            `${vidText} is not a usable VLAN id: VLAN ids are 1..4094 (IEEE 802.1Q reserves 0 and 4095)`,
+            "key",
+          );
+          continue;
+        }
+        const c = parseCidr(cidrText);
+        if (c === undefined) continue; // the schema has reported it
+        if (!this.checkHostAddress(gpath, c.ip, c.prefixLen)) continue;
+        this.claimIp(gpath, c.ip);
+        const svi: SviSpec = { vid, ip: c.ip, prefixLen: c.prefixLen };
+        gateway.push(svi);
+        const list = this.svis.get(vid) ?? [];
+        list.push({ sw: name, svi });
+        this.svis.set(vid, list);
+      }
+      const spec: SwitchSpec = {
+        name,
+        ports: [],
+        gateway,
+        mac: 0,
+        macTableSize: sw.macTableSize ?? SWITCHING_DEFAULTS.macTableSize,
+        macAgingSec: sw.macAgingSec ?? SWITCHING_DEFAULTS.macAgingSec,
+      };
+      this.mac([...path, "mac"], sw.mac, `switch/${name}`, (m) => {
+        spec.mac = m;
+      });
+      switches.push(spec);
+    }
+
+    const servers: ServerSpec[] = [];
+    for (const [name, sv] of Object.entries(serversIn)) servers.push(this.server(name, sv));
+
+    const { links, linkIndexes } = this.links(this.file.links ?? [], switchesIn, serversIn);
+
+    // Switch ports: configured ones in file order, then ports only a link names (access VLAN 1).
+    for (const sw of switches) {
+      const configured = portConfigured.get(sw.name)!;
+      for (const { spec } of configured.values()) sw.ports.push(spec);
+      for (const l of links) {
+        for (const end of [l.a, l.b]) {
+          if (end.node === sw.name && !configured.has(end.port)) {
+            const spec: SwitchPortSpec = { name: end.port, mode: "access", vlan: 1 };
+            configured.set(end.port, { spec, path: [] });
+            sw.ports.push(spec);
+          }
+        }
+      }
+    }
+
+    this.checkLayer2(switches, links, linkIndexes, portConfigured);
+    this.assignMacs();
+
+    const hasError = this.diags.some((d) => d.severity === "error");
+    const topology: Topology | null = hasError
+      ? null
+      : {
+          name: this.file.name,
+          description: this.file.description ?? "",
+          sourcePath: this.sourcePath,
+          switches,
+          servers,
+          links,
+        };
+    return { topology, diagnostics: this.diags };
+  }
+
+  // --- names -------------------------------------------------------------------------------
+
+  private collectNames(switchesIn: Record<string, unknown>, serversIn: Record<string, ServerFile>): void {
+    const claim = (name: string, info: NodeInfo) => {
+      const prev = this.nodes.get(name);
+      if (prev === undefined) {
+        this.nodes.set(name, info);
+        return;
+      }
+      const what =
+        prev.kind === "vm" && info.kind === "vm"
+          ? `VM name '${name}' is already used on ${prev.server} (${formatDocPath(prev.path)}); VM names are unique in the whole file`
+          : `name '${name}' is already the name of a ${prev.kind} (${formatDocPath(prev.path)}); switches, servers and VMs need distinct names because links and commands address them by name`;
+      this.error(info.path, what, "key");
+    };
+    for (const name of Object.keys(switchesIn)) claim(name, { kind: "switch", path: ["switches", name] });
+    for (const name of Object.keys(serversIn)) claim(name, { kind: "server", path: ["servers", name] });
+    for (const [sname, sv] of Object.entries(serversIn)) {
+      for (const vm of Object.keys(sv.vms ?? {}))
+        claim(vm, { kind: "vm", path: ["servers", sname, "vms", vm], server: sname });
+    }
+  }
+
+  // --- addresses -----------------------------------------------------------------------------
+
+  /** A MAC given in the file (checked and claimed) or, when absent, one to assign later. */
+  private mac(path: DocPath, text: string | undefined, identity: string, set: (mac: Mac) => void): void {
+    if (text === undefined) {
+      this.macWanted.set(identity, set);
+      return;
+    }
+    const mac = tryParseMac(text);
+    if (mac === undefined) return; // the schema has reported it
+    if (isMulticastMac(mac)) {
+      this.error(
+        path,
+        `${text} is a multicast address (the I/G bit, the lowest bit of the first octet, is set); a NIC needs a unicast MAC such as 02:00:00:00:00:01`,
+      );
+      return;
+    }
+    if (mac === 0) {
+      this.error(path, `${text} is the all-zero MAC; give a unicast MAC such as 02:00:00:00:00:01`);
+      return;
+    }
+    const prev = this.macsGiven.get(mac);
+    if (prev !== undefined) {
+      this.error(path, `duplicate MAC ${formatMac(mac)}: ${formatDocPath(prev)} has it too`);
+      return;
+    }
+    this.macsGiven.set(mac, path);
+    set(mac);
+  }
+
+  private assignMacs(): void {
+    const taken = new Set<Mac>(this.macsGiven.keys());
+    const assigned = assignMacs([...this.macWanted.keys()], taken);
+    for (const [id, set] of this.macWanted) set(assigned.get(id)!);
+  }
+
+  /** Refuses addresses that cannot be a host's: network/broadcast of the prefix, 0/8, loopback, class D/E. */
+  private checkHostAddress(path: DocPath, ip: Ipv4, prefixLen: number): boolean {
+    const first = ip >>> 24;
+    if (first === 0 || first === 127 || first >= 224) {
+      const why =
+        first === 127
+          ? "a loopback address"
+          : first >= 224
+            ? "a multicast or reserved address"
+            : "in 0.0.0.0/8";
+      this.error(path, `${formatIpv4(ip)} is ${why} (RFC 1122 §3.2.1.3); use a unicast host address`);
+      return false;
+    }
+    // RFC 3021 lets /31 use both addresses; /32 is a single host.
+    if (prefixLen <= 30) {
+      const mask = prefixMask(prefixLen);
+      const net = (ip & mask) >>> 0;
+      const bcast = (net | ~mask) >>> 0;
+      if (ip === net) {
+        this.error(
+          path,
+          `${showIp(ip, prefixLen)} is the network address of its subnet; pick a host address such as ${showIp(net + 1, prefixLen)}`,
+        );
+        return false;
+      }
+      if (ip === bcast) {
+        this.error(
+          path,
+          `${showIp(ip, prefixLen)} is the broadcast address of its subnet; pick a host address such as ${showIp(net + 1, prefixLen)}`,
+        );
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private claimIp(path: DocPath, ip: Ipv4): void {
+    const prev = this.ips.get(ip);
+    if (prev !== undefined) {
+      this.error(path, `duplicate IP address ${formatIpv4(ip)}: ${formatDocPath(prev)} has it too`);
+      return;
+    }
+    this.ips.set(ip, path);
+  }
+
+  // --- switches ------------------------------------------------------------------------------
+
+  private switchPort(name: string, cfg: SwitchPortFile, path: DocPath): SwitchPortSpec {
+    const mode = cfg.mode ?? "access";
+    if (mode === "access") {
+      if (cfg.vlans !== undefined)
+        this.error(
+          [...path, "vlans"],
+          "vlans is for trunk ports; add mode: trunk, or give an access port one vlan",
+          "key",
+        );
+      if (cfg.native !== undefined)
+        this.error([...path, "native"], "native is for trunk ports; add mode: trunk", "key");
+      return { name, mode: "access", vlan: cfg.vlan ?? 1 };
+    }
+    if (cfg.vlan !== undefined)
+      this.error(
+        [...path, "vlan"],
+        "vlan is for access ports; a trunk lists its VLANs in vlans: [...] (and native: N for untagged frames)",
+        "key",
+      );
+    let vlans: number[] | null = null;
+    if (Array.isArray(cfg.vlans)) {
+      const set = new Set<number>();
+      cfg.vlans.forEach((entry, i) => {
+        const r = parseVlanRange(entry);
+        if (!r.ok) {
+          this.error([...path, "vlans", i], r.message);
+          return;
+        }
+        for (let v = r.value[0]; v <= r.value[1]; v++) set.add(v);
+      });
+      vlans = [...set].sort((a, b) => a - b);
+      if (cfg.vlans.length === 0)
+        this.warn([...path, "vlans"], "the trunk allows no VLAN, so it carries nothing");
+    }
+    const nativeVlan = cfg.native ?? null;
+    if (nativeVlan !== null && vlans !== null && !vlans.includes(nativeVlan))
+      this.warn(
+        [...path, "native"],
+        `native VLAN ${nativeVlan} is not among the trunk's vlans, so untagged frames are dropped; add ${nativeVlan} to vlans`,
+      );
+    return { name, mode: "trunk", vlans, nativeVlan };
+  }
+
+  // --- servers -------------------------------------------------------------------------------
+
+  private server(name: string, sv: ServerFile): ServerSpec {
+    const path = ["servers", name];
+    const nics = new Map<string, NicInfo>();
+    this.serverNics.set(name, nics);
+    const spec: ServerSpec = { name, nics: [], vswitches: [], vms: [] };
+
+    (sv.nics ?? []).forEach((entry, i) => {
+      const npath = [...path, "nics", i];
+      const obj = typeof entry === "string" ? { name: entry } : entry;
+      const prev = nics.get(obj.name);
+      if (prev !== undefined) {
+        this.error(
+          typeof entry === "string" ? npath : [...npath, "name"],
+          `NIC '${obj.name}' is listed twice on ${name} (also ${formatDocPath(prev.path)})`,
+        );
+        return;
+      }
+      let sriov: NicSpec["sriov"] = null;
+      if (typeof entry !== "string" && entry.sriov !== undefined) {
+        const maxVfs = entry.sriov.maxVfs ?? DEFAULT_MAX_VFS;
+        if (entry.sriov.vfs > maxVfs)
+          this.error(
+            [...npath, "sriov", "vfs"],
+            `${entry.sriov.vfs} VFs is more than this NIC supports (maxVfs ${maxVfs}${entry.sriov.maxVfs === undefined ? ", the default; NIC models reach 512, say so with maxVfs" : ""})`,
+          );
+        sriov = { vfs: entry.sriov.vfs, maxVfs };
+      }
+      const nic: NicSpec = { name: obj.name, mac: 0, sriov };
+      const info: NicInfo = { spec: nic, path: npath, macGiven: false, uplinkOf: null, vfsUsed: 0 };
+      nics.set(obj.name, info);
+      spec.nics.push(nic);
+      const macText = typeof entry === "string" ? undefined : entry.mac;
+      this.mac([...npath, "mac"], macText, `server/${name}/${obj.name}`, (m) => {
+        nic.mac = m;
+      });
+    });
+    const nicNames = [...nics.keys()];
+
+    const pgIndex = new Map<string, string[]>(); // port group name -> vswitches having it
+    for (const [vsName, vs] of Object.entries(sv.vswitches ?? {})) {
+      const vpath = [...path, "vswitches", vsName];
+      const uplinks: string[] = [];
+      (vs.uplinks ?? []).forEach((u, j) => {
+        const upath = [...vpath, "uplinks", j];
+        const nic = nics.get(u);
+        if (nic === undefined) {
+          this.error(upath, `no NIC '${u}' on ${name}${hint(u, nicNames)}`);
+          return;
+        }
+        if (uplinks.includes(u)) {
+          this.error(upath, `${u} is listed twice as an uplink of ${vsName}`);
+          return;
+        }
+        if (nic.uplinkOf !== null) {
+          this.error(
+            upath,
+            `${u} is already an uplink of vswitch ${nic.uplinkOf}; a physical NIC serves one vswitch`,
+          );
+          return;
+        }
+        nic.uplinkOf = vsName;
+        uplinks.push(u);
+      });
+      const vsSecurity = resolveSecurity(vs.security, REJECT_ALL);
+      const portGroups: PortGroupSpec[] = [];
+      for (const [pgName, pg] of Object.entries(vs.portGroups ?? {})) {
+        portGroups.push({ name: pgName, vlan: pg.vlan, security: resolveSecurity(pg.security, vsSecurity) });
+        const l = pgIndex.get(pgName) ?? [];
+        l.push(vsName);
+        pgIndex.set(pgName, l);
+      }
+      spec.vswitches.push({
+        name: vsName,
+        uplinks,
+        portGroups,
+        macTableSize: vs.macTableSize ?? SWITCHING_DEFAULTS.macTableSize,
+        macAgingSec: vs.macAgingSec ?? SWITCHING_DEFAULTS.macAgingSec,
+      });
+    }
+
+    for (const [vmName, vm] of Object.entries(sv.vms ?? {})) {
+      const vmPath = [...path, "vms", vmName];
+      const vmSpec: VmSpec = { name: vmName, server: name, nics: [] };
+      vm.nics.forEach((nicIn, i) => {
+        const nic = this.vmNic(spec, pgIndex, vmName, nicIn, i, [...vmPath, "nics", i]);
+        if (nic !== null) vmSpec.nics.push(nic);
+      });
+      spec.vms.push(vmSpec);
+    }
+    return spec;
+  }
+
+  private resolvePortGroup(
+    server: ServerSpec,
+    pgIndex: Map<string, string[]>,
+    ref: string,
+    path: DocPath,
+  ): { vs: VswitchSpec; pg: PortGroupSpec } | null {
+    if (server.vswitches.length === 0) {
+      this.error(
+        path,
+        `${server.name} has no vswitches, so there is no port group '${ref}'; define servers.${server.name}.vswitches`,
+      );
+      return null;
+    }
+    const slash = ref.indexOf("/");
+    if (slash >= 0) {
+      const vsName = ref.slice(0, slash);
+      const pgName = ref.slice(slash + 1);
+      const vs = server.vswitches.find((v) => v.name === vsName);
+      if (vs === undefined) {
+        this.error(
+          path,
+          `no vswitch '${vsName}' on ${server.name}${hint(
+            vsName,
+            server.vswitches.map((v) => v.name),
+          )}`,
+        );
+        return null;
+      }
+      const pg = vs.portGroups.find((p) => p.name === pgName);
+      if (pg === undefined) {
+        this.error(
+          path,
+          `no port group '${pgName}' on ${server.name}/${vsName}${hint(
+            pgName,
+            vs.portGroups.map((p) => p.name),
+          )}`,
+        );
+        return null;
+      }
+      return { vs, pg };
+    }
+    const owners = pgIndex.get(ref);
+    if (owners === undefined) {
+      this.error(path, `no port group '${ref}' on ${server.name}${hint(ref, [...pgIndex.keys()])}`);
+      return null;
+    }
+    if (owners.length > 1) {
+      this.error(
+        path,
+        `port group '${ref}' exists on several vswitches of ${server.name}; write ${owners.map((o) => `${o}/${ref}`).join(" or ")}`,
+      );
+      return null;
+    }
+    const vs = server.vswitches.find((v) => v.name === owners[0])!;
+    return { vs, pg: vs.portGroups.find((p) => p.name === ref)! };
+  }
+
+  private vmNic(
+    server: ServerSpec,
+    pgIndex: Map<string, string[]>,
+    vmName: string,
+    n: VmNicFile,
+    index: number,
+    path: DocPath,
+  ): VmNicSpec | null {
+    let attachment: VmNicSpec["attachment"] | null = null;
+    let isValid = true;
+    if (n.portGroup !== undefined && n.vf !== undefined) {
+      this.error(path, "give either portGroup (a vswitch port group) or vf (an SR-IOV NIC), not both");
+      isValid = false;
+    } else if (n.portGroup === undefined && n.vf === undefined) {
+      this.error(path, "a VM NIC needs portGroup (a vswitch port group) or vf (an SR-IOV NIC of its server)");
+      isValid = false;
+    } else if (n.portGroup !== undefined) {
+      const r = this.resolvePortGroup(server, pgIndex, n.portGroup, [...path, "portGroup"]);
+      if (n.vlan !== undefined)
+        this.error(
+          [...path, "vlan"],
+          `vlan is for VF NICs; this NIC takes its VLAN from its port group${r ? ` (${r.pg.name}: VLAN ${r.pg.vlan})` : ""}`,
+          "key",
+        );
+      if (n.spoofCheck !== undefined)
+        this.error(
+          [...path, "spoofCheck"],
+          "spoofCheck is for VF NICs; port groups use security.forgedTransmits",
+          "key",
+        );
+      if (r !== null) {
+        attachment = { kind: "portGroup", vswitch: r.vs.name, portGroup: r.pg.name };
+        this.attachments.push({
+          server: server.name,
+          nics: r.vs.uplinks,
+          tag: r.pg.vlan,
+          what: `port group ${r.pg.name} (VLAN ${r.pg.vlan}) of ${server.name}/${r.vs.name}`,
+          vmName,
+          path: [...path, "portGroup"],
+        });
+      } else isValid = false;
+    } else if (n.vf !== undefined) {
+      const nics = this.serverNics.get(server.name)!;
+      const nic = nics.get(n.vf);
+      if (nic === undefined) {
+        this.error([...path, "vf"], `no NIC '${n.vf}' on ${server.name}${hint(n.vf, [...nics.keys()])}`);
+        isValid = false;
+      } else if (nic.spec.sriov === null) {
+        const withVfs = [...nics.values()].filter((x) => x.spec.sriov !== null).map((x) => x.spec.name);
+        this.error(
+          [...path, "vf"],
+          `${n.vf} of ${server.name} has no SR-IOV VFs; give it sriov: { vfs: N } in ${formatDocPath(nic.path)}${withVfs.length > 0 ? ` (NICs with VFs: ${withVfs.join(", ")})` : ""}`,
+        );
+        isValid = false;
+      } else {
+        const vfIndex = nic.vfsUsed++;
+        if (vfIndex >= nic.spec.sriov.vfs) {
+          this.error(
+            [...path, "vf"],
+            `${n.vf} of ${server.name} has ${nic.spec.sriov.vfs} VFs (sriov.vfs) and this is VM NIC number ${vfIndex + 1} on them; raise sriov.vfs (at most maxVfs ${nic.spec.sriov.maxVfs})`,
+          );
+          isValid = false;
+        } else {
+          attachment = {
+            kind: "vf",
+            nic: n.vf,
+            vfIndex,
+            vlan: n.vlan ?? null,
+            spoofCheck: n.spoofCheck ?? true,
+          };
+          this.attachments.push({
+            server: server.name,
+            nics: [n.vf],
+            tag: n.vlan ?? null,
+            what: `VF ${vfIndex} of ${server.name}:${n.vf}${n.vlan !== undefined ? ` (VLAN ${n.vlan})` : " (untagged)"}`,
+            vmName,
+            path: [...path, "vf"],
+          });
+        }
+      }
+    }
+
+    const c = parseCidr(n.ip);
+    let gateway: Ipv4 | null = null;
+    if (c === undefined || !this.checkHostAddress([...path, "ip"], c.ip, c.prefixLen)) isValid = false;
+    else {
+      this.claimIp([...path, "ip"], c.ip);
+      if (n.gateway !== undefined) {
+        const gw = parseCidr(`${n.gateway}/32`)?.ip;
+        if (gw !== undefined) {
+          gateway = gw;
+          if (gw === c.ip)
+            this.error([...path, "gateway"], `the gateway ${n.gateway} is the NIC's own address`);
+          else if (!sameSubnet(gw, c.ip, c.prefixLen))
+            this.warn(
+              [...path, "gateway"],
+              `gateway ${n.gateway} is outside the NIC's subnet ${showIp((c.ip & prefixMask(c.prefixLen)) >>> 0, c.prefixLen)}, so the VM cannot reach it by ARP`,
+            );
+        }
+      }
+    }
+    if (!isValid || attachment === null || c === undefined) return null;
+    const spec: VmNicSpec = {
+      name: `eth${index}`,
+      attachment,
+      mac: 0,
+      ip: c.ip,
+      prefixLen: c.prefixLen,
+      gateway,
+    };
+    this.mac([...path, "mac"], n.mac, `vm/${vmName}/${index}`, (m) => {
+      spec.mac = m;
+    });
+    return spec;
+  }
+
+  // --- links ---------------------------------------------------------------------------------
+
+  private links(
+    linksIn: LinkFile[],
+    switchesIn: Record<string, unknown>,
+    serversIn: Record<string, ServerFile>,
+  ): { links: LinkSpec[]; linkIndexes: number[] } {
+    const links: LinkSpec[] = [];
+    const linkIndexes: number[] = [];
+    const used = new Map<string, DocPath>();
+    const switchNames = Object.keys(switchesIn);
+    const serverNames = Object.keys(serversIn);
+    linksIn.forEach((l, i) => {
+      const path = ["links", i];
+      const ends = l.endpoints.map((text, j) =>
+        this.endpoint(text, [...path, "endpoints", j], switchNames, serverNames),
+      );
+      let isValid = ends[0] !== null && ends[1] !== null;
+      if (
+        ends[0] !== null &&
+        ends[1] !== null &&
+        ends[0].node === ends[1].node &&
+        ends[0].port === ends[1].port
+      ) {
+        this.error(
+          [...path, "endpoints"],
+          `both ends are ${l.endpoints[0]}; a link joins two different ports`,
+        );
+        isValid = false;
+      } else {
+        ends.forEach((e, j) => {
+          if (e === null) return;
+          const key = `${e.node}:${e.port}`;
+          const prev = used.get(key);
+          if (prev !== undefined) {
+            this.error(
+              [...path, "endpoints", j],
+              `${key} is already cabled by ${formatDocPath(prev.slice(0, 2))}; a ${this.nodes.get(e.node)?.kind === "server" ? "NIC" : "port"} takes one link`,
+            );
+            isValid = false;
+          } else used.set(key, path);
+        });
+      }
+      let bandwidthBps: number = LINK_DEFAULTS.bandwidthBps;
+      if (l.bandwidth !== undefined) {
+        const r = parseBandwidth(l.bandwidth);
+        if (r.ok) bandwidthBps = r.value;
+        else {
+          this.error([...path, "bandwidth"], r.message);
+          isValid = false;
+        }
+      }
+      let delayNs: number = LINK_DEFAULTS.delayNs;
+      if (l.delay !== undefined) {
+        const r = parseDelay(l.delay);
+        if (r.ok) delayNs = r.value;
+        else {
+          this.error([...path, "delay"], r.message);
+          isValid = false;
+        }
+      }
+      let lossRate: number = LINK_DEFAULTS.lossRate;
+      if (l.loss !== undefined) {
+        const r = parseLoss(l.loss);
+        if (r.ok) lossRate = r.value;
+        else {
+          this.error([...path, "loss"], r.message);
+          isValid = false;
+        }
+      }
+      if (!isValid) return;
+      links.push({
+        a: ends[0]!,
+        b: ends[1]!,
+        bandwidthBps,
+        delayNs,
+        mtu: l.mtu ?? LINK_DEFAULTS.mtu,
+        lossRate,
+        isUp: l.up ?? true,
+        queueFrames: l.queue ?? LINK_DEFAULTS.queueFrames,
+      });
+      linkIndexes.push(i);
+    });
+    return { links, linkIndexes };
+  }
+
+  private endpoint(
+    text: string,
+    path: DocPath,
+    switchNames: string[],
+    serverNames: string[],
+  ): { node: string; port: string } | null {
+    const colon = text.indexOf(":");
+    const node = text.slice(0, colon);
+    const port = text.slice(colon + 1);
+    const info = this.nodes.get(node);
+    if (info === undefined) {
+      const known = [...switchNames, ...serverNames];
+      this.error(path, `no switch or server '${node}'${hint(node, known)}`);
+      return null;
+    }
+    if (info.kind === "vm") {
+      this.error(
+        path,
+        `${node} is a VM; VMs connect through port groups or SR-IOV VFs, not links: cable a NIC of its server (${info.server}:...) instead`,
+      );
+      return null;
+    }
+    if (info.kind === "server") {
+      const nics = this.serverNics.get(node);
+      if (nics === undefined) return null;
+      if (!nics.has(port)) {
+        this.error(path, `no NIC '${port}' on ${node}${hint(port, [...nics.keys()])}`);
+        return null;
+      }
+      return { node, port };
+    }
+    if (!/^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$/.test(port)) {
+      this.error(
+        path,
+        `'${port}' is not a valid port name: use letters, digits, '_', '.', '/', '-' (at most 63)`,
+      );
+      return null;
+    }
+    return { node, port };
+  }
+
+  // --- layer 2 -------------------------------------------------------------------------------
+
+  private checkLayer2(
+    switches: SwitchSpec[],
+    links: LinkSpec[],
+    linkIndexes: number[],
+    ports: Map<string, Map<string, { spec: SwitchPortSpec; path: DocPath }>>,
+  ): void {
+    const isSwitch = (n: string) => this.nodes.get(n)?.kind === "switch";
+    const edges: SwitchEdge[] = [];
+    /** Per `node:port` the far end and the link's file index. */
+    const far = new Map<string, { node: string; port: string; linkIndex: number }>();
+    links.forEach((l, k) => {
+      const i = linkIndexes[k];
+      far.set(`${l.a.node}:${l.a.port}`, { ...l.b, linkIndex: i });
+      far.set(`${l.b.node}:${l.b.port}`, { ...l.a, linkIndex: i });
+      if (isSwitch(l.a.node) && isSwitch(l.b.node)) edges.push({ linkIndex: i, a: l.a, b: l.b });
+    });
+    const graph = new SwitchGraph(
+      switches.map((s) => s.name),
+      edges,
+    );
+    for (const loop of graph.loops)
+      this.error(
+        ["links", loop.closingLinkIndex],
+        `layer-2 loop: ${loop.text}; vnet has no spanning tree yet, so broadcasts would circle forever: remove one of these links`,
+      );
+
+    const portOf = (sw: string, port: string) => ports.get(sw)?.get(port);
+    /** Where to point for a switch port: its configuration if any, else the link end naming it. */
+    const portPath = (sw: string, port: string): DocPath => {
+      const p = portOf(sw, port);
+      if (p !== undefined && p.path.length > 0) return p.path;
+      const f = far.get(`${sw}:${port}`)!;
+      const l = links[linkIndexes.indexOf(f.linkIndex)];
+      return ["links", f.linkIndex, "endpoints", l.a.node === sw && l.a.port === port ? 0 : 1];
+    };
+    const reported = new Set<string>();
+    const once = (key: string) => {
+      if (reported.has(key)) return false;
+      reported.add(key);
+      return true;
+    };
+
+    // Cables between switches whose ends disagree about VLANs (CDP's "native VLAN mismatch").
+    for (const e of edges) {
+      const pa = portOf(e.a.node, e.a.port)!.spec;
+      const pb = portOf(e.b.node, e.b.port)!.spec;
+      if (pa.mode !== pb.mode)
+        this.warn(
+          ["links", e.linkIndex],
+          `${e.a.node}:${e.a.port} is ${describePort(pa)} but ${e.b.node}:${e.b.port} is ${describePort(pb)}; the two ends of a cable between switches are normally configured alike`,
+        );
+      else {
+        const ua = pa.mode === "access" ? pa.vlan : pa.nativeVlan;
+        const ub = pb.mode === "access" ? pb.vlan : pb.nativeVlan;
+        if (ua !== ub)
+          this.warn(
+            ["links", e.linkIndex],
+            `untagged frames change VLAN across this cable: ${e.a.node}:${e.a.port} is ${describePort(pa)}, ${e.b.node}:${e.b.port} is ${describePort(pb)}`,
+          );
+      }
+    }
+
+    for (const att of this.attachments) {
+      for (const nicName of att.nics) {
+        const f = far.get(`${att.server}:${nicName}`);
+        if (f === undefined) {
+          if (att.tag !== null || att.what.startsWith("port group")) {
+            const vs = att.what.startsWith("port group") ? "an uplink" : "an SR-IOV NIC";
+            if (once(`nolink ${att.server}:${nicName}`))
+              this.warn(
+                this.serverNics.get(att.server)!.get(nicName)!.path,
+                `${att.server}:${nicName} is ${vs} that VMs use (${att.vmName}) but no link connects it, so they reach only their own server`,
+              );
+          }
+          continue;
+        }
+        if (!isSwitch(f.node)) continue;
+        const port = portOf(f.node, f.port)!.spec;
+        const vid = ingressVlan(port, att.tag);
+        if (vid === null) {
+          if (once(`land ${f.node}:${f.port} ${att.tag}`)) {
+            const sent = att.tag === null ? "untagged frames" : `VLAN ${att.tag} tagged (802.1Q)`;
+            const fix =
+              att.tag === null
+                ? "make it an access port or give the trunk a native VLAN"
+                : port.mode === "access"
+                  ? `make it mode: trunk with ${att.tag} in vlans`
+                  : `add ${att.tag} to its vlans`;
+            this.error(
+              portPath(f.node, f.port),
+              `${f.node}:${f.port} is ${describePort(port)}, but ${att.server}:${nicName} sends ${sent} for ${att.what}, used by ${att.vmName}; ${fix}`,
+            );
+          }
+          continue;
+        }
+        this.checkGatewayPath(graph, att, vid, f.node, portOf, portPath, once);
+      }
+    }
+  }
+
+  /** The VLAN must cross every cable between the switch it lands on and the switch with its gateway. */
+  private checkGatewayPath(
+    graph: SwitchGraph,
+    att: Attachment,
+    vid: number,
+    landing: string,
+    portOf: (sw: string, port: string) => { spec: SwitchPortSpec; path: DocPath } | undefined,
+    portPath: (sw: string, port: string) => DocPath,
+    once: (key: string) => boolean,
+  ): void {
+    if (graph.loops.length > 0) return; // paths are ambiguous; the loop is reported
+    const gws = this.svis.get(vid);
+    if (gws === undefined) return;
+    for (const { sw: gw } of gws) {
+      if (gw === landing) continue;
+      const hops = graph.path(landing, gw);
+      if (hops === undefined) {
+        if (once(`nopath ${landing} ${gw} ${vid}`))
+          this.warn(
+            att.path,
+            `VLAN ${vid} lands on ${landing}, which has no cable path to ${gw}, the gateway of VLAN ${vid}; ${att.vmName} cannot reach its gateway`,
+          );
+        continue;
+      }
+      const cur = vid;
+      for (const h of hops) {
+        const out = portOf(h.from, h.fromPort)!.spec;
+        const inn = portOf(h.to, h.toPort)!.spec;
+        const tagging = egressTagging(out, cur);
+        const next = tagging === null ? null : ingressVlan(inn, tagging === "tagged" ? cur : null);
+        if (next === cur) continue;
+        const [blockSw, blockPort, blockSpec] =
+          tagging === null ? [h.from, h.fromPort, out] : [h.to, h.toPort, inn];
+        if (once(`path ${blockSw}:${blockPort} ${vid}`)) {
+          const why =
+            next === null
+              ? `does not carry VLAN ${vid}`
+              : `puts VLAN ${vid}'s frames into VLAN ${next} (they leave ${h.from}:${h.fromPort} untagged)`;
+          this.error(
+            portPath(blockSw, blockPort),
+            `${blockSw}:${blockPort} is ${describePort(blockSpec)} and ${why}, but VLAN ${vid} (${att.what}, used by ${att.vmName}) must cross it from ${landing} to its gateway on ${gw}`,
+          );
+        }
+        break;
+      }
+    }
+  }
+}

@@ -1,0 +1,384 @@
+/**
+ * The shape of a topology file (version 1) as a zod schema: which keys exist, their types and
+ * their ranges, with a description on every key. It is the first of the loader's two passes
+ * (`load-text.ts`): shape here, meaning (names, VLAN paths, loops, addresses) in `normalize.ts`.
+ * The same schema is exported as JSON Schema (`vnet schema`) so editors can complete the file.
+ * Browser-safe. Messages set here are the user's: they name what would be valid.
+ */
+
+import * as z from "zod";
+
+/** Shows a user's value in a message: strings quoted, objects by kind. */
+export function showValue(v: unknown): string {
+  if (v === undefined) return "nothing";
+  if (v === null) return "null";
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  if (Array.isArray(v)) return "a list";
+  return "a map";
+}
+
+// IEEE 802.1Q-2018 §9.6, Table 9-2: VID 0 is the null VLAN (priority tag only) and 4095 (FFF) is
+// reserved, so a VLAN a port can belong to is 1..4094.
+const vlanId = z
+  .int({
+    error: (iss) =>
+      typeof iss.input === "number"
+        ? `${iss.input} is not a usable VLAN id: VLAN ids are 1..4094 (IEEE 802.1Q reserves 0 and 4095)`
+        : `expected a VLAN id (1..4094), got ${showValue(iss.input)}`,
+  })
+  .min(1)
+  .max(4094);
+
+/** Names of switches, servers, vswitches and VMs: they appear in `node:port` and `vs0/web`. */
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const nameRule = "letters, digits, '_', '.', '-' (at most 63, starting with a letter or digit)";
+/** Port group names: as node names; no '/' because `vs0/web` qualifies one. */
+const nodeName = z
+  .string()
+  .regex(NAME_RE, { error: (iss) => `${showValue(iss.input)} is not a valid name: use ${nameRule}` });
+/** A server NIC becomes a Linux interface in the real world: IFNAMSIZ allows 15 characters. */
+const SERVER_NIC_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
+const serverNicName = z.string().regex(SERVER_NIC_RE, {
+  error: (iss) =>
+    `${showValue(iss.input)} is not a valid NIC name: use letters, digits, '_', '.', '-', at most 15 characters (a Linux interface name)`,
+});
+/** Switch port names may carry slots, as vendors name them (`Ethernet1/1`). */
+const SWITCH_PORT_RE = /^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$/;
+const switchPortName = z.string().regex(SWITCH_PORT_RE, {
+  error: (iss) =>
+    `${showValue(iss.input)} is not a valid port name: use letters, digits, '_', '.', '/', '-' (at most 63)`,
+});
+
+const OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
+const IPV4 = `${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}`;
+export const IPV4_RE = new RegExp(`^${IPV4}$`);
+export const CIDR_RE = new RegExp(`^${IPV4}/(3[0-2]|[12]?[0-9])$`);
+
+const cidr = z.string().regex(CIDR_RE, {
+  error: (iss) => {
+    const v = iss.input;
+    if (typeof v === "string" && IPV4_RE.test(v))
+      return `${v} has no prefix length: write it as address/length, e.g. ${v}/24`;
+    return `expected an IPv4 address with prefix length (e.g. 192.168.10.11/24), got ${showValue(v)}`;
+  },
+});
+const ipv4 = z.string().regex(IPV4_RE, {
+  error: (iss) => {
+    const v = iss.input;
+    if (typeof v === "string" && CIDR_RE.test(v))
+      return `${v}: a gateway is an address without prefix length, e.g. ${v.slice(0, v.indexOf("/"))}`;
+    return `expected an IPv4 address (e.g. 192.168.10.1), got ${showValue(v)}`;
+  },
+});
+export const MAC_TEXT_RE = /^[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}$/;
+const macText = z.string().regex(MAC_TEXT_RE, {
+  error: (iss) =>
+    `expected a MAC address like "02:00:00:00:20:12" (quote it: YAML reads some unquoted MACs as numbers), got ${showValue(iss.input)}`,
+});
+
+const positiveInt = (what: string, max: number) =>
+  z
+    .int({
+      error: (iss) =>
+        typeof iss.input === "number"
+          ? `${iss.input} is out of range for ${what}: 1..${max}`
+          : `expected ${what} (a whole number 1..${max}), got ${showValue(iss.input)}`,
+    })
+    .min(1)
+    .max(max);
+
+const macTableSize = positiveInt("a MAC table size", 1_048_576).describe(
+  "Most MAC addresses the switch learns (default 8192, as Open vSwitch's mac-table-size).",
+);
+const macAgingSec = positiveInt("a MAC aging time in seconds", 1_000_000).describe(
+  "Seconds a learned MAC address stays without traffic (default 300, as Open vSwitch's mac-aging-time).",
+);
+
+export const BANDWIDTH_RE = /^([0-9]+(?:\.[0-9]+)?) ?([kKMGT]?)(?:bps|bit\/s|b\/s)?$/;
+export const DELAY_RE = /^([0-9]+(?:\.[0-9]+)?) ?(ns|us|µs|ms|s)$/;
+export const PERCENT_RE = /^([0-9]+(?:\.[0-9]+)?) ?%$/;
+export const VLAN_RANGE_RE = /^([0-9]+) ?- ?([0-9]+)$/;
+
+const securityValue = z
+  .union([z.enum(["accept", "reject"]), z.boolean()], {
+    error: (iss) => `expected accept or reject (or true/false), got ${showValue(iss.input)}`,
+  })
+  .describe("accept (true) or reject (false), as in vSphere; default reject.");
+
+const security = z
+  .strictObject({
+    promiscuous: securityValue
+      .optional()
+      .describe("Promiscuous mode: deliver every frame of the port group's VLAN to the VM. Default reject."),
+    macChanges: securityValue
+      .optional()
+      .describe(
+        "MAC address changes: the guest may change its effective MAC and still receive. Default reject.",
+      ),
+    forgedTransmits: securityValue
+      .optional()
+      .describe(
+        "Forged transmits: the guest may send with a source MAC other than its vNIC's. Default reject.",
+      ),
+  })
+  .describe("vSphere security policy. Keys not given fall back to the vswitch's security, then to reject.");
+
+const switchPort = z
+  .strictObject({
+    mode: z
+      .enum(["access", "trunk"], {
+        error: (iss) => `expected access or trunk, got ${showValue(iss.input)}`,
+      })
+      .optional()
+      .describe("access: untagged member of one VLAN (default). trunk: carries VLANs tagged (IEEE 802.1Q)."),
+    vlan: vlanId.optional().describe("Access ports: the VLAN the port belongs to (default 1)."),
+    vlans: z
+      .union(
+        [
+          z.literal("all"),
+          z.array(
+            z.union([vlanId, z.string().regex(VLAN_RANGE_RE)], {
+              error: (iss) =>
+                `expected a VLAN id (1..4094) or a range like "100-199", got ${showValue(iss.input)}`,
+            }),
+          ),
+        ],
+        { error: (iss) => `expected a list of VLAN ids or "all", got ${showValue(iss.input)}` },
+      )
+      .optional()
+      .describe('Trunk ports: the VLANs allowed, as ids and ranges ("100-199"); omitted or "all" = 1..4094.'),
+    native: vlanId
+      .optional()
+      .describe("Trunk ports: untagged frames belong to this VLAN and it is sent untagged (default: none)."),
+  })
+  .describe(
+    "Settings of one switch port. A port a link names but this map does not configure is an access port in VLAN 1.",
+  );
+
+const switchSpec = z
+  .strictObject({
+    ports: z
+      .record(switchPortName, switchPort)
+      .optional()
+      .describe(
+        "Per-port settings, keyed by port name. A port exists once a link names it; unconfigured ports are access ports in VLAN 1.",
+      ),
+    gateway: z
+      .record(
+        z
+          .string()
+          .regex(/^[0-9]+$/, { error: (iss) => `expected a VLAN id as key, got ${showValue(iss.input)}` }),
+        cidr,
+      )
+      .optional()
+      .describe(
+        "The switch routes between its VLANs: one SVI per VLAN id (key), with the gateway address and prefix length (value), e.g. 10: 192.168.10.1/24.",
+      ),
+    mac: macText
+      .optional()
+      .describe("The switch's own MAC (used by its SVIs); assigned from the name when omitted."),
+    macTableSize: macTableSize.optional(),
+    macAgingSec: macAgingSec.optional(),
+  })
+  .describe("A physical switch.");
+
+const sriov = z
+  .strictObject({
+    vfs: z
+      .int({
+        error: (iss) =>
+          typeof iss.input === "number"
+            ? `${iss.input} VFs is out of range: 0..512`
+            : `expected a number of VFs, got ${showValue(iss.input)}`,
+      })
+      .min(0)
+      .max(512)
+      .describe("Virtual functions the NIC presents (each can be given to one VM NIC)."),
+    maxVfs: z
+      .int({
+        error: (iss) =>
+          typeof iss.input === "number"
+            ? `${iss.input} is out of range for maxVfs: 1..512 (SR-IOV NICs present 128 to 512 VFs)`
+            : `expected a number of VFs, got ${showValue(iss.input)}`,
+      })
+      .min(1)
+      .max(512)
+      .optional()
+      .describe("The most VFs this NIC model supports (default 128; SR-IOV NICs offer 128 to 512)."),
+  })
+  .describe("SR-IOV (I/O pass-through): the NIC presents virtual functions that VMs use directly.");
+
+const serverNic = z
+  .union(
+    [
+      serverNicName.describe("A physical NIC by name; its MAC is assigned from the names."),
+      z.strictObject({
+        name: serverNicName.describe("The NIC's name, e.g. eth1."),
+        mac: macText.optional().describe("The NIC's MAC; assigned from the names when omitted."),
+        sriov: sriov.optional(),
+      }),
+    ],
+    { error: (iss) => `expected a NIC name or { name, sriov }, got ${showValue(iss.input)}` },
+  )
+  .describe("A physical NIC: a name (eth0) or { name: eth1, sriov: { vfs: 8 } }.");
+
+const portGroup = z
+  .strictObject({
+    vlan: vlanId.describe("The VLAN of the port group; the vswitch tags it on its uplinks (802.1Q)."),
+    security: security.optional(),
+  })
+  .describe("A port group: vswitch ports that share a VLAN and policies.");
+
+const vswitch = z
+  .strictObject({
+    uplinks: z
+      .array(serverNicName)
+      .optional()
+      .describe("Physical NICs of this server that carry the vswitch to the network; none = internal only."),
+    portGroups: z
+      .record(nodeName, portGroup)
+      .optional()
+      .describe("Port groups keyed by name; a VM NIC names one with portGroup."),
+    security: security.optional().describe("Default security policy of the vswitch's port groups."),
+    macTableSize: macTableSize.optional(),
+    macAgingSec: macAgingSec.optional(),
+  })
+  .describe("A virtual switch (the role of Open vSwitch / a vSphere standard switch).");
+
+const vmNic = z
+  .strictObject({
+    portGroup: z
+      .string()
+      .optional()
+      .describe(
+        "A port group of a vswitch on the same server: web, or vs0/web when several vswitches have it.",
+      ),
+    vf: serverNicName
+      .optional()
+      .describe("SR-IOV: a NIC of the same server with sriov; the VM gets the next free VF (pass-through)."),
+    vlan: vlanId
+      .optional()
+      .describe("VF NICs only: the VLAN the VF tags its frames with (ip link ... vf N vlan)."),
+    spoofCheck: z
+      .boolean({ error: (iss) => `expected true or false, got ${showValue(iss.input)}` })
+      .optional()
+      .describe("VF NICs only: drop frames whose source MAC is not the VF's (default true)."),
+    ip: cidr.describe("The NIC's IPv4 address with prefix length, e.g. 192.168.10.11/24."),
+    gateway: ipv4.optional().describe("Default gateway (an address in the NIC's subnet), e.g. 192.168.10.1."),
+    mac: macText.optional().describe("The vNIC's MAC; assigned from the VM name when omitted."),
+  })
+  .describe("A VM NIC: on a port group ({ portGroup: web, ip }) or on an SR-IOV VF ({ vf: eth1, ip }).");
+
+const vm = z
+  .strictObject({
+    nics: z
+      .array(vmNic)
+      .min(1, { error: "a VM needs at least one NIC" })
+      .describe("The VM's NICs, eth0, eth1, ... in order."),
+  })
+  .describe("A virtual machine. Its name is unique in the whole file.");
+
+const server = z
+  .strictObject({
+    nics: z.array(serverNic).optional().describe("Physical NICs, e.g. [eth0, eth1]."),
+    vswitches: z.record(nodeName, vswitch).optional().describe("Virtual switches keyed by name."),
+    vms: z.record(nodeName, vm).optional().describe("Virtual machines keyed by name."),
+  })
+  .describe("A physical server (hypervisor host).");
+
+const endpoint = z
+  .string()
+  .regex(/^[^:\s]+:[^:\s]+$/, {
+    error: (iss) => `expected node:port (e.g. server1:eth0 or tor1:eth1), got ${showValue(iss.input)}`,
+  })
+  .describe("node:port, where node is a switch or server and port a switch port or server NIC.");
+
+const link = z
+  .strictObject({
+    endpoints: z
+      .tuple([endpoint, endpoint], {
+        error: (iss) => `expected two endpoints [node:port, node:port], got ${showValue(iss.input)}`,
+      })
+      .describe("The two ends of the cable, as containerlab writes them."),
+    bandwidth: z
+      .string()
+      .regex(BANDWIDTH_RE, {
+        error: (iss) =>
+          `expected a bandwidth with a unit like 10Gbps, 1G, 100Mbps, got ${showValue(iss.input)}`,
+      })
+      .optional()
+      .describe("Line rate, e.g. 10Gbps, 1G, 100Mbps (default 10Gbps)."),
+    delay: z
+      .string()
+      .regex(DELAY_RE, {
+        error: (iss) => `expected a delay with a unit like 2us, 1ms, 500ns, got ${showValue(iss.input)}`,
+      })
+      .optional()
+      .describe("One-way propagation delay, e.g. 2us, 1ms, 500ns (default 1us)."),
+    mtu: z
+      .int({
+        error: (iss) =>
+          typeof iss.input === "number"
+            ? `MTU ${iss.input} is out of range: 68..9216 bytes`
+            : `expected an MTU in bytes (68..9216), got ${showValue(iss.input)}`,
+      })
+      .min(68)
+      .max(9216)
+      .optional()
+      .describe("Largest IP packet the link carries, in bytes (default 1500; 68..9216)."),
+    loss: z
+      .union([z.number().min(0).max(1), z.string().regex(PERCENT_RE)], {
+        error: (iss) =>
+          `expected a loss probability 0..1 or a percentage like "0.1%", got ${showValue(iss.input)}`,
+      })
+      .optional()
+      .describe('Probability that a frame is lost: 0.001 or "0.1%" (default 0).'),
+    up: z
+      .boolean({ error: (iss) => `expected true or false, got ${showValue(iss.input)}` })
+      .optional()
+      .describe("false: the cable starts unplugged (default true)."),
+    queue: positiveInt("a queue length in frames", 1_000_000)
+      .optional()
+      .describe("Frames the sending end queues before it drops (default 1000)."),
+  })
+  .describe("A cable between two ports.");
+
+export const TopologyFileSchema = z
+  .strictObject({
+    name: z
+      .string({ error: (iss) => `expected the topology's name, got ${showValue(iss.input)}` })
+      .min(1, { error: "the topology's name must not be empty" })
+      .describe("The topology's name."),
+    description: z.string().optional().describe("What the topology shows."),
+    switches: z.record(nodeName, switchSpec).optional().describe("Physical switches, keyed by name."),
+    servers: z
+      .record(nodeName, server)
+      .optional()
+      .describe("Physical servers (hypervisor hosts), keyed by name."),
+    links: z.array(link).optional().describe("Cables between switch ports and server NICs."),
+  })
+  .describe(
+    "A vnet topology (version 1): servers, switches, virtual switches, VMs and the links between them.",
+  );
+
+export type TopologyFile = z.infer<typeof TopologyFileSchema>;
+export type SwitchFile = z.infer<typeof switchSpec>;
+export type SwitchPortFile = z.infer<typeof switchPort>;
+export type ServerFile = z.infer<typeof server>;
+export type VmNicFile = z.infer<typeof vmNic>;
+export type LinkFile = z.infer<typeof link>;
+export type SecurityFile = z.infer<typeof security>;
+
+/** The topology file's JSON Schema (draft 2020-12), for editors. */
+export function topologyJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(TopologyFileSchema, { target: "draft-2020-12", io: "input" }) as Record<
+    string,
+    unknown
+  >;
+  return {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    title: "vnet topology",
+    ...schema,
+  };
+}
