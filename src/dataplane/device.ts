@@ -45,4 +45,10 @@ export interface Device {
   /** Called once when the world starts (gratuitous ARP, timers). */
   start(nowNs: number): void;
   receive(port: number, frame: Frame, nowNs: number): void;
+  /**
+   * Optional: the world tells the device that the link at `port` went down or came up (a cable
+   * pulled, a NIC failed). Layer-2 devices forget what they learned behind a down port and
+   * teams fail over. Devices without port state may omit it.
+   */
+  setPortUp?(port: number, isUp: boolean, nowNs: number): void;
 }

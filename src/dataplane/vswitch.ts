@@ -1,0 +1,660 @@
+/**
+ * The virtual switch inside a hypervisor (the role of Open vSwitch or a vSphere standard switch,
+ * sections 1.1, 2 and 4 of the source document). It has two kinds of ports:
+ *
+ * - VM ports, one per vNIC, each in a port group. A port group is an access VLAN toward the VM:
+ *   frames to and from the VM are untagged; a VM that sends a tagged frame is refused.
+ * - Uplinks, the physical NICs (through their PF), as IEEE 802.1Q trunks: frames leave tagged
+ *   with their port group's VLAN, and only tagged frames of a VLAN some port group uses are
+ *   accepted. Several uplinks form one team (see teaming.ts); for learning the team is a single
+ *   logical port, so a remote MAC is "behind the uplinks", not behind one cable, and the teaming
+ *   policy alone picks the member.
+ *
+ * Forwarding is learning-bridge forwarding per VLAN (IEEE 802.1Q 8.6, 8.8): learn (VLAN, source
+ * MAC) on the ingress port, send known unicast to its one port, flood unknown unicast, broadcast
+ * and multicast within the VLAN, never back out of the ingress port, and never from an uplink to
+ * another uplink (a vswitch is an edge, not a transit bridge: this is why it needs no spanning
+ * tree). A vNIC's configured MAC is a static entry, as vSphere knows its VMs' addresses without
+ * learning them.
+ *
+ * vSphere's behaviours kept here:
+ * - security policy per port group: promiscuous mode, MAC address changes, forged transmits,
+ *   all rejected by default (vSphere Security guide, "Securing Standard Switches"). "MAC address
+ *   changes: reject" means that while the guest's effective MAC differs from the vNIC's MAC the
+ *   port receives nothing; "forged transmits: reject" compares a frame's source with the MAC
+ *   the switch honours for the vNIC (its configured MAC, or the effective one when changes are
+ *   accepted);
+ * - the reverse-path filter: a broadcast or multicast coming back in on an uplink with the source
+ *   MAC of one of our own VMs is our own frame reflected by the physical network and is dropped.
+ *
+ * Every drop has a reason code counted in `drops` and, when tracing, a trace record.
+ */
+
+import { formatMac, isMulticastMac, type Mac, readMac } from "../wire/addr.ts";
+import { ETHERNET_HEADER_LEN } from "../wire/ethernet.ts";
+import { isVlanTpid, VLAN_TAG_LEN, Vlan } from "../wire/vlan.ts";
+import { checkUnicastMac, checkVid, DeviceConfigError } from "./config-error.ts";
+import { DropCounters, newPortCounters, type PortCounters } from "./counters.ts";
+import { PROCESSING_DELAY_NS } from "./delays.ts";
+import type { Device, DeviceEnv } from "./device.ts";
+import type { Frame } from "./frame.ts";
+import { DEFAULT_MAC_AGING_NS, DEFAULT_MAC_TABLE_SIZE, Learn, MacTable } from "./mac-table.ts";
+import { OriginatingPortPolicy, type TeamingPolicy, UplinkTeam } from "./teaming.ts";
+import type { HopAction } from "./trace.ts";
+
+/** Drop reason codes of the vswitch. */
+export const VswitchDrop = {
+  runt: "runt",
+  taggedOnAccess: "tagged-on-access",
+  doubleTaggedFromVm: "double-tagged-from-vm",
+  forgedTransmit: "forged-transmit",
+  multicastSource: "multicast-source",
+  untaggedOnUplink: "untagged-on-uplink",
+  unknownVlanOnUplink: "unknown-vlan-on-uplink",
+  stackedTagOnUplink: "stacked-tag-on-uplink",
+  reflectedBroadcast: "reflected-broadcast",
+  sameSegment: "destination-on-ingress-port",
+  uplinkToUplink: "uplink-to-uplink",
+  notForThisVnic: "promiscuous-rejected",
+  macChangeRejected: "mac-change-rejected",
+  noActiveUplink: "no-active-uplink",
+  noReceiver: "no-receiver",
+  portDown: "port-down",
+} as const;
+
+export interface VswitchSecurity {
+  allowPromiscuous: boolean;
+  allowMacChanges: boolean;
+  allowForgedTransmits: boolean;
+}
+
+export const DEFAULT_SECURITY: VswitchSecurity = {
+  allowPromiscuous: false,
+  allowMacChanges: false,
+  allowForgedTransmits: false,
+};
+
+export interface VswitchOptions {
+  name: string;
+  /** Uplink port names (e.g. "uplink:eth0"), in teaming order. Ports 0..n-1. */
+  uplinks: string[];
+  portGroups: { name: string; vlan: number; security?: Partial<VswitchSecurity> }[];
+  /** VM ports (one per vNIC), after the uplinks in port numbering. */
+  vmPorts: { name: string; portGroup: string; mac: Mac }[];
+  teaming?: TeamingPolicy;
+  macTableSize?: number;
+  macAgingNs?: number;
+  processingDelayNs?: number;
+}
+
+interface PortGroup {
+  name: string;
+  vid: number;
+  security: VswitchSecurity;
+}
+
+interface VmPort {
+  index: number;
+  /** Position among VM ports: vSphere's virtual port id, used by teaming. */
+  ordinal: number;
+  name: string;
+  group: PortGroup;
+  vid: number;
+  configuredMac: Mac;
+  effectiveMac: Mac;
+  /** The MAC the switch honours: configured, or effective when MAC changes are accepted. */
+  honoredMac: Mac;
+}
+
+export class Vswitch implements Device {
+  readonly kind = "vswitch" as const;
+  readonly name: string;
+  readonly portNames: readonly string[];
+  readonly portCounters: readonly PortCounters[];
+  readonly drops = new DropCounters();
+  readonly processingDelayNs: number;
+  readonly macTable: MacTable;
+  readonly team: UplinkTeam;
+  readonly teaming: TeamingPolicy;
+  /** The MAC-table port that stands for the uplink team (one past the last device port). */
+  readonly teamPort: number;
+  private readonly groups = new Map<string, PortGroup>();
+  /** Per device port: the VM port, or null for an uplink. */
+  private readonly vm: (VmPort | null)[];
+  private readonly isPortUp: boolean[];
+  /** Per VLAN: the VM ports in it, and those whose port group is promiscuous. */
+  private readonly vlanVmPorts: (number[] | undefined)[] = new Array(4096);
+  private readonly vlanPromiscuous: (number[] | undefined)[] = new Array(4096);
+  /** Scratch list of egress ports for one decision (uplink, if any, last). */
+  private readonly out: Int32Array;
+  private env: DeviceEnv | null = null;
+
+  constructor(options: VswitchOptions) {
+    this.name = options.name;
+    this.processingDelayNs = options.processingDelayNs ?? PROCESSING_DELAY_NS.vswitch;
+    this.teaming = options.teaming ?? new OriginatingPortPolicy();
+    const names: string[] = [];
+    const seen = new Set<string>();
+    const addName = (n: string) => {
+      if (n === "" || seen.has(n))
+        throw new DeviceConfigError("bad-port", `vswitch ${this.name}: duplicate or empty port name "${n}"`);
+      seen.add(n);
+      names.push(n);
+    };
+    for (const u of options.uplinks) addName(u);
+    for (const g of options.portGroups) {
+      checkVid(g.vlan, `vswitch ${this.name} port group ${g.name}`);
+      if (this.groups.has(g.name))
+        throw new DeviceConfigError("bad-port", `vswitch ${this.name}: duplicate port group "${g.name}"`);
+      this.groups.set(g.name, {
+        name: g.name,
+        vid: g.vlan,
+        security: { ...DEFAULT_SECURITY, ...g.security },
+      });
+    }
+    this.vm = options.uplinks.map(() => null);
+    options.vmPorts.forEach((p, ordinal) => {
+      addName(p.name);
+      const group = this.groups.get(p.portGroup);
+      if (group === undefined) {
+        const known = [...this.groups.keys()].join(", ") || "none";
+        throw new DeviceConfigError(
+          "unknown-port-group",
+          `vswitch ${this.name}: port ${p.name} names port group "${p.portGroup}"; known: ${known}`,
+        );
+      }
+      checkUnicastMac(p.mac, `vswitch ${this.name} port ${p.name}`);
+      const index = names.length - 1;
+      this.vm.push({
+        index,
+        ordinal,
+        name: p.name,
+        group,
+        vid: group.vid,
+        configuredMac: p.mac,
+        effectiveMac: p.mac,
+        honoredMac: p.mac,
+      });
+      this.vlanVmPorts[group.vid] = [...(this.vlanVmPorts[group.vid] ?? []), index];
+      if (group.security.allowPromiscuous)
+        this.vlanPromiscuous[group.vid] = [...(this.vlanPromiscuous[group.vid] ?? []), index];
+    });
+    for (const g of this.groups.values()) this.vlanVmPorts[g.vid] ??= [];
+    this.portNames = names;
+    this.portCounters = names.map(() => newPortCounters());
+    this.isPortUp = names.map(() => true);
+    this.teamPort = names.length;
+    this.team = new UplinkTeam(options.uplinks.map((_, i) => i));
+    this.out = new Int32Array(names.length + 1);
+    this.macTable = new MacTable({
+      maxEntries: options.macTableSize ?? DEFAULT_MAC_TABLE_SIZE,
+      agingNs: options.macAgingNs ?? DEFAULT_MAC_AGING_NS,
+    });
+    for (const v of this.vm) if (v !== null) this.macTable.addStatic(v.vid, v.honoredMac, v.index);
+  }
+
+  bind(env: DeviceEnv): void {
+    this.env = env;
+  }
+
+  start(_nowNs: number): void {}
+
+  /** Port index by name, or -1. */
+  portIndex(name: string): number {
+    return this.portNames.indexOf(name);
+  }
+
+  /** The VLAN of a VM port's port group, or null for an uplink. */
+  portVlan(port: number): number | null {
+    return this.vm[port]?.vid ?? null;
+  }
+
+  /** The uplink a VM port is currently pinned to by the teaming policy, or -1. */
+  pinnedUplink(port: number): number {
+    const v = this.vm[port];
+    if (v === null || v === undefined) return -1;
+    return this.teaming.selectUplink(this.team, v.ordinal, null);
+  }
+
+  /**
+   * The guest changed its NIC's MAC (e.g. `ip link set eth0 address ...`). With "MAC address
+   * changes: accept" the switch honours the new address (its static entry moves); with "reject"
+   * it keeps the configured one and delivers nothing to the port until the guest goes back.
+   */
+  setEffectiveMac(port: number, mac: Mac): void {
+    const v = this.vm[port];
+    if (v === null || v === undefined)
+      throw new DeviceConfigError("bad-port", `vswitch ${this.name}: port ${port} is not a VM port`);
+    checkUnicastMac(mac, `vswitch ${this.name} port ${v.name} effective MAC`);
+    v.effectiveMac = mac;
+    const honored = v.group.security.allowMacChanges ? mac : v.configuredMac;
+    if (honored !== v.honoredMac) {
+      this.macTable.delete(v.vid, v.honoredMac);
+      v.honoredMac = honored;
+      this.macTable.addStatic(v.vid, honored, v.index);
+    }
+  }
+
+  /**
+   * A port's link went down or came up (a vNIC disconnected, an uplink's cable pulled). Learned
+   * addresses behind a down port are forgotten; a down uplink leaves the team's active set, so
+   * VMs pinned to it move to another uplink.
+   */
+  setPortUp(port: number, isUp: boolean, _nowNs: number): void {
+    if (port < 0 || port >= this.portNames.length)
+      throw new DeviceConfigError("bad-port", `vswitch ${this.name}: no port ${port}`);
+    this.isPortUp[port] = isUp;
+    if (this.vm[port] === null) {
+      this.team.setMemberUp(port, isUp);
+      if (this.team.activePorts.length === 0) this.macTable.flushPort(this.teamPort);
+    } else if (!isUp) {
+      this.macTable.flushPort(port);
+    }
+  }
+
+  receive(port: number, frame: Frame, nowNs: number): void {
+    const pc = this.portCounters[port];
+    pc.rxFrames++;
+    pc.rxBytes += frame.length;
+    if (frame.length < ETHERNET_HEADER_LEN) {
+      this.drop(
+        port,
+        frame,
+        nowNs,
+        null,
+        VswitchDrop.runt,
+        () => `dropped: runt frame of ${frame.length} bytes`,
+      );
+      return;
+    }
+    const v = this.vm[port];
+    if (v === null) this.fromUplink(port, frame, nowNs);
+    else this.fromVm(v, frame, nowNs);
+  }
+
+  private fromVm(v: VmPort, frame: Frame, nowNs: number): void {
+    const b = frame.buf;
+    const s = frame.start;
+    const port = v.index;
+    const vid = v.vid;
+    const type = (b[s + 12] << 8) | b[s + 13];
+    if (isVlanTpid(type)) {
+      const isDouble = frame.length >= 18 && isVlanTpid((b[s + 16] << 8) | b[s + 17]);
+      if (isDouble)
+        this.drop(
+          port,
+          frame,
+          nowNs,
+          vid,
+          VswitchDrop.doubleTaggedFromVm,
+          () => "dropped: double-tagged frame from VM",
+        );
+      else
+        this.drop(
+          port,
+          frame,
+          nowNs,
+          vid,
+          VswitchDrop.taggedOnAccess,
+          () =>
+            `dropped: tagged frame on access port (VLAN ${frame.length >= 16 ? Vlan.vid(b, s + 12) : "?"}; port group ${v.group.name} is VLAN ${vid})`,
+        );
+      return;
+    }
+    const src = readMac(b, s + 6);
+    if (isMulticastMac(src)) {
+      this.drop(
+        port,
+        frame,
+        nowNs,
+        vid,
+        VswitchDrop.multicastSource,
+        () => `dropped: multicast source ${formatMac(src)}`,
+      );
+      return;
+    }
+    if (src !== v.honoredMac && !v.group.security.allowForgedTransmits) {
+      this.drop(
+        port,
+        frame,
+        nowNs,
+        vid,
+        VswitchDrop.forgedTransmit,
+        () =>
+          `dropped: forged transmit (source ${formatMac(src)} is not ${v.name}'s ${formatMac(v.honoredMac)})`,
+      );
+      return;
+    }
+    this.learn(vid, src, port, frame, nowNs);
+    const dst = readMac(b, s);
+    if (isMulticastMac(dst)) {
+      this.floodFromVm(v, frame, nowNs, dst);
+      return;
+    }
+    const q = this.macTable.lookup(vid, dst, nowNs);
+    if (q === -1) {
+      this.floodFromVm(v, frame, nowNs, dst);
+    } else if (q === port) {
+      this.drop(
+        port,
+        frame,
+        nowNs,
+        vid,
+        VswitchDrop.sameSegment,
+        () => `dropped: ${formatMac(dst)} is on the ingress port ${v.name}`,
+      );
+    } else if (q === this.teamPort) {
+      this.toTeam(v, frame, nowNs, dst);
+    } else {
+      this.toVm(port, this.vm[q]!, frame, nowNs, dst);
+    }
+  }
+
+  private fromUplink(port: number, frame: Frame, nowNs: number): void {
+    const b = frame.buf;
+    const s = frame.start;
+    const type = (b[s + 12] << 8) | b[s + 13];
+    if (type !== 0x8100 || frame.length < ETHERNET_HEADER_LEN + VLAN_TAG_LEN) {
+      const why =
+        type === 0x88a8
+          ? "an 802.1ad S-tagged frame"
+          : type === 0x8100
+            ? "a truncated tag"
+            : "an untagged frame";
+      this.drop(
+        port,
+        frame,
+        nowNs,
+        null,
+        VswitchDrop.untaggedOnUplink,
+        () => `dropped: ${why} on uplink ${this.portNames[port]} (uplinks are 802.1Q trunks)`,
+      );
+      return;
+    }
+    const vid = Vlan.vid(b, s + 12);
+    if (vid === 0 || this.vlanVmPorts[vid] === undefined) {
+      this.drop(
+        port,
+        frame,
+        nowNs,
+        vid === 0 ? null : vid,
+        vid === 0 ? VswitchDrop.untaggedOnUplink : VswitchDrop.unknownVlanOnUplink,
+        () =>
+          vid === 0
+            ? `dropped: priority-tagged frame on uplink ${this.portNames[port]} (no native VLAN)`
+            : `dropped: VLAN ${vid} on uplink ${this.portNames[port]} belongs to no port group`,
+      );
+      return;
+    }
+    if (isVlanTpid((b[s + 16] << 8) | b[s + 17])) {
+      this.drop(
+        port,
+        frame,
+        nowNs,
+        vid,
+        VswitchDrop.stackedTagOnUplink,
+        () => "dropped: stacked VLAN tags on uplink (a port group carries one VLAN)",
+      );
+      return;
+    }
+    const src = readMac(b, s + 6);
+    const dst = readMac(b, s);
+    if (isMulticastMac(src)) {
+      this.drop(
+        port,
+        frame,
+        nowNs,
+        vid,
+        VswitchDrop.multicastSource,
+        () => `dropped: multicast source ${formatMac(src)}`,
+      );
+      return;
+    }
+    if (isMulticastMac(dst)) {
+      const owner = this.macTable.lookup(vid, src, nowNs);
+      if (owner >= 0 && owner !== this.teamPort) {
+        this.drop(
+          port,
+          frame,
+          nowNs,
+          vid,
+          VswitchDrop.reflectedBroadcast,
+          () =>
+            `dropped: reverse-path check (${formatMac(src)} is ${this.portNames[owner]}'s; our own ${
+              dst === 0xffffffffffff ? "broadcast" : "multicast"
+            } came back on ${this.portNames[port]})`,
+        );
+        return;
+      }
+    }
+    frame.popVlanTag();
+    this.learn(vid, src, this.teamPort, frame, nowNs, port);
+    if (isMulticastMac(dst)) {
+      this.floodFromUplink(port, vid, frame, nowNs, dst);
+      return;
+    }
+    const q = this.macTable.lookup(vid, dst, nowNs);
+    if (q === this.teamPort) {
+      this.drop(
+        port,
+        frame,
+        nowNs,
+        vid,
+        VswitchDrop.uplinkToUplink,
+        () => `dropped: ${formatMac(dst)} is learned on the uplinks (never uplink to uplink)`,
+      );
+    } else if (q === -1) {
+      this.floodFromUplink(port, vid, frame, nowNs, dst);
+    } else {
+      this.toVm(port, this.vm[q]!, frame, nowNs, dst);
+    }
+  }
+
+  private learn(vid: number, src: Mac, port: number, frame: Frame, nowNs: number, physicalIn = port): void {
+    const r = this.macTable.learn(vid, src, port, nowNs);
+    if (r === Learn.refreshed || !this.env?.isTracing) return;
+    const at = port === this.teamPort ? "the uplinks" : `port ${this.portNames[port]}`;
+    let reason: string;
+    if (r === Learn.learned) reason = `learned ${formatMac(src)} on ${at}`;
+    else if (r === Learn.moved) {
+      const from = this.macTable.lastMovedFrom;
+      reason = `moved ${formatMac(src)} from ${from === this.teamPort ? "the uplinks" : `port ${this.portNames[from]}`} to ${at}`;
+    } else if (r === Learn.staticConflict)
+      reason = `not learned: ${formatMac(src)} is a vNIC address of this switch`;
+    else reason = `not learned: MAC table full (${this.macTable.maxEntries} static entries)`;
+    this.record(nowNs, frame, physicalIn, null, vid, "receive", reason);
+  }
+
+  /**
+   * Whether VM port `v` takes a frame for `dst`. `isFlood`: the frame is being flooded, so a
+   * port that does not take it is simply not among the receivers.
+   */
+  private accepts(v: VmPort, dst: Mac): boolean {
+    if (!this.isPortUp[v.index]) return false;
+    if (v.effectiveMac !== v.configuredMac && !v.group.security.allowMacChanges) return false;
+    return isMulticastMac(dst) || dst === v.honoredMac || v.group.security.allowPromiscuous;
+  }
+
+  /** Known unicast to VM port `target` (plus copies to promiscuous ports of the VLAN). */
+  private toVm(inPort: number, target: VmPort, frame: Frame, nowNs: number, dst: Mac): void {
+    const vid = target.vid;
+    if (!this.accepts(target, dst)) {
+      const code = !this.isPortUp[target.index]
+        ? VswitchDrop.portDown
+        : target.effectiveMac !== target.configuredMac && !target.group.security.allowMacChanges
+          ? VswitchDrop.macChangeRejected
+          : VswitchDrop.notForThisVnic;
+      this.drop(inPort, frame, nowNs, vid, code, () =>
+        code === VswitchDrop.portDown
+          ? `dropped: ${target.name} is down`
+          : code === VswitchDrop.macChangeRejected
+            ? `dropped: MAC address change rejected (${target.name}'s guest uses ${formatMac(target.effectiveMac)}, vNIC is ${formatMac(target.configuredMac)})`
+            : `dropped: ${formatMac(dst)} is not ${target.name}'s vNIC address (promiscuous mode rejected)`,
+      );
+      return;
+    }
+    let n = 0;
+    this.out[n++] = target.index;
+    n = this.addPromiscuous(n, vid, inPort, target.index, this.vm[inPort] === null ? inPort : -1);
+    this.emit(n, frame, vid);
+    if (this.env?.isTracing) {
+      const why = dst === target.honoredMac ? `${formatMac(dst)} is its vNIC` : "learned";
+      this.record(
+        nowNs,
+        frame,
+        inPort,
+        this.outNames(n),
+        vid,
+        "forward",
+        `forwarded to ${target.name}: ${why}`,
+      );
+    }
+  }
+
+  /** Known unicast from a VM to a MAC learned behind the uplinks. */
+  private toTeam(v: VmPort, frame: Frame, nowNs: number, dst: Mac): void {
+    const uplink = this.teaming.selectUplink(this.team, v.ordinal, frame);
+    let n = 0;
+    n = this.addPromiscuous(n, v.vid, v.index, -1, -1);
+    if (uplink >= 0) this.out[n++] = uplink;
+    if (n === 0) {
+      this.drop(v.index, frame, nowNs, v.vid, VswitchDrop.noActiveUplink, () => "dropped: no active uplink");
+      return;
+    }
+    this.emit(n, frame, v.vid);
+    if (this.env?.isTracing) {
+      const reason =
+        uplink >= 0
+          ? `forwarded to ${this.portNames[uplink]}: ${formatMac(dst)} learned on the uplinks (${v.name} pinned to ${this.portNames[uplink]}, ${this.teaming.name})`
+          : `copied to promiscuous ports only: no active uplink for ${formatMac(dst)}`;
+      this.record(nowNs, frame, v.index, this.outNames(n), v.vid, uplink >= 0 ? "forward" : "flood", reason);
+    }
+  }
+
+  private floodFromVm(v: VmPort, frame: Frame, nowNs: number, dst: Mac): void {
+    const vid = v.vid;
+    const ports = this.vlanVmPorts[vid]!;
+    let n = 0;
+    for (let i = 0; i < ports.length; i++) {
+      const p = ports[i];
+      if (p !== v.index && this.accepts(this.vm[p]!, dst)) this.out[n++] = p;
+    }
+    const uplink = this.teaming.selectUplink(this.team, v.ordinal, frame);
+    if (uplink >= 0) this.out[n++] = uplink;
+    if (n === 0) {
+      this.drop(v.index, frame, nowNs, vid, VswitchDrop.noReceiver, () =>
+        this.team.memberPorts.length > 0
+          ? `dropped: no active uplink and no other port in vlan ${vid}`
+          : `dropped: no other port in vlan ${vid}`,
+      );
+      return;
+    }
+    this.emit(n, frame, vid);
+    if (this.env?.isTracing) this.recordFlood(nowNs, frame, v.index, n, vid, dst);
+  }
+
+  private floodFromUplink(port: number, vid: number, frame: Frame, nowNs: number, dst: Mac): void {
+    const ports = this.vlanVmPorts[vid]!;
+    let n = 0;
+    for (let i = 0; i < ports.length; i++) {
+      const v = this.vm[ports[i]]!;
+      if (this.accepts(v, dst) && this.teaming.acceptsFlood(this.team, port, v.ordinal))
+        this.out[n++] = v.index;
+    }
+    if (n === 0) {
+      this.drop(port, frame, nowNs, vid, VswitchDrop.noReceiver, () =>
+        isMulticastMac(dst)
+          ? `dropped: no port in vlan ${vid} takes this ${dst === 0xffffffffffff ? "broadcast" : "multicast"} from ${this.portNames[port]}`
+          : `dropped: no vNIC here has ${formatMac(dst)}`,
+      );
+      return;
+    }
+    this.emit(n, frame, vid);
+    if (this.env?.isTracing) this.recordFlood(nowNs, frame, port, n, vid, dst);
+  }
+
+  /** Appends promiscuous VM ports of `vid` other than the ingress and the target. */
+  private addPromiscuous(n: number, vid: number, inPort: number, target: number, fromUplink: number): number {
+    const ports = this.vlanPromiscuous[vid];
+    if (ports === undefined) return n;
+    for (let i = 0; i < ports.length; i++) {
+      const p = ports[i];
+      if (p === inPort || p === target) continue;
+      const v = this.vm[p]!;
+      if (!this.isPortUp[p] || (v.effectiveMac !== v.configuredMac && !v.group.security.allowMacChanges))
+        continue;
+      if (fromUplink >= 0 && !this.teaming.acceptsFlood(this.team, fromUplink, v.ordinal)) continue;
+      // Keep an uplink (always appended by the caller after this) last.
+      this.out[n++] = p;
+    }
+    return n;
+  }
+
+  /**
+   * Sends to out[0..n): clones for all but the last, which takes the frame itself. An uplink,
+   * if any, is last, so the tag pushed for it never reaches a VM port's copy.
+   */
+  private emit(n: number, frame: Frame, vid: number): void {
+    const env = this.env!;
+    for (let i = 0; i < n; i++) {
+      const p = this.out[i];
+      const f = i === n - 1 ? frame : frame.clone();
+      if (this.vm[p] === null) f.pushVlanTag(vid);
+      const pc = this.portCounters[p];
+      pc.txFrames++;
+      pc.txBytes += f.length;
+      env.transmit(p, f);
+    }
+  }
+
+  private outNames(n: number): string {
+    let s = "";
+    for (let i = 0; i < n; i++) s += (i > 0 ? "," : "") + this.portNames[this.out[i]];
+    return s;
+  }
+
+  private recordFlood(nowNs: number, frame: Frame, inPort: number, n: number, vid: number, dst: Mac): void {
+    const why =
+      dst === 0xffffffffffff
+        ? "broadcast"
+        : isMulticastMac(dst)
+          ? "multicast"
+          : `no entry for ${formatMac(dst)}`;
+    this.record(nowNs, frame, inPort, this.outNames(n), vid, "flood", `flooded in vlan ${vid}: ${why}`);
+  }
+
+  private drop(
+    port: number,
+    frame: Frame,
+    nowNs: number,
+    vid: number | null,
+    code: string,
+    reason: () => string,
+  ): void {
+    this.drops.add(code);
+    this.portCounters[port].drops++;
+    if (this.env?.isTracing) this.record(nowNs, frame, port, null, vid, "drop", reason());
+  }
+
+  private record(
+    nowNs: number,
+    frame: Frame,
+    inPort: number,
+    out: string | null,
+    vid: number | null,
+    action: HopAction,
+    reason: string,
+  ): void {
+    this.env!.trace({
+      timeNs: nowNs,
+      frameId: frame.id,
+      device: this.name,
+      kind: "vswitch",
+      in: this.portNames[inPort],
+      out,
+      vlan: vid,
+      action,
+      reason,
+    });
+  }
+}
