@@ -15,7 +15,10 @@ export type CommandModule = (program: Command, io: Io, setExit: (code: number) =
 async function commandModules(): Promise<CommandModule[]> {
   const mods: CommandModule[] = [];
   mods.push((await import("./tour.ts")).register);
+  mods.push((await import("./check.ts")).register);
+  mods.push((await import("./schema.ts")).register);
   mods.push((await import("./decode.ts")).register);
+  mods.push((await import("./vpn.ts")).register);
   return mods;
 }
 

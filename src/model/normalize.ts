@@ -96,7 +96,16 @@ interface Attachment {
   /** For messages: "port group web of server1/vs0", "a VF of server1:eth1". */
   what: string;
   vmName: string;
+  /** The attachment's key (portGroup or vf), where VLAN findings point. */
   path: DocPath;
+  /** The VM NIC itself. */
+  nicPath: DocPath;
+  ip: Ipv4;
+  prefixLen: number;
+  /** The NIC's gateway when it is inside the NIC's subnet (else already warned about). */
+  gateway: Ipv4 | null;
+  /** The VLAN the NIC's frames are in on the switch; null until known (an untagged VF). */
+  vid: number | null;
 }
 
 function showIp(ip: Ipv4, prefixLen?: number): string {
@@ -548,6 +557,7 @@ class Normalizer {
     path: DocPath,
   ): VmNicSpec | null {
     let attachment: VmNicSpec["attachment"] | null = null;
+    let pending: Omit<Attachment, "ip" | "prefixLen" | "gateway" | "nicPath" | "vid"> | null = null;
     let isValid = true;
     if (n.portGroup !== undefined && n.vf !== undefined) {
       this.error(path, "give either portGroup (a vswitch port group) or vf (an SR-IOV NIC), not both");
@@ -571,14 +581,14 @@ class Normalizer {
         );
       if (r !== null) {
         attachment = { kind: "portGroup", vswitch: r.vs.name, portGroup: r.pg.name };
-        this.attachments.push({
+        pending = {
           server: server.name,
           nics: r.vs.uplinks,
           tag: r.pg.vlan,
           what: `port group ${r.pg.name} (VLAN ${r.pg.vlan}) of ${server.name}/${r.vs.name}`,
           vmName,
           path: [...path, "portGroup"],
-        });
+        };
       } else isValid = false;
     } else if (n.vf !== undefined) {
       const nics = this.serverNics.get(server.name)!;
@@ -609,20 +619,21 @@ class Normalizer {
             vlan: n.vlan ?? null,
             spoofCheck: n.spoofCheck ?? true,
           };
-          this.attachments.push({
+          pending = {
             server: server.name,
             nics: [n.vf],
             tag: n.vlan ?? null,
             what: `VF ${vfIndex} of ${server.name}:${n.vf}${n.vlan !== undefined ? ` (VLAN ${n.vlan})` : " (untagged)"}`,
             vmName,
             path: [...path, "vf"],
-          });
+          };
         }
       }
     }
 
     const c = parseCidr(n.ip);
     let gateway: Ipv4 | null = null;
+    let isGatewayPlausible = false;
     if (c === undefined || !this.checkHostAddress([...path, "ip"], c.ip, c.prefixLen)) isValid = false;
     else {
       this.claimIp([...path, "ip"], c.ip);
@@ -637,10 +648,19 @@ class Normalizer {
               [...path, "gateway"],
               `gateway ${n.gateway} is outside the NIC's subnet ${showIp((c.ip & prefixMask(c.prefixLen)) >>> 0, c.prefixLen)}, so the VM cannot reach it by ARP`,
             );
+          else isGatewayPlausible = true;
         }
       }
     }
-    if (!isValid || attachment === null || c === undefined) return null;
+    if (!isValid || attachment === null || pending === null || c === undefined) return null;
+    this.attachments.push({
+      ...pending,
+      nicPath: path,
+      ip: c.ip,
+      prefixLen: c.prefixLen,
+      gateway: isGatewayPlausible ? gateway : null,
+      vid: pending.tag,
+    });
     const spec: VmNicSpec = {
       name: `eth${index}`,
       attachment,
@@ -879,9 +899,56 @@ class Normalizer {
           }
           continue;
         }
+        if (att.vid === null) att.vid = vid;
         this.checkGatewayPath(graph, att, vid, f.node, portOf, portPath, once);
       }
     }
+    this.checkGateways();
+  }
+
+  /** Whose address is each VM's gateway, and does the VM sit in the subnet of its VLAN's SVI? */
+  private checkGateways(): void {
+    const sviByIp = new Map<Ipv4, { sw: string; svi: SviSpec }>();
+    for (const list of this.svis.values()) for (const x of list) sviByIp.set(x.svi.ip, x);
+    const vmIps = new Set<Ipv4>(this.attachments.map((a) => a.ip));
+    for (const att of this.attachments) {
+      const ipText = showIp(att.ip, att.prefixLen);
+      if (att.gateway !== null) {
+        const gwText = formatIpv4(att.gateway);
+        const owner = sviByIp.get(att.gateway);
+        if (owner !== undefined) {
+          if (att.vid !== null && owner.svi.vid !== att.vid)
+            this.warn(
+              [...att.nicPath, "gateway"],
+              `gateway ${gwText} is ${owner.sw}'s SVI in VLAN ${owner.svi.vid}, but this NIC is in VLAN ${att.vid}, where ARP for it gets no answer${this.sviHint(att.vid)}`,
+            );
+        } else if (!vmIps.has(att.gateway))
+          this.warn(
+            [...att.nicPath, "gateway"],
+            `gateway ${gwText} is no switch SVI's nor VM's address in this topology, so nothing answers for it${att.vid !== null ? this.sviHint(att.vid) : ""}`,
+          );
+        if (att.nics.length === 0)
+          this.warn(
+            [...att.nicPath, "gateway"],
+            `gateway ${gwText} is out of reach: ${att.what} has no uplink, so ${att.vmName} reaches only its own server`,
+          );
+      }
+      if (att.vid === null) continue;
+      const svis = this.svis.get(att.vid);
+      if (svis === undefined) continue;
+      const inSubnet = svis.some((x) => sameSubnet(att.ip, x.svi.ip, x.svi.prefixLen));
+      if (!inSubnet)
+        this.warn(
+          [...att.nicPath, "ip"],
+          `${ipText} is outside the subnet of VLAN ${att.vid}'s gateway (${svis.map((x) => `${showIp(x.svi.ip, x.svi.prefixLen)} on ${x.sw}`).join(", ")}), so it cannot be routed there`,
+        );
+    }
+  }
+
+  private sviHint(vid: number): string {
+    const svis = this.svis.get(vid);
+    if (svis === undefined) return "";
+    return `; VLAN ${vid}'s gateway is ${svis.map((x) => `${formatIpv4(x.svi.ip)} on ${x.sw}`).join(", ")}`;
   }
 
   /** The VLAN must cross every cable between the switch it lands on and the switch with its gateway. */

@@ -1,0 +1,55 @@
+/**
+ * `vnet check FILE`: loads a topology file and says whether it is valid: a one-line summary
+ * (exit 0) or every error as `file:line:col: message` (exit 2); warnings are printed either way.
+ * `--json` answers `{ ok, errors, warnings, summary }`. The work is the model's loader.
+ */
+
+import type { Command } from "commander";
+import { type Diagnostic, formatDiagnostic, TopologyError } from "../model/diagnostics.ts";
+import { loadTopologyFile } from "../model/load.ts";
+import { formatSummary, summarize, type TopologySummary } from "../model/summary.ts";
+import { ExitCode } from "./errors.ts";
+import type { Io } from "./io.ts";
+
+interface CheckReport {
+  ok: boolean;
+  file: string;
+  errors: Diagnostic[];
+  warnings: Diagnostic[];
+  summary: TopologySummary | null;
+}
+
+export function checkFile(file: string): CheckReport {
+  try {
+    const { topology, warnings } = loadTopologyFile(file);
+    return { ok: true, file, errors: [], warnings, summary: summarize(topology) };
+  } catch (e) {
+    if (!(e instanceof TopologyError)) throw e;
+    return { ok: false, file, errors: [...e.errors], warnings: [...e.warnings], summary: null };
+  }
+}
+
+export function register(program: Command, io: Io, setExit: (code: number) => void): void {
+  program
+    .command("check")
+    .description("check a topology file: a summary when valid, every error as file:line:col when not")
+    .argument("<file>", "the topology file (YAML)")
+    .option("--json", "answer as JSON: { ok, errors, warnings, summary }")
+    .action((file: string, opts: { json?: boolean }) => {
+      const r = checkFile(file);
+      if (!r.ok) setExit(ExitCode.usage);
+      if (opts.json) {
+        io.out(`${JSON.stringify(r, null, 2)}\n`);
+        return;
+      }
+      // Errors and warnings interleaved by place, as a compiler prints them.
+      const all = [...r.errors, ...r.warnings].sort((a, b) => a.line - b.line || a.col - b.col);
+      for (const d of all) io.err(`${formatDiagnostic(d)}\n`);
+      if (r.ok && r.summary) {
+        const w = r.warnings.length;
+        io.out(
+          `${file}: ok: ${r.summary.name}: ${formatSummary(r.summary)}${w > 0 ? `; ${w} warning${w === 1 ? "" : "s"}` : ""}\n`,
+        );
+      } else if (r.errors.length > 1) io.err(`${r.errors.length} errors\n`);
+    });
+}
