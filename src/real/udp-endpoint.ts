@@ -1,0 +1,259 @@
+/**
+ * A real WireGuard endpoint without root: the pure engine (`src/vpn/engine.ts`) driven by a UDP
+ * socket (node:dgram), the real monotonic clock and one Node timer. There is no tun device: the
+ * plaintext side is the caller's, which hands IP packets to `sendPacket` and gets decrypted ones
+ * through `onPacket`. The CLI (`vnet vpn ping`/`listen`) puts a tiny ICMP host there
+ * (`icmp-host.ts`); wireguard-go on the other side cannot tell the difference.
+ *
+ * Sockets: one udp4 socket on ListenPort (any free port when absent), and a udp6 socket
+ * (IPv6-only) on the same port when the host has IPv6, as wireguard-go binds both. Peer
+ * endpoints given as host names are resolved once at start (wg resolves them once too).
+ */
+
+import { randomFillSync } from "node:crypto";
+import { createSocket, type Socket } from "node:dgram";
+import { lookup } from "node:dns/promises";
+import { formatCidr } from "../vpn/allowed-ips.ts";
+import type { WgConfig } from "../vpn/config.ts";
+import type { WgCrypto } from "../vpn/crypto.ts";
+import { nodeCrypto } from "../vpn/crypto-node.ts";
+import { WgDevice } from "../vpn/engine.ts";
+import type {
+  WgDeviceCounters,
+  WgEndpoint,
+  WgEvent,
+  WgPeerInfo,
+  WgSendOutcome,
+  WgTimerConfig,
+} from "../vpn/engine-api.ts";
+import { shortKey } from "../vpn/keys.ts";
+import { DeviceTimer, RealClock } from "./clock.ts";
+
+export interface WgUdpEndpointOptions {
+  readonly config: WgConfig;
+  /** Default node:crypto. */
+  readonly crypto?: WgCrypto;
+  /** Shortened protocol timers (tests; see `timersFromEnv`). */
+  readonly timers?: Partial<WgTimerConfig>;
+  /** Address the sockets bind to (default all: 0.0.0.0 and ::). */
+  readonly bindAddress?: string;
+  readonly onEvent?: (event: WgEvent, nowNs: number) => void;
+  /** A decrypted, authenticated IP packet from `peer`. The bytes are the caller's. */
+  readonly onPacket?: (ipPacket: Uint8Array, peer: WgPeerInfo, nowNs: number) => void;
+  /** A socket error after start (the endpoint keeps running; the caller decides). */
+  readonly onSocketError?: (error: Error) => void;
+}
+
+/** Failure to bring the endpoint up (port in use, unresolvable endpoint): the user's to fix. */
+export class EndpointError extends Error {
+  override readonly name = "EndpointError";
+}
+
+export class WgUdpEndpoint {
+  readonly clock = new RealClock();
+  readonly device: WgDevice;
+  readonly peers: WgPeerInfo[] = [];
+  private readonly timer: DeviceTimer;
+  private sock4: Socket | undefined;
+  private sock6: Socket | undefined;
+  private isClosed = false;
+  /** Datagrams the socket refused to send (each counted, never silent). */
+  sendErrors = 0;
+
+  private constructor(private readonly opts: WgUdpEndpointOptions) {
+    const { config } = opts;
+    this.device = new WgDevice({
+      privateKey: config.interface.privateKey,
+      crypto: opts.crypto ?? nodeCrypto,
+      randomBytes: (out) => {
+        randomFillSync(out);
+      },
+      sendDatagram: (bytes, to) => this.sendDatagram(bytes, to),
+      deliverPacket: (ip, peer) => opts.onPacket?.(ip, peer, this.clock.nowNs()),
+      onEvent: opts.onEvent ? (e) => opts.onEvent?.(e, this.clock.nowNs()) : undefined,
+      timers: opts.timers,
+      unixEpochOffsetNs: this.clock.unixEpochOffsetNs,
+      mtu: config.interface.mtu,
+    });
+    this.timer = new DeviceTimer(
+      this.clock,
+      () => this.device.nextTimerNs(),
+      (now) => this.device.tick(now),
+    );
+  }
+
+  /** Binds the sockets, resolves peer endpoints and adds the peers. */
+  static async open(opts: WgUdpEndpointOptions): Promise<WgUdpEndpoint> {
+    const ep = new WgUdpEndpoint(opts);
+    try {
+      await ep.start();
+    } catch (e) {
+      await ep.close();
+      throw e;
+    }
+    return ep;
+  }
+
+  private async start(): Promise<void> {
+    const { config } = this.opts;
+    const endpoints: (WgEndpoint | undefined)[] = [];
+    for (const p of config.peers) {
+      if (!p.endpoint) {
+        endpoints.push(undefined);
+        continue;
+      }
+      let address = p.endpoint.host;
+      if (p.endpoint.family === undefined) {
+        try {
+          address = (await lookup(p.endpoint.host)).address;
+        } catch {
+          throw new EndpointError(
+            `${config.file}:${p.line}: cannot resolve Endpoint host "${p.endpoint.host}"`,
+          );
+        }
+      }
+      endpoints.push({ address, port: p.endpoint.port });
+    }
+
+    const bind = this.opts.bindAddress;
+    const isV6Bind = bind?.includes(":") ?? false;
+    if (!isV6Bind) this.sock4 = await bindSocket("udp4", config.interface.listenPort ?? 0, bind ?? "0.0.0.0");
+    const port = this.sock4?.address().port ?? config.interface.listenPort ?? 0;
+    if (isV6Bind || bind === undefined) {
+      try {
+        this.sock6 = await bindSocket("udp6", port, bind ?? "::");
+      } catch (e) {
+        // No IPv6 on this host (or only the v4 side was asked for): run IPv4-only, as documented.
+        if (isV6Bind) throw e;
+      }
+    }
+    for (const s of [this.sock4, this.sock6]) {
+      if (!s) continue;
+      s.on("message", (msg, rinfo) => {
+        if (this.isClosed) return;
+        this.device.receiveDatagram(msg, { address: rinfo.address, port: rinfo.port }, this.clock.nowNs());
+        this.timer.rearm();
+      });
+      s.on("error", (err) => this.opts.onSocketError?.(err));
+    }
+
+    config.peers.forEach((p, i) => {
+      const info = this.device.addPeer({
+        publicKey: p.publicKey,
+        presharedKey: p.presharedKey,
+        allowedIps: p.allowedIps.map(formatCidr),
+        endpoint: endpoints[i],
+        persistentKeepaliveSec: p.persistentKeepaliveSec,
+        name: shortKey(p.publicKey),
+      });
+      this.peers.push(info);
+    });
+    // Persistent keepalives start as soon as the interface is up.
+    this.timer.rearm();
+  }
+
+  /** The UDP port the endpoint listens on. */
+  get port(): number {
+    return (this.sock4 ?? this.sock6)?.address().port ?? 0;
+  }
+
+  nowNs(): number {
+    return this.clock.nowNs();
+  }
+
+  /** A plaintext IP packet into the tunnel (routed by allowed IPs, encrypted, sent or queued). */
+  sendPacket(ipPacket: Uint8Array): WgSendOutcome {
+    const outcome = this.device.sendPacket(ipPacket, this.clock.nowNs());
+    this.timer.rearm();
+    return outcome;
+  }
+
+  /** Starts a handshake with `peer` now, without waiting for traffic. */
+  initiateHandshake(peer: WgPeerInfo): void {
+    this.device.initiateHandshake(peer, this.clock.nowNs());
+    this.timer.rearm();
+  }
+
+  counters(): WgDeviceCounters & { socketSendErrors: number } {
+    return { ...this.device.counters(), socketSendErrors: this.sendErrors };
+  }
+
+  private sendDatagram(bytes: Uint8Array, to: WgEndpoint): void {
+    if (this.isClosed) return;
+    const sock = to.address.includes(":") ? this.sock6 : this.sock4;
+    if (!sock) {
+      this.sendErrors++;
+      return;
+    }
+    sock.send(bytes, to.port, to.address, (err) => {
+      if (err) this.sendErrors++;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.timer.close();
+    await Promise.all(
+      [this.sock4, this.sock6].map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            if (!s) return resolve();
+            try {
+              s.close(() => resolve());
+            } catch {
+              resolve();
+            }
+          }),
+      ),
+    );
+  }
+}
+
+function bindSocket(type: "udp4" | "udp6", port: number, address: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket({ type, ipv6Only: type === "udp6", reuseAddr: false });
+    const onError = (err: NodeJS.ErrnoException) => {
+      s.close();
+      reject(
+        new EndpointError(
+          err.code === "EADDRINUSE"
+            ? `UDP port ${port} is already in use (${type})`
+            : `cannot bind ${type} ${address}:${port}: ${err.code ?? err.message}`,
+        ),
+      );
+    };
+    s.once("error", onError);
+    s.bind(port, address, () => {
+      s.off("error", onError);
+      resolve(s);
+    });
+  });
+}
+
+/**
+ * Test-only protocol timer overrides from the environment, so that a real test can watch a rekey
+ * in seconds instead of minutes: `VNET_WG_REKEY_AFTER_SEC`, `VNET_WG_REJECT_AFTER_SEC`,
+ * `VNET_WG_KEEPALIVE_SEC`, `VNET_WG_REKEY_TIMEOUT_SEC` (decimal seconds). Not documented for users:
+ * a shortened timer does not interoperate with the timing a normal WireGuard peer expects.
+ */
+export function timersFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<WgTimerConfig> {
+  const t: Partial<WgTimerConfig> = {};
+  const read = (name: string): number | undefined => {
+    const v = env[name];
+    if (v === undefined || v === "") return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new EndpointError(`${name} must be a positive number of seconds`);
+    return Math.round(n * 1e9);
+  };
+  const rekey = read("VNET_WG_REKEY_AFTER_SEC");
+  if (rekey !== undefined) t.rekeyAfterTimeNs = rekey;
+  const reject = read("VNET_WG_REJECT_AFTER_SEC");
+  if (reject !== undefined) t.rejectAfterTimeNs = reject;
+  const keepalive = read("VNET_WG_KEEPALIVE_SEC");
+  if (keepalive !== undefined) t.keepaliveTimeoutNs = keepalive;
+  const timeout = read("VNET_WG_REKEY_TIMEOUT_SEC");
+  if (timeout !== undefined) t.rekeyTimeoutNs = timeout;
+  return t;
+}

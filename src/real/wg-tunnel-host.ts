@@ -1,0 +1,389 @@
+/**
+ * A userspace host at the end of a WireGuard tunnel: `WgUdpEndpoint` (engine + UDP socket) with
+ * the `IcmpHost` on its plaintext side, and the two sessions the CLI runs on it:
+ * `pingThroughTunnel` (`vnet vpn ping`: handshake, echo requests at an interval, replies with
+ * round-trip times, a summary as ping prints it) and `listenOnTunnel` (`vnet vpn listen`: stay up,
+ * answer pings, report handshakes, counters at the end). Both answer echo requests addressed to
+ * the interface's own Address, so two vnet endpoints can ping each other.
+ */
+
+import { randomInt } from "node:crypto";
+import { AllowedIps, formatCidr } from "../vpn/allowed-ips.ts";
+import type { WgConfig } from "../vpn/config.ts";
+import type { WgCrypto } from "../vpn/crypto.ts";
+import type { WgDeviceCounters, WgEvent, WgPeerInfo, WgTimerConfig } from "../vpn/engine-api.ts";
+import { formatIpv4 } from "../wire/addr.ts";
+import { type EchoReply, IcmpHost, type IcmpHostDrop } from "./icmp-host.ts";
+import { sleep } from "./signals.ts";
+import { EndpointError, WgUdpEndpoint } from "./udp-endpoint.ts";
+
+export interface TunnelHostOptions {
+  readonly config: WgConfig;
+  readonly crypto?: WgCrypto;
+  readonly timers?: Partial<WgTimerConfig>;
+  readonly bindAddress?: string;
+  readonly onEvent?: (event: WgEvent, nowNs: number) => void;
+}
+
+/** A handshake seen by the host, as the CLI prints it. */
+export interface HandshakeNote {
+  readonly peer: string;
+  readonly role: "initiator" | "responder";
+  readonly endpoint: string | undefined;
+  readonly atMs: number;
+}
+
+export interface TunnelHostCounters {
+  readonly device: WgDeviceCounters & { socketSendErrors: number };
+  readonly echoRequestsAnswered: number;
+  readonly echoRepliesReceived: number;
+  readonly hostDrops: Record<IcmpHostDrop, number>;
+  /** Answers the engine refused to send (each reason from the engine's `WgSendOutcome`). */
+  readonly replySendFailures: number;
+}
+
+export class TunnelHost {
+  readonly icmp: IcmpHost;
+  readonly ownIpv4: number[];
+  readonly handshakes: HandshakeNote[] = [];
+  replySendFailures = 0;
+  private replyListener: ((r: EchoReply, nowNs: number) => void) | undefined;
+  private handshakeListener: ((h: HandshakeNote) => void) | undefined;
+
+  private constructor(
+    readonly endpoint: WgUdpEndpoint,
+    readonly config: WgConfig,
+  ) {
+    this.ownIpv4 = config.interface.addresses.flatMap((a) => (a.family === 4 ? [a.addr] : []));
+    this.icmp = new IcmpHost(this.ownIpv4);
+  }
+
+  static async open(opts: TunnelHostOptions): Promise<TunnelHost> {
+    let host: TunnelHost | undefined;
+    const ep = await WgUdpEndpoint.open({
+      config: opts.config,
+      crypto: opts.crypto,
+      timers: opts.timers,
+      bindAddress: opts.bindAddress,
+      onEvent: (e, now) => {
+        opts.onEvent?.(e, now);
+        host?.onDeviceEvent(e, now);
+      },
+      onPacket: (ip, _peer, now) => host?.onPacket(ip, now),
+    });
+    host = new TunnelHost(ep, opts.config);
+    return host;
+  }
+
+  onEchoReply(listener: ((r: EchoReply, nowNs: number) => void) | undefined): void {
+    this.replyListener = listener;
+  }
+
+  onHandshake(listener: ((h: HandshakeNote) => void) | undefined): void {
+    this.handshakeListener = listener;
+  }
+
+  private onPacket(ip: Uint8Array, nowNs: number): void {
+    const out = this.icmp.receive(ip);
+    if (out.kind === "answered") {
+      const sent = this.endpoint.sendPacket(out.reply);
+      if (sent !== "sent" && sent !== "queued") this.replySendFailures++;
+    } else if (out.kind === "echo-reply") {
+      this.replyListener?.(out.reply, nowNs);
+    }
+  }
+
+  private onDeviceEvent(e: WgEvent, nowNs: number): void {
+    if (e.type !== "handshake-complete") return;
+    const peer = this.endpoint.peers.find((p) => p.name === e.peer);
+    const h: HandshakeNote = {
+      peer: e.peer,
+      role: e.role,
+      endpoint: peer?.endpoint ? endpointText(peer.endpoint.address, peer.endpoint.port) : undefined,
+      atMs: nowNs / 1e6,
+    };
+    this.handshakes.push(h);
+    this.handshakeListener?.(h);
+  }
+
+  counters(): TunnelHostCounters {
+    return {
+      device: this.endpoint.counters(),
+      echoRequestsAnswered: this.icmp.echoRequestsAnswered,
+      echoRepliesReceived: this.icmp.echoRepliesReceived,
+      hostDrops: { ...this.icmp.drops },
+      replySendFailures: this.replySendFailures,
+    };
+  }
+
+  close(): Promise<void> {
+    return this.endpoint.close();
+  }
+}
+
+function endpointText(address: string, port: number): string {
+  return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// vnet vpn ping
+
+export interface PingRunOptions extends TunnelHostOptions {
+  /** Destination, a uint32 IPv4 address inside some peer's AllowedIPs. */
+  readonly target: number;
+  /** Requests to send (Infinity: until `signal`). */
+  readonly count: number;
+  readonly intervalMs: number;
+  /** How long to wait for replies after the last request. */
+  readonly timeoutMs: number;
+  /** ICMP data bytes (ping's -s). */
+  readonly dataBytes: number;
+  readonly handshakeTimeoutMs: number;
+  readonly signal?: AbortSignal;
+  readonly onStart?: (info: { source: number; peer: string; port: number }) => void;
+  readonly onHandshake?: (h: HandshakeNote & { tookMs: number }) => void;
+  readonly onReply?: (r: PingReply) => void;
+}
+
+export interface PingReply {
+  readonly seq: number;
+  readonly from: string;
+  readonly ttl: number;
+  readonly bytes: number;
+  readonly rttMs: number;
+  readonly isDuplicate: boolean;
+}
+
+export interface PingResult {
+  readonly target: string;
+  readonly source: string;
+  readonly peer: string;
+  /** undefined when no handshake completed in time (then nothing was sent). */
+  readonly handshakeMs: number | undefined;
+  readonly transmitted: number;
+  readonly received: number;
+  readonly duplicates: number;
+  readonly lossPercent: number;
+  readonly rttMs: { min: number; avg: number; max: number; mdev: number } | undefined;
+  readonly elapsedMs: number;
+  readonly replies: PingReply[];
+  readonly counters: TunnelHostCounters;
+}
+
+/** Which peer and source address a ping to `target` uses; throws EndpointError when there is none. */
+export function planPing(config: WgConfig, target: number): { peerIndex: number; source: number } {
+  const table = new AllowedIps<number>();
+  config.peers.forEach((p, i) => {
+    for (const c of p.allowedIps) table.insert(c, i);
+  });
+  const peerIndex = table.lookupIpv4(target);
+  if (peerIndex === undefined) {
+    throw new EndpointError(`no peer's AllowedIPs in ${config.file} contain ${formatIpv4(target)}`);
+  }
+  const peer = config.peers[peerIndex];
+  if (!peer.endpoint) {
+    throw new EndpointError(
+      `${config.file}:${peer.line}: the peer for ${formatIpv4(target)} has no Endpoint, so this side cannot start a handshake`,
+    );
+  }
+  const v4 = config.interface.addresses.filter((a) => a.family === 4);
+  if (v4.length === 0) {
+    throw new EndpointError(
+      `${config.file}:${config.interface.line}: [Interface] needs an IPv4 Address to ping from`,
+    );
+  }
+  // Prefer an address on the target's subnet, else the first (as a host picks its source).
+  const same = v4.find((a) => a.family === 4 && containsV4(a.addr, a.prefixLen, target));
+  const source = (same ?? v4[0]).addr as number;
+  if (source === target) throw new EndpointError(`${formatIpv4(target)} is this interface's own Address`);
+  return { peerIndex, source };
+}
+
+function containsV4(net: number, prefixLen: number, ip: number): boolean {
+  const mask = prefixLen === 0 ? 0 : (0xffffffff << (32 - prefixLen)) >>> 0;
+  return (net & mask) >>> 0 === (ip & mask) >>> 0;
+}
+
+export async function pingThroughTunnel(opts: PingRunOptions): Promise<PingResult> {
+  const { peerIndex, source } = planPing(opts.config, opts.target);
+  const host = await TunnelHost.open(opts);
+  const t0 = host.endpoint.nowNs();
+  try {
+    const peer = host.endpoint.peers[peerIndex];
+    opts.onStart?.({ source, peer: peer.name, port: host.endpoint.port });
+
+    const handshakeMs = await waitForHandshake(host, peer, opts.handshakeTimeoutMs, opts.signal);
+    if (handshakeMs === undefined) {
+      return result(opts, host, source, peer, undefined, 0, [], 0, t0);
+    }
+    opts.onHandshake?.({ ...host.handshakes[host.handshakes.length - 1], tookMs: handshakeMs });
+
+    const ident = randomInt(0, 0x10000);
+    const sentAtNs = new Map<number, number>();
+    const replies: PingReply[] = [];
+    const seen = new Set<number>();
+    let duplicates = 0;
+    let wake: (() => void) | undefined;
+    host.onEchoReply((r, nowNs) => {
+      if (r.ident !== ident || r.src !== opts.target) return;
+      const sent = sentAtNs.get(r.seq);
+      if (sent === undefined) return;
+      const isDuplicate = seen.has(r.seq);
+      if (isDuplicate) duplicates++;
+      seen.add(r.seq);
+      const reply: PingReply = {
+        seq: r.seq,
+        from: formatIpv4(r.src),
+        ttl: r.ttl,
+        bytes: r.icmpBytes,
+        rttMs: (nowNs - sent) / 1e6,
+        isDuplicate,
+      };
+      replies.push(reply);
+      opts.onReply?.(reply);
+      wake?.();
+    });
+
+    let transmitted = 0;
+    const start = host.endpoint.nowNs();
+    for (let seq = 1; seq <= opts.count && !opts.signal?.aborted; seq++) {
+      const due = start + (seq - 1) * opts.intervalMs * 1e6;
+      const waitMs = (due - host.endpoint.nowNs()) / 1e6;
+      if (waitMs > 0) await sleep(waitMs, opts.signal);
+      if (opts.signal?.aborted) break;
+      const now = host.endpoint.nowNs();
+      const wireSeq = seq & 0xffff;
+      const pkt = host.icmp.buildEchoRequest(source, opts.target, ident, wireSeq, opts.dataBytes, now);
+      sentAtNs.set(wireSeq, now);
+      host.endpoint.sendPacket(pkt);
+      transmitted++;
+    }
+    // Wait for the outstanding replies, or the timeout, or a signal.
+    const deadline = host.endpoint.nowNs() + opts.timeoutMs * 1e6;
+    while (seen.size < transmitted && !opts.signal?.aborted) {
+      const left = (deadline - host.endpoint.nowNs()) / 1e6;
+      if (left <= 0) break;
+      // Sleep until the deadline, a reply or a signal; a pending timer must not outlive the wait
+      // (it would keep the process alive after the last reply).
+      const stop = new AbortController();
+      const onAbort = () => stop.abort();
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
+      wake = () => stop.abort();
+      await sleep(left, stop.signal);
+      opts.signal?.removeEventListener("abort", onAbort);
+      wake = undefined;
+    }
+    host.onEchoReply(undefined);
+    return result(opts, host, source, peer, handshakeMs, transmitted, replies, duplicates, t0);
+  } finally {
+    await host.close();
+  }
+}
+
+function waitForHandshake(
+  host: TunnelHost,
+  peer: WgPeerInfo,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<number | undefined> {
+  const t0 = host.endpoint.nowNs();
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  return new Promise((resolve) => {
+    let isDone = false;
+    const finish = (v: number | undefined) => {
+      if (isDone) return;
+      isDone = true;
+      host.onHandshake(undefined);
+      signal?.removeEventListener("abort", onAbort);
+      stop.abort(); // ends the timeout's timer
+      resolve(v);
+    };
+    host.onHandshake((h) => {
+      if (h.peer === peer.name) finish((host.endpoint.nowNs() - t0) / 1e6);
+    });
+    host.endpoint.initiateHandshake(peer);
+    void sleep(timeoutMs, stop.signal).then(() => finish(undefined));
+  });
+}
+
+function result(
+  opts: PingRunOptions,
+  host: TunnelHost,
+  source: number,
+  peer: WgPeerInfo,
+  handshakeMs: number | undefined,
+  transmitted: number,
+  replies: PingReply[],
+  duplicates: number,
+  t0: number,
+): PingResult {
+  const unique = replies.filter((r) => !r.isDuplicate);
+  const rtts = unique.map((r) => r.rttMs);
+  let rttMs: PingResult["rttMs"];
+  if (rtts.length > 0) {
+    const avg = rtts.reduce((a, b) => a + b, 0) / rtts.length;
+    const sq = rtts.reduce((a, b) => a + b * b, 0) / rtts.length;
+    rttMs = {
+      min: Math.min(...rtts),
+      avg,
+      max: Math.max(...rtts),
+      mdev: Math.sqrt(Math.max(0, sq - avg * avg)),
+    };
+  }
+  return {
+    target: formatIpv4(opts.target),
+    source: formatIpv4(source),
+    peer: peer.name,
+    handshakeMs,
+    transmitted,
+    received: unique.length,
+    duplicates,
+    lossPercent:
+      transmitted === 0 ? 100 : Math.round((1000 * (transmitted - unique.length)) / transmitted) / 10,
+    rttMs,
+    elapsedMs: (host.endpoint.nowNs() - t0) / 1e6,
+    replies,
+    counters: host.counters(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// vnet vpn listen
+
+export interface ListenRunOptions extends TunnelHostOptions {
+  /** Stop after this long (undefined: until `signal`). */
+  readonly durationMs?: number;
+  readonly signal?: AbortSignal;
+  readonly onReady?: (info: { port: number; addresses: string[]; peers: string[] }) => void;
+  readonly onHandshake?: (h: HandshakeNote) => void;
+}
+
+export interface ListenResult {
+  readonly elapsedMs: number;
+  readonly handshakes: HandshakeNote[];
+  readonly counters: TunnelHostCounters;
+}
+
+export async function listenOnTunnel(opts: ListenRunOptions): Promise<ListenResult> {
+  const host = await TunnelHost.open(opts);
+  const t0 = host.endpoint.nowNs();
+  try {
+    host.onHandshake(opts.onHandshake);
+    opts.onReady?.({
+      port: host.endpoint.port,
+      addresses: opts.config.interface.addresses.map(formatCidr),
+      peers: host.endpoint.peers.map((p) => p.name),
+    });
+    await sleep(opts.durationMs ?? 2 ** 31 - 1, opts.signal);
+    while (opts.durationMs === undefined && !opts.signal?.aborted) await sleep(2 ** 31 - 1, opts.signal);
+    return {
+      elapsedMs: (host.endpoint.nowNs() - t0) / 1e6,
+      handshakes: host.handshakes,
+      counters: host.counters(),
+    };
+  } finally {
+    await host.close();
+  }
+}
