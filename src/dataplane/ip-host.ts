@@ -1,0 +1,1521 @@
+/**
+ * The IPv4 host logic shared by layer-3 devices: the VM's guest stack (one interface per vNIC)
+ * and the router behind a physical switch's SVIs (one interface per SVI). It sits in
+ * `src/dataplane/` beside the devices that wrap it (`vm.ts`, `router.ts`): pure logic, time
+ * passed in, frames out through a per-interface output callback, timers and randomness from the
+ * bound `DeviceEnv`, and a reason code plus a counter for every packet it refuses.
+ *
+ * What it does, and where the behaviour comes from:
+ * - ARP (RFC 826) with a neighbour cache per interface modelled on Linux's neighbour state
+ *   machine (ip-sysctl `neigh/default/*`): INCOMPLETE (broadcast requests, `broadcastTries`
+ *   of them `retransNs` apart, packets queued per next hop up to `queueFrames`, the oldest
+ *   dropped first) -> REACHABLE for a lifetime drawn from [0.5, 1.5) x `baseReachableNs` (Linux
+ *   randomises base_reachable_time the same way, like RFC 4861 §6.3.2) -> STALE (expiry is lazy:
+ *   noticed at the next lookup) -> on use DELAY (`delayFirstProbeNs`, packets still flow to the
+ *   cached MAC) -> PROBE (`unicastTries` unicast requests to the cached MAC) -> deleted. When
+ *   resolution fails every queued packet is dropped ("arp-failed") and answered with an ICMP
+ *   host unreachable to its source, as Linux does: for a router that goes back to the sender,
+ *   for a host's own packet it is looped back, so `ping` prints "Destination Host Unreachable"
+ *   from the host's own address.
+ * - ARP input: the RFC 826 merge (a known sender's MAC is updated by any ARP from it; a request
+ *   addressed to us creates the entry), answers to requests for the interface's own address
+ *   only (Linux `arp_ignore=1`: a multi-homed host does not answer for its other interfaces),
+ *   a gratuitous ARP (RFC 5227 §3 announcement: request with sender = target = own address) on
+ *   start and on demand, and a counter for another host claiming our address.
+ * - IPv4 input (RFC 1122 §3.2.1, RFC 1812 §5.2.2 for the router): header, length and checksum
+ *   checked; weak host model (RFC 1122 §3.3.4.2: an address of any interface is ours); limited
+ *   and directed broadcasts accepted; fragments refused (no reassembly, counted); packets not
+ *   for us are dropped by a host or handed to the forwarding hook of a router.
+ * - ICMP (RFC 792): echo reply; echo replies and errors matched to outstanding pings (by id and
+ *   seq of the quoted echo request) and reported to the application; every ICMP error is also
+ *   offered to `onIcmpError`. ICMP errors are generated under RFC 1812 §4.3.2.7 / RFC 1122
+ *   §3.2.2 (never about an ICMP error, a broadcast or multicast, a non-first fragment or a
+ *   source that is not a unicast host) and quote as much of the datagram as fits in 576 bytes
+ *   (RFC 1812 §4.3.2.3). Not rate-limited (Linux's icmp_ratelimit is left out).
+ * - UDP (RFC 768): bind a port with a callback, send datagrams of a given payload, checksum
+ *   always computed and verified when present, port unreachable for unbound ports.
+ *
+ * Packets this stack originates carry DF (Linux's default path-MTU discovery, RFC 1191), TTL 64
+ * and an identification counter seeded from `env.random()`. Frames are built with the wire
+ * codecs into `Frame.alloc` with the Ethernet header in front; the stack never fragments.
+ */
+
+import {
+  formatIpv4,
+  formatMac,
+  type Ipv4,
+  isMulticastMac,
+  MAC_BROADCAST,
+  type Mac,
+  prefixMask,
+} from "../wire/addr.ts";
+import { ARP_LEN, Arp, ArpOp } from "../wire/arp.ts";
+import { WireError } from "../wire/error.ts";
+import { ETHERNET_HEADER_LEN, Ethernet, EtherType } from "../wire/ethernet.ts";
+import { ICMP_HEADER_LEN, Icmpv4, Icmpv4Type } from "../wire/icmp.ts";
+import { IPV4_HEADER_LEN, IpProtocol, Ipv4Header } from "../wire/ipv4.ts";
+import { UDP_HEADER_LEN, Udp } from "../wire/udp.ts";
+import { DeviceConfigError } from "./config-error.ts";
+import { DropCounters } from "./counters.ts";
+import type { DeviceEnv } from "./device.ts";
+import { Frame } from "./frame.ts";
+import type { HopAction, HopKind } from "./trace.ts";
+
+/** The neighbour-cache parameters, named after and defaulting to Linux's `neigh/default/*`. */
+export interface ArpConfig {
+  /** base_reachable_time (30 s): an entry stays REACHABLE for 0.5..1.5 times this. */
+  baseReachableNs: number;
+  /** retrans_time (1 s): the gap between requests for one address. */
+  retransNs: number;
+  /** mcast_solicit (3): broadcast requests sent before resolution fails. */
+  broadcastTries: number;
+  /** ucast_solicit (3): unicast probes of a stale entry before it is deleted. */
+  unicastTries: number;
+  /** delay_first_probe_time (5 s): how long a used stale entry waits before probing. */
+  delayFirstProbeNs: number;
+  /** unres_qlen (101 since Linux 3.3): packets queued per unresolved next hop. */
+  queueFrames: number;
+  /** gc_thresh3 (1024): entries per interface; beyond it the least recently confirmed goes. */
+  maxEntries: number;
+}
+
+export const ARP_DEFAULTS: Readonly<ArpConfig> = {
+  baseReachableNs: 30e9,
+  retransNs: 1e9,
+  broadcastTries: 3,
+  unicastTries: 3,
+  delayFirstProbeNs: 5e9,
+  queueFrames: 101,
+  maxEntries: 1024,
+};
+
+/** Linux's default TTL (net.ipv4.ip_default_ttl). */
+export const DEFAULT_TTL = 64;
+/** RFC 1812 §4.3.2.3: an ICMP error holds as much of the datagram as fits in 576 bytes. */
+export const ICMP_ERROR_MAX_LEN = 576;
+/** iputils ping's default wait for a reply when it is given no -W: 10 s. */
+export const DEFAULT_PING_TIMEOUT_NS = 10e9;
+/** iputils ping's default payload (-s 56: 64 bytes of ICMP). */
+export const DEFAULT_PING_SIZE_BYTES = 56;
+
+export type NeighborState = "incomplete" | "reachable" | "stale" | "delay" | "probe";
+
+/** One neighbour-cache entry as `show arp` reports it. */
+export interface NeighborInfo {
+  interface: string;
+  ip: Ipv4;
+  /** null while incomplete. */
+  mac: Mac | null;
+  state: NeighborState;
+  /** Packets waiting for resolution. */
+  queuedFrames: number;
+}
+
+/** Sends a finished Ethernet frame out of an interface (a VM port, a switch's SVI). */
+export type FrameOutput = (frame: Frame, nowNs: number) => void;
+
+export interface IpInterfaceConfig {
+  /** "eth0" for a vNIC, "vlan10" for an SVI: the name traces use. */
+  name: string;
+  mac: Mac;
+  ip: Ipv4;
+  prefixLen: number;
+  /** Default gateway reached through this interface (hosts only). */
+  gateway?: Ipv4 | null;
+  /** Largest IPv4 packet the interface sends (default 1500). */
+  mtu?: number;
+  /** The VLAN of an SVI, for trace records; null for a host's NIC. */
+  vid?: number | null;
+}
+
+class Neighbor {
+  mac: Mac = 0;
+  state: NeighborState = "incomplete";
+  triesSent = 0;
+  timer = 0;
+  reachableUntilNs = 0;
+  confirmedNs = 0;
+  pending: Frame[] = [];
+  constructor(readonly ip: Ipv4) {}
+}
+
+/** An answer to a ping: a reply, an ICMP error about it, a local error, or silence. */
+export type PingResult =
+  | {
+      kind: "reply";
+      id: number;
+      seq: number;
+      from: Ipv4;
+      rttNs: number;
+      ttl: number;
+      /** ICMP payload bytes of the reply (ping's "64 bytes" minus the 8-byte ICMP header). */
+      sizeBytes: number;
+      /** False when the reply's payload differs from what was sent (ping's "wrong data byte"). */
+      isDataIntact: boolean;
+    }
+  | {
+      kind: "error";
+      id: number;
+      seq: number;
+      from: Ipv4;
+      icmpType: number;
+      icmpCode: number;
+      /** Next-hop MTU of a fragmentation-needed error (RFC 1191), else 0. */
+      mtu: number;
+      /** What ping prints: "Destination Host Unreachable", "Time to live exceeded". */
+      text: string;
+    }
+  | { kind: "timeout"; id: number; seq: number };
+
+export interface PingOptions {
+  id: number;
+  seq: number;
+  /** ICMP payload bytes (ping -s), default 56. */
+  sizeBytes?: number;
+  /** Default 64. */
+  ttl?: number;
+  /** How long to wait for an answer before reporting a timeout, default 10 s. */
+  timeoutNs?: number;
+}
+
+/** A UDP datagram delivered to a bound port. `payload` is a view valid only during the call. */
+export interface UdpDatagram {
+  src: Ipv4;
+  dst: Ipv4;
+  srcPort: number;
+  dstPort: number;
+  payload: Uint8Array;
+  ttl: number;
+  /** The interface it arrived on. */
+  interfaceName: string;
+  nowNs: number;
+}
+
+/** An ICMP error received by this stack, with the quoted datagram's key fields. */
+export interface IcmpErrorReport {
+  from: Ipv4;
+  icmpType: number;
+  icmpCode: number;
+  mtu: number;
+  text: string;
+  /** The quoted datagram: who sent what to whom. */
+  quotedSrc: Ipv4;
+  quotedDst: Ipv4;
+  quotedProtocol: number;
+  /** UDP/TCP ports of the quoted datagram, or ICMP id/seq for a quoted echo; 0 when absent. */
+  quotedSrcPort: number;
+  quotedDstPort: number;
+  nowNs: number;
+}
+
+/** Why a send was refused before any frame existed; the same code is counted as a drop. */
+export type SendError = "no-route" | "message-too-long" | "bad-port" | "bad-size";
+
+export interface IpStats {
+  ipRxPackets: number;
+  ipTxPackets: number;
+  ipForwarded: number;
+  icmpRx: number;
+  icmpTx: number;
+  icmpErrorsSent: number;
+  icmpErrorsSuppressed: number;
+  udpRxDatagrams: number;
+  udpRxBytes: number;
+  udpTxDatagrams: number;
+  udpTxBytes: number;
+  arpRequestsSent: number;
+  arpRepliesSent: number;
+  arpRepliesReceived: number;
+  arpRequestsReceived: number;
+}
+
+function newStats(): IpStats {
+  return {
+    ipRxPackets: 0,
+    ipTxPackets: 0,
+    ipForwarded: 0,
+    icmpRx: 0,
+    icmpTx: 0,
+    icmpErrorsSent: 0,
+    icmpErrorsSuppressed: 0,
+    udpRxDatagrams: 0,
+    udpRxBytes: 0,
+    udpTxDatagrams: 0,
+    udpTxBytes: 0,
+    arpRequestsSent: 0,
+    arpRepliesSent: 0,
+    arpRepliesReceived: 0,
+    arpRequestsReceived: 0,
+  };
+}
+
+const OFF_IP = ETHERNET_HEADER_LEN;
+
+/** True for an address a packet may come from (RFC 1122 §3.2.1.3, RFC 1812 §5.3.7). */
+export function isUnicastAddress(ip: Ipv4): boolean {
+  const first = ip >>> 24;
+  return first !== 0 && first !== 127 && first < 224;
+}
+
+function isMulticastIp(ip: Ipv4): boolean {
+  return ip >>> 28 === 0xe;
+}
+
+/** One layer-3 interface: an address on a link, its neighbour cache and its way out. */
+export class IpInterface {
+  mac: Mac;
+  readonly ip: Ipv4;
+  readonly prefixLen: number;
+  readonly mask: number;
+  readonly network: Ipv4;
+  /** The directed broadcast address; equal to `ip`'s network for /31 and /32 (none). */
+  readonly broadcast: Ipv4;
+  readonly gateway: Ipv4 | null;
+  readonly mtu: number;
+  readonly vid: number | null;
+  readonly name: string;
+  private readonly neighbors = new Map<Ipv4, Neighbor>();
+
+  constructor(
+    private readonly host: IpHost,
+    readonly index: number,
+    config: IpInterfaceConfig,
+    readonly output: FrameOutput,
+  ) {
+    if (!Number.isInteger(config.prefixLen) || config.prefixLen < 0 || config.prefixLen > 32) {
+      throw new DeviceConfigError(
+        "bad-value",
+        `${config.name}: prefix length must be 0..32, got ${config.prefixLen}`,
+      );
+    }
+    if (!isUnicastAddress(config.ip)) {
+      throw new DeviceConfigError(
+        "bad-value",
+        `${config.name}: ${formatIpv4(config.ip)} is not a unicast address`,
+      );
+    }
+    const mtu = config.mtu ?? 1500;
+    if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
+      // RFC 791: every internet module must be able to forward a datagram of 68 octets.
+      throw new DeviceConfigError("bad-value", `${config.name}: MTU must be 68..65535, got ${mtu}`);
+    }
+    this.name = config.name;
+    this.mac = config.mac;
+    this.ip = config.ip;
+    this.prefixLen = config.prefixLen;
+    this.mask = prefixMask(config.prefixLen);
+    this.network = (config.ip & this.mask) >>> 0;
+    this.broadcast = config.prefixLen >= 31 ? this.network : (this.network | ~this.mask) >>> 0;
+    this.gateway = config.gateway ?? null;
+    this.mtu = mtu;
+    this.vid = config.vid ?? null;
+    if (this.gateway !== null && !this.contains(this.gateway)) {
+      throw new DeviceConfigError(
+        "bad-value",
+        `${config.name}: gateway ${formatIpv4(this.gateway)} is not in ${formatIpv4(this.network)}/${this.prefixLen}`,
+      );
+    }
+  }
+
+  contains(ip: Ipv4): boolean {
+    return (ip & this.mask) >>> 0 === this.network;
+  }
+
+  /** Limited broadcast, or this subnet's directed broadcast (none on /31 and /32, RFC 3021). */
+  isBroadcast(ip: Ipv4): boolean {
+    return ip === 0xffffffff || (this.prefixLen < 31 && ip === this.broadcast);
+  }
+
+  /**
+   * Sends the IPv4 packet that follows the Ethernet header at `frame.start` to `nextHop` on
+   * this link: fills the Ethernet header, resolving the next hop's MAC (or queueing the frame
+   * while ARP asks).
+   */
+  sendIpv4(frame: Frame, nextHop: Ipv4, nowNs: number): void {
+    const b = frame.buf;
+    const s = frame.start;
+    Ethernet.setSrc(b, s, this.mac);
+    Ethernet.setEtherType(b, s, EtherType.IPv4);
+    if (this.isBroadcast(nextHop)) {
+      Ethernet.setDst(b, s, MAC_BROADCAST);
+      this.output(frame, nowNs);
+      return;
+    }
+    let n = this.neighbors.get(nextHop);
+    if (n !== undefined && n.state === "reachable" && nowNs >= n.reachableUntilNs) n.state = "stale";
+    if (n === undefined) {
+      const created = this.createNeighbor(nextHop, nowNs);
+      if (created === null) {
+        this.host.dropFrame(this, frame, "arp-table-full", "dropped: neighbour table full", nowNs);
+        return;
+      }
+      n = created;
+      n.pending.push(frame);
+      this.solicit(n, nowNs);
+      return;
+    }
+    switch (n.state) {
+      case "incomplete":
+        if (n.pending.length >= this.host.arp.queueFrames) {
+          const oldest = n.pending.shift()!;
+          this.host.dropFrame(
+            this,
+            oldest,
+            "arp-queue-full",
+            `dropped: ARP queue for ${formatIpv4(nextHop)} full`,
+            nowNs,
+          );
+        }
+        n.pending.push(frame);
+        return;
+      case "stale":
+        // Linux NUD_STALE -> NUD_DELAY: use the cached address, verify it a little later.
+        n.state = "delay";
+        n.triesSent = 0;
+        n.timer = this.host.env.setTimer(this.host.arp.delayFirstProbeNs, (t) => this.probe(n, t));
+        break;
+      default:
+        break;
+    }
+    Ethernet.setDst(b, s, n.mac);
+    this.output(frame, nowNs);
+  }
+
+  /** Sends a gratuitous ARP (RFC 5227 §3 announcement) for this interface's address. */
+  announce(nowNs: number): void {
+    const f = this.buildArp(ArpOp.Request, MAC_BROADCAST, this.ip, 0, nowNs);
+    this.host.stats.arpRequestsSent++;
+    if (this.host.env.isTracing) {
+      this.host.record(
+        f,
+        this,
+        "send",
+        `ARP announcement ${formatIpv4(this.ip)} is-at ${formatMac(this.mac)}`,
+        nowNs,
+      );
+    }
+    this.output(f, nowNs);
+  }
+
+  /** Handles an ARP packet at `offset` of `frame` (RFC 826 "Packet Reception"). */
+  receiveArp(frame: Frame, offset: number, nowNs: number): void {
+    const b = frame.buf;
+    try {
+      // The frame's bytes end at frame.end; check against a view-less bound.
+      if (offset + ARP_LEN > frame.end) throw new WireError("truncated", offset, "arp packet truncated");
+      Arp.validate(b, offset);
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      this.host.dropFrame(this, frame, "arp-malformed", `dropped: malformed ARP (${e.message})`, nowNs);
+      return;
+    }
+    const op = Arp.op(b, offset);
+    const senderMac = Arp.senderMac(b, offset);
+    const senderIp = Arp.senderIp(b, offset);
+    const targetIp = Arp.targetIp(b, offset);
+    if (op === ArpOp.Request) this.host.stats.arpRequestsReceived++;
+    else this.host.stats.arpRepliesReceived++;
+    if (senderIp === this.ip) {
+      // Another station claims our address (RFC 5227 §2.4 conflict), or a probe of ours looped.
+      const reason = `dropped: ${formatMac(senderMac)} claims our address ${formatIpv4(this.ip)}`;
+      this.host.dropFrame(this, frame, "arp-address-conflict", reason, nowNs);
+      return;
+    }
+    if (isMulticastMac(senderMac) || senderMac === 0) {
+      this.host.dropFrame(this, frame, "arp-bad-sender", "dropped: ARP sender MAC is not unicast", nowNs);
+      return;
+    }
+    const isForUs = targetIp === this.ip;
+    // RFC 826: merge first (update a known sender), then add the sender if the packet is for us.
+    const hasUpdated = isUnicastAddress(senderIp)
+      ? this.learn(senderIp, senderMac, op === ArpOp.Reply && isForUs, op === ArpOp.Request && isForUs, nowNs)
+      : false;
+    if (op === ArpOp.Request && isForUs) {
+      const reply = this.buildArp(ArpOp.Reply, senderMac, senderIp, senderMac, nowNs);
+      this.host.stats.arpRepliesSent++;
+      if (this.host.env.isTracing) {
+        this.host.record(
+          frame,
+          this,
+          "deliver",
+          `ARP who-has ${formatIpv4(targetIp)} tell ${formatIpv4(senderIp)}`,
+          nowNs,
+        );
+        this.host.record(
+          reply,
+          this,
+          "reply",
+          `ARP reply ${formatIpv4(this.ip)} is-at ${formatMac(this.mac)}`,
+          nowNs,
+        );
+      }
+      this.output(reply, nowNs);
+      return;
+    }
+    if (isForUs || hasUpdated) {
+      if (this.host.env.isTracing) {
+        const what =
+          op === ArpOp.Reply
+            ? `ARP reply ${formatIpv4(senderIp)} is-at ${formatMac(senderMac)}`
+            : `ARP ${formatIpv4(senderIp)} is-at ${formatMac(senderMac)} (gratuitous)`;
+        this.host.record(frame, this, "deliver", what, nowNs);
+      }
+      return;
+    }
+    const reason =
+      op === ArpOp.Request
+        ? `dropped: ARP who-has ${formatIpv4(targetIp)} is not for us`
+        : `dropped: ARP reply for ${formatIpv4(targetIp)} is not for us`;
+    this.host.dropFrame(this, frame, "arp-not-for-us", reason, nowNs);
+  }
+
+  /** The cache, sorted by address, for `show arp`. Lazily expired entries show as stale. */
+  neighborTable(nowNs: number): NeighborInfo[] {
+    const out: NeighborInfo[] = [];
+    for (const n of this.neighbors.values()) {
+      const state = n.state === "reachable" && nowNs >= n.reachableUntilNs ? "stale" : n.state;
+      out.push({
+        interface: this.name,
+        ip: n.ip,
+        mac: n.state === "incomplete" ? null : n.mac,
+        state,
+        queuedFrames: n.pending.length,
+      });
+    }
+    return out.sort((a, b) => a.ip - b.ip);
+  }
+
+  /** The cached MAC of `ip` if the entry is usable (not incomplete), without side effects. */
+  cachedMac(ip: Ipv4): Mac | null {
+    const n = this.neighbors.get(ip);
+    return n === undefined || n.state === "incomplete" ? null : n.mac;
+  }
+
+  /** Forgets every entry (link down, address change); queued packets are dropped. */
+  flushNeighbors(nowNs: number): void {
+    for (const n of this.neighbors.values()) {
+      if (n.timer !== 0) this.host.env.cancelTimer(n.timer);
+      for (const f of n.pending)
+        this.host.dropFrame(this, f, "arp-flushed", "dropped: neighbour cache flushed", nowNs);
+    }
+    this.neighbors.clear();
+  }
+
+  private createNeighbor(ip: Ipv4, nowNs: number): Neighbor | null {
+    if (this.neighbors.size >= this.host.arp.maxEntries) {
+      // Evict the least recently confirmed resolved entry; incomplete ones hold queued packets.
+      let victim: Neighbor | null = null;
+      for (const n of this.neighbors.values()) {
+        if (n.state !== "incomplete" && (victim === null || n.confirmedNs < victim.confirmedNs)) victim = n;
+      }
+      if (victim === null) return null;
+      this.deleteNeighbor(victim);
+    }
+    const n = new Neighbor(ip);
+    n.confirmedNs = nowNs;
+    this.neighbors.set(ip, n);
+    return n;
+  }
+
+  private deleteNeighbor(n: Neighbor): void {
+    if (n.timer !== 0) this.host.env.cancelTimer(n.timer);
+    n.timer = 0;
+    this.neighbors.delete(n.ip);
+  }
+
+  /** Sends the next broadcast request of an incomplete entry, or gives up. */
+  private solicit(n: Neighbor, nowNs: number): void {
+    n.timer = 0;
+    if (this.neighbors.get(n.ip) !== n || n.state !== "incomplete") return;
+    if (n.triesSent >= this.host.arp.broadcastTries) {
+      this.deleteNeighbor(n);
+      const pending = n.pending;
+      n.pending = [];
+      this.host.neighborFailed(this, n.ip, pending, nowNs);
+      return;
+    }
+    n.triesSent++;
+    this.sendRequest(n.ip, MAC_BROADCAST, nowNs);
+    n.timer = this.host.env.setTimer(this.host.arp.retransNs, (t) => this.solicit(n, t));
+  }
+
+  /** DELAY -> PROBE: unicast requests to the cached MAC; deleted when none is answered. */
+  private probe(n: Neighbor, nowNs: number): void {
+    n.timer = 0;
+    if (this.neighbors.get(n.ip) !== n || (n.state !== "delay" && n.state !== "probe")) return;
+    if (n.state === "probe" && n.triesSent >= this.host.arp.unicastTries) {
+      this.deleteNeighbor(n);
+      if (this.host.env.isTracing) {
+        this.host.recordNoFrame(
+          this,
+          "drop",
+          `ARP entry ${formatIpv4(n.ip)} failed: no answer to probes`,
+          nowNs,
+        );
+      }
+      return;
+    }
+    n.state = "probe";
+    n.triesSent++;
+    this.sendRequest(n.ip, n.mac, nowNs);
+    n.timer = this.host.env.setTimer(this.host.arp.retransNs, (t) => this.probe(n, t));
+  }
+
+  private sendRequest(targetIp: Ipv4, dstMac: Mac, nowNs: number): void {
+    const f = this.buildArp(ArpOp.Request, dstMac, targetIp, 0, nowNs);
+    this.host.stats.arpRequestsSent++;
+    if (this.host.env.isTracing) {
+      const where = this.vid === null ? "" : ` on vlan ${this.vid}`;
+      const how = dstMac === MAC_BROADCAST ? "" : ` (unicast probe to ${formatMac(dstMac)})`;
+      this.host.record(
+        f,
+        this,
+        "send",
+        `ARP who-has ${formatIpv4(targetIp)}${where} tell ${formatIpv4(this.ip)}${how}`,
+        nowNs,
+      );
+    }
+    this.output(f, nowNs);
+  }
+
+  private buildArp(op: 1 | 2, dstMac: Mac, targetIp: Ipv4, targetMac: Mac, _nowNs: number): Frame {
+    const f = Frame.alloc(ETHERNET_HEADER_LEN + ARP_LEN);
+    Ethernet.emit({ dst: dstMac, src: this.mac, etherType: EtherType.ARP }, f.buf, f.start);
+    Arp.emit(
+      { op, senderMac: this.mac, senderIp: this.ip, targetMac, targetIp },
+      f.buf,
+      f.start + ETHERNET_HEADER_LEN,
+    );
+    return f;
+  }
+
+  /**
+   * Applies what an ARP packet says about its sender. `isConfirmation`: a reply addressed to us
+   * (Linux makes the entry REACHABLE); `mayCreate`: a request addressed to us (RFC 826 adds the
+   * sender; Linux as STALE). Returns whether an entry was created or changed.
+   */
+  private learn(ip: Ipv4, mac: Mac, isConfirmation: boolean, mayCreate: boolean, nowNs: number): boolean {
+    let n = this.neighbors.get(ip);
+    if (n === undefined) {
+      if (!mayCreate) return false;
+      const created = this.createNeighbor(ip, nowNs);
+      if (created === null) return false;
+      n = created;
+      n.mac = mac;
+      n.state = "stale";
+      return true;
+    }
+    if (n.state === "incomplete") {
+      if (n.timer !== 0) this.host.env.cancelTimer(n.timer);
+      n.timer = 0;
+      n.mac = mac;
+      this.confirm(n, isConfirmation, nowNs);
+      const pending = n.pending;
+      n.pending = [];
+      for (const f of pending) {
+        Ethernet.setDst(f.buf, f.start, mac);
+        this.output(f, nowNs);
+      }
+      return true;
+    }
+    if (isConfirmation || n.mac !== mac) {
+      if (n.timer !== 0) this.host.env.cancelTimer(n.timer);
+      n.timer = 0;
+      n.mac = mac;
+      this.confirm(n, isConfirmation, nowNs);
+      return true;
+    }
+    return false;
+  }
+
+  private confirm(n: Neighbor, isConfirmation: boolean, nowNs: number): void {
+    n.triesSent = 0;
+    n.confirmedNs = nowNs;
+    if (isConfirmation) {
+      n.state = "reachable";
+      n.reachableUntilNs = nowNs + Math.floor(this.host.arp.baseReachableNs * (0.5 + this.host.env.random()));
+    } else {
+      n.state = "stale";
+    }
+  }
+}
+
+interface OutstandingPing {
+  dst: Ipv4;
+  sentNs: number;
+  sizeBytes: number;
+  timer: number;
+  onResult: (result: PingResult) => void;
+}
+
+export interface IpHostOptions {
+  /** Device name in trace records (the VM's name, or the switch's for its router). */
+  name: string;
+  /** Hop kind of the trace records: "vm" for a guest, "gateway" for an SVI router. */
+  hopKind: HopKind;
+  /** Neighbour-cache parameters (defaults: `ARP_DEFAULTS`). */
+  arp?: Partial<ArpConfig>;
+  /** Drop counters to count into (the owning device's). */
+  drops?: DropCounters;
+}
+
+/**
+ * Called for an IPv4 packet that is not addressed to this stack. A host leaves it unset (the
+ * packet is dropped as "not-our-address"); a router forwards it. The header is validated.
+ */
+export type ForwardHook = (iface: IpInterface, frame: Frame, ipOffset: number, nowNs: number) => void;
+
+/** The IPv4 stack of one device: its interfaces, ARP, ICMP, UDP and the routing choice. */
+export class IpHost {
+  readonly name: string;
+  readonly hopKind: HopKind;
+  readonly arp: ArpConfig;
+  readonly interfaces: IpInterface[] = [];
+  readonly drops: DropCounters;
+  readonly stats: IpStats = newStats();
+  forwardHook: ForwardHook | null = null;
+  private envOrNull: DeviceEnv | null = null;
+  private ident = 0;
+  private readonly pings = new Map<number, OutstandingPing>();
+  private readonly udpPorts = new Map<number, (d: UdpDatagram) => void>();
+  private readonly icmpErrorListeners: ((e: IcmpErrorReport) => void)[] = [];
+
+  constructor(options: IpHostOptions) {
+    this.name = options.name;
+    this.hopKind = options.hopKind;
+    this.arp = { ...ARP_DEFAULTS, ...options.arp };
+    this.drops = options.drops ?? new DropCounters();
+  }
+
+  get env(): DeviceEnv {
+    if (this.envOrNull === null) throw new Error(`${this.name}: IP stack used before bind()`);
+    return this.envOrNull;
+  }
+
+  addInterface(config: IpInterfaceConfig, output: FrameOutput): IpInterface {
+    for (const other of this.interfaces) {
+      if (other.name === config.name)
+        throw new DeviceConfigError("bad-port", `${this.name}: duplicate interface ${config.name}`);
+      if (other.ip === config.ip) {
+        throw new DeviceConfigError(
+          "bad-value",
+          `${this.name}: ${formatIpv4(config.ip)} is on ${other.name} already`,
+        );
+      }
+    }
+    const iface = new IpInterface(this, this.interfaces.length, config, output);
+    this.interfaces.push(iface);
+    return iface;
+  }
+
+  bind(env: DeviceEnv): void {
+    this.envOrNull = env;
+    // Linux seeds IP ids per destination from a random secret; one random start is enough here.
+    this.ident = Math.floor(env.random() * 0x10000);
+  }
+
+  /** Announces every interface's address with a gratuitous ARP. */
+  start(nowNs: number): void {
+    for (const iface of this.interfaces) iface.announce(nowNs);
+  }
+
+  /** True when `ip` is an address of one of this stack's interfaces. */
+  isOwnAddress(ip: Ipv4): boolean {
+    return this.interfaceByAddress(ip) !== null;
+  }
+
+  interfaceByAddress(ip: Ipv4): IpInterface | null {
+    for (const iface of this.interfaces) if (iface.ip === ip) return iface;
+    return null;
+  }
+
+  /** The connected interface whose subnet holds `dst`, longest prefix first; null if none. */
+  connectedInterface(dst: Ipv4): IpInterface | null {
+    let best: IpInterface | null = null;
+    for (const iface of this.interfaces) {
+      if (iface.contains(dst) && (best === null || iface.prefixLen > best.prefixLen)) best = iface;
+    }
+    return best;
+  }
+
+  /**
+   * The host's routing choice: the interface whose subnet holds `dst` (on-link, next hop = dst),
+   * else the first interface with a default gateway (next hop = the gateway). The limited
+   * broadcast leaves by the first interface. Null when nothing fits ("Network is unreachable").
+   */
+  route(dst: Ipv4): { iface: IpInterface; nextHop: Ipv4 } | null {
+    if (dst === 0xffffffff && this.interfaces.length > 0) return { iface: this.interfaces[0], nextHop: dst };
+    const on = this.connectedInterface(dst);
+    if (on !== null) return { iface: on, nextHop: dst };
+    for (const iface of this.interfaces) if (iface.gateway !== null) return { iface, nextHop: iface.gateway };
+    return null;
+  }
+
+  /** Every interface's neighbour cache, for `show arp`. */
+  neighborTable(nowNs: number): NeighborInfo[] {
+    return this.interfaces.flatMap((i) => i.neighborTable(nowNs));
+  }
+
+  // ---- input -------------------------------------------------------------------------------
+
+  /**
+   * Takes an untagged Ethernet frame that arrived on `iface` (the caller has checked that it is
+   * addressed to the interface's MAC or is broadcast).
+   */
+  receive(iface: IpInterface, frame: Frame, nowNs: number): void {
+    const b = frame.buf;
+    const s = frame.start;
+    if (frame.length < ETHERNET_HEADER_LEN) {
+      this.dropFrame(iface, frame, "runt", "dropped: shorter than an Ethernet header", nowNs);
+      return;
+    }
+    const type = Ethernet.etherType(b, s);
+    if (type === EtherType.ARP) {
+      iface.receiveArp(frame, s + ETHERNET_HEADER_LEN, nowNs);
+      return;
+    }
+    if (type === EtherType.IPv4) {
+      this.receiveIpv4(iface, frame, s + OFF_IP, nowNs);
+      return;
+    }
+    if (type === EtherType.VLAN || type === EtherType.QinQ) {
+      this.dropFrame(iface, frame, "vlan-tagged", "dropped: tagged frame, no VLAN interface here", nowNs);
+      return;
+    }
+    this.dropFrame(
+      iface,
+      frame,
+      "unsupported-ethertype",
+      `dropped: EtherType 0x${type.toString(16).padStart(4, "0")} not handled`,
+      nowNs,
+    );
+  }
+
+  private receiveIpv4(iface: IpInterface, frame: Frame, off: number, nowNs: number): void {
+    const b = frame.buf;
+    let hl: number;
+    try {
+      if (off + IPV4_HEADER_LEN > frame.end) throw new WireError("truncated", off, "ipv4: header truncated");
+      // "Quoted" skips the buffer-length check: the frame's end, not the buffer's, bounds it.
+      hl = Ipv4Header.validate(b, off, true);
+      const total = Ipv4Header.totalLength(b, off);
+      if (off + total > frame.end) {
+        throw new WireError(
+          "bad-length",
+          off + 2,
+          `ipv4: total length ${total} exceeds the ${frame.end - off} bytes present`,
+        );
+      }
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      this.dropFrame(iface, frame, "ip-malformed", `dropped: malformed IPv4 (${e.message})`, nowNs);
+      return;
+    }
+    if (!Ipv4Header.isChecksumValid(b, off)) {
+      this.dropFrame(iface, frame, "ip-bad-checksum", "dropped: IPv4 header checksum", nowNs);
+      return;
+    }
+    // Anything past the total length is Ethernet padding: not part of the packet.
+    frame.end = off + Ipv4Header.totalLength(b, off);
+    this.stats.ipRxPackets++;
+    const dst = Ipv4Header.dst(b, off);
+    if (this.isOwnAddress(dst) || iface.isBroadcast(dst)) {
+      this.deliverLocal(iface, frame, off, hl, nowNs);
+      return;
+    }
+    if (this.forwardHook !== null) {
+      this.forwardHook(iface, frame, off, nowNs);
+      return;
+    }
+    const reason = isMulticastIp(dst)
+      ? `dropped: multicast ${formatIpv4(dst)} not joined`
+      : `dropped: ${formatIpv4(dst)} is not our address`;
+    this.dropFrame(
+      iface,
+      frame,
+      isMulticastIp(dst) ? "multicast-not-joined" : "not-our-address",
+      reason,
+      nowNs,
+    );
+  }
+
+  /** A packet addressed to this stack (an own address or a broadcast). */
+  private deliverLocal(iface: IpInterface, frame: Frame, off: number, hl: number, nowNs: number): void {
+    const b = frame.buf;
+    if (Ipv4Header.isFragment(b, off)) {
+      this.dropFrame(iface, frame, "ip-fragment", "dropped: IPv4 fragment (no reassembly)", nowNs);
+      return;
+    }
+    const proto = Ipv4Header.protocol(b, off);
+    if (proto === IpProtocol.ICMP) {
+      this.receiveIcmp(iface, frame, off, hl, nowNs);
+      return;
+    }
+    if (proto === IpProtocol.UDP) {
+      this.receiveUdp(iface, frame, off, hl, nowNs);
+      return;
+    }
+    this.dropFrame(iface, frame, "ip-unknown-protocol", `dropped: IP protocol ${proto} not handled`, nowNs);
+    // RFC 1122 §3.2.2.1: a host SHOULD answer an unknown protocol with protocol unreachable.
+    this.sendIcmpError(frame, off, Icmpv4Type.DestUnreachable, 2, 0, nowNs);
+  }
+
+  private receiveIcmp(iface: IpInterface, frame: Frame, off: number, hl: number, nowNs: number): void {
+    const b = frame.buf;
+    const icmpOff = off + hl;
+    const icmpLen = frame.end - icmpOff;
+    this.stats.icmpRx++;
+    if (icmpLen < ICMP_HEADER_LEN) {
+      this.dropFrame(iface, frame, "icmp-malformed", "dropped: ICMP message shorter than its header", nowNs);
+      return;
+    }
+    if (!Icmpv4.isChecksumValid(b, icmpOff, icmpLen)) {
+      this.dropFrame(iface, frame, "icmp-bad-checksum", "dropped: ICMP checksum", nowNs);
+      return;
+    }
+    const type = Icmpv4.type(b, icmpOff);
+    const src = Ipv4Header.src(b, off);
+    const dst = Ipv4Header.dst(b, off);
+    if (type === Icmpv4Type.EchoRequest) {
+      if (iface.isBroadcast(dst)) {
+        // Linux icmp_echo_ignore_broadcasts=1 (RFC 1122 §3.2.2.6 leaves it to the host).
+        this.dropFrame(iface, frame, "echo-broadcast-ignored", "dropped: echo request to a broadcast", nowNs);
+        return;
+      }
+      this.replyEcho(iface, frame, off, hl, nowNs);
+      return;
+    }
+    if (type === Icmpv4Type.EchoReply) {
+      const id = Icmpv4.ident(b, icmpOff);
+      const seq = Icmpv4.seq(b, icmpOff);
+      const ping = this.pings.get(pingKey(id, seq));
+      if (ping === undefined || ping.dst !== src) {
+        this.dropFrame(
+          iface,
+          frame,
+          "echo-reply-unexpected",
+          `dropped: echo reply id ${id} seq ${seq} matches no ping`,
+          nowNs,
+        );
+        return;
+      }
+      this.pings.delete(pingKey(id, seq));
+      this.env.cancelTimer(ping.timer);
+      const dataLen = icmpLen - ICMP_HEADER_LEN;
+      let isDataIntact = dataLen === ping.sizeBytes;
+      for (let i = 0; isDataIntact && i < dataLen; i++) {
+        if (b[icmpOff + ICMP_HEADER_LEN + i] !== pingPattern(i)) isDataIntact = false;
+      }
+      if (this.env.isTracing) {
+        this.record(
+          frame,
+          iface,
+          "deliver",
+          `echo reply ${formatIpv4(src)} -> ${formatIpv4(dst)} id ${id} seq ${seq}`,
+          nowNs,
+        );
+      }
+      ping.onResult({
+        kind: "reply",
+        id,
+        seq,
+        from: src,
+        rttNs: nowNs - ping.sentNs,
+        ttl: Ipv4Header.ttl(b, off),
+        sizeBytes: dataLen,
+        isDataIntact,
+      });
+      return;
+    }
+    if (isIcmpError(type)) {
+      this.receiveIcmpError(iface, frame, off, icmpOff, nowNs);
+      return;
+    }
+    this.dropFrame(iface, frame, "icmp-type-unsupported", `dropped: ICMP type ${type} not handled`, nowNs);
+  }
+
+  private receiveIcmpError(
+    iface: IpInterface,
+    frame: Frame,
+    off: number,
+    icmpOff: number,
+    nowNs: number,
+  ): void {
+    const b = frame.buf;
+    const type = Icmpv4.type(b, icmpOff);
+    const code = Icmpv4.code(b, icmpOff);
+    const from = Ipv4Header.src(b, off);
+    const qOff = icmpOff + ICMP_HEADER_LEN;
+    let qhl: number;
+    try {
+      if (qOff + IPV4_HEADER_LEN > frame.end)
+        throw new WireError("truncated", qOff, "quoted header truncated");
+      qhl = Ipv4Header.validate(b, qOff, true);
+      // RFC 792: the quote holds the header and at least 64 bits of the original data.
+      const need = Math.min(8, Ipv4Header.totalLength(b, qOff) - qhl);
+      if (qOff + qhl + need > frame.end)
+        throw new WireError("truncated", qOff + qhl, "quote shorter than 8 data bytes");
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      this.dropFrame(
+        iface,
+        frame,
+        "icmp-malformed",
+        `dropped: ICMP error with a bad quote (${e.message})`,
+        nowNs,
+      );
+      return;
+    }
+    if (type === Icmpv4Type.Redirect) {
+      // No route cache to patch: a host with one default gateway ignores redirects (counted).
+      this.dropFrame(iface, frame, "icmp-redirect-ignored", "dropped: ICMP redirect (not applied)", nowNs);
+      return;
+    }
+    const mtu = type === Icmpv4Type.DestUnreachable && code === 4 ? Icmpv4.nextHopMtu(b, icmpOff) : 0;
+    const text = icmpErrorText(type, code, mtu);
+    const qProto = Ipv4Header.protocol(b, qOff);
+    const qSrc = Ipv4Header.src(b, qOff);
+    const qDst = Ipv4Header.dst(b, qOff);
+    const l4 = qOff + qhl;
+    let qSrcPort = 0;
+    let qDstPort = 0;
+    if (qProto === IpProtocol.UDP || qProto === IpProtocol.TCP) {
+      qSrcPort = (b[l4] << 8) | b[l4 + 1];
+      qDstPort = (b[l4 + 2] << 8) | b[l4 + 3];
+    } else if (qProto === IpProtocol.ICMP) {
+      qSrcPort = Icmpv4.ident(b, l4);
+      qDstPort = Icmpv4.seq(b, l4);
+    }
+    if (this.env.isTracing) {
+      this.record(
+        frame,
+        iface,
+        "deliver",
+        `ICMP ${text} from ${formatIpv4(from)} about ${formatIpv4(qSrc)} -> ${formatIpv4(qDst)}`,
+        nowNs,
+      );
+    }
+    if (qProto === IpProtocol.ICMP && b[l4] === Icmpv4Type.EchoRequest) {
+      const key = pingKey(qSrcPort, qDstPort);
+      const ping = this.pings.get(key);
+      if (ping !== undefined && ping.dst === qDst) {
+        this.pings.delete(key);
+        this.env.cancelTimer(ping.timer);
+        ping.onResult({
+          kind: "error",
+          id: qSrcPort,
+          seq: qDstPort,
+          from,
+          icmpType: type,
+          icmpCode: code,
+          mtu,
+          text,
+        });
+      }
+    }
+    if (this.icmpErrorListeners.length > 0) {
+      const report: IcmpErrorReport = {
+        from,
+        icmpType: type,
+        icmpCode: code,
+        mtu,
+        text,
+        quotedSrc: qSrc,
+        quotedDst: qDst,
+        quotedProtocol: qProto,
+        quotedSrcPort: qSrcPort,
+        quotedDstPort: qDstPort,
+        nowNs,
+      };
+      for (const l of this.icmpErrorListeners) l(report);
+    }
+  }
+
+  private replyEcho(iface: IpInterface, req: Frame, off: number, hl: number, nowNs: number): void {
+    const b = req.buf;
+    const src = Ipv4Header.src(b, off);
+    const dst = Ipv4Header.dst(b, off);
+    const icmpOff = off + hl;
+    const icmpLen = req.end - icmpOff;
+    const id = Icmpv4.ident(b, icmpOff);
+    const seq = Icmpv4.seq(b, icmpOff);
+    if (this.env.isTracing) {
+      this.record(
+        req,
+        iface,
+        "deliver",
+        `echo request ${formatIpv4(src)} -> ${formatIpv4(dst)} id ${id} seq ${seq}`,
+        nowNs,
+      );
+    }
+    const reply = this.allocIpv4(icmpLen);
+    const ro = reply.start + OFF_IP;
+    const rIcmp = ro + IPV4_HEADER_LEN;
+    // RFC 792: the reply carries the request's identifier, sequence number and data.
+    reply.buf.set(b.subarray(icmpOff + ICMP_HEADER_LEN, req.end), rIcmp + ICMP_HEADER_LEN);
+    writeEchoHeader(Icmpv4Type.EchoReply, id, seq, reply.buf, rIcmp, icmpLen);
+    this.emitIpv4Header(reply, dst, src, IpProtocol.ICMP, icmpLen, DEFAULT_TTL, Ipv4Header.dscp(b, off));
+    this.stats.icmpTx++;
+    if (this.env.isTracing) {
+      this.record(
+        reply,
+        iface,
+        "reply",
+        `echo reply ${formatIpv4(dst)} -> ${formatIpv4(src)} id ${id} seq ${seq}`,
+        nowNs,
+      );
+    }
+    this.output(reply, nowNs);
+  }
+
+  private receiveUdp(iface: IpInterface, frame: Frame, off: number, hl: number, nowNs: number): void {
+    const b = frame.buf;
+    const udpOff = off + hl;
+    const ipPayloadLen = frame.end - udpOff;
+    let udpLen: number;
+    try {
+      udpLen = Udp.validate(b, udpOff, ipPayloadLen);
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      this.dropFrame(iface, frame, "udp-malformed", `dropped: malformed UDP (${e.message})`, nowNs);
+      return;
+    }
+    // A zero checksum means the sender computed none (RFC 768).
+    if (
+      Udp.checksum(b, udpOff) !== 0 &&
+      !Udp.isChecksumValid(b, udpOff, Ipv4Header.pseudoHeaderSum(b, off, IpProtocol.UDP, udpLen))
+    ) {
+      this.dropFrame(iface, frame, "udp-bad-checksum", "dropped: UDP checksum", nowNs);
+      return;
+    }
+    const src = Ipv4Header.src(b, off);
+    const dst = Ipv4Header.dst(b, off);
+    const srcPort = Udp.srcPort(b, udpOff);
+    const dstPort = Udp.dstPort(b, udpOff);
+    const handler = this.udpPorts.get(dstPort);
+    if (handler === undefined) {
+      const what = `dropped: UDP ${formatIpv4(src)}:${srcPort} -> ${formatIpv4(dst)}:${dstPort}, port unreachable`;
+      this.dropFrame(iface, frame, "udp-port-unreachable", what, nowNs);
+      if (!iface.isBroadcast(dst)) this.sendIcmpError(frame, off, Icmpv4Type.DestUnreachable, 3, 0, nowNs);
+      return;
+    }
+    this.stats.udpRxDatagrams++;
+    this.stats.udpRxBytes += udpLen - UDP_HEADER_LEN;
+    if (this.env.isTracing) {
+      this.record(
+        frame,
+        iface,
+        "deliver",
+        `UDP ${formatIpv4(src)}:${srcPort} -> ${formatIpv4(dst)}:${dstPort}, ${udpLen - UDP_HEADER_LEN} bytes`,
+        nowNs,
+      );
+    }
+    handler({
+      src,
+      dst,
+      srcPort,
+      dstPort,
+      payload: b.subarray(udpOff + UDP_HEADER_LEN, udpOff + udpLen),
+      ttl: Ipv4Header.ttl(b, off),
+      interfaceName: iface.name,
+      nowNs,
+    });
+  }
+
+  // ---- applications ------------------------------------------------------------------------
+
+  /**
+   * Sends an ICMP echo request (what `ping -c 1 -s size -t ttl` sends) and reports exactly one
+   * result through `onResult`: the reply with its RTT, an ICMP error about the request (also the
+   * local "Destination Host Unreachable" when ARP fails), or a timeout. Returns null when the
+   * request left (or waits for ARP), else why it could not be sent.
+   */
+  ping(dst: Ipv4, options: PingOptions, nowNs: number, onResult: (r: PingResult) => void): SendError | null {
+    const sizeBytes = options.sizeBytes ?? DEFAULT_PING_SIZE_BYTES;
+    const ttl = options.ttl ?? DEFAULT_TTL;
+    const { id, seq } = options;
+    if (!isU16(id) || !isU16(seq) || !Number.isInteger(ttl) || ttl < 1 || ttl > 255) {
+      this.drops.add("bad-port");
+      return "bad-port";
+    }
+    if (!Number.isInteger(sizeBytes) || sizeBytes < 0 || sizeBytes > 65507) {
+      this.drops.add("bad-size");
+      return "bad-size";
+    }
+    const path = this.pathTo(dst, IPV4_HEADER_LEN + ICMP_HEADER_LEN + sizeBytes);
+    if (typeof path === "string") return path;
+    const { iface, src } = path;
+    const icmpLen = ICMP_HEADER_LEN + sizeBytes;
+    const f = this.allocIpv4(icmpLen);
+    const io = f.start + OFF_IP + IPV4_HEADER_LEN;
+    for (let i = 0; i < sizeBytes; i++) f.buf[io + ICMP_HEADER_LEN + i] = pingPattern(i);
+    writeEchoHeader(Icmpv4Type.EchoRequest, id, seq, f.buf, io, icmpLen);
+    this.emitIpv4Header(f, src, dst, IpProtocol.ICMP, icmpLen, ttl, 0);
+    const key = pingKey(id, seq);
+    const previous = this.pings.get(key);
+    if (previous !== undefined) this.env.cancelTimer(previous.timer);
+    const timeoutNs = options.timeoutNs ?? DEFAULT_PING_TIMEOUT_NS;
+    const timer = this.env.setTimer(timeoutNs, () => {
+      const p = this.pings.get(key);
+      if (p === undefined || p.timer !== timer) return;
+      this.pings.delete(key);
+      p.onResult({ kind: "timeout", id, seq });
+    });
+    this.pings.set(key, { dst, sentNs: nowNs, sizeBytes, timer, onResult });
+    this.stats.icmpTx++;
+    if (this.env.isTracing) {
+      this.record(
+        f,
+        iface,
+        "send",
+        `echo request ${formatIpv4(src)} -> ${formatIpv4(dst)} id ${id} seq ${seq}`,
+        nowNs,
+      );
+    }
+    this.output(f, nowNs);
+    return null;
+  }
+
+  /** Outstanding pings (sent, no answer yet). */
+  get pendingPings(): number {
+    return this.pings.size;
+  }
+
+  /**
+   * Sends one UDP datagram. `payload` is the bytes, or a length for a patterned payload whose
+   * first 8 bytes carry a per-host datagram counter (so a receiver can see loss and order).
+   * Returns null when it left (or waits for ARP), else why it could not be sent.
+   */
+  sendUdp(
+    dst: Ipv4,
+    srcPort: number,
+    dstPort: number,
+    payload: number | Uint8Array,
+    nowNs: number,
+    ttl = DEFAULT_TTL,
+  ): SendError | null {
+    if (!isU16(srcPort) || !isU16(dstPort) || dstPort === 0) {
+      this.drops.add("bad-port");
+      return "bad-port";
+    }
+    const payloadLen = typeof payload === "number" ? payload : payload.length;
+    if (!Number.isInteger(payloadLen) || payloadLen < 0 || payloadLen > 65507) {
+      this.drops.add("bad-size");
+      return "bad-size";
+    }
+    const udpLen = UDP_HEADER_LEN + payloadLen;
+    const path = this.pathTo(dst, IPV4_HEADER_LEN + udpLen);
+    if (typeof path === "string") return path;
+    const { iface, src } = path;
+    const f = this.allocIpv4(udpLen);
+    const uo = f.start + OFF_IP + IPV4_HEADER_LEN;
+    const po = uo + UDP_HEADER_LEN;
+    if (typeof payload === "number") {
+      const counter = this.stats.udpTxDatagrams;
+      for (let i = 0; i < payloadLen; i++) {
+        f.buf[po + i] = i < 8 ? Math.floor(counter / 2 ** (8 * (7 - i))) & 0xff : pingPattern(i);
+      }
+    } else {
+      f.buf.set(payload, po);
+    }
+    Udp.setSrcPort(f.buf, uo, srcPort);
+    Udp.setDstPort(f.buf, uo, dstPort);
+    Udp.setLength(f.buf, uo, udpLen);
+    Udp.fillChecksumV4(f.buf, uo, src, dst);
+    this.emitIpv4Header(f, src, dst, IpProtocol.UDP, udpLen, ttl, 0);
+    this.stats.udpTxDatagrams++;
+    this.stats.udpTxBytes += payloadLen;
+    if (this.env.isTracing) {
+      this.record(
+        f,
+        iface,
+        "send",
+        `UDP ${formatIpv4(src)}:${srcPort} -> ${formatIpv4(dst)}:${dstPort}, ${payloadLen} bytes`,
+        nowNs,
+      );
+    }
+    this.output(f, nowNs);
+    return null;
+  }
+
+  /** Binds a UDP port; `handler` gets every datagram to it. Rebinding replaces the handler. */
+  bindUdp(port: number, handler: (d: UdpDatagram) => void): void {
+    if (!isU16(port) || port === 0)
+      throw new DeviceConfigError("bad-value", `${this.name}: UDP port must be 1..65535, got ${port}`);
+    this.udpPorts.set(port, handler);
+  }
+
+  unbindUdp(port: number): void {
+    this.udpPorts.delete(port);
+  }
+
+  /** Every ICMP error this stack receives (ping's are also reported to the ping). */
+  onIcmpError(listener: (e: IcmpErrorReport) => void): void {
+    this.icmpErrorListeners.push(listener);
+  }
+
+  // ---- output ------------------------------------------------------------------------------
+
+  /**
+   * Routes and sends a packet this stack built (IPv4 header complete, Ethernet header room in
+   * front). Packets for an own address loop back through a zero-delay timer (Linux's `lo`).
+   */
+  output(frame: Frame, nowNs: number): void {
+    const off = frame.start + OFF_IP;
+    const dst = Ipv4Header.dst(frame.buf, off);
+    this.stats.ipTxPackets++;
+    const local = this.interfaceByAddress(dst);
+    if (local !== null) {
+      this.env.setTimer(0, (t) => {
+        this.stats.ipRxPackets++;
+        this.deliverLocal(local, frame, off, Ipv4Header.headerLength(frame.buf, off), t);
+      });
+      return;
+    }
+    const r = this.route(dst);
+    if (r === null) {
+      this.dropNoIface(frame, "no-route", `dropped: no route to ${formatIpv4(dst)}`, nowNs);
+      return;
+    }
+    r.iface.sendIpv4(frame, r.nextHop, nowNs);
+  }
+
+  /**
+   * Sends an ICMP error about the datagram at `off` of `orig` (RFC 792), from the address of the
+   * interface the error leaves by, unless RFC 1812 §4.3.2.7 forbids an error about it. `rest` is
+   * the 32-bit field after the checksum (the next-hop MTU for fragmentation needed).
+   */
+  sendIcmpError(orig: Frame, off: number, type: number, code: number, rest: number, nowNs: number): void {
+    const b = orig.buf;
+    const src = Ipv4Header.src(b, off);
+    const dst = Ipv4Header.dst(b, off);
+    const proto = Ipv4Header.protocol(b, off);
+    const hl = Ipv4Header.headerLength(b, off);
+    const isAboutError = proto === IpProtocol.ICMP && (off + hl >= orig.end || isIcmpError(b[off + hl]));
+    if (
+      isAboutError ||
+      !isUnicastAddress(src) ||
+      isMulticastIp(dst) ||
+      dst === 0xffffffff ||
+      Ipv4Header.fragmentOffsetBytes(b, off) !== 0 ||
+      this.interfaces.some((i) => i.isBroadcast(dst) || i.isBroadcast(src))
+    ) {
+      this.stats.icmpErrorsSuppressed++;
+      return;
+    }
+    let from: Ipv4;
+    if (this.isOwnAddress(src)) from = src;
+    else {
+      const r = this.route(src);
+      if (r === null) {
+        this.stats.icmpErrorsSuppressed++;
+        return;
+      }
+      from = r.iface.ip;
+    }
+    const quoteLen = Math.min(orig.end - off, ICMP_ERROR_MAX_LEN - IPV4_HEADER_LEN - ICMP_HEADER_LEN);
+    const icmpLen = ICMP_HEADER_LEN + quoteLen;
+    const f = this.allocIpv4(icmpLen);
+    const io = f.start + OFF_IP + IPV4_HEADER_LEN;
+    Icmpv4.emitError(f.buf, io, type, code, rest, b, off, quoteLen);
+    // RFC 1812 §4.3.2.5: ICMP errors go with precedence 6 (internetwork control), as Linux does.
+    this.emitIpv4Header(f, from, src, IpProtocol.ICMP, icmpLen, DEFAULT_TTL, 0x30, false);
+    this.stats.icmpErrorsSent++;
+    this.stats.icmpTx++;
+    if (this.env.isTracing) {
+      const iface = this.interfaceByAddress(from) ?? this.interfaces[0];
+      const text = icmpErrorText(type, code, type === Icmpv4Type.DestUnreachable && code === 4 ? rest : 0);
+      this.record(f, iface, "reply", `ICMP ${text} ${formatIpv4(from)} -> ${formatIpv4(src)}`, nowNs);
+    }
+    this.output(f, nowNs);
+  }
+
+  /** ARP gave up on `ip`: drop what waited for it and say so to each packet's source. */
+  neighborFailed(iface: IpInterface, ip: Ipv4, pending: Frame[], nowNs: number): void {
+    if (this.env.isTracing)
+      this.recordNoFrame(iface, "drop", `ARP for ${formatIpv4(ip)} failed: no reply`, nowNs);
+    for (const f of pending) {
+      this.dropFrame(iface, f, "arp-failed", `dropped: ARP for ${formatIpv4(ip)} failed`, nowNs);
+      // RFC 1812 §5.2.7.1 / Linux arp_error_report: host unreachable back to the source.
+      this.sendIcmpError(f, f.start + OFF_IP, Icmpv4Type.DestUnreachable, 1, 0, nowNs);
+    }
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  /** Where a packet of `ipLen` bytes to `dst` goes, or why it cannot (counted as a drop). */
+  private pathTo(dst: Ipv4, ipLen: number): { iface: IpInterface; src: Ipv4 } | SendError {
+    const local = this.interfaceByAddress(dst);
+    if (local !== null) return { iface: local, src: dst };
+    const r = this.route(dst);
+    if (r === null) {
+      this.drops.add("no-route");
+      return "no-route";
+    }
+    if (ipLen > r.iface.mtu) {
+      // The stack sets DF and does not fragment: Linux's EMSGSIZE ("message too long").
+      this.drops.add("message-too-long");
+      return "message-too-long";
+    }
+    return { iface: r.iface, src: r.iface.ip };
+  }
+
+  /** A frame with room for Ethernet + a 20-byte IPv4 header + `l4Len` bytes. */
+  allocIpv4(l4Len: number): Frame {
+    return Frame.alloc(ETHERNET_HEADER_LEN + IPV4_HEADER_LEN + l4Len);
+  }
+
+  /** Writes a 20-byte IPv4 header (with checksum) after the Ethernet header room of `f`. */
+  emitIpv4Header(
+    f: Frame,
+    src: Ipv4,
+    dst: Ipv4,
+    protocol: number,
+    payloadLength: number,
+    ttl: number,
+    dscp: number,
+    isDontFragment = true,
+  ): void {
+    this.ident = (this.ident + 1) & 0xffff;
+    Ipv4Header.emit(
+      {
+        dscp,
+        ecn: 0,
+        ident: this.ident,
+        dontFragment: isDontFragment,
+        moreFragments: false,
+        fragmentOffsetBytes: 0,
+        ttl,
+        protocol,
+        src,
+        dst,
+        options: NO_OPTIONS,
+        payloadLength,
+        checksumValid: true,
+      },
+      f.buf,
+      f.start + OFF_IP,
+    );
+  }
+
+  /** Counts a drop and traces it. */
+  dropFrame(iface: IpInterface, frame: Frame, code: string, reason: string, nowNs: number): void {
+    this.drops.add(code);
+    if (this.env.isTracing) this.record(frame, iface, "drop", reason, nowNs);
+  }
+
+  private dropNoIface(frame: Frame, code: string, reason: string, nowNs: number): void {
+    this.drops.add(code);
+    if (this.env.isTracing) {
+      this.env.trace({
+        timeNs: nowNs,
+        frameId: frame.id,
+        device: this.name,
+        kind: this.hopKind,
+        in: null,
+        out: null,
+        vlan: null,
+        action: "drop",
+        reason,
+      });
+    }
+  }
+
+  /** Emits a trace record about `frame` on `iface`. Call only when `env.isTracing`. */
+  record(frame: Frame, iface: IpInterface, action: HopAction, reason: string, nowNs: number): void {
+    const isOutgoing = action === "send" || action === "reply" || action === "route";
+    this.env.trace({
+      timeNs: nowNs,
+      frameId: frame.id,
+      device: this.name,
+      kind: this.hopKind,
+      in: isOutgoing ? null : iface.name,
+      out: isOutgoing ? iface.name : null,
+      vlan: iface.vid,
+      action,
+      reason,
+    });
+  }
+
+  recordNoFrame(iface: IpInterface, action: HopAction, reason: string, nowNs: number): void {
+    this.env.trace({
+      timeNs: nowNs,
+      frameId: 0,
+      device: this.name,
+      kind: this.hopKind,
+      in: null,
+      out: null,
+      vlan: iface.vid,
+      action,
+      reason,
+    });
+  }
+}
+
+const NO_OPTIONS = new Uint8Array(0);
+
+/** Error messages (RFC 792 / RFC 1122 §3.2.2): never answered with another error. */
+function isIcmpError(type: number): boolean {
+  return type === 3 || type === 4 || type === 5 || type === 11 || type === 12;
+}
+
+/** Writes an echo header in front of data already in place and checksums the message. */
+function writeEchoHeader(
+  type: number,
+  id: number,
+  seq: number,
+  buf: Uint8Array,
+  offset: number,
+  length: number,
+) {
+  Icmpv4.setType(buf, offset, type);
+  Icmpv4.setCode(buf, offset, 0);
+  Icmpv4.setIdent(buf, offset, id);
+  Icmpv4.setSeq(buf, offset, seq);
+  Icmpv4.fillChecksum(buf, offset, length);
+}
+
+function isU16(n: number): boolean {
+  return Number.isInteger(n) && n >= 0 && n <= 0xffff;
+}
+
+function pingKey(id: number, seq: number): number {
+  return id * 0x10000 + seq;
+}
+
+/** The byte at `i` of a ping payload (iputils fills with an incrementing pattern). */
+function pingPattern(i: number): number {
+  return (i + 0x10) & 0xff;
+}
+
+/** What iputils ping prints for an ICMP error (its pr_icmph texts). */
+export function icmpErrorText(type: number, code: number, mtu: number): string {
+  if (type === Icmpv4Type.DestUnreachable) {
+    switch (code) {
+      case 0:
+        return "Destination Net Unreachable";
+      case 1:
+        return "Destination Host Unreachable";
+      case 2:
+        return "Destination Protocol Unreachable";
+      case 3:
+        return "Destination Port Unreachable";
+      case 4:
+        return `Frag needed and DF set (mtu = ${mtu})`;
+      case 5:
+        return "Source Route Failed";
+      case 9:
+      case 10:
+      case 13:
+        return "Packet filtered";
+      default:
+        return `Dest Unreachable, Bad Code: ${code}`;
+    }
+  }
+  if (type === Icmpv4Type.TimeExceeded)
+    return code === 0 ? "Time to live exceeded" : "Frag reassembly time exceeded";
+  if (type === Icmpv4Type.ParameterProblem) return "Parameter problem";
+  if (type === 4) return "Source Quench";
+  if (type === Icmpv4Type.Redirect) return "Redirect";
+  return `ICMP type ${type} code ${code}`;
+}

@@ -1,0 +1,244 @@
+/**
+ * The router behind a physical switch's SVIs (the `gateway:` of a switch in the topology file):
+ * one IPv4 interface per SVI `{ vid, ip, prefixLen }`, all with the switch's MAC, routing
+ * between the connected subnets. It implements `SviHandler` (svi.ts): the switch hands it the
+ * untagged frames of a VLAN addressed to the switch's MAC or broadcast, and it sends frames back
+ * into a VLAN with `SviHost.sendFromSvi`. The switch owns it: it calls `bind(env)` from its own
+ * `bind` and `start(nowNs)` from its own `start`. Trace records are kind `gateway` with the
+ * switch's name as the device.
+ *
+ * The host part (ARP with its cache, queue and retries, echo replies for the SVI addresses, ICMP
+ * errors with their RFC 1812 §4.3.2.7 restrictions) is the shared stack of `ip-host.ts`; this
+ * file is the forwarding decision (RFC 1812 §5.2 / §5.3), in Linux's order:
+ * 1. martians are dropped (§5.3.7: source not a unicast host; destination 0/8, 127/8, class E),
+ *    multicast is not routed, directed broadcasts are not forwarded (RFC 2644's default);
+ * 2. longest prefix among the connected SVI subnets, else ICMP net unreachable (code 0);
+ * 3. TTL <= 1: ICMP time exceeded (§5.3.1), quoting the datagram as it arrived;
+ * 4. larger than the egress SVI's MTU with DF set: ICMP fragmentation needed (code 4) with the
+ *    next-hop MTU (RFC 1191 §4); without DF the packet is dropped ("fragmentation-unsupported"):
+ *    this router does not fragment;
+ * 5. TTL decremented with the RFC 1624 incremental checksum update, Ethernet rewritten (source =
+ *    the switch's MAC, destination = the next hop's MAC from ARP on the egress VLAN); when ARP
+ *    fails the queued packets get ICMP host unreachable (code 1).
+ * A packet routed back out of the VLAN it came from is forwarded without an ICMP redirect.
+ * ICMP errors are not rate-limited. Forwarding allocates nothing: the frame is rewritten in place.
+ */
+
+import { formatIpv4, type Ipv4, isBroadcastMac, isMulticastMac } from "../wire/addr.ts";
+import { ETHERNET_HEADER_LEN, Ethernet } from "../wire/ethernet.ts";
+import { DestUnreachableCode, Icmpv4Type, TimeExceededCode } from "../wire/icmp.ts";
+import { Ipv4Header } from "../wire/ipv4.ts";
+import { checkVid, DeviceConfigError } from "./config-error.ts";
+import { DropCounters } from "./counters.ts";
+import type { DeviceEnv } from "./device.ts";
+import type { Frame } from "./frame.ts";
+import {
+  type ArpConfig,
+  IpHost,
+  type IpInterface,
+  type IpStats,
+  isUnicastAddress,
+  type NeighborInfo,
+} from "./ip-host.ts";
+import type { SviHandler, SviHost } from "./svi.ts";
+
+export interface SviConfig {
+  vid: number;
+  ip: Ipv4;
+  prefixLen: number;
+  /** Largest IPv4 packet routed out of this SVI (default 1500). */
+  mtu?: number;
+}
+
+export interface SviRouterOptions {
+  arp?: Partial<ArpConfig>;
+  /** Count drops into these counters (the switch's), else the router's own. */
+  drops?: DropCounters;
+}
+
+export class SviRouter implements SviHandler {
+  readonly stack: IpHost;
+  readonly drops: DropCounters;
+  private readonly byVid = new Map<number, IpInterface>();
+  private envOrNull: DeviceEnv | null = null;
+
+  constructor(
+    private readonly host: SviHost,
+    svis: readonly SviConfig[],
+    options: SviRouterOptions = {},
+  ) {
+    this.drops = options.drops ?? new DropCounters();
+    this.stack = new IpHost({ name: host.name, hopKind: "gateway", arp: options.arp, drops: this.drops });
+    for (const svi of svis) {
+      checkVid(svi.vid, `${host.name} gateway`);
+      if (this.byVid.has(svi.vid))
+        throw new DeviceConfigError("bad-vlan", `${host.name}: two SVIs on VLAN ${svi.vid}`);
+      const vid = svi.vid;
+      const iface = this.stack.addInterface(
+        { name: `vlan${vid}`, mac: host.mac, ip: svi.ip, prefixLen: svi.prefixLen, mtu: svi.mtu, vid },
+        (frame, nowNs) => this.host.sendFromSvi(vid, frame, nowNs),
+      );
+      this.byVid.set(vid, iface);
+    }
+    this.stack.forwardHook = (iface, frame, off, nowNs) => this.forward(iface, frame, off, nowNs);
+  }
+
+  private get env(): DeviceEnv {
+    if (this.envOrNull === null) throw new Error(`${this.host.name} gateway used before bind()`);
+    return this.envOrNull;
+  }
+
+  bind(env: DeviceEnv): void {
+    this.envOrNull = env;
+    this.stack.bind(env);
+  }
+
+  /** Announces every SVI address with a gratuitous ARP. */
+  start(nowNs: number): void {
+    this.stack.start(nowNs);
+  }
+
+  receiveOnSvi(vid: number, frame: Frame, nowNs: number): void {
+    const iface = this.byVid.get(vid);
+    if (iface === undefined) {
+      this.drops.add("no-svi");
+      if (this.env.isTracing) {
+        this.env.trace({
+          timeNs: nowNs,
+          frameId: frame.id,
+          device: this.host.name,
+          kind: "gateway",
+          in: `vlan${vid}`,
+          out: null,
+          vlan: vid,
+          action: "drop",
+          reason: `dropped: no SVI on vlan ${vid}`,
+        });
+      }
+      return;
+    }
+    if (frame.length < ETHERNET_HEADER_LEN) {
+      this.stack.dropFrame(iface, frame, "runt", "dropped: shorter than an Ethernet header", nowNs);
+      return;
+    }
+    const dst = Ethernet.dst(frame.buf, frame.start);
+    if (dst !== iface.mac && !isBroadcastMac(dst)) {
+      const code = isMulticastMac(dst) ? "multicast-not-routed" : "not-our-mac";
+      this.stack.dropFrame(iface, frame, code, "dropped: not addressed to the gateway's MAC", nowNs);
+      return;
+    }
+    this.stack.receive(iface, frame, nowNs);
+  }
+
+  /** The SVI of VLAN `vid`, or undefined. */
+  sviOf(vid: number): IpInterface | undefined {
+    return this.byVid.get(vid);
+  }
+
+  get interfaces(): readonly IpInterface[] {
+    return this.stack.interfaces;
+  }
+
+  /** The router's ARP cache over all SVIs (`show ip arp`). */
+  neighborTable(nowNs: number): NeighborInfo[] {
+    return this.stack.neighborTable(nowNs);
+  }
+
+  get stats(): IpStats {
+    return this.stack.stats;
+  }
+
+  /** A validated IPv4 packet at `off` of `frame`, arrived on `inIface`, not addressed to us. */
+  private forward(inIface: IpInterface, frame: Frame, off: number, nowNs: number): void {
+    const b = frame.buf;
+    const src = Ipv4Header.src(b, off);
+    const dst = Ipv4Header.dst(b, off);
+    if (!isUnicastAddress(src) || this.isAnyBroadcast(src)) {
+      this.stack.dropFrame(
+        inIface,
+        frame,
+        "martian-source",
+        `dropped: martian source ${formatIpv4(src)}`,
+        nowNs,
+      );
+      return;
+    }
+    if (dst >>> 28 === 0xe) {
+      this.stack.dropFrame(
+        inIface,
+        frame,
+        "multicast-not-routed",
+        `dropped: multicast ${formatIpv4(dst)} not routed`,
+        nowNs,
+      );
+      return;
+    }
+    if (this.isAnyBroadcast(dst)) {
+      const reason = `dropped: directed broadcast ${formatIpv4(dst)} not forwarded`;
+      this.stack.dropFrame(inIface, frame, "directed-broadcast", reason, nowNs);
+      return;
+    }
+    if (!isUnicastAddress(dst)) {
+      this.stack.dropFrame(
+        inIface,
+        frame,
+        "martian-destination",
+        `dropped: martian destination ${formatIpv4(dst)}`,
+        nowNs,
+      );
+      return;
+    }
+    const out = this.stack.connectedInterface(dst);
+    if (out === null) {
+      this.stack.dropFrame(inIface, frame, "no-route", `dropped: no route to ${formatIpv4(dst)}`, nowNs);
+      this.stack.sendIcmpError(frame, off, Icmpv4Type.DestUnreachable, DestUnreachableCode.Net, 0, nowNs);
+      return;
+    }
+    const ttl = Ipv4Header.ttl(b, off);
+    if (ttl <= 1) {
+      this.stack.dropFrame(inIface, frame, "ttl-exceeded", "dropped: ttl exceeded", nowNs);
+      this.stack.sendIcmpError(frame, off, Icmpv4Type.TimeExceeded, TimeExceededCode.TtlExceeded, 0, nowNs);
+      return;
+    }
+    const totalLength = Ipv4Header.totalLength(b, off);
+    if (totalLength > out.mtu) {
+      if (Ipv4Header.dontFragment(b, off)) {
+        const reason = `dropped: ${totalLength} bytes exceed the MTU ${out.mtu} of vlan ${out.vid}, DF set`;
+        this.stack.dropFrame(inIface, frame, "frag-needed", reason, nowNs);
+        this.stack.sendIcmpError(
+          frame,
+          off,
+          Icmpv4Type.DestUnreachable,
+          DestUnreachableCode.FragmentationNeeded,
+          out.mtu,
+          nowNs,
+        );
+      } else {
+        const reason = `dropped: ${totalLength} bytes exceed the MTU ${out.mtu} of vlan ${out.vid} (no fragmentation)`;
+        this.stack.dropFrame(inIface, frame, "fragmentation-unsupported", reason, nowNs);
+      }
+      return;
+    }
+    const newTtl = Ipv4Header.decrementTtl(b, off);
+    this.stack.stats.ipForwarded++;
+    if (this.env.isTracing) {
+      this.env.trace({
+        timeNs: nowNs,
+        frameId: frame.id,
+        device: this.host.name,
+        kind: "gateway",
+        in: inIface.name,
+        out: out.name,
+        vlan: inIface.vid,
+        action: "route",
+        reason: `routed vlan ${inIface.vid} -> vlan ${out.vid} (${formatIpv4(src)} -> ${formatIpv4(dst)}), ttl ${ttl} -> ${newTtl}`,
+      });
+    }
+    out.sendIpv4(frame, dst, nowNs);
+  }
+
+  private isAnyBroadcast(ip: Ipv4): boolean {
+    for (const iface of this.stack.interfaces) if (iface.isBroadcast(ip)) return true;
+    return false;
+  }
+}
