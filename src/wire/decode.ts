@@ -15,7 +15,9 @@ import { formatIpv4, formatMac } from "./addr.ts";
 import { Arp, ArpOp } from "./arp.ts";
 import { WireError, type WireErrorCode } from "./error.ts";
 import { Ethernet, EtherType } from "./ethernet.ts";
-import { IPV4_HEADER_LEN, Ipv4Header } from "./ipv4.ts";
+import { DestUnreachableCode, ICMP_HEADER_LEN, Icmpv4, Icmpv4Type } from "./icmp.ts";
+import { IPV4_HEADER_LEN, IpProtocol, Ipv4Header } from "./ipv4.ts";
+import { type ChecksumStatus, UDP_HEADER_LEN, Udp, type UdpRepr } from "./udp.ts";
 import { isVlanTpid, VLAN_TAG_LEN, Vlan } from "./vlan.ts";
 
 export interface EthernetLayer {
@@ -66,6 +68,37 @@ export interface Ipv4Layer {
   isQuoted?: boolean;
 }
 
+export interface IcmpLayer {
+  layer: "icmp";
+  type: number;
+  code: number;
+  /** Echo request/reply identifier and sequence number. */
+  id?: number;
+  seq?: number;
+  /** Next-hop MTU of "fragmentation needed" (type 3 code 4, RFC 1191 §4). */
+  nextHopMtu?: number;
+  /** Redirect's gateway (type 5). */
+  gateway?: string;
+  /** Parameter problem's pointer (type 12). */
+  pointer?: number;
+  /** Absent for a quoted ICMP header (its checksum covers bytes the quote leaves out). */
+  checksumValid?: boolean;
+  /** The ICMP message length (header and body). */
+  length: number;
+  isQuoted?: boolean;
+}
+
+export interface UdpLayer {
+  layer: "udp";
+  srcPort: number;
+  dstPort: number;
+  /** The UDP length field (header and data). */
+  length: number;
+  /** "valid", "invalid", "absent" (zero: none sent, allowed over IPv4) or "unchecked". */
+  checksumStatus: ChecksumStatus;
+  isQuoted?: boolean;
+}
+
 export interface PayloadLayer {
   layer: "payload";
   /** Bytes not decoded further (application data, or a protocol vnet does not dissect). */
@@ -80,7 +113,15 @@ export interface ErrorLayer {
   message: string;
 }
 
-export type Layer = EthernetLayer | VlanLayer | ArpLayer | Ipv4Layer | PayloadLayer | ErrorLayer;
+export type Layer =
+  | EthernetLayer
+  | VlanLayer
+  | ArpLayer
+  | Ipv4Layer
+  | IcmpLayer
+  | UdpLayer
+  | PayloadLayer
+  | ErrorLayer;
 
 /** The UDP destination port that carries VXLAN (IANA, RFC 7348 §5). */
 export const VXLAN_UDP_PORT = 4789;
@@ -184,23 +225,124 @@ function decodeIpv4(buf: Uint8Array, offset: number, end: number, layers: Layer[
     pushPayload(payloadAt, payloadEnd, layers);
     return;
   }
-  decodeIpPayload(buf, ip.protocol, payloadAt, payloadEnd, layers, isQuoted);
+  if (isQuoted) decodeQuotedTransport(buf, ip.protocol, payloadAt, payloadEnd, layers);
+  else decodeIpv4Payload(buf, ip.protocol, payloadAt, payloadEnd, ip.src, ip.dst, layers);
 }
 
-function decodeIpPayload(
+function decodeIpv4Payload(
+  buf: Uint8Array,
+  protocol: number,
+  offset: number,
+  end: number,
+  src: number,
+  dst: number,
+  layers: Layer[],
+): void {
+  switch (protocol) {
+    case IpProtocol.ICMP:
+      decodeIcmp(buf, offset, end, layers);
+      return;
+    case IpProtocol.UDP: {
+      const udp = Udp.parse(buf, offset, { version: 4, src, dst }, end - offset);
+      decodeUdp(buf, offset, udp, layers);
+      return;
+    }
+    default:
+      pushPayload(offset, end, layers);
+  }
+}
+
+function decodeIcmp(buf: Uint8Array, offset: number, end: number, layers: Layer[]): void {
+  const length = end - offset;
+  const icmp = Icmpv4.parse(buf, offset, length);
+  const layer: IcmpLayer = {
+    layer: "icmp",
+    type: Icmpv4.type(buf, offset),
+    code: icmp.code,
+    checksumValid: icmp.checksumValid,
+    length,
+  };
+  switch (icmp.kind) {
+    case "echo-request":
+    case "echo-reply":
+      layer.id = icmp.ident;
+      layer.seq = icmp.seq;
+      break;
+    case "dest-unreachable":
+      if (icmp.code === DestUnreachableCode.FragmentationNeeded) layer.nextHopMtu = icmp.nextHopMtu;
+      break;
+    case "redirect":
+      layer.gateway = formatIpv4(icmp.gateway);
+      break;
+    case "parameter-problem":
+      layer.pointer = icmp.pointer;
+      break;
+  }
+  layers.push(layer);
+  if (icmp.kind === "echo-request" || icmp.kind === "echo-reply" || icmp.kind === "other") {
+    pushPayload(offset + ICMP_HEADER_LEN, end, layers);
+  } else {
+    // An error quotes the offending datagram: show which flow it is about (RFC 792).
+    decodeIpv4(buf, offset + ICMP_HEADER_LEN, end, layers, true);
+  }
+}
+
+/**
+ * The transport header inside an ICMP error's quote: RFC 792 guarantees only its first 8 bytes,
+ * so the fields are read directly rather than through a parser that checks the whole segment.
+ */
+function decodeQuotedTransport(
   buf: Uint8Array,
   protocol: number,
   offset: number,
   end: number,
   layers: Layer[],
-  isQuoted: boolean,
-): void {
+) {
+  if (end - offset < 8) {
+    pushPayload(offset, end, layers);
+    return;
+  }
   switch (protocol) {
+    case IpProtocol.UDP:
+      layers.push({
+        layer: "udp",
+        srcPort: Udp.srcPort(buf, offset),
+        dstPort: Udp.dstPort(buf, offset),
+        length: Udp.length(buf, offset),
+        checksumStatus: "unchecked",
+        isQuoted: true,
+      });
+      return;
+    case IpProtocol.ICMP: {
+      const type = Icmpv4.type(buf, offset);
+      const q: IcmpLayer = {
+        layer: "icmp",
+        type,
+        code: Icmpv4.code(buf, offset),
+        length: end - offset,
+        isQuoted: true,
+      };
+      if (type === Icmpv4Type.EchoRequest || type === Icmpv4Type.EchoReply) {
+        q.id = Icmpv4.ident(buf, offset);
+        q.seq = Icmpv4.seq(buf, offset);
+      }
+      layers.push(q);
+      return;
+    }
     default:
       pushPayload(offset, end, layers);
   }
-  void buf;
-  void isQuoted;
+}
+
+function decodeUdp(buf: Uint8Array, offset: number, udp: UdpRepr, layers: Layer[]): void {
+  layers.push({
+    layer: "udp",
+    srcPort: udp.srcPort,
+    dstPort: udp.dstPort,
+    length: UDP_HEADER_LEN + udp.payloadLength,
+    checksumStatus: udp.checksumStatus,
+  });
+  pushPayload(offset + UDP_HEADER_LEN, offset + UDP_HEADER_LEN + udp.payloadLength, layers);
 }
 
 function pushPayload(offset: number, end: number, layers: Layer[]): void {
@@ -242,10 +384,43 @@ export function summarizeLayer(l: Layer): string {
       const quoted = l.isQuoted ? "quoted " : "";
       return `${quoted}IP ${l.src} > ${l.dst} ttl ${l.ttl} id ${l.id}${flags}${frag}${opts} len ${l.length}${bad}`;
     }
+    case "icmp":
+      return summarizeIcmp(l);
+    case "udp": {
+      const ck = l.checksumStatus === "invalid" ? " bad-cksum" : "";
+      return `${l.isQuoted ? "quoted " : ""}UDP ${l.srcPort} > ${l.dstPort} len ${l.length}${ck}`;
+    }
     case "payload":
       return `payload ${l.length} bytes`;
     case "error":
       return `[malformed: ${l.code} at ${l.offset}: ${l.message}]`;
+  }
+}
+
+const UNREACHABLE = ["net", "host", "protocol", "port", "frag-needed", "source-route-failed"];
+
+function summarizeIcmp(l: IcmpLayer): string {
+  const q = l.isQuoted ? "quoted " : "";
+  const bad = l.checksumValid === false ? " bad-cksum" : "";
+  switch (l.type) {
+    case Icmpv4Type.EchoRequest:
+    case Icmpv4Type.EchoReply: {
+      const what = l.type === Icmpv4Type.EchoRequest ? "request" : "reply";
+      return `${q}ICMP echo ${what} id ${l.id} seq ${l.seq} len ${l.length}${bad}`;
+    }
+    case Icmpv4Type.DestUnreachable: {
+      const why = UNREACHABLE[l.code] ?? `code ${l.code}`;
+      const mtu = l.nextHopMtu !== undefined ? ` mtu ${l.nextHopMtu}` : "";
+      return `${q}ICMP unreachable ${why}${mtu}${bad}`;
+    }
+    case Icmpv4Type.TimeExceeded:
+      return `${q}ICMP time exceeded ${l.code === 0 ? "in-transit" : "reassembly"}${bad}`;
+    case Icmpv4Type.Redirect:
+      return `${q}ICMP redirect to ${l.gateway}${bad}`;
+    case Icmpv4Type.ParameterProblem:
+      return `${q}ICMP parameter problem pointer ${l.pointer}${bad}`;
+    default:
+      return `${q}ICMP type ${l.type} code ${l.code}${bad}`;
   }
 }
 

@@ -1,0 +1,161 @@
+import { fc, test } from "@fast-check/vitest";
+import { describe, expect, it } from "vitest";
+import { oracleFrames } from "../../test/oracle/frames.ts";
+import { decodeFrame, describeFrame, type Layer, summarizeLayers } from "./decode.ts";
+
+function hex(s: string): Uint8Array {
+  const clean = s.replace(/\s+/g, "");
+  return Uint8Array.from({ length: clean.length / 2 }, (_, i) =>
+    Number.parseInt(clean.slice(2 * i, 2 * i + 2), 16),
+  );
+}
+
+// A ping from 10.0.0.1 to 10.0.0.2 (id 0x0001, seq 1, 8 data bytes), written out by hand with
+// zero checksums that are filled in below.
+const PING = hex(
+  "020000000002 020000000001 0800" +
+    "4500 0024 abcd 4000 4001 0000 0a000001 0a000002" +
+    "0800 0000 0001 0001 6162636465666768",
+);
+// Fill in both checksums by the RFC 1071 sum so the literal stays readable.
+function fixChecksums(f: Uint8Array): Uint8Array {
+  const sum = (from: number, to: number) => {
+    let s = 0;
+    for (let i = from; i < to; i += 2) s += (f[i] << 8) | (f[i + 1] ?? 0);
+    while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+    return ~s & 0xffff;
+  };
+  const ip = sum(14, 34);
+  f[24] = ip >>> 8;
+  f[25] = ip & 0xff;
+  const icmp = sum(34, f.length);
+  f[36] = icmp >>> 8;
+  f[37] = icmp & 0xff;
+  return f;
+}
+fixChecksums(PING);
+
+describe("decodeFrame", () => {
+  it("decodes an ICMP echo request layer by layer", () => {
+    expect(decodeFrame(PING)).toEqual([
+      { layer: "ethernet", src: "02:00:00:00:00:01", dst: "02:00:00:00:00:02", etherType: 0x0800 },
+      {
+        layer: "ipv4",
+        src: "10.0.0.1",
+        dst: "10.0.0.2",
+        ttl: 64,
+        protocol: 1,
+        dontFragment: true,
+        checksumValid: true,
+        length: 36,
+        headerLength: 20,
+        id: 0xabcd,
+        dscp: 0,
+        ecn: 0,
+        moreFragments: false,
+        fragmentOffset: 0,
+        optionsLength: 0,
+      },
+      { layer: "icmp", type: 8, code: 0, checksumValid: true, length: 16, id: 1, seq: 1 },
+      { layer: "payload", length: 8 },
+    ]);
+    expect(describeFrame(PING)).toBe(
+      "02:00:00:00:00:01 > 02:00:00:00:00:02 IPv4 | IP 10.0.0.1 > 10.0.0.2 ttl 64 id 43981 DF len 36 | ICMP echo request id 1 seq 1 len 16 | payload 8 bytes",
+    );
+  });
+
+  it("reports a bad IPv4 checksum as a field, not an error", () => {
+    const f = PING.slice();
+    f[25] ^= 0xff;
+    const ip = decodeFrame(f)[1] as Extract<Layer, { layer: "ipv4" }>;
+    expect(ip.checksumValid).toBe(false);
+    expect(describeFrame(f)).toContain("bad-cksum");
+  });
+
+  it("ignores Ethernet padding after the IPv4 datagram", () => {
+    const padded = new Uint8Array(64);
+    padded.set(PING);
+    const layers = decodeFrame(padded);
+    expect(layers.at(-1)).toEqual({ layer: "payload", length: 8 });
+    expect(layers.some((l) => l.layer === "error")).toBe(false);
+  });
+
+  it("keeps the layers before a fault and ends with an error at the frame offset", () => {
+    const cut = PING.subarray(0, 30); // inside the IPv4 header
+    expect(decodeFrame(cut)).toEqual([
+      { layer: "ethernet", src: "02:00:00:00:00:01", dst: "02:00:00:00:00:02", etherType: 0x0800 },
+      {
+        layer: "error",
+        code: "truncated",
+        offset: 14,
+        message: "ipv4 header: need 20 bytes at offset 14, have 16",
+      },
+    ]);
+    const shortIcmp = PING.slice();
+    shortIcmp[17] = 0x1a; // total length 26: 6 bytes of ICMP, fewer than its 8-byte header
+    const layers = decodeFrame(shortIcmp);
+    expect(layers.map((l) => l.layer)).toEqual(["ethernet", "ipv4", "error"]);
+    expect(layers[2]).toMatchObject({ layer: "error", code: "truncated", offset: 34 });
+  });
+
+  it("a frame shorter than an Ethernet header is one error layer", () => {
+    expect(decodeFrame(new Uint8Array(5))).toEqual([
+      {
+        layer: "error",
+        code: "truncated",
+        offset: 0,
+        message: "ethernet header: need 14 bytes at offset 0, have 5",
+      },
+    ]);
+  });
+
+  it("names every layer of the frames built for the oracle", () => {
+    for (const f of oracleFrames())
+      expect(
+        decodeFrame(f.bytes).map((l) => l.layer),
+        f.name,
+      ).toEqual(f.layers);
+  });
+
+  it("summarizes ARP, VLAN stacks and ICMP errors like tcpdump would", () => {
+    const byName = new Map(oracleFrames().map((f) => [f.name, f.bytes]));
+    expect(describeFrame(byName.get("QinQ arp")!)).toBe(
+      "02:00:00:00:0a:01 > ff:ff:ff:ff:ff:ff 802.1ad | s-vlan 200 p1 dei | vlan 10 p0 | ARP who-has 10.0.2.2 tell 10.0.1.1",
+    );
+    expect(describeFrame(byName.get("icmp unreachable, fragmentation needed")!)).toContain(
+      "ICMP unreachable frag-needed mtu 1450 | quoted IP 10.0.1.1 > 10.0.2.2 ttl 64 id 4660 DF len 1500 | quoted UDP 49999 > 50001 len 1480",
+    );
+  });
+
+  test.prop([fc.uint8Array({ maxLength: 200 })])(
+    "any bytes decode without throwing; an error ends the list",
+    (bytes) => {
+      const layers = decodeFrame(bytes);
+      expect(layers.length).toBeGreaterThan(0);
+      layers.forEach((l, i) => {
+        if (l.layer === "error") {
+          expect(i).toBe(layers.length - 1);
+          expect(l.offset).toBeGreaterThanOrEqual(0);
+          expect(l.offset).toBeLessThanOrEqual(bytes.length);
+        }
+      });
+      expect(typeof summarizeLayers(layers)).toBe("string");
+    },
+  );
+
+  // Mutations of real frames reach deep layers that random bytes rarely do.
+  const seeds = oracleFrames().map((f) => f.bytes);
+  test.prop([
+    fc.nat(seeds.length - 1),
+    fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+    fc.nat(80),
+  ])("mutated frames decode without throwing", (which, edits, cut) => {
+    const b = seeds[which].slice();
+    for (const [i, v] of edits) b[i % b.length] = v;
+    const bytes = b.subarray(0, Math.max(0, b.length - cut));
+    const layers = decodeFrame(bytes);
+    const err = layers.find((l) => l.layer === "error");
+    if (err && err.layer === "error") expect(err.offset).toBeLessThanOrEqual(bytes.length);
+    expect(JSON.parse(JSON.stringify(layers))).toEqual(layers);
+  });
+});

@@ -1,0 +1,265 @@
+/**
+ * Every frame type vnet speaks, built inside-out with the codecs' `emit` functions (never by
+ * hand), for the tshark oracle and the decoder's tests. Each entry names the frame and the
+ * layers our decoder must find in it, outermost first.
+ */
+
+import { parseIpv4, parseMac } from "../../src/wire/addr.ts";
+import { Arp, ArpOp, type ArpRepr } from "../../src/wire/arp.ts";
+import { Ethernet, EtherType } from "../../src/wire/ethernet.ts";
+import { DestUnreachableCode, Icmpv4, type Icmpv4Repr, TimeExceededCode } from "../../src/wire/icmp.ts";
+import { IpProtocol, Ipv4Header, type Ipv4Repr } from "../../src/wire/ipv4.ts";
+import { Udp } from "../../src/wire/udp.ts";
+import { Vlan, type VlanTagRepr } from "../../src/wire/vlan.ts";
+
+export interface OracleFrame {
+  name: string;
+  bytes: Uint8Array;
+  /** The `layer` names decodeFrame must return, in order. */
+  layers: string[];
+}
+
+export const MAC_A = parseMac("02:00:00:00:0a:01");
+export const MAC_B = parseMac("02:00:00:00:0b:02");
+const IP_A = parseIpv4("10.0.1.1");
+const IP_B = parseIpv4("10.0.2.2");
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** An Ethernet frame with optional tags, padded to the 60-byte minimum (IEEE 802.3 §3.2.8). */
+export function ether(
+  dst: number,
+  src: number,
+  etherType: number,
+  payload: Uint8Array,
+  tags: VlanTagRepr[] = [],
+) {
+  const head = new Uint8Array(14 + 4 * tags.length);
+  Ethernet.emit({ dst, src, etherType: tags.length ? tags[0].tpid : etherType }, head, 0);
+  tags.forEach((t, i) => {
+    Vlan.emit(t, head, 12 + 4 * i);
+  });
+  // The type after the last tag: each tag's TPID sits at 12 + 4i; the real type follows them.
+  const typeAt = 12 + 4 * tags.length;
+  head[typeAt] = etherType >>> 8;
+  head[typeAt + 1] = etherType & 0xff;
+  const frame = concat(head, payload);
+  return frame.length >= 60 ? frame : concat(frame, new Uint8Array(60 - frame.length));
+}
+
+export function ipv4Header(
+  protocol: number,
+  src: number,
+  dst: number,
+  payloadLength: number,
+  extra: Partial<Ipv4Repr> = {},
+): Ipv4Repr {
+  return {
+    dscp: 0,
+    ecn: 0,
+    ident: 0x1234,
+    dontFragment: true,
+    moreFragments: false,
+    fragmentOffsetBytes: 0,
+    ttl: 64,
+    protocol,
+    src,
+    dst,
+    options: new Uint8Array(0),
+    payloadLength,
+    checksumValid: true,
+    ...extra,
+  };
+}
+
+/** An IPv4 datagram (header with its checksum, then the payload). */
+export function ipv4(
+  protocol: number,
+  src: number,
+  dst: number,
+  payload: Uint8Array,
+  extra: Partial<Ipv4Repr> = {},
+) {
+  const repr = ipv4Header(protocol, src, dst, payload.length, extra);
+  const out = new Uint8Array(Ipv4Header.headerLengthOf(repr) + payload.length);
+  const hl = Ipv4Header.emit(repr, out, 0);
+  out.set(payload, hl);
+  return out;
+}
+
+/** A UDP datagram inside IPv4 with a computed checksum (or none). */
+export function udpIpv4(
+  src: number,
+  dst: number,
+  srcPort: number,
+  dstPort: number,
+  data: Uint8Array,
+  hasChecksum = true,
+) {
+  const seg = new Uint8Array(8 + data.length);
+  seg.set(data, 8);
+  Udp.emit(
+    { srcPort, dstPort, payloadLength: data.length, checksumStatus: hasChecksum ? "valid" : "absent" },
+    seg,
+    0,
+    { version: 4, src, dst },
+  );
+  return ipv4(IpProtocol.UDP, src, dst, seg);
+}
+
+export function icmpv4(repr: Icmpv4Repr): Uint8Array {
+  const out = new Uint8Array(Icmpv4.lengthOf(repr));
+  Icmpv4.emit(repr, out, 0);
+  return out;
+}
+
+export function arp(repr: ArpRepr): Uint8Array {
+  const out = new Uint8Array(28);
+  Arp.emit(repr, out, 0);
+  return out;
+}
+
+const pattern = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff);
+
+/** Ports no tshark dissector claims, so the payload stays "data". */
+const PORT_X = 49999;
+const PORT_Y = 50001;
+
+export function oracleFrames(): OracleFrame[] {
+  const frames: OracleFrame[] = [];
+  const add = (name: string, bytes: Uint8Array, layers: string[]) => frames.push({ name, bytes, layers });
+
+  add("ethernet, unknown type", ether(MAC_B, MAC_A, 0x88b5, pattern(46)), ["ethernet", "payload"]);
+
+  const arpRequest: ArpRepr = {
+    op: ArpOp.Request,
+    senderMac: MAC_A,
+    senderIp: IP_A,
+    targetMac: 0,
+    targetIp: IP_B,
+  };
+  const arpReply: ArpRepr = {
+    op: ArpOp.Reply,
+    senderMac: MAC_B,
+    senderIp: IP_B,
+    targetMac: MAC_A,
+    targetIp: IP_A,
+  };
+  add("arp request", ether(0xffffffffffff, MAC_A, EtherType.ARP, arp(arpRequest)), ["ethernet", "arp"]);
+  add("arp reply", ether(MAC_A, MAC_B, EtherType.ARP, arp(arpReply)), ["ethernet", "arp"]);
+
+  const udp = udpIpv4(IP_A, IP_B, PORT_X, PORT_Y, pattern(40));
+  add(
+    "802.1Q ipv4/udp",
+    ether(MAC_B, MAC_A, EtherType.IPv4, udp, [{ tpid: EtherType.VLAN, vid: 100, pcp: 5, dei: false }]),
+    ["ethernet", "vlan", "ipv4", "udp", "payload"],
+  );
+  add(
+    "QinQ arp",
+    ether(0xffffffffffff, MAC_A, EtherType.ARP, arp(arpRequest), [
+      { tpid: EtherType.QinQ, vid: 200, pcp: 1, dei: true },
+      { tpid: EtherType.VLAN, vid: 10, pcp: 0, dei: false },
+    ]),
+    ["ethernet", "vlan", "vlan", "arp"],
+  );
+  add("ipv4/udp", ether(MAC_B, MAC_A, EtherType.IPv4, udp), ["ethernet", "ipv4", "udp", "payload"]);
+  add(
+    "ipv4/udp without checksum",
+    ether(MAC_B, MAC_A, EtherType.IPv4, udpIpv4(IP_A, IP_B, PORT_X, PORT_Y, pattern(10), false)),
+    ["ethernet", "ipv4", "udp", "payload"],
+  );
+
+  const echo = icmpv4({
+    kind: "echo-request",
+    code: 0,
+    ident: 0x4242,
+    seq: 7,
+    data: pattern(56),
+    checksumValid: true,
+  });
+  // Router alert (RFC 2113): 0x94 0x04 0x00 0x00; a NOP-padded option list stays a multiple of 4.
+  const routerAlert = new Uint8Array([0x94, 0x04, 0x00, 0x00]);
+  add(
+    "ipv4 with options, icmp echo request",
+    ether(
+      MAC_B,
+      MAC_A,
+      EtherType.IPv4,
+      ipv4(IpProtocol.ICMP, IP_A, IP_B, echo, { options: routerAlert, ttl: 1 }),
+    ),
+    ["ethernet", "ipv4", "icmp", "payload"],
+  );
+  const reply = icmpv4({
+    kind: "echo-reply",
+    code: 0,
+    ident: 0x4242,
+    seq: 7,
+    data: pattern(56),
+    checksumValid: true,
+  });
+  add("icmp echo reply", ether(MAC_A, MAC_B, EtherType.IPv4, ipv4(IpProtocol.ICMP, IP_B, IP_A, reply)), [
+    "ethernet",
+    "ipv4",
+    "icmp",
+    "payload",
+  ]);
+
+  // Errors quote the offending datagram's header and the first 8 bytes of its payload.
+  const big = udpIpv4(IP_A, IP_B, PORT_X, PORT_Y, pattern(1472));
+  const quoteOf = (dgram: Uint8Array) => {
+    const original = Ipv4Header.parse(dgram, 0);
+    const hl = Ipv4Header.headerLength(dgram, 0);
+    return { original, originalData: dgram.slice(hl, hl + 8) };
+  };
+  const router = parseIpv4("10.0.0.254");
+  const fragNeeded = icmpv4({
+    kind: "dest-unreachable",
+    code: DestUnreachableCode.FragmentationNeeded,
+    nextHopMtu: 1450,
+    checksumValid: true,
+    ...quoteOf(big),
+  });
+  add(
+    "icmp unreachable, fragmentation needed",
+    ether(
+      MAC_A,
+      MAC_B,
+      EtherType.IPv4,
+      ipv4(IpProtocol.ICMP, router, IP_A, fragNeeded, { dontFragment: false }),
+    ),
+    ["ethernet", "ipv4", "icmp", "ipv4", "udp"],
+  );
+  const portUnreach = icmpv4({
+    kind: "dest-unreachable",
+    code: DestUnreachableCode.Port,
+    nextHopMtu: 0,
+    checksumValid: true,
+    ...quoteOf(udp),
+  });
+  add(
+    "icmp port unreachable",
+    ether(MAC_A, MAC_B, EtherType.IPv4, ipv4(IpProtocol.ICMP, IP_B, IP_A, portUnreach)),
+    ["ethernet", "ipv4", "icmp", "ipv4", "udp"],
+  );
+  const pingDgram = ipv4(IpProtocol.ICMP, IP_A, IP_B, echo, { ttl: 1 });
+  const timeExceeded = icmpv4({
+    kind: "time-exceeded",
+    code: TimeExceededCode.TtlExceeded,
+    checksumValid: true,
+    ...quoteOf(pingDgram),
+  });
+  add(
+    "icmp time exceeded",
+    ether(MAC_A, MAC_B, EtherType.IPv4, ipv4(IpProtocol.ICMP, router, IP_A, timeExceeded)),
+    ["ethernet", "ipv4", "icmp", "ipv4", "icmp"],
+  );
+  return frames;
+}
