@@ -20,6 +20,7 @@
  * error, a counter or the JSON/inspect form of any object here.
  */
 
+import type { Cidr } from "./allowed-ips.ts";
 import type { WgCrypto } from "./crypto.ts";
 
 /** Where a peer's UDP datagrams go and come from (an IPv4 or IPv6 address text and a port). */
@@ -94,18 +95,18 @@ export interface WgDeviceOptions {
   /** Packets held per peer while a handshake is under way (default 128; more are dropped, counted). */
   maxQueuedPackets?: number;
   /**
-   * The cryptokey routing table. Default: the engine's own longest-prefix table. A world may
-   * pass the shared one from `allowed-ips.ts` through this interface.
+   * The cryptokey routing table. Default: a fresh `AllowedIps` (allowed-ips.ts). The engine
+   * inserts and removes its peers' prefixes itself.
    */
   allowedIps?: WgAllowedIpsTable;
 }
 
 /** A longest-prefix-match table from IP prefixes to peers (whitepaper section 2, cryptokey routing). */
 export interface WgAllowedIpsTable {
-  /** Adds `cidr` ("10.0.0.0/24", "fd00::/64") for `peer`; a prefix belongs to one peer (last wins). */
-  insert(cidr: string, peer: WgPeerInfo): void;
+  /** Adds a prefix ("10.0.0.0/24", "fd00::/64" or a parsed Cidr) for `peer`; a prefix belongs to one peer (last wins). */
+  insert(prefix: Cidr | string, peer: WgPeerInfo): unknown;
   /** Removes every prefix of `peer`. */
-  removePeer(peer: WgPeerInfo): void;
+  removePeer(peer: WgPeerInfo): unknown;
   /** The peer whose longest prefix contains the IPv4 address `addr` (uint32). */
   lookupIpv4(addr: number): WgPeerInfo | undefined;
   /** The peer whose longest prefix contains the 16-byte IPv6 address at `buf[offset..]`. */
@@ -117,8 +118,8 @@ export interface WgPeerConfig {
   publicKey: Uint8Array;
   /** Optional pre-shared symmetric key (32 bytes), mixed into the handshake (the "psk2" of IKpsk2). */
   presharedKey?: Uint8Array;
-  /** CIDR texts: packets to these go to this peer; packets from this peer must come from these. */
-  allowedIps: readonly string[];
+  /** Prefixes (text or parsed): packets to these go to this peer; packets from it must come from these. */
+  allowedIps: readonly (string | Cidr)[];
   /** Where to send until the peer is heard from (roaming updates it). */
   endpoint?: WgEndpoint;
   /** Send a keepalive after this many seconds without sending anything (0 or absent: off). */
@@ -133,6 +134,7 @@ export interface WgPeerInfo {
   /** The peer's public key (public, but still printed only in short form). */
   readonly publicKey: Uint8Array;
   readonly endpoint: WgEndpoint | undefined;
+  /** The allowed prefixes as text ("10.0.0.0/24"). */
   readonly allowedIps: readonly string[];
 }
 
