@@ -107,24 +107,20 @@ export class SwitchGraph {
       const rb = this.find(e.b.node);
       if (ra !== rb) {
         this.parent.set(ra, rb);
-        this.tree
-          .get(e.a.node)!
-          .push({
-            linkIndex: e.linkIndex,
-            from: e.a.node,
-            fromPort: e.a.port,
-            to: e.b.node,
-            toPort: e.b.port,
-          });
-        this.tree
-          .get(e.b.node)!
-          .push({
-            linkIndex: e.linkIndex,
-            from: e.b.node,
-            fromPort: e.b.port,
-            to: e.a.node,
-            toPort: e.a.port,
-          });
+        this.tree.get(e.a.node)!.push({
+          linkIndex: e.linkIndex,
+          from: e.a.node,
+          fromPort: e.a.port,
+          to: e.b.node,
+          toPort: e.b.port,
+        });
+        this.tree.get(e.b.node)!.push({
+          linkIndex: e.linkIndex,
+          from: e.b.node,
+          fromPort: e.b.port,
+          to: e.a.node,
+          toPort: e.a.port,
+        });
         continue;
       }
       // The cable closes a cycle: the tree path from a to b, then back over this cable.

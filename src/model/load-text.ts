@@ -48,8 +48,10 @@ export function loadTopologyText(text: string, sourcePath: string): LoadResult {
     return { line: p.line, col: p.col };
   };
 
+  // Only the first syntax error: after it the parser's view of the structure is a guess, and
+  // what follows is usually an echo of the same mistake.
   const syntax: Diagnostic[] = [];
-  for (const e of doc.errors) {
+  for (const e of doc.errors.slice(0, 1)) {
     const { line, col } = e.linePos?.[0] ?? at(e.pos[0]);
     syntax.push({
       file: sourcePath,
@@ -249,9 +251,11 @@ function zodToRaw(iss: z.core.$ZodIssue, base: DocPath, data: unknown, out: RawD
   if (iss.code === "invalid_type" && v === undefined && path.length > 0) {
     // A required key is absent: point at the map that lacks it and say what belongs there.
     const key = String(path[path.length - 1]);
-    const what = isGeneric
-      ? (JSON.parse(iss.message.slice(1)) as string).replace(/\.$/, "")
-      : iss.message.replace(/, got nothing$/, "");
+    const what = lowerFirst(
+      isGeneric
+        ? (JSON.parse(iss.message.slice(1)) as string).replace(/\.$/, "")
+        : iss.message.replace(/, got nothing$/, ""),
+    );
     push(path.slice(0, -1), "value", `missing required key '${key}'${what ? ` (${what})` : ""}`);
     return;
   }
@@ -274,12 +278,23 @@ function zodToRaw(iss: z.core.$ZodIssue, base: DocPath, data: unknown, out: RawD
     case "invalid_value":
       push(path, "value", `${describeGot(v)} is not one of ${iss.values.map((x) => String(x)).join(", ")}`);
       return;
-    case "invalid_key":
-      push(path, "key", `invalid key`);
+    case "invalid_key": {
+      const inner = iss.issues.find((x) => !x.message.startsWith(GENERIC));
+      push(
+        path,
+        "key",
+        inner ? inner.message : `invalid key ${JSON.stringify(String(path[path.length - 1]))}`,
+      );
       return;
+    }
     default:
       push(path, "value", `invalid value ${describeGot(v)}`);
   }
+}
+
+/** "The VM's NICs" -> "the VM's NICs", but "VLAN ids" stays. */
+function lowerFirst(t: string): string {
+  return /^[A-Z][a-z]/.test(t) ? t.charAt(0).toLowerCase() + t.slice(1) : t;
 }
 
 /** One message per place and text (unions can report the same issue twice). */

@@ -143,6 +143,12 @@ class Normalizer {
   private readonly attachments: Attachment[] = [];
   /** Gateway (SVI) address per VLAN, per switch, for subnet hints. */
   private readonly svis = new Map<number, { sw: string; svi: SviSpec }[]>();
+  /** Names claimed twice (reported once); links naming them are not checked further. */
+  private readonly clashing = new Set<string>();
+  /** Every `node:port` some link names, valid or not, so an error there is not echoed as "no link". */
+  private readonly cabled = new Set<string>();
+  /** Switch ports whose configuration has an error: VLAN checks through them would only echo it. */
+  private readonly brokenPorts = new Set<string>();
 
   constructor(
     private readonly file: TopologyFile,
@@ -152,6 +158,11 @@ class Normalizer {
   private report(severity: Severity, path: DocPath, message: string, at: "key" | "value"): void {
     const p = formatDocPath(path);
     this.diags.push({ path, at, severity, message: p === "" ? message : `${p}: ${message}` });
+  }
+  private errorCount(): number {
+    let n = 0;
+    for (const d of this.diags) if (d.severity === "error") n++;
+    return n;
   }
   private error(path: DocPath, message: string, at: "key" | "value" = "value"): void {
     this.report("error", path, message, at);
@@ -171,7 +182,9 @@ class Normalizer {
       const path = ["switches", name];
       const ports = new Map<string, { spec: SwitchPortSpec; path: DocPath }>();
       for (const [portName, cfg] of Object.entries(sw.ports ?? {})) {
+        const before = this.errorCount();
         const spec = this.switchPort(portName, cfg, [...path, "ports", portName]);
+        if (this.errorCount() > before) this.brokenPorts.add(`${name}:${portName}`);
         ports.set(portName, { spec, path: [...path, "ports", portName] });
       }
       portConfigured.set(name, ports);
@@ -261,6 +274,7 @@ class Normalizer {
         prev.kind === "vm" && info.kind === "vm"
           ? `VM name '${name}' is already used on ${prev.server} (${formatDocPath(prev.path)}); VM names are unique in the whole file`
           : `name '${name}' is already the name of a ${prev.kind} (${formatDocPath(prev.path)}); switches, servers and VMs need distinct names because links and commands address them by name`;
+      this.clashing.add(name);
       this.error(info.path, what, "key");
     };
     for (const name of Object.keys(switchesIn)) claim(name, { kind: "switch", path: ["switches", name] });
@@ -770,6 +784,8 @@ class Normalizer {
     const colon = text.indexOf(":");
     const node = text.slice(0, colon);
     const port = text.slice(colon + 1);
+    this.cabled.add(text);
+    if (this.clashing.has(node)) return null; // which of the two is meant is unknowable; the clash is reported
     const info = this.nodes.get(node);
     if (info === undefined) {
       const known = [...switchNames, ...serverNames];
@@ -848,6 +864,9 @@ class Normalizer {
 
     // Cables between switches whose ends disagree about VLANs (CDP's "native VLAN mismatch").
     for (const e of edges) {
+      const isBroken =
+        this.brokenPorts.has(`${e.a.node}:${e.a.port}`) || this.brokenPorts.has(`${e.b.node}:${e.b.port}`);
+      if (isBroken || e.a.node === e.b.node) continue;
       const pa = portOf(e.a.node, e.a.port)!.spec;
       const pb = portOf(e.b.node, e.b.port)!.spec;
       if (pa.mode !== pb.mode)
@@ -870,7 +889,7 @@ class Normalizer {
       for (const nicName of att.nics) {
         const f = far.get(`${att.server}:${nicName}`);
         if (f === undefined) {
-          if (att.tag !== null || att.what.startsWith("port group")) {
+          if (!this.cabled.has(`${att.server}:${nicName}`)) {
             const vs = att.what.startsWith("port group") ? "an uplink" : "an SR-IOV NIC";
             if (once(`nolink ${att.server}:${nicName}`))
               this.warn(
@@ -880,7 +899,7 @@ class Normalizer {
           }
           continue;
         }
-        if (!isSwitch(f.node)) continue;
+        if (!isSwitch(f.node) || this.brokenPorts.has(`${f.node}:${f.port}`)) continue;
         const port = portOf(f.node, f.port)!.spec;
         const vid = ingressVlan(port, att.tag);
         if (vid === null) {
@@ -925,7 +944,7 @@ class Normalizer {
         } else if (!vmIps.has(att.gateway))
           this.warn(
             [...att.nicPath, "gateway"],
-            `gateway ${gwText} is no switch SVI's nor VM's address in this topology, so nothing answers for it${att.vid !== null ? this.sviHint(att.vid) : ""}`,
+            `gateway ${gwText} belongs to no switch SVI and no VM in this topology, so nothing answers ARP for it${att.vid !== null ? this.sviHint(att.vid) : ""}`,
           );
         if (att.nics.length === 0)
           this.warn(
@@ -977,6 +996,8 @@ class Normalizer {
       }
       const cur = vid;
       for (const h of hops) {
+        if (this.brokenPorts.has(`${h.from}:${h.fromPort}`) || this.brokenPorts.has(`${h.to}:${h.toPort}`))
+          break;
         const out = portOf(h.from, h.fromPort)!.spec;
         const inn = portOf(h.to, h.toPort)!.spec;
         const tagging = egressTagging(out, cur);

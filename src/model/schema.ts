@@ -30,52 +30,53 @@ const vlanId = z
   .min(1)
   .max(4094);
 
+type ErrorFn = (iss: { input?: unknown }) => string;
+/** A string of a given form; the same message whether the value is no string at all or a wrong one. */
+const text = (re: RegExp, error: ErrorFn) => z.string({ error }).regex(re, { error });
+
 /** Names of switches, servers, vswitches and VMs: they appear in `node:port` and `vs0/web`. */
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const nameRule = "letters, digits, '_', '.', '-' (at most 63, starting with a letter or digit)";
 /** Port group names: as node names; no '/' because `vs0/web` qualifies one. */
-const nodeName = z
-  .string()
-  .regex(NAME_RE, { error: (iss) => `${showValue(iss.input)} is not a valid name: use ${nameRule}` });
+const nodeName = text(NAME_RE, (iss) => `${showValue(iss.input)} is not a valid name: use ${nameRule}`);
 /** A server NIC becomes a Linux interface in the real world: IFNAMSIZ allows 15 characters. */
 const SERVER_NIC_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
-const serverNicName = z.string().regex(SERVER_NIC_RE, {
-  error: (iss) =>
+const serverNicName = text(
+  SERVER_NIC_RE,
+  (iss) =>
     `${showValue(iss.input)} is not a valid NIC name: use letters, digits, '_', '.', '-', at most 15 characters (a Linux interface name)`,
-});
+);
 /** Switch port names may carry slots, as vendors name them (`Ethernet1/1`). */
 const SWITCH_PORT_RE = /^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$/;
-const switchPortName = z.string().regex(SWITCH_PORT_RE, {
-  error: (iss) =>
+const switchPortName = text(
+  SWITCH_PORT_RE,
+  (iss) =>
     `${showValue(iss.input)} is not a valid port name: use letters, digits, '_', '.', '/', '-' (at most 63)`,
-});
+);
 
 const OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
 const IPV4 = `${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}`;
 export const IPV4_RE = new RegExp(`^${IPV4}$`);
 export const CIDR_RE = new RegExp(`^${IPV4}/(3[0-2]|[12]?[0-9])$`);
 
-const cidr = z.string().regex(CIDR_RE, {
-  error: (iss) => {
-    const v = iss.input;
-    if (typeof v === "string" && IPV4_RE.test(v))
-      return `${v} has no prefix length: write it as address/length, e.g. ${v}/24`;
-    return `expected an IPv4 address with prefix length (e.g. 192.168.10.11/24), got ${showValue(v)}`;
-  },
+const cidr = text(CIDR_RE, (iss) => {
+  const v = iss.input;
+  if (typeof v === "string" && IPV4_RE.test(v))
+    return `${v} has no prefix length: write it as address/length, e.g. ${v}/24`;
+  return `expected an IPv4 address with prefix length (e.g. 192.168.10.11/24), got ${showValue(v)}`;
 });
-const ipv4 = z.string().regex(IPV4_RE, {
-  error: (iss) => {
-    const v = iss.input;
-    if (typeof v === "string" && CIDR_RE.test(v))
-      return `${v}: a gateway is an address without prefix length, e.g. ${v.slice(0, v.indexOf("/"))}`;
-    return `expected an IPv4 address (e.g. 192.168.10.1), got ${showValue(v)}`;
-  },
+const ipv4 = text(IPV4_RE, (iss) => {
+  const v = iss.input;
+  if (typeof v === "string" && CIDR_RE.test(v))
+    return `${v}: a gateway is an address without prefix length, e.g. ${v.slice(0, v.indexOf("/"))}`;
+  return `expected an IPv4 address (e.g. 192.168.10.1), got ${showValue(v)}`;
 });
 export const MAC_TEXT_RE = /^[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}$/;
-const macText = z.string().regex(MAC_TEXT_RE, {
-  error: (iss) =>
+const macText = text(
+  MAC_TEXT_RE,
+  (iss) =>
     `expected a MAC address like "02:00:00:00:20:12" (quote it: YAML reads some unquoted MACs as numbers), got ${showValue(iss.input)}`,
-});
+);
 
 const positiveInt = (what: string, max: number) =>
   z
@@ -166,9 +167,7 @@ const switchSpec = z
       ),
     gateway: z
       .record(
-        z
-          .string()
-          .regex(/^[0-9]+$/, { error: (iss) => `expected a VLAN id as key, got ${showValue(iss.input)}` }),
+        text(/^[0-9]+$/, (iss) => `expected a VLAN id as key, got ${showValue(iss.input)}`),
         cidr,
       )
       .optional()
@@ -287,12 +286,10 @@ const server = z
   })
   .describe("A physical server (hypervisor host).");
 
-const endpoint = z
-  .string()
-  .regex(/^[^:\s]+:[^:\s]+$/, {
-    error: (iss) => `expected node:port (e.g. server1:eth0 or tor1:eth1), got ${showValue(iss.input)}`,
-  })
-  .describe("node:port, where node is a switch or server and port a switch port or server NIC.");
+const endpoint = text(
+  /^[^:\s]+:[^:\s]+$/,
+  (iss) => `expected node:port (e.g. server1:eth0 or tor1:eth1), got ${showValue(iss.input)}`,
+).describe("node:port, where node is a switch or server and port a switch port or server NIC.");
 
 const link = z
   .strictObject({
@@ -301,19 +298,16 @@ const link = z
         error: (iss) => `expected two endpoints [node:port, node:port], got ${showValue(iss.input)}`,
       })
       .describe("The two ends of the cable, as containerlab writes them."),
-    bandwidth: z
-      .string()
-      .regex(BANDWIDTH_RE, {
-        error: (iss) =>
-          `expected a bandwidth with a unit like 10Gbps, 1G, 100Mbps, got ${showValue(iss.input)}`,
-      })
+    bandwidth: text(
+      BANDWIDTH_RE,
+      (iss) => `expected a bandwidth with a unit like 10Gbps, 1G, 100Mbps, got ${showValue(iss.input)}`,
+    )
       .optional()
       .describe("Line rate, e.g. 10Gbps, 1G, 100Mbps (default 10Gbps)."),
-    delay: z
-      .string()
-      .regex(DELAY_RE, {
-        error: (iss) => `expected a delay with a unit like 2us, 1ms, 500ns, got ${showValue(iss.input)}`,
-      })
+    delay: text(
+      DELAY_RE,
+      (iss) => `expected a delay with a unit like 2us, 1ms, 500ns, got ${showValue(iss.input)}`,
+    )
       .optional()
       .describe("One-way propagation delay, e.g. 2us, 1ms, 500ns (default 1us)."),
     mtu: z

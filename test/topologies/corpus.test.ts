@@ -1,0 +1,85 @@
+/**
+ * The topology corpus: every file in `broken/` holds one mistake a user can make and must be
+ * refused with exactly the diagnostics in its `.expected` file (`line:col: message`, one per
+ * line, errors and warnings in file order); every file in `warnings/` loads, with exactly the
+ * warnings in its `.expected` file; the shipped examples load without a warning.
+ */
+
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { type Diagnostic, loadTopologyFile, TopologyError } from "../../src/model/load.ts";
+
+const here = import.meta.dirname;
+const root = join(here, "..", "..");
+
+function lines(ds: readonly Diagnostic[]): string[] {
+  return [...ds]
+    .sort((a, b) => a.line - b.line || a.col - b.col)
+    .map((d) => `${d.line}:${d.col}: ${d.severity === "warning" ? "warning: " : ""}${d.message}`);
+}
+
+function expected(yamlPath: string): string[] {
+  const text = readFileSync(yamlPath.replace(/\.yaml$/, ".expected"), "utf8");
+  return text.split("\n").filter((l) => l.trim() !== "");
+}
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".yaml"))
+    .sort();
+}
+
+describe("broken topologies", () => {
+  const dir = join(here, "broken");
+  const files = yamlFiles(dir);
+  it("has at least 20 broken files, each with an expectation", () => {
+    expect(files.length).toBeGreaterThanOrEqual(20);
+    const all = readdirSync(dir);
+    for (const f of files) expect(all).toContain(f.replace(/\.yaml$/, ".expected"));
+  });
+  for (const f of files) {
+    it(f, () => {
+      const path = join(dir, f);
+      let caught: unknown;
+      try {
+        loadTopologyFile(path);
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught).toBeInstanceOf(TopologyError);
+      const err = caught as TopologyError;
+      expect(err.errors.length).toBeGreaterThan(0);
+      expect(lines(err.diagnostics)).toEqual(expected(path));
+      // Every diagnostic names this file, and the error text is the formatted diagnostics.
+      for (const d of err.diagnostics) expect(d.file).toBe(path);
+      expect(err.message.split("\n")[0]).toBe(`${path}:${lines(err.errors)[0]}`);
+    });
+  }
+});
+
+describe("topologies with warnings", () => {
+  const dir = join(here, "warnings");
+  for (const f of yamlFiles(dir)) {
+    it(f, () => {
+      const path = join(dir, f);
+      const { topology, warnings } = loadTopologyFile(path);
+      expect(topology.servers.length).toBeGreaterThan(0);
+      expect(warnings.length).toBeGreaterThan(0);
+      for (const w of warnings) expect(w.severity).toBe("warning");
+      expect(lines(warnings)).toEqual(expected(path));
+    });
+  }
+});
+
+describe("shipped examples", () => {
+  const dir = join(root, "examples");
+  for (const f of yamlFiles(dir)) {
+    it(`${f} loads without warnings`, () => {
+      const { topology, warnings } = loadTopologyFile(join(dir, f));
+      expect(lines(warnings)).toEqual([]);
+      expect(topology.servers.length).toBeGreaterThan(0);
+      expect(topology.links.length).toBeGreaterThan(0);
+    });
+  }
+});
