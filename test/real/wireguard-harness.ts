@@ -241,6 +241,13 @@ export class RealLab {
     };
   }
 
+  /** Starts `cmd ARGS...` inside `ns` as a tracked child process (killed by `cleanup`). */
+  spawnIn(ns: string, cmd: string, args: string[]): ChildProcess {
+    const child = spawn("ip", ["netns", "exec", ns, cmd, ...args], { stdio: "ignore" });
+    this.children.push(child);
+    return child;
+  }
+
   /** Kills what this lab started (by pid), deletes its namespaces and files. Never throws. */
   async cleanup(): Promise<void> {
     for (const c of this.children) {
