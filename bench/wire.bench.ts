@@ -3,6 +3,9 @@
  * - the Ethernet/IPv4/UDP header chain an L3 forwarder reads per frame: both MACs, the EtherType
  *   behind any VLAN tags, IPv4 version/IHL/total length checked against the frame, the header
  *   checksum verified, TTL, protocol, both addresses, both UDP ports;
+ * - VXLAN encapsulation then decapsulation of a 128-byte inner frame with the VTEP's in-place
+ *   helpers (outer Ethernet/IPv4/UDP/VXLAN written into headroom, IPv4 checksum computed, flow
+ *   hash for the source port; then every outer header checked, checksum verified);
  * - the Internet checksum of 1500 bytes.
  * Each iteration works through a batch of distinct frames (so nothing folds into a constant) and
  * throughput is reported per frame.
@@ -12,7 +15,16 @@ import { bench, do_not_optimize } from "mitata";
 import { internetChecksum } from "../src/wire/checksum.ts";
 import { Ethernet, EtherType } from "../src/wire/ethernet.ts";
 import { IpProtocol, Ipv4Header } from "../src/wire/ipv4.ts";
+import { Udp } from "../src/wire/udp.ts";
 import { Vlan } from "../src/wire/vlan.ts";
+import {
+  newVxlanDecapInfo,
+  VXLAN_OVERHEAD,
+  VXLAN_UDP_PORT,
+  type VxlanOuter,
+  vxlanDecapsulate,
+  vxlanEncapsulate,
+} from "../src/wire/vxlan.ts";
 import { runAndReport } from "./report.ts";
 
 const BATCH = 256;
@@ -42,13 +54,11 @@ function buildFrames(): Uint8Array[] {
       f,
       14,
     );
-    // UDP ports and length, written by hand until the UDP codec is used here.
-    f[34] = 0xc0;
-    f[35] = i & 0xff;
-    f[36] = 0x12;
-    f[37] = 0xb5;
-    f[38] = 0;
-    f[39] = 128 - 34;
+    Udp.emit({ srcPort: 40000 + i, dstPort: 5000, payloadLength: 128 - 42, checksumStatus: "valid" }, f, 34, {
+      version: 4,
+      src: 0x0a000001,
+      dst: 0x0a000100 + i,
+    });
     frames.push(f);
   }
   return frames;
@@ -76,7 +86,8 @@ function parseChain(buf: Uint8Array): number {
   let ports = 0;
   if (proto === IpProtocol.UDP) {
     const u = ip + hl;
-    ports = ((buf[u] << 8) | buf[u + 1]) ^ ((buf[u + 2] << 8) | buf[u + 3]);
+    Udp.check(buf, u);
+    ports = Udp.srcPort(buf, u) ^ Udp.dstPort(buf, u);
   }
   return (dstMac % 65536) ^ (srcMac % 256) ^ ttl ^ proto ^ src ^ dst ^ ports;
 }
@@ -87,10 +98,43 @@ bench("eth/ipv4/udp header chain (256 frames)", () => {
   do_not_optimize(acc);
 });
 
+// One buffer per inner frame, with exactly the headroom encapsulation needs.
+const tunnelBufs = frames.map((f) => {
+  const b = new Uint8Array(VXLAN_OVERHEAD + f.length);
+  b.set(f, VXLAN_OVERHEAD);
+  return b;
+});
+const outer: VxlanOuter = {
+  srcMac: 0x02000000f001,
+  dstMac: 0x02000000f002,
+  srcIp: 0xc0a80001,
+  dstIp: 0xc0a80002,
+  vni: 5001,
+  ttl: 64,
+  dscp: 0,
+  dontFragment: true,
+  ipId: 0,
+  dstPort: VXLAN_UDP_PORT,
+};
+const info = newVxlanDecapInfo();
+
+bench("vxlan encap+decap, 128-byte inner (256 frames)", () => {
+  let acc = 0;
+  for (let i = 0; i < BATCH; i++) {
+    const b = tunnelBufs[i];
+    const start = vxlanEncapsulate(b, VXLAN_OVERHEAD, b.length - VXLAN_OVERHEAD, outer);
+    acc ^= vxlanDecapsulate(b, start, b.length, info) ^ info.vni ^ info.srcPort;
+  }
+  do_not_optimize(acc);
+});
+
 const mtu = new Uint8Array(1500);
 for (let i = 0; i < mtu.length; i++) mtu[i] = (i * 31 + 7) & 0xff;
 bench("internet checksum, 1500 bytes", () => {
   do_not_optimize(internetChecksum(mtu, 0, mtu.length));
 });
 
-await runAndReport({ "eth/ipv4/udp header chain (256 frames)": BATCH });
+await runAndReport({
+  "eth/ipv4/udp header chain (256 frames)": BATCH,
+  "vxlan encap+decap, 128-byte inner (256 frames)": BATCH,
+});

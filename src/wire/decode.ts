@@ -19,6 +19,7 @@ import { DestUnreachableCode, ICMP_HEADER_LEN, Icmpv4, Icmpv4Type } from "./icmp
 import { IPV4_HEADER_LEN, IpProtocol, Ipv4Header } from "./ipv4.ts";
 import { type ChecksumStatus, UDP_HEADER_LEN, Udp, type UdpRepr } from "./udp.ts";
 import { isVlanTpid, VLAN_TAG_LEN, Vlan } from "./vlan.ts";
+import { VXLAN_FLAG_I, VXLAN_HEADER_LEN, VXLAN_UDP_PORT, Vxlan } from "./vxlan.ts";
 
 export interface EthernetLayer {
   layer: "ethernet";
@@ -99,6 +100,13 @@ export interface UdpLayer {
   isQuoted?: boolean;
 }
 
+export interface VxlanLayer {
+  layer: "vxlan";
+  vni: number;
+  /** The flags byte (0x08: only the I flag, as RFC 7348 §5 sends it). */
+  flags: number;
+}
+
 export interface PayloadLayer {
   layer: "payload";
   /** Bytes not decoded further (application data, or a protocol vnet does not dissect). */
@@ -120,11 +128,9 @@ export type Layer =
   | Ipv4Layer
   | IcmpLayer
   | UdpLayer
+  | VxlanLayer
   | PayloadLayer
   | ErrorLayer;
-
-/** The UDP destination port that carries VXLAN (IANA, RFC 7348 §5). */
-export const VXLAN_UDP_PORT = 4789;
 
 /**
  * Decodes one Ethernet frame (`frame` is the frame's bytes, starting at its destination MAC).
@@ -342,7 +348,16 @@ function decodeUdp(buf: Uint8Array, offset: number, udp: UdpRepr, layers: Layer[
     length: UDP_HEADER_LEN + udp.payloadLength,
     checksumStatus: udp.checksumStatus,
   });
-  pushPayload(offset + UDP_HEADER_LEN, offset + UDP_HEADER_LEN + udp.payloadLength, layers);
+  const dataAt = offset + UDP_HEADER_LEN;
+  const end = dataAt + udp.payloadLength;
+  if (udp.dstPort === VXLAN_UDP_PORT && udp.payloadLength > 0) {
+    const vx = Vxlan.parse(buf, dataAt);
+    layers.push({ layer: "vxlan", vni: vx.vni, flags: Vxlan.flags(buf, dataAt) });
+    // The carried frame, bounded by the UDP length; its layers follow in the same list.
+    decodeEthernet(buf, dataAt + VXLAN_HEADER_LEN, end, layers);
+    return;
+  }
+  pushPayload(dataAt, end, layers);
 }
 
 function pushPayload(offset: number, end: number, layers: Layer[]): void {
@@ -390,6 +405,8 @@ export function summarizeLayer(l: Layer): string {
       const ck = l.checksumStatus === "invalid" ? " bad-cksum" : "";
       return `${l.isQuoted ? "quoted " : ""}UDP ${l.srcPort} > ${l.dstPort} len ${l.length}${ck}`;
     }
+    case "vxlan":
+      return `VXLAN vni ${l.vni}${l.flags !== VXLAN_FLAG_I ? ` flags ${hex(l.flags, 2)}` : ""}`;
     case "payload":
       return `payload ${l.length} bytes`;
     case "error":

@@ -11,6 +11,7 @@ import { DestUnreachableCode, Icmpv4, type Icmpv4Repr, TimeExceededCode } from "
 import { IpProtocol, Ipv4Header, type Ipv4Repr } from "../../src/wire/ipv4.ts";
 import { Udp } from "../../src/wire/udp.ts";
 import { Vlan, type VlanTagRepr } from "../../src/wire/vlan.ts";
+import { VXLAN_OVERHEAD, VXLAN_UDP_PORT, type VxlanOuter, vxlanEncapsulate } from "../../src/wire/vxlan.ts";
 
 export interface OracleFrame {
   name: string;
@@ -128,6 +129,26 @@ export function arp(repr: ArpRepr): Uint8Array {
 }
 
 const pattern = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff);
+
+/** A VXLAN packet carrying `inner`, built by the VTEP's own encapsulation (inside-out). */
+export function vxlan(inner: Uint8Array, vni: number): Uint8Array {
+  const outer: VxlanOuter = {
+    srcMac: parseMac("02:00:00:00:f0:01"),
+    dstMac: parseMac("02:00:00:00:f0:02"),
+    srcIp: parseIpv4("192.168.0.1"),
+    dstIp: parseIpv4("192.168.0.2"),
+    vni,
+    ttl: 64,
+    dscp: 0,
+    dontFragment: true,
+    ipId: 7,
+    dstPort: VXLAN_UDP_PORT,
+  };
+  const buf = new Uint8Array(VXLAN_OVERHEAD + inner.length);
+  buf.set(inner, VXLAN_OVERHEAD);
+  const start = vxlanEncapsulate(buf, VXLAN_OVERHEAD, inner.length, outer);
+  return buf.subarray(start);
+}
 
 /** Ports no tshark dissector claims, so the payload stays "data". */
 const PORT_X = 49999;
@@ -260,6 +281,18 @@ export function oracleFrames(): OracleFrame[] {
     "icmp time exceeded",
     ether(MAC_A, MAC_B, EtherType.IPv4, ipv4(IpProtocol.ICMP, router, IP_A, timeExceeded)),
     ["ethernet", "ipv4", "icmp", "ipv4", "icmp"],
+  );
+
+  const vxlanHead = ["ethernet", "ipv4", "udp", "vxlan"];
+  add("vxlan carrying arp", vxlan(ether(0xffffffffffff, MAC_A, EtherType.ARP, arp(arpRequest)), 5001), [
+    ...vxlanHead,
+    "ethernet",
+    "arp",
+  ]);
+  add(
+    "vxlan carrying icmp echo",
+    vxlan(ether(MAC_B, MAC_A, EtherType.IPv4, ipv4(IpProtocol.ICMP, IP_A, IP_B, echo)), 0xabcdef),
+    [...vxlanHead, "ethernet", "ipv4", "icmp", "payload"],
   );
   return frames;
 }

@@ -94,6 +94,7 @@ const MAP: Record<string, { layer: string; fields: Array<[string, string, Conv]>
       ["checksumStatus", "udp.checksum.status", "udpChecksum"],
     ],
   },
+  vxlan: { layer: "vxlan", fields: [["vni", "vxlan.vni", "num"]] },
 };
 
 function convert(value: string, conv: Conv): unknown {
