@@ -275,6 +275,7 @@ export class IpInterface {
   readonly vid: number | null;
   readonly name: string;
   private readonly neighbors = new Map<Ipv4, Neighbor>();
+  private resolved: Neighbor | null = null;
 
   constructor(
     private readonly host: IpHost,
@@ -450,6 +451,7 @@ export class IpInterface {
         );
       }
       this.output(reply, nowNs);
+      this.flushResolved(nowNs);
       return;
     }
     if (isForUs || hasUpdated) {
@@ -460,6 +462,7 @@ export class IpInterface {
             : `ARP ${formatIpv4(senderIp)} is-at ${formatMac(senderMac)} (gratuitous)`;
         this.host.record(frame, this, "deliver", what, nowNs);
       }
+      this.flushResolved(nowNs);
       return;
     }
     const reason =
@@ -499,6 +502,19 @@ export class IpInterface {
         this.host.dropFrame(this, f, "arp-flushed", "dropped: neighbour cache flushed", nowNs);
     }
     this.neighbors.clear();
+  }
+
+  /** Sends the packets that waited for the entry the last ARP packet resolved. */
+  private flushResolved(nowNs: number): void {
+    const n = this.resolved;
+    if (n === null) return;
+    this.resolved = null;
+    const pending = n.pending;
+    n.pending = [];
+    for (const f of pending) {
+      Ethernet.setDst(f.buf, f.start, n.mac);
+      this.output(f, nowNs);
+    }
   }
 
   private createNeighbor(ip: Ipv4, nowNs: number): Neighbor | null {
@@ -610,12 +626,8 @@ export class IpInterface {
       n.timer = 0;
       n.mac = mac;
       this.confirm(n, isConfirmation, nowNs);
-      const pending = n.pending;
-      n.pending = [];
-      for (const f of pending) {
-        Ethernet.setDst(f.buf, f.start, mac);
-        this.output(f, nowNs);
-      }
+      // Sent by `flushResolved` once the ARP packet's own handling (and its trace) is done.
+      this.resolved = n;
       return true;
     }
     if (isConfirmation || n.mac !== mac) {
