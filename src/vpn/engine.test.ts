@@ -529,6 +529,44 @@ describe("WgDevice: timers on a stepped clock", () => {
     expect(b.delivered).toHaveLength(7);
   });
 
+  it("never sends past REJECT_AFTER_MESSAGES: the rest waits for a new keypair", () => {
+    const { w, a, b } = twoSites(nodeCrypto, { rejectAfterMessages: 4, rekeyAfterMessages: 1000 });
+    a.dev.sendPacket(ipv4("10.1.0.1", "10.2.0.1"), 0);
+    w.flush();
+    w.nowNs = 6 * SEC;
+    const outcomes = [];
+    for (let i = 0; i < 5; i++) outcomes.push(a.dev.sendPacket(ipv4("10.1.0.1", "10.2.0.1"), w.nowNs));
+    expect(outcomes).toEqual(["sent", "sent", "sent", "queued", "queued"]);
+    w.flush();
+    expect(eventsOf(a, "handshake-complete")).toHaveLength(2);
+    expect(b.delivered).toHaveLength(6);
+  });
+
+  it("the initiator rekeys when receiving on a keypair near REJECT_AFTER_TIME; the responder does not", () => {
+    const { w, a, b } = twoSites();
+    a.dev.sendPacket(ipv4("10.1.0.1", "10.2.0.1"), 0);
+    w.flush();
+    // b (responder) talks at 166 s: b must not rekey by time, a must on receiving.
+    w.nowNs = 166 * SEC;
+    b.dev.sendPacket(ipv4("10.2.0.1", "10.1.0.1"), w.nowNs);
+    expect(eventsOf(b, "rekey")).toHaveLength(0);
+    w.flush();
+    expect(eventsOf(a, "rekey")).toMatchObject([{ reason: "receive-age" }]);
+    expect(eventsOf(a, "handshake-complete")).toHaveLength(2);
+    expect(a.delivered).toHaveLength(1);
+  });
+
+  it("both sides initiating at once still converge", () => {
+    const { w, a, b } = twoSites();
+    a.dev.sendPacket(ipv4("10.1.0.1", "10.2.0.1"), 0);
+    b.dev.sendPacket(ipv4("10.2.0.1", "10.1.0.1"), 0);
+    w.advance(30 * SEC);
+    expect(a.delivered).toHaveLength(1);
+    expect(b.delivered).toHaveLength(1);
+    expect(a.dev.counters().peers[0].hasCurrentKeypair).toBe(true);
+    expect(b.dev.counters().peers[0].hasCurrentKeypair).toBe(true);
+  });
+
   it("refuses keypairs older than REJECT_AFTER_TIME on both sides", () => {
     const { w, a, b } = twoSites();
     a.dev.sendPacket(ipv4("10.1.0.1", "10.2.0.1"), 0);
