@@ -28,7 +28,6 @@ const VM2_MAC = mac("02:00:00:00:10:12");
 const VM2_IP = ip("192.168.10.12");
 const GW_MAC = mac("02:00:00:00:00:01");
 const GW_IP = ip("192.168.10.1");
-const MS = 1_000_000;
 const S = 1_000_000_000;
 
 function newVm(extra: Partial<VmConfig> = {}, isTracing = true) {

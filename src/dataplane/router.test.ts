@@ -1,0 +1,358 @@
+import { describe, expect, it } from "vitest";
+import { MAC_BROADCAST } from "../wire/addr.ts";
+import { ArpOp } from "../wire/arp.ts";
+import { ETHERNET_HEADER_LEN } from "../wire/ethernet.ts";
+import { ICMP_HEADER_LEN } from "../wire/icmp.ts";
+import { IPV4_HEADER_LEN, IpProtocol } from "../wire/ipv4.ts";
+import { DeviceConfigError } from "./config-error.ts";
+import { DropCounters, newPortCounters } from "./counters.ts";
+import type { Device, DeviceEnv } from "./device.ts";
+import type { Frame } from "./frame.ts";
+import type { PingResult } from "./ip-host.ts";
+import { arpFrame, decodeChecked, echoRequestFrame, ip, mac } from "./ip-testing.ts";
+import { type SviConfig, SviRouter } from "./router.ts";
+import type { SviHost } from "./svi.ts";
+import { RecordingEnv, TestNet, toHex } from "./testing.ts";
+import { Vm } from "./vm.ts";
+
+const SW_MAC = mac("02:00:00:00:fe:01");
+const GW10 = ip("192.168.10.1");
+const GW20 = ip("192.168.20.1");
+const VM1_MAC = mac("02:00:00:00:10:11");
+const VM1_IP = ip("192.168.10.11");
+const VM2_MAC = mac("02:00:00:00:20:12");
+const VM2_IP = ip("192.168.20.12");
+const S = 1_000_000_000;
+
+const SVIS: SviConfig[] = [
+  { vid: 10, ip: GW10, prefixLen: 24 },
+  { vid: 20, ip: GW20, prefixLen: 24 },
+];
+
+class FakeSwitch implements SviHost {
+  readonly name = "tor1";
+  readonly mac = SW_MAC;
+  readonly sent: { vid: number; frame: Frame; timeNs: number }[] = [];
+  sendFromSvi(vid: number, frame: Frame, nowNs: number): void {
+    this.sent.push({ vid, frame, timeNs: nowNs });
+  }
+  take() {
+    return this.sent.splice(0, this.sent.length);
+  }
+}
+
+function newRouter(svis: SviConfig[] = SVIS) {
+  const sw = new FakeSwitch();
+  const router = new SviRouter(sw, svis);
+  const env = new RecordingEnv();
+  router.bind(env);
+  router.start(0);
+  const announcements = sw.take();
+  env.takeRecords();
+  return { sw, router, env, announcements };
+}
+
+/** VM2 asks for its gateway: the router learns VM2 (and answers). */
+function primeVm2(router: SviRouter, sw: FakeSwitch, env: RecordingEnv): void {
+  router.receiveOnSvi(
+    20,
+    arpFrame({ op: ArpOp.Request, dst: MAC_BROADCAST, senderMac: VM2_MAC, senderIp: VM2_IP, targetIp: GW20 }),
+    env.nowNs,
+  );
+  sw.take();
+  env.takeRecords();
+}
+
+function arpReplyFromVm1(): Frame {
+  return arpFrame({
+    op: ArpOp.Reply,
+    dst: SW_MAC,
+    senderMac: VM1_MAC,
+    senderIp: VM1_IP,
+    targetMac: SW_MAC,
+    targetIp: GW10,
+  });
+}
+
+function fromVm2(
+  dst: number,
+  opts: { ttl?: number; dataLen?: number; isDontFragment?: boolean } = {},
+): Frame {
+  return echoRequestFrame({ srcMac: VM2_MAC, dstMac: SW_MAC, src: VM2_IP, dst, id: 5, seq: 1, ...opts });
+}
+
+describe("router: ARP on the SVIs", () => {
+  it("announces each SVI address on its VLAN with the switch's MAC", () => {
+    const { announcements } = newRouter();
+    expect(announcements.map((s) => [s.vid, decodeChecked(s.frame).arp])).toEqual([
+      [10, { op: ArpOp.Request, senderMac: SW_MAC, senderIp: GW10, targetMac: 0, targetIp: GW10 }],
+      [20, { op: ArpOp.Request, senderMac: SW_MAC, senderIp: GW20, targetMac: 0, targetIp: GW20 }],
+    ]);
+  });
+
+  it("answers ARP for the SVI address of the VLAN asked on, not for another VLAN's", () => {
+    const { sw, router, env } = newRouter();
+    router.receiveOnSvi(
+      20,
+      arpFrame({
+        op: ArpOp.Request,
+        dst: MAC_BROADCAST,
+        senderMac: VM2_MAC,
+        senderIp: VM2_IP,
+        targetIp: GW20,
+      }),
+      0,
+    );
+    const sent = sw.take();
+    expect(sent).toHaveLength(1);
+    expect(sent[0].vid).toBe(20);
+    expect(toHex(sent[0].frame)).toBe(
+      "02000000201202000000fe01" +
+        "0806" +
+        "0001080006040002" +
+        "02000000fe01c0a81401" +
+        "020000002012c0a8140c",
+    );
+    expect(env.traceLines()).toEqual([
+      "tor1 gateway deliver vlan20>- vlan 20: ARP who-has 192.168.20.1 tell 192.168.20.12",
+      "tor1 gateway reply ->vlan20 vlan 20: ARP reply 192.168.20.1 is-at 02:00:00:00:fe:01",
+    ]);
+    router.receiveOnSvi(
+      20,
+      arpFrame({
+        op: ArpOp.Request,
+        dst: MAC_BROADCAST,
+        senderMac: VM2_MAC,
+        senderIp: VM2_IP,
+        targetIp: GW10,
+      }),
+      0,
+    );
+    expect(sw.take()).toEqual([]);
+    expect(router.drops.get("arp-not-for-us")).toBe(1);
+  });
+});
+
+describe("router: forwarding", () => {
+  it("routes vlan 20 -> vlan 10 after ARP, TTL 64 -> 63 with a valid incremental checksum", () => {
+    const { sw, router, env } = newRouter();
+    const packet = fromVm2(VM1_IP);
+    const original = packet.bytes().slice(ETHERNET_HEADER_LEN);
+    router.receiveOnSvi(20, packet, 1000);
+    let sent = sw.take();
+    expect(sent).toHaveLength(1);
+    expect(sent[0].vid).toBe(10);
+    expect(decodeChecked(sent[0].frame).arp).toEqual({
+      op: ArpOp.Request,
+      senderMac: SW_MAC,
+      senderIp: GW10,
+      targetMac: 0,
+      targetIp: VM1_IP,
+    });
+    expect(router.neighborTable(1000)).toEqual([
+      { interface: "vlan10", ip: VM1_IP, mac: null, state: "incomplete", queuedFrames: 1 },
+    ]);
+    router.receiveOnSvi(10, arpReplyFromVm1(), 2000);
+    sent = sw.take();
+    expect(sent).toHaveLength(1);
+    expect(sent[0].vid).toBe(10);
+    const d = decodeChecked(sent[0].frame); // header checksum verified
+    expect(d.eth).toEqual({ dst: VM1_MAC, src: SW_MAC, etherType: 0x0800 });
+    expect(d.ip).toMatchObject({ src: VM2_IP, dst: VM1_IP, ttl: 63 });
+    // Only the TTL and the checksum changed.
+    const out = sent[0].frame.bytes().slice(ETHERNET_HEADER_LEN);
+    const changed = [...out].flatMap((b, i) => (b !== original[i] ? [i] : []));
+    expect(changed.every((i) => i === 8 || i === 10 || i === 11)).toBe(true);
+    expect(out[8]).toBe(63);
+    expect(router.stats.ipForwarded).toBe(1);
+    expect(env.traceLines()).toEqual([
+      "tor1 gateway route vlan20>vlan10 vlan 20: routed vlan 20 -> vlan 10 (192.168.20.12 -> 192.168.10.11), ttl 64 -> 63",
+      "tor1 gateway send ->vlan10 vlan 10: ARP who-has 192.168.10.11 on vlan 10 tell 192.168.10.1",
+      "tor1 gateway deliver vlan10>- vlan 10: ARP reply 192.168.10.11 is-at 02:00:00:00:10:11",
+    ]);
+  });
+
+  it("sends time exceeded quoting the datagram as it arrived (RFC 792, RFC 1812 §5.3.1)", () => {
+    const { sw, router, env } = newRouter();
+    primeVm2(router, sw, env);
+    const packet = fromVm2(VM1_IP, { ttl: 1 });
+    const original = packet.bytes().slice(ETHERNET_HEADER_LEN);
+    router.receiveOnSvi(20, packet, 0);
+    const sent = sw.take();
+    expect(sent).toHaveLength(1);
+    expect(sent[0].vid).toBe(20);
+    const d = decodeChecked(sent[0].frame);
+    expect(d.eth).toEqual({ dst: VM2_MAC, src: SW_MAC, etherType: 0x0800 });
+    expect(d.ip).toMatchObject({ src: GW20, dst: VM2_IP, protocol: IpProtocol.ICMP, ttl: 64 });
+    expect(d.icmp).toMatchObject({ kind: "time-exceeded", code: 0 });
+    expect(sent[0].frame.bytes().slice(ETHERNET_HEADER_LEN + IPV4_HEADER_LEN + ICMP_HEADER_LEN)).toEqual(
+      original,
+    );
+    expect(router.drops.get("ttl-exceeded")).toBe(1);
+    expect(env.traceLines()).toEqual([
+      "tor1 gateway drop vlan20>- vlan 20: dropped: ttl exceeded",
+      "tor1 gateway reply ->vlan20 vlan 20: ICMP Time to live exceeded 192.168.20.1 -> 192.168.20.12",
+    ]);
+  });
+
+  it("answers host unreachable for the queued packets when ARP on the egress VLAN fails", () => {
+    const { sw, router, env } = newRouter();
+    primeVm2(router, sw, env);
+    const ghost = ip("192.168.10.99");
+    router.receiveOnSvi(20, fromVm2(ghost), 0);
+    router.receiveOnSvi(20, fromVm2(ghost), 0);
+    env.advanceTo(3 * S);
+    const sent = sw.take();
+    expect(sent.map((s) => [s.vid, s.timeNs])).toEqual([
+      [10, 0],
+      [10, S],
+      [10, 2 * S],
+      [20, 3 * S],
+      [20, 3 * S],
+    ]);
+    const err = decodeChecked(sent[3].frame);
+    expect(err.ip).toMatchObject({ src: GW20, dst: VM2_IP });
+    expect(err.icmp).toMatchObject({ kind: "dest-unreachable", code: 1 });
+    // The quote is the packet as it waited: already forwarded once, TTL 63.
+    expect(err.icmp?.kind === "dest-unreachable" && err.icmp.original).toMatchObject({
+      src: VM2_IP,
+      dst: ghost,
+      ttl: 63,
+    });
+    expect(router.drops.get("arp-failed")).toBe(2);
+  });
+
+  it("refuses a packet larger than the egress MTU: frag needed with the MTU when DF is set", () => {
+    const { sw, router, env } = newRouter([{ vid: 10, ip: GW10, prefixLen: 24, mtu: 1400 }, SVIS[1]]);
+    primeVm2(router, sw, env);
+    router.receiveOnSvi(20, fromVm2(VM1_IP, { dataLen: 1472 }), 0);
+    const sent = sw.take();
+    expect(sent).toHaveLength(1);
+    const d = decodeChecked(sent[0].frame);
+    expect(d.icmp).toMatchObject({ kind: "dest-unreachable", code: 4, nextHopMtu: 1400 });
+    expect(d.ip?.payloadLength).toBe(ICMP_HEADER_LEN + 548); // quote capped at 576 bytes in all
+    expect(router.drops.get("frag-needed")).toBe(1);
+    // Without DF: dropped (this router does not fragment), no ICMP.
+    router.receiveOnSvi(20, fromVm2(VM1_IP, { dataLen: 1472, isDontFragment: false }), 0);
+    expect(sw.take()).toEqual([]);
+    expect(router.drops.get("fragmentation-unsupported")).toBe(1);
+    // 1400 bytes exactly fit.
+    router.receiveOnSvi(20, fromVm2(VM1_IP, { dataLen: 1372 }), 0);
+    expect(decodeChecked(sw.take()[0].frame).arp?.targetIp).toBe(VM1_IP);
+  });
+
+  it("answers net unreachable when no SVI covers the destination", () => {
+    const { sw, router, env } = newRouter();
+    primeVm2(router, sw, env);
+    router.receiveOnSvi(20, fromVm2(ip("10.1.2.3")), 0);
+    const d = decodeChecked(sw.take()[0].frame);
+    expect(d.ip).toMatchObject({ src: GW20, dst: VM2_IP });
+    expect(d.icmp).toMatchObject({ kind: "dest-unreachable", code: 0 });
+    expect(router.drops.get("no-route")).toBe(1);
+  });
+
+  it("answers pings to its SVI addresses, from the address pinged", () => {
+    const { sw, router, env } = newRouter();
+    primeVm2(router, sw, env);
+    router.receiveOnSvi(20, fromVm2(GW20), 0);
+    router.receiveOnSvi(20, fromVm2(GW10), 0);
+    const [a, b] = sw.take();
+    expect(a.vid).toBe(20);
+    expect(decodeChecked(a.frame).ip).toMatchObject({ src: GW20, dst: VM2_IP });
+    expect(decodeChecked(a.frame).icmp).toMatchObject({ kind: "echo-reply", ident: 5, seq: 1 });
+    expect(b.vid).toBe(20);
+    expect(decodeChecked(b.frame).ip).toMatchObject({ src: GW10, dst: VM2_IP });
+    expect(router.stats.ipForwarded).toBe(0);
+  });
+
+  it("does not route broadcasts, multicast, martians or frames for another MAC", () => {
+    const { sw, router, env } = newRouter();
+    primeVm2(router, sw, env);
+    router.receiveOnSvi(20, fromVm2(ip("192.168.10.255")), 0);
+    router.receiveOnSvi(20, fromVm2(ip("224.0.0.5")), 0);
+    router.receiveOnSvi(20, fromVm2(ip("127.0.0.1")), 0);
+    const notForUs = fromVm2(VM1_IP);
+    notForUs.buf[notForUs.start + 5] = 0x99; // destination MAC changed
+    router.receiveOnSvi(20, notForUs, 0);
+    router.receiveOnSvi(30, fromVm2(VM1_IP), 0);
+    expect(sw.take()).toEqual([]);
+    expect(router.drops.entries()).toEqual([
+      ["directed-broadcast", 1],
+      ["martian-destination", 1],
+      ["multicast-not-routed", 1],
+      ["no-svi", 1],
+      ["not-our-mac", 1],
+    ]);
+  });
+
+  it("checks its configuration", () => {
+    const sw = new FakeSwitch();
+    expect(() => new SviRouter(sw, [{ vid: 4095, ip: GW10, prefixLen: 24 }])).toThrow(DeviceConfigError);
+    expect(() => new SviRouter(sw, [SVIS[0], { ...SVIS[1], vid: 10 }])).toThrow(/two SVIs on VLAN 10/);
+  });
+});
+
+/** A switch for the test: port 0 is an access port of VLAN 10, port 1 of VLAN 20, one host each. */
+class TwoVlanSwitch implements Device, SviHost {
+  readonly kind = "switch" as const;
+  readonly name = "tor1";
+  readonly mac = SW_MAC;
+  readonly portNames = ["eth1", "eth2"];
+  readonly portCounters = [newPortCounters(), newPortCounters()];
+  readonly drops = new DropCounters();
+  readonly processingDelayNs = 1_000;
+  readonly router = new SviRouter(this, SVIS);
+  private env: DeviceEnv | null = null;
+  bind(env: DeviceEnv): void {
+    this.env = env;
+    this.router.bind(env);
+  }
+  start(nowNs: number): void {
+    this.router.start(nowNs);
+  }
+  receive(port: number, frame: Frame, nowNs: number): void {
+    // Nothing to bridge with one host per VLAN: every frame is the SVI's business.
+    this.router.receiveOnSvi(port === 0 ? 10 : 20, frame, nowNs);
+  }
+  sendFromSvi(vid: number, frame: Frame): void {
+    this.env?.transmit(vid === 10 ? 0 : 1, frame);
+  }
+}
+
+describe("router: end to end between two VMs", () => {
+  it("ping vm1 -> vm2 across VLANs: ARP for the gateway, routed both ways, TTL 63 on arrival", () => {
+    const net = new TestNet(1, 1_000);
+    const vm1 = net.add(
+      new Vm({ name: "vm1", nics: [{ mac: VM1_MAC, ip: VM1_IP, prefixLen: 24, gateway: GW10 }] }),
+    );
+    const vm2 = net.add(
+      new Vm({ name: "vm2", nics: [{ mac: VM2_MAC, ip: VM2_IP, prefixLen: 24, gateway: GW20 }] }),
+    );
+    const sw = net.add(new TwoVlanSwitch());
+    net.connect(vm1, 0, sw, 0);
+    net.connect(vm2, 0, sw, 1);
+    net.isTracing = false;
+    net.start();
+    net.run();
+    net.isTracing = true;
+    const results: PingResult[] = [];
+    vm1.ping(VM2_IP, { id: 1, seq: 1 }, net.nowNs, (r) => results.push(r));
+    net.runUntil(net.nowNs + 1_000_000);
+    expect(results).toHaveLength(1);
+    expect(results[0]).toMatchObject({ kind: "reply", from: VM2_IP, ttl: 63, isDataIntact: true });
+    for (const t of net.transmitted) decodeChecked(t.frame);
+    const routed = net.traceLines().filter((l) => l.includes(" route "));
+    expect(routed).toEqual([
+      "tor1 gateway route vlan10>vlan20 vlan 10: routed vlan 10 -> vlan 20 (192.168.10.11 -> 192.168.20.12), ttl 64 -> 63",
+      "tor1 gateway route vlan20>vlan10 vlan 20: routed vlan 20 -> vlan 10 (192.168.20.12 -> 192.168.10.11), ttl 64 -> 63",
+    ]);
+    // vm1's traceroute-like probe with TTL 1 dies at the gateway.
+    vm1.ping(VM2_IP, { id: 1, seq: 2, ttl: 1 }, net.nowNs, (r) => results.push(r));
+    net.runUntil(net.nowNs + 1_000_000);
+    expect(results[1]).toMatchObject({ kind: "error", from: GW10, text: "Time to live exceeded" });
+    // A host that does not exist on vlan 20: the gateway's ARP fails after 3 s.
+    vm1.ping(ip("192.168.20.99"), { id: 1, seq: 3 }, net.nowNs, (r) => results.push(r));
+    net.runUntil(net.nowNs + 4 * S);
+    expect(results[2]).toMatchObject({ kind: "error", from: GW10, text: "Destination Host Unreachable" });
+  });
+});
