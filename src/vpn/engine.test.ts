@@ -1,4 +1,5 @@
 import { inspect } from "node:util";
+import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
 import { WgInitiation, WgTransport } from "../wire/wireguard.ts";
 import { CookieMaker } from "./cookie.ts";
@@ -441,6 +442,18 @@ describe("WgDevice: cookie replies under load", () => {
     expect(b.dev.counters().cookieRepliesSent).toBe(1);
   });
 
+  it("an initiator under load demands mac2 on the response too", () => {
+    const { w, a, b } = twoSites();
+    a.dev.forceUnderLoad(true);
+    a.dev.sendPacket(ipv4("10.1.0.1", "10.2.0.1"), 0);
+    w.flush();
+    expect(w.log.map((d) => `${d.from}:${d.bytes[0]}`)).toEqual(["a:1", "b:2", "a:3"]);
+    expect(eventsOf(b, "cookie-received")).toHaveLength(1);
+    w.advance(6 * SEC); // a retries; b answers with mac2; a accepts
+    expect(b.delivered).toHaveLength(1);
+    expect(a.dev.counters().cookieRepliesSent).toBe(1);
+  });
+
   it("a cookie reply that does not answer our last message is refused", () => {
     const { w, a, b, peerB } = twoSites();
     b.dev.forceUnderLoad(true);
@@ -680,4 +693,39 @@ describe("WgDevice: secrets stay secret", () => {
     expect(a.dev.peers()).toHaveLength(1);
     expect(WgInitiation).toBeDefined();
   });
+
+  test.prop(
+    [
+      fc.oneof(
+        fc.uint8Array({ maxLength: 200 }),
+        fc
+          .tuple(
+            fc.integer({ min: 1, max: 4 }),
+            fc.constantFrom(148, 92, 64, 32, 48, 200),
+            fc.uint8Array({ minLength: 200, maxLength: 200 }),
+          )
+          .map(([t, len, rest]) => {
+            const b = rest.slice(0, len);
+            b.set([t, 0, 0, 0]);
+            return b;
+          }),
+      ),
+    ],
+    { numRuns: 200 },
+  )("any datagram gives an outcome and never throws", (bytes) => {
+    const { w, a, b } = fuzzPair;
+    const before = b.dev.drops.total;
+    const outcome = b.dev.receiveDatagram(bytes, a.ep, w.nowNs);
+    expect(typeof outcome).toBe("string");
+    expect(b.dev.drops.total).toBe(before + 1);
+    expect(b.delivered).toHaveLength(1);
+  });
 });
+
+const fuzzPair = (() => {
+  const pair = twoSites();
+  pair.a.dev.sendPacket(ipv4("10.1.0.1", "10.2.0.1"), 0);
+  pair.w.flush();
+  pair.w.wire = [];
+  return pair;
+})();
