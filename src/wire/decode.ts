@@ -13,10 +13,19 @@
 
 import { formatIpv4, formatMac } from "./addr.ts";
 import { Arp, ArpOp } from "./arp.ts";
+import type { PseudoHeader } from "./checksum.ts";
 import { WireError, type WireErrorCode } from "./error.ts";
 import { Ethernet, EtherType } from "./ethernet.ts";
 import { DestUnreachableCode, ICMP_HEADER_LEN, Icmpv4, Icmpv4Type } from "./icmp.ts";
 import { IPV4_HEADER_LEN, IpProtocol, Ipv4Header } from "./ipv4.ts";
+import {
+  formatTcpFlags,
+  parseTcpOptions,
+  TCP_HEADER_LEN,
+  Tcp,
+  type TcpChecksumStatus,
+  type TcpOption,
+} from "./tcp.ts";
 import { type ChecksumStatus, UDP_HEADER_LEN, Udp, type UdpRepr } from "./udp.ts";
 import { isVlanTpid, VLAN_TAG_LEN, Vlan } from "./vlan.ts";
 import { VXLAN_FLAG_I, VXLAN_HEADER_LEN, VXLAN_UDP_PORT, Vxlan } from "./vxlan.ts";
@@ -100,6 +109,23 @@ export interface UdpLayer {
   isQuoted?: boolean;
 }
 
+export interface TcpLayer {
+  layer: "tcp";
+  srcPort: number;
+  dstPort: number;
+  seq: number;
+  /** Flag names in wire order, "SYN|ACK" ("none" when no flag is set). Absent when quoted. */
+  flags?: string;
+  ack?: number;
+  window?: number;
+  headerLength?: number;
+  checksumStatus?: TcpChecksumStatus;
+  /** Options as tcpdump shows them ("mss 1460", "sackOK", "ts 1 0", "wscale 7", "nop"). */
+  options?: string[];
+  /** The header an ICMP error quotes: only its first 8 bytes (ports, sequence) are shown. */
+  isQuoted?: boolean;
+}
+
 export interface VxlanLayer {
   layer: "vxlan";
   vni: number;
@@ -128,6 +154,7 @@ export type Layer =
   | Ipv4Layer
   | IcmpLayer
   | UdpLayer
+  | TcpLayer
   | VxlanLayer
   | PayloadLayer
   | ErrorLayer;
@@ -253,8 +280,59 @@ function decodeIpv4Payload(
       decodeUdp(buf, offset, udp, layers);
       return;
     }
+    case IpProtocol.TCP:
+      decodeTcp(buf, offset, end, { version: 4, src, dst }, layers);
+      return;
     default:
       pushPayload(offset, end, layers);
+  }
+}
+
+function decodeTcp(
+  buf: Uint8Array,
+  offset: number,
+  end: number,
+  pseudo: PseudoHeader,
+  layers: Layer[],
+): void {
+  const tcp = Tcp.parse(buf, offset, pseudo, end - offset);
+  const layer: TcpLayer = {
+    layer: "tcp",
+    srcPort: tcp.srcPort,
+    dstPort: tcp.dstPort,
+    flags: formatTcpFlags(tcp.flags),
+    seq: tcp.seq,
+    ack: tcp.ack,
+    window: tcp.window,
+    headerLength: TCP_HEADER_LEN + tcp.options.length,
+    checksumStatus: tcp.checksumStatus,
+  };
+  layers.push(layer);
+  if (tcp.options.length > 0) {
+    // Options are read from the frame so that a bad one is reported at its frame offset.
+    layer.options = parseTcpOptions(buf, offset + TCP_HEADER_LEN, tcp.options.length).map(formatTcpOption);
+  }
+  pushPayload(offset + TCP_HEADER_LEN + tcp.options.length, end, layers);
+}
+
+function formatTcpOption(o: TcpOption): string {
+  switch (o.kind) {
+    case "eol":
+      return "eol";
+    case "nop":
+      return "nop";
+    case "mss":
+      return `mss ${o.mss}`;
+    case "window-scale":
+      return `wscale ${o.shift}`;
+    case "sack-permitted":
+      return "sackOK";
+    case "sack":
+      return `sack ${o.blocks.map((b) => `${b.left}:${b.right}`).join(" ")}`;
+    case "timestamps":
+      return `ts ${o.tsVal} ${o.tsEcr}`;
+    case "unknown":
+      return `opt-${o.type} len ${o.data.length + 2}`;
   }
 }
 
@@ -316,6 +394,16 @@ function decodeQuotedTransport(
         dstPort: Udp.dstPort(buf, offset),
         length: Udp.length(buf, offset),
         checksumStatus: "unchecked",
+        isQuoted: true,
+      });
+      return;
+    case IpProtocol.TCP:
+      // The first 8 bytes: ports and sequence number (enough to name the connection).
+      layers.push({
+        layer: "tcp",
+        srcPort: Tcp.srcPort(buf, offset),
+        dstPort: Tcp.dstPort(buf, offset),
+        seq: Tcp.seq(buf, offset),
         isQuoted: true,
       });
       return;
@@ -405,6 +493,8 @@ export function summarizeLayer(l: Layer): string {
       const ck = l.checksumStatus === "invalid" ? " bad-cksum" : "";
       return `${l.isQuoted ? "quoted " : ""}UDP ${l.srcPort} > ${l.dstPort} len ${l.length}${ck}`;
     }
+    case "tcp":
+      return summarizeTcp(l);
     case "vxlan":
       return `VXLAN vni ${l.vni}${l.flags !== VXLAN_FLAG_I ? ` flags ${hex(l.flags, 2)}` : ""}`;
     case "payload":
@@ -412,6 +502,32 @@ export function summarizeLayer(l: Layer): string {
     case "error":
       return `[malformed: ${l.code} at ${l.offset}: ${l.message}]`;
   }
+}
+
+/** tcpdump's flag letters: S F R P U E W, "." for ACK. */
+function summarizeTcp(l: TcpLayer): string {
+  const q = l.isQuoted ? "quoted " : "";
+  if (l.isQuoted) return `${q}TCP ${l.srcPort} > ${l.dstPort} seq ${l.seq}`;
+  const letters: Array<[string, string]> = [
+    ["SYN", "S"],
+    ["FIN", "F"],
+    ["RST", "R"],
+    ["PSH", "P"],
+    ["URG", "U"],
+    ["ECE", "E"],
+    ["CWR", "W"],
+    ["ACK", "."],
+  ];
+  const names = (l.flags ?? "").split("|");
+  const f =
+    letters
+      .filter(([n]) => names.includes(n))
+      .map(([, c]) => c)
+      .join("") || "none";
+  const ack = names.includes("ACK") ? ` ack ${l.ack}` : "";
+  const opts = l.options ? ` options [${l.options.join(",")}]` : "";
+  const bad = l.checksumStatus === "invalid" ? " bad-cksum" : "";
+  return `TCP ${l.srcPort} > ${l.dstPort} [${f}] seq ${l.seq}${ack} win ${l.window}${opts}${bad}`;
 }
 
 const UNREACHABLE = ["net", "host", "protocol", "port", "frag-needed", "source-route-failed"];

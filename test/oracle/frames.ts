@@ -9,6 +9,7 @@ import { Arp, ArpOp, type ArpRepr } from "../../src/wire/arp.ts";
 import { Ethernet, EtherType } from "../../src/wire/ethernet.ts";
 import { DestUnreachableCode, Icmpv4, type Icmpv4Repr, TimeExceededCode } from "../../src/wire/icmp.ts";
 import { IpProtocol, Ipv4Header, type Ipv4Repr } from "../../src/wire/ipv4.ts";
+import { emitTcpOptions, Tcp, TcpFlags, type TcpOption } from "../../src/wire/tcp.ts";
 import { Udp } from "../../src/wire/udp.ts";
 import { Vlan, type VlanTagRepr } from "../../src/wire/vlan.ts";
 import { VXLAN_OVERHEAD, VXLAN_UDP_PORT, type VxlanOuter, vxlanEncapsulate } from "../../src/wire/vxlan.ts";
@@ -114,6 +115,33 @@ export function udpIpv4(
     { version: 4, src, dst },
   );
   return ipv4(IpProtocol.UDP, src, dst, seg);
+}
+
+/** A TCP segment inside IPv4 with options and a computed checksum. */
+export function tcpIpv4(
+  src: number,
+  dst: number,
+  seg: { srcPort: number; dstPort: number; seq: number; ack: number; flags: number; window: number },
+  options: TcpOption[],
+  data: Uint8Array,
+) {
+  const opts = new Uint8Array(40);
+  const optLen = emitTcpOptions(options, opts, 0);
+  const out = new Uint8Array(20 + optLen + data.length);
+  out.set(data, 20 + optLen);
+  Tcp.emit(
+    {
+      ...seg,
+      urgentPointer: 0,
+      options: opts.slice(0, optLen),
+      payloadLength: data.length,
+      checksumStatus: "valid",
+    },
+    out,
+    0,
+    { version: 4, src, dst },
+  );
+  return ipv4(IpProtocol.TCP, src, dst, out);
 }
 
 export function icmpv4(repr: Icmpv4Repr): Uint8Array {
@@ -281,6 +309,48 @@ export function oracleFrames(): OracleFrame[] {
     "icmp time exceeded",
     ether(MAC_A, MAC_B, EtherType.IPv4, ipv4(IpProtocol.ICMP, router, IP_A, timeExceeded)),
     ["ethernet", "ipv4", "icmp", "ipv4", "icmp"],
+  );
+
+  const syn = tcpIpv4(
+    IP_A,
+    IP_B,
+    { srcPort: PORT_X, dstPort: PORT_Y, seq: 0xdeadbeef, ack: 0, flags: TcpFlags.SYN, window: 64240 },
+    [
+      { kind: "mss", mss: 1460 },
+      { kind: "sack-permitted" },
+      { kind: "timestamps", tsVal: 123456, tsEcr: 0 },
+      { kind: "nop" },
+      { kind: "window-scale", shift: 7 },
+    ],
+    new Uint8Array(0),
+  );
+  add("tcp syn with options", ether(MAC_B, MAC_A, EtherType.IPv4, syn), ["ethernet", "ipv4", "tcp"]);
+  const data = tcpIpv4(
+    IP_B,
+    IP_A,
+    {
+      srcPort: PORT_Y,
+      dstPort: PORT_X,
+      seq: 1000,
+      ack: 0xdeadbef0,
+      flags: TcpFlags.ACK | TcpFlags.PSH,
+      window: 501,
+    },
+    [{ kind: "nop" }, { kind: "nop" }, { kind: "timestamps", tsVal: 99, tsEcr: 123456 }],
+    pattern(100),
+  );
+  add("tcp data", ether(MAC_A, MAC_B, EtherType.IPv4, data), ["ethernet", "ipv4", "tcp", "payload"]);
+  const prohibited = icmpv4({
+    kind: "dest-unreachable",
+    code: DestUnreachableCode.AdminProhibited,
+    nextHopMtu: 0,
+    checksumValid: true,
+    ...quoteOf(syn),
+  });
+  add(
+    "icmp admin prohibited, quoting tcp",
+    ether(MAC_A, MAC_B, EtherType.IPv4, ipv4(IpProtocol.ICMP, router, IP_A, prohibited)),
+    ["ethernet", "ipv4", "icmp", "ipv4", "tcp"],
   );
 
   const vxlanHead = ["ethernet", "ipv4", "udp", "vxlan"];

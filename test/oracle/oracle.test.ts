@@ -12,11 +12,12 @@ import { afterAll, describe, expect, it } from "vitest";
 import { decodeFrame, type Layer } from "../../src/wire/decode.ts";
 import { PcapWriter } from "../../src/wire/pcap.ts";
 import { PcapngWriter } from "../../src/wire/pcapng.ts";
+import { formatTcpFlags } from "../../src/wire/tcp.ts";
 import { type OracleFrame, oracleFrames } from "./frames.ts";
 import { hasTshark, type TsharkPacket, type TsharkProto, tsharkPdml } from "./tshark.ts";
 
 /** How tshark's value for a field is turned into ours. */
-type Conv = "num" | "text" | "bool" | "checksum" | "udpChecksum";
+type Conv = "num" | "text" | "bool" | "checksum" | "udpChecksum" | "tcpChecksum" | "tcpFlags";
 
 /** Per tshark protocol: our layer name, then [our field, tshark field, conversion]. */
 const MAP: Record<string, { layer: string; fields: Array<[string, string, Conv]> }> = {
@@ -94,6 +95,19 @@ const MAP: Record<string, { layer: string; fields: Array<[string, string, Conv]>
       ["checksumStatus", "udp.checksum.status", "udpChecksum"],
     ],
   },
+  tcp: {
+    layer: "tcp",
+    fields: [
+      ["srcPort", "tcp.srcport", "num"],
+      ["dstPort", "tcp.dstport", "num"],
+      ["seq", "tcp.seq", "num"],
+      ["ack", "tcp.ack", "num"],
+      ["flags", "tcp.flags", "tcpFlags"],
+      ["window", "tcp.window_size_value", "num"],
+      ["headerLength", "tcp.hdr_len", "num"],
+      ["checksumStatus", "tcp.checksum.status", "tcpChecksum"],
+    ],
+  },
   vxlan: { layer: "vxlan", fields: [["vni", "vxlan.vni", "num"]] },
 };
 
@@ -110,6 +124,10 @@ function convert(value: string, conv: Conv): unknown {
       return value === "1" ? true : value === "0" ? false : "unverified";
     case "udpChecksum":
       return ["invalid", "valid", "unchecked", "absent"][Number(value)];
+    case "tcpChecksum":
+      return ["invalid", "valid", "unchecked"][Number(value)];
+    case "tcpFlags":
+      return formatTcpFlags(Number(value));
   }
 }
 
