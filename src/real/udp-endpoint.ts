@@ -57,7 +57,7 @@ export class WgUdpEndpoint {
   private sock4: Socket | undefined;
   private sock6: Socket | undefined;
   private isClosed = false;
-  /** Datagrams the socket refused to send (each counted, never silent). */
+  /** Socket errors after start, in practice datagrams the kernel refused to send (counted, never silent). */
   sendErrors = 0;
 
   private constructor(private readonly opts: WgUdpEndpointOptions) {
@@ -134,7 +134,10 @@ export class WgUdpEndpoint {
         this.device.receiveDatagram(msg, { address: rinfo.address, port: rinfo.port }, this.clock.nowNs());
         this.timer.rearm();
       });
-      s.on("error", (err) => this.opts.onSocketError?.(err));
+      s.on("error", (err) => {
+        this.sendErrors++;
+        this.opts.onSocketError?.(err);
+      });
     }
 
     config.peers.forEach((p, i) => {
@@ -185,9 +188,9 @@ export class WgUdpEndpoint {
       this.sendErrors++;
       return;
     }
-    sock.send(bytes, to.port, to.address, (err) => {
-      if (err) this.sendErrors++;
-    });
+    // No per-datagram callback (a closure per packet on the hot path): a failed send surfaces
+    // as the socket's "error" event, which counts it.
+    sock.send(bytes, to.port, to.address);
   }
 
   async close(): Promise<void> {
