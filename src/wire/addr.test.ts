@@ -6,10 +6,12 @@ import {
   formatMac,
   isMulticastMac,
   parseIpv4,
+  parseIpv6,
   parseMac,
   prefixMask,
   readMac,
   tryParseIpv4,
+  tryParseIpv6,
   writeMac,
 } from "./addr.ts";
 
@@ -41,6 +43,26 @@ describe("addresses", () => {
     writeMac(b, 0, mac);
     expect(readMac(b, 0)).toBe(mac);
     expect(parseMac(formatMac(mac))).toBe(mac);
+  });
+  it("IPv6 text to bytes (RFC 4291 §2.2)", () => {
+    expect(formatIpv6(parseIpv6("2001:DB8::1:0:0:1"), 0)).toBe("2001:db8::1:0:0:1");
+    expect(formatIpv6(parseIpv6("::ffff:192.0.2.1"), 0)).toBe("::ffff:c000:201");
+    expect(formatIpv6(parseIpv6("1:2:3:4:5:6:7::"), 0)).toBe("1:2:3:4:5:6:7:0");
+    expect(parseIpv6("::")).toEqual(new Uint8Array(16));
+    for (const bad of [
+      "1::2::3",
+      "1:2:3:4:5:6:7",
+      "12345::",
+      "fe80::1%eth0",
+      ":1",
+      "1:",
+      "1:2:3:4:5:6:7:1.2.3.4",
+    ]) {
+      expect(tryParseIpv6(bad)).toBeUndefined();
+    }
+  });
+  test.prop([fc.uint8Array({ minLength: 16, maxLength: 16 })])("IPv6 text round trip", (a) => {
+    expect(parseIpv6(formatIpv6(a, 0))).toEqual(a);
   });
   test.prop([fc.integer({ min: 0, max: 2 ** 32 - 1 })])("IPv4 text round trip", (ip) => {
     expect(parseIpv4(formatIpv4(ip))).toBe(ip);

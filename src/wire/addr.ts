@@ -144,3 +144,58 @@ export function formatIpv6(buf: Uint8Array, offset: number): string {
     .join(":");
   return `${left}::${right}`;
 }
+
+/**
+ * Parses IPv6 text (RFC 4291 §2.2: hex groups, one `::`, an optional dotted IPv4 tail) into 16
+ * bytes. Returns undefined when the text is not an IPv6 address. Zone ids (`%eth0`) are refused.
+ */
+export function tryParseIpv6(text: string): Uint8Array | undefined {
+  let s = text;
+  const words: number[] = [];
+  const dot = s.lastIndexOf(".");
+  let v4: number | undefined;
+  if (dot >= 0) {
+    const colon = s.lastIndexOf(":");
+    if (colon < 0) return undefined;
+    v4 = tryParseIpv4(s.slice(colon + 1));
+    if (v4 === undefined) return undefined;
+    // keep a "::" that precedes the IPv4 part, drop a plain ":" separator
+    s = s.slice(0, colon + 1);
+    if (!s.endsWith("::")) s = s.slice(0, -1);
+  }
+  const groupsWanted = v4 === undefined ? 8 : 6;
+  const halves = s.split("::");
+  if (halves.length > 2) return undefined;
+  const parseGroups = (part: string): number[] | undefined => {
+    if (part === "") return [];
+    const out: number[] = [];
+    for (const g of part.split(":")) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
+      out.push(Number.parseInt(g, 16));
+    }
+    return out;
+  };
+  const head = parseGroups(halves[0]);
+  const tail = halves.length === 2 ? parseGroups(halves[1]) : [];
+  if (!head || !tail) return undefined;
+  if (halves.length === 2) {
+    if (head.length + tail.length > groupsWanted - 1) return undefined;
+    words.push(...head, ...new Array(groupsWanted - head.length - tail.length).fill(0), ...tail);
+  } else {
+    if (head.length !== groupsWanted) return undefined;
+    words.push(...head);
+  }
+  if (v4 !== undefined) words.push(v4 >>> 16, v4 & 0xffff);
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 8; i++) {
+    out[2 * i] = words[i] >>> 8;
+    out[2 * i + 1] = words[i] & 0xff;
+  }
+  return out;
+}
+
+export function parseIpv6(text: string): Uint8Array {
+  const v = tryParseIpv6(text);
+  if (v === undefined) throw new WireError("bad-value", 0, `not an IPv6 address: "${text}"`);
+  return v;
+}

@@ -1,6 +1,6 @@
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
-import { parseIpv4 } from "./addr.ts";
+import { parseIpv4, parseIpv6 } from "./addr.ts";
 import { type PseudoHeader, pseudoHeaderSumV4 } from "./checksum.ts";
 import { WireError } from "./error.ts";
 import { Ipv4Header } from "./ipv4.ts";
@@ -70,6 +70,25 @@ describe("udp", () => {
     const padded = new Uint8Array(DNS.length + 6);
     padded.set(DNS);
     expect(Udp.parse(padded, 20, PH, 37).payloadLength).toBe(29);
+  });
+  it("over IPv6, with the RFC 8200 §8.1 pseudo-header", () => {
+    // 2001:db8::1:40000 -> 2001:db8::2:53, 4 data bytes; tshark: checksum 0x6a4e [correct]
+    const v6 = hex(
+      "6000 0000 000c 1140 2001 0db8 0000 0000 0000 0000 0000 0001 2001 0db8 0000 0000 0000 0000 0000 0002" +
+        "9c40 0035 000c 6a4e dead beef",
+    );
+    const ph: PseudoHeader = { version: 6, src: parseIpv6("2001:db8::1"), dst: parseIpv6("2001:db8::2") };
+    expect(Udp.parse(v6, 40, ph)).toEqual({
+      srcPort: 40000,
+      dstPort: 53,
+      payloadLength: 4,
+      checksumStatus: "valid",
+    });
+    const b = v6.slice();
+    Udp.emit({ srcPort: 40000, dstPort: 53, payloadLength: 4, checksumStatus: "valid" }, b, 40, ph);
+    expect(b).toEqual(v6);
+    const other: PseudoHeader = { ...ph, dst: parseIpv6("2001:db8::3") };
+    expect(Udp.parse(v6, 40, other).checksumStatus).toBe("invalid");
   });
   it("a computed zero goes on the wire as 0xffff", () => {
     const b = ZERO_SUM.slice();
