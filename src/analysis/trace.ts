@@ -52,6 +52,8 @@ export interface TraceResult {
   to: string;
   toIp: string;
   delivered: boolean;
+  /** Simulated time the trace started at; hop times are absolute. */
+  startNs: number;
   /** Round-trip time of the echo in simulated ns, when delivered. */
   rttNs: number | null;
   hops: TraceHop[];
@@ -71,6 +73,9 @@ export interface TraceInput {
   labels: ReadonlyMap<number, FrameLabel>;
   delivered: boolean;
   rttNs: number | null;
+  startNs?: number;
+  /** Set when the source could not send at all (no route, too big): the failure, in words. */
+  sendError?: string | null;
   /** For a gateway hop's device, the switch it routes for (defaults to the device name). */
   gatewaySwitchOf?: (device: string) => string;
 }
@@ -78,8 +83,36 @@ export interface TraceInput {
 const ECHO: ReadonlySet<FrameKind> = new Set(["echo-request", "echo-reply", "icmp-error"]);
 const ARP: ReadonlySet<FrameKind> = new Set(["arp-request", "arp-reply"]);
 
+/** A link's record (its device is "a<->b"). */
+function isLinkRecord(r: HopRecord): boolean {
+  return r.device.includes("<->");
+}
+
+/**
+ * Devices record their decision after handing the frame to the link, so a link's record comes
+ * first; within one instant and one frame, put the decision before the carrying.
+ */
+function decisionsFirst(records: readonly HopRecord[]): HopRecord[] {
+  const out: HopRecord[] = [];
+  let i = 0;
+  while (i < records.length) {
+    let j = i;
+    while (
+      j < records.length &&
+      records[j].timeNs === records[i].timeNs &&
+      records[j].frameId === records[i].frameId
+    )
+      j++;
+    const group = records.slice(i, j);
+    out.push(...group.filter((r) => !isLinkRecord(r)), ...group.filter(isLinkRecord));
+    i = j;
+  }
+  return out;
+}
+
 export function analyseTrace(input: TraceInput): TraceResult {
-  const { source, target, records, labels } = input;
+  const { source, target, labels } = input;
+  const records = decisionsFirst(input.records);
   const gwSwitch = input.gatewaySwitchOf ?? ((d: string) => d);
   const kindOf = (id: number): FrameKind => labels.get(id)?.kind ?? "other";
   const hops: TraceHop[] = records.map((r) => ({
@@ -117,7 +150,7 @@ export function analyseTrace(input: TraceInput): TraceResult {
 
   let verdict: string;
   if (!input.delivered) {
-    verdict = `not delivered: ${failureCause(records, kindOf, target)}`;
+    verdict = `not delivered: ${input.sendError ?? failureCause(records, kindOf, target)}`;
   } else {
     verdict = `${relation(source, target)}: ${pathPhrase(source, target, crosses, physical, gateways, sawVswitch, gwSwitch)}`;
   }
@@ -126,6 +159,7 @@ export function analyseTrace(input: TraceInput): TraceResult {
     to: input.targetText,
     toIp: formatIpv4(target.ip),
     delivered: input.delivered,
+    startNs: input.startNs ?? 0,
     rttNs: input.rttNs,
     hops,
     crossesPhysicalNetwork: crosses,
@@ -232,7 +266,7 @@ export function formatTrace(t: TraceResult): string {
     const ports = `${h.in ?? "-"} -> ${h.out ?? "-"}`;
     const vlan = h.vlan === null ? "" : ` vlan ${h.vlan}`;
     lines.push(
-      `  ${String(n).padStart(3)}  ${fmtTime(h.timeNs).padStart(10)}  ${h.device} [${h.kind}] ${ports}${vlan}: ${h.action}, ${h.reason}`,
+      `  ${String(n).padStart(3)}  +${fmtTime(h.timeNs - t.startNs).padEnd(9)}  ${h.device} [${h.kind}] ${ports}${vlan}: ${h.action}, ${h.reason}`,
     );
   }
   lines.push("");

@@ -19,6 +19,11 @@ async function commandModules(): Promise<CommandModule[]> {
   mods.push((await import("./schema.ts")).register);
   mods.push((await import("./decode.ts")).register);
   mods.push((await import("./vpn.ts")).register);
+  mods.push((await import("./trace.ts")).register);
+  mods.push((await import("./ping.ts")).register);
+  mods.push((await import("./pingall.ts")).register);
+  mods.push((await import("./show.ts")).register);
+  mods.push((await import("./demo.ts")).register);
   return mods;
 }
 

@@ -103,6 +103,7 @@ export class World implements LinkObserver {
   private frameHook: ((frame: Frame) => void) | null = null;
   private captures: CaptureSet | null = null;
   private hasStarted = false;
+  private readonly starters: { at: number; fn: (nowNs: number) => void }[] = [];
 
   constructor(options: WorldOptions = {}) {
     this.seed = options.seed ?? 1;
@@ -192,9 +193,34 @@ export class World implements LinkObserver {
     env.portSides[end.port] = side;
   }
 
+  /**
+   * The environment of a device already added, for a component that shares its device's
+   * world (the router behind a switch's SVIs binds to the switch's environment).
+   */
+  envOf(device: Device): DeviceEnv {
+    const env = this.envs.get(device);
+    if (env === undefined) throw new Error(`device "${device.name}" is not in this world`);
+    return env;
+  }
+
+  /** Runs `fn(nowNs)` when the world starts, after the devices added before it was registered. */
+  onStart(fn: (nowNs: number) => void): void {
+    this.starters.push({ at: this.devices.length, fn });
+  }
+
   /** The link at a device's port, or null. */
   linkAt(device: Device, port: number): Link | null {
     return this.envs.get(device)?.portLinks[port] ?? null;
+  }
+
+  /**
+   * Brings a link up or down (a cable pulled, a NIC failed) and tells the devices at both ends,
+   * so they forget what they learned behind that port and teams fail over.
+   */
+  setLinkUp(link: Link, isUp: boolean): void {
+    link.setUp(isUp);
+    const now = this.scheduler.now();
+    for (const end of link.ends) end.device.setPortUp?.(end.port, isUp, now);
   }
 
   /** Calls every device's `start` once, in the order they were added. */
@@ -202,7 +228,20 @@ export class World implements LinkObserver {
     if (this.hasStarted) return;
     this.hasStarted = true;
     const now = this.scheduler.now();
-    for (const d of this.devices) d.start(now);
+    let k = 0;
+    this.devices.forEach((d, i) => {
+      while (k < this.starters.length && this.starters[k].at <= i) this.starters[k++].fn(now);
+      d.start(now);
+    });
+    while (k < this.starters.length) this.starters[k++].fn(now);
+    // A port with nothing attached is down: devices do not flood to it or pick it in a team.
+    for (const d of this.devices) {
+      const env = this.envs.get(d);
+      if (env === undefined || d.setPortUp === undefined) continue;
+      env.portLinks.forEach((l, port) => {
+        if (l === null) d.setPortUp?.(port, false, now);
+      });
+    }
   }
 
   runUntil(timeNs: number): number {

@@ -1,0 +1,271 @@
+/**
+ * The builder: a normalized `Topology` becomes a running simulated world. In file order:
+ * - a physical switch per switch (`tor1`), with the router behind its SVIs when it has a
+ *   `gateway` (the router shares the switch's name; its hops are of kind `gateway`);
+ * - per server, a NIC device per physical NIC (`server1/eth0`: its wire port, its PF toward
+ *   the host, and its SR-IOV virtual functions), a vswitch per vswitch (`server1/vs0`, one VM
+ *   port per vNIC attached to it, its uplinks connected to the PFs of its NICs), and a VM per VM
+ *   (`web1`, one port per vNIC) connected to its vswitch port or to its VF;
+ * - a cable per `links` entry between a NIC's wire port or a switch port.
+ *
+ * Internal connections are links without rate, delay or queue; cables carry the file's rate,
+ * delay, MTU, loss and queue. Captures are named after the end as a user would name it:
+ * `server1-eth0`, `tor1-eth1` for cable ends, `web1-eth0` for a VM's vNIC; the hypervisor side
+ * of an internal connection is not captured (it would repeat the VM's capture).
+ */
+
+import type { Device } from "../dataplane/device.ts";
+import type { NeighborInfo } from "../dataplane/ip-host.ts";
+import type { MacTable } from "../dataplane/mac-table.ts";
+import { PF_PORT, Pnic, WIRE_PORT } from "../dataplane/pnic.ts";
+import { SviRouter } from "../dataplane/router.ts";
+import { PhysicalSwitch } from "../dataplane/switch.ts";
+import { Vm } from "../dataplane/vm.ts";
+import { Vswitch } from "../dataplane/vswitch.ts";
+import type { Topology, VmSpec } from "../model/types.ts";
+import type { LinkEnd } from "./link.ts";
+import { World } from "./world.ts";
+
+export interface VmHandle {
+  spec: VmSpec;
+  device: Vm;
+}
+
+export interface BuiltNetwork {
+  world: World;
+  /** VMs by name, in file order. */
+  vms: Map<string, VmHandle>;
+  switches: Map<string, PhysicalSwitch>;
+  /** Every MAC table (switches, vswitches, NIC embedded switches) for `show fdb`. */
+  macTables: { device: string; table: MacTable; portName: (port: number) => string }[];
+  /** Every ARP cache (VMs, gateways) for `show arp`. */
+  arpCaches: { device: string; table: (nowNs: number) => NeighborInfo[] }[];
+}
+
+export interface BuildOptions {
+  seed?: number;
+}
+
+/** The name of a device port for `show fdb`, including the logical ports beyond `portNames`. */
+function portNamer(device: Device, extra: Map<number, string>): (port: number) => string {
+  return (port) => extra.get(port) ?? device.portNames[port] ?? `port${port}`;
+}
+
+export function buildWorld(topology: Topology, options: BuildOptions = {}): BuiltNetwork {
+  const world = new World({ seed: options.seed ?? 1 });
+  const built: BuiltNetwork = { world, vms: new Map(), switches: new Map(), macTables: [], arpCaches: [] };
+  /** Cable ends: "node:port" -> the device port behind it. */
+  const cableEnds = new Map<string, { device: Device; port: number }>();
+
+  for (const sw of topology.switches) {
+    const dev = world.add(
+      new PhysicalSwitch({
+        name: sw.name,
+        mac: sw.mac,
+        ports: sw.ports.map((p) =>
+          p.mode === "access"
+            ? { name: p.name, mode: "access", vlan: p.vlan }
+            : { name: p.name, mode: "trunk", vlans: p.vlans, nativeVlan: p.nativeVlan },
+        ),
+        sviVlans: sw.gateway.map((g) => g.vid),
+        macTableSize: sw.macTableSize,
+        macAgingNs: sw.macAgingSec * 1e9,
+      }),
+    );
+    built.switches.set(sw.name, dev);
+    built.macTables.push({
+      device: sw.name,
+      table: dev.macTable,
+      portName: portNamer(dev, new Map([[dev.sviPort, "svi"]])),
+    });
+    sw.ports.forEach((p, i) => {
+      cableEnds.set(`${sw.name}:${p.name}`, { device: dev, port: i });
+    });
+    if (sw.gateway.length > 0) {
+      const router = new SviRouter(
+        dev,
+        sw.gateway.map((g) => ({ vid: g.vid, ip: g.ip, prefixLen: g.prefixLen })),
+        { drops: dev.drops },
+      );
+      dev.attachSvi(router);
+      router.bind(world.envOf(dev));
+      world.onStart((now) => router.start(now));
+      built.arpCaches.push({
+        device: `${sw.name} (gateway)`,
+        table: (now) => router.stack.neighborTable(now),
+      });
+    }
+  }
+
+  for (const server of topology.servers) {
+    // VFs handed out per NIC, in file order of the VMs (the loader assigned vfIndex).
+    const vfUsers = new Map<
+      string,
+      { vm: string; nic: number; vfIndex: number; mac: number; vlan: number | null; spoofCheck: boolean }[]
+    >();
+    const vsPorts = new Map<
+      string,
+      { vm: string; nic: number; name: string; portGroup: string; mac: number }[]
+    >();
+    for (const vm of server.vms) {
+      vm.nics.forEach((nic, i) => {
+        const a = nic.attachment;
+        const multi =
+          vm.nics.filter(
+            (n) =>
+              n.attachment.kind === "portGroup" &&
+              n.attachment.vswitch === (a.kind === "portGroup" ? a.vswitch : ""),
+          ).length > 1;
+        if (a.kind === "portGroup") {
+          const list = vsPorts.get(a.vswitch) ?? [];
+          list.push({
+            vm: vm.name,
+            nic: i,
+            name: multi ? `${vm.name}-${nic.name}` : vm.name,
+            portGroup: a.portGroup,
+            mac: nic.mac,
+          });
+          vsPorts.set(a.vswitch, list);
+        } else {
+          const list = vfUsers.get(a.nic) ?? [];
+          list.push({
+            vm: vm.name,
+            nic: i,
+            vfIndex: a.vfIndex,
+            mac: nic.mac,
+            vlan: a.vlan,
+            spoofCheck: a.spoofCheck,
+          });
+          vfUsers.set(a.nic, list);
+        }
+      });
+    }
+
+    const pnics = new Map<string, Pnic>();
+    for (const nic of server.nics) {
+      const name = `${server.name}/${nic.name}`;
+      const users = vfUsers.get(nic.name) ?? [];
+      const dev = world.add(
+        new Pnic({
+          name,
+          wireName: nic.name,
+          mac: nic.mac,
+          sriov: nic.sriov,
+          vfs:
+            nic.sriov === null
+              ? []
+              : Array.from({ length: nic.sriov.vfs }, (_, i) => {
+                  const u = users.find((x) => x.vfIndex === i);
+                  return u === undefined ? null : { mac: u.mac, vlan: u.vlan, spoofCheck: u.spoofCheck };
+                }),
+        }),
+      );
+      pnics.set(nic.name, dev);
+      cableEnds.set(`${server.name}:${nic.name}`, { device: dev, port: WIRE_PORT });
+      if (dev.veb !== null) {
+        built.macTables.push({ device: name, table: dev.veb, portName: portNamer(dev, new Map()) });
+      }
+    }
+
+    const vswitches = new Map<string, Vswitch>();
+    for (const vs of server.vswitches) {
+      const ports = vsPorts.get(vs.name) ?? [];
+      const dev = world.add(
+        new Vswitch({
+          name: `${server.name}/${vs.name}`,
+          uplinks: vs.uplinks.map((u) => `uplink:${u}`),
+          portGroups: vs.portGroups.map((pg) => ({ name: pg.name, vlan: pg.vlan, security: pg.security })),
+          vmPorts: ports.map((p) => ({ name: p.name, portGroup: p.portGroup, mac: p.mac })),
+          macTableSize: vs.macTableSize,
+          macAgingNs: vs.macAgingSec * 1e9,
+        }),
+      );
+      vswitches.set(vs.name, dev);
+      built.macTables.push({
+        device: dev.name,
+        table: dev.macTable,
+        portName: portNamer(dev, new Map([[dev.teamPort, "uplinks"]])),
+      });
+      vs.uplinks.forEach((u, i) => {
+        const pnic = pnics.get(u);
+        if (pnic === undefined) throw new Error(`build: ${server.name}/${vs.name} uplink ${u} is not a NIC`);
+        world.connect(
+          { device: dev, port: i, name: `${dev.name}:uplink:${u}`, captureName: null },
+          { device: pnic, port: PF_PORT, name: `${pnic.name}:pf`, captureName: null },
+          null,
+          "pnic",
+        );
+      });
+    }
+
+    for (const vm of server.vms) {
+      const dev = world.add(
+        new Vm({
+          name: vm.name,
+          nics: vm.nics.map((n) => ({
+            mac: n.mac,
+            ip: n.ip,
+            prefixLen: n.prefixLen,
+            gateway: n.gateway,
+            attachment: n.attachment.kind === "vf" ? "vf" : "virtio",
+          })),
+        }),
+      );
+      built.vms.set(vm.name, { spec: vm, device: dev });
+      built.arpCaches.push({ device: vm.name, table: (now) => dev.neighborTable(now) });
+      vm.nics.forEach((nic, i) => {
+        const vmEnd: LinkEnd = {
+          device: dev,
+          port: i,
+          name: `${vm.name}:${nic.name}`,
+          captureName: `${vm.name}-${nic.name}`,
+        };
+        const a = nic.attachment;
+        if (a.kind === "portGroup") {
+          const vs = vswitches.get(a.vswitch);
+          const portName = vsPorts.get(a.vswitch)?.find((p) => p.vm === vm.name && p.nic === i)?.name;
+          if (vs === undefined || portName === undefined)
+            throw new Error(`build: ${vm.name} ${nic.name}: no vswitch port`);
+          const port = vs.portIndex(portName);
+          world.connect(
+            vmEnd,
+            { device: vs, port, name: `${vs.name}:${portName}`, captureName: null },
+            null,
+            "vnic",
+          );
+        } else {
+          const pnic = pnics.get(a.nic);
+          if (pnic === undefined) throw new Error(`build: ${vm.name} ${nic.name}: no NIC ${a.nic}`);
+          const port = pnic.vfPort(a.vfIndex);
+          world.connect(
+            vmEnd,
+            { device: pnic, port, name: `${pnic.name}:vf${a.vfIndex}`, captureName: null },
+            null,
+            "vf",
+          );
+        }
+      });
+    }
+  }
+
+  for (const l of topology.links) {
+    const a = cableEnds.get(`${l.a.node}:${l.a.port}`);
+    const b = cableEnds.get(`${l.b.node}:${l.b.port}`);
+    if (a === undefined || b === undefined)
+      throw new Error(`build: link ${l.a.node}:${l.a.port} - ${l.b.node}:${l.b.port} has an unknown end`);
+    const link = world.connect(
+      { ...a, name: `${l.a.node}:${l.a.port}`, captureName: `${l.a.node}-${l.a.port}` },
+      { ...b, name: `${l.b.node}:${l.b.port}`, captureName: `${l.b.node}-${l.b.port}` },
+      {
+        rateBps: l.bandwidthBps,
+        delayNs: l.delayNs,
+        mtu: l.mtu,
+        lossRate: l.lossRate,
+        queueFrames: l.queueFrames,
+        isUp: l.isUp,
+      },
+    );
+    if (!l.isUp) world.onStart(() => world.setLinkUp(link, false));
+  }
+  return built;
+}
