@@ -11,7 +11,7 @@
  * throughput is reported per frame.
  */
 
-import { bench, do_not_optimize } from "mitata";
+import { do_not_optimize } from "mitata";
 import { internetChecksum } from "../src/wire/checksum.ts";
 import { Ethernet, EtherType } from "../src/wire/ethernet.ts";
 import { IpProtocol, Ipv4Header } from "../src/wire/ipv4.ts";
@@ -25,7 +25,7 @@ import {
   vxlanDecapsulate,
   vxlanEncapsulate,
 } from "../src/wire/vxlan.ts";
-import { runAndReport } from "./report.ts";
+import { benchOps, runAndReport } from "./report.ts";
 
 const BATCH = 256;
 
@@ -92,11 +92,15 @@ function parseChain(buf: Uint8Array): number {
   return (dstMac % 65536) ^ (srcMac % 256) ^ ttl ^ proto ^ src ^ dst ^ ports;
 }
 
-bench("eth/ipv4/udp header chain (256 frames)", () => {
-  let acc = 0;
-  for (let i = 0; i < BATCH; i++) acc ^= parseChain(frames[i]);
-  do_not_optimize(acc);
-});
+benchOps(
+  "eth/ipv4/udp header chain",
+  () => {
+    let acc = 0;
+    for (let i = 0; i < BATCH; i++) acc ^= parseChain(frames[i]);
+    do_not_optimize(acc);
+  },
+  BATCH,
+);
 
 // One buffer per inner frame, with exactly the headroom encapsulation needs.
 const tunnelBufs = frames.map((f) => {
@@ -118,23 +122,24 @@ const outer: VxlanOuter = {
 };
 const info = newVxlanDecapInfo();
 
-bench("vxlan encap+decap, 128-byte inner (256 frames)", () => {
-  let acc = 0;
-  for (let i = 0; i < BATCH; i++) {
-    const b = tunnelBufs[i];
-    const start = vxlanEncapsulate(b, VXLAN_OVERHEAD, b.length - VXLAN_OVERHEAD, outer);
-    acc ^= vxlanDecapsulate(b, start, b.length, info) ^ info.vni ^ info.srcPort;
-  }
-  do_not_optimize(acc);
-});
+benchOps(
+  "vxlan encap+decap, 128-byte inner frame",
+  () => {
+    let acc = 0;
+    for (let i = 0; i < BATCH; i++) {
+      const b = tunnelBufs[i];
+      const start = vxlanEncapsulate(b, VXLAN_OVERHEAD, b.length - VXLAN_OVERHEAD, outer);
+      acc ^= vxlanDecapsulate(b, start, b.length, info) ^ info.vni ^ info.srcPort;
+    }
+    do_not_optimize(acc);
+  },
+  BATCH,
+);
 
 const mtu = new Uint8Array(1500);
 for (let i = 0; i < mtu.length; i++) mtu[i] = (i * 31 + 7) & 0xff;
-bench("internet checksum, 1500 bytes", () => {
+benchOps("internet checksum, 1500 bytes", () => {
   do_not_optimize(internetChecksum(mtu, 0, mtu.length));
 });
 
-await runAndReport({
-  "eth/ipv4/udp header chain (256 frames)": BATCH,
-  "vxlan encap+decap, 128-byte inner (256 frames)": BATCH,
-});
+await runAndReport();
