@@ -40,6 +40,8 @@ export interface WgUdpEndpointOptions {
   readonly onEvent?: (event: WgEvent, nowNs: number) => void;
   /** A decrypted, authenticated IP packet from `peer`. The bytes are the caller's. */
   readonly onPacket?: (ipPacket: Uint8Array, peer: WgPeerInfo, nowNs: number) => void;
+  /** Resolves an Endpoint host name to an address (default: the system resolver, dns.lookup). */
+  readonly resolve?: (host: string) => Promise<string>;
   /** A socket error after start (the endpoint keeps running; the caller decides). */
   readonly onSocketError?: (error: Error) => void;
 }
@@ -105,7 +107,9 @@ export class WgUdpEndpoint {
       let address = p.endpoint.host;
       if (p.endpoint.family === undefined) {
         try {
-          address = (await lookup(p.endpoint.host)).address;
+          address = this.opts.resolve
+            ? await this.opts.resolve(p.endpoint.host)
+            : (await lookup(p.endpoint.host)).address;
         } catch {
           throw new EndpointError(
             `${config.file}:${p.line}: cannot resolve Endpoint host "${p.endpoint.host}"`,

@@ -1,0 +1,121 @@
+/**
+ * Tests for the real UDP endpoint's edges (loopback only): start-up failures are typed
+ * `EndpointError`s with a clear message (port in use, unresolvable host), test-only timer
+ * overrides are read and checked, and the DeviceTimer runs a device's tick when it comes due.
+ */
+
+import { createSocket } from "node:dgram";
+import { describe, expect, it } from "vitest";
+import { parseWgConfig } from "../vpn/config.ts";
+import { generatePrivateKey, keyToBase64, publicKeyOf } from "../vpn/keys.ts";
+import { DeviceTimer, RealClock } from "./clock.ts";
+import { EndpointError, timersFromEnv, WgUdpEndpoint } from "./udp-endpoint.ts";
+
+const priv = keyToBase64(generatePrivateKey());
+const peer = keyToBase64(publicKeyOf(generatePrivateKey()));
+
+describe("WgUdpEndpoint", () => {
+  it("uses the resolver for an Endpoint host name", async () => {
+    const cfg = parseWgConfig(
+      `[Interface]\nPrivateKey = ${priv}\n[Peer]\nPublicKey = ${peer}\nEndpoint = vpn.example.test:51820\n`,
+    );
+    const asked: string[] = [];
+    const ep = await WgUdpEndpoint.open({
+      config: cfg,
+      bindAddress: "127.0.0.1",
+      resolve: async (h) => {
+        asked.push(h);
+        return "127.0.0.1";
+      },
+    });
+    expect(asked).toEqual(["vpn.example.test"]);
+    expect(ep.peers[0].endpoint).toEqual({ address: "127.0.0.1", port: 51820 });
+    await ep.close();
+  });
+
+  it("binds, reports its port, and closes", async () => {
+    const ep = await WgUdpEndpoint.open({
+      config: parseWgConfig(
+        `[Interface]\nPrivateKey = ${priv}\n[Peer]\nPublicKey = ${peer}\nAllowedIPs = 10.0.0.2/32\n`,
+      ),
+      bindAddress: "127.0.0.1",
+    });
+    expect(ep.port).toBeGreaterThan(0);
+    expect(ep.peers).toHaveLength(1);
+    expect(ep.counters().peers[0].hasCurrentKeypair).toBe(false);
+    await ep.close();
+    await ep.close(); // idempotent
+  });
+
+  it("says so when the ListenPort is taken", async () => {
+    const s = createSocket("udp4");
+    await new Promise<void>((r) => s.bind(0, "127.0.0.1", r));
+    const port = s.address().port;
+    try {
+      await expect(
+        WgUdpEndpoint.open({
+          config: parseWgConfig(`[Interface]\nPrivateKey = ${priv}\nListenPort = ${port}\n`),
+          bindAddress: "127.0.0.1",
+        }),
+      ).rejects.toThrow(new EndpointError(`UDP port ${port} is already in use (udp4)`));
+    } finally {
+      s.close();
+    }
+  });
+
+  it("names the file and line of an Endpoint host it cannot resolve", async () => {
+    const cfg = parseWgConfig(
+      `[Interface]\nPrivateKey = ${priv}\n\n[Peer]\nPublicKey = ${peer}\nEndpoint = no-such-host.invalid:51820\n`,
+      "wg0.conf",
+    );
+    // A resolver that fails as the system one does for this name, without asking any network.
+    const resolve = async (host: string): Promise<string> => {
+      throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: "ENOTFOUND" });
+    };
+    await expect(WgUdpEndpoint.open({ config: cfg, bindAddress: "127.0.0.1", resolve })).rejects.toThrow(
+      'wg0.conf:4: cannot resolve Endpoint host "no-such-host.invalid"',
+    );
+  });
+});
+
+describe("timersFromEnv", () => {
+  it("reads decimal seconds into nanoseconds and refuses nonsense", () => {
+    expect(timersFromEnv({})).toEqual({});
+    expect(timersFromEnv({ VNET_WG_REKEY_AFTER_SEC: "1.5", VNET_WG_REKEY_TIMEOUT_SEC: "0.5" })).toEqual({
+      rekeyAfterTimeNs: 1_500_000_000,
+      rekeyTimeoutNs: 500_000_000,
+    });
+    expect(timersFromEnv({ VNET_WG_REJECT_AFTER_SEC: "3", VNET_WG_KEEPALIVE_SEC: "2" })).toEqual({
+      rejectAfterTimeNs: 3e9,
+      keepaliveTimeoutNs: 2e9,
+    });
+    expect(() => timersFromEnv({ VNET_WG_REKEY_AFTER_SEC: "soon" })).toThrow(EndpointError);
+    expect(() => timersFromEnv({ VNET_WG_REKEY_AFTER_SEC: "-1" })).toThrow(/positive number of seconds/);
+  });
+});
+
+describe("DeviceTimer", () => {
+  it("ticks when the device's next timer comes due, and re-arms for the next", async () => {
+    const clock = new RealClock();
+    const dueTimes = [clock.nowNs() + 20e6, clock.nowNs() + 40e6];
+    const ticks: number[] = [];
+    let fired: () => void = () => {};
+    const done = new Promise<void>((r) => {
+      fired = r;
+    });
+    const timer = new DeviceTimer(
+      clock,
+      () => dueTimes[0],
+      (now) => {
+        while (dueTimes.length > 0 && dueTimes[0] <= now) ticks.push(dueTimes.shift()!);
+        if (dueTimes.length === 0) fired();
+      },
+    );
+    timer.rearm();
+    timer.rearm(); // no second Node timer for the same due time
+    await done;
+    timer.close();
+    expect(ticks).toHaveLength(2);
+    expect(clock.nowNs()).toBeGreaterThanOrEqual(ticks[1]);
+  });
+});
