@@ -103,10 +103,12 @@ export function demoPairs(t: Topology): DemoPair[] {
 
 function compact(n: number, title: string, t: TraceResult): string {
   const status = t.delivered ? `delivered, rtt ${fmtTime(t.rttNs ?? 0)}` : "NOT delivered";
-  const path = t.hops
-    .filter((h) => h.frame.startsWith("ICMP echo request") && h.action !== "receive" && h.kind !== "link")
-    .map((h) => h.device)
-    .filter((d, i, xs) => xs.indexOf(d) === i);
+  // The devices that handled the echo request, in order (links left out, repeats collapsed).
+  const path: string[] = [];
+  for (const h of t.hops) {
+    if (!h.frame.startsWith("ICMP echo request") || h.device.includes("<->")) continue;
+    if (path.at(-1) !== h.device) path.push(h.device);
+  }
   return [
     `${n}. ${title}`,
     `   vnet trace ${t.from} ${t.to}: ${status}, ${t.hops.length} hops`,
