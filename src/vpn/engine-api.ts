@@ -232,7 +232,11 @@ export interface WgDeviceApi {
   initiateHandshake(peer: WgPeerInfo, nowNs: number): void;
   /** Runs every timer due at or before `nowNs`. */
   tick(nowNs: number): void;
-  /** The earliest time the device needs a `tick`, or undefined when nothing is pending. */
+  /**
+   * When the device next needs a `tick` (undefined: nothing pending). O(1); it may be earlier
+   * than needed (a cancelled deadline), in which case `tick` does nothing and the next answer
+   * is exact. Ask again after every call into the device.
+   */
   nextTimerNs(): number | undefined;
   /** Forces "under load" on (true), off (false), or back to the load policy (undefined). */
   forceUnderLoad(isUnderLoad: boolean | undefined): void;

@@ -84,13 +84,51 @@ export class PeerState implements WgPeerInfo {
   /** Plaintext packets waiting for a usable keypair (copies: the caller's buffers are theirs). */
   queue: Uint8Array[] = [];
 
-  // Timer deadlines (absolute ns; undefined = not armed), whitepaper section 6.
-  retransmitAtNs: number | undefined;
-  sendKeepaliveAtNs: number | undefined;
+  // Timer deadlines (absolute ns; undefined = not armed), whitepaper section 6. Arming one tells
+  // the device (`onArm`), which keeps a lower bound of all deadlines so that `nextTimerNs` costs
+  // O(1) per packet instead of a scan over every peer.
+  private retransmitAt: number | undefined;
+  private sendKeepaliveAt: number | undefined;
+  private newHandshakeAt: number | undefined;
+  private zeroKeysAt: number | undefined;
+  private persistentKeepaliveAt: number | undefined;
   needsAnotherKeepalive = false;
-  newHandshakeAtNs: number | undefined;
-  zeroKeysAtNs: number | undefined;
-  persistentKeepaliveAtNs: number | undefined;
+
+  get retransmitAtNs(): number | undefined {
+    return this.retransmitAt;
+  }
+  set retransmitAtNs(t: number | undefined) {
+    this.retransmitAt = t;
+    if (t !== undefined) this.onArm(t);
+  }
+  get sendKeepaliveAtNs(): number | undefined {
+    return this.sendKeepaliveAt;
+  }
+  set sendKeepaliveAtNs(t: number | undefined) {
+    this.sendKeepaliveAt = t;
+    if (t !== undefined) this.onArm(t);
+  }
+  get newHandshakeAtNs(): number | undefined {
+    return this.newHandshakeAt;
+  }
+  set newHandshakeAtNs(t: number | undefined) {
+    this.newHandshakeAt = t;
+    if (t !== undefined) this.onArm(t);
+  }
+  get zeroKeysAtNs(): number | undefined {
+    return this.zeroKeysAt;
+  }
+  set zeroKeysAtNs(t: number | undefined) {
+    this.zeroKeysAt = t;
+    if (t !== undefined) this.onArm(t);
+  }
+  get persistentKeepaliveAtNs(): number | undefined {
+    return this.persistentKeepaliveAt;
+  }
+  set persistentKeepaliveAtNs(t: number | undefined) {
+    this.persistentKeepaliveAt = t;
+    if (t !== undefined) this.onArm(t);
+  }
 
   rxBytes = 0;
   txBytes = 0;
@@ -106,20 +144,19 @@ export class PeerState implements WgPeerInfo {
     /** DH(our static private, their static public), precomputed (whitepaper 5.4.2). */
     readonly staticShared: Uint8Array,
     readonly cookies: CookieMaker,
+    /** Called with every deadline armed. */
+    private readonly onArm: (atNs: number) => void,
   ) {}
 
-  /** The earliest armed deadline of this peer. */
-  nextDeadlineNs(): number | undefined {
-    let t: number | undefined;
-    for (const d of [
-      this.retransmitAtNs,
-      this.sendKeepaliveAtNs,
-      this.newHandshakeAtNs,
-      this.zeroKeysAtNs,
-      this.persistentKeepaliveAtNs,
-    ]) {
-      if (d !== undefined && (t === undefined || d < t)) t = d;
-    }
+  /** The earliest armed deadline of this peer (+Infinity: none). */
+  nextDeadlineNs(): number {
+    let t = Number.POSITIVE_INFINITY;
+    if (this.retransmitAt !== undefined && this.retransmitAt < t) t = this.retransmitAt;
+    if (this.sendKeepaliveAt !== undefined && this.sendKeepaliveAt < t) t = this.sendKeepaliveAt;
+    if (this.newHandshakeAt !== undefined && this.newHandshakeAt < t) t = this.newHandshakeAt;
+    if (this.zeroKeysAt !== undefined && this.zeroKeysAt < t) t = this.zeroKeysAt;
+    if (this.persistentKeepaliveAt !== undefined && this.persistentKeepaliveAt < t)
+      t = this.persistentKeepaliveAt;
     return t;
   }
 
