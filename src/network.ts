@@ -366,6 +366,31 @@ export class Network {
     };
   }
 
+  /**
+   * The guest changes the MAC of its vNIC `nicIndex` (`ip link set eth0 address ...`), and the
+   * hypervisor learns of it, as vSphere does: with "MAC address changes: reject" the vNIC then
+   * receives nothing, with "forged transmits: reject" what it sends is dropped at the vswitch.
+   */
+  setGuestMac(vm: string, mac: number, nicIndex = 0): void {
+    const h = this.vm(vm);
+    if (nicIndex < 0 || nicIndex >= h.spec.nics.length) {
+      throw new NetworkError("no-address", `VM "${vm}" has no vNIC ${nicIndex}`);
+    }
+    h.device.setMac(nicIndex, mac);
+    const vs = h.vswitchPorts[nicIndex];
+    vs?.vswitch.setEffectiveMac(vs.port, mac);
+  }
+
+  /**
+   * The guest sends `bytes` as one frame out of vNIC `nicIndex` (a raw socket: forged sources,
+   * VLAN tags, malformed packets), then the world runs for `runMs` of simulated time.
+   */
+  sendRaw(vm: string, bytes: Uint8Array, nicIndex = 0, runMs = 10): void {
+    const h = this.vm(vm);
+    h.device.sendRaw(nicIndex, bytes, this.world.now());
+    this.world.runFor(runMs * 1e6);
+  }
+
   /** Tables of the network's state, as arrays of plain rows (JSON-ready). */
   show(what: ShowWhat): Record<string, string | number | null>[] {
     const now = this.world.now();

@@ -29,6 +29,8 @@ import { World } from "./world.ts";
 export interface VmHandle {
   spec: VmSpec;
   device: Vm;
+  /** Per vNIC, the vswitch port it is plugged into (null for a VF). */
+  vswitchPorts: ({ vswitch: Vswitch; port: number } | null)[];
 }
 
 export interface BuiltNetwork {
@@ -211,7 +213,8 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
           })),
         }),
       );
-      built.vms.set(vm.name, { spec: vm, device: dev });
+      const handle: VmHandle = { spec: vm, device: dev, vswitchPorts: vm.nics.map(() => null) };
+      built.vms.set(vm.name, handle);
       built.arpCaches.push({ device: vm.name, table: (now) => dev.neighborTable(now) });
       vm.nics.forEach((nic, i) => {
         const vmEnd: LinkEnd = {
@@ -227,6 +230,7 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
           if (vs === undefined || portName === undefined)
             throw new Error(`build: ${vm.name} ${nic.name}: no vswitch port`);
           const port = vs.portIndex(portName);
+          handle.vswitchPorts[i] = { vswitch: vs, port };
           world.connect(
             vmEnd,
             { device: vs, port, name: `${vs.name}:${portName}`, captureName: null },
