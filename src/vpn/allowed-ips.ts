@@ -12,7 +12,7 @@
  * kernel does. Browser-safe.
  */
 
-import { formatIpv4, formatIpv6, tryParseIpv4 } from "../wire/addr.ts";
+import { formatIpv4, formatIpv6, tryParseIpv4, tryParseIpv6 } from "../wire/addr.ts";
 
 export type IpFamily = 4 | 6;
 export interface Cidr4 {
@@ -351,46 +351,5 @@ export function formatCidr(c: Cidr): string {
   return `${c.family === 4 ? formatIpv4(c.addr) : formatIpv6(c.addr, 0)}/${c.prefixLen}`;
 }
 
-/**
- * Parses an IPv6 address's text (RFC 4291 section 2.2: hex groups, one "::", an optional
- * dotted-quad tail). No zone index. Returns undefined when the text is not one.
- */
-export function tryParseIpv6(text: string): Uint8Array | undefined {
-  if (text.length < 2 || text.length > 45) return undefined;
-  const dbl = text.indexOf("::");
-  if (dbl >= 0 && text.indexOf("::", dbl + 1) >= 0) return undefined;
-  const parseGroups = (s: string, allowV4Tail: boolean): number[] | undefined => {
-    if (s === "") return [];
-    const parts = s.split(":");
-    const out: number[] = [];
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i];
-      if (allowV4Tail && i === parts.length - 1 && p.includes(".")) {
-        const v4 = tryParseIpv4(p);
-        if (v4 === undefined) return undefined;
-        out.push(v4 >>> 16, v4 & 0xffff);
-      } else {
-        if (!/^[0-9a-fA-F]{1,4}$/.test(p)) return undefined;
-        out.push(Number.parseInt(p, 16));
-      }
-    }
-    return out;
-  };
-  let groups: number[];
-  if (dbl >= 0) {
-    const head = parseGroups(text.slice(0, dbl), false);
-    const tail = parseGroups(text.slice(dbl + 2), true);
-    if (!head || !tail || head.length + tail.length > 7) return undefined;
-    groups = [...head, ...new Array(8 - head.length - tail.length).fill(0), ...tail];
-  } else {
-    const all = parseGroups(text, true);
-    if (all?.length !== 8) return undefined;
-    groups = all;
-  }
-  const b = new Uint8Array(16);
-  for (let i = 0; i < 8; i++) {
-    b[2 * i] = groups[i] >>> 8;
-    b[2 * i + 1] = groups[i] & 0xff;
-  }
-  return b;
-}
+/** IPv6 text to 16 bytes (RFC 4291 section 2.2; no zone index), from the wire layer's addr.ts. */
+export { tryParseIpv6 };
