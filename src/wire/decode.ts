@@ -11,13 +11,15 @@
  * input; it is not a forwarding path and allocates freely.
  */
 
-import { formatIpv4, formatMac } from "./addr.ts";
+import { formatIpv4, formatIpv6, formatMac } from "./addr.ts";
 import { Arp, ArpOp } from "./arp.ts";
 import type { PseudoHeader } from "./checksum.ts";
 import { WireError, type WireErrorCode } from "./error.ts";
 import { Ethernet, EtherType } from "./ethernet.ts";
 import { DestUnreachableCode, ICMP_HEADER_LEN, Icmpv4, Icmpv4Type } from "./icmp.ts";
+import { ICMPV6_HEADER_LEN, Icmpv6, Icmpv6Type, NdpOption, ndpLinkLayerAddress } from "./icmpv6.ts";
 import { IPV4_HEADER_LEN, IpProtocol, Ipv4Header } from "./ipv4.ts";
+import { IPV6_HEADER_LEN, Ipv6Header } from "./ipv6.ts";
 import {
   formatTcpFlags,
   parseTcpOptions,
@@ -78,6 +80,23 @@ export interface Ipv4Layer {
   isQuoted?: boolean;
 }
 
+export interface Ipv6Layer {
+  layer: "ipv6";
+  src: string;
+  dst: string;
+  /** The Next Header field of the fixed header. */
+  nextHeader: number;
+  hopLimit: number;
+  payloadLength: number;
+  trafficClass: number;
+  flowLabel: number;
+  /** Extension header types stepped over (RFC 8200 §4), when there are any. */
+  extensionHeaders?: number[];
+  /** The upper-layer protocol behind the extension headers (= nextHeader without any). */
+  protocol: number;
+  isQuoted?: boolean;
+}
+
 export interface IcmpLayer {
   layer: "icmp";
   type: number;
@@ -95,6 +114,32 @@ export interface IcmpLayer {
   checksumValid?: boolean;
   /** The ICMP message length (header and body). */
   length: number;
+  isQuoted?: boolean;
+}
+
+export interface Icmpv6Layer {
+  layer: "icmpv6";
+  type: number;
+  code: number;
+  /** Absent for a quoted header. */
+  checksumValid?: boolean;
+  length: number;
+  /** Echo request/reply. */
+  id?: number;
+  seq?: number;
+  /** Packet too big (RFC 4443 §3.2). */
+  mtu?: number;
+  /** Parameter problem (RFC 4443 §3.4). */
+  pointer?: number;
+  /** Neighbor solicitation/advertisement target (RFC 4861 §4.3, §4.4). */
+  targetAddress?: string;
+  /** From the source/target link-layer address options. */
+  sourceMac?: string;
+  targetMac?: string;
+  /** Neighbor advertisement flags. */
+  isRouter?: boolean;
+  isSolicited?: boolean;
+  isOverride?: boolean;
   isQuoted?: boolean;
 }
 
@@ -153,6 +198,8 @@ export type Layer =
   | ArpLayer
   | Ipv4Layer
   | IcmpLayer
+  | Ipv6Layer
+  | Icmpv6Layer
   | UdpLayer
   | TcpLayer
   | VxlanLayer
@@ -220,6 +267,9 @@ function decodeEtherPayload(
     case EtherType.IPv4:
       decodeIpv4(buf, offset, end, layers, false);
       return;
+    case EtherType.IPv6:
+      decodeIpv6(buf, offset, end, layers, false);
+      return;
     default:
       pushPayload(offset, end, layers);
   }
@@ -285,6 +335,109 @@ function decodeIpv4Payload(
       return;
     default:
       pushPayload(offset, end, layers);
+  }
+}
+
+/**
+ * Decodes an IPv6 packet at `offset`: the fixed header, the extension headers stepped over, then
+ * the upper layer. A quoted packet (inside an ICMPv6 error) shows only what the quote holds.
+ */
+function decodeIpv6(buf: Uint8Array, offset: number, end: number, layers: Layer[], isQuoted: boolean): void {
+  const region = end === buf.length ? buf : buf.subarray(0, end);
+  const ip = isQuoted ? Ipv6Header.parseQuoted(region, offset) : Ipv6Header.parse(region, offset);
+  const layer: Ipv6Layer = {
+    layer: "ipv6",
+    src: formatIpv6(region, offset + 8),
+    dst: formatIpv6(region, offset + 24),
+    nextHeader: ip.nextHeader,
+    hopLimit: ip.hopLimit,
+    payloadLength: ip.payloadLength,
+    trafficClass: ip.trafficClass,
+    flowLabel: ip.flowLabel,
+    protocol: ip.nextHeader,
+  };
+  if (isQuoted) {
+    layer.isQuoted = true;
+    layers.push(layer);
+    decodeQuotedTransport(region, ip.nextHeader, offset + IPV6_HEADER_LEN, end, layers);
+    return;
+  }
+  layers.push(layer);
+  const packetEnd = offset + IPV6_HEADER_LEN + ip.payloadLength;
+  const chain = Ipv6Header.parseExtensions(region, offset);
+  layer.protocol = chain.protocol;
+  if (chain.headers.length > 0) layer.extensionHeaders = chain.headers.map((h) => h.type);
+  if (chain.fragmentOffsetBytes !== 0) {
+    pushPayload(chain.payloadOffset, packetEnd, layers);
+    return;
+  }
+  const at = chain.payloadOffset;
+  const pseudo: PseudoHeader = { version: 6, src: ip.src, dst: ip.dst };
+  switch (chain.protocol) {
+    case IpProtocol.ICMPv6:
+      decodeIcmpv6(region, at, packetEnd, pseudo, layers);
+      return;
+    case IpProtocol.UDP:
+      decodeUdp(region, at, Udp.parse(region, at, pseudo, packetEnd - at), layers);
+      return;
+    case IpProtocol.TCP:
+      decodeTcp(region, at, packetEnd, pseudo, layers);
+      return;
+    default:
+      pushPayload(at, packetEnd, layers);
+  }
+}
+
+function decodeIcmpv6(
+  buf: Uint8Array,
+  offset: number,
+  end: number,
+  pseudo: PseudoHeader,
+  layers: Layer[],
+): void {
+  const length = end - offset;
+  const m = Icmpv6.parse(buf, offset, length, pseudo);
+  const layer: Icmpv6Layer = {
+    layer: "icmpv6",
+    type: Icmpv6.type(buf, offset),
+    code: m.code,
+    checksumValid: m.checksumStatus === "valid",
+    length,
+  };
+  layers.push(layer);
+  switch (m.kind) {
+    case "echo-request":
+    case "echo-reply":
+      layer.id = m.ident;
+      layer.seq = m.seq;
+      pushPayload(offset + 8, end, layers);
+      return;
+    case "packet-too-big":
+    case "dest-unreachable":
+    case "time-exceeded":
+    case "parameter-problem":
+      if (m.kind === "packet-too-big") layer.mtu = m.mtu;
+      if (m.kind === "parameter-problem") layer.pointer = m.pointer;
+      // The invoking packet, as much as was quoted (RFC 4443 §2.4 (c)).
+      if (end - (offset + 8) >= IPV6_HEADER_LEN) decodeIpv6(buf, offset + 8, end, layers, true);
+      else pushPayload(offset + 8, end, layers);
+      return;
+    case "neighbor-solicitation":
+    case "neighbor-advertisement": {
+      layer.targetAddress = formatIpv6(m.target, 0);
+      const src = ndpLinkLayerAddress(m.options, NdpOption.SourceLinkLayerAddress);
+      const dst = ndpLinkLayerAddress(m.options, NdpOption.TargetLinkLayerAddress);
+      if (src !== undefined) layer.sourceMac = formatMac(src);
+      if (dst !== undefined) layer.targetMac = formatMac(dst);
+      if (m.kind === "neighbor-advertisement") {
+        layer.isRouter = m.isRouter;
+        layer.isSolicited = m.isSolicited;
+        layer.isOverride = m.isOverride;
+      }
+      return;
+    }
+    default:
+      pushPayload(offset + ICMPV6_HEADER_LEN, end, layers);
   }
 }
 
@@ -407,6 +560,22 @@ function decodeQuotedTransport(
         isQuoted: true,
       });
       return;
+    case IpProtocol.ICMPv6: {
+      const type = Icmpv6.type(buf, offset);
+      const q: Icmpv6Layer = {
+        layer: "icmpv6",
+        type,
+        code: Icmpv6.code(buf, offset),
+        length: end - offset,
+        isQuoted: true,
+      };
+      if (type === Icmpv6Type.EchoRequest || type === Icmpv6Type.EchoReply) {
+        q.id = Icmpv6.ident(buf, offset);
+        q.seq = Icmpv6.seq(buf, offset);
+      }
+      layers.push(q);
+      return;
+    }
     case IpProtocol.ICMP: {
       const type = Icmpv4.type(buf, offset);
       const q: IcmpLayer = {
@@ -489,6 +658,12 @@ export function summarizeLayer(l: Layer): string {
     }
     case "icmp":
       return summarizeIcmp(l);
+    case "ipv6": {
+      const ext = l.extensionHeaders ? ` ext ${l.extensionHeaders.join(",")}` : "";
+      return `${l.isQuoted ? "quoted " : ""}IP6 ${l.src} > ${l.dst} hlim ${l.hopLimit} next ${l.protocol}${ext} plen ${l.payloadLength}`;
+    }
+    case "icmpv6":
+      return summarizeIcmpv6(l);
     case "udp": {
       const ck = l.checksumStatus === "invalid" ? " bad-cksum" : "";
       return `${l.isQuoted ? "quoted " : ""}UDP ${l.srcPort} > ${l.dstPort} len ${l.length}${ck}`;
@@ -502,6 +677,43 @@ export function summarizeLayer(l: Layer): string {
     case "error":
       return `[malformed: ${l.code} at ${l.offset}: ${l.message}]`;
   }
+}
+
+const ICMPV6_NAMES: Record<number, string> = {
+  1: "unreachable",
+  2: "packet too big",
+  3: "time exceeded",
+  4: "parameter problem",
+  128: "echo request",
+  129: "echo reply",
+  130: "multicast listener query",
+  131: "multicast listener report",
+  132: "multicast listener done",
+  133: "router solicitation",
+  134: "router advertisement",
+  135: "neighbor solicitation",
+  136: "neighbor advertisement",
+  137: "redirect",
+  143: "multicast listener report v2",
+};
+
+function summarizeIcmpv6(l: Icmpv6Layer): string {
+  const q = l.isQuoted ? "quoted " : "";
+  let s = `${q}ICMP6 ${ICMPV6_NAMES[l.type] ?? `type ${l.type}`}`;
+  if (l.type === 1 || l.type === 3 || l.type === 4 || ICMPV6_NAMES[l.type] === undefined)
+    s += ` code ${l.code}`;
+  if (l.id !== undefined) s += ` id ${l.id} seq ${l.seq}`;
+  if (l.mtu !== undefined) s += ` mtu ${l.mtu}`;
+  if (l.pointer !== undefined) s += ` pointer ${l.pointer}`;
+  if (l.targetAddress !== undefined)
+    s += l.type === 135 ? ` who-has ${l.targetAddress}` : ` tgt ${l.targetAddress}`;
+  if (l.sourceMac !== undefined) s += ` from ${l.sourceMac}`;
+  if (l.targetMac !== undefined) s += ` is-at ${l.targetMac}`;
+  if (l.isSolicited) s += " solicited";
+  if (l.isRouter) s += " router";
+  if (l.isOverride) s += " override";
+  if (l.checksumValid === false) s += " bad-cksum";
+  return s;
 }
 
 /** tcpdump's flag letters: S F R P U E W, "." for ACK. */
@@ -530,7 +742,25 @@ function summarizeTcp(l: TcpLayer): string {
   return `TCP ${l.srcPort} > ${l.dstPort} [${f}] seq ${l.seq}${ack} win ${l.window}${opts}${bad}`;
 }
 
-const UNREACHABLE = ["net", "host", "protocol", "port", "frag-needed", "source-route-failed"];
+/** Destination unreachable codes 0..15 (RFC 792, RFC 1122 §3.2.2.1, RFC 1812 §5.2.7.1). */
+const UNREACHABLE = [
+  "net",
+  "host",
+  "protocol",
+  "port",
+  "frag-needed",
+  "source-route-failed",
+  "net-unknown",
+  "host-unknown",
+  "source-isolated",
+  "net-prohibited",
+  "host-prohibited",
+  "net-tos",
+  "host-tos",
+  "admin-prohibited",
+  "host-precedence-violation",
+  "precedence-cutoff",
+];
 
 function summarizeIcmp(l: IcmpLayer): string {
   const q = l.isQuoted ? "quoted " : "";

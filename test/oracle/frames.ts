@@ -4,11 +4,14 @@
  * layers our decoder must find in it, outermost first.
  */
 
-import { parseIpv4, parseMac } from "../../src/wire/addr.ts";
+import { parseIpv4, parseIpv6, parseMac } from "../../src/wire/addr.ts";
 import { Arp, ArpOp, type ArpRepr } from "../../src/wire/arp.ts";
+import type { PseudoHeader } from "../../src/wire/checksum.ts";
 import { Ethernet, EtherType } from "../../src/wire/ethernet.ts";
 import { DestUnreachableCode, Icmpv4, type Icmpv4Repr, TimeExceededCode } from "../../src/wire/icmp.ts";
+import { emitNdpLinkLayerAddress, Icmpv6, type Icmpv6Repr, NdpOption } from "../../src/wire/icmpv6.ts";
 import { IpProtocol, Ipv4Header, type Ipv4Repr } from "../../src/wire/ipv4.ts";
+import { Ipv6Header } from "../../src/wire/ipv6.ts";
 import { emitTcpOptions, Tcp, TcpFlags, type TcpOption } from "../../src/wire/tcp.ts";
 import { Udp } from "../../src/wire/udp.ts";
 import { Vlan, type VlanTagRepr } from "../../src/wire/vlan.ts";
@@ -142,6 +145,31 @@ export function tcpIpv4(
     { version: 4, src, dst },
   );
   return ipv4(IpProtocol.TCP, src, dst, out);
+}
+
+/** An IPv6 packet (fixed header, no extensions) around `payload`. */
+export function ipv6(
+  nextHeader: number,
+  src: Uint8Array,
+  dst: Uint8Array,
+  payload: Uint8Array,
+  hopLimit = 64,
+) {
+  const out = new Uint8Array(40 + payload.length);
+  Ipv6Header.emit(
+    { trafficClass: 0, flowLabel: 0x12345, payloadLength: payload.length, nextHeader, hopLimit, src, dst },
+    out,
+    0,
+  );
+  out.set(payload, 40);
+  return out;
+}
+
+export function icmpv6(repr: Icmpv6Repr, src: Uint8Array, dst: Uint8Array, hopLimit = 64): Uint8Array {
+  const msg = new Uint8Array(Icmpv6.lengthOf(repr));
+  const pseudo: PseudoHeader = { version: 6, src, dst };
+  Icmpv6.emit(repr, msg, 0, pseudo);
+  return ipv6(IpProtocol.ICMPv6, src, dst, msg, hopLimit);
 }
 
 export function icmpv4(repr: Icmpv4Repr): Uint8Array {
@@ -352,6 +380,98 @@ export function oracleFrames(): OracleFrame[] {
     ether(MAC_A, MAC_B, EtherType.IPv4, ipv4(IpProtocol.ICMP, router, IP_A, prohibited)),
     ["ethernet", "ipv4", "icmp", "ipv4", "tcp"],
   );
+
+  const v6a = parseIpv6("2001:db8::a");
+  const v6b = parseIpv6("2001:db8::b");
+  add(
+    "ipv6 icmpv6 echo request",
+    ether(
+      MAC_B,
+      MAC_A,
+      EtherType.IPv6,
+      icmpv6(
+        { kind: "echo-request", code: 0, ident: 77, seq: 3, data: pattern(32), checksumStatus: "valid" },
+        v6a,
+        v6b,
+      ),
+    ),
+    ["ethernet", "ipv6", "icmpv6", "payload"],
+  );
+  const slla = new Uint8Array(8);
+  emitNdpLinkLayerAddress(slla, 0, NdpOption.SourceLinkLayerAddress, MAC_A);
+  // Solicited-node multicast address and MAC for 2001:db8::b (RFC 4291 §2.7.1, RFC 2464 §7).
+  const solicited = parseIpv6("ff02::1:ff00:b");
+  add(
+    "ipv6 neighbor solicitation",
+    ether(
+      parseMac("33:33:ff:00:00:0b"),
+      MAC_A,
+      EtherType.IPv6,
+      icmpv6(
+        { kind: "neighbor-solicitation", code: 0, target: v6b, options: slla, checksumStatus: "valid" },
+        v6a,
+        solicited,
+        255,
+      ),
+    ),
+    ["ethernet", "ipv6", "icmpv6"],
+  );
+  const tlla = new Uint8Array(8);
+  emitNdpLinkLayerAddress(tlla, 0, NdpOption.TargetLinkLayerAddress, MAC_B);
+  add(
+    "ipv6 neighbor advertisement",
+    ether(
+      MAC_A,
+      MAC_B,
+      EtherType.IPv6,
+      icmpv6(
+        {
+          kind: "neighbor-advertisement",
+          code: 0,
+          isRouter: false,
+          isSolicited: true,
+          isOverride: true,
+          target: v6b,
+          options: tlla,
+          checksumStatus: "valid",
+        },
+        v6b,
+        v6a,
+        255,
+      ),
+    ),
+    ["ethernet", "ipv6", "icmpv6"],
+  );
+  // A 1400-byte UDP datagram over IPv6, refused by a 1280-byte link: the quote fills the minimum MTU.
+  const udpSeg = new Uint8Array(8 + 1352);
+  udpSeg.set(pattern(1352), 8);
+  Udp.emit({ srcPort: PORT_X, dstPort: PORT_Y, payloadLength: 1352, checksumStatus: "valid" }, udpSeg, 0, {
+    version: 6,
+    src: v6a,
+    dst: v6b,
+  });
+  const bigV6 = ipv6(IpProtocol.UDP, v6a, v6b, udpSeg);
+  add(
+    "icmpv6 packet too big",
+    ether(
+      MAC_A,
+      MAC_B,
+      EtherType.IPv6,
+      icmpv6(
+        {
+          kind: "packet-too-big",
+          code: 0,
+          mtu: 1280,
+          invoking: bigV6.slice(0, 1280 - 48),
+          checksumStatus: "valid",
+        },
+        parseIpv6("2001:db8::fe"),
+        v6a,
+      ),
+    ),
+    ["ethernet", "ipv6", "icmpv6", "ipv6", "udp"],
+  );
+  add("ipv6 udp", ether(MAC_B, MAC_A, EtherType.IPv6, bigV6), ["ethernet", "ipv6", "udp", "payload"]);
 
   const vxlanHead = ["ethernet", "ipv4", "udp", "vxlan"];
   add("vxlan carrying arp", vxlan(ether(0xffffffffffff, MAC_A, EtherType.ARP, arp(arpRequest)), 5001), [

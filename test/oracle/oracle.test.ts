@@ -19,7 +19,10 @@ import { hasTshark, type TsharkPacket, type TsharkProto, tsharkPdml } from "./ts
 /** How tshark's value for a field is turned into ours. */
 type Conv = "num" | "text" | "bool" | "checksum" | "udpChecksum" | "tcpChecksum" | "tcpFlags";
 
-/** Per tshark protocol: our layer name, then [our field, tshark field, conversion]. */
+/**
+ * Per tshark protocol: our layer name, then [our field, tshark field(s), conversion]. tshark
+ * must show a field exactly when we do (checksum verdicts aside, see `compare`).
+ */
 const MAP: Record<string, { layer: string; fields: Array<[string, string, Conv]> }> = {
   eth: {
     layer: "ethernet",
@@ -109,6 +112,35 @@ const MAP: Record<string, { layer: string; fields: Array<[string, string, Conv]>
     ],
   },
   vxlan: { layer: "vxlan", fields: [["vni", "vxlan.vni", "num"]] },
+  ipv6: {
+    layer: "ipv6",
+    fields: [
+      ["src", "ipv6.src", "text"],
+      ["dst", "ipv6.dst", "text"],
+      ["nextHeader", "ipv6.nxt", "num"],
+      ["hopLimit", "ipv6.hlim", "num"],
+      ["payloadLength", "ipv6.plen", "num"],
+      ["trafficClass", "ipv6.tclass", "num"],
+      ["flowLabel", "ipv6.flow", "num"],
+    ],
+  },
+  icmpv6: {
+    layer: "icmpv6",
+    fields: [
+      ["type", "icmpv6.type", "num"],
+      ["code", "icmpv6.code", "num"],
+      ["checksumValid", "icmpv6.checksum.status", "checksum"],
+      ["id", "icmpv6.echo.identifier", "num"],
+      ["seq", "icmpv6.echo.sequence_number", "num"],
+      ["mtu", "icmpv6.mtu", "num"],
+      ["targetAddress", "icmpv6.nd.ns.target_address|icmpv6.nd.na.target_address", "text"],
+      ["sourceMac", "icmpv6.opt.src_linkaddr", "text"],
+      ["targetMac", "icmpv6.opt.target_linkaddr", "text"],
+      ["isSolicited", "icmpv6.nd.na.flag.s", "bool"],
+      ["isRouter", "icmpv6.nd.na.flag.r", "bool"],
+      ["isOverride", "icmpv6.nd.na.flag.o", "bool"],
+    ],
+  },
 };
 
 function convert(value: string, conv: Conv): unknown {
@@ -151,7 +183,11 @@ function compare(frame: OracleFrame, ours: Layer[], theirs: TsharkPacket, checke
   oursLayers.forEach((layer, i) => {
     const proto: TsharkProto = theirProtos[i];
     for (const [key, field, conv] of MAP[proto.name].fields) {
-      const raw = proto.fields.get(field)?.[0];
+      // "a|b": whichever of the alternatives tshark shows (it names a field per message type).
+      const raw = field
+        .split("|")
+        .map((f) => proto.fields.get(f)?.[0])
+        .find((v) => v !== undefined);
       const mine = (layer as unknown as Record<string, unknown>)[key];
       // A quoted header's checksum is over bytes the quote may not hold: tshark does not judge
       // it either way, and neither do we.
