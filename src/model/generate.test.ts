@@ -1,0 +1,60 @@
+/** The generated data center: valid, deterministic, the size asked for. */
+
+import { describe, expect, it } from "vitest";
+import { generateDatacenter } from "./generate.ts";
+import { loadTopologyText } from "./load-text.ts";
+import { summarize } from "./summary.ts";
+
+describe("generateDatacenter", () => {
+  it("builds a valid topology of the requested size, without warnings", () => {
+    const text = generateDatacenter({ racks: 3, serversPerRack: 4, vmsPerServer: 5, portGroups: 3 });
+    const { topology, warnings } = loadTopologyText(text, "gen.yaml");
+    expect(warnings).toEqual([]);
+    expect(summarize(topology)).toMatchObject({
+      servers: 12,
+      vms: 60,
+      switches: 4,
+      links: 12 + 3,
+      portGroups: 12 * 3,
+      vfs: 0,
+      gateways: 3,
+    });
+    const core = topology.switches.find((s) => s.name === "core1")!;
+    expect(core.gateway.map((g) => g.vid)).toEqual([100, 101, 102]);
+    // VMs are spread round-robin over the port groups.
+    const perPg = new Map<string, number>();
+    for (const s of topology.servers)
+      for (const vm of s.vms) {
+        const a = vm.nics[0].attachment;
+        if (a.kind === "portGroup") perPg.set(a.portGroup, (perPg.get(a.portGroup) ?? 0) + 1);
+      }
+    expect(Object.fromEntries(perPg)).toEqual({ web: 20, app: 20, db: 20 });
+  });
+
+  it("puts VMs on SR-IOV VFs when asked", () => {
+    const text = generateDatacenter({
+      racks: 2,
+      serversPerRack: 2,
+      vmsPerServer: 4,
+      portGroups: 2,
+      sriovVmsPerServer: 2,
+    });
+    const { topology, warnings } = loadTopologyText(text, "gen.yaml");
+    expect(warnings).toEqual([]);
+    expect(summarize(topology)).toMatchObject({ vms: 16, vfs: 8, vfsInUse: 8, links: 2 * 2 * 2 + 2 });
+  });
+
+  it("is deterministic and defaults to 40 x 20 x 20", () => {
+    const a = generateDatacenter();
+    expect(generateDatacenter()).toBe(a);
+    expect(a.match(/^ {6}vm-/gm)?.length).toBe(16_000);
+  });
+
+  it("refuses sizes no topology can hold", () => {
+    expect(() => generateDatacenter({ racks: 0 })).toThrow(RangeError);
+    expect(() => generateDatacenter({ vmsPerServer: 2, sriovVmsPerServer: 3 })).toThrow(RangeError);
+    expect(() =>
+      generateDatacenter({ racks: 100, serversPerRack: 100, vmsPerServer: 100, portGroups: 1 }),
+    ).toThrow("1000000 VMs over 1 port groups do not fit a /16 each; add port groups");
+  });
+});
