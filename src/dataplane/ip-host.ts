@@ -48,6 +48,7 @@ import {
   MAC_BROADCAST,
   type Mac,
   prefixMask,
+  writeMac,
 } from "../wire/addr.ts";
 import { ARP_LEN, Arp, ArpOp } from "../wire/arp.ts";
 import { WireError } from "../wire/error.ts";
@@ -128,15 +129,31 @@ export interface IpInterfaceConfig {
   vid?: number | null;
 }
 
+/**
+ * Addresses in the hot path are compared and used as Map keys in their int32 form (`ip | 0`):
+ * a uint32 above 2^31 is a heap number in V8, and a Map lookup or a call with one boxes it (an
+ * allocation per packet). MACs go into frames from their 6 wire bytes for the same reason.
+ */
 class Neighbor {
-  mac: Mac = 0;
+  private macValue: Mac = 0;
+  readonly macBytes = new Uint8Array(6);
   state: NeighborState = "incomplete";
   triesSent = 0;
   timer = 0;
   reachableUntilNs = 0;
   confirmedNs = 0;
   pending: Frame[] = [];
-  constructor(readonly ip: Ipv4) {}
+  readonly ip: Ipv4;
+  constructor(ip: Ipv4) {
+    this.ip = ip >>> 0;
+  }
+  get mac(): Mac {
+    return this.macValue;
+  }
+  set mac(mac: Mac) {
+    this.macValue = mac;
+    writeMac(this.macBytes, 0, mac);
+  }
 }
 
 /** An answer to a ping: a reply, an ICMP error about it, a local error, or silence. */
@@ -263,8 +280,15 @@ function isMulticastIp(ip: Ipv4): boolean {
 
 /** One layer-3 interface: an address on a link, its neighbour cache and its way out. */
 export class IpInterface {
-  mac: Mac;
+  private macValue: Mac = 0;
+  /** The interface's MAC as it goes on the wire (see `Neighbor`). */
+  readonly macBytes = new Uint8Array(6);
   readonly ip: Ipv4;
+  /** `ip | 0`: the form hot paths compare (see `Neighbor`). */
+  readonly ipInt32: number;
+  private readonly maskInt32: number;
+  private readonly networkInt32: number;
+  private readonly broadcastInt32: number;
   readonly prefixLen: number;
   readonly mask: number;
   readonly network: Ipv4;
@@ -303,10 +327,14 @@ export class IpInterface {
     this.name = config.name;
     this.mac = config.mac;
     this.ip = config.ip;
+    this.ipInt32 = config.ip | 0;
     this.prefixLen = config.prefixLen;
     this.mask = prefixMask(config.prefixLen);
     this.network = (config.ip & this.mask) >>> 0;
     this.broadcast = config.prefixLen >= 31 ? this.network : (this.network | ~this.mask) >>> 0;
+    this.maskInt32 = this.mask | 0;
+    this.networkInt32 = this.network | 0;
+    this.broadcastInt32 = this.broadcast | 0;
     this.gateway = config.gateway ?? null;
     this.mtu = mtu;
     this.vid = config.vid ?? null;
@@ -318,13 +346,23 @@ export class IpInterface {
     }
   }
 
+  get mac(): Mac {
+    return this.macValue;
+  }
+  set mac(mac: Mac) {
+    this.macValue = mac;
+    writeMac(this.macBytes, 0, mac);
+  }
+
+  /** Whether `ip` (uint32 or its int32 form) is in this interface's subnet. */
   contains(ip: Ipv4): boolean {
-    return (ip & this.mask) >>> 0 === this.network;
+    return (ip & this.maskInt32) === this.networkInt32;
   }
 
   /** Limited broadcast, or this subnet's directed broadcast (none on /31 and /32, RFC 3021). */
   isBroadcast(ip: Ipv4): boolean {
-    return ip === 0xffffffff || (this.prefixLen < 31 && ip === this.broadcast);
+    const k = ip | 0;
+    return k === -1 || (this.prefixLen < 31 && k === this.broadcastInt32);
   }
 
   /**
@@ -335,14 +373,14 @@ export class IpInterface {
   sendIpv4(frame: Frame, nextHop: Ipv4, nowNs: number): void {
     const b = frame.buf;
     const s = frame.start;
-    Ethernet.setSrc(b, s, this.mac);
+    b.set(this.macBytes, s + 6);
     Ethernet.setEtherType(b, s, EtherType.IPv4);
     if (this.isBroadcast(nextHop)) {
       Ethernet.setDst(b, s, MAC_BROADCAST);
       this.output(frame, nowNs);
       return;
     }
-    let n = this.neighbors.get(nextHop);
+    let n = this.neighbors.get(nextHop | 0);
     if (n !== undefined && n.state === "reachable" && nowNs >= n.reachableUntilNs) n.state = "stale";
     if (n === undefined) {
       const created = this.createNeighbor(nextHop, nowNs);
@@ -370,16 +408,23 @@ export class IpInterface {
         n.pending.push(frame);
         return;
       case "stale":
-        // Linux NUD_STALE -> NUD_DELAY: use the cached address, verify it a little later.
-        n.state = "delay";
-        n.triesSent = 0;
-        n.timer = this.host.env.setTimer(this.host.arp.delayFirstProbeNs, (t) => this.probe(n, t));
+        this.startDelay(n);
         break;
       default:
         break;
     }
-    Ethernet.setDst(b, s, n.mac);
+    b.set(n.macBytes, s);
     this.output(frame, nowNs);
+  }
+
+  /**
+   * Linux NUD_STALE -> NUD_DELAY: the cached address is used, and verified a little later. A
+   * method of its own so that `sendIpv4` creates no closure (and so allocates no context).
+   */
+  private startDelay(n: Neighbor): void {
+    n.state = "delay";
+    n.triesSent = 0;
+    n.timer = this.host.env.setTimer(this.host.arp.delayFirstProbeNs, (t) => this.probe(n, t));
   }
 
   /** Sends a gratuitous ARP (RFC 5227 §3 announcement) for this interface's address. */
@@ -490,7 +535,7 @@ export class IpInterface {
 
   /** The cached MAC of `ip` if the entry is usable (not incomplete), without side effects. */
   cachedMac(ip: Ipv4): Mac | null {
-    const n = this.neighbors.get(ip);
+    const n = this.neighbors.get(ip | 0);
     return n === undefined || n.state === "incomplete" ? null : n.mac;
   }
 
@@ -512,7 +557,7 @@ export class IpInterface {
     const pending = n.pending;
     n.pending = [];
     for (const f of pending) {
-      Ethernet.setDst(f.buf, f.start, n.mac);
+      f.buf.set(n.macBytes, f.start);
       this.output(f, nowNs);
     }
   }
@@ -529,20 +574,20 @@ export class IpInterface {
     }
     const n = new Neighbor(ip);
     n.confirmedNs = nowNs;
-    this.neighbors.set(ip, n);
+    this.neighbors.set(ip | 0, n);
     return n;
   }
 
   private deleteNeighbor(n: Neighbor): void {
     if (n.timer !== 0) this.host.env.cancelTimer(n.timer);
     n.timer = 0;
-    this.neighbors.delete(n.ip);
+    this.neighbors.delete(n.ip | 0);
   }
 
   /** Sends the next broadcast request of an incomplete entry, or gives up. */
   private solicit(n: Neighbor, nowNs: number): void {
     n.timer = 0;
-    if (this.neighbors.get(n.ip) !== n || n.state !== "incomplete") return;
+    if (this.neighbors.get(n.ip | 0) !== n || n.state !== "incomplete") return;
     if (n.triesSent >= this.host.arp.broadcastTries) {
       this.deleteNeighbor(n);
       const pending = n.pending;
@@ -558,7 +603,7 @@ export class IpInterface {
   /** DELAY -> PROBE: unicast requests to the cached MAC; deleted when none is answered. */
   private probe(n: Neighbor, nowNs: number): void {
     n.timer = 0;
-    if (this.neighbors.get(n.ip) !== n || (n.state !== "delay" && n.state !== "probe")) return;
+    if (this.neighbors.get(n.ip | 0) !== n || (n.state !== "delay" && n.state !== "probe")) return;
     if (n.state === "probe" && n.triesSent >= this.host.arp.unicastTries) {
       this.deleteNeighbor(n);
       if (this.host.env.isTracing) {
@@ -611,7 +656,7 @@ export class IpInterface {
    * sender; Linux as STALE). Returns whether an entry was created or changed.
    */
   private learn(ip: Ipv4, mac: Mac, isConfirmation: boolean, mayCreate: boolean, nowNs: number): boolean {
-    let n = this.neighbors.get(ip);
+    let n = this.neighbors.get(ip | 0);
     if (n === undefined) {
       if (!mayCreate) return false;
       const created = this.createNeighbor(ip, nowNs);
@@ -737,14 +782,18 @@ export class IpHost {
   }
 
   interfaceByAddress(ip: Ipv4): IpInterface | null {
-    for (const iface of this.interfaces) if (iface.ip === ip) return iface;
+    const k = ip | 0;
+    const ifaces = this.interfaces;
+    for (let i = 0; i < ifaces.length; i++) if (ifaces[i].ipInt32 === k) return ifaces[i];
     return null;
   }
 
   /** The connected interface whose subnet holds `dst`, longest prefix first; null if none. */
   connectedInterface(dst: Ipv4): IpInterface | null {
     let best: IpInterface | null = null;
-    for (const iface of this.interfaces) {
+    const ifaces = this.interfaces;
+    for (let i = 0; i < ifaces.length; i++) {
+      const iface = ifaces[i];
       if (iface.contains(dst) && (best === null || iface.prefixLen > best.prefixLen)) best = iface;
     }
     return best;
@@ -756,7 +805,7 @@ export class IpHost {
    * broadcast leaves by the first interface. Null when nothing fits ("Network is unreachable").
    */
   route(dst: Ipv4): { iface: IpInterface; nextHop: Ipv4 } | null {
-    if (dst === 0xffffffff && this.interfaces.length > 0) return { iface: this.interfaces[0], nextHop: dst };
+    if ((dst | 0) === -1 && this.interfaces.length > 0) return { iface: this.interfaces[0], nextHop: dst };
     const on = this.connectedInterface(dst);
     if (on !== null) return { iface: on, nextHop: dst };
     for (const iface of this.interfaces) if (iface.gateway !== null) return { iface, nextHop: iface.gateway };
@@ -830,7 +879,7 @@ export class IpHost {
     // Anything past the total length is Ethernet padding: not part of the packet.
     frame.end = off + Ipv4Header.totalLength(b, off);
     this.stats.ipRxPackets++;
-    const dst = Ipv4Header.dst(b, off);
+    const dst = Ipv4Header.dst(b, off) | 0;
     if (this.isOwnAddress(dst) || iface.isBroadcast(dst)) {
       this.deliverLocal(iface, frame, off, hl, nowNs);
       return;
@@ -840,8 +889,8 @@ export class IpHost {
       return;
     }
     const reason = isMulticastIp(dst)
-      ? `dropped: multicast ${formatIpv4(dst)} not joined`
-      : `dropped: ${formatIpv4(dst)} is not our address`;
+      ? `dropped: multicast ${formatIpv4(dst >>> 0)} not joined`
+      : `dropped: ${formatIpv4(dst >>> 0)} is not our address`;
     this.dropFrame(
       iface,
       frame,

@@ -151,14 +151,15 @@ export class SviRouter implements SviHandler {
   /** A validated IPv4 packet at `off` of `frame`, arrived on `inIface`, not addressed to us. */
   private forward(inIface: IpInterface, frame: Frame, off: number, nowNs: number): void {
     const b = frame.buf;
-    const src = Ipv4Header.src(b, off);
-    const dst = Ipv4Header.dst(b, off);
+    // int32 forms: no heap numbers on the forwarding path (see ip-host.ts); text via >>> 0.
+    const src = Ipv4Header.src(b, off) | 0;
+    const dst = Ipv4Header.dst(b, off) | 0;
     if (!isUnicastAddress(src) || this.isAnyBroadcast(src)) {
       this.stack.dropFrame(
         inIface,
         frame,
         "martian-source",
-        `dropped: martian source ${formatIpv4(src)}`,
+        `dropped: martian source ${formatIpv4(src >>> 0)}`,
         nowNs,
       );
       return;
@@ -168,13 +169,13 @@ export class SviRouter implements SviHandler {
         inIface,
         frame,
         "multicast-not-routed",
-        `dropped: multicast ${formatIpv4(dst)} not routed`,
+        `dropped: multicast ${formatIpv4(dst >>> 0)} not routed`,
         nowNs,
       );
       return;
     }
     if (this.isAnyBroadcast(dst)) {
-      const reason = `dropped: directed broadcast ${formatIpv4(dst)} not forwarded`;
+      const reason = `dropped: directed broadcast ${formatIpv4(dst >>> 0)} not forwarded`;
       this.stack.dropFrame(inIface, frame, "directed-broadcast", reason, nowNs);
       return;
     }
@@ -183,14 +184,20 @@ export class SviRouter implements SviHandler {
         inIface,
         frame,
         "martian-destination",
-        `dropped: martian destination ${formatIpv4(dst)}`,
+        `dropped: martian destination ${formatIpv4(dst >>> 0)}`,
         nowNs,
       );
       return;
     }
     const out = this.stack.connectedInterface(dst);
     if (out === null) {
-      this.stack.dropFrame(inIface, frame, "no-route", `dropped: no route to ${formatIpv4(dst)}`, nowNs);
+      this.stack.dropFrame(
+        inIface,
+        frame,
+        "no-route",
+        `dropped: no route to ${formatIpv4(dst >>> 0)}`,
+        nowNs,
+      );
       this.stack.sendIcmpError(frame, off, Icmpv4Type.DestUnreachable, DestUnreachableCode.Net, 0, nowNs);
       return;
     }
@@ -231,14 +238,15 @@ export class SviRouter implements SviHandler {
         out: out.name,
         vlan: inIface.vid,
         action: "route",
-        reason: `routed vlan ${inIface.vid} -> vlan ${out.vid} (${formatIpv4(src)} -> ${formatIpv4(dst)}), ttl ${ttl} -> ${newTtl}`,
+        reason: `routed vlan ${inIface.vid} -> vlan ${out.vid} (${formatIpv4(src >>> 0)} -> ${formatIpv4(dst >>> 0)}), ttl ${ttl} -> ${newTtl}`,
       });
     }
     out.sendIpv4(frame, dst, nowNs);
   }
 
   private isAnyBroadcast(ip: Ipv4): boolean {
-    for (const iface of this.stack.interfaces) if (iface.isBroadcast(ip)) return true;
+    const ifaces = this.stack.interfaces;
+    for (let i = 0; i < ifaces.length; i++) if (ifaces[i].isBroadcast(ip)) return true;
     return false;
   }
 }
