@@ -66,6 +66,13 @@ export interface WgLoadPolicy {
   handshakesPerSecond: number;
   /** How long the device stays under load once it was (wireguard-go: 1 s). */
   holdNs: number;
+  /**
+   * Under load, handshake messages with a valid mac2 are still rate-limited per source address
+   * (a token bucket): this many per second (wireguard-go: 20) ...
+   */
+  perSourcePerSecond: number;
+  /** ... with bursts of this many (wireguard-go: 5). */
+  perSourceBurst: number;
 }
 
 export interface WgDeviceOptions {
@@ -160,6 +167,7 @@ export type WgDropReason =
   | "bad-public-key" // a DH with a received key gave all zeros (low-order point)
   | "stale-timestamp" // initiation timestamp not newer than the last one (a replay)
   | "initiation-flood" // initiations from one peer faster than handshakeInitiationRateNs
+  | "rate-limited" // under load, too many handshake messages from one source address
   | "unknown-receiver-index" // no handshake or keypair under that index
   | "unexpected-response" // a response for a handshake that is no longer waiting
   | "cookie-decrypt-failed" // cookie reply failed XAEAD

@@ -454,6 +454,32 @@ describe("WgDevice: cookie replies under load", () => {
     expect(a.dev.counters().cookieRepliesSent).toBe(1);
   });
 
+  it("under load, valid-mac2 handshakes are still rate-limited per source address", () => {
+    const w = new World();
+    const a = w.add("a", 1, "192.0.2.1");
+    const b = w.add("b", 2, "198.51.100.2");
+    w.pair(a, "10.1.0.0/16", b, "10.2.0.0/16");
+    b.dev.forceUnderLoad(true);
+    const peerB = a.dev.peers()[0];
+    a.dev.initiateHandshake(peerB, 0);
+    w.flush(); // cookie reply: a now holds a cookie
+    const outcomes: string[] = [];
+    // 16 initiations 21 ms apart (just past the per-peer flood limit), all with mac2, one source.
+    for (let i = 1; i <= 16; i++) {
+      w.nowNs = i * 21_000_000;
+      a.dev.initiateHandshake(peerB, w.nowNs);
+      const d = w.wire.pop()!;
+      w.wire = [];
+      outcomes.push(b.dev.receiveDatagram(d.bytes, d.src, w.nowNs));
+    }
+    // A burst of 5 plus the refill (20/s): 16 messages in 336 ms may pass about 5 + 6.7 times.
+    expect(outcomes.slice(0, 5)).toEqual(Array(5).fill("handshake-initiation"));
+    const accepted = outcomes.filter((o) => o === "handshake-initiation").length;
+    expect(accepted).toBeGreaterThanOrEqual(10);
+    expect(accepted).toBeLessThanOrEqual(12);
+    expect(b.dev.drops.get("rate-limited")).toBe(16 - accepted);
+  });
+
   it("a cookie reply that does not answer our last message is refused", () => {
     const { w, a, b, peerB } = twoSites();
     b.dev.forceUnderLoad(true);

@@ -72,7 +72,44 @@ export const DEFAULT_WG_TIMERS: Readonly<WgTimerConfig> = Object.freeze({
 export const DEFAULT_WG_LOAD_POLICY: Readonly<WgLoadPolicy> = Object.freeze({
   handshakesPerSecond: 1000,
   holdNs: SEC,
+  perSourcePerSecond: 20,
+  perSourceBurst: 5,
 });
+
+/**
+ * A token bucket per source address for handshake messages under load. The table is bounded:
+ * when full, buckets that have refilled completely (idle sources) are forgotten first, and if
+ * none has, the new source is refused rather than growing without limit.
+ */
+class SourceRateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; atNs: number }>();
+  private static readonly MAX_SOURCES = 4096;
+
+  constructor(
+    private readonly perSecond: number,
+    private readonly burst: number,
+  ) {}
+
+  allow(source: string, nowNs: number): boolean {
+    let b = this.buckets.get(source);
+    if (!b) {
+      if (this.buckets.size >= SourceRateLimiter.MAX_SOURCES && !this.evictIdle(nowNs)) return false;
+      b = { tokens: this.burst, atNs: nowNs };
+      this.buckets.set(source, b);
+    }
+    b.tokens = Math.min(this.burst, b.tokens + ((nowNs - b.atNs) / SEC) * this.perSecond);
+    b.atNs = nowNs;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+  private evictIdle(nowNs: number): boolean {
+    const fullAfterNs = (this.burst / this.perSecond) * SEC;
+    for (const [k, b] of this.buckets) if (nowNs - b.atNs >= fullAfterNs) this.buckets.delete(k);
+    return this.buckets.size < SourceRateLimiter.MAX_SOURCES;
+  }
+}
 
 /** A peer configuration the device cannot accept (bad key or prefix, duplicate peer). */
 export class WgConfigError extends Error {
@@ -103,6 +140,7 @@ export class WgDevice implements WgDeviceApi {
   private readonly rejectAfterMessages: number;
   private readonly table: WgAllowedIpsTable;
   private readonly checker: CookieChecker;
+  private readonly limiter: SourceRateLimiter;
 
   private readonly peerList: PeerState[] = [];
   private readonly peersByKey = new Map<string, PeerState>();
@@ -149,6 +187,7 @@ export class WgDevice implements WgDeviceApi {
       this.randomBytes,
       this.timers.cookieRefreshTimeNs,
     );
+    this.limiter = new SourceRateLimiter(this.load.perSourcePerSecond, this.load.perSourceBurst);
   }
 
   // ---------------------------------------------------------------- configuration
@@ -306,13 +345,16 @@ export class WgDevice implements WgDeviceApi {
     nowNs: number,
   ): WgReceiveOutcome | undefined {
     if (!this.checker.checkMac1(msg, msg.length)) return this.drop("bad-mac1", undefined, nowNs);
-    if (this.isUnderLoad(nowNs) && !this.checker.checkMac2(msg, msg.length, from, nowNs)) {
+    if (!this.isUnderLoad(nowNs)) return undefined;
+    if (!this.checker.checkMac2(msg, msg.length, from, nowNs)) {
       const reply = this.checker.makeReply(msg, msg.length, senderIndex, from, nowNs);
       this.cookieRepliesSent++;
       this.emit({ type: "cookie-reply-sent", to: from, nowNs });
       this.transmit(reply, from);
       return "cookie-sent";
     }
+    // mac2 proves the source address is real, so a per-address budget now means something.
+    if (!this.limiter.allow(from.address, nowNs)) return this.drop("rate-limited", undefined, nowNs);
     return undefined;
   }
 
