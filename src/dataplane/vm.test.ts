@@ -575,6 +575,23 @@ describe("vm: next hop and vNICs", () => {
     expect(() => vm.sendRaw(3, raw, 0)).toThrow(DeviceConfigError);
   });
 
+  it("on carrier loss flushes the vNIC's neighbours and drops what it sends", () => {
+    const { vm, env } = newVm();
+    vm.receive(0, arpRequestFromVm2(), 0);
+    env.take();
+    vm.setPortUp(0, false, 0);
+    expect(vm.neighborTable(0)).toEqual([]);
+    const results: PingResult[] = [];
+    vm.ping(VM2_IP, { id: 1, seq: 1 }, 0, (r) => results.push(r));
+    env.advanceTo(3 * S);
+    expect(env.take()).toEqual([]);
+    expect(vm.drops.get("link-down")).toBe(3); // the three ARP requests
+    expect(results[0]).toMatchObject({ kind: "error", text: "Destination Host Unreachable" });
+    vm.setPortUp(0, true, env.nowNs);
+    vm.ping(VM2_IP, { id: 1, seq: 2 }, env.nowNs);
+    expect(env.take()).toHaveLength(1);
+  });
+
   it("builds no trace records when nobody traces", () => {
     const { vm, env } = newVm({}, false);
     vm.ping(VM2_IP, { id: 1, seq: 1 }, 0);

@@ -69,6 +69,8 @@ export class Vm implements Device {
   readonly stack: IpHost;
   private readonly nics: IpInterface[];
   private readonly pingListeners: ((e: PingEvent) => void)[] = [];
+  /** Carrier per vNIC, as the world reports it (`setPortUp`). */
+  private readonly isPortUp: boolean[];
   private envOrNull: DeviceEnv | null = null;
 
   constructor(config: VmConfig) {
@@ -76,6 +78,7 @@ export class Vm implements Device {
     this.name = config.name;
     this.portNames = config.nics.map((_, i) => `eth${i}`);
     this.portCounters = config.nics.map(() => newPortCounters());
+    this.isPortUp = config.nics.map(() => true);
     const isAllVf = config.nics.every((n) => n.attachment === "vf");
     this.processingDelayNs =
       config.processingDelayNs ?? (isAllVf ? PROCESSING_DELAY_NS.vnicVf : PROCESSING_DELAY_NS.vnicVirtio);
@@ -159,6 +162,18 @@ export class Vm implements Device {
       });
     }
     this.stack.receive(nic, frame, nowNs);
+  }
+
+  /**
+   * The world reports the vNIC's link state. Down: like Linux on carrier loss, the vNIC's
+   * neighbour entries are flushed (queued packets dropped) and everything the guest sends on it
+   * is dropped ("link-down"), so a ping ends in "Destination Host Unreachable" once ARP gives up.
+   */
+  setPortUp(port: number, isUp: boolean, nowNs: number): void {
+    const nic = this.nics[port];
+    if (nic === undefined || this.isPortUp[port] === isUp) return;
+    this.isPortUp[port] = isUp;
+    if (!isUp) nic.flushNeighbors(nowNs);
   }
 
   // ---- the application API ------------------------------------------------------------------
@@ -275,6 +290,24 @@ export class Vm implements Device {
   }
 
   private transmit(port: number, frame: Frame, nowNs: number): void {
+    if (!this.isPortUp[port]) {
+      this.drops.add("link-down");
+      this.portCounters[port].drops++;
+      if (this.env.isTracing) {
+        this.env.trace({
+          timeNs: nowNs,
+          frameId: frame.id,
+          device: this.name,
+          kind: "vnic",
+          in: null,
+          out: this.nics[port].name,
+          vlan: null,
+          action: "drop",
+          reason: `dropped: ${this.nics[port].name} has no carrier`,
+        });
+      }
+      return;
+    }
     const counters = this.portCounters[port];
     counters.txFrames++;
     counters.txBytes += frame.length;
