@@ -20,6 +20,7 @@ import { DestUnreachableCode, ICMP_HEADER_LEN, Icmpv4, Icmpv4Type } from "./icmp
 import { ICMPV6_HEADER_LEN, Icmpv6, Icmpv6Type, NdpOption, ndpLinkLayerAddress } from "./icmpv6.ts";
 import { IPV4_HEADER_LEN, IpProtocol, Ipv4Header } from "./ipv4.ts";
 import { IPV6_HEADER_LEN, Ipv6Header } from "./ipv6.ts";
+import { formatLacpState, Lacp, type LacpParticipant } from "./lacp.ts";
 import {
   formatTcpFlags,
   parseTcpOptions,
@@ -178,6 +179,26 @@ export interface VxlanLayer {
   flags: number;
 }
 
+export interface LacpParticipantLayer {
+  systemPriority: number;
+  /** The system identifier, a MAC address as text. */
+  system: string;
+  key: number;
+  portPriority: number;
+  port: number;
+  /** The eight state bits (IEEE 802.1AX-2014 §6.4.2.3): activity 0x01 ... expired 0x80. */
+  state: number;
+}
+
+export interface LacpLayer {
+  layer: "lacp";
+  version: number;
+  actor: LacpParticipantLayer;
+  partner: LacpParticipantLayer;
+  /** Tens of microseconds. */
+  collectorMaxDelay: number;
+}
+
 export interface PayloadLayer {
   layer: "payload";
   /** Bytes not decoded further (application data, or a protocol vnet does not dissect). */
@@ -203,6 +224,7 @@ export type Layer =
   | UdpLayer
   | TcpLayer
   | VxlanLayer
+  | LacpLayer
   | PayloadLayer
   | ErrorLayer;
 
@@ -270,6 +292,25 @@ function decodeEtherPayload(
     case EtherType.IPv6:
       decodeIpv6(buf, offset, end, layers, false);
       return;
+    case EtherType.SlowProtocols: {
+      const pdu = Lacp.parse(buf, offset);
+      const side = (p: LacpParticipant): LacpParticipantLayer => ({
+        systemPriority: p.systemPriority,
+        system: formatMac(p.system),
+        key: p.key,
+        portPriority: p.portPriority,
+        port: p.port,
+        state: p.state,
+      });
+      layers.push({
+        layer: "lacp",
+        version: pdu.version,
+        actor: side(pdu.actor),
+        partner: side(pdu.partner),
+        collectorMaxDelay: pdu.collectorMaxDelay,
+      });
+      return;
+    }
     default:
       pushPayload(offset, end, layers);
   }
@@ -672,6 +713,11 @@ export function summarizeLayer(l: Layer): string {
       return summarizeTcp(l);
     case "vxlan":
       return `VXLAN vni ${l.vni}${l.flags !== VXLAN_FLAG_I ? ` flags ${hex(l.flags, 2)}` : ""}`;
+    case "lacp": {
+      const side = (p: LacpParticipantLayer) =>
+        `${p.systemPriority},${p.system} key ${p.key} port ${p.portPriority},${p.port} [${formatLacpState(p.state)}]`;
+      return `LACP actor ${side(l.actor)} partner ${side(l.partner)}`;
+    }
     case "payload":
       return `payload ${l.length} bytes`;
     case "error":

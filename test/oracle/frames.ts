@@ -12,6 +12,7 @@ import { DestUnreachableCode, Icmpv4, type Icmpv4Repr, TimeExceededCode } from "
 import { emitNdpLinkLayerAddress, Icmpv6, type Icmpv6Repr, NdpOption } from "../../src/wire/icmpv6.ts";
 import { IpProtocol, Ipv4Header, type Ipv4Repr } from "../../src/wire/ipv4.ts";
 import { Ipv6Header } from "../../src/wire/ipv6.ts";
+import { LACP_FRAME_LEN, Lacp, LacpState } from "../../src/wire/lacp.ts";
 import { emitTcpOptions, Tcp, TcpFlags, type TcpOption } from "../../src/wire/tcp.ts";
 import { Udp } from "../../src/wire/udp.ts";
 import { Vlan, type VlanTagRepr } from "../../src/wire/vlan.ts";
@@ -472,6 +473,39 @@ export function oracleFrames(): OracleFrame[] {
     ["ethernet", "ipv6", "icmpv6", "ipv6", "udp"],
   );
   add("ipv6 udp", ether(MAC_B, MAC_A, EtherType.IPv6, bigV6), ["ethernet", "ipv6", "udp", "payload"]);
+
+  const lacp = new Uint8Array(LACP_FRAME_LEN);
+  Lacp.emitFrame(
+    {
+      version: 1,
+      actor: {
+        systemPriority: 32768,
+        system: parseMac("02:00:00:00:aa:01"),
+        key: 13,
+        portPriority: 255,
+        port: 2,
+        state:
+          LacpState.Activity |
+          LacpState.Aggregation |
+          LacpState.Synchronization |
+          LacpState.Collecting |
+          LacpState.Distributing,
+      },
+      partner: {
+        systemPriority: 65535,
+        system: parseMac("02:00:00:00:bb:01"),
+        key: 7,
+        portPriority: 128,
+        port: 5,
+        state: LacpState.Activity | LacpState.Timeout | LacpState.Aggregation | LacpState.Defaulted,
+      },
+      collectorMaxDelay: 0,
+    },
+    lacp,
+    0,
+    MAC_A,
+  );
+  add("lacpdu", lacp, ["ethernet", "lacp"]);
 
   const vxlanHead = ["ethernet", "ipv4", "udp", "vxlan"];
   add("vxlan carrying arp", vxlan(ether(0xffffffffffff, MAC_A, EtherType.ARP, arp(arpRequest)), 5001), [

@@ -112,6 +112,25 @@ const MAP: Record<string, { layer: string; fields: Array<[string, string, Conv]>
     ],
   },
   vxlan: { layer: "vxlan", fields: [["vni", "vxlan.vni", "num"]] },
+  lacp: {
+    layer: "lacp",
+    fields: [
+      ["version", "lacp.version", "num"],
+      ["actor.systemPriority", "lacp.actor.sys_priority", "num"],
+      ["actor.system", "lacp.actor.sysid", "text"],
+      ["actor.key", "lacp.actor.key", "num"],
+      ["actor.portPriority", "lacp.actor.port_priority", "num"],
+      ["actor.port", "lacp.actor.port", "num"],
+      ["actor.state", "lacp.actor.state", "num"],
+      ["partner.systemPriority", "lacp.partner.sys_priority", "num"],
+      ["partner.system", "lacp.partner.sysid", "text"],
+      ["partner.key", "lacp.partner.key", "num"],
+      ["partner.portPriority", "lacp.partner.port_priority", "num"],
+      ["partner.port", "lacp.partner.port", "num"],
+      ["partner.state", "lacp.partner.state", "num"],
+      ["collectorMaxDelay", "lacp.collector.max_delay", "num"],
+    ],
+  },
   ipv6: {
     layer: "ipv6",
     fields: [
@@ -188,7 +207,10 @@ function compare(frame: OracleFrame, ours: Layer[], theirs: TsharkPacket, checke
         .split("|")
         .map((f) => proto.fields.get(f)?.[0])
         .find((v) => v !== undefined);
-      const mine = (layer as unknown as Record<string, unknown>)[key];
+      // "actor.port": a field of a nested object.
+      const mine = key
+        .split(".")
+        .reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], layer);
       // A quoted header's checksum is over bytes the quote may not hold: tshark does not judge
       // it either way, and neither do we.
       if (raw === undefined) {
