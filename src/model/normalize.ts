@@ -149,6 +149,8 @@ class Normalizer {
   private readonly cabled = new Set<string>();
   /** Switch ports whose configuration has an error: VLAN checks through them would only echo it. */
   private readonly brokenPorts = new Set<string>();
+  /** (landing switch, VLAN) pairs whose path to the gateway has been checked. */
+  private readonly pathsChecked = new Set<string>();
 
   constructor(
     private readonly file: TopologyFile,
@@ -981,6 +983,10 @@ class Normalizer {
     once: (key: string) => boolean,
   ): void {
     if (graph.loops.length > 0) return; // paths are ambiguous; the loop is reported
+    // Every VM of a VLAN landing on the same switch takes the same path: check it once.
+    const key = `${landing}\u0001${vid}`;
+    if (this.pathsChecked.has(key)) return;
+    this.pathsChecked.add(key);
     const gws = this.svis.get(vid);
     if (gws === undefined) return;
     for (const { sw: gw } of gws) {
