@@ -90,7 +90,9 @@ export function sendErrorText(code: string): string {
 const STARTUP_NS = 1e6;
 
 /** Simulated time a pingall or trace is allowed for ARP plus the echo (generous; links are us). */
-const EXCHANGE_TIMEOUT_NS = 1e9;
+const EXCHANGE_TIMEOUT_NS = 5e9;
+/** After an exchange completes, flooded copies still in flight are given this long to land. */
+const GRACE_NS = 1e6;
 
 export class Network {
   readonly topology: Topology;
@@ -147,7 +149,7 @@ export class Network {
 
   /** Runs the world until nothing is pending (bounded), e.g. after start-up announcements. */
   settle(): void {
-    this.world.runUntil(this.world.now() + EXCHANGE_TIMEOUT_NS);
+    this.world.runFor(GRACE_NS);
   }
 
   private vm(name: string): VmHandle {
@@ -206,7 +208,7 @@ export class Network {
     const count = options.count ?? 3;
     const intervalNs = (options.intervalMs ?? 1000) * 1e6;
     const sizeBytes = options.sizeBytes ?? 56;
-    const timeoutNs = (options.timeoutMs ?? 1000) * 1e6;
+    const timeoutNs = (options.timeoutMs ?? 10_000) * 1e6;
     const src = this.vm(from);
     const target = this.target(to);
     const id = this.nextEchoId++ & 0xffff;
@@ -214,7 +216,9 @@ export class Network {
     const t0 = world.now();
     const events: PingEvent[] = [];
     let sendError: string | null = null;
+    let results = 0;
     const onResult = (r: StackPingResult) => {
+      results++;
       const now = world.now();
       if (r.kind === "reply") {
         events.push({
@@ -233,10 +237,13 @@ export class Network {
       const seq = (i + 1) & 0xffff;
       world.scheduler.at(t0 + i * intervalNs, (now) => {
         const err = src.device.ping(target.ip, { id, seq, sizeBytes, timeoutNs }, now, onResult);
-        if (err !== null && sendError === null) sendError = err;
+        if (err !== null) {
+          results++;
+          if (sendError === null) sendError = err;
+        }
       });
     }
-    world.runUntil(t0 + (count - 1) * intervalNs + timeoutNs);
+    this.runUntilDone(t0 + (count - 1) * intervalNs + timeoutNs, () => results === count);
     const rtts = events.flatMap((e) => (e.kind === "reply" ? [e.rttNs] : []));
     const received = rtts.length;
     let rtt: PingResult["rtt"] = null;
@@ -284,6 +291,8 @@ export class Network {
     );
     let rttNs: number | null = null;
     let sendError: string | null = null;
+    let isAnswered = false;
+    let icmpError: string | null = null;
     const id = this.nextEchoId++ & 0xffff;
     const t0 = world.now();
     try {
@@ -292,10 +301,15 @@ export class Network {
         { id, seq: 1, sizeBytes: 56, timeoutNs: EXCHANGE_TIMEOUT_NS },
         t0,
         (r) => {
+          isAnswered = true;
           if (r.kind === "reply") rttNs = r.rttNs;
+          else if (r.kind === "error") icmpError = `${r.text} (from ${formatIpv4(r.from)})`;
         },
       );
-      world.runUntil(t0 + EXCHANGE_TIMEOUT_NS);
+      if (sendError === null) {
+        this.runUntilDone(t0 + EXCHANGE_TIMEOUT_NS, () => isAnswered);
+        world.runFor(GRACE_NS);
+      }
     } finally {
       world.setTraceSink(null);
     }
@@ -308,8 +322,25 @@ export class Network {
       delivered: rttNs !== null,
       rttNs,
       startNs: t0,
+      icmpError,
       sendError: sendError === null ? null : `${from} cannot send: ${sendErrorText(sendError)}`,
     });
+  }
+
+  /**
+   * Runs events until `isDone()` or the deadline, whichever comes first; the clock stays at the
+   * last event run (or the deadline), so a finished exchange does not wait out its timeout.
+   */
+  private runUntilDone(deadlineNs: number, isDone: () => boolean): void {
+    const world = this.world;
+    while (!isDone()) {
+      const t = world.scheduler.nextTimeNs();
+      if (t > deadlineNs) {
+        world.runUntil(deadlineNs);
+        return;
+      }
+      world.runUntil(t);
+    }
   }
 
   /** Every VM pings every other VM's first address, one echo per pair, in file order. */
@@ -323,6 +354,9 @@ export class Network {
     const ips = handles.map((h) => h.spec.nics[0]?.ip);
     const id = this.nextEchoId++ & 0xffff;
     const why = new Map<number, string>();
+    let results = 0;
+    let expected = 0;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j && ips[j] !== undefined) expected++;
     const t0 = world.now();
     // One sender at a time, each to every target at once, spaced so the ARP of one round does not
     // overlap the next; all in simulated time.
@@ -337,16 +371,23 @@ export class Network {
             { id, seq: j + 1, sizeBytes: 56, timeoutNs: EXCHANGE_TIMEOUT_NS },
             now,
             (r) => {
+              results++;
               if (r.kind === "reply") matrix[i][j] = true;
               else if (r.kind === "error") why.set(i * n + j, `${r.text} (from ${formatIpv4(r.from)})`);
               else why.set(i * n + j, "no reply (timeout)");
             },
           );
-          if (err !== null) why.set(i * n + j, sendErrorText(err));
+          if (err !== null) {
+            results++;
+            why.set(i * n + j, sendErrorText(err));
+          }
         }
       });
     });
-    world.runUntil(t0 + Math.max(0, n - 1) * roundNs + EXCHANGE_TIMEOUT_NS + 1);
+    this.runUntilDone(
+      t0 + Math.max(0, n - 1) * roundNs + EXCHANGE_TIMEOUT_NS + 1,
+      () => results === expected,
+    );
     let received = 0;
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < n; j++) {

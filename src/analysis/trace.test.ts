@@ -151,6 +151,6 @@ describe("analyseTrace", () => {
       delivered: false,
       rttNs: null,
     });
-    expect(t.verdict).toBe("not delivered: no ARP reply (nothing answered for the next hop toward 10.0.0.1)");
+    expect(t.verdict).toBe('not delivered: no ARP reply (nobody answered "ARP request")');
   });
 });

@@ -74,6 +74,8 @@ export interface TraceInput {
   delivered: boolean;
   rttNs: number | null;
   startNs?: number;
+  /** The ICMP error that answered the echo ("Destination Host Unreachable from 192.168.10.1"). */
+  icmpError?: string | null;
   /** Set when the source could not send at all (no route, too big): the failure, in words. */
   sendError?: string | null;
   /** For a gateway hop's device, the switch it routes for (defaults to the device name). */
@@ -150,7 +152,7 @@ export function analyseTrace(input: TraceInput): TraceResult {
 
   let verdict: string;
   if (!input.delivered) {
-    verdict = `not delivered: ${input.sendError ?? failureCause(records, kindOf, target)}`;
+    verdict = `not delivered: ${input.sendError ?? failureCause(records, kindOf, labels, input.icmpError ?? null)}`;
   } else {
     verdict = `${relation(source, target)}: ${pathPhrase(source, target, crosses, physical, gateways, sawVswitch, gwSwitch)}`;
   }
@@ -224,21 +226,38 @@ function pathPhrase(
   return `crosses the physical network via ${joinAnd(physical)}`;
 }
 
-/** Why an exchange failed: the drop that stopped it, or what never came back. */
+/**
+ * Why an exchange failed, most telling first: a drop by a switching or routing device (the echo's
+ * before ARP's), an ARP request nobody answered, the ICMP error that came back, then drops in
+ * guests (which also refuse, rightly, every flooded copy not meant for them).
+ */
 function failureCause(
   records: readonly HopRecord[],
   kindOf: (id: number) => FrameKind,
-  target: TraceTarget,
+  labels: ReadonlyMap<number, FrameLabel>,
+  icmpError: string | null,
 ): string {
+  // Guests, and a gateway's own stack, refuse every broadcast ARP request not for them: that is
+  // receiving a flood, not a cause.
+  const isGuest = (r: HopRecord) =>
+    r.kind === "vm" || r.kind === "vnic" || (r.kind === "gateway" && kindOf(r.frameId) === "arp-request");
   const drops = records.filter((r) => r.action === "drop");
-  const echoDrops = drops.filter((r) => ECHO.has(kindOf(r.frameId)));
-  const arpDrops = drops.filter((r) => ARP.has(kindOf(r.frameId)));
-  const pick = echoDrops.at(-1) ?? arpDrops.at(-1) ?? drops.at(-1);
+  const network = drops.filter((r) => !isGuest(r));
+  const pick =
+    network.filter((r) => ECHO.has(kindOf(r.frameId))).at(-1) ??
+    network.filter((r) => ARP.has(kindOf(r.frameId))).at(-1) ??
+    network.at(-1);
   if (pick !== undefined) return `dropped at ${pick.device}: ${pick.reason}`;
   const hasArpReply = records.some((r) => kindOf(r.frameId) === "arp-reply");
-  const hasEcho = records.some((r) => kindOf(r.frameId) === "echo-request");
-  if (!hasEcho && !hasArpReply)
-    return `no ARP reply (nothing answered for the next hop toward ${formatIpv4(target.ip)})`;
+  const hasEchoOnWire = records.some((r) => kindOf(r.frameId) === "echo-request" && r.action === "transmit");
+  if (!hasArpReply && !hasEchoOnWire) {
+    const ask = records.find((r) => kindOf(r.frameId) === "arp-request");
+    const text = ask === undefined ? undefined : labels.get(ask.frameId)?.text;
+    return text === undefined ? "no ARP reply" : `no ARP reply (nobody answered "${text}")`;
+  }
+  if (icmpError !== null) return icmpError;
+  const guest = drops.filter((r) => ECHO.has(kindOf(r.frameId))).at(-1);
+  if (guest !== undefined) return `dropped at ${guest.device}: ${guest.reason}`;
   return "no echo reply came back";
 }
 
