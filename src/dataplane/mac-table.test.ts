@@ -229,3 +229,106 @@ describe("configuration", () => {
     expect(() => new MacTable({ agingNs: 0 })).toThrow(DeviceConfigError);
   });
 });
+
+describe("hash table", () => {
+  test.prop([
+    fc.array(
+      fc.tuple(
+        fc.constantFrom("learn", "delete", "flush", "lookup"),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 0, max: 12 }),
+        fc.integer({ min: 0, max: 3 }),
+      ),
+      { maxLength: 300 },
+    ),
+  ])("agrees with a plain map under learn, delete, flush and lookup", (ops) => {
+    // 3 VLANs x 13 MACs = 39 keys < 40 entries: no eviction, so a Map is an exact model.
+    const t = new MacTable({ maxEntries: 40 });
+    const model = new Map<string, number>();
+    // MACs that differ only in the upper half, the lower half, or both.
+    const macOf = (m: number) => (m % 2 === 0 ? 0x020000000000 + m : 0x020000000000 + m * 0x1000000);
+    for (const [op, vid, m, port] of ops) {
+      const key = `${vid}/${m}`;
+      if (op === "learn") {
+        t.learn(vid, macOf(m), port, 0);
+        model.set(key, port);
+      } else if (op === "delete") {
+        expect(t.delete(vid, macOf(m))).toBe(model.delete(key));
+      } else if (op === "flush") {
+        t.flushPort(port);
+        for (const [k, p] of [...model]) if (p === port) model.delete(k);
+      }
+      expect(t.size).toBe(model.size);
+      for (let v = 1; v <= 3; v++)
+        for (let x = 0; x <= 12; x++) expect(t.lookup(v, macOf(x), 0)).toBe(model.get(`${v}/${x}`) ?? -1);
+    }
+  });
+
+  it("reads MACs straight from frame bytes", () => {
+    const t = new MacTable();
+    const buf = Uint8Array.from([0, 0, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54]);
+    t.learnAt(7, buf, 2, 3, 0);
+    expect(t.lookup(7, mac("fe:dc:ba:98:76:54"), 0)).toBe(3);
+    expect(t.lookupAt(7, buf, 2, 0)).toBe(3);
+    expect(t.entries(0)[0].mac).toBe(mac("fe:dc:ba:98:76:54"));
+  });
+});
+
+describe("exact LRU under lazy refresh", () => {
+  test.prop([
+    fc.array(
+      fc.tuple(
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 0, max: 15 }),
+        fc.integer({ min: 1, max: 4 }),
+      ),
+      { maxLength: 250 },
+    ),
+  ])("aging and fair eviction match a brute-force model", (ops) => {
+    const AGING = 20;
+    const MAX = 6;
+    const t = new MacTable({ maxEntries: MAX, agingNs: AGING });
+    const model = new Map<number, { port: number; seen: number }>();
+    let now = 0;
+    for (const [port, m, dt] of ops) {
+      now += dt;
+      const key = 0x020000000000 + m;
+      const cur = model.get(key);
+      if (cur !== undefined) {
+        cur.port = port;
+        cur.seen = now;
+      } else {
+        if (model.size >= MAX) {
+          for (const [k, v] of [...model]) if (now - v.seen >= AGING) model.delete(k);
+        }
+        if (model.size >= MAX) {
+          const counts = [0, 0, 0, 0];
+          for (const v of model.values()) counts[v.port]++;
+          const victimPort = counts.indexOf(Math.max(...counts));
+          let oldest: [number, number] | null = null;
+          for (const [k, v] of model)
+            if (v.port === victimPort && (oldest === null || v.seen < oldest[1])) oldest = [k, v.seen];
+          model.delete(oldest![0]);
+        }
+        model.set(key, { port, seen: now });
+      }
+      t.learn(1, key, port, now);
+      const live = [...model]
+        .filter(([, v]) => now - v.seen < AGING)
+        .map(([k, v]) => `${k}@${v.port}`)
+        .sort();
+      expect(
+        t
+          .entries(now)
+          .map((e) => `${e.mac}@${e.port}`)
+          .sort(),
+      ).toEqual(live);
+    }
+    // And explicit expiry removes exactly the idle ones.
+    now += AGING / 2;
+    const idle = [...model.values()].filter((v) => now - v.seen >= AGING).length;
+    const before = t.size;
+    t.expire(now);
+    expect(before - t.size).toBe(idle);
+  });
+});

@@ -12,9 +12,12 @@
  * out.
  *
  * Ports are opaque numbers (a device's port index, or a logical port such as a team of
- * uplinks). Keys are never strings: one Map per VLAN keyed by the 48-bit MAC number. Lookups and
- * refreshes allocate nothing; only learning a new address allocates its entry (and entries of
- * expired or evicted addresses are recycled).
+ * uplinks). Keys are never strings, and not even a 48-bit number in the hot path: a JS Map keyed
+ * by a MAC above 2^31 boxes the key on every lookup (an allocation, measured), so the table is
+ * an open-addressing hash (linear probing, backward-shift deletion) over typed arrays, keyed by
+ * the VLAN and the MAC's two 24-bit halves, all small integers. `lookupAt`/`learnAt` read the MAC
+ * straight from the frame's bytes; lookups and refreshes allocate nothing, and entries are
+ * preallocated objects reused as addresses come and go.
  */
 
 import { DeviceConfigError } from "./config-error.ts";
@@ -33,6 +36,16 @@ export const Learn = {
   full: 4,
 } as const;
 export type LearnResult = (typeof Learn)[keyof typeof Learn];
+
+/** The upper 24 bits of the MAC at `offset` of `buf` (a small integer). */
+export function macHiAt(buf: Uint8Array, offset: number): number {
+  return (buf[offset] << 16) | (buf[offset + 1] << 8) | buf[offset + 2];
+}
+
+/** The lower 24 bits of the MAC at `offset` of `buf`. */
+export function macLoAt(buf: Uint8Array, offset: number): number {
+  return (buf[offset + 3] << 16) | (buf[offset + 4] << 8) | buf[offset + 5];
+}
 
 /** A read-only report of one entry, for `show` commands and tests. */
 export interface MacEntryInfo {
@@ -53,12 +66,33 @@ export interface MacTableStats {
   staticConflicts: number;
 }
 
-/** An entry: doubly linked into the global LRU list (aging) and its port's LRU list (eviction). */
+/**
+ * An entry: doubly linked into the global LRU list (aging) and its port's LRU list (eviction).
+ *
+ * Lazy LRU: refreshing an entry (the hot path: every frame refreshes its source) only writes
+ * `lastSeenNs`; relinking two lists per frame costs several times the lookup itself (measured).
+ * Each list stays sorted by its `...ListedNs` key, and every entry has lastSeenNs >= its key.
+ * So when the head's lastSeenNs equals its key, no entry behind it was seen earlier: it is the
+ * true least recently seen. When it does not (it was refreshed since it was placed), the head is
+ * re-placed at its sorted position with key = lastSeenNs and the walk goes on. Aging and
+ * eviction stay exact, and the relinking happens only when they run.
+ */
 class Entry {
   vid = 0;
+  hi = 0;
+  lo = 0;
   mac = 0;
+  /** Slot in the hash table, and the slot the key hashes to. */
+  slot = -1;
+  home = 0;
   port = 0;
   lastSeenNs = 0;
+  /**
+   * Position keys of the two lists (see "Lazy LRU" below): the lastSeenNs the entry had when it
+   * was last placed in the global list / its port's list. Always <= lastSeenNs.
+   */
+  lruListedNs = 0;
+  portListedNs = 0;
   isStatic = false;
   prev: Entry | null = null;
   next: Entry | null = null;
@@ -90,24 +124,32 @@ export class MacTable {
   readonly stats: MacTableStats = { learned: 0, moved: 0, expired: 0, evicted: 0, staticConflicts: 0 };
   /** After a `moved` result: the port the address came from. */
   lastMovedFrom = -1;
-  private readonly vlans: (Map<number, Entry> | undefined)[] = new Array(4096);
+  /** Open-addressing slots: entry id + 1, or 0 when empty. Capacity is a power of two >= 2x. */
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+  /** Entries by id; created on first use and then reused. */
+  private readonly pool: Entry[] = [];
+  private readonly freeIds: number[] = [];
   private readonly ports: PortList[] = [];
   /** Global LRU of dynamic entries: head is the least recently seen. */
   private lruHead: Entry | null = null;
   private lruTail: Entry | null = null;
   private count = 0;
-  private free: Entry[] = [];
 
   constructor(options: MacTableOptions = {}) {
     this.maxEntries = options.maxEntries ?? DEFAULT_MAC_TABLE_SIZE;
     this.agingNs = options.agingNs ?? DEFAULT_MAC_AGING_NS;
-    if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1)
+    if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1 || this.maxEntries > 1 << 24)
       throw new DeviceConfigError(
         "bad-value",
-        `MAC table size must be a positive integer, got ${this.maxEntries}`,
+        `MAC table size must be an integer 1..16777216, got ${this.maxEntries}`,
       );
     if (!(this.agingNs > 0))
       throw new DeviceConfigError("bad-value", `MAC aging time must be positive, got ${this.agingNs} ns`);
+    let capacity = 16;
+    while (capacity < 2 * this.maxEntries) capacity *= 2;
+    this.slots = new Int32Array(capacity);
+    this.mask = capacity - 1;
   }
 
   /** Number of entries, static ones included. */
@@ -117,11 +159,21 @@ export class MacTable {
 
   /**
    * The port for (vid, mac), or -1. An entry idle for the aging time or longer is removed here
-   * (lazily) and reported as absent.
+   * (lazily) and reported as absent. For tests and control paths; forwarding uses `lookupAt`.
    */
   lookup(vid: number, mac: number, nowNs: number): number {
-    const e = this.vlans[vid]?.get(mac);
-    if (e === undefined) return -1;
+    const hi = Math.floor(mac / 0x1000000);
+    return this.lookupHiLo(vid, hi, mac - hi * 0x1000000, nowNs);
+  }
+
+  /** `lookup` of the MAC at `offset` of `buf`: the allocation-free forwarding path. */
+  lookupAt(vid: number, buf: Uint8Array, offset: number, nowNs: number): number {
+    return this.lookupHiLo(vid, macHiAt(buf, offset), macLoAt(buf, offset), nowNs);
+  }
+
+  lookupHiLo(vid: number, hi: number, lo: number, nowNs: number): number {
+    const e = this.find(vid, hi, lo);
+    if (e === null) return -1;
     if (!e.isStatic && nowNs - e.lastSeenNs >= this.agingNs) {
       this.remove(e);
       this.stats.expired++;
@@ -132,7 +184,8 @@ export class MacTable {
 
   /** Whether (vid, mac) has a static entry. */
   isStatic(vid: number, mac: number): boolean {
-    return this.vlans[vid]?.get(mac)?.isStatic ?? false;
+    const hi = Math.floor(mac / 0x1000000);
+    return this.find(vid, hi, mac - hi * 0x1000000)?.isStatic ?? false;
   }
 
   /**
@@ -140,9 +193,18 @@ export class MacTable {
    * fairly when full) or moves the entry.
    */
   learn(vid: number, mac: number, port: number, nowNs: number): LearnResult {
-    let table = this.vlans[vid];
-    const e = table?.get(mac);
-    if (e !== undefined) {
+    const hi = Math.floor(mac / 0x1000000);
+    return this.learnHiLo(vid, hi, mac - hi * 0x1000000, port, nowNs);
+  }
+
+  /** `learn` of the MAC at `offset` of `buf` (a frame's source at start + 6). */
+  learnAt(vid: number, buf: Uint8Array, offset: number, port: number, nowNs: number): LearnResult {
+    return this.learnHiLo(vid, macHiAt(buf, offset), macLoAt(buf, offset), port, nowNs);
+  }
+
+  learnHiLo(vid: number, hi: number, lo: number, port: number, nowNs: number): LearnResult {
+    const e = this.find(vid, hi, lo);
+    if (e !== null) {
       if (e.isStatic) {
         if (e.port === port) return Learn.refreshed;
         this.stats.staticConflicts++;
@@ -155,17 +217,11 @@ export class MacTable {
         this.stats.learned++;
       }
       e.lastSeenNs = nowNs;
-      this.lruUnlink(e);
-      this.lruAppend(e);
-      if (e.port === port) {
-        this.portUnlink(e);
-        this.portAppend(e);
-        return wasExpired ? Learn.learned : Learn.refreshed;
-      }
+      if (e.port === port) return wasExpired ? Learn.learned : Learn.refreshed;
       this.lastMovedFrom = e.port;
       this.portUnlink(e);
       e.port = port;
-      this.portAppend(e);
+      this.portInsert(e);
       if (wasExpired) return Learn.learned;
       this.stats.moved++;
       return Learn.moved;
@@ -175,14 +231,9 @@ export class MacTable {
       this.expire(nowNs);
       if (this.count >= this.maxEntries && !this.evictFairly()) return Learn.full;
     }
-    const n = this.newEntry(vid, mac, port, nowNs, false);
-    if (table === undefined) {
-      table = new Map();
-      this.vlans[vid] = table;
-    }
-    table.set(mac, n);
-    this.lruAppend(n);
-    this.portAppend(n);
+    const n = this.insert(vid, hi, lo, port, nowNs, false);
+    this.lruInsert(n);
+    this.portInsert(n);
     this.stats.learned++;
     return Learn.learned;
   }
@@ -192,24 +243,21 @@ export class MacTable {
    * its vswitch port, a VF's MAC in a NIC's embedded bridge. Replaces any entry for the key.
    */
   addStatic(vid: number, mac: number, port: number): void {
-    const existing = this.vlans[vid]?.get(mac);
-    if (existing !== undefined) this.remove(existing);
+    const hi = Math.floor(mac / 0x1000000);
+    const lo = mac - hi * 0x1000000;
+    const existing = this.find(vid, hi, lo);
+    if (existing !== null) this.remove(existing);
     if (this.count >= this.maxEntries && !this.evictFairly()) {
       throw new DeviceConfigError("bad-value", `MAC table full of static entries (${this.maxEntries})`);
     }
-    const e = this.newEntry(vid, mac, port, 0, true);
-    let table = this.vlans[vid];
-    if (table === undefined) {
-      table = new Map();
-      this.vlans[vid] = table;
-    }
-    table.set(mac, e);
+    this.insert(vid, hi, lo, port, 0, true);
   }
 
   /** Removes the entry for (vid, mac), static or not; returns whether there was one. */
   delete(vid: number, mac: number): boolean {
-    const e = this.vlans[vid]?.get(mac);
-    if (e === undefined) return false;
+    const hi = Math.floor(mac / 0x1000000);
+    const e = this.find(vid, hi, mac - hi * 0x1000000);
+    if (e === null) return false;
     this.remove(e);
     return true;
   }
@@ -217,9 +265,16 @@ export class MacTable {
   /** Removes every dynamic entry idle for the aging time; returns how many. */
   expire(nowNs: number): number {
     let n = 0;
-    while (this.lruHead !== null && nowNs - this.lruHead.lastSeenNs >= this.agingNs) {
-      this.remove(this.lruHead);
-      n++;
+    for (let e = this.lruHead; e !== null; e = this.lruHead) {
+      if (nowNs - e.lastSeenNs >= this.agingNs) {
+        this.remove(e);
+        n++;
+      } else if (e.lastSeenNs > e.lruListedNs) {
+        this.lruUnlink(e);
+        this.lruInsert(e);
+      } else {
+        break;
+      }
     }
     this.stats.expired += n;
     return n;
@@ -246,14 +301,14 @@ export class MacTable {
 
   /** Removes dynamic entries of one VLAN. */
   flushVlan(vid: number): number {
-    const table = this.vlans[vid];
-    if (table === undefined) return 0;
     let n = 0;
-    for (const e of [...table.values()]) {
-      if (!e.isStatic) {
+    for (let e = this.lruHead; e !== null; ) {
+      const next = e.next;
+      if (e.vid === vid) {
         this.remove(e);
         n++;
       }
+      e = next;
     }
     return n;
   }
@@ -276,24 +331,18 @@ export class MacTable {
   /** Every live entry, sorted by VLAN then MAC, with its age at `nowNs`. */
   entries(nowNs: number): MacEntryInfo[] {
     const out: MacEntryInfo[] = [];
-    for (let vid = 0; vid < this.vlans.length; vid++) {
-      const table = this.vlans[vid];
-      if (table === undefined) continue;
-      const rows: MacEntryInfo[] = [];
-      for (const e of table.values()) {
-        if (!e.isStatic && nowNs - e.lastSeenNs >= this.agingNs) continue;
-        rows.push({
-          vid,
-          mac: e.mac,
-          port: e.port,
-          ageNs: e.isStatic ? 0 : nowNs - e.lastSeenNs,
-          isStatic: e.isStatic,
-        });
-      }
-      rows.sort((a, b) => a.mac - b.mac);
-      out.push(...rows);
+    for (const e of this.pool) {
+      if (e.slot < 0) continue;
+      if (!e.isStatic && nowNs - e.lastSeenNs >= this.agingNs) continue;
+      out.push({
+        vid: e.vid,
+        mac: e.mac,
+        port: e.port,
+        ageNs: e.isStatic ? 0 : nowNs - e.lastSeenNs,
+        isStatic: e.isStatic,
+      });
     }
-    return out;
+    return out.sort((a, b) => a.vid - b.vid || a.mac - b.mac);
   }
 
   /**
@@ -307,38 +356,97 @@ export class MacTable {
         victim = list;
     }
     if (victim === null || victim.head === null) return false;
-    this.remove(victim.head);
+    let e = victim.head;
+    while (e.lastSeenNs > e.portListedNs) {
+      this.portUnlink(e);
+      this.portInsert(e);
+      e = victim.head!;
+    }
+    this.remove(e);
     this.stats.evicted++;
     return true;
   }
 
-  private newEntry(vid: number, mac: number, port: number, nowNs: number, isStatic: boolean): Entry {
-    const e = this.free.pop() ?? new Entry();
+  private static hash(vid: number, hi: number, lo: number): number {
+    let h = Math.imul(hi, 0x9e3779b1) ^ Math.imul(lo, 0x85ebca6b) ^ Math.imul(vid, 0xc2b2ae35);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x2c1b3c6d);
+    return h ^ (h >>> 12);
+  }
+
+  private find(vid: number, hi: number, lo: number): Entry | null {
+    const mask = this.mask;
+    for (let i = MacTable.hash(vid, hi, lo) & mask; ; i = (i + 1) & mask) {
+      const id = this.slots[i];
+      if (id === 0) return null;
+      const e = this.pool[id - 1];
+      if (e.lo === lo && e.hi === hi && e.vid === vid) return e;
+    }
+  }
+
+  /** Places a new entry; the caller made room (count < maxEntries, so a free slot exists). */
+  private insert(vid: number, hi: number, lo: number, port: number, nowNs: number, isStatic: boolean): Entry {
+    let id = this.freeIds.pop();
+    if (id === undefined) {
+      this.pool.push(new Entry());
+      id = this.pool.length;
+    }
+    const e = this.pool[id - 1];
     e.vid = vid;
-    e.mac = mac;
+    e.hi = hi;
+    e.lo = lo;
+    e.mac = hi * 0x1000000 + lo;
     e.port = port;
     e.lastSeenNs = nowNs;
     e.isStatic = isStatic;
+    const mask = this.mask;
+    e.home = MacTable.hash(vid, hi, lo) & mask;
+    let i = e.home;
+    while (this.slots[i] !== 0) i = (i + 1) & mask;
+    this.slots[i] = id;
+    e.slot = i;
     this.count++;
     return e;
   }
 
   private remove(e: Entry): void {
-    this.vlans[e.vid]?.delete(e.mac);
     if (!e.isStatic) {
       this.lruUnlink(e);
       this.portUnlink(e);
     }
+    // Backward-shift deletion keeps every probe chain unbroken without tombstones.
+    const mask = this.mask;
+    const id = this.slots[e.slot];
+    let hole = e.slot;
+    for (let j = (hole + 1) & mask; this.slots[j] !== 0; j = (j + 1) & mask) {
+      const moving = this.pool[this.slots[j] - 1];
+      const home = moving.home;
+      // `moving` may fill the hole unless its home lies cyclically in (hole, j].
+      const staysPut = hole <= j ? hole < home && home <= j : hole < home || home <= j;
+      if (staysPut) continue;
+      this.slots[hole] = this.slots[j];
+      moving.slot = hole;
+      hole = j;
+    }
+    this.slots[hole] = 0;
+    e.slot = -1;
+    this.freeIds.push(id);
     this.count--;
-    if (this.free.length < 64) this.free.push(e);
   }
 
-  private lruAppend(e: Entry): void {
-    e.prev = this.lruTail;
-    e.next = null;
-    if (this.lruTail !== null) this.lruTail.next = e;
+  /** Places `e` in the global list at its sorted position, keyed by its lastSeenNs. */
+  private lruInsert(e: Entry): void {
+    const key = e.lastSeenNs;
+    e.lruListedNs = key;
+    // Time only moves forward, so the place is almost always the tail.
+    let after = this.lruTail;
+    while (after !== null && after.lruListedNs > key) after = after.prev;
+    e.prev = after;
+    e.next = after === null ? this.lruHead : after.next;
+    if (e.next !== null) e.next.prev = e;
+    else this.lruTail = e;
+    if (after !== null) after.next = e;
     else this.lruHead = e;
-    this.lruTail = e;
   }
 
   private lruUnlink(e: Entry): void {
@@ -350,17 +458,23 @@ export class MacTable {
     e.next = null;
   }
 
-  private portAppend(e: Entry): void {
+  /** Places `e` in its port's list at its sorted position, keyed by its lastSeenNs. */
+  private portInsert(e: Entry): void {
     let list = this.ports[e.port];
     if (list === undefined) {
       list = new PortList(e.port);
       this.ports[e.port] = list;
     }
-    e.portPrev = list.tail;
-    e.portNext = null;
-    if (list.tail !== null) list.tail.portNext = e;
+    const key = e.lastSeenNs;
+    e.portListedNs = key;
+    let after = list.tail;
+    while (after !== null && after.portListedNs > key) after = after.portPrev;
+    e.portPrev = after;
+    e.portNext = after === null ? list.head : after.portNext;
+    if (e.portNext !== null) e.portNext.portPrev = e;
+    else list.tail = e;
+    if (after !== null) after.portNext = e;
     else list.head = e;
-    list.tail = e;
     list.count++;
   }
 

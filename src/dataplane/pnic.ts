@@ -33,7 +33,7 @@
  * decision is made in is the outer C-tag's VID, or 0 for untagged.
  */
 
-import { formatMac, isMulticastMac, type Mac, readMac } from "../wire/addr.ts";
+import { formatMac, type Mac, readMac } from "../wire/addr.ts";
 import { ETHERNET_HEADER_LEN, EtherType } from "../wire/ethernet.ts";
 import { isVlanTpid, VLAN_TAG_LEN, Vlan } from "../wire/vlan.ts";
 import { checkUnicastMac, checkVid, DeviceConfigError } from "./config-error.ts";
@@ -41,7 +41,7 @@ import { DropCounters, newPortCounters, type PortCounters } from "./counters.ts"
 import { PROCESSING_DELAY_NS } from "./delays.ts";
 import type { Device, DeviceEnv } from "./device.ts";
 import type { Frame } from "./frame.ts";
-import { MacTable } from "./mac-table.ts";
+import { MacTable, macHiAt, macLoAt } from "./mac-table.ts";
 import type { HopAction, HopKind } from "./trace.ts";
 
 export const WIRE_PORT = 0;
@@ -91,6 +91,9 @@ interface Vf {
   name: string;
   /** 0 when unassigned. */
   mac: Mac;
+  /** The MAC's 24-bit halves, compared against frame bytes without building a number. */
+  macHi: number;
+  macLo: number;
   /** Port VLAN, or 0 for none. */
   vid: number;
   isSpoofChecked: boolean;
@@ -100,6 +103,8 @@ export class Pnic implements Device {
   readonly kind = "pnic" as const;
   readonly name: string;
   readonly mac: Mac;
+  private readonly macHi: number;
+  private readonly macLo: number;
   readonly portNames: readonly string[];
   readonly portCounters: readonly PortCounters[];
   readonly drops = new DropCounters();
@@ -108,8 +113,6 @@ export class Pnic implements Device {
   /** The embedded bridge's table; null without SR-IOV. */
   readonly veb: MacTable | null;
   private readonly vfs: Vf[];
-  /** VFs without a port VLAN, by MAC: they take tagged frames for their MAC too. */
-  private readonly vgtByMac = new Map<Mac, Vf>();
   private readonly isPortUp: boolean[];
   private readonly out: Int32Array;
   private env: DeviceEnv | null = null;
@@ -118,6 +121,8 @@ export class Pnic implements Device {
     this.name = options.name;
     checkUnicastMac(options.mac, `NIC ${this.name}`);
     this.mac = options.mac;
+    this.macHi = Math.floor(options.mac / 0x1000000);
+    this.macLo = options.mac % 0x1000000;
     this.processingDelayNs = options.processingDelayNs ?? PROCESSING_DELAY_NS.pnic;
     const sriov = options.sriov ?? null;
     this.maxVfs = sriov?.maxVfs ?? DEFAULT_MAX_VFS;
@@ -151,7 +156,7 @@ export class Pnic implements Device {
     for (let i = 0; i < vfCount; i++) {
       const port = FIRST_VF_PORT + i;
       names.push(`vf${i}`);
-      this.vfs.push({ port, name: `vf${i}`, mac: 0, vid: 0, isSpoofChecked: true });
+      this.vfs.push({ port, name: `vf${i}`, mac: 0, macHi: 0, macLo: 0, vid: 0, isSpoofChecked: true });
     }
     this.portNames = names;
     this.portCounters = names.map(() => newPortCounters());
@@ -200,15 +205,13 @@ export class Pnic implements Device {
         );
       }
     }
-    if (vf.mac !== 0) {
-      veb.delete(vf.vid, vf.mac);
-      if (vf.vid === 0) this.vgtByMac.delete(vf.mac);
-    }
+    if (vf.mac !== 0) veb.delete(vf.vid, vf.mac);
     vf.mac = config.mac;
+    vf.macHi = Math.floor(config.mac / 0x1000000);
+    vf.macLo = config.mac % 0x1000000;
     vf.vid = vid;
     vf.isSpoofChecked = config.spoofCheck ?? true;
     veb.addStatic(vid, vf.mac, vf.port);
-    if (vid === 0) this.vgtByMac.set(vf.mac, vf);
   }
 
   /** A VF's settings, or null while unassigned. */
@@ -278,7 +281,6 @@ export class Pnic implements Device {
   private fromVf(vf: Vf, frame: Frame, nowNs: number): void {
     const port = vf.port;
     const b = frame.buf;
-    const src = readMac(b, frame.start + 6);
     if (vf.mac === 0) {
       this.drop(
         port,
@@ -290,7 +292,9 @@ export class Pnic implements Device {
       );
       return;
     }
-    if (vf.isSpoofChecked && src !== vf.mac) {
+    const fs = frame.start;
+    if (vf.isSpoofChecked && (macHiAt(b, fs + 6) !== vf.macHi || macLoAt(b, fs + 6) !== vf.macLo)) {
+      const src = readMac(b, fs + 6);
       this.drop(
         port,
         frame,
@@ -317,14 +321,16 @@ export class Pnic implements Device {
       frame.pushVlanTag(vf.vid);
     }
     const vid = this.domainOf(frame);
-    const dst = readMac(frame.buf, frame.start);
-    if (isMulticastMac(dst)) {
-      this.flood(port, frame, nowNs, vid, dst);
+    const fb = frame.buf;
+    const s = frame.start;
+    if ((fb[s] & 1) !== 0) {
+      this.flood(port, frame, nowNs, vid, readMac(fb, s));
       return;
     }
-    const target = vid < 0 ? null : this.vfFor(vid, dst);
+    const target = vid < 0 ? null : this.vfFor(vid, frame);
     if (target !== null) {
       if (target === vf) {
+        const dst = readMac(fb, s);
         this.drop(
           port,
           frame,
@@ -335,12 +341,13 @@ export class Pnic implements Device {
         );
         return;
       }
-      this.toVf(port, target, frame, nowNs, vid, dst);
+      this.toVf(port, target, frame, nowNs, vid);
       return;
     }
-    const learned = vid < 0 ? -1 : this.veb!.lookup(vid, dst, nowNs);
+    const learned = vid < 0 ? -1 : this.veb!.lookupAt(vid, fb, s, nowNs);
+    const isForPf = learned === PF_PORT || (macHiAt(fb, s) === this.macHi && macLoAt(fb, s) === this.macLo);
     let n = 0;
-    if (learned === PF_PORT || dst === this.mac) {
+    if (isForPf) {
       if (this.isPortUp[PF_PORT]) this.out[n++] = PF_PORT;
     } else if (learned === WIRE_PORT) {
       if (this.isPortUp[WIRE_PORT]) this.out[n++] = WIRE_PORT;
@@ -362,12 +369,12 @@ export class Pnic implements Device {
     this.emit(n, frame);
     if (this.env?.isTracing) {
       const outs = this.outNames(n);
-      const why =
-        learned === PF_PORT || dst === this.mac
-          ? `${formatMac(dst)} is behind the PF: turned in the embedded switch`
-          : learned === WIRE_PORT
-            ? `${formatMac(dst)} learned on the wire`
-            : `no VF has ${formatMac(dst)}: to the wire and the PF`;
+      const dst = readMac(frame.buf, frame.start);
+      const why = isForPf
+        ? `${formatMac(dst)} is behind the PF: turned in the embedded switch`
+        : learned === WIRE_PORT
+          ? `${formatMac(dst)} learned on the wire`
+          : `no VF has ${formatMac(dst)}: to the wire and the PF`;
       const tag = vf.vid !== 0 ? ` (port VLAN ${vf.vid} tag inserted)` : "";
       this.record(
         nowNs,
@@ -384,16 +391,16 @@ export class Pnic implements Device {
 
   private fromWireOrPf(port: number, frame: Frame, nowNs: number): void {
     const vid = this.domainOf(frame);
-    const src = readMac(frame.buf, frame.start + 6);
-    const dst = readMac(frame.buf, frame.start);
-    if (vid >= 0 && !isMulticastMac(src)) this.veb!.learn(vid, src, port, nowNs);
-    if (isMulticastMac(dst)) {
-      this.flood(port, frame, nowNs, vid, dst);
+    const b = frame.buf;
+    const s = frame.start;
+    if (vid >= 0 && (b[s + 6] & 1) === 0) this.veb!.learnAt(vid, b, s + 6, port, nowNs);
+    if ((b[s] & 1) !== 0) {
+      this.flood(port, frame, nowNs, vid, readMac(b, s));
       return;
     }
-    const target = vid < 0 ? null : this.vfFor(vid, dst);
+    const target = vid < 0 ? null : this.vfFor(vid, frame);
     if (target !== null) {
-      this.toVf(port, target, frame, nowNs, vid, dst);
+      this.toVf(port, target, frame, nowNs, vid);
       return;
     }
     // Not a VF's: the wire's frames go up to the (promiscuous) PF, the PF's go out on the wire.
@@ -422,11 +429,11 @@ export class Pnic implements Device {
         "forward",
         to === WIRE_PORT
           ? `sent on the wire ${this.portNames[to]}`
-          : `to the PF: no VF has ${formatMac(dst)}`,
+          : `to the PF: no VF has ${formatMac(readMac(frame.buf, frame.start))}`,
       );
   }
 
-  private toVf(inPort: number, target: Vf, frame: Frame, nowNs: number, vid: number, dst: Mac): void {
+  private toVf(inPort: number, target: Vf, frame: Frame, nowNs: number, vid: number): void {
     if (!this.isPortUp[target.port]) {
       this.drop(
         inPort,
@@ -455,7 +462,7 @@ export class Pnic implements Device {
         target.name,
         vid > 0 ? vid : null,
         "forward",
-        `${via}: ${formatMac(dst)} is ${target.name}'s${tag}`,
+        `${via}: ${formatMac(readMac(frame.buf, frame.start))} is ${target.name}'s${tag}`,
       );
     }
   }
@@ -500,12 +507,18 @@ export class Pnic implements Device {
     this.emit(n, frame);
   }
 
-  /** The VF that owns `dst` in VLAN `vid` (0: untagged), or null. */
-  private vfFor(vid: number, dst: Mac): Vf | null {
-    const p = this.veb!.lookup(vid, dst, 0);
-    if (p >= FIRST_VF_PORT) return this.vfs[p - FIRST_VF_PORT];
-    if (vid !== 0) return this.vgtByMac.get(dst) ?? null;
-    return null;
+  /**
+   * The VF that owns the frame's destination in VLAN `vid` (0: untagged), or null. A VF without
+   * port VLAN (VGT) sits at VLAN 0 in the table and owns its MAC in every VLAN.
+   */
+  private vfFor(vid: number, frame: Frame): Vf | null {
+    const veb = this.veb!;
+    // Static entries never age, so the time given does not matter; dynamic ones are not VFs.
+    let p = veb.lookupAt(vid, frame.buf, frame.start, 0);
+    if (p < FIRST_VF_PORT && vid !== 0) p = veb.lookupAt(0, frame.buf, frame.start, 0);
+    if (p < FIRST_VF_PORT) return null;
+    const vf = this.vfs[p - FIRST_VF_PORT];
+    return vf.vid === 0 || vf.vid === vid ? vf : null;
   }
 
   /** The VLAN a frame in wire form is in: its C-tag's VID, 0 untagged, -1 for an S-tag (no VF takes it). */

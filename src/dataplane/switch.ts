@@ -27,7 +27,14 @@ import { DropCounters, newPortCounters, type PortCounters } from "./counters.ts"
 import { PROCESSING_DELAY_NS } from "./delays.ts";
 import type { Device, DeviceEnv } from "./device.ts";
 import type { Frame } from "./frame.ts";
-import { DEFAULT_MAC_AGING_NS, DEFAULT_MAC_TABLE_SIZE, Learn, MacTable } from "./mac-table.ts";
+import {
+  DEFAULT_MAC_AGING_NS,
+  DEFAULT_MAC_TABLE_SIZE,
+  Learn,
+  MacTable,
+  macHiAt,
+  macLoAt,
+} from "./mac-table.ts";
 import type { SviHandler, SviHost } from "./svi.ts";
 import type { HopAction } from "./trace.ts";
 
@@ -75,6 +82,9 @@ export class PhysicalSwitch implements Device, SviHost {
   readonly kind = "switch" as const;
   readonly name: string;
   readonly mac: Mac;
+  /** The switch MAC's 24-bit halves, compared against frame bytes without building a number. */
+  private readonly macHi: number;
+  private readonly macLo: number;
   readonly portNames: readonly string[];
   readonly portCounters: readonly PortCounters[];
   /** Frames to and from the router behind the SVIs. */
@@ -97,6 +107,8 @@ export class PhysicalSwitch implements Device, SviHost {
     this.name = options.name;
     checkUnicastMac(options.mac, `switch ${this.name}`);
     this.mac = options.mac;
+    this.macHi = Math.floor(options.mac / 0x1000000);
+    this.macLo = options.mac % 0x1000000;
     this.processingDelayNs = options.processingDelayNs ?? PROCESSING_DELAY_NS.switch;
     const seen = new Set<string>();
     this.ports = options.ports.map((p) => {
@@ -263,31 +275,33 @@ export class PhysicalSwitch implements Device, SviHost {
     } else {
       vid = p.pvid;
     }
-    const src = readMac(frame.buf, frame.start + 6);
-    if (isMulticastMac(src)) {
+    const fb = frame.buf;
+    const fs = frame.start;
+    if ((fb[fs + 6] & 1) !== 0) {
       this.drop(
         port,
         frame,
         nowNs,
         vid,
         SwitchDrop.multicastSource,
-        () => `dropped: multicast source ${formatMac(src)}`,
+        () => `dropped: multicast source ${formatMac(readMac(fb, fs + 6))}`,
       );
       return;
     }
-    if (src === this.mac) {
+    if (macHiAt(fb, fs + 6) === this.macHi && macLoAt(fb, fs + 6) === this.macLo) {
       this.drop(
         port,
         frame,
         nowNs,
         vid,
         SwitchDrop.ownMacAsSource,
-        () => `dropped: source ${formatMac(src)} is this switch's own MAC (a loop?)`,
+        () => `dropped: source ${formatMac(this.mac)} is this switch's own MAC (a loop?)`,
       );
       return;
     }
-    const r = this.macTable.learn(vid, src, port, nowNs);
+    const r = this.macTable.learnAt(vid, fb, fs + 6, port, nowNs);
     if (r !== Learn.refreshed && this.env?.isTracing) {
+      const src = readMac(fb, fs + 6);
       const reason =
         r === Learn.learned
           ? `learned ${formatMac(src)} on ${p.name}`
@@ -325,13 +339,15 @@ export class PhysicalSwitch implements Device, SviHost {
 
   /** Forwards an untagged frame of VLAN `vid` that came in on `inPort` (a front port or the SVI port). */
   private forward(inPort: number, frame: Frame, nowNs: number, vid: number): void {
-    const dst = readMac(frame.buf, frame.start);
-    if (isMulticastMac(dst)) {
-      this.flood(inPort, frame, nowNs, vid, dst, inPort !== this.sviPort && this.hasSvi[vid] === 1);
+    const b = frame.buf;
+    const s = frame.start;
+    if ((b[s] & 1) !== 0) {
+      this.flood(inPort, frame, nowNs, vid, readMac(b, s), inPort !== this.sviPort && this.hasSvi[vid] === 1);
       return;
     }
-    const q = this.macTable.lookup(vid, dst, nowNs);
+    const q = this.macTable.lookupAt(vid, b, s, nowNs);
     if (q === -1) {
+      const dst = readMac(b, s);
       if (dst === this.mac && inPort !== this.sviPort) {
         this.drop(
           inPort,
@@ -351,7 +367,7 @@ export class PhysicalSwitch implements Device, SviHost {
         nowNs,
         vid,
         SwitchDrop.sameSegment,
-        () => `dropped: ${formatMac(dst)} is on the ingress port ${this.inName(inPort, vid)}`,
+        () => `dropped: ${formatMac(readMac(b, s))} is on the ingress port ${this.inName(inPort, vid)}`,
       );
     } else if (q === this.sviPort) {
       this.toSvi(inPort, frame, nowNs, vid, true);

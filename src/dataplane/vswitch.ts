@@ -38,7 +38,14 @@ import { DropCounters, newPortCounters, type PortCounters } from "./counters.ts"
 import { PROCESSING_DELAY_NS } from "./delays.ts";
 import type { Device, DeviceEnv } from "./device.ts";
 import type { Frame } from "./frame.ts";
-import { DEFAULT_MAC_AGING_NS, DEFAULT_MAC_TABLE_SIZE, Learn, MacTable } from "./mac-table.ts";
+import {
+  DEFAULT_MAC_AGING_NS,
+  DEFAULT_MAC_TABLE_SIZE,
+  Learn,
+  MacTable,
+  macHiAt,
+  macLoAt,
+} from "./mac-table.ts";
 import { OriginatingPortPolicy, type TeamingPolicy, UplinkTeam } from "./teaming.ts";
 import type { HopAction } from "./trace.ts";
 
@@ -104,6 +111,9 @@ interface VmPort {
   effectiveMac: Mac;
   /** The MAC the switch honours: configured, or effective when MAC changes are accepted. */
   honoredMac: Mac;
+  /** Its two 24-bit halves, compared against frame bytes without building a number. */
+  honoredHi: number;
+  honoredLo: number;
 }
 
 export class Vswitch implements Device {
@@ -174,6 +184,8 @@ export class Vswitch implements Device {
         configuredMac: p.mac,
         effectiveMac: p.mac,
         honoredMac: p.mac,
+        honoredHi: Math.floor(p.mac / 0x1000000),
+        honoredLo: p.mac % 0x1000000,
       });
       this.vlanVmPorts[group.vid] = [...(this.vlanVmPorts[group.vid] ?? []), index];
       if (group.security.allowPromiscuous)
@@ -231,6 +243,8 @@ export class Vswitch implements Device {
     if (honored !== v.honoredMac) {
       this.macTable.delete(v.vid, v.honoredMac);
       v.honoredMac = honored;
+      v.honoredHi = Math.floor(honored / 0x1000000);
+      v.honoredLo = honored % 0x1000000;
       this.macTable.addStatic(v.vid, honored, v.index);
     }
   }
@@ -301,19 +315,20 @@ export class Vswitch implements Device {
         );
       return;
     }
-    const src = readMac(b, s + 6);
-    if (isMulticastMac(src)) {
+    if ((b[s + 6] & 1) !== 0) {
       this.drop(
         port,
         frame,
         nowNs,
         vid,
         VswitchDrop.multicastSource,
-        () => `dropped: multicast source ${formatMac(src)}`,
+        () => `dropped: multicast source ${formatMac(readMac(b, s + 6))}`,
       );
       return;
     }
-    if (src !== v.honoredMac && !v.group.security.allowForgedTransmits) {
+    const isOwnSource = macHiAt(b, s + 6) === v.honoredHi && macLoAt(b, s + 6) === v.honoredLo;
+    if (!isOwnSource && !v.group.security.allowForgedTransmits) {
+      const src = readMac(b, s + 6);
       this.drop(
         port,
         frame,
@@ -325,16 +340,16 @@ export class Vswitch implements Device {
       );
       return;
     }
-    this.learn(vid, src, port, frame, nowNs);
-    const dst = readMac(b, s);
-    if (isMulticastMac(dst)) {
-      this.floodFromVm(v, frame, nowNs, dst);
+    this.learn(vid, port, frame, nowNs);
+    if ((b[s] & 1) !== 0) {
+      this.floodFromVm(v, frame, nowNs, readMac(b, s));
       return;
     }
-    const q = this.macTable.lookup(vid, dst, nowNs);
+    const q = this.macTable.lookupAt(vid, b, s, nowNs);
     if (q === -1) {
-      this.floodFromVm(v, frame, nowNs, dst);
+      this.floodFromVm(v, frame, nowNs, readMac(b, s));
     } else if (q === port) {
+      const dst = readMac(b, s);
       this.drop(
         port,
         frame,
@@ -344,9 +359,9 @@ export class Vswitch implements Device {
         () => `dropped: ${formatMac(dst)} is on the ingress port ${v.name}`,
       );
     } else if (q === this.teamPort) {
-      this.toTeam(v, frame, nowNs, dst);
+      this.toTeam(v, frame, nowNs);
     } else {
-      this.toVm(port, this.vm[q]!, frame, nowNs, dst);
+      this.toVm(port, this.vm[q]!, frame, nowNs);
     }
   }
 
@@ -397,20 +412,21 @@ export class Vswitch implements Device {
       );
       return;
     }
-    const src = readMac(b, s + 6);
-    const dst = readMac(b, s);
-    if (isMulticastMac(src)) {
+    if ((b[s + 6] & 1) !== 0) {
       this.drop(
         port,
         frame,
         nowNs,
         vid,
         VswitchDrop.multicastSource,
-        () => `dropped: multicast source ${formatMac(src)}`,
+        () => `dropped: multicast source ${formatMac(readMac(b, s + 6))}`,
       );
       return;
     }
-    if (isMulticastMac(dst)) {
+    const isGroupDst = (b[s] & 1) !== 0;
+    if (isGroupDst) {
+      const src = readMac(b, s + 6);
+      const dst = readMac(b, s);
       const owner = this.macTable.lookup(vid, src, nowNs);
       if (owner >= 0 && owner !== this.teamPort) {
         this.drop(
@@ -428,13 +444,14 @@ export class Vswitch implements Device {
       }
     }
     frame.popVlanTag();
-    this.learn(vid, src, this.teamPort, frame, nowNs, port);
-    if (isMulticastMac(dst)) {
-      this.floodFromUplink(port, vid, frame, nowNs, dst);
+    this.learn(vid, this.teamPort, frame, nowNs, port);
+    if (isGroupDst) {
+      this.floodFromUplink(port, vid, frame, nowNs, readMac(frame.buf, frame.start));
       return;
     }
-    const q = this.macTable.lookup(vid, dst, nowNs);
+    const q = this.macTable.lookupAt(vid, frame.buf, frame.start, nowNs);
     if (q === this.teamPort) {
+      const dst = readMac(frame.buf, frame.start);
       this.drop(
         port,
         frame,
@@ -444,15 +461,17 @@ export class Vswitch implements Device {
         () => `dropped: ${formatMac(dst)} is learned on the uplinks (never uplink to uplink)`,
       );
     } else if (q === -1) {
-      this.floodFromUplink(port, vid, frame, nowNs, dst);
+      this.floodFromUplink(port, vid, frame, nowNs, readMac(frame.buf, frame.start));
     } else {
-      this.toVm(port, this.vm[q]!, frame, nowNs, dst);
+      this.toVm(port, this.vm[q]!, frame, nowNs);
     }
   }
 
-  private learn(vid: number, src: Mac, port: number, frame: Frame, nowNs: number, physicalIn = port): void {
-    const r = this.macTable.learn(vid, src, port, nowNs);
+  /** Learns the frame's source on `port` (the team port for an uplink; `physicalIn` for the trace). */
+  private learn(vid: number, port: number, frame: Frame, nowNs: number, physicalIn = port): void {
+    const r = this.macTable.learnAt(vid, frame.buf, frame.start + 6, port, nowNs);
     if (r === Learn.refreshed || !this.env?.isTracing) return;
+    const src = readMac(frame.buf, frame.start + 6);
     const at = port === this.teamPort ? "the uplinks" : `port ${this.portNames[port]}`;
     let reason: string;
     if (r === Learn.learned) reason = `learned ${formatMac(src)} on ${at}`;
@@ -465,20 +484,24 @@ export class Vswitch implements Device {
     this.record(nowNs, frame, physicalIn, null, vid, "receive", reason);
   }
 
-  /**
-   * Whether VM port `v` takes a frame for `dst`. `isFlood`: the frame is being flooded, so a
-   * port that does not take it is simply not among the receivers.
-   */
-  private accepts(v: VmPort, dst: Mac): boolean {
+  /** Whether VM port `v` takes `frame` (by its destination, the port's state and policy). */
+  private accepts(v: VmPort, frame: Frame): boolean {
     if (!this.isPortUp[v.index]) return false;
     if (v.effectiveMac !== v.configuredMac && !v.group.security.allowMacChanges) return false;
-    return isMulticastMac(dst) || dst === v.honoredMac || v.group.security.allowPromiscuous;
+    const b = frame.buf;
+    const s = frame.start;
+    return (
+      (b[s] & 1) !== 0 ||
+      (macHiAt(b, s) === v.honoredHi && macLoAt(b, s) === v.honoredLo) ||
+      v.group.security.allowPromiscuous
+    );
   }
 
   /** Known unicast to VM port `target` (plus copies to promiscuous ports of the VLAN). */
-  private toVm(inPort: number, target: VmPort, frame: Frame, nowNs: number, dst: Mac): void {
+  private toVm(inPort: number, target: VmPort, frame: Frame, nowNs: number): void {
     const vid = target.vid;
-    if (!this.accepts(target, dst)) {
+    if (!this.accepts(target, frame)) {
+      const dst = readMac(frame.buf, frame.start);
       const code = !this.isPortUp[target.index]
         ? VswitchDrop.portDown
         : target.effectiveMac !== target.configuredMac && !target.group.security.allowMacChanges
@@ -498,6 +521,7 @@ export class Vswitch implements Device {
     n = this.addPromiscuous(n, vid, inPort, target.index, this.vm[inPort] === null ? inPort : -1);
     this.emit(n, frame, vid);
     if (this.env?.isTracing) {
+      const dst = readMac(frame.buf, frame.start);
       const why = dst === target.honoredMac ? `${formatMac(dst)} is its vNIC` : "learned";
       this.record(
         nowNs,
@@ -512,7 +536,7 @@ export class Vswitch implements Device {
   }
 
   /** Known unicast from a VM to a MAC learned behind the uplinks. */
-  private toTeam(v: VmPort, frame: Frame, nowNs: number, dst: Mac): void {
+  private toTeam(v: VmPort, frame: Frame, nowNs: number): void {
     const uplink = this.teaming.selectUplink(this.team, v.ordinal, frame);
     let n = 0;
     n = this.addPromiscuous(n, v.vid, v.index, -1, -1);
@@ -521,6 +545,8 @@ export class Vswitch implements Device {
       this.drop(v.index, frame, nowNs, v.vid, VswitchDrop.noActiveUplink, () => "dropped: no active uplink");
       return;
     }
+    // Read before emit: the frame's bytes move when the uplink's tag is pushed.
+    const dst = this.env?.isTracing ? readMac(frame.buf, frame.start) : 0;
     this.emit(n, frame, v.vid);
     if (this.env?.isTracing) {
       const reason =
@@ -537,7 +563,7 @@ export class Vswitch implements Device {
     let n = 0;
     for (let i = 0; i < ports.length; i++) {
       const p = ports[i];
-      if (p !== v.index && this.accepts(this.vm[p]!, dst)) this.out[n++] = p;
+      if (p !== v.index && this.accepts(this.vm[p]!, frame)) this.out[n++] = p;
     }
     const uplink = this.teaming.selectUplink(this.team, v.ordinal, frame);
     if (uplink >= 0) this.out[n++] = uplink;
@@ -558,7 +584,7 @@ export class Vswitch implements Device {
     let n = 0;
     for (let i = 0; i < ports.length; i++) {
       const v = this.vm[ports[i]]!;
-      if (this.accepts(v, dst) && this.teaming.acceptsFlood(this.team, port, v.ordinal))
+      if (this.accepts(v, frame) && this.teaming.acceptsFlood(this.team, port, v.ordinal))
         this.out[n++] = v.index;
     }
     if (n === 0) {

@@ -1,0 +1,176 @@
+/**
+ * Layer-2 forwarding cost per frame (run by `npm run bench`; figures in BENCHMARKS.md):
+ * - vswitch, known unicast VM to VM in one port group (the frame is not touched);
+ * - vswitch, known unicast uplink to VM (tag popped) and VM to uplink (tag pushed);
+ * - physical switch, known unicast access to access, and trunk to trunk (pop and push);
+ * - SR-IOV NIC, VF to VF through the embedded switch;
+ * - the 802.1Q push+pop pair alone, to subtract where a sink restores a tag.
+ * Each iteration forwards a batch of frames to distinct learned destinations (so the MAC-table
+ * lookup is not one cached entry); throughput is per frame. The world is a no-op env whose
+ * `transmit` only undoes a tag operation where the device did one, so the same frames can be
+ * sent again without allocation.
+ *
+ * After mitata, an allocation check forwards a million frames per path with a `gc`
+ * PerformanceObserver attached: the known-unicast paths must cause no garbage collection.
+ */
+
+import { PerformanceObserver } from "node:perf_hooks";
+import { bench, do_not_optimize } from "mitata";
+import type { DeviceEnv } from "../src/dataplane/device.ts";
+import type { Frame } from "../src/dataplane/frame.ts";
+import { FIRST_VF_PORT, Pnic } from "../src/dataplane/pnic.ts";
+import { PhysicalSwitch } from "../src/dataplane/switch.ts";
+import { ethFrame } from "../src/dataplane/testing.ts";
+import { Vswitch } from "../src/dataplane/vswitch.ts";
+import { runAndReport } from "./report.ts";
+
+const BATCH = 64;
+const VID = 10;
+
+/** A world that forwards nowhere; `onTransmit` may restore the frame for the next round. */
+function sinkEnv(onTransmit: (port: number, frame: Frame) => void): DeviceEnv {
+  return {
+    transmit: onTransmit,
+    setTimer: () => 0,
+    cancelTimer: () => {},
+    now: () => 0,
+    random: () => 0,
+    isTracing: false,
+    trace: () => {},
+  };
+}
+
+// --- vswitch: one uplink, BATCH + 1 VMs in port group "web" (VLAN 10) ---
+const vmMac = (i: number) => 0x020000001000 + i;
+const remoteMac = (i: number) => 0x020000009000 + i;
+const vs = new Vswitch({
+  name: "vs0",
+  uplinks: ["uplink:eth0"],
+  portGroups: [{ name: "web", vlan: VID }],
+  vmPorts: Array.from({ length: BATCH + 1 }, (_, i) => ({ name: `vm${i}`, portGroup: "web", mac: vmMac(i) })),
+});
+let vsRestoreTag = false;
+vs.bind(
+  sinkEnv((port, f) => {
+    if (port === 0)
+      f.popVlanTag(); // to the uplink: undo the push
+    else if (vsRestoreTag) f.pushVlanTag(VID); // from the uplink: undo the pop
+  }),
+);
+// Remote MACs learned behind the uplinks.
+for (let i = 0; i < BATCH; i++) vs.receive(0, ethFrame({ dst: vmMac(0), src: remoteMac(i), tags: [VID] }), 0);
+const vmToVm = Array.from({ length: BATCH }, (_, i) =>
+  ethFrame({ dst: vmMac(i + 1), src: vmMac(0), payload: 50 }),
+);
+const vmToUplink = Array.from({ length: BATCH }, (_, i) =>
+  ethFrame({ dst: remoteMac(i), src: vmMac(0), payload: 50 }),
+);
+const uplinkToVm = Array.from({ length: BATCH }, (_, i) =>
+  ethFrame({ dst: vmMac(i + 1), src: remoteMac(i), tags: [VID], payload: 50 }),
+);
+
+// --- physical switch: BATCH access ports in VLAN 10 plus two trunks ---
+const sw = new PhysicalSwitch({
+  name: "tor1",
+  mac: 0x025e00000001,
+  ports: [
+    { name: "t1", mode: "trunk", vlans: null },
+    { name: "t2", mode: "trunk", vlans: null },
+    ...Array.from({ length: BATCH }, (_, i) => ({ name: `eth${i}`, mode: "access" as const, vlan: VID })),
+  ],
+});
+sw.bind(sinkEnv(() => {}));
+for (let i = 0; i < BATCH; i++) {
+  sw.receive(2 + i, ethFrame({ dst: 0xffffffffffff, src: vmMac(i) }), 0);
+  sw.receive(1, ethFrame({ dst: 0xffffffffffff, src: remoteMac(i), tags: [VID] }), 0);
+}
+const accessToAccess = Array.from({ length: BATCH }, (_, i) =>
+  ethFrame({ dst: vmMac((i + 1) % BATCH), src: vmMac(i), payload: 50 }),
+);
+const trunkToTrunk = Array.from({ length: BATCH }, (_, i) =>
+  ethFrame({ dst: remoteMac(i), src: 0x02000000a000 + i, tags: [VID], payload: 50 }),
+);
+// Learn the trunk-to-trunk sources once on t1.
+for (const f of trunkToTrunk) sw.receive(0, f, 0);
+
+// --- SR-IOV NIC: BATCH + 1 VFs in VLAN 10 ---
+const nic = new Pnic({
+  name: "server1/eth1",
+  mac: 0x02000000e100,
+  sriov: { vfs: BATCH + 1 },
+  vfs: Array.from({ length: BATCH + 1 }, (_, i) => ({ mac: 0x02000000f000 + i, vlan: VID })),
+});
+nic.bind(sinkEnv(() => {}));
+const vfToVf = Array.from({ length: BATCH }, (_, i) =>
+  ethFrame({ dst: 0x02000000f000 + i + 1, src: 0x02000000f000, payload: 50 }),
+);
+
+const tagPair = ethFrame({ dst: 1, src: 2, payload: 50 });
+
+function vswitchVmToVm(): void {
+  for (let i = 0; i < BATCH; i++) vs.receive(1, vmToVm[i], 0);
+}
+function vswitchVmUplink(): void {
+  vsRestoreTag = true;
+  for (let i = 0; i < BATCH; i++) vs.receive(0, uplinkToVm[i], 0);
+  vsRestoreTag = false;
+  for (let i = 0; i < BATCH; i++) vs.receive(1, vmToUplink[i], 0);
+}
+function switchAccess(): void {
+  for (let i = 0; i < BATCH; i++) sw.receive(2 + i, accessToAccess[i], 0);
+}
+function switchTrunk(): void {
+  for (let i = 0; i < BATCH; i++) sw.receive(0, trunkToTrunk[i], 0);
+}
+function vebVfToVf(): void {
+  for (let i = 0; i < BATCH; i++) nic.receive(FIRST_VF_PORT, vfToVf[i], 0);
+}
+function tagPushPop(): void {
+  for (let i = 0; i < BATCH; i++) {
+    tagPair.pushVlanTag(VID);
+    tagPair.popVlanTag();
+  }
+}
+
+bench("vswitch: VM to VM, known unicast", vswitchVmToVm);
+bench("vswitch: uplink<->VM, known (+ sink re-tag)", vswitchVmUplink);
+bench("switch: access to access, known unicast", switchAccess);
+bench("switch: trunk to trunk, known unicast", switchTrunk);
+bench("sr-iov: VF to VF through the VEB", vebVfToVf);
+bench("802.1Q tag push + pop (reference)", () => {
+  tagPushPop();
+  do_not_optimize(tagPair);
+});
+
+await runAndReport({
+  "vswitch: VM to VM, known unicast": BATCH,
+  "vswitch: uplink<->VM, known (+ sink re-tag)": 2 * BATCH,
+  "switch: access to access, known unicast": BATCH,
+  "switch: trunk to trunk, known unicast": BATCH,
+  "sr-iov: VF to VF through the VEB": BATCH,
+  "802.1Q tag push + pop (reference)": BATCH,
+});
+
+// Allocation check: a million frames per path, counting garbage collections.
+let gcs = 0;
+const observer = new PerformanceObserver((list) => {
+  gcs += list.getEntries().length;
+});
+observer.observe({ entryTypes: ["gc"] });
+const ROUNDS = Math.ceil(1e6 / BATCH);
+const paths: [string, () => void][] = [
+  ["vswitch VM to VM", vswitchVmToVm],
+  ["vswitch uplink<->VM", vswitchVmUplink],
+  ["switch access to access", switchAccess],
+  ["switch trunk to trunk", switchTrunk],
+  ["sr-iov VF to VF", vebVfToVf],
+];
+process.stdout.write("\nallocation check (known unicast, ~1M frames each):\n");
+for (const [name, fn] of paths) {
+  await new Promise((r) => setTimeout(r, 20));
+  gcs = 0;
+  for (let r = 0; r < ROUNDS; r++) fn();
+  await new Promise((r) => setTimeout(r, 20));
+  process.stdout.write(`  ${name.padEnd(28)} garbage collections: ${gcs}\n`);
+}
+observer.disconnect();
