@@ -307,7 +307,8 @@ export function vxlanDecapsulate(
   let type = (buf[at] << 8) | buf[at + 1];
   for (let n = 0; isVlanTpid(type) && n < 2; n++) {
     at += VLAN_TAG_LEN;
-    if (at + 2 > end) throw new WireError("truncated", at, "vxlan decapsulate: tagged outer frame cut short");
+    if (at + 2 > end)
+      throw new WireError("truncated", Math.min(at, end), "vxlan decapsulate: tagged outer frame cut short");
     type = (buf[at] << 8) | buf[at + 1];
   }
   if (type !== EtherType.IPv4) {
