@@ -33,6 +33,13 @@ export const CONSTRUCTION = new TextEncoder().encode("Noise_IKpsk2_25519_ChaChaP
 export const IDENTIFIER = new TextEncoder().encode("WireGuard v1 zx2c4 Jason@zx2c4.com");
 
 const EMPTY = new Uint8Array(0);
+
+/** A copy that owns its memory even when `buf` is a Node Buffer (whose slice() is a view). */
+function copyOf(buf: Uint8Array, offset: number, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  out.set(buf.subarray(offset, offset + len));
+  return out;
+}
 const ZERO_PSK = new Uint8Array(32);
 
 /** C0 = HASH(CONSTRUCTION) and H0 = HASH(C0 || IDENTIFIER), the same for every handshake. */
@@ -130,7 +137,7 @@ export function consumeInitiation(
   const init = initialChainAndHash(c);
   let ck = init.chainKey;
   let h = c.hash(init.hash, localStaticPublic);
-  const ephPub = msg.slice(INIT_EPHEMERAL, INIT_EPHEMERAL + WG_KEY_LEN);
+  const ephPub = copyOf(msg, INIT_EPHEMERAL, WG_KEY_LEN);
   ck = kdf1(c, ck, ephPub);
   h = c.hash(h, ephPub);
   const es = c.dh(localStaticPrivate, ephPub);
@@ -212,7 +219,7 @@ export function consumeResponse(
 ): Uint8Array | NoiseFailure {
   let ck = state.chainKey;
   let h = state.hash;
-  const ephPub = msg.slice(RESP_EPHEMERAL, RESP_EPHEMERAL + WG_KEY_LEN);
+  const ephPub = copyOf(msg, RESP_EPHEMERAL, WG_KEY_LEN);
   ck = kdf1(c, ck, ephPub);
   h = c.hash(h, ephPub);
   const ee = c.dh(state.localEphemeral, ephPub);

@@ -160,6 +160,17 @@ describe("wireguard messages", () => {
     expect(errorOf(() => WgInitiation.parse(buf, 10)).code).toBe("bad-length");
   });
 
+  it("a Repr owns its bytes, even when parsed from a Node Buffer", () => {
+    const b = Buffer.from(INITIATION);
+    const r = WgInitiation.parse(b);
+    b.fill(0);
+    expect(r.ephemeral).toEqual(fill(32, 0xe1));
+    const t = Buffer.from(TRANSPORT);
+    const tr = WgTransport.parse(t);
+    t.fill(0);
+    expect(tr.encrypted).toEqual(fill(16, 0x77));
+  });
+
   it("impossible lengths and wrong types", () => {
     expect(errorOf(() => WgInitiation.parse(INITIATION.subarray(0, 147))).code).toBe("truncated");
     expect(errorOf(() => WgInitiation.parse(new Uint8Array([...INITIATION, 0]))).code).toBe("bad-length");

@@ -106,8 +106,11 @@ function checkFixed(
     throw new WireError("bad-value", offset, `${what}: type word ${readLe32(buf, offset)} is not ${type}`);
 }
 
+/** A copy of a field (not `buf.slice`: on a Node Buffer that is a view, and a Repr must own its bytes). */
 function copyField(buf: Uint8Array, offset: number, len: number): Uint8Array {
-  return buf.slice(offset, offset + len);
+  const out = new Uint8Array(len);
+  out.set(buf.subarray(offset, offset + len));
+  return out;
 }
 
 function putField(buf: Uint8Array, offset: number, field: Uint8Array, len: number, what: string): void {
@@ -335,7 +338,7 @@ export const WgTransport = {
       receiverIndex: WgTransport.receiverIndex(buf, offset),
       counter:
         (BigInt(WgTransport.counterHigh(buf, offset)) << 32n) | BigInt(WgTransport.counterLow(buf, offset)),
-      encrypted: buf.slice(offset + WG_TRANSPORT_HEADER_LEN, offset + len),
+      encrypted: copyField(buf, offset + WG_TRANSPORT_HEADER_LEN, len - WG_TRANSPORT_HEADER_LEN),
     };
   },
   /** Writes header and encrypted payload at `offset`; returns the bytes written. */
