@@ -23,6 +23,8 @@ export interface OracleFrame {
   bytes: Uint8Array;
   /** The `layer` names decodeFrame must return, in order. */
   layers: string[];
+  /** Built with a wrong checksum on purpose: tshark's "bad checksum" expert error is expected. */
+  hasBadChecksum?: boolean;
 }
 
 export const MAC_A = parseMac("02:00:00:00:0a:01");
@@ -518,5 +520,18 @@ export function oracleFrames(): OracleFrame[] {
     vxlan(ether(MAC_B, MAC_A, EtherType.IPv4, ipv4(IpProtocol.ICMP, IP_A, IP_B, echo)), 0xabcdef),
     [...vxlanHead, "ethernet", "ipv4", "icmp", "payload"],
   );
+
+  // The same frames with one checksum broken each: both decoders must call it bad.
+  const corrupt = (name: string, from: string, byteAt: number) => {
+    const base = frames.find((f) => f.name === from)!;
+    const bytes = base.bytes.slice();
+    bytes[byteAt] ^= 0x5a;
+    frames.push({ name, bytes, layers: base.layers, hasBadChecksum: true });
+  };
+  corrupt("ipv4 bad header checksum", "ipv4/udp", 14 + 10);
+  corrupt("udp bad checksum", "ipv4/udp", 34 + 6);
+  corrupt("tcp bad checksum", "tcp syn with options", 34 + 16);
+  corrupt("icmp bad checksum", "icmp echo reply", 34 + 2);
+  corrupt("icmpv6 bad checksum", "ipv6 icmpv6 echo request", 54 + 2);
   return frames;
 }

@@ -56,7 +56,8 @@ export function parsePdml(xml: string): TsharkPacket[] {
   const packets: TsharkPacket[] = [];
   let packet: TsharkPacket | undefined;
   const stack: TsharkProto[] = [];
-  let lastExpertSeverity = 0;
+  // PDML gives an expert info's message before its severity.
+  let pendingExpertMessage = "";
   for (const raw of xml.split("\n")) {
     const line = raw.trim();
     if (line === "<packet>") {
@@ -74,9 +75,9 @@ export function parsePdml(xml: string): TsharkPacket[] {
     } else if (line.startsWith("<field ")) {
       const a = attrs(line);
       if (a.name === "_ws.malformed") packet!.isMalformed = true;
-      if (a.name === "_ws.expert.severity") lastExpertSeverity = Number(a.show);
-      if (a.name === "_ws.expert.message" && lastExpertSeverity >= PI_WARN) {
-        packet!.expertProblems.push(`${lastExpertSeverity.toString(16)}: ${a.show}`);
+      if (a.name === "_ws.expert.message") pendingExpertMessage = a.show ?? "";
+      if (a.name === "_ws.expert.severity" && Number(a.show) >= PI_WARN) {
+        packet!.expertProblems.push(`severity 0x${Number(a.show).toString(16)}: ${pendingExpertMessage}`);
       }
       const proto = stack.at(-1);
       if (proto && a.name && a.show !== undefined) {
