@@ -27,30 +27,40 @@ import { hchacha20, isAllZero, WG_AEAD_TAG_LEN, type WgCrypto, writeAeadNonce } 
 const PKCS8_X25519 = Buffer.from("302e020100300506032b656e04220420", "hex");
 const SPKI_X25519 = Buffer.from("302a300506032b656e032100", "hex");
 
-// Static keys are the same Uint8Array objects call after call: remember their KeyObjects.
-const privateKeys = new WeakMap<Uint8Array, KeyObject>();
-const publicKeys = new WeakMap<Uint8Array, KeyObject>();
+// Static keys are the same Uint8Array objects call after call: remember their KeyObjects, with
+// a copy of the bytes so that an array changed in place (a wiped or reused key) is never served
+// a stale KeyObject.
+interface CachedKey {
+  bytes: Uint8Array;
+  key: KeyObject;
+}
+const privateKeys = new WeakMap<Uint8Array, CachedKey>();
+const publicKeys = new WeakMap<Uint8Array, CachedKey>();
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 function privateKeyObject(raw: Uint8Array): KeyObject {
-  let k = privateKeys.get(raw);
-  if (!k) {
-    if (raw.length !== 32) throw new RangeError("an X25519 private key is 32 bytes");
-    const der = Buffer.concat([PKCS8_X25519, raw]);
-    k = createPrivateKey({ key: der, format: "der", type: "pkcs8" });
-    der.fill(0);
-    privateKeys.set(raw, k);
-  }
-  return k;
+  const hit = privateKeys.get(raw);
+  if (hit && sameBytes(hit.bytes, raw)) return hit.key;
+  if (raw.length !== 32) throw new RangeError("an X25519 private key is 32 bytes");
+  const der = Buffer.concat([PKCS8_X25519, raw]);
+  const key = createPrivateKey({ key: der, format: "der", type: "pkcs8" });
+  der.fill(0);
+  privateKeys.set(raw, { bytes: Uint8Array.from(raw), key });
+  return key;
 }
 
 function publicKeyObject(raw: Uint8Array): KeyObject {
-  let k = publicKeys.get(raw);
-  if (!k) {
-    if (raw.length !== 32) throw new RangeError("an X25519 public key is 32 bytes");
-    k = createPublicKey({ key: Buffer.concat([SPKI_X25519, raw]), format: "der", type: "spki" });
-    publicKeys.set(raw, k);
-  }
-  return k;
+  const hit = publicKeys.get(raw);
+  if (hit && sameBytes(hit.bytes, raw)) return hit.key;
+  if (raw.length !== 32) throw new RangeError("an X25519 public key is 32 bytes");
+  const key = createPublicKey({ key: Buffer.concat([SPKI_X25519, raw]), format: "der", type: "spki" });
+  publicKeys.set(raw, { bytes: Uint8Array.from(raw), key });
+  return key;
 }
 
 /** A plain Uint8Array copy of a Buffer (Buffer's slice() shares memory; ours must not). */

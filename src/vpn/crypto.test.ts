@@ -43,6 +43,14 @@ for (const c of [nodeCrypto, nobleCrypto] as WgCrypto[]) {
       one[0] = 1;
       expect(c.dh(a, one)).toBeUndefined();
     });
+    it("X25519: a key array changed in place gives the new key's result (no stale cache)", () => {
+      const k = hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
+      const bPub = hex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
+      const first = toHex(c.dh(k, bPub)!);
+      k.set(hex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb"));
+      expect(toHex(c.publicKey(k))).toBe("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
+      expect(toHex(c.dh(k, bPub)!)).not.toBe(first);
+    });
     it("BLAKE2s-256: RFC 7693 appendix B ('abc')", () => {
       expect(toHex(c.hash(ascii("abc")))).toBe(
         "508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982",
