@@ -17,6 +17,7 @@ import {
   Vxlan,
   type VxlanOuter,
   type VxlanRepr,
+  vxlanApplyOuterEcn,
   vxlanDecapsulate,
   vxlanEncapsulate,
 } from "./vxlan.ts";
@@ -158,6 +159,7 @@ describe("vxlan", () => {
       srcPort: 55555,
       srcMac: parseMac("02:00:00:00:00:0a"),
       innerEnd: FRAME.length,
+      outerEcn: 0,
     });
     expect(FRAME.subarray(50, info.innerEnd)).toEqual(INNER);
     // behind an outer 802.1Q tag
@@ -202,6 +204,32 @@ describe("vxlan", () => {
     const withSum = FRAME.slice();
     Udp.fillChecksumV4(withSum, 34, parseIpv4("192.168.1.1"), parseIpv4("192.168.1.2"));
     expect(vxlanDecapsulate(withSum, 0, withSum.length)).toBe(50);
+  });
+  it("carries outer congestion into the inner packet (RFC 6040 §4.2)", () => {
+    const info = newVxlanDecapInfo();
+    const b = FRAME.slice();
+    b[15] = 0x03; // outer CE
+    Ipv4Header.fillChecksum(b, 14);
+    const inner = vxlanDecapsulate(b, 0, b.length, info);
+    expect(info.outerEcn).toBe(3);
+    // inner Not-ECT under outer CE: must be dropped
+    expect(vxlanApplyOuterEcn(b, inner, info.innerEnd, info.outerEcn)).toBe(false);
+    // inner ECT(0) becomes CE, checksum still right
+    b[inner + 15] = 0x02;
+    Ipv4Header.fillChecksum(b, inner + 14);
+    expect(vxlanApplyOuterEcn(b, inner, info.innerEnd, info.outerEcn)).toBe(true);
+    expect(Ipv4Header.ecn(b, inner + 14)).toBe(3);
+    expect(Ipv4Header.isChecksumValid(b, inner + 14)).toBe(true);
+    // outer not CE: nothing changes
+    const c = FRAME.slice();
+    expect(vxlanApplyOuterEcn(c, 50, c.length, 2)).toBe(true);
+    expect(c).toEqual(FRAME);
+    // inner IPv6 ECT(1) -> CE
+    const v6 = hex("0200 0000 0002 0200 0000 0001 86dd 6010 0000 0000 3a40");
+    expect(vxlanApplyOuterEcn(v6, 0, v6.length, 3)).toBe(true);
+    expect(v6[15]).toBe(0x30);
+    v6[15] = 0;
+    expect(vxlanApplyOuterEcn(v6, 0, v6.length, 3)).toBe(false);
   });
   it("impossible length (decapsulate)", () => {
     for (const n of [0, 13, 33, 49, 63]) {

@@ -16,11 +16,13 @@
  * A VTEP's fast path is `vxlanEncapsulate` / `vxlanDecapsulate`, which work in place over a
  * buffer with headroom (see `Frame`): encapsulation writes the outer Ethernet + IPv4 + UDP +
  * VXLAN headers (50 bytes) in front of the inner frame, built inside-out; decapsulation checks
- * the outer headers and returns where the inner frame starts. Neither allocates.
+ * the outer headers and returns where the inner frame starts. Neither allocates. ECN follows
+ * RFC 6040 normal mode: copied inward-out on encapsulation, and `vxlanApplyOuterEcn` carries an
+ * outer CE mark into the inner packet after decapsulation.
  */
 
 import { type Ipv4, type Mac, writeMac } from "./addr.ts";
-import { fold, pseudoHeaderSumV4, sumWords } from "./checksum.ts";
+import { fold, pseudoHeaderSumV4, sumWords, updateChecksum16 } from "./checksum.ts";
 import { checkLen, WireError } from "./error.ts";
 import { ETHERNET_HEADER_LEN, EtherType } from "./ethernet.ts";
 import { IPV4_HEADER_LEN, IpProtocol } from "./ipv4.ts";
@@ -144,10 +146,12 @@ export interface VxlanDecapInfo {
   srcMac: Mac;
   /** The inner frame is `[innerStart, innerEnd)`: the UDP length, not the buffer end, bounds it. */
   innerEnd: number;
+  /** The outer header's ECN field, for `vxlanApplyOuterEcn` (RFC 6040 §4.2). */
+  outerEcn: number;
 }
 
 export function newVxlanDecapInfo(): VxlanDecapInfo {
-  return { vni: 0, srcIp: 0, dstIp: 0, srcPort: 0, srcMac: 0, innerEnd: 0 };
+  return { vni: 0, srcIp: 0, dstIp: 0, srcPort: 0, srcMac: 0, innerEnd: 0, outerEcn: 0 };
 }
 
 function word32(buf: Uint8Array, i: number): number {
@@ -377,6 +381,53 @@ export function vxlanDecapsulate(
       buf[start + 10] * 0x100 +
       buf[start + 11];
     info.innerEnd = udp + udpLen;
+    info.outerEcn = buf[ip + 1] & 3;
   }
   return inner;
+}
+
+const ECN_CE = 3;
+
+/**
+ * Carries congestion marked on the underlay into the inner packet after decapsulation (RFC 6040
+ * §4.2, normal mode): when the outer ECN is CE and the inner IPv4/IPv6 packet is ECN-capable, the
+ * inner ECN becomes CE (the IPv4 checksum patched per RFC 1624). Returns false when the frame
+ * must be dropped instead: outer CE over a packet that is not ECN-capable, since the congestion
+ * signal cannot be passed on. Inner frames that are neither IPv4 nor IPv6, or too short to tell,
+ * are left alone. Inner 802.1Q tags are stepped over. Allocates nothing.
+ */
+export function vxlanApplyOuterEcn(
+  buf: Uint8Array,
+  innerStart: number,
+  innerEnd: number,
+  outerEcn: number,
+): boolean {
+  if (outerEcn !== ECN_CE) return true;
+  let at = innerStart + 12;
+  if (at + 2 > innerEnd) return true;
+  let type = (buf[at] << 8) | buf[at + 1];
+  for (let n = 0; isVlanTpid(type) && n < 2 && at + 6 <= innerEnd; n++) {
+    at += VLAN_TAG_LEN;
+    type = (buf[at] << 8) | buf[at + 1];
+  }
+  const ip = at + 2;
+  if (type === EtherType.IPv4 && ip + IPV4_HEADER_LEN <= innerEnd && buf[ip] >>> 4 === 4) {
+    const tos = buf[ip + 1];
+    if ((tos & 3) === 0) return false;
+    if ((tos & 3) === ECN_CE) return true;
+    const old = (buf[ip] << 8) | tos;
+    buf[ip + 1] = tos | ECN_CE;
+    const c = updateChecksum16((buf[ip + 10] << 8) | buf[ip + 11], old, (buf[ip] << 8) | buf[ip + 1]);
+    buf[ip + 10] = c >>> 8;
+    buf[ip + 11] = c & 0xff;
+    return true;
+  }
+  if (type === EtherType.IPv6 && ip + 2 <= innerEnd && buf[ip] >>> 4 === 6) {
+    // the ECN bits are bits 2..3 of the second nibble pair: byte 1, mask 0x30
+    const ecn = (buf[ip + 1] >>> 4) & 3;
+    if (ecn === 0) return false;
+    buf[ip + 1] |= ECN_CE << 4;
+    return true;
+  }
+  return true;
 }
