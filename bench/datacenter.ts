@@ -1,0 +1,174 @@
+/**
+ * The data center at scale, as a program (run by `bench/datacenter.bench.ts` in a child process
+ * so its memory figures are its own; or directly: `node --expose-gc --import tsx
+ * bench/datacenter.ts [--racks 40 --servers 20 --vms 20 --flows 2000 --datagrams 250]`).
+ *
+ * 1. Generates the topology file of a data center (by default 40 racks x 20 servers x 20 VMs =
+ *    16,000 VMs, a ToR per rack, one core switch that routes between the port groups' VLANs),
+ *    writes it to a temporary file, and loads it like a user's file (parse, validate, normalize).
+ * 2. Builds the simulated world from it and reports the build time and memory (heapUsed, RSS).
+ * 3. Starts it quietly (no boot-time gratuitous ARP storm) and picks `flows` random VM pairs
+ *    (seeded); each sends one UDP datagram to warm the ARP caches (the ARP broadcasts are
+ *    flooded through the whole VLAN: reported as the warm-up phase).
+ * 4. Steady state: every flow sends `datagrams` more UDP datagrams, 100 us apart, and the
+ *    forwarding throughput is reported as frame-hops (one frame delivered over one link or
+ *    internal connection to a device) per second of wall time and of this process's CPU time.
+ *
+ * Prints a JSON summary as its last line, for the bench file and BENCHMARKS.md.
+ */
+
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { generateDatacenter } from "../src/model/generate.ts";
+import { loadTopologyFile } from "../src/model/load.ts";
+import { buildWorld } from "../src/sim/build.ts";
+import { Rng } from "../src/sim/rng.ts";
+import type { World } from "../src/sim/world.ts";
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} needs a positive integer`);
+  return v;
+}
+
+const racks = arg("racks", 40);
+const serversPerRack = arg("servers", 20);
+const vmsPerServer = arg("vms", 20);
+const flowCount = arg("flows", 2000);
+const datagrams = arg("datagrams", 250);
+const seed = arg("seed", 1);
+const gc = (globalThis as { gc?: () => void }).gc;
+
+function mib(bytes: number): number {
+  return Math.round(bytes / 1048576);
+}
+
+function memory(): { heapUsedMiB: number; rssMiB: number } {
+  gc?.();
+  const m = process.memoryUsage();
+  return { heapUsedMiB: mib(m.heapUsed), rssMiB: mib(m.rss) };
+}
+
+/** Frames delivered by every link and internal connection so far. */
+function frameHops(world: World): number {
+  let n = 0;
+  for (const l of world.links) n += l.counters[0].rxFrames + l.counters[1].rxFrames;
+  return n;
+}
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+const before = memory();
+const t0 = performance.now();
+const yaml = generateDatacenter({ racks, serversPerRack, vmsPerServer });
+const dir = mkdtempSync(join(tmpdir(), "vnet-dc-"));
+const file = join(dir, "datacenter.yaml");
+writeFileSync(file, yaml);
+const t1 = performance.now();
+const { topology } = loadTopologyFile(file);
+rmSync(dir, { recursive: true, force: true });
+const t2 = performance.now();
+const built = buildWorld(topology, { seed });
+const t3 = performance.now();
+const world = built.world;
+world.startQuietly();
+const afterBuild = memory();
+const vmCount = built.vms.size;
+log(
+  `data center: ${racks} racks x ${serversPerRack} servers x ${vmsPerServer} VMs = ${vmCount} VMs, ` +
+    `${world.devices.length} devices, ${world.links.length} links (${(yaml.length / 1e6).toFixed(1)} MB of YAML)`,
+);
+log(
+  `build: generate ${((t1 - t0) / 1000).toFixed(2)} s, load ${((t2 - t1) / 1000).toFixed(2)} s, ` +
+    `build ${((t3 - t2) / 1000).toFixed(2)} s; heapUsed ${afterBuild.heapUsedMiB} MiB, RSS ${afterBuild.rssMiB} MiB ` +
+    `(before: ${before.heapUsedMiB} / ${before.rssMiB})`,
+);
+
+// Random VM pairs (seeded), each with a UDP sink on the receiver.
+const vms = [...built.vms.values()];
+const rng = new Rng(seed);
+const flows: { src: (typeof vms)[number]; dstIp: number; srcPort: number }[] = [];
+const sinks = new Set<number>();
+let received = 0;
+for (let i = 0; i < flowCount; i++) {
+  const a = rng.int(vms.length);
+  let b = rng.int(vms.length - 1);
+  if (b >= a) b++;
+  flows.push({ src: vms[a], dstIp: vms[b].spec.nics[0].ip, srcPort: 10_000 + (i % 50_000) });
+  if (!sinks.has(b)) {
+    sinks.add(b);
+    vms[b].device.onUdp(9, () => {
+      received++;
+    });
+  }
+}
+
+const PAYLOAD_BYTES = 100;
+const INTERVAL_NS = 100_000;
+
+/** Phase: every flow sends `count` datagrams, flow i offset by i ns, then the world drains. */
+function phase(count: number): { hops: number; wallS: number; cpuS: number; simMs: number } {
+  const hops0 = frameHops(world);
+  const sim0 = world.now();
+  const cpu0 = process.cpuUsage();
+  const w0 = performance.now();
+  flows.forEach((f, i) => {
+    let left = count;
+    const send = (now: number) => {
+      f.src.device.sendUdp(f.dstIp, f.srcPort, 9, PAYLOAD_BYTES, now);
+      if (--left > 0) world.scheduler.after(INTERVAL_NS, send);
+    };
+    world.scheduler.at(sim0 + i, send);
+  });
+  world.runUntil(sim0 + count * INTERVAL_NS + 10_000_000);
+  const wallS = (performance.now() - w0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    hops: frameHops(world) - hops0,
+    wallS,
+    cpuS: (cpu.user + cpu.system) / 1e6,
+    simMs: (world.now() - sim0) / 1e6,
+  };
+}
+
+const warm = phase(1);
+log(
+  `warm-up (first datagram of ${flowCount} flows, ARP flooded through each VLAN): ${warm.hops} frame-hops ` +
+    `in ${warm.wallS.toFixed(2)} s wall = ${(warm.hops / warm.wallS / 1e6).toFixed(2)} M frame-hops/s`,
+);
+const receivedWarm = received;
+const steady = phase(datagrams);
+const hopsPerSecWall = steady.hops / steady.wallS;
+const hopsPerSecCpu = steady.hops / steady.cpuS;
+const end = memory();
+log(
+  `steady state (${flowCount} flows x ${datagrams} UDP datagrams, ${steady.simMs.toFixed(1)} ms simulated): ` +
+    `${steady.hops} frame-hops in ${steady.wallS.toFixed(2)} s wall, ${steady.cpuS.toFixed(2)} s CPU = ` +
+    `${(hopsPerSecWall / 1e6).toFixed(2)} M frame-hops/s wall, ${(hopsPerSecCpu / 1e6).toFixed(2)} M/s CPU`,
+);
+log(
+  `delivered ${received - receivedWarm}/${flowCount * datagrams} steady datagrams; ` +
+    `heapUsed ${end.heapUsedMiB} MiB, RSS ${end.rssMiB} MiB at the end`,
+);
+log(
+  JSON.stringify({
+    vms: vmCount,
+    devices: world.devices.length,
+    links: world.links.length,
+    loadS: +((t2 - t1) / 1000).toFixed(3),
+    buildS: +((t3 - t2) / 1000).toFixed(3),
+    heapUsedMiB: afterBuild.heapUsedMiB,
+    rssMiB: afterBuild.rssMiB,
+    warmupHops: warm.hops,
+    steadyHops: steady.hops,
+    hopsPerSecWall: Math.round(hopsPerSecWall),
+    hopsPerSecCpu: Math.round(hopsPerSecCpu),
+    delivered: received - receivedWarm,
+    sent: flowCount * datagrams,
+  }),
+);
