@@ -11,7 +11,8 @@
  * sent again without allocation.
  *
  * After mitata, an allocation check forwards a million frames per path with a `gc`
- * PerformanceObserver attached: the known-unicast paths must cause no garbage collection.
+ * PerformanceObserver attached and the heap measured before and after: the known-unicast paths
+ * must cause no garbage collection and no heap growth.
  */
 
 import { PerformanceObserver } from "node:perf_hooks";
@@ -169,8 +170,12 @@ process.stdout.write("\nallocation check (known unicast, ~1M frames each):\n");
 for (const [name, fn] of paths) {
   await new Promise((r) => setTimeout(r, 20));
   gcs = 0;
+  const heapBefore = process.memoryUsage().heapUsed;
   for (let r = 0; r < ROUNDS; r++) fn();
+  const grownBytes = process.memoryUsage().heapUsed - heapBefore;
   await new Promise((r) => setTimeout(r, 20));
-  process.stdout.write(`  ${name.padEnd(28)} garbage collections: ${gcs}\n`);
+  // Without a collection in between, heap growth is what the loop allocated.
+  const perFrame = gcs === 0 ? `${(grownBytes / (ROUNDS * BATCH)).toFixed(3)} bytes/frame` : "n/a";
+  process.stdout.write(`  ${name.padEnd(28)} garbage collections: ${gcs}, heap growth ${perFrame}\n`);
 }
 observer.disconnect();
