@@ -651,6 +651,27 @@ describe("WgDevice: timers on a stepped clock", () => {
     expect(b.delivered).toHaveLength(2);
   });
 
+  it("with a persistent keepalive, a peer is contacted at once, with nothing to send", () => {
+    const w = new World();
+    const a = w.add("a", 1, "192.0.2.1");
+    const b = w.add("b", 2, "198.51.100.2");
+    w.pair(a, "10.1.0.0/16", b, "10.2.0.0/16", undefined, 25);
+    expect(a.dev.nextTimerNs()).toBe(0);
+    w.advance(0);
+    expect(eventsOf(a, "handshake-complete")).toHaveLength(1);
+    expect(eventsOf(b, "keypair-confirmed")).toHaveLength(1);
+    w.advance(100 * SEC);
+    const ka = eventsOf(a, "keepalive-sent").filter(
+      (e) => e.type === "keepalive-sent" && e.reason === "persistent",
+    );
+    expect(ka.map((e) => e.nowNs / SEC)).toEqual([25, 50, 75, 100]);
+    // Keepalives alone keep the keys fresh: the one at 125 s rekeys (REKEY_AFTER_TIME).
+    w.advance(200 * SEC);
+    expect(eventsOf(a, "rekey")).toMatchObject([{ reason: "time", nowNs: 125 * SEC }]);
+    expect(eventsOf(a, "handshake-complete")).toHaveLength(2);
+    expect(b.dev.drops.total + a.dev.drops.total).toBe(0);
+  });
+
   it("sends persistent keepalives when idle", () => {
     const w = new World();
     const a = w.add("a", 1, "192.0.2.1");

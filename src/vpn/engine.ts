@@ -231,6 +231,7 @@ export class WgDevice implements WgDeviceApi {
     peer.allowedIps = prefixes.map((c) => formatCidr(c));
     this.peerList.push(peer);
     this.peersByKey.set(keyId, peer);
+    this.armFirstPersistentKeepalive(peer);
     return peer;
   }
 
@@ -251,7 +252,24 @@ export class WgDevice implements WgDeviceApi {
   }
 
   setEndpoint(info: WgPeerInfo, endpoint: WgEndpoint): void {
-    this.own(info).endpoint = { address: endpoint.address, port: endpoint.port };
+    const peer = this.own(info);
+    peer.endpoint = { address: endpoint.address, port: endpoint.port };
+    this.armFirstPersistentKeepalive(peer);
+  }
+
+  /**
+   * With a persistent keepalive and an endpoint, a peer is contacted at once, as wireguard-go
+   * does when the device comes up: the keepalive starts a handshake, so that a site behind NAT is
+   * reachable before it has sent anything. Deadline 0 means "at the next tick".
+   */
+  private armFirstPersistentKeepalive(peer: PeerState): void {
+    if (
+      peer.persistentKeepaliveNs > 0 &&
+      peer.endpoint &&
+      !peer.current &&
+      peer.persistentKeepaliveAtNs === undefined
+    )
+      peer.persistentKeepaliveAtNs = 0;
   }
 
   forceUnderLoad(isUnderLoad: boolean | undefined): void {
@@ -714,6 +732,7 @@ export class WgDevice implements WgDeviceApi {
     if (!p.endpoint) return;
     this.sendTransport(p, kp, EMPTY, nowNs);
     this.emit({ type: "keepalive-sent", peer: p.name, reason, nowNs });
+    this.keepKeyFreshSending(p, kp, nowNs);
   }
 
   /** Encrypts `payload` (an IP packet, or empty for a keepalive) and sends it (5.4.6). */
