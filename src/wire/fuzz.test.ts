@@ -16,7 +16,7 @@ import { Icmpv4 } from "./icmp.ts";
 import { Icmpv6, parseNdpOptions } from "./icmpv6.ts";
 import { Ipv4Header } from "./ipv4.ts";
 import { Ipv6Header } from "./ipv6.ts";
-import { Lacp } from "./lacp.ts";
+import { Lacp, LacpMarker } from "./lacp.ts";
 import { parseTcpOptions, Tcp } from "./tcp.ts";
 import { Udp } from "./udp.ts";
 import { Vlan } from "./vlan.ts";
@@ -120,6 +120,11 @@ const SAMPLES: { name: string; bytes: Uint8Array; parse: (b: Uint8Array) => unkn
         `0310 0005 0000 0000 0000 0000 0000 0000 0000${"00".repeat(50)}`,
     ),
     parse: (b) => Lacp.parse(b),
+  },
+  {
+    name: "lacp marker",
+    bytes: hex(`0201 0110 0001 0200 0000 00aa 0000 0007 0000 0000${"00".repeat(90)}`),
+    parse: (b) => LacpMarker.parse(b),
   },
 ];
 

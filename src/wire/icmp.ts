@@ -215,6 +215,8 @@ export const Icmpv4 = {
     origOffset: number,
     quoteLength: number,
   ): number {
+    if (!(quoteLength >= 0))
+      throw new WireError("bad-value", origOffset, `icmp error: quote length ${quoteLength}`);
     checkLen(orig, origOffset, quoteLength, "icmp error quote");
     const length = ICMP_HEADER_LEN + quoteLength;
     checkLen(buf, offset, length, "icmp error emit");

@@ -220,6 +220,8 @@ export const Icmpv6 = {
     quoteLength: number,
     pseudo: PseudoHeader,
   ): number {
+    if (!(quoteLength >= 0))
+      throw new WireError("bad-value", origOffset, `icmpv6 error: quote length ${quoteLength}`);
     checkLen(orig, origOffset, quoteLength, "icmpv6 error quote");
     const length = 8 + quoteLength;
     checkLen(buf, offset, length, "icmpv6 error emit");

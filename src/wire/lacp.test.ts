@@ -8,6 +8,8 @@ import {
   LACP_FRAME_LEN,
   LACPDU_LEN,
   Lacp,
+  LacpMarker,
+  type LacpMarkerRepr,
   type LacpRepr,
   LacpState,
   lacpStateFlags,
@@ -65,6 +67,22 @@ const REPR: LacpRepr = {
     state: 0x3f,
   },
   collectorMaxDelay: 5,
+};
+
+// A marker PDU as tshark decodes it: "Marker Protocol", Marker Information, requester port 1,
+// system 02:00:00:00:00:aa, transaction id 7, terminator, 90 reserved bytes.
+const MARKER = hex(
+  "0180 c200 0002 0200 0000 00aa 8809" +
+    "0201 0110 0001 0200 0000 00aa 0000 0007 0000" +
+    "0000" +
+    "00".repeat(90),
+);
+const MARKER_REPR: LacpMarkerRepr = {
+  version: 1,
+  isResponse: false,
+  requesterPort: 1,
+  requesterSystem: parseMac("02:00:00:00:00:aa"),
+  transactionId: 7,
 };
 
 describe("lacp", () => {
@@ -159,16 +177,51 @@ describe("lacp", () => {
     expect(Lacp.isLacpFrame(v2.subarray(0, 14))).toBe(false);
   });
 
+  it("marker PDU", () => {
+    expect(MARKER.length).toBe(124);
+    expect(LacpMarker.parse(MARKER, 14)).toEqual(MARKER_REPR);
+    expect(LacpMarker.requesterPort(MARKER, 14)).toBe(1);
+    expect(LacpMarker.transactionId(MARKER, 14)).toBe(7);
+    const b = new Uint8Array(110).fill(0xee);
+    expect(LacpMarker.emit(MARKER_REPR, b)).toBe(110);
+    expect(b).toEqual(MARKER.subarray(14));
+    // the responder's answer: same fields, TLV type 2
+    LacpMarker.toResponse(b);
+    expect(LacpMarker.parse(b)).toEqual({ ...MARKER_REPR, isResponse: true });
+    expect(b[2]).toBe(2);
+    expect(wireError(() => Lacp.parse(MARKER, 14)).code).toBe("unsupported");
+    expect(wireError(() => LacpMarker.parse(FRAME, 14)).code).toBe("unsupported");
+    const bad = MARKER.slice();
+    bad[17] = 20;
+    expect(wireError(() => LacpMarker.parse(bad, 14)).code).toBe("bad-value");
+    expect(wireError(() => LacpMarker.parse(MARKER.subarray(0, 100), 14)).code).toBe("truncated");
+  });
+
   test.prop([fc.uint8Array({ maxLength: 130 }), fc.nat(8)])(
     "random bytes parse or raise WireError",
     (bytes, at) => {
-      try {
-        Lacp.parse(bytes, at);
-      } catch (e) {
-        expect(e).toBeInstanceOf(WireError);
+      for (const f of [() => Lacp.parse(bytes, at), () => LacpMarker.parse(bytes, at)]) {
+        try {
+          f();
+        } catch (e) {
+          expect(e).toBeInstanceOf(WireError);
+        }
       }
     },
   );
+  test.prop([
+    fc.record({
+      version: fc.constant(1),
+      isResponse: fc.boolean(),
+      requesterPort: fc.nat(0xffff),
+      requesterSystem: fc.integer({ min: 0, max: 2 ** 48 - 1 }),
+      transactionId: fc.nat(2 ** 32 - 1),
+    }),
+  ])("marker: parse(emit(x)) == x", (repr) => {
+    const b = new Uint8Array(LACPDU_LEN);
+    LacpMarker.emit(repr, b);
+    expect(LacpMarker.parse(b)).toEqual(repr);
+  });
   test.prop([fc.nat(LACPDU_LEN - 1), fc.nat(255)])(
     "a valid PDU with one byte changed parses or raises WireError",
     (at, value) => {

@@ -17,6 +17,11 @@
  * bit 5 Distributing, bit 6 Defaulted, bit 7 Expired. `LacpState` names them and
  * `lacpStateFlags`/`lacpStateFromFlags`/`formatLacpState` convert.
  *
+ * Marker PDUs (subtype 2, §6.5.3.3) share the EtherType and size: a marker information TLV
+ * (type 1) or marker response TLV (type 2) of 16 bytes (requester port, system, transaction id,
+ * 2 pad bytes), then the terminator at 20 and 90 reserved bytes. `LacpMarker` reads and writes
+ * them, and turns a marker into its response in place, as a Marker Responder does (§6.5.4.2).
+ *
  * Version 1 PDUs must end with the terminator at 58. A higher version is accepted with the
  * version 1 fields read at the same offsets (802.1AX-2014 §6.4.2.3 keeps them for
  * compatibility); what follows the collector TLV is then not checked.
@@ -297,5 +302,111 @@ export const Lacp = {
     buf[offset + 13] = EtherType.SlowProtocols & 0xff;
     Lacp.emit(repr, buf, offset + ETHERNET_HEADER_LEN);
     return LACP_FRAME_LEN;
+  },
+};
+
+/** Marker Information (from the Marker Generator) or Marker Response Information TLV types. */
+export const MarkerTlv = {
+  Information: 1,
+  Response: 2,
+} as const;
+
+const MARKER_INFO_AT = 2;
+const MARKER_INFO_LEN = 16;
+const MARKER_TERMINATOR_AT = 18;
+
+export interface LacpMarkerRepr {
+  version: number;
+  /** A response (TLV type 2) rather than a marker (TLV type 1). */
+  isResponse: boolean;
+  requesterPort: number;
+  requesterSystem: Mac;
+  /** Chosen by the requester; a response echoes it (uint32). */
+  transactionId: number;
+}
+
+/** Zero-copy accessors over a marker PDU whose subtype byte is at `offset` of `buf`. */
+export const LacpMarker = {
+  check(buf: Uint8Array, offset = 0): void {
+    checkLen(buf, offset, LACPDU_LEN, "marker pdu");
+  },
+  isResponse(buf: Uint8Array, offset = 0): boolean {
+    return buf[offset + MARKER_INFO_AT] === MarkerTlv.Response;
+  },
+  requesterPort(buf: Uint8Array, offset = 0): number {
+    return u16(buf, offset + MARKER_INFO_AT + 2);
+  },
+  requesterSystem(buf: Uint8Array, offset = 0): Mac {
+    return readMac(buf, offset + MARKER_INFO_AT + 4);
+  },
+  transactionId(buf: Uint8Array, offset = 0): number {
+    const at = offset + MARKER_INFO_AT + 10;
+    return ((buf[at] << 24) | (buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3]) >>> 0;
+  },
+  /** Turns a validated marker into its response in place (§6.5.4.2: same fields, TLV type 2). */
+  toResponse(buf: Uint8Array, offset = 0): void {
+    buf[offset + MARKER_INFO_AT] = MarkerTlv.Response;
+  },
+
+  validate(buf: Uint8Array, offset = 0): void {
+    checkLen(buf, offset, 2, "marker pdu");
+    if (buf[offset] !== MARKER_SUBTYPE) {
+      throw new WireError(
+        "unsupported",
+        offset,
+        `marker: slow protocol subtype ${buf[offset]}, not a marker PDU`,
+      );
+    }
+    const version = buf[offset + 1];
+    if (version < 1) throw new WireError("bad-version", offset + 1, `marker: version ${version}`);
+    LacpMarker.check(buf, offset);
+    const type = buf[offset + MARKER_INFO_AT];
+    if (
+      (type !== MarkerTlv.Information && type !== MarkerTlv.Response) ||
+      buf[offset + 3] !== MARKER_INFO_LEN
+    ) {
+      throw new WireError(
+        "bad-value",
+        offset + MARKER_INFO_AT,
+        `marker: expected a marker (1) or response (2) TLV of length 16, found type ${type} length ${buf[offset + 3]}`,
+      );
+    }
+    if (
+      version === 1 &&
+      (buf[offset + MARKER_TERMINATOR_AT] !== 0 || buf[offset + MARKER_TERMINATOR_AT + 1] !== 0)
+    ) {
+      throw new WireError("bad-value", offset + MARKER_TERMINATOR_AT, "marker: terminator TLV missing");
+    }
+  },
+  parse(buf: Uint8Array, offset = 0): LacpMarkerRepr {
+    LacpMarker.validate(buf, offset);
+    return {
+      version: buf[offset + 1],
+      isResponse: LacpMarker.isResponse(buf, offset),
+      requesterPort: LacpMarker.requesterPort(buf, offset),
+      requesterSystem: LacpMarker.requesterSystem(buf, offset),
+      transactionId: LacpMarker.transactionId(buf, offset),
+    };
+  },
+  /** Writes the 110-byte marker PDU (reserved and pad bytes zero); returns 110. */
+  emit(repr: LacpMarkerRepr, buf: Uint8Array, offset = 0): number {
+    checkLen(buf, offset, LACPDU_LEN, "marker pdu emit");
+    if (!(repr.version >= 1 && repr.version <= 0xff)) {
+      throw new WireError("bad-version", offset + 1, `marker emit: version ${repr.version}`);
+    }
+    buf.fill(0, offset, offset + LACPDU_LEN);
+    buf[offset] = MARKER_SUBTYPE;
+    buf[offset + 1] = repr.version;
+    const at = offset + MARKER_INFO_AT;
+    buf[at] = repr.isResponse ? MarkerTlv.Response : MarkerTlv.Information;
+    buf[at + 1] = MARKER_INFO_LEN;
+    setU16(buf, at + 2, repr.requesterPort);
+    writeMac(buf, at + 4, repr.requesterSystem);
+    const t = repr.transactionId >>> 0;
+    buf[at + 10] = t >>> 24;
+    buf[at + 11] = (t >>> 16) & 0xff;
+    buf[at + 12] = (t >>> 8) & 0xff;
+    buf[at + 13] = t & 0xff;
+    return LACPDU_LEN;
   },
 };
