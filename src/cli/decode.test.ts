@@ -139,6 +139,32 @@ describe("vnet decode", () => {
     );
   });
 
+  it("decodes raw IP captures and names link types it cannot decode", async () => {
+    const ping = new Uint8Array(28);
+    ping.set([
+      0x45, 0, 0, 28, 0, 1, 0, 0, 64, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 8, 0, 0xf7, 0xfe, 0, 1, 0, 0,
+    ]);
+    const raw = new PcapWriter({ linkType: 101 });
+    raw.append(0, ping);
+    const r = await run("decode", file("raw.pcap", raw.bytes()));
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(
+      /^1 0\.000000000 28 bytes: IP 10\.0\.0\.1 > 10\.0\.0\.2 ttl 64 id 1 len 28 bad-cksum \| ICMP echo request id 1 seq 0 len 8\n$/,
+    );
+    const sll = new PcapWriter({ linkType: 113 });
+    sll.append(0, new Uint8Array(20));
+    const r2 = await run("decode", "--json", file("sll.pcap", sll.bytes()));
+    expect(r2.code).toBe(0);
+    expect(JSON.parse(r2.out).layers).toEqual([
+      {
+        layer: "error",
+        code: "unsupported",
+        offset: 0,
+        message: "link type 113 is not decoded (Ethernet 1 and raw IP 101/228/229 are)",
+      },
+    ]);
+  });
+
   it("has --help", async () => {
     const r = await run("decode", "--help");
     expect(r.code).toBe(0);

@@ -11,27 +11,11 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { captureRecords } from "../wire/capture.ts";
-import { decodeFrame, type Layer, summarizeLayers } from "../wire/decode.ts";
+import { decodePacket, type Layer, summarizeLayers } from "../wire/decode.ts";
 import { WireError } from "../wire/error.ts";
 import type { CaptureRecord } from "../wire/pcap.ts";
-import { LINKTYPE_ETHERNET } from "../wire/pcap.ts";
 import { ExitCode, UserError } from "./errors.ts";
 import type { Io } from "./io.ts";
-
-/** Decodes a record, or says why its link type cannot be. */
-function recordLayers(rec: CaptureRecord): Layer[] {
-  if (rec.linkType !== LINKTYPE_ETHERNET) {
-    return [
-      {
-        layer: "error",
-        code: "unsupported",
-        offset: 0,
-        message: `link type ${rec.linkType} (only Ethernet, 1, is decoded)`,
-      },
-    ];
-  }
-  return decodeFrame(rec.data);
-}
 
 /** Nanoseconds as seconds with nine decimals, exactly (bigint arithmetic, no rounding). */
 export function formatSeconds(timeNs: bigint): string {
@@ -61,7 +45,7 @@ export function decodeCapture(name: string, bytes: Uint8Array, io: Io, isJson: b
   try {
     for (const rec of captureRecords(bytes)) {
       n++;
-      const layers = recordLayers(rec);
+      const layers = decodePacket(rec.data, rec.linkType);
       pending += isJson ? jsonLine(n, rec, layers) : textLine(n, rec, layers);
       if (pending.length >= 65536) {
         io.out(pending);

@@ -1,7 +1,7 @@
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
 import { oracleFrames } from "../../test/oracle/frames.ts";
-import { decodeFrame, describeFrame, type Layer, summarizeLayers } from "./decode.ts";
+import { decodeFrame, decodePacket, describeFrame, type Layer, LinkType, summarizeLayers } from "./decode.ts";
 
 function hex(s: string): Uint8Array {
   const clean = s.replace(/\s+/g, "");

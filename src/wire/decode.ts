@@ -14,7 +14,7 @@
 import { formatIpv4, formatIpv6, formatMac } from "./addr.ts";
 import { Arp, ArpOp } from "./arp.ts";
 import type { PseudoHeader } from "./checksum.ts";
-import { WireError, type WireErrorCode } from "./error.ts";
+import { checkLen, WireError, type WireErrorCode } from "./error.ts";
 import { Ethernet, EtherType } from "./ethernet.ts";
 import { DestUnreachableCode, ICMP_HEADER_LEN, Icmpv4, Icmpv4Type } from "./icmp.ts";
 import { ICMPV6_HEADER_LEN, Icmpv6, Icmpv6Type, NdpOption, ndpLinkLayerAddress } from "./icmpv6.ts";
@@ -233,9 +233,56 @@ export type Layer =
  * Never throws: a malformed frame yields the layers decoded up to the fault and an error layer.
  */
 export function decodeFrame(frame: Uint8Array): Layer[] {
+  return decodeWith(frame, decodeEthernet);
+}
+
+/** Link-layer header types (tcpdump.org "LINKTYPE_" values) that `decodePacket` understands. */
+export const LinkType = {
+  Ethernet: 1,
+  /** Raw IP: the packet starts with an IPv4 or IPv6 header (the version nibble says which). */
+  Raw: 101,
+  Ipv4: 228,
+  Ipv6: 229,
+} as const;
+
+/**
+ * Decodes a captured packet of the given link type: Ethernet frames as `decodeFrame`, raw IP
+ * packets (link types 101, 228, 229, as `tcpdump -i` on a tun device or WireGuard interface
+ * writes them) from their IP header. Any other link type is one `unsupported` error layer.
+ */
+export function decodePacket(data: Uint8Array, linkType: number): Layer[] {
+  switch (linkType) {
+    case LinkType.Ethernet:
+      return decodeFrame(data);
+    case LinkType.Raw:
+    case LinkType.Ipv4:
+    case LinkType.Ipv6:
+      return decodeWith(data, (buf, offset, end, layers) => {
+        checkLen(buf, offset, 1, "ip header");
+        const version = buf[offset] >>> 4;
+        if (version === 4) decodeIpv4(buf, offset, end, layers, false);
+        else if (version === 6) decodeIpv6(buf, offset, end, layers, false);
+        else throw new WireError("bad-version", offset, `raw ip: version ${version}`);
+      });
+    default:
+      return [
+        {
+          layer: "error",
+          code: "unsupported",
+          offset: 0,
+          message: `link type ${linkType} is not decoded (Ethernet 1 and raw IP 101/228/229 are)`,
+        },
+      ];
+  }
+}
+
+type Decoder = (buf: Uint8Array, offset: number, end: number, layers: Layer[]) => void;
+
+/** Runs a decoder, turning the WireError that stops it into the final error layer. */
+function decodeWith(data: Uint8Array, decode: Decoder): Layer[] {
   const layers: Layer[] = [];
   try {
-    decodeEthernet(frame, 0, frame.length, layers);
+    decode(data, 0, data.length, layers);
   } catch (e) {
     if (!(e instanceof WireError)) throw e;
     layers.push({ layer: "error", code: e.code, offset: e.offset, message: e.message });

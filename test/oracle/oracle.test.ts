@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { decodeFrame, type Layer } from "../../src/wire/decode.ts";
+import { decodeFrame, decodePacket, type Layer, LinkType } from "../../src/wire/decode.ts";
 import { PcapWriter } from "../../src/wire/pcap.ts";
 import { PcapngWriter } from "../../src/wire/pcapng.ts";
 import { formatTcpFlags } from "../../src/wire/tcp.ts";
@@ -233,6 +233,11 @@ function compare(frame: OracleFrame, ours: Layer[], theirs: TsharkPacket, checke
   return problems;
 }
 
+/** The IP packet's length in an untagged Ethernet frame (without the Ethernet padding). */
+function ipLength(frame: Uint8Array): number {
+  return frame[14] >>> 4 === 4 ? (frame[16] << 8) | frame[17] : 40 + ((frame[18] << 8) | frame[19]);
+}
+
 const dir = mkdtempSync(join(tmpdir(), "vnet-oracle-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -274,6 +279,24 @@ describe.skipIf(!hasTshark())("tshark oracle", () => {
     const [p] = tsharkPdml(file);
     expect(p.isMalformed || p.expertProblems.length > 0).toBe(true);
     expect(decodeFrame(lacp.subarray(0, 40)).at(-1)?.layer).toBe("error");
+  });
+
+  it("tshark agrees on raw IP packets (link type 101) in a pcapng interface of their own", () => {
+    const w = new PcapngWriter();
+    const tun = w.addInterface({ name: "wg0", linkType: LinkType.Raw });
+    const ipFrames = frames.filter((f) => f.layers[1] === "ipv4" || f.layers[1] === "ipv6");
+    ipFrames.forEach((f, i) => {
+      w.append(tun, i, f.bytes.subarray(14, 14 + ipLength(f.bytes)));
+    });
+    const file = join(dir, "raw.pcapng");
+    writeFileSync(file, w.bytes());
+    const packets = tsharkPdml(file);
+    expect(packets).toHaveLength(ipFrames.length);
+    const problems = ipFrames.flatMap((f, i) => {
+      const data = f.bytes.subarray(14, 14 + ipLength(f.bytes));
+      return compare(f, decodePacket(data, LinkType.Raw), packets[i], new Set());
+    });
+    expect(problems).toEqual([]);
   });
 
   it("tshark reads the same frames from a pcapng we wrote, on two interfaces, at the same times", () => {
