@@ -354,6 +354,24 @@ describe("teaming: route based on originating virtual port", () => {
     env.take();
     vs.setPortUp(U0, false, 1);
     expect(vs.pinnedUplink(V1)).toBe(U1);
+    // Notify switches: a RARP from vm1's MAC on its new uplink (vm2 stayed where it was).
+    const notes = env.take();
+    expect(where(notes)).toEqual(["uplink:eth1/10"]);
+    expect(toHex(notes[0].frame)).toBe(
+      "ffffffffffff" +
+        "020000001011" +
+        "8100000a" +
+        "8035" +
+        "0001080006040003" +
+        "020000001011" +
+        "00000000" +
+        "020000001011" +
+        "00000000" +
+        "00".repeat(18),
+    );
+    expect(env.traceLines().slice(-1)).toEqual([
+      "vs0 vswitch send vm1>uplink:eth1 vlan 10: notify switches: RARP for 02:00:00:00:10:11 (vm1) on uplink:eth1",
+    ]);
     vs.receive(V1, ethFrame({ dst: R, src: M1 }), 2);
     expect(where(env.take())).toEqual(["uplink:eth1/10"]);
     vs.setPortUp(U1, false, 3);
@@ -363,6 +381,29 @@ describe("teaming: route based on originating virtual port", () => {
     expect(vs.drops.get(VswitchDrop.noReceiver)).toBe(1);
     vs.setPortUp(U0, true, 5);
     expect(vs.pinnedUplink(V1)).toBe(U0);
+    // eth0 is the only active uplink now: both VMs are pinned to it and announced there.
+    expect(where(env.take())).toEqual(["uplink:eth0/10", "uplink:eth0/10"]);
+  });
+
+  it("can be told not to notify switches", () => {
+    const vs = new Vswitch({
+      name: "vs0",
+      uplinks: ["uplink:eth0", "uplink:eth1"],
+      portGroups: [{ name: "web", vlan: 10 }],
+      vmPorts: [{ name: "vm1", portGroup: "web", mac: M1 }],
+      notifySwitches: false,
+    });
+    const env = bindRecording(vs);
+    vs.setPortUp(0, false, 0);
+    expect(env.take()).toEqual([]);
+    expect(vs.pinnedUplink(2)).toBe(1);
+  });
+
+  it("notifies when a VM port comes up", () => {
+    const { vs, env } = twoUplinks();
+    vs.setPortUp(V2, false, 0);
+    vs.setPortUp(V2, true, 1);
+    expect(where(env.take())).toEqual(["uplink:eth1/10"]);
   });
 });
 

@@ -30,14 +30,15 @@
  * Every drop has a reason code counted in `drops` and, when tracing, a trace record.
  */
 
-import { formatMac, isMulticastMac, type Mac, readMac } from "../wire/addr.ts";
-import { ETHERNET_HEADER_LEN } from "../wire/ethernet.ts";
+import { formatMac, isMulticastMac, MAC_BROADCAST, type Mac, readMac } from "../wire/addr.ts";
+import { Arp } from "../wire/arp.ts";
+import { ETHERNET_HEADER_LEN, Ethernet } from "../wire/ethernet.ts";
 import { isVlanTpid, VLAN_TAG_LEN, Vlan } from "../wire/vlan.ts";
 import { checkUnicastMac, checkVid, DeviceConfigError } from "./config-error.ts";
 import { DropCounters, newPortCounters, type PortCounters } from "./counters.ts";
 import { PROCESSING_DELAY_NS } from "./delays.ts";
 import type { Device, DeviceEnv } from "./device.ts";
-import type { Frame } from "./frame.ts";
+import { Frame } from "./frame.ts";
 import {
   DEFAULT_MAC_AGING_NS,
   DEFAULT_MAC_TABLE_SIZE,
@@ -48,6 +49,10 @@ import {
 } from "./mac-table.ts";
 import { OriginatingPortPolicy, type TeamingPolicy, UplinkTeam } from "./teaming.ts";
 import type { HopAction } from "./trace.ts";
+
+/** RARP (RFC 903): its EtherType and the "request reverse" opcode. */
+const ETHERTYPE_RARP = 0x8035;
+const RARP_REQUEST = 3;
 
 /** Drop reason codes of the vswitch. */
 export const VswitchDrop = {
@@ -89,6 +94,12 @@ export interface VswitchOptions {
   /** VM ports (one per vNIC), after the uplinks in port numbering. */
   vmPorts: { name: string; portGroup: string; mac: Mac }[];
   teaming?: TeamingPolicy;
+  /**
+   * vSphere's "Notify switches" (default yes): when a VM's traffic moves to another uplink
+   * (failover, failback) or its port comes up, send a RARP broadcast from the VM's MAC out of
+   * its uplink, so physical switches relearn where the VM is at once instead of after aging.
+   */
+  notifySwitches?: boolean;
   macTableSize?: number;
   macAgingNs?: number;
   processingDelayNs?: number;
@@ -138,11 +149,13 @@ export class Vswitch implements Device {
   /** Scratch list of egress ports for one decision (uplink, if any, last). */
   private readonly out: Int32Array;
   private env: DeviceEnv | null = null;
+  private readonly isNotifyingSwitches: boolean;
 
   constructor(options: VswitchOptions) {
     this.name = options.name;
     this.processingDelayNs = options.processingDelayNs ?? PROCESSING_DELAY_NS.vswitch;
     this.teaming = options.teaming ?? new OriginatingPortPolicy();
+    this.isNotifyingSwitches = options.notifySwitches ?? true;
     const names: string[] = [];
     const seen = new Set<string>();
     const addName = (n: string) => {
@@ -254,16 +267,58 @@ export class Vswitch implements Device {
    * addresses behind a down port are forgotten; a down uplink leaves the team's active set, so
    * VMs pinned to it move to another uplink.
    */
-  setPortUp(port: number, isUp: boolean, _nowNs: number): void {
+  setPortUp(port: number, isUp: boolean, nowNs: number): void {
     if (port < 0 || port >= this.portNames.length)
       throw new DeviceConfigError("bad-port", `vswitch ${this.name}: no port ${port}`);
+    const wasUp = this.isPortUp[port];
     this.isPortUp[port] = isUp;
-    if (this.vm[port] === null) {
+    const v = this.vm[port];
+    if (v === null) {
+      const before = this.vm.map((p) =>
+        p === null ? -1 : this.teaming.selectUplink(this.team, p.ordinal, null),
+      );
       this.team.setMemberUp(port, isUp);
       if (this.team.activePorts.length === 0) this.macTable.flushPort(this.teamPort);
+      for (const p of this.vm) {
+        if (p === null || !this.isPortUp[p.index]) continue;
+        if (this.teaming.selectUplink(this.team, p.ordinal, null) !== before[p.index]) this.notify(p, nowNs);
+      }
     } else if (!isUp) {
       this.macTable.flushPort(port);
+    } else if (!wasUp) {
+      this.notify(v, nowNs);
     }
+  }
+
+  /**
+   * Sends a RARP request (RFC 903: the ARP packet with opcode 3, EtherType 0x8035, sender and
+   * target hardware address the VM's MAC, no protocol addresses) as a broadcast from the VM's
+   * MAC out of its uplink: what vSphere sends to "notify switches".
+   */
+  private notify(v: VmPort, nowNs: number): void {
+    if (!this.isNotifyingSwitches || this.env === null) return;
+    const uplink = this.teaming.selectUplink(this.team, v.ordinal, null);
+    if (uplink < 0) return;
+    // 14 header + 28 RARP + 18 padding: the 60-byte Ethernet minimum without FCS.
+    const f = Frame.alloc(60);
+    Ethernet.emit({ dst: MAC_BROADCAST, src: v.honoredMac, etherType: ETHERTYPE_RARP }, f.buf, f.start);
+    const at = f.start + ETHERNET_HEADER_LEN;
+    Arp.setEthernetIpv4(f.buf, at);
+    Arp.setOp(f.buf, at, RARP_REQUEST);
+    Arp.setSenderMac(f.buf, at, v.honoredMac);
+    Arp.setTargetMac(f.buf, at, v.honoredMac);
+    this.out[0] = uplink;
+    if (this.env.isTracing)
+      this.record(
+        nowNs,
+        f,
+        v.index,
+        this.portNames[uplink],
+        v.vid,
+        "send",
+        `notify switches: RARP for ${formatMac(v.honoredMac)} (${v.name}) on ${this.portNames[uplink]}`,
+      );
+    this.emit(1, f, v.vid);
   }
 
   receive(port: number, frame: Frame, nowNs: number): void {
