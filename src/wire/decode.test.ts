@@ -127,6 +127,32 @@ describe("decodeFrame", () => {
     );
   });
 
+  it("decodes raw IP captures (link types 101, 228, 229) from the IP header", () => {
+    const raw = PING.subarray(14);
+    const layers = decodePacket(raw, LinkType.Raw);
+    expect(layers.map((l) => l.layer)).toEqual(["ipv4", "icmp", "payload"]);
+    expect(decodePacket(raw, LinkType.Ipv4)).toEqual(layers);
+    const v6 = oracleFrames()
+      .find((f) => f.name === "ipv6 icmpv6 echo request")!
+      .bytes.subarray(14);
+    expect(decodePacket(v6, LinkType.Ipv6).map((l) => l.layer)).toEqual(["ipv6", "icmpv6", "payload"]);
+    expect(decodePacket(new Uint8Array([0x50, 0, 0]), LinkType.Raw)).toEqual([
+      { layer: "error", code: "bad-version", offset: 0, message: "raw ip: version 5" },
+    ]);
+    expect(decodePacket(PING, LinkType.Ethernet)).toEqual(decodeFrame(PING));
+  });
+
+  it("names a link type it does not decode", () => {
+    expect(decodePacket(PING, 113)).toEqual([
+      {
+        layer: "error",
+        code: "unsupported",
+        offset: 0,
+        message: "link type 113 is not decoded (Ethernet 1 and raw IP 101/228/229 are)",
+      },
+    ]);
+  });
+
   test.prop([fc.uint8Array({ maxLength: 200 })])(
     "any bytes decode without throwing; an error ends the list",
     (bytes) => {
