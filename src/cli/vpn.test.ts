@@ -101,7 +101,8 @@ describe("vnet vpn", () => {
     const cases: [string[], RegExp][] = [
       [["10.0.0.2"], /has no Endpoint/],
       [["10.9.9.9"], /no peer's AllowedIPs .* contain 10\.9\.9\.9/],
-      [["banana"], /"banana" is not an IPv4 address/],
+      [["banana"], /"banana" is not an IPv4 or IPv6 address/],
+      [["fd00::2"], /no peer's AllowedIPs .* contain fd00::2/],
       [["10.0.0.2", "-c", "0"], /--count must be a whole number above 0/],
       [["10.0.0.2", "-i", "x"], /--interval/],
     ];
@@ -114,7 +115,7 @@ describe("vnet vpn", () => {
 
   it("pings between two vnet endpoints over loopback", async () => {
     const listenerCfg = parseWgConfig(
-      `[Interface]\nPrivateKey = ${keyToBase64(privA)}\nAddress = 10.0.0.1/24\n[Peer]\nPublicKey = ${keyToBase64(pubB)}\nAllowedIPs = 10.0.0.2/32\n`,
+      `[Interface]\nPrivateKey = ${keyToBase64(privA)}\nAddress = 10.0.0.1/24, fd00::1/64\n[Peer]\nPublicKey = ${keyToBase64(pubB)}\nAllowedIPs = 10.0.0.2/32, fd00::2/128\n`,
     );
     const stop = new AbortController();
     let port = 0;
@@ -134,9 +135,23 @@ describe("vnet vpn", () => {
     await ready;
     const f = file(
       "b.conf",
-      `[Interface]\nPrivateKey = ${keyToBase64(privB)}\nAddress = 10.0.0.2/24\n[Peer]\nPublicKey = ${keyToBase64(pubA)}\nAllowedIPs = 10.0.0.0/24\nEndpoint = 127.0.0.1:${port}\n`,
+      `[Interface]\nPrivateKey = ${keyToBase64(privB)}\nAddress = 10.0.0.2/24, fd00::2/64\n[Peer]\nPublicKey = ${keyToBase64(pubA)}\nAllowedIPs = 10.0.0.0/24, fd00::/64\nEndpoint = 127.0.0.1:${port}\n`,
     );
     const r = await run(["vpn", "ping", "--config", f, "10.0.0.1", "-c", "3", "-i", "0.05"]);
+    const r6 = await run([
+      "vpn",
+      "ping",
+      "--config",
+      f,
+      "fd00::1",
+      "-c",
+      "2",
+      "-i",
+      "0.05",
+      "-s",
+      "100",
+      "--json",
+    ]);
     stop.abort();
     const summary = await listenerPromise;
     expect(r.err).toBe("");
@@ -148,8 +163,19 @@ describe("vnet vpn", () => {
         new RegExp(`64 bytes from 10\\.0\\.0\\.1: icmp_seq=${seq} ttl=64 time=[\\d.]+ ms`),
       );
     expect(r.out).toMatch(/3 packets transmitted, 3 received, 0% packet loss/);
-    expect(summary.counters.echoRequestsAnswered).toBe(3);
-    expect(summary.handshakes).toHaveLength(1);
+    expect(r6.code).toBe(0);
+    const j = JSON.parse(r6.out);
+    expect(j).toMatchObject({
+      target: "fd00::1",
+      source: "fd00::2",
+      transmitted: 2,
+      received: 2,
+      lossPercent: 0,
+    });
+    expect(j.replies[0]).toMatchObject({ seq: 1, from: "fd00::1", ttl: 64, bytes: 108, isDuplicate: false });
+    expect(summary.counters.echoRequestsAnswered).toBe(5);
+    // Each ping run is a new process-like endpoint: a fresh handshake each.
+    expect(summary.handshakes).toHaveLength(2);
     expect(summary.handshakes[0].role).toBe("responder");
   });
 });

@@ -19,7 +19,7 @@ import { abortOnSignals } from "../real/signals.ts";
 import { formatCidr } from "../vpn/allowed-ips.ts";
 import { ConfigError, formatEndpoint, parseWgConfig, type WgConfig } from "../vpn/config.ts";
 import { generatePrivateKey, KeyError, keyFromBase64, keyToBase64, publicKeyOf } from "../vpn/keys.ts";
-import { formatIpv4, tryParseIpv4 } from "../wire/addr.ts";
+import { tryParseIpv4, tryParseIpv6 } from "../wire/addr.ts";
 import { ExitCode, UserError } from "./errors.ts";
 import type { Io } from "./io.ts";
 
@@ -141,10 +141,13 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
   vpn
     .command("ping")
     .description(
-      "bring up a userspace endpoint from the config and ping TARGET through the tunnel (IPv4 ICMP echo)",
+      "bring up a userspace endpoint from the config and ping TARGET through the tunnel (ICMP or ICMPv6 echo)",
     )
-    .argument("<target>", "an IPv4 address inside a peer's AllowedIPs")
-    .requiredOption("--config <file>", "a wg/wg-quick configuration file (needs an IPv4 Address)")
+    .argument("<target>", "an IPv4 or IPv6 address inside a peer's AllowedIPs")
+    .requiredOption(
+      "--config <file>",
+      "a wg/wg-quick configuration file (needs an Address of TARGET's family)",
+    )
     .addOption(new Option("-c, --count <n>", "stop after N replies or timeouts").default("4"))
     .addOption(new Option("-i, --interval <sec>", "seconds between requests").default("1"))
     .addOption(new Option("-W, --timeout <sec>", "seconds to wait for the last reply").default("2"))
@@ -208,8 +211,9 @@ async function asUserErrors<T>(f: () => Promise<T>): Promise<T> {
 }
 
 async function runPing(targetText: string, opts: PingOptions, io: Io): Promise<number> {
-  const target = tryParseIpv4(targetText);
-  if (target === undefined) throw new UserError(`ping: "${targetText}" is not an IPv4 address`);
+  if (tryParseIpv4(targetText) === undefined && tryParseIpv6(targetText) === undefined) {
+    throw new UserError(`ping: "${targetText}" is not an IPv4 or IPv6 address`);
+  }
   const count = positiveNumber("--count", opts.count, { isIntegral: true });
   const intervalMs = positiveNumber("--interval", opts.interval) * 1000;
   const timeoutMs = positiveNumber("--timeout", opts.timeout) * 1000;
@@ -229,18 +233,18 @@ async function runPing(targetText: string, opts: PingOptions, io: Io): Promise<n
       pingThroughTunnel({
         config,
         timers,
-        target,
+        target: targetText,
         count,
         intervalMs,
         timeoutMs,
         dataBytes,
         handshakeTimeoutMs,
         signal: scope.signal,
-        onStart: ({ source, peer, port }) => {
+        onStart: ({ family, target, source, peer, port }) => {
           if (!isJson) {
-            io.out(
-              `PING ${targetText} from ${formatIpv4(source)} through peer ${peer} (UDP port ${port}): ${dataBytes}(${dataBytes + 28}) bytes of data.\n`,
-            );
+            const sizes =
+              family === 4 ? `${dataBytes}(${dataBytes + 28}) bytes of data` : `${dataBytes} data bytes`;
+            io.out(`PING ${target} from ${source} through peer ${peer} (UDP port ${port}): ${sizes}.\n`);
           }
         },
         onHandshake: (h) => {

@@ -6,9 +6,10 @@
 
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
-import { parseIpv4 } from "../wire/addr.ts";
+import { parseIpv4, parseIpv6 } from "../wire/addr.ts";
 import { verifyChecksum } from "../wire/checksum.ts";
 import { Ipv4Header } from "../wire/ipv4.ts";
+import { Ipv6Header } from "../wire/ipv6.ts";
 import { IcmpHost } from "./icmp-host.ts";
 
 const hex = (s: string) =>
@@ -68,9 +69,40 @@ describe("IcmpHost", () => {
     const got = a.receive(answered.reply);
     expect(got).toEqual({
       kind: "echo-reply",
-      reply: { src: parseIpv4("10.0.0.2"), ident: 0x1234, seq: 7, ttl: 64, icmpBytes: 64 },
+      reply: { family: 4, src: "10.0.0.2", ident: 0x1234, seq: 7, ttl: 64, icmpBytes: 64 },
     });
     expect(new DataView(answered.reply.buffer, 28, 8).getBigUint64(0)).toBe(123_456_789n);
+  });
+
+  it("answers ICMPv6 echo and recognizes the reply (RFC 4443 4.2)", () => {
+    const a6 = parseIpv6("fd00::1");
+    const b6 = parseIpv6("fd00::2");
+    const a = new IcmpHost([], [a6]);
+    const b = new IcmpHost([], [b6]);
+    const req = a.buildEchoRequest6(a6, b6, 0x4242, 3, 16);
+    expect(req.length).toBe(40 + 8 + 16);
+    expect(req[0] >>> 4).toBe(6);
+    expect(req[6]).toBe(58);
+    const pseudo = (p: Uint8Array) => Ipv6Header.pseudoHeaderSum(p, 0, 58, p.length - 40);
+    expect(verifyChecksum(req, 40, 24, pseudo(req))).toBe(true);
+    const answered = b.receive(req);
+    if (answered.kind !== "answered") throw new Error(answered.kind);
+    const rep = answered.reply;
+    expect(rep[40]).toBe(129);
+    expect(Array.from(rep.subarray(8, 24))).toEqual(Array.from(b6));
+    expect(Array.from(rep.subarray(24, 40))).toEqual(Array.from(a6));
+    expect(verifyChecksum(rep, 40, 24, pseudo(rep))).toBe(true);
+    expect(a.receive(rep)).toEqual({
+      kind: "echo-reply",
+      reply: { family: 6, src: "fd00::2", ident: 0x4242, seq: 3, ttl: 64, icmpBytes: 24 },
+    });
+    expect(new IcmpHost([], [parseIpv6("fd00::9")]).receive(req)).toEqual({
+      kind: "drop",
+      reason: "not-for-us",
+    });
+    const bad = req.slice();
+    bad[50] ^= 1;
+    expect(b.receive(bad)).toEqual({ kind: "drop", reason: "bad-icmp" });
   });
 
   it("drops what it does not handle, by reason", () => {
@@ -78,6 +110,7 @@ describe("IcmpHost", () => {
     const other = new IcmpHost([parseIpv4("10.0.0.9")]);
     expect(other.receive(LINUX_REQUEST)).toEqual({ kind: "drop", reason: "not-for-us" });
     expect(host.receive(new Uint8Array([0x60, 0, 0, 0]))).toEqual({ kind: "drop", reason: "malformed-ip" });
+    expect(host.receive(new Uint8Array([0x50, 0, 0, 0]))).toEqual({ kind: "drop", reason: "malformed-ip" });
     const badIp = LINUX_REQUEST.slice();
     badIp[8] = 1; // TTL changed, checksum not
     expect(host.receive(badIp)).toEqual({ kind: "drop", reason: "bad-ip-checksum" });
@@ -93,7 +126,7 @@ describe("IcmpHost", () => {
     Ipv4Header.fillChecksum(frag, 0);
     expect(host.receive(frag)).toEqual({ kind: "drop", reason: "fragment" });
     expect(host.drops).toMatchObject({
-      "malformed-ip": 1,
+      "malformed-ip": 2,
       "bad-ip-checksum": 1,
       "not-icmp": 1,
       "bad-icmp": 1,

@@ -1,37 +1,42 @@
 /**
- * The smallest IP host a userspace tunnel endpoint needs: it answers ICMP echo requests addressed
- * to one of its own IPv4 addresses (RFC 792 "Echo or Echo Reply Message"; RFC 1122 section 3.2.2.6:
- * a host MUST answer, returning the same identifier, sequence number and data), builds echo
- * requests for `vnet vpn ping`, and recognizes the replies. Pure (no I/O, no clock): it sits on the
- * plaintext side of `WgUdpEndpoint`, where a kernel would have a tun device. Everything it does not
- * handle is counted by reason, never dropped silently.
+ * The smallest IP host a userspace tunnel endpoint needs: it answers echo requests addressed to
+ * one of its own addresses, IPv4 (RFC 792 "Echo or Echo Reply Message"; RFC 1122 section 3.2.2.6:
+ * a host MUST answer with the same identifier, sequence number and data) and IPv6 (RFC 4443
+ * section 4.2), builds echo requests for `vnet vpn ping`, and recognizes the replies. Pure (no I/O,
+ * no clock): it sits on the plaintext side of `WgUdpEndpoint`, where a kernel would have a tun
+ * device. Built on the wire codecs (`ipv4.ts`, `ipv6.ts`, `icmp.ts`, `icmpv6.ts`). Everything it does
+ * not handle is counted by reason, never dropped silently.
  */
 
-import { internetChecksum, verifyChecksum } from "../wire/checksum.ts";
+import { formatIpv4, formatIpv6 } from "../wire/addr.ts";
 import { WireError } from "../wire/error.ts";
+import { ICMP_HEADER_LEN, Icmpv4, Icmpv4Type } from "../wire/icmp.ts";
+import { Icmpv6, Icmpv6Type } from "../wire/icmpv6.ts";
 import { IPV4_HEADER_LEN, IpProtocol, Ipv4Header } from "../wire/ipv4.ts";
+import { IPV6_HEADER_LEN, Ipv6Header } from "../wire/ipv6.ts";
 
-export const ICMP_ECHO_REPLY = 0;
-export const ICMP_ECHO_REQUEST = 8;
-const ICMP_ECHO_HEADER_LEN = 8;
+const ECHO_HEADER_LEN = 8;
 const DEFAULT_TTL = 64;
 
 /** An echo reply that answered one of our requests. */
 export interface EchoReply {
-  readonly src: number;
+  readonly family: 4 | 6;
+  /** The replying address, as text. */
+  readonly src: string;
   readonly ident: number;
   readonly seq: number;
+  /** TTL (IPv4) or hop limit (IPv6) of the reply. */
   readonly ttl: number;
   /** ICMP bytes (header + data), as ping reports them. */
   readonly icmpBytes: number;
 }
 
 export type IcmpHostDrop =
-  | "malformed-ip" // not a valid IPv4 header, or an IPv6 packet (this host speaks IPv4 only)
+  | "malformed-ip" // neither a valid IPv4 nor a valid IPv6 header
   | "bad-ip-checksum"
   | "fragment" // the host does not reassemble
   | "not-for-us" // destination is none of our addresses
-  | "not-icmp" // another protocol: nothing listens
+  | "not-icmp" // another protocol (or IPv6 extension headers): nothing listens
   | "bad-icmp" // short or wrong ICMP checksum
   | "icmp-other"; // an ICMP type the host does not act on
 
@@ -55,43 +60,64 @@ export class IcmpHost {
   echoRepliesReceived = 0;
   private nextIdent = 1;
 
-  /** `addresses`: the host's own IPv4 addresses (uint32). */
-  constructor(private readonly addresses: readonly number[]) {}
-
-  isOwnAddress(ip: number): boolean {
-    return this.addresses.includes(ip);
-  }
+  /** `ipv4`: own IPv4 addresses (uint32); `ipv6`: own IPv6 addresses (16 bytes each). */
+  constructor(
+    private readonly ipv4: readonly number[],
+    private readonly ipv6: readonly Uint8Array[] = [],
+  ) {}
 
   /** Handles one decrypted IP packet from the tunnel. */
   receive(packet: Uint8Array): IcmpHostOutcome {
-    let hl: number;
+    const version = packet.length > 0 ? packet[0] >>> 4 : 0;
     try {
-      hl = Ipv4Header.validate(packet, 0);
+      if (version === 4) return this.receive4(packet);
+      if (version === 6) return this.receive6(packet);
     } catch (e) {
-      if (e instanceof WireError) return this.drop("malformed-ip");
-      throw e;
+      if (!(e instanceof WireError)) throw e;
     }
+    return this.drop("malformed-ip");
+  }
+
+  private receive4(packet: Uint8Array): IcmpHostOutcome {
+    const hl = Ipv4Header.validate(packet, 0);
     if (!Ipv4Header.isChecksumValid(packet, 0)) return this.drop("bad-ip-checksum");
     if (Ipv4Header.isFragment(packet, 0)) return this.drop("fragment");
-    if (!this.isOwnAddress(Ipv4Header.dst(packet, 0))) return this.drop("not-for-us");
+    if (!this.ipv4.includes(Ipv4Header.dst(packet, 0))) return this.drop("not-for-us");
     if (Ipv4Header.protocol(packet, 0) !== IpProtocol.ICMP) return this.drop("not-icmp");
     const total = Ipv4Header.totalLength(packet, 0);
     const icmpLen = total - hl;
-    if (icmpLen < ICMP_ECHO_HEADER_LEN || !verifyChecksum(packet, hl, icmpLen)) return this.drop("bad-icmp");
-    const type = packet[hl];
-    const code = packet[hl + 1];
-    if (type === ICMP_ECHO_REQUEST && code === 0) {
+    if (icmpLen < ICMP_HEADER_LEN || !Icmpv4.isChecksumValid(packet, hl, icmpLen))
+      return this.drop("bad-icmp");
+    const type = Icmpv4.type(packet, hl);
+    const code = Icmpv4.code(packet, hl);
+    if (type === Icmpv4Type.EchoRequest && code === 0) {
+      // The reply: the request's header with addresses swapped and a fresh TTL (no options echoed,
+      // RFC 1122 3.2.2.6 allows dropping them), its ICMP message turned around in place.
+      const reply = new Uint8Array(IPV4_HEADER_LEN + icmpLen);
+      reply.set(packet.subarray(0, IPV4_HEADER_LEN), 0);
+      reply.set(packet.subarray(hl, total), IPV4_HEADER_LEN);
+      Ipv4Header.setHeaderLength(reply, 0, IPV4_HEADER_LEN);
+      Ipv4Header.setTotalLength(reply, 0, IPV4_HEADER_LEN + icmpLen);
+      Ipv4Header.setIdent(reply, 0, this.nextIdent++ & 0xffff);
+      Ipv4Header.setFragment(reply, 0, false, false, 0);
+      Ipv4Header.setTtl(reply, 0, DEFAULT_TTL);
+      Ipv4Header.setSrc(reply, 0, Ipv4Header.dst(packet, 0));
+      Ipv4Header.setDst(reply, 0, Ipv4Header.src(packet, 0));
+      Ipv4Header.setEcn(reply, 0, 0);
+      Ipv4Header.fillChecksum(reply, 0);
+      Icmpv4.echoRequestToReply(reply, IPV4_HEADER_LEN);
       this.echoRequestsAnswered++;
-      return { kind: "answered", reply: this.buildEchoReply(packet, hl, total) };
+      return { kind: "answered", reply };
     }
-    if (type === ICMP_ECHO_REPLY && code === 0) {
+    if (type === Icmpv4Type.EchoReply && code === 0) {
       this.echoRepliesReceived++;
       return {
         kind: "echo-reply",
         reply: {
-          src: Ipv4Header.src(packet, 0),
-          ident: (packet[hl + 4] << 8) | packet[hl + 5],
-          seq: (packet[hl + 6] << 8) | packet[hl + 7],
+          family: 4,
+          src: formatIpv4(Ipv4Header.src(packet, 0)),
+          ident: Icmpv4.ident(packet, hl),
+          seq: Icmpv4.seq(packet, hl),
           ttl: Ipv4Header.ttl(packet, 0),
           icmpBytes: icmpLen,
         },
@@ -100,9 +126,48 @@ export class IcmpHost {
     return this.drop("icmp-other");
   }
 
+  private receive6(packet: Uint8Array): IcmpHostOutcome {
+    Ipv6Header.validate(packet, 0);
+    const dstAt = Ipv6Header.dstOffset(0);
+    if (!this.ipv6.some((a) => sameBytes(a, packet, dstAt))) return this.drop("not-for-us");
+    if (Ipv6Header.nextHeader(packet, 0) !== IpProtocol.ICMPv6) return this.drop("not-icmp");
+    const icmpLen = Ipv6Header.payloadLength(packet, 0);
+    const pseudo = Ipv6Header.pseudoHeaderSum(packet, 0, IpProtocol.ICMPv6, icmpLen);
+    if (icmpLen < ECHO_HEADER_LEN || !Icmpv6.isChecksumValid(packet, IPV6_HEADER_LEN, icmpLen, pseudo)) {
+      return this.drop("bad-icmp");
+    }
+    const type = Icmpv6.type(packet, IPV6_HEADER_LEN);
+    const code = Icmpv6.code(packet, IPV6_HEADER_LEN);
+    if (type === Icmpv6Type.EchoRequest && code === 0) {
+      const reply = packet.slice(0, IPV6_HEADER_LEN + icmpLen);
+      Ipv6Header.setSrc(reply, 0, packet, dstAt);
+      Ipv6Header.setDst(reply, 0, packet, Ipv6Header.srcOffset(0));
+      Ipv6Header.setHopLimit(reply, 0, DEFAULT_TTL);
+      // Swapping the addresses leaves the pseudo-header sum as it was: patch the type only.
+      Icmpv6.echoRequestToReply(reply, IPV6_HEADER_LEN);
+      this.echoRequestsAnswered++;
+      return { kind: "answered", reply };
+    }
+    if (type === Icmpv6Type.EchoReply && code === 0) {
+      this.echoRepliesReceived++;
+      return {
+        kind: "echo-reply",
+        reply: {
+          family: 6,
+          src: formatIpv6(packet, Ipv6Header.srcOffset(0)),
+          ident: Icmpv6.ident(packet, IPV6_HEADER_LEN),
+          seq: Icmpv6.seq(packet, IPV6_HEADER_LEN),
+          ttl: Ipv6Header.hopLimit(packet, 0),
+          icmpBytes: icmpLen,
+        },
+      };
+    }
+    return this.drop("icmp-other");
+  }
+
   /**
-   * An echo request from `src` to `dst`: `dataBytes` of data (the first 8 hold `sentAtNs` when there
-   * is room, as ping does, the rest a counting pattern), DF clear, TTL 64.
+   * An IPv4 echo request from `src` to `dst`: `dataBytes` of data (the first 8 hold `sentAtNs` when
+   * there is room, as ping does, the rest a counting pattern), DF clear, TTL 64.
    */
   buildEchoRequest(
     src: number,
@@ -112,7 +177,7 @@ export class IcmpHost {
     dataBytes: number,
     sentAtNs = 0,
   ): Uint8Array {
-    const icmpLen = ICMP_ECHO_HEADER_LEN + dataBytes;
+    const icmpLen = ECHO_HEADER_LEN + dataBytes;
     const p = new Uint8Array(IPV4_HEADER_LEN + icmpLen);
     Ipv4Header.emit(
       {
@@ -133,49 +198,42 @@ export class IcmpHost {
       p,
       0,
     );
-    const o = IPV4_HEADER_LEN;
-    p[o] = ICMP_ECHO_REQUEST;
-    p[o + 1] = 0;
-    p[o + 4] = ident >>> 8;
-    p[o + 5] = ident & 0xff;
-    p[o + 6] = (seq >>> 8) & 0xff;
-    p[o + 7] = seq & 0xff;
-    const data = o + ICMP_ECHO_HEADER_LEN;
-    for (let i = 0; i < dataBytes; i++) p[data + i] = (i + 8) & 0xff;
-    if (dataBytes >= 8) {
-      const dv = new DataView(p.buffer, p.byteOffset + data, 8);
-      dv.setBigUint64(0, BigInt(Math.max(0, Math.floor(sentAtNs))));
-    }
-    setIcmpChecksum(p, o, icmpLen);
+    writeEcho(p, IPV4_HEADER_LEN, Icmpv4Type.EchoRequest, ident, seq, dataBytes, sentAtNs);
+    Icmpv4.fillChecksum(p, IPV4_HEADER_LEN, icmpLen);
     return p;
   }
 
-  /** The reply to the echo request in `req`: addresses swapped, type 0, same ident/seq/data. */
-  private buildEchoReply(req: Uint8Array, hl: number, total: number): Uint8Array {
-    const icmpLen = total - hl;
-    const p = new Uint8Array(IPV4_HEADER_LEN + icmpLen);
-    Ipv4Header.emit(
+  /** The IPv6 counterpart of `buildEchoRequest` (hop limit 64, flow label 0). */
+  buildEchoRequest6(
+    src: Uint8Array,
+    dst: Uint8Array,
+    ident: number,
+    seq: number,
+    dataBytes: number,
+    sentAtNs = 0,
+  ): Uint8Array {
+    const icmpLen = ECHO_HEADER_LEN + dataBytes;
+    const p = new Uint8Array(IPV6_HEADER_LEN + icmpLen);
+    Ipv6Header.emit(
       {
-        dscp: Ipv4Header.dscp(req, 0),
-        ecn: 0,
-        ident: this.nextIdent++ & 0xffff,
-        dontFragment: false,
-        moreFragments: false,
-        fragmentOffsetBytes: 0,
-        ttl: DEFAULT_TTL,
-        protocol: IpProtocol.ICMP,
-        src: Ipv4Header.dst(req, 0),
-        dst: Ipv4Header.src(req, 0),
-        options: new Uint8Array(0),
+        trafficClass: 0,
+        flowLabel: 0,
         payloadLength: icmpLen,
-        checksumValid: true,
+        nextHeader: IpProtocol.ICMPv6,
+        hopLimit: DEFAULT_TTL,
+        src,
+        dst,
       },
       p,
       0,
     );
-    p.set(req.subarray(hl, total), IPV4_HEADER_LEN);
-    p[IPV4_HEADER_LEN] = ICMP_ECHO_REPLY;
-    setIcmpChecksum(p, IPV4_HEADER_LEN, icmpLen);
+    writeEcho(p, IPV6_HEADER_LEN, Icmpv6Type.EchoRequest, ident, seq, dataBytes, sentAtNs);
+    Icmpv6.fillChecksum(
+      p,
+      IPV6_HEADER_LEN,
+      icmpLen,
+      Ipv6Header.pseudoHeaderSum(p, 0, IpProtocol.ICMPv6, icmpLen),
+    );
     return p;
   }
 
@@ -185,10 +243,30 @@ export class IcmpHost {
   }
 }
 
-function setIcmpChecksum(p: Uint8Array, offset: number, length: number): void {
-  p[offset + 2] = 0;
-  p[offset + 3] = 0;
-  const c = internetChecksum(p, offset, length);
-  p[offset + 2] = c >>> 8;
-  p[offset + 3] = c & 0xff;
+/** Echo header (checksum left zero) and data at `o`. */
+function writeEcho(
+  p: Uint8Array,
+  o: number,
+  type: number,
+  ident: number,
+  seq: number,
+  dataBytes: number,
+  sentAtNs: number,
+): void {
+  p[o] = type;
+  p[o + 1] = 0;
+  p[o + 4] = (ident >>> 8) & 0xff;
+  p[o + 5] = ident & 0xff;
+  p[o + 6] = (seq >>> 8) & 0xff;
+  p[o + 7] = seq & 0xff;
+  const data = o + ECHO_HEADER_LEN;
+  for (let i = 0; i < dataBytes; i++) p[data + i] = (i + 8) & 0xff;
+  if (dataBytes >= 8) {
+    new DataView(p.buffer, p.byteOffset + data, 8).setBigUint64(0, BigInt(Math.max(0, Math.floor(sentAtNs))));
+  }
+}
+
+function sameBytes(a: Uint8Array, buf: Uint8Array, offset: number): boolean {
+  for (let i = 0; i < 16; i++) if (a[i] !== buf[offset + i]) return false;
+  return true;
 }

@@ -8,11 +8,11 @@
  */
 
 import { randomInt } from "node:crypto";
-import { AllowedIps, formatCidr } from "../vpn/allowed-ips.ts";
+import { AllowedIps, cidrContains, formatCidr } from "../vpn/allowed-ips.ts";
 import type { WgConfig } from "../vpn/config.ts";
 import type { WgCrypto } from "../vpn/crypto.ts";
 import type { WgDeviceCounters, WgEvent, WgPeerInfo, WgTimerConfig } from "../vpn/engine-api.ts";
-import { formatIpv4 } from "../wire/addr.ts";
+import { formatIpv4, formatIpv6, tryParseIpv4, tryParseIpv6 } from "../wire/addr.ts";
 import { type EchoReply, IcmpHost, type IcmpHostDrop } from "./icmp-host.ts";
 import { sleep } from "./signals.ts";
 import { EndpointError, WgUdpEndpoint } from "./udp-endpoint.ts";
@@ -45,6 +45,7 @@ export interface TunnelHostCounters {
 export class TunnelHost {
   readonly icmp: IcmpHost;
   readonly ownIpv4: number[];
+  readonly ownIpv6: Uint8Array[];
   readonly handshakes: HandshakeNote[] = [];
   replySendFailures = 0;
   private replyListener: ((r: EchoReply, nowNs: number) => void) | undefined;
@@ -55,7 +56,8 @@ export class TunnelHost {
     readonly config: WgConfig,
   ) {
     this.ownIpv4 = config.interface.addresses.flatMap((a) => (a.family === 4 ? [a.addr] : []));
-    this.icmp = new IcmpHost(this.ownIpv4);
+    this.ownIpv6 = config.interface.addresses.flatMap((a) => (a.family === 6 ? [a.addr] : []));
+    this.icmp = new IcmpHost(this.ownIpv4, this.ownIpv6);
   }
 
   static async open(opts: TunnelHostOptions): Promise<TunnelHost> {
@@ -129,8 +131,8 @@ function endpointText(address: string, port: number): string {
 // vnet vpn ping
 
 export interface PingRunOptions extends TunnelHostOptions {
-  /** Destination, a uint32 IPv4 address inside some peer's AllowedIPs. */
-  readonly target: number;
+  /** Destination: IPv4 or IPv6 text, inside some peer's AllowedIPs. */
+  readonly target: string;
   /** Requests to send (Infinity: until `signal`). */
   readonly count: number;
   readonly intervalMs: number;
@@ -140,7 +142,13 @@ export interface PingRunOptions extends TunnelHostOptions {
   readonly dataBytes: number;
   readonly handshakeTimeoutMs: number;
   readonly signal?: AbortSignal;
-  readonly onStart?: (info: { source: number; peer: string; port: number }) => void;
+  readonly onStart?: (info: {
+    family: 4 | 6;
+    target: string;
+    source: string;
+    peer: string;
+    port: number;
+  }) => void;
   readonly onHandshake?: (h: HandshakeNote & { tookMs: number }) => void;
   readonly onReply?: (r: PingReply) => void;
 }
@@ -170,51 +178,71 @@ export interface PingResult {
   readonly counters: TunnelHostCounters;
 }
 
-/** Which peer and source address a ping to `target` uses; throws EndpointError when there is none. */
-export function planPing(config: WgConfig, target: number): { peerIndex: number; source: number } {
+/** What a ping needs: the peer (by index in the config), the family, and both addresses. */
+export type PingPlan =
+  | { peerIndex: number; family: 4; source: number; target: number }
+  | { peerIndex: number; family: 6; source: Uint8Array; target: Uint8Array };
+
+/**
+ * Which peer and source address a ping to `targetText` uses (longest-prefix match over the peers'
+ * AllowedIPs; a source on the target's subnet if the interface has one, else its first address
+ * of that family). Throws EndpointError when there is no such peer, endpoint or address.
+ */
+export function planPing(config: WgConfig, targetText: string): PingPlan {
+  const v4 = tryParseIpv4(targetText);
+  const v6 = v4 === undefined ? tryParseIpv6(targetText) : undefined;
+  if (v4 === undefined && v6 === undefined) throw new EndpointError(`"${targetText}" is not an IP address`);
+  const family = v4 !== undefined ? 4 : 6;
   const table = new AllowedIps<number>();
   config.peers.forEach((p, i) => {
     for (const c of p.allowedIps) table.insert(c, i);
   });
-  const peerIndex = table.lookupIpv4(target);
+  const peerIndex = v4 !== undefined ? table.lookupIpv4(v4) : table.lookupIpv6(v6!, 0);
   if (peerIndex === undefined) {
-    throw new EndpointError(`no peer's AllowedIPs in ${config.file} contain ${formatIpv4(target)}`);
+    throw new EndpointError(`no peer's AllowedIPs in ${config.file} contain ${targetText}`);
   }
   const peer = config.peers[peerIndex];
   if (!peer.endpoint) {
     throw new EndpointError(
-      `${config.file}:${peer.line}: the peer for ${formatIpv4(target)} has no Endpoint, so this side cannot start a handshake`,
+      `${config.file}:${peer.line}: the peer for ${targetText} has no Endpoint, so this side cannot start a handshake`,
     );
   }
-  const v4 = config.interface.addresses.filter((a) => a.family === 4);
-  if (v4.length === 0) {
+  const own = config.interface.addresses.filter((a) => a.family === family);
+  if (own.length === 0) {
     throw new EndpointError(
-      `${config.file}:${config.interface.line}: [Interface] needs an IPv4 Address to ping from`,
+      `${config.file}:${config.interface.line}: [Interface] needs an IPv${family} Address to ping ${targetText} from`,
     );
   }
-  // Prefer an address on the target's subnet, else the first (as a host picks its source).
-  const same = v4.find((a) => a.family === 4 && containsV4(a.addr, a.prefixLen, target));
-  const source = (same ?? v4[0]).addr as number;
-  if (source === target) throw new EndpointError(`${formatIpv4(target)} is this interface's own Address`);
-  return { peerIndex, source };
-}
-
-function containsV4(net: number, prefixLen: number, ip: number): boolean {
-  const mask = prefixLen === 0 ? 0 : (0xffffffff << (32 - prefixLen)) >>> 0;
-  return (net & mask) >>> 0 === (ip & mask) >>> 0;
+  const same = own.find((a) => cidrContains(a, v4 ?? v6!));
+  const source = (same ?? own[0]).addr;
+  if (family === 4 ? source === v4 : formatIpv6(source as Uint8Array, 0) === formatIpv6(v6!, 0)) {
+    throw new EndpointError(`${targetText} is this interface's own Address`);
+  }
+  return family === 4
+    ? { peerIndex, family, source: source as number, target: v4! }
+    : { peerIndex, family, source: source as Uint8Array, target: v6! };
 }
 
 export async function pingThroughTunnel(opts: PingRunOptions): Promise<PingResult> {
-  const { peerIndex, source } = planPing(opts.config, opts.target);
+  const plan = planPing(opts.config, opts.target);
+  const { peerIndex } = plan;
+  const targetText = plan.family === 4 ? formatIpv4(plan.target) : formatIpv6(plan.target, 0);
+  const sourceText = plan.family === 4 ? formatIpv4(plan.source) : formatIpv6(plan.source, 0);
   const host = await TunnelHost.open(opts);
   const t0 = host.endpoint.nowNs();
   try {
     const peer = host.endpoint.peers[peerIndex];
-    opts.onStart?.({ source, peer: peer.name, port: host.endpoint.port });
+    opts.onStart?.({
+      family: plan.family,
+      target: targetText,
+      source: sourceText,
+      peer: peer.name,
+      port: host.endpoint.port,
+    });
 
     const handshakeMs = await waitForHandshake(host, peer, opts.handshakeTimeoutMs, opts.signal);
     if (handshakeMs === undefined) {
-      return result(opts, host, source, peer, undefined, 0, [], 0, t0);
+      return result(host, targetText, sourceText, peer, undefined, 0, [], 0, t0);
     }
     opts.onHandshake?.({ ...host.handshakes[host.handshakes.length - 1], tookMs: handshakeMs });
 
@@ -225,7 +253,7 @@ export async function pingThroughTunnel(opts: PingRunOptions): Promise<PingResul
     let duplicates = 0;
     let wake: (() => void) | undefined;
     host.onEchoReply((r, nowNs) => {
-      if (r.ident !== ident || r.src !== opts.target) return;
+      if (r.ident !== ident || r.family !== plan.family || r.src !== targetText) return;
       const sent = sentAtNs.get(r.seq);
       if (sent === undefined) return;
       const isDuplicate = seen.has(r.seq);
@@ -233,7 +261,7 @@ export async function pingThroughTunnel(opts: PingRunOptions): Promise<PingResul
       seen.add(r.seq);
       const reply: PingReply = {
         seq: r.seq,
-        from: formatIpv4(r.src),
+        from: r.src,
         ttl: r.ttl,
         bytes: r.icmpBytes,
         rttMs: (nowNs - sent) / 1e6,
@@ -253,7 +281,10 @@ export async function pingThroughTunnel(opts: PingRunOptions): Promise<PingResul
       if (opts.signal?.aborted) break;
       const now = host.endpoint.nowNs();
       const wireSeq = seq & 0xffff;
-      const pkt = host.icmp.buildEchoRequest(source, opts.target, ident, wireSeq, opts.dataBytes, now);
+      const pkt =
+        plan.family === 4
+          ? host.icmp.buildEchoRequest(plan.source, plan.target, ident, wireSeq, opts.dataBytes, now)
+          : host.icmp.buildEchoRequest6(plan.source, plan.target, ident, wireSeq, opts.dataBytes, now);
       sentAtNs.set(wireSeq, now);
       host.endpoint.sendPacket(pkt);
       transmitted++;
@@ -274,7 +305,7 @@ export async function pingThroughTunnel(opts: PingRunOptions): Promise<PingResul
       wake = undefined;
     }
     host.onEchoReply(undefined);
-    return result(opts, host, source, peer, handshakeMs, transmitted, replies, duplicates, t0);
+    return result(host, targetText, sourceText, peer, handshakeMs, transmitted, replies, duplicates, t0);
   } finally {
     await host.close();
   }
@@ -309,9 +340,9 @@ function waitForHandshake(
 }
 
 function result(
-  opts: PingRunOptions,
   host: TunnelHost,
-  source: number,
+  target: string,
+  source: string,
   peer: WgPeerInfo,
   handshakeMs: number | undefined,
   transmitted: number,
@@ -333,8 +364,8 @@ function result(
     };
   }
   return {
-    target: formatIpv4(opts.target),
-    source: formatIpv4(source),
+    target,
+    source,
     peer: peer.name,
     handshakeMs,
     transmitted,

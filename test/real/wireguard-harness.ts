@@ -145,12 +145,12 @@ export class RealLab {
 
   /**
    * Starts wireguard-go (foreground, userspace) on a new interface in `ns`, configures it with
-   * `wg setconf` and gives it `address` (a CIDR). Returns the interface name.
+   * `wg setconf` and gives it `address` (one CIDR or several). Returns the interface name.
    */
   async wireguardGo(
     ns: string,
     config: WgConfig,
-    address: string,
+    address: string | string[],
     opts: { mtu?: number } = {},
   ): Promise<string> {
     const ifname = this.name("wg");
@@ -176,7 +176,10 @@ export class RealLab {
     const file = join(this.dir, `${ifname}.conf`);
     writeFileSync(file, formatWgConfig(config, { isForSetconf: true }), { mode: 0o600 });
     sh("ip", ["netns", "exec", ns, "wg", "setconf", ifname, file]);
-    sh("ip", ["-n", ns, "addr", "add", address, "dev", ifname]);
+    for (const addr of Array.isArray(address) ? address : [address]) {
+      // nodad: an IPv6 address is usable at once (no duplicate detection on a point-to-point tun).
+      sh("ip", ["-n", ns, "addr", "add", addr, "dev", ifname, ...(addr.includes(":") ? ["nodad"] : [])]);
+    }
     if (opts.mtu) sh("ip", ["-n", ns, "link", "set", ifname, "mtu", String(opts.mtu)]);
     sh("ip", ["-n", ns, "link", "set", ifname, "up"]);
     return ifname;

@@ -3,8 +3,8 @@
  * (root only; skipped with one line elsewhere). Each test builds two namespaces joined by a veth
  * pair (underlay 10.99.x.0/24) and a tunnel (10.200.x.0/24) and removes everything afterwards.
  *
- * (a) the kernel's ping, through wireguard-go's tun device, pings `vnet vpn listen`;
- * (b) `vnet vpn ping` pings the kernel address behind wireguard-go (with a preshared key);
+ * (a) the kernel's ping (IPv4 and IPv6), through wireguard-go's tun device, pings `vnet vpn listen`;
+ * (b) `vnet vpn ping` pings the kernel addresses (IPv4, IPv6) behind wireguard-go, with a preshared key;
  * (c) with REKEY_AFTER_TIME shortened on our side, `vnet vpn ping` rekeys under continuous ping
  *     and loses no reply; wireguard-go follows;
  * (d) `vnet vpn ping` against `vnet vpn listen`, both rekeying every second.
@@ -34,29 +34,44 @@ describe.skipIf(skipReason !== undefined)("WireGuard interop with wireguard-go (
         listenPort: 51820,
         peer: {
           publicKey: us.publicKey,
-          allowedIps: ["10.200.1.2/32"],
+          allowedIps: ["10.200.1.2/32", "fd00:200:1::2/128"],
           endpoint: { host: "10.99.1.2", port: 51821 },
         },
       }),
-      "10.200.1.1/24",
+      ["10.200.1.1/24", "fd00:200:1::1/64"],
     );
     const file = lab!.configFile(
       wgConfig({
         self: us,
         listenPort: 51821,
-        addresses: ["10.200.1.2/24"],
-        peer: { publicKey: go.publicKey, allowedIps: ["10.200.1.1/32"] },
+        addresses: ["10.200.1.2/24", "fd00:200:1::2/64"],
+        peer: { publicKey: go.publicKey, allowedIps: ["10.200.1.1/32", "fd00:200:1::1/128"] },
       }),
     );
     const listen = lab!.vnet(nsB, ["vpn", "listen", "--config", file]);
     await listen.waitFor("listening on UDP port 51821");
     const ping = sh("ip", ["netns", "exec", nsA, "ping", "-c", "3", "-i", "0.2", "-W", "3", "10.200.1.2"]);
     expect(ping).toMatch(/3 packets transmitted, 3 received, 0% packet loss/);
+    const ping6 = sh("ip", [
+      "netns",
+      "exec",
+      nsA,
+      "ping",
+      "-6",
+      "-c",
+      "2",
+      "-i",
+      "0.2",
+      "-W",
+      "3",
+      "fd00:200:1::2",
+    ]);
+    expect(ping6).toMatch(/2 packets transmitted, 2 received, 0% packet loss/);
     await listen.waitFor(/handshake with peer \S+ \(responder\) at 10\.99\.1\.1:51820/);
     listen.child.kill("SIGINT");
     expect(await listen.exited).toBe(0);
     expect(listen.stdout()).toMatch(/stopped by SIGINT/);
-    expect(listen.stdout()).toMatch(/echo requests answered 3/);
+    expect(listen.stdout()).toMatch(/echo requests answered 5/);
     // No key material in what we printed, except the interface's own public key on purpose.
     expect(listen.stdout()).not.toContain(keyToBase64(us.privateKey));
     const shown = sh("ip", ["netns", "exec", nsA, "wg", "show", "all", "latest-handshakes"]);
@@ -73,18 +88,22 @@ describe.skipIf(skipReason !== undefined)("WireGuard interop with wireguard-go (
       wgConfig({
         self: go,
         listenPort: 51820,
-        peer: { publicKey: us.publicKey, presharedKey: psk, allowedIps: ["10.200.2.2/32"] },
+        peer: {
+          publicKey: us.publicKey,
+          presharedKey: psk,
+          allowedIps: ["10.200.2.2/32", "fd00:200:2::2/128"],
+        },
       }),
-      "10.200.2.1/24",
+      ["10.200.2.1/24", "fd00:200:2::1/64"],
     );
     const file = lab!.configFile(
       wgConfig({
         self: us,
-        addresses: ["10.200.2.2/24"],
+        addresses: ["10.200.2.2/24", "fd00:200:2::2/64"],
         peer: {
           publicKey: go.publicKey,
           presharedKey: psk,
-          allowedIps: ["10.200.2.0/24"],
+          allowedIps: ["10.200.2.0/24", "fd00:200:2::/64"],
           endpoint: { host: "10.99.2.1", port: 51820 },
         },
       }),
@@ -110,6 +129,13 @@ describe.skipIf(skipReason !== undefined)("WireGuard interop with wireguard-go (
     expect(r.rttMs.min).toBeGreaterThan(0);
     expect(r.counters.device.peers[0].handshakesCompleted).toBe(1);
     expect(ping.stdout()).not.toContain(keyToBase64(psk));
+    const ping6 = lab!.vnet(nsB, ["vpn", "ping", "--config", file, "fd00:200:2::1", "-c", "2", "-i", "0.2"]);
+    expect(await ping6.exited, ping6.stderr()).toBe(0);
+    expect(ping6.stdout()).toMatch(
+      /PING fd00:200:2::1 from fd00:200:2::2 through peer \S+ \(UDP port \d+\): 56 data bytes\./,
+    );
+    expect(ping6.stdout()).toMatch(/64 bytes from fd00:200:2::1: icmp_seq=2 ttl=64 time=/);
+    expect(ping6.stdout()).toMatch(/2 packets transmitted, 2 received, 0% packet loss/);
   });
 
   it("(b') text output and exit 1 when the peer does not answer", async () => {
