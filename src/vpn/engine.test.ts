@@ -286,6 +286,20 @@ describe("WgDevice: cryptokey routing and roaming", () => {
     expect(hub.dev.drops.get("not-ip")).toBe(1);
   });
 
+  it("a prefix belongs to the last peer given it, and the peers' lists say so", () => {
+    const w = new World();
+    const hub = w.add("hub", 1, "192.0.2.1");
+    const s1 = w.add("s1", 2, "198.51.100.2");
+    const s2 = w.add("s2", 3, "203.0.113.3");
+    const p1 = hub.dev.addPeer({ publicKey: s1.publicKey, allowedIps: ["10.1.0.0/16", "10.9.0.0/16"] });
+    const p2 = hub.dev.addPeer({ publicKey: s2.publicKey, allowedIps: ["10.9.1.2/16", "fd00::1/64"] });
+    expect(p1.allowedIps).toEqual(["10.1.0.0/16"]);
+    expect(p2.allowedIps).toEqual(["10.9.0.0/16", "fd00::/64"]);
+    hub.dev.removePeer(p2);
+    expect(hub.dev.peers()).toEqual([p1]);
+    expect(hub.dev.sendPacket(ipv4("10.0.0.1", "10.9.0.1"), 0)).toBe("no-peer-for-destination");
+  });
+
   it("drops a decrypted packet whose source is not in the sender's allowed IPs", () => {
     const { w, a, b } = twoSites();
     // a routes by destination only, so it will encrypt a spoofed source; b must refuse it.
@@ -737,6 +751,12 @@ describe("WgDevice: secrets stay secret", () => {
     expect(() => a.dev.addPeer({ publicKey: new Uint8Array(31), allowedIps: [] })).toThrow(/32 bytes/);
     expect(() => a.dev.addPeer({ publicKey: new Uint8Array(32), allowedIps: [] })).toThrow(/low-order/);
     expect(() => a.dev.addPeer({ publicKey: keyFrom(50), allowedIps: ["10.0.0.0/8", "nope"] })).toThrow();
+    expect(() =>
+      a.dev.addPeer({ publicKey: keyFrom(51), allowedIps: [{ family: 4, addr: 0, prefixLen: 33 }] }),
+    ).toThrow(/0\.\.32/);
+    expect(() =>
+      a.dev.addPeer({ publicKey: keyFrom(52), allowedIps: [], persistentKeepaliveSec: -1 }),
+    ).toThrow(/keepalive/);
     expect(a.dev.peers()).toHaveLength(1);
     expect(WgInitiation).toBeDefined();
   });

@@ -23,7 +23,7 @@ import {
   WgResponse,
   WgTransport,
 } from "../wire/wireguard.ts";
-import { AllowedIps, formatCidr, parseCidr } from "./allowed-ips.ts";
+import { AllowedIps, type Cidr, formatCidr, maskCidr, parseCidr } from "./allowed-ips.ts";
 import { CookieChecker, CookieMaker } from "./cookie.ts";
 import { WG_AEAD_TAG_LEN, type WgCrypto } from "./crypto.ts";
 import type {
@@ -204,11 +204,14 @@ export class WgDevice implements WgDeviceApi {
     // Parse every prefix before touching anything: nothing is half-applied.
     const prefixes = config.allowedIps.map((p) => {
       try {
-        return typeof p === "string" ? parseCidr(p) : p;
+        return maskCidr(checkCidr(typeof p === "string" ? parseCidr(p) : p));
       } catch (e) {
         throw new WgConfigError((e as Error).message);
       }
     });
+    const keepaliveSec = config.persistentKeepaliveSec ?? 0;
+    if (!Number.isInteger(keepaliveSec) || keepaliveSec < 0 || keepaliveSec > 65535)
+      throw new WgConfigError(`persistent keepalive must be 0..65535 seconds, got ${keepaliveSec}`);
     const publicKey = Uint8Array.from(config.publicKey);
     const staticShared = this.crypto.dh(this.privateKey, publicKey);
     if (!staticShared)
@@ -224,13 +227,14 @@ export class WgDevice implements WgDeviceApi {
     peer.endpoint = config.endpoint
       ? { address: config.endpoint.address, port: config.endpoint.port }
       : undefined;
-    peer.persistentKeepaliveNs = Math.max(0, config.persistentKeepaliveSec ?? 0) * SEC;
+    peer.persistentKeepaliveNs = keepaliveSec * SEC;
     for (const c of prefixes) {
       this.table.insert(c, peer);
     }
     peer.allowedIps = prefixes.map((c) => formatCidr(c));
     this.peerList.push(peer);
     this.peersByKey.set(keyId, peer);
+    this.refreshAllowedIpsText();
     this.armFirstPersistentKeepalive(peer);
     return peer;
   }
@@ -245,6 +249,16 @@ export class WgDevice implements WgDeviceApi {
     peer.queue = [];
     this.peerList.splice(this.peerList.indexOf(peer), 1);
     this.peersByKey.delete(keyIdOf(peer.publicKey));
+  }
+
+  /**
+   * A prefix belongs to one peer (the last one given it, as `wg set` does), so adding a peer may
+   * take prefixes from others: with the built-in table, every peer's text list follows it.
+   */
+  private refreshAllowedIpsText(): void {
+    const t = this.table;
+    if (!(t instanceof AllowedIps)) return;
+    for (const p of this.peerList) p.allowedIps = t.prefixesOf(p).map((c: Cidr) => formatCidr(c));
   }
 
   peers(): readonly WgPeerInfo[] {
@@ -934,6 +948,24 @@ export class WgDevice implements WgDeviceApi {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** Refuses a parsed prefix that no text could have produced (bad length or address size). */
+function checkCidr(c: Cidr): Cidr {
+  if (c.family === 4) {
+    if (!Number.isInteger(c.addr) || c.addr < 0 || c.addr > 0xffffffff)
+      throw new WgConfigError("an IPv4 prefix address must be a uint32");
+    if (!Number.isInteger(c.prefixLen) || c.prefixLen < 0 || c.prefixLen > 32)
+      throw new WgConfigError(`an IPv4 prefix length is 0..32, got ${c.prefixLen}`);
+  } else if (c.family === 6) {
+    if (!(c.addr instanceof Uint8Array) || c.addr.length !== 16)
+      throw new WgConfigError("an IPv6 prefix address is 16 bytes");
+    if (!Number.isInteger(c.prefixLen) || c.prefixLen < 0 || c.prefixLen > 128)
+      throw new WgConfigError(`an IPv6 prefix length is 0..128, got ${c.prefixLen}`);
+  } else {
+    throw new WgConfigError("a prefix is IPv4 or IPv6");
+  }
+  return c;
+}
 
 function roundUp16(n: number): number {
   return (n + 15) & ~15;
