@@ -455,6 +455,7 @@ export class WgDevice implements WgDeviceApi {
     p.handshakesCompleted++;
     p.lastHandshakeNs = nowNs;
     p.rxBytes += WG_INITIATION_LEN;
+    this.onAuthenticatedReceived(p);
     this.onAuthenticatedTraversal(p, nowNs);
     this.onAuthenticatedSent(p);
     p.zeroKeysAtNs = nowNs + 3 * this.timers.rejectAfterTimeNs;
