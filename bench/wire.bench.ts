@@ -89,7 +89,8 @@ function parseChain(buf: Uint8Array): number {
     Udp.check(buf, u);
     ports = Udp.srcPort(buf, u) ^ Udp.dstPort(buf, u);
   }
-  return (dstMac % 65536) ^ (srcMac % 256) ^ ttl ^ proto ^ src ^ dst ^ ports;
+  // A forwarder compares MACs (its own, broadcast) rather than doing arithmetic on them.
+  return (dstMac === srcMac ? 1 : 0) ^ ttl ^ proto ^ src ^ dst ^ ports;
 }
 
 benchOps(
