@@ -59,7 +59,7 @@ import { UDP_HEADER_LEN, Udp } from "../wire/udp.ts";
 import { DeviceConfigError } from "./config-error.ts";
 import { DropCounters } from "./counters.ts";
 import type { DeviceEnv } from "./device.ts";
-import { Frame } from "./frame.ts";
+import { DEFAULT_HEADROOM, Frame } from "./frame.ts";
 import type { HopAction, HopKind } from "./trace.ts";
 
 /** The neighbour-cache parameters, named after and defaulting to Linux's `neigh/default/*`. */
@@ -226,12 +226,14 @@ export interface IcmpErrorReport {
 }
 
 /** Why a send was refused before any frame existed; the same code is counted as a drop. */
-export type SendError = "no-route" | "message-too-long" | "bad-port" | "bad-size";
+export type SendError = "no-route" | "bad-port" | "bad-size";
 
 export interface IpStats {
   ipRxPackets: number;
   ipTxPackets: number;
   ipForwarded: number;
+  ipFragmentsCreated: number;
+  ipReassembled: number;
   icmpRx: number;
   icmpTx: number;
   icmpErrorsSent: number;
@@ -251,6 +253,8 @@ function newStats(): IpStats {
     ipRxPackets: 0,
     ipTxPackets: 0,
     ipForwarded: 0,
+    ipFragmentsCreated: 0,
+    ipReassembled: 0,
     icmpRx: 0,
     icmpTx: 0,
     icmpErrorsSent: 0,
@@ -736,6 +740,10 @@ export class IpHost {
   private readonly pings = new Map<number, OutstandingPing>();
   private readonly udpPorts = new Map<number, (d: UdpDatagram) => void>();
   private readonly icmpErrorListeners: ((e: IcmpErrorReport) => void)[] = [];
+  /** Path MTUs learned from fragmentation-needed errors (RFC 1191), keyed by `dst | 0`. */
+  private readonly pmtus = new Map<number, { mtu: number; expiresNs: number }>();
+  private readonly reassemblies = new Map<string, Reassembly>();
+  private reassemblyBytes = 0;
 
   constructor(options: IpHostOptions) {
     this.name = options.name;
@@ -901,12 +909,16 @@ export class IpHost {
   }
 
   /** A packet addressed to this stack (an own address or a broadcast). */
-  private deliverLocal(iface: IpInterface, frame: Frame, off: number, hl: number, nowNs: number): void {
-    const b = frame.buf;
-    if (Ipv4Header.isFragment(b, off)) {
-      this.dropFrame(iface, frame, "ip-fragment", "dropped: IPv4 fragment (no reassembly)", nowNs);
-      return;
+  private deliverLocal(iface: IpInterface, frameIn: Frame, offIn: number, hl: number, nowNs: number): void {
+    let frame = frameIn;
+    let off = offIn;
+    if (Ipv4Header.isFragment(frame.buf, off)) {
+      const whole = this.reassemble(iface, frame, off, hl, nowNs);
+      if (whole === null) return;
+      frame = whole;
+      off = whole.start + OFF_IP;
     }
+    const b = frame.buf;
     const proto = Ipv4Header.protocol(b, off);
     if (proto === IpProtocol.ICMP) {
       this.receiveIcmp(iface, frame, off, hl, nowNs);
@@ -1056,6 +1068,7 @@ export class IpHost {
         nowNs,
       );
     }
+    if (mtu >= 68 && this.isOwnAddress(qSrc)) this.learnPathMtu(qDst, mtu, nowNs);
     if (qProto === IpProtocol.ICMP && b[l4] === Icmpv4Type.EchoRequest) {
       const key = pingKey(qSrcPort, qDstPort);
       const ping = this.pings.get(key);
@@ -1203,7 +1216,7 @@ export class IpHost {
       this.drops.add("bad-size");
       return "bad-size";
     }
-    const path = this.pathTo(dst, IPV4_HEADER_LEN + ICMP_HEADER_LEN + sizeBytes);
+    const path = this.pathTo(dst);
     if (typeof path === "string") return path;
     const { iface, src } = path;
     const icmpLen = ICMP_HEADER_LEN + sizeBytes;
@@ -1237,6 +1250,162 @@ export class IpHost {
     return null;
   }
 
+  /**
+   * RFC 1191 §6.3: a fragmentation-needed error lowers the path MTU to its destination, for
+   * Linux's mtu_expires (10 min), never below Linux's min_pmtu (552).
+   */
+  private learnPathMtu(dst: Ipv4, mtu: number, nowNs: number): void {
+    const clamped = Math.max(mtu, MIN_PMTU);
+    const known = this.pmtus.get(dst | 0);
+    if (known !== undefined && nowNs < known.expiresNs && known.mtu <= clamped) return;
+    this.pmtus.set(dst | 0, { mtu: clamped, expiresNs: nowNs + PMTU_EXPIRES_NS });
+  }
+
+  /**
+   * Collects a fragment (RFC 791 §3.2 reassembly, RFC 815's idea of filling holes); returns the
+   * whole datagram as a new frame once every byte is there, else null. Fragments that overlap
+   * are refused with their whole datagram (what Linux does since FragmentSmack, as RFC 5722
+   * prescribes for IPv6); a datagram not complete after 30 s (ipfrag_time) is dropped with an
+   * ICMP time exceeded (code 1) if its first fragment came (RFC 1122 §3.3.2).
+   */
+  private reassemble(iface: IpInterface, frame: Frame, off: number, hl: number, nowNs: number): Frame | null {
+    const b = frame.buf;
+    const fragOffset = Ipv4Header.fragmentOffsetBytes(b, off);
+    const len = frame.end - off - hl;
+    const isLast = !Ipv4Header.moreFragments(b, off);
+    if (!isLast && len % 8 !== 0) {
+      this.dropFrame(
+        iface,
+        frame,
+        "ip-fragment-malformed",
+        "dropped: fragment length not a multiple of 8",
+        nowNs,
+      );
+      return null;
+    }
+    if (hl + fragOffset + len > 0xffff) {
+      this.dropFrame(iface, frame, "ip-fragment-too-big", "dropped: fragment beyond 65535 bytes", nowNs);
+      return null;
+    }
+    const src = Ipv4Header.src(b, off);
+    const dst = Ipv4Header.dst(b, off);
+    const id = Ipv4Header.ident(b, off);
+    const key = `${src}>${dst}/${Ipv4Header.protocol(b, off)}#${id}`;
+    let r = this.reassemblies.get(key);
+    if (r === undefined) {
+      if (this.reassemblyBytes + len > REASSEMBLY_MAX_BYTES) {
+        this.dropFrame(iface, frame, "ip-reassembly-full", "dropped: reassembly memory full", nowNs);
+        return null;
+      }
+      const created: Reassembly = { key, first: null, pieces: [], payloadLength: -1, bytes: 0, timer: 0 };
+      created.timer = this.env.setTimer(REASSEMBLY_TIMEOUT_NS, (t) =>
+        this.reassemblyTimedOut(iface, created, t),
+      );
+      this.reassemblies.set(key, created);
+      r = created;
+    }
+    for (const p of r.pieces) {
+      if (fragOffset < p.offset + p.data.length && p.offset < fragOffset + len) {
+        const isDuplicate = p.offset === fragOffset && p.data.length === len;
+        this.dropFrame(
+          iface,
+          frame,
+          isDuplicate ? "ip-fragment-duplicate" : "ip-fragment-overlap",
+          isDuplicate
+            ? "dropped: duplicate fragment"
+            : `dropped: fragment overlaps, datagram id ${id} discarded`,
+          nowNs,
+        );
+        if (!isDuplicate) this.discardReassembly(r);
+        return null;
+      }
+    }
+    const end = fragOffset + len;
+    if (
+      (isLast && r.payloadLength >= 0 && r.payloadLength !== end) ||
+      (r.payloadLength >= 0 && end > r.payloadLength)
+    ) {
+      this.dropFrame(
+        iface,
+        frame,
+        "ip-fragment-overlap",
+        `dropped: fragments disagree on the length of id ${id}`,
+        nowNs,
+      );
+      this.discardReassembly(r);
+      return null;
+    }
+    if (isLast) r.payloadLength = end;
+    if (fragOffset === 0) r.first = b.slice(off, frame.end);
+    r.pieces.push({ offset: fragOffset, data: b.slice(off + hl, frame.end) });
+    r.pieces.sort((x, y) => x.offset - y.offset);
+    r.bytes += len;
+    this.reassemblyBytes += len;
+    if (this.env.isTracing) {
+      this.record(
+        frame,
+        iface,
+        "receive",
+        `fragment of id ${id}: bytes ${fragOffset}..${end}${isLast ? " (last)" : ""}`,
+        nowNs,
+      );
+    }
+    if (r.first === null || r.payloadLength < 0) return null;
+    let covered = 0;
+    for (const p of r.pieces) {
+      if (p.offset !== covered) return null;
+      covered += p.data.length;
+    }
+    if (covered !== r.payloadLength) return null;
+    this.discardReassembly(r);
+    const firstHl = Ipv4Header.headerLength(r.first, 0);
+    const whole = new Frame(
+      new Uint8Array(DEFAULT_HEADROOM + ETHERNET_HEADER_LEN + firstHl + r.payloadLength),
+      DEFAULT_HEADROOM,
+      DEFAULT_HEADROOM + ETHERNET_HEADER_LEN + firstHl + r.payloadLength,
+      frame.id,
+    );
+    const o = whole.start + OFF_IP;
+    whole.buf.set(frame.buf.subarray(frame.start, frame.start + ETHERNET_HEADER_LEN), whole.start);
+    whole.buf.set(r.first.subarray(0, firstHl), o);
+    for (const p of r.pieces) whole.buf.set(p.data, o + firstHl + p.offset);
+    Ipv4Header.setTotalLength(whole.buf, o, firstHl + r.payloadLength);
+    Ipv4Header.setFragment(whole.buf, o, Ipv4Header.dontFragment(r.first, 0), false, 0);
+    Ipv4Header.fillChecksum(whole.buf, o);
+    this.stats.ipReassembled++;
+    if (this.env.isTracing) {
+      this.record(
+        whole,
+        iface,
+        "receive",
+        `reassembled id ${id}: ${r.pieces.length} fragments, ${r.payloadLength} bytes`,
+        nowNs,
+      );
+    }
+    return whole;
+  }
+
+  private discardReassembly(r: Reassembly): void {
+    if (r.timer !== 0) this.env.cancelTimer(r.timer);
+    r.timer = 0;
+    this.reassemblies.delete(r.key);
+    this.reassemblyBytes -= r.bytes;
+    r.bytes = 0;
+  }
+
+  private reassemblyTimedOut(iface: IpInterface, r: Reassembly, nowNs: number): void {
+    r.timer = 0;
+    if (this.reassemblies.get(r.key) !== r) return;
+    this.discardReassembly(r);
+    this.drops.add("ip-reassembly-timeout");
+    if (this.env.isTracing)
+      this.recordNoFrame(iface, "drop", `dropped: reassembly timed out (${r.key})`, nowNs);
+    if (r.first !== null) {
+      const first = Frame.fromBytes(r.first);
+      this.sendIcmpError(first, first.start, Icmpv4Type.TimeExceeded, 1, 0, nowNs);
+    }
+  }
+
   /** Outstanding pings (sent, no answer yet). */
   get pendingPings(): number {
     return this.pings.size;
@@ -1265,7 +1434,7 @@ export class IpHost {
       return "bad-size";
     }
     const udpLen = UDP_HEADER_LEN + payloadLen;
-    const path = this.pathTo(dst, IPV4_HEADER_LEN + udpLen);
+    const path = this.pathTo(dst);
     if (typeof path === "string") return path;
     const { iface, src } = path;
     const f = this.allocIpv4(udpLen);
@@ -1338,7 +1507,29 @@ export class IpHost {
       this.dropNoIface(frame, "no-route", `dropped: no route to ${formatIpv4(dst)}`, nowNs);
       return;
     }
-    r.iface.sendIpv4(frame, r.nextHop, nowNs);
+    const mtu = this.pathMtu(r.iface, dst, nowNs);
+    if (frame.length - ETHERNET_HEADER_LEN <= mtu) {
+      r.iface.sendIpv4(frame, r.nextHop, nowNs);
+      return;
+    }
+    // Linux's IP_PMTUDISC_WANT: DF is set only on what fits; larger packets are fragmented.
+    const fragments = fragmentIpv4(frame, off, mtu);
+    this.stats.ipFragmentsCreated += fragments.length;
+    if (this.env.isTracing) {
+      this.record(frame, r.iface, "send", `fragmented into ${fragments.length} for MTU ${mtu}`, nowNs);
+    }
+    for (const f of fragments) r.iface.sendIpv4(f, r.nextHop, nowNs);
+  }
+
+  /** The MTU towards `dst`: the interface's, or less if an ICMP error taught a path MTU. */
+  pathMtu(iface: IpInterface, dst: Ipv4, nowNs: number): number {
+    const learned = this.pmtus.get(dst | 0);
+    if (learned === undefined) return iface.mtu;
+    if (nowNs >= learned.expiresNs) {
+      this.pmtus.delete(dst | 0);
+      return iface.mtu;
+    }
+    return Math.min(iface.mtu, learned.mtu);
   }
 
   /**
@@ -1405,18 +1596,13 @@ export class IpHost {
   // ---- helpers -----------------------------------------------------------------------------
 
   /** Where a packet of `ipLen` bytes to `dst` goes, or why it cannot (counted as a drop). */
-  private pathTo(dst: Ipv4, ipLen: number): { iface: IpInterface; src: Ipv4 } | SendError {
+  private pathTo(dst: Ipv4): { iface: IpInterface; src: Ipv4 } | SendError {
     const local = this.interfaceByAddress(dst);
     if (local !== null) return { iface: local, src: dst };
     const r = this.route(dst);
     if (r === null) {
       this.drops.add("no-route");
       return "no-route";
-    }
-    if (ipLen > r.iface.mtu) {
-      // The stack sets DF and does not fragment: Linux's EMSGSIZE ("message too long").
-      this.drops.add("message-too-long");
-      return "message-too-long";
     }
     return { iface: r.iface, src: r.iface.ip };
   }
@@ -1514,6 +1700,93 @@ export class IpHost {
 }
 
 const NO_OPTIONS = new Uint8Array(0);
+
+/** Linux's ipfrag_time: how long a datagram's fragments are waited for. */
+export const REASSEMBLY_TIMEOUT_NS = 30e9;
+/** Linux's ipfrag_high_thresh (4 MB): fragment bytes a stack holds at most. */
+export const REASSEMBLY_MAX_BYTES = 4 * 1024 * 1024;
+/** Linux's min_pmtu and mtu_expires. */
+const MIN_PMTU = 552;
+const PMTU_EXPIRES_NS = 600e9;
+
+interface Reassembly {
+  key: string;
+  /** The first fragment (header and data) once it came: its header becomes the datagram's. */
+  first: Uint8Array | null;
+  pieces: { offset: number; data: Uint8Array }[];
+  /** Known once the last fragment came; -1 before. */
+  payloadLength: number;
+  bytes: number;
+  timer: number;
+}
+
+/**
+ * Splits the IPv4 datagram (or fragment) at `off` of `frame` into fragments of at most `mtu`
+ * bytes (RFC 791 §3.2 and §2.3 "Fragmentation", RFC 1812 §5.2.6): each piece but the last
+ * carries a multiple of 8 data bytes and MF; offsets add to the original's (so a fragment can be
+ * fragmented again); the first keeps every option, later ones only options with the copied
+ * flag (RFC 791 §3.1); DF is clear. The fragments keep the frame's id (they are the same packet
+ * in a trace) and a copy of its Ethernet header; the caller sends them.
+ */
+export function fragmentIpv4(frame: Frame, off: number, mtu: number): Frame[] {
+  const b = frame.buf;
+  const hl = Ipv4Header.headerLength(b, off);
+  const payloadLength = Ipv4Header.totalLength(b, off) - hl;
+  const baseOffset = Ipv4Header.fragmentOffsetBytes(b, off);
+  const isOriginalLast = !Ipv4Header.moreFragments(b, off);
+  const copied = copiedOptions(b, off + IPV4_HEADER_LEN, hl - IPV4_HEADER_LEN);
+  const out: Frame[] = [];
+  for (let pos = 0; pos < payloadLength; ) {
+    const fhl = pos === 0 ? hl : IPV4_HEADER_LEN + copied.length;
+    // RFC 791: every internet module takes 68 bytes, so a 60-byte header still leaves 8.
+    const room = Math.max(8, Math.floor((mtu - fhl) / 8) * 8);
+    const len = Math.min(room, payloadLength - pos);
+    const isLast = pos + len >= payloadLength;
+    const size = ETHERNET_HEADER_LEN + fhl + len;
+    const f = new Frame(
+      new Uint8Array(DEFAULT_HEADROOM + size),
+      DEFAULT_HEADROOM,
+      DEFAULT_HEADROOM + size,
+      frame.id,
+    );
+    const o = f.start + OFF_IP;
+    if (off - ETHERNET_HEADER_LEN >= frame.start)
+      f.buf.set(b.subarray(off - ETHERNET_HEADER_LEN, off), f.start);
+    if (pos === 0) f.buf.set(b.subarray(off, off + hl), o);
+    else {
+      f.buf.set(b.subarray(off, off + IPV4_HEADER_LEN), o);
+      f.buf.set(copied, o + IPV4_HEADER_LEN);
+      Ipv4Header.setHeaderLength(f.buf, o, fhl);
+    }
+    f.buf.set(b.subarray(off + hl + pos, off + hl + pos + len), o + fhl);
+    Ipv4Header.setTotalLength(f.buf, o, fhl + len);
+    Ipv4Header.setFragment(f.buf, o, false, !isLast || !isOriginalLast, baseOffset + pos);
+    Ipv4Header.fillChecksum(f.buf, o);
+    out.push(f);
+    pos += len;
+  }
+  return out;
+}
+
+/** The options a non-first fragment carries: those with the copied flag, padded to 4 bytes. */
+function copiedOptions(b: Uint8Array, start: number, length: number): Uint8Array {
+  const kept: number[] = [];
+  const end = start + length;
+  for (let i = start; i < end; ) {
+    const type = b[i];
+    if (type === 0) break; // end of option list
+    if (type === 1) {
+      i++; // no-operation: not copied
+      continue;
+    }
+    const optLen = i + 1 < end ? b[i + 1] : 0;
+    if (optLen < 2 || i + optLen > end) break; // malformed: keep what was sound
+    if ((type & 0x80) !== 0) for (let k = 0; k < optLen; k++) kept.push(b[i + k]);
+    i += optLen;
+  }
+  while (kept.length % 4 !== 0) kept.push(0);
+  return Uint8Array.from(kept);
+}
 
 /** Error messages (RFC 792 / RFC 1122 §3.2.2): never answered with another error. */
 function isIcmpError(type: number): boolean {

@@ -152,6 +152,8 @@ export function decodeChecked(frame: Frame): Decoded {
   if (l4 + ipRepr.payloadLength !== b.length)
     throw new Error(`IP total length disagrees with the frame (${b.length})`);
   const out: Decoded = { eth, ip: ipRepr, ipOffset: ETHERNET_HEADER_LEN };
+  // A fragment's transport checksum covers the whole datagram: only the header is checked.
+  if (ipRepr.moreFragments || ipRepr.fragmentOffsetBytes > 0) return out;
   if (ipRepr.protocol === IpProtocol.ICMP) {
     out.icmp = Icmpv4.parse(b, l4, ipRepr.payloadLength);
     if (!out.icmp.checksumValid) throw new Error("ICMP checksum invalid");

@@ -222,7 +222,7 @@ describe("router: forwarding", () => {
     expect(router.drops.get("arp-failed")).toBe(2);
   });
 
-  it("refuses a packet larger than the egress MTU: frag needed with the MTU when DF is set", () => {
+  it("packets larger than the egress MTU: frag needed with the MTU when DF is set, else fragments", () => {
     const { sw, router, env } = newRouter([{ vid: 10, ip: GW10, prefixLen: 24, mtu: 1400 }, SVIS[1]]);
     primeVm2(router, sw, env);
     router.receiveOnSvi(20, fromVm2(VM1_IP, { dataLen: 1472 }), 0);
@@ -232,13 +232,29 @@ describe("router: forwarding", () => {
     expect(d.icmp).toMatchObject({ kind: "dest-unreachable", code: 4, nextHopMtu: 1400 });
     expect(d.ip?.payloadLength).toBe(ICMP_HEADER_LEN + 548); // quote capped at 576 bytes in all
     expect(router.drops.get("frag-needed")).toBe(1);
-    // Without DF: dropped (this router does not fragment), no ICMP.
-    router.receiveOnSvi(20, fromVm2(VM1_IP, { dataLen: 1472, isDontFragment: false }), 0);
-    expect(sw.take()).toEqual([]);
-    expect(router.drops.get("fragmentation-unsupported")).toBe(1);
-    // 1400 bytes exactly fit.
+    // 1400 bytes exactly fit (queued behind ARP for VM1).
     router.receiveOnSvi(20, fromVm2(VM1_IP, { dataLen: 1372 }), 0);
     expect(decodeChecked(sw.take()[0].frame).arp?.targetIp).toBe(VM1_IP);
+    // Without DF: fragmented after the TTL decrement (RFC 1812 §5.2.6).
+    const big = fromVm2(VM1_IP, { dataLen: 1472, isDontFragment: false });
+    const payload = big.bytes().slice(ETHERNET_HEADER_LEN + IPV4_HEADER_LEN);
+    router.receiveOnSvi(20, big, 0);
+    router.receiveOnSvi(10, arpReplyFromVm1(), 0);
+    const fragSent = sw.take();
+    const out = fragSent.map((s) => decodeChecked(s.frame));
+    expect(out.map((d) => d.ip?.payloadLength)).toEqual([1372 + 8, 1376, 104]);
+    const frags = out.slice(1).map((d) => d.ip!);
+    expect(frags.map((ip) => [ip.fragmentOffsetBytes, ip.moreFragments, ip.dontFragment, ip.ttl])).toEqual([
+      [0, true, false, 63],
+      [1376, false, false, 63],
+    ]);
+    expect(frags[0].ident).toBe(frags[1].ident);
+    const joined = [...fragSent[1].frame.bytes().slice(34), ...fragSent[2].frame.bytes().slice(34)];
+    expect(joined).toEqual([...payload]);
+    expect(router.stats.ipFragmentsCreated).toBe(2);
+    expect(env.traceLines().filter((l) => l.includes("fragmented"))).toEqual([
+      "tor1 gateway route vlan20>vlan10 vlan 20: routed vlan 20 -> vlan 10 (192.168.20.12 -> 192.168.10.11), ttl 64 -> 63, fragmented into 2 for MTU 1400",
+    ]);
   });
 
   it("answers net unreachable when no SVI covers the destination", () => {

@@ -15,8 +15,8 @@
  * 2. longest prefix among the connected SVI subnets, else ICMP net unreachable (code 0);
  * 3. TTL <= 1: ICMP time exceeded (§5.3.1), quoting the datagram as it arrived;
  * 4. larger than the egress SVI's MTU with DF set: ICMP fragmentation needed (code 4) with the
- *    next-hop MTU (RFC 1191 §4); without DF the packet is dropped ("fragmentation-unsupported"):
- *    this router does not fragment;
+ *    next-hop MTU (RFC 1191 §4); without DF it is fragmented (RFC 1812 §5.2.6) after step 5's
+ *    TTL decrement;
  * 5. TTL decremented with the RFC 1624 incremental checksum update, Ethernet rewritten (source =
  *    the switch's MAC, destination = the next hop's MAC from ARP on the egress VLAN); when ARP
  *    fails the queued packets get ICMP host unreachable (code 1).
@@ -34,6 +34,7 @@ import type { DeviceEnv } from "./device.ts";
 import type { Frame } from "./frame.ts";
 import {
   type ArpConfig,
+  fragmentIpv4,
   IpHost,
   type IpInterface,
   type IpStats,
@@ -208,40 +209,59 @@ export class SviRouter implements SviHandler {
       return;
     }
     const totalLength = Ipv4Header.totalLength(b, off);
-    if (totalLength > out.mtu) {
-      if (Ipv4Header.dontFragment(b, off)) {
-        const reason = `dropped: ${totalLength} bytes exceed the MTU ${out.mtu} of vlan ${out.vid}, DF set`;
-        this.stack.dropFrame(inIface, frame, "frag-needed", reason, nowNs);
-        this.stack.sendIcmpError(
-          frame,
-          off,
-          Icmpv4Type.DestUnreachable,
-          DestUnreachableCode.FragmentationNeeded,
-          out.mtu,
-          nowNs,
-        );
-      } else {
-        const reason = `dropped: ${totalLength} bytes exceed the MTU ${out.mtu} of vlan ${out.vid} (no fragmentation)`;
-        this.stack.dropFrame(inIface, frame, "fragmentation-unsupported", reason, nowNs);
-      }
+    const isTooBig = totalLength > out.mtu;
+    if (isTooBig && Ipv4Header.dontFragment(b, off)) {
+      const reason = `dropped: ${totalLength} bytes exceed the MTU ${out.mtu} of vlan ${out.vid}, DF set`;
+      this.stack.dropFrame(inIface, frame, "frag-needed", reason, nowNs);
+      this.stack.sendIcmpError(
+        frame,
+        off,
+        Icmpv4Type.DestUnreachable,
+        DestUnreachableCode.FragmentationNeeded,
+        out.mtu,
+        nowNs,
+      );
       return;
     }
     const newTtl = Ipv4Header.decrementTtl(b, off);
     this.stack.stats.ipForwarded++;
-    if (this.env.isTracing) {
-      this.env.trace({
-        timeNs: nowNs,
-        frameId: frame.id,
-        device: this.host.name,
-        kind: "gateway",
-        in: inIface.name,
-        out: out.name,
-        vlan: inIface.vid,
-        action: "route",
-        reason: `routed vlan ${inIface.vid} -> vlan ${out.vid} (${formatIpv4(src >>> 0)} -> ${formatIpv4(dst >>> 0)}), ttl ${ttl} -> ${newTtl}`,
-      });
+    if (!isTooBig) {
+      if (this.env.isTracing) this.traceRoute(inIface, out, frame, src, dst, ttl, newTtl, "", nowNs);
+      out.sendIpv4(frame, dst, nowNs);
+      return;
     }
-    out.sendIpv4(frame, dst, nowNs);
+    // RFC 1812 §5.2.6: DF clear, so the router fragments for the egress MTU.
+    const fragments = fragmentIpv4(frame, off, out.mtu);
+    this.stack.stats.ipFragmentsCreated += fragments.length;
+    if (this.env.isTracing) {
+      const note = `, fragmented into ${fragments.length} for MTU ${out.mtu}`;
+      this.traceRoute(inIface, out, frame, src, dst, ttl, newTtl, note, nowNs);
+    }
+    for (const f of fragments) out.sendIpv4(f, dst, nowNs);
+  }
+
+  private traceRoute(
+    inIface: IpInterface,
+    out: IpInterface,
+    frame: Frame,
+    src: number,
+    dst: number,
+    ttl: number,
+    newTtl: number,
+    note: string,
+    nowNs: number,
+  ): void {
+    this.env.trace({
+      timeNs: nowNs,
+      frameId: frame.id,
+      device: this.host.name,
+      kind: "gateway",
+      in: inIface.name,
+      out: out.name,
+      vlan: inIface.vid,
+      action: "route",
+      reason: `routed vlan ${inIface.vid} -> vlan ${out.vid} (${formatIpv4(src >>> 0)} -> ${formatIpv4(dst >>> 0)}), ttl ${ttl} -> ${newTtl}${note}`,
+    });
   }
 
   private isAnyBroadcast(ip: Ipv4): boolean {

@@ -8,7 +8,7 @@ import { IPV4_HEADER_LEN, IpProtocol } from "../wire/ipv4.ts";
 import { UDP_HEADER_LEN } from "../wire/udp.ts";
 import { DeviceConfigError } from "./config-error.ts";
 import { Frame } from "./frame.ts";
-import type { PingResult, UdpDatagram } from "./ip-host.ts";
+import { fragmentIpv4, type PingResult, type UdpDatagram } from "./ip-host.ts";
 import {
   arpFrame,
   decodeChecked,
@@ -519,13 +519,109 @@ describe("vm: IPv4, ICMP, UDP", () => {
     ]);
   });
 
-  it("refuses what it cannot send: no route, larger than the MTU", () => {
+  it("refuses what it cannot send: no route, bad sizes and ports", () => {
     const { vm } = newVm({ nics: [{ mac: VM1_MAC, ip: VM1_IP, prefixLen: 24 }] });
     expect(vm.ping(ip("8.8.8.8"), { id: 1, seq: 1 }, 0)).toBe("no-route");
-    expect(vm.ping(VM2_IP, { id: 1, seq: 1, sizeBytes: 1473 }, 0)).toBe("message-too-long");
-    expect(vm.ping(VM2_IP, { id: 1, seq: 2, sizeBytes: 1472 }, 0)).toBeNull();
+    expect(vm.ping(VM2_IP, { id: 1, seq: 1, sizeBytes: 65508 }, 0)).toBe("bad-size");
+    expect(vm.ping(VM2_IP, { id: 70000, seq: 1 }, 0)).toBe("bad-port");
     expect(vm.drops.get("no-route")).toBe(1);
-    expect(vm.drops.get("message-too-long")).toBe(1);
+  });
+
+  it("fragments what exceeds the MTU (DF clear), sets DF on what fits", () => {
+    const { vm, env } = newVm();
+    vm.receive(0, arpRequestFromVm2(), 0);
+    env.take();
+    vm.ping(VM2_IP, { id: 1, seq: 1, sizeBytes: 1472 }, 0);
+    vm.ping(VM2_IP, { id: 1, seq: 2, sizeBytes: 3000 }, 0);
+    const sent = env.take().map((s) => decodeChecked(s.frame).ip!);
+    expect(
+      sent.map((i) => [i.payloadLength, i.fragmentOffsetBytes, i.moreFragments, i.dontFragment]),
+    ).toEqual([
+      [1480, 0, false, true],
+      [1480, 0, true, false],
+      [1480, 1480, true, false],
+      [48, 2960, false, false],
+    ]);
+    expect(new Set(sent.slice(1).map((i) => i.ident)).size).toBe(1);
+  });
+
+  it("reassembles fragments in any order, refuses overlaps, times out incomplete datagrams", () => {
+    const { vm, env } = newVm();
+    vm.receive(0, arpRequestFromVm2(), 0);
+    env.take();
+    const got: UdpDatagram[] = [];
+    vm.onUdp(5001, (d) => got.push({ ...d, payload: d.payload.slice() }));
+    const data = Uint8Array.from({ length: 3000 }, (_, i) => (i * 7) & 0xff);
+    const whole = ipv4Frame({
+      srcMac: VM2_MAC,
+      dstMac: VM1_MAC,
+      src: VM2_IP,
+      dst: VM1_IP,
+      protocol: IpProtocol.UDP,
+      payload: udpMessage(VM2_IP, VM1_IP, 40000, 5001, data),
+      isDontFragment: false,
+      ident: 77,
+    });
+    const frags = fragmentIpv4(whole, whole.start + ETHERNET_HEADER_LEN, 1000);
+    expect(frags).toHaveLength(4);
+    for (const f of [frags[3], frags[1], frags[0], frags[2]]) vm.receive(0, f, 10);
+    expect(got).toHaveLength(1);
+    expect(got[0].payload).toEqual(data);
+    expect(vm.stats.ipReassembled).toBe(1);
+    // Overlap: the datagram is discarded.
+    const again = fragmentIpv4(whole, whole.start + ETHERNET_HEADER_LEN, 1000);
+    const overlapping = fragmentIpv4(whole, whole.start + ETHERNET_HEADER_LEN, 600);
+    vm.receive(0, again[0], 20);
+    vm.receive(0, overlapping[1], 20);
+    expect(vm.drops.get("ip-fragment-overlap")).toBe(1);
+    // Incomplete: after 30 s dropped, time exceeded (code 1) quoting the first fragment.
+    vm.receive(0, again[0], 30);
+    env.take();
+    env.advanceTo(30 + 30 * S);
+    expect(vm.drops.get("ip-reassembly-timeout")).toBe(1);
+    const errs = env.take().map((s) => decodeChecked(s.frame));
+    expect(errs).toHaveLength(1);
+    expect(errs[0].icmp).toMatchObject({ kind: "time-exceeded", code: 1 });
+    expect(errs[0].ip).toMatchObject({ src: VM1_IP, dst: VM2_IP });
+    expect(got).toHaveLength(1);
+  });
+
+  it("learns a path MTU from fragmentation needed and fragments to it afterwards (RFC 1191)", () => {
+    const { vm, env } = newVm();
+    vm.receive(
+      0,
+      arpFrame({
+        op: ArpOp.Request,
+        dst: MAC_BROADCAST,
+        senderMac: GW_MAC,
+        senderIp: GW_IP,
+        targetIp: VM1_IP,
+      }),
+      0,
+    );
+    env.take();
+    const far = ip("10.0.0.5");
+    const results: PingResult[] = [];
+    vm.ping(far, { id: 9, seq: 1, sizeBytes: 1422 }, 0, (r) => results.push(r));
+    const [first] = env.take().map((s) => s.frame);
+    expect(decodeChecked(first).ip).toMatchObject({ dontFragment: true, payloadLength: 1430 });
+    const quote = first.bytes().subarray(ETHERNET_HEADER_LEN, ETHERNET_HEADER_LEN + 28);
+    const m = new Uint8Array(ICMP_HEADER_LEN + quote.length);
+    Icmpv4.emitError(m, 0, 3, 4, 1400, quote, 0, quote.length);
+    vm.receive(
+      0,
+      ipv4Frame({ srcMac: GW_MAC, dstMac: VM1_MAC, src: GW_IP, dst: VM1_IP, protocol: 1, payload: m }),
+      100,
+    );
+    expect(results[0]).toMatchObject({ kind: "error", text: "Frag needed and DF set (mtu = 1400)" });
+    vm.ping(far, { id: 9, seq: 2, sizeBytes: 1422 }, 200);
+    const next = env.take().map((s) => decodeChecked(s.frame).ip!);
+    expect(next.map((i) => [i.payloadLength + 20, i.moreFragments])).toEqual([
+      [1396, true],
+      [74, false],
+    ]);
+    expect(vm.stack.pathMtu(vm.interfaces[0], far, 200)).toBe(1400);
+    expect(vm.stack.pathMtu(vm.interfaces[0], far, 200 + 600 * S)).toBe(1500);
   });
 });
 
@@ -653,6 +749,34 @@ describe("vm: two guests back to back", () => {
       "vm1 vm deliver eth0>-: echo reply 192.168.10.12 -> 192.168.10.11 id 1 seq 1",
     ]);
     for (const t of net.transmitted) decodeChecked(t.frame);
+  });
+
+  it("a 3000-byte ping is fragmented, reassembled, answered in fragments and reassembled again", () => {
+    const net = new TestNet(1, 1_000);
+    const vm1 = net.add(new Vm({ name: "vm1", nics: [{ mac: VM1_MAC, ip: VM1_IP, prefixLen: 24 }] }));
+    const vm2 = net.add(
+      new Vm({ name: "vm2", nics: [{ mac: VM2_MAC, ip: VM2_IP, prefixLen: 24, mtu: 1400 }] }),
+    );
+    net.connect(vm1, 0, vm2, 0);
+    net.start();
+    net.run();
+    const results: PingResult[] = [];
+    vm1.ping(VM2_IP, { id: 1, seq: 1, sizeBytes: 3000 }, net.nowNs, (r) => results.push(r));
+    net.runUntil(net.nowNs + 1_000_000);
+    expect(results).toMatchObject([{ kind: "reply", sizeBytes: 3000, isDataIntact: true }]);
+    const ipSizes = net.transmitted
+      .map((t) => decodeChecked(t.frame))
+      .filter((d) => d.ip !== undefined)
+      .map((d) => [d.ip!.src === VM1_IP ? "vm1" : "vm2", 20 + d.ip!.payloadLength]);
+    expect(ipSizes).toEqual([
+      ["vm1", 1500],
+      ["vm1", 1500],
+      ["vm1", 68],
+      ["vm2", 1396],
+      ["vm2", 1396],
+      ["vm2", 276],
+    ]);
+    expect(vm1.stats.ipReassembled + vm2.stats.ipReassembled).toBe(2);
   });
 
   test.prop([fc.uint8Array({ minLength: 0, maxLength: 120 }), fc.boolean()])(

@@ -182,7 +182,7 @@ export class Vm implements Device {
    * Sends one ICMP echo request to `dst` from the vNIC that routes to it; exactly one result
    * (reply with RTT, ICMP error, or timeout) goes to `onResult` and to every `onPing` listener.
    * Returns null when it was sent, else why not ("no-route": Network is unreachable;
-   * "message-too-long": larger than the vNIC's MTU, and the guest does not fragment).
+   * "bad-size"/"bad-port": out of range). Larger than the path MTU: sent in fragments.
    */
   ping(dst: Ipv4, options: PingOptions, nowNs: number, onResult?: (r: PingResult) => void): SendError | null {
     return this.stack.ping(dst, options, nowNs, (r) => {
