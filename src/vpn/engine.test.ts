@@ -329,6 +329,21 @@ describe("WgDevice: cryptokey routing and roaming", () => {
     expect(b.delivered.map((d) => d.packet)).toEqual([p]);
   });
 
+  it("a peer configured without an endpoint is learned from its first handshake", () => {
+    const w = new World();
+    const a = w.add("a", 1, "192.0.2.1");
+    const b = w.add("b", 2, "198.51.100.2");
+    a.dev.addPeer({ publicKey: b.publicKey, allowedIps: ["10.2.0.0/16"], endpoint: b.ep });
+    const pa = b.dev.addPeer({ publicKey: a.publicKey, allowedIps: ["10.1.0.0/16"] });
+    expect(b.dev.sendPacket(ipv4("10.2.0.1", "10.1.0.1"), 0)).toBe("no-endpoint");
+    a.dev.sendPacket(ipv4("10.1.0.1", "10.2.0.1"), 0);
+    w.flush();
+    expect(pa.endpoint).toEqual(a.ep);
+    expect(b.dev.sendPacket(ipv4("10.2.0.1", "10.1.0.1"), 1)).toBe("sent");
+    w.flush();
+    expect(a.delivered).toHaveLength(1);
+  });
+
   it("roams: the endpoint follows the source of authenticated packets only", () => {
     const { w, a, b, peerA } = twoSites();
     a.dev.sendPacket(ipv4("10.1.0.1", "10.2.0.1"), 0);
