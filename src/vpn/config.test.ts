@@ -6,7 +6,7 @@
 
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
-import { formatCidr } from "./allowed-ips.ts";
+import { formatCidr, maskCidr, parseCidr as parseCidrText } from "./allowed-ips.ts";
 import { ConfigError, formatWgConfig, parseEndpoint, parseWgConfig } from "./config.ts";
 import { keyToBase64, publicKeyOf } from "./keys.ts";
 
@@ -44,6 +44,26 @@ PUBLICKEY=${PEER2}
 Endpoint = [2001:db8::1]:4500
 PersistentKeepalive = off
 `;
+
+/** A prefix: host bits cleared when `isMasked` (AllowedIPs are stored that way), kept otherwise. */
+function cidr4Arb(isMasked: boolean) {
+  return fc
+    .record({
+      family: fc.constant(4 as const),
+      addr: fc.integer({ min: 0, max: 0xffffffff }),
+      prefixLen: fc.integer({ min: 0, max: 32 }),
+    })
+    .map((c) => (isMasked ? (maskCidr(c) as typeof c) : c));
+}
+function cidr6Arb(isMasked: boolean) {
+  return fc
+    .record({
+      family: fc.constant(6 as const),
+      addr: fc.uint8Array({ minLength: 16, maxLength: 16 }),
+      prefixLen: fc.integer({ min: 0, max: 128 }),
+    })
+    .map((c) => (isMasked ? (maskCidr(c) as typeof c) : c));
+}
 
 function errorOf(text: string): ConfigError {
   try {
@@ -195,6 +215,76 @@ describe("parseWgConfig", () => {
       }
     },
   );
+
+  test.prop(
+    [
+      fc.record({
+        listenPort: fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }),
+        mtu: fc.option(fc.integer({ min: 68, max: 65535 }), { nil: undefined }),
+        addresses: fc.array(fc.oneof(cidr4Arb(false), cidr6Arb(false)), { maxLength: 3 }),
+        peers: fc.uniqueArray(
+          fc.record({
+            seed: fc.integer({ min: 10, max: 250 }),
+            hasPsk: fc.boolean(),
+            allowedIps: fc.uniqueArray(fc.oneof(cidr4Arb(true), cidr6Arb(true)), {
+              maxLength: 4,
+              selector: (c) => formatCidr(c),
+            }),
+            endpoint: fc.option(
+              fc.oneof(
+                fc.record({
+                  host: fc.ipV4(),
+                  port: fc.integer({ min: 1, max: 65535 }),
+                  family: fc.constant(4 as const),
+                }),
+                fc.record({
+                  host: fc.ipV6().map((h) => formatCidr(parseCidrText(`${h}/128`)).split("/")[0]),
+                  port: fc.integer({ min: 1, max: 65535 }),
+                  family: fc.constant(6 as const),
+                }),
+                fc.record({
+                  host: fc.domain(),
+                  port: fc.integer({ min: 1, max: 65535 }),
+                  family: fc.constant(undefined),
+                }),
+              ),
+              { nil: undefined },
+            ),
+            keepalive: fc.integer({ min: 0, max: 65535 }),
+          }),
+          { maxLength: 4, selector: (p) => p.seed },
+        ),
+      }),
+    ],
+    { numRuns: 60 },
+  )("parse(format(config)) gives the config back", (g) => {
+    const privateKey = key(1);
+    const cfg = {
+      interface: {
+        privateKey,
+        publicKey: publicKeyOf(privateKey),
+        addresses: g.addresses,
+        listenPort: g.listenPort,
+        mtu: g.mtu,
+        line: 1,
+      },
+      // Distinct prefixes across peers, so that no later peer takes one from an earlier.
+      peers: g.peers.map((p, i) => ({
+        publicKey: publicKeyOf(key(p.seed)),
+        presharedKey: p.hasPsk ? new Uint8Array(32).fill(p.seed) : undefined,
+        allowedIps: p.allowedIps.filter(
+          (c) => !g.peers.slice(i + 1).some((q) => q.allowedIps.some((d) => formatCidr(d) === formatCidr(c))),
+        ),
+        endpoint: p.endpoint,
+        persistentKeepaliveSec: p.keepalive,
+        line: 0,
+      })),
+    };
+    const back = parseWgConfig(formatWgConfig(cfg));
+    expect(back.notes).toEqual([]);
+    expect({ ...back.interface, line: 1 }).toEqual(cfg.interface);
+    expect(back.peers.map((p) => ({ ...p, line: 0 }))).toEqual(cfg.peers);
+  });
 
   it("round-trips through formatWgConfig", () => {
     const c = parseWgConfig(FULL, "wg0.conf");
