@@ -67,8 +67,16 @@ export const MIN_FRAME_BYTES = 60;
 
 /** Time to serialize a frame of `frameBytes` (without FCS) at `rateBps`, rounded up to whole ns. */
 export function serializationNs(frameBytes: number, rateBps: number): number {
+  return wireNs(frameBytes, 8e9 / rateBps);
+}
+
+/**
+ * On-wire time with a precomputed ns-per-byte. The 1e-6 ns slack keeps a product that is an
+ * integer in exact arithmetic (1538 bytes at 0.8 ns/byte) from rounding up by a whole ns.
+ */
+function wireNs(frameBytes: number, nsPerByte: number): number {
   const wire = Math.max(frameBytes, MIN_FRAME_BYTES) + WIRE_OVERHEAD_BYTES;
-  return Math.ceil((wire * 8 * 1e9) / rateBps);
+  return Math.ceil(wire * nsPerByte - 1e-6);
 }
 
 /** The L2 header allowance beyond the IP MTU: 14, 18 with one VLAN tag, 22 with two. */
@@ -94,12 +102,26 @@ export function outerVid(frame: Frame): number | null {
 /** Per-direction state of a cable's transmitter. */
 class Direction {
   busyUntilNs = 0;
-  /** Ring of serialization finish times of frames in the transmitter (in service + waiting). */
-  readonly finish: Float64Array;
+  /**
+   * Ring of serialization finish times of frames in the transmitter (in service + waiting). It
+   * starts small and doubles up to the queue limit, so thousands of idle cables cost little.
+   */
+  finish: Float64Array;
   head = 0;
   count = 0;
-  constructor(capacity: number) {
-    this.finish = new Float64Array(Math.max(capacity, 1));
+  constructor(private readonly limit: number) {
+    this.finish = new Float64Array(Math.min(Math.max(limit, 1), 8));
+  }
+
+  push(t: number): void {
+    if (this.count === this.finish.length) {
+      const grown = new Float64Array(Math.min(this.finish.length * 2, this.limit));
+      for (let i = 0; i < this.count; i++) grown[i] = this.finish[(this.head + i) % this.finish.length];
+      this.finish = grown;
+      this.head = 0;
+    }
+    this.finish[(this.head + this.count) % this.finish.length] = t;
+    this.count++;
   }
 }
 
@@ -109,7 +131,7 @@ export class Link implements EventTarget {
   readonly isInternal: boolean;
   /** Hop kind of this link in traces: "link" for cables, "vnic"/"vf" for internal connections. */
   readonly hopKind: HopKind;
-  rateBps: number;
+  readonly rateBps: number;
   delayNs: number;
   mtu: number;
   lossRate: number;
@@ -120,6 +142,8 @@ export class Link implements EventTarget {
   readonly drops = new DropCounters();
   private readonly dirs: readonly [Direction, Direction] | null;
   private readonly procDelayNs: readonly [number, number];
+  /** Serialization cost per byte in ns, precomputed from the rate. */
+  private readonly nsPerByte: number;
 
   constructor(
     private readonly scheduler: Scheduler,
@@ -144,6 +168,7 @@ export class Link implements EventTarget {
     this.dirs =
       props === null ? null : [new Direction(props.queueFrames + 1), new Direction(props.queueFrames + 1)];
     this.procDelayNs = [a.device.processingDelayNs, b.device.processingDelayNs];
+    this.nsPerByte = 8e9 / this.rateBps;
   }
 
   /** Sends `frame` from end `side` (0 = a, 1 = b) at `nowNs`. The link owns the frame now. */
@@ -180,9 +205,8 @@ export class Link implements EventTarget {
         return;
       }
       const startNs = Math.max(d.busyUntilNs, nowNs);
-      const finishNs = startNs + serializationNs(len, this.rateBps);
-      d.finish[(d.head + d.count) % d.finish.length] = finishNs;
-      d.count++;
+      const finishNs = startNs + wireNs(len, this.nsPerByte);
+      d.push(finishNs);
       d.busyUntilNs = finishNs;
       arrivalNs = finishNs + this.delayNs;
     }
