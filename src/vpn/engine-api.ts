@@ -31,10 +31,11 @@ export interface WgEndpoint {
 
 /**
  * The protocol's timers and limits (whitepaper section 6.1 and its table). Every value can be
- * overridden (tests shorten them); the defaults are the whitepaper's.
+ * overridden (tests shorten them); the defaults are the whitepaper's (jitter and initiation rate:
+ * wireguard-go's).
  */
 export interface WgTimerConfig {
-  /** REKEY_AFTER_MESSAGES, 2^60: the initiator rekeys after sending this many messages. */
+  /** REKEY_AFTER_MESSAGES, 2^60: a side that sent this many messages on a keypair rekeys. */
   rekeyAfterMessages: number;
   /**
    * REJECT_AFTER_MESSAGES, 2^64 - 2^13 - 1: no message is sent or accepted with a counter at or
