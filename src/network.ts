@@ -22,7 +22,7 @@ import { formatIpv4, formatMac, tryParseIpv4 } from "./wire/addr.ts";
 export class NetworkError extends Error {
   override readonly name = "NetworkError";
   constructor(
-    readonly code: "unknown-vm" | "bad-target" | "no-address",
+    readonly code: "unknown-vm" | "bad-target" | "no-address" | "too-large",
     message: string,
   ) {
     super(message);
@@ -73,6 +73,9 @@ export interface PingAllResult {
 
 export const SHOW_WHATS = ["fdb", "arp", "ports", "counters"] as const;
 export type ShowWhat = (typeof SHOW_WHATS)[number];
+
+/** Largest network `pingAll` accepts: n(n-1) echoes, one sender at a time. */
+export const MAX_PINGALL_VMS = 300;
 
 /** What ping prints when the stack refuses to send. */
 export function sendErrorText(code: string): string {
@@ -347,6 +350,12 @@ export class Network {
   pingAll(): PingAllResult {
     const vms = this.vmNames();
     const n = vms.length;
+    if (n > MAX_PINGALL_VMS) {
+      throw new NetworkError(
+        "too-large",
+        `pingall: ${n} VMs make ${n * (n - 1)} pairs; pingall is for up to ${MAX_PINGALL_VMS} VMs (ping pairs instead)`,
+      );
+    }
     const matrix = vms.map((_, i) => vms.map((_, j) => i === j));
     const failures: PingAllResult["failures"] = [];
     const world = this.world;
