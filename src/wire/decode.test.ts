@@ -1,7 +1,15 @@
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
-import { oracleFrames } from "../../test/oracle/frames.ts";
-import { decodeFrame, decodePacket, describeFrame, type Layer, LinkType, summarizeLayers } from "./decode.ts";
+import { oracleFrames, vxlan } from "../../test/oracle/frames.ts";
+import {
+  decodeFrame,
+  decodePacket,
+  describeFrame,
+  type Layer,
+  LinkType,
+  MAX_VXLAN_NESTING,
+  summarizeLayers,
+} from "./decode.ts";
 
 function hex(s: string): Uint8Array {
   const clean = s.replace(/\s+/g, "");
@@ -140,6 +148,32 @@ describe("decodeFrame", () => {
       { layer: "error", code: "bad-version", offset: 0, message: "raw ip: version 5" },
     ]);
     expect(decodePacket(PING, LinkType.Ethernet)).toEqual(decodeFrame(PING));
+  });
+
+  it("follows VXLAN inside VXLAN up to a bound, then says so", () => {
+    let frame = oracleFrames().find((f) => f.name === "arp request")!.bytes;
+    for (let i = 0; i < MAX_VXLAN_NESTING + 1; i++) frame = vxlan(frame, 100 + i);
+    const layers = decodeFrame(frame);
+    expect(layers.filter((l) => l.layer === "vxlan").map((l) => (l as { vni: number }).vni)).toEqual(
+      Array.from({ length: MAX_VXLAN_NESTING }, (_, i) => 100 + MAX_VXLAN_NESTING - i),
+    );
+    expect(layers.at(-1)).toMatchObject({ layer: "error", code: "unsupported" });
+    const once = decodeFrame(vxlan(vxlan(oracleFrames()[1].bytes, 7), 8)).map((l) => l.layer);
+    expect(once).toEqual([
+      ...["ethernet", "ipv4", "udp", "vxlan"],
+      ...["ethernet", "ipv4", "udp", "vxlan"],
+      ...["ethernet", "arp"],
+    ]);
+  });
+
+  it("refuses more stacked VLAN tags than the codec walks", () => {
+    const f = new Uint8Array(14 + 4 * 9 + 30);
+    f.set(PING.subarray(0, 12));
+    for (let i = 0; i < 9; i++) f.set([0x81, 0x00, 0x00, i + 1], 12 + 4 * i);
+    f.set([0x08, 0x06], 12 + 36);
+    const layers = decodeFrame(f);
+    expect(layers.filter((l) => l.layer === "vlan")).toHaveLength(8);
+    expect(layers.at(-1)).toMatchObject({ layer: "error", code: "unsupported", offset: 12 + 32 });
   });
 
   it("names a link type it does not decode", () => {

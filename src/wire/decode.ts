@@ -30,7 +30,7 @@ import {
   type TcpOption,
 } from "./tcp.ts";
 import { type ChecksumStatus, UDP_HEADER_LEN, Udp, type UdpRepr } from "./udp.ts";
-import { isVlanTpid, VLAN_TAG_LEN, Vlan } from "./vlan.ts";
+import { isVlanTpid, MAX_VLAN_TAGS, VLAN_TAG_LEN, Vlan } from "./vlan.ts";
 import { VXLAN_FLAG_I, VXLAN_HEADER_LEN, VXLAN_UDP_PORT, Vxlan } from "./vxlan.ts";
 
 export interface EthernetLayer {
@@ -276,6 +276,12 @@ export function decodePacket(data: Uint8Array, linkType: number): Layer[] {
   }
 }
 
+/**
+ * How many VXLAN packets inside VXLAN packets the decoder follows. Real networks nest one (an
+ * overlay over an underlay); the bound keeps a crafted frame from recursing without end.
+ */
+export const MAX_VXLAN_NESTING = 8;
+
 type Decoder = (buf: Uint8Array, offset: number, end: number, layers: Layer[]) => void;
 
 /** Runs a decoder, turning the WireError that stops it into the final error layer. */
@@ -302,7 +308,10 @@ function decodeEthernet(buf: Uint8Array, offset: number, end: number, layers: La
   });
   let typeAt = offset + 12;
   let type = Ethernet.etherType(frame, offset);
-  while (isVlanTpid(type)) {
+  for (let tags = 0; isVlanTpid(type); tags++) {
+    if (tags === MAX_VLAN_TAGS) {
+      throw new WireError("unsupported", typeAt, `more than ${MAX_VLAN_TAGS} stacked vlan tags`);
+    }
     const tag = Vlan.parse(frame, typeAt);
     const next = typeAt + VLAN_TAG_LEN;
     if (next + 2 > end) throw new WireError("truncated", next, "ethertype after vlan tag: frame ends");
@@ -696,6 +705,10 @@ function decodeUdp(buf: Uint8Array, offset: number, udp: UdpRepr, layers: Layer[
   const dataAt = offset + UDP_HEADER_LEN;
   const end = dataAt + udp.payloadLength;
   if (udp.dstPort === VXLAN_UDP_PORT && udp.payloadLength > 0) {
+    const depth = layers.reduce((n, l) => (l.layer === "vxlan" ? n + 1 : n), 0);
+    if (depth === MAX_VXLAN_NESTING) {
+      throw new WireError("unsupported", dataAt, `more than ${MAX_VXLAN_NESTING} nested VXLAN headers`);
+    }
     const vx = Vxlan.parse(buf, dataAt);
     layers.push({ layer: "vxlan", vni: vx.vni, flags: Vxlan.flags(buf, dataAt) });
     // The carried frame, bounded by the UDP length; its layers follow in the same list.
