@@ -25,6 +25,13 @@ export interface DeviceEnv {
   /** True when someone collects trace records; check before building a record's strings. */
   readonly isTracing: boolean;
   trace(record: HopRecord): void;
+  /**
+   * Optional: port `port` of this device lost or regained carrier because of something inside
+   * the device (a NIC's PF and VFs follow the state of its cable, so the host's vswitch fails
+   * over and a VM on a VF sees its link go down). The world passes it on as `setPortUp` to the
+   * device at the other end of that port's connection. Worlds without port state may omit it.
+   */
+  setCarrier?(port: number, isUp: boolean): void;
 }
 
 export interface Device {

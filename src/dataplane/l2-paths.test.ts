@@ -230,3 +230,61 @@ describe("section 1.2: SR-IOV bypasses the hypervisor", () => {
     expect(vm.vm4.got.map((g) => g.src)).toEqual(["02:00:00:01:f0:05"]);
   });
 });
+
+describe("teaming failover across the physical network", () => {
+  it("pulling the active uplink's cable moves the VM to the other uplink and tells the switch", () => {
+    const net = new TestNet(1, 1_000);
+    const vm7 = mac("02:00:00:03:10:07");
+    const ext = mac("02:00:00:00:99:01");
+    const vs = net.add(
+      new Vswitch({
+        name: "server3/vs0",
+        uplinks: ["uplink:eth0", "uplink:eth1"],
+        portGroups: [{ name: "web", vlan: 10 }],
+        vmPorts: [{ name: "vm7", portGroup: "web", mac: vm7 }],
+      }),
+    );
+    const eth0 = net.add(new Pnic({ name: "server3/eth0", wireName: "eth0", mac: mac("02:00:00:03:e0:00") }));
+    const eth1 = net.add(new Pnic({ name: "server3/eth1", wireName: "eth1", mac: mac("02:00:00:03:e1:00") }));
+    const tor = net.add(
+      new PhysicalSwitch({
+        name: "tor1",
+        mac: M.tor,
+        ports: [
+          { name: "p1", mode: "trunk", vlans: [10] },
+          { name: "p2", mode: "trunk", vlans: [10] },
+          { name: "p3", mode: "access", vlan: 10 },
+        ],
+      }),
+    );
+    const vmEnd = net.add(new Endpoint("vm7", vm7));
+    const extEnd = net.add(new Endpoint("ext", ext));
+    net.connect(vmEnd, 0, vs, vs.portIndex("vm7"));
+    net.connect(vs, 0, eth0, PF_PORT);
+    net.connect(vs, 1, eth1, PF_PORT);
+    net.connect(eth0, WIRE_PORT, tor, 0);
+    net.connect(eth1, WIRE_PORT, tor, 1);
+    net.connect(extEnd, 0, tor, 2);
+    net.start();
+
+    vmEnd.send(ethFrame({ dst: ext, src: vm7 }));
+    net.run();
+    expect(extEnd.got.length).toBe(1);
+    expect(tor.macTable.lookup(10, vm7, net.nowNs)).toBe(0);
+
+    // The cable of eth0 is pulled: the NIC passes the carrier loss to the vswitch's uplink.
+    net.setLinkUp(eth0, WIRE_PORT, false);
+    expect(vs.pinnedUplink(vs.portIndex("vm7"))).toBe(1);
+    net.run();
+    // The RARP from vm7's MAC on eth1 taught the switch before vm7 sent anything.
+    expect(tor.macTable.lookup(10, vm7, net.nowNs)).toBe(1);
+    expect(net.traceLines()).toContain(
+      "server3/vs0 vswitch send vm7>uplink:eth1 vlan 10: notify switches: RARP for 02:00:00:03:10:07 (vm7) on uplink:eth1",
+    );
+
+    extEnd.send(ethFrame({ dst: vm7, src: ext }));
+    net.run();
+    expect(vmEnd.got.map((g) => g.src)).toEqual(["02:00:00:00:99:01"]);
+    expect(net.lost).toEqual([]);
+  });
+});

@@ -201,6 +201,30 @@ describe("port state", () => {
   });
 });
 
+describe("carrier", () => {
+  it("the cable's state is passed on to the PF and to VFs with link state auto", () => {
+    const { nic, env } = build({
+      vfs: [
+        { mac: V0, vlan: 10 },
+        { mac: V1, vlan: 10, linkState: "enable" },
+        { mac: V2, vlan: 20 },
+      ],
+    });
+    nic.setPortUp(WIRE_PORT, false, 0);
+    nic.setPortUp(WIRE_PORT, false, 0); // no change, nothing reported
+    nic.setPortUp(WIRE_PORT, true, 5);
+    expect(env.carrier).toEqual([
+      { port: PF_PORT, isUp: false, timeNs: 0 },
+      { port: VF0, isUp: false, timeNs: 0 },
+      { port: VF2, isUp: false, timeNs: 0 },
+      { port: PF_PORT, isUp: true, timeNs: 0 },
+      { port: VF0, isUp: true, timeNs: 0 },
+      { port: VF2, isUp: true, timeNs: 0 },
+    ]);
+    expect(nic.vfConfig(1)?.linkState).toBe("enable");
+  });
+});
+
 describe("without SR-IOV", () => {
   it("passes frames between the wire and the host unchanged", () => {
     const nic = new Pnic({ name: "server1/eth0", wireName: "eth0", mac: P });
@@ -279,8 +303,13 @@ describe("VF limits and configuration", () => {
     const { nic } = build();
     expect(() => nic.configureVf(5, { mac: V0 })).toThrow(DeviceConfigError);
     nic.configureVf(4, { mac: mac("02:00:00:00:f0:04"), vlan: 20, spoofCheck: false });
-    expect(nic.vfConfig(4)).toEqual({ mac: mac("02:00:00:00:f0:04"), vlan: 20, spoofCheck: false });
-    expect(nic.vfConfig(3)).toEqual({ mac: V3, vlan: null, spoofCheck: true });
+    expect(nic.vfConfig(4)).toEqual({
+      mac: mac("02:00:00:00:f0:04"),
+      vlan: 20,
+      spoofCheck: false,
+      linkState: "auto",
+    });
+    expect(nic.vfConfig(3)).toEqual({ mac: V3, vlan: null, spoofCheck: true, linkState: "auto" });
   });
 
   it("reconfiguring a VF moves its address in the VEB", () => {

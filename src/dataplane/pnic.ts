@@ -68,6 +68,12 @@ export interface VfConfig {
   vlan?: number | null;
   /** Drop frames whose source MAC is not the VF's (default on, as `spoofchk on`). */
   spoofCheck?: boolean;
+  /**
+   * `ip link set <pf> vf N state ...`: "auto" (default) reports the cable's link state to the
+   * VF's guest, "enable" keeps the VF up regardless (VF-to-VF traffic then still flows through
+   * the embedded switch with the cable pulled).
+   */
+  linkState?: "auto" | "enable";
 }
 
 export interface PnicOptions {
@@ -97,6 +103,7 @@ interface Vf {
   /** Port VLAN, or 0 for none. */
   vid: number;
   isSpoofChecked: boolean;
+  isLinkStateAuto: boolean;
 }
 
 export class Pnic implements Device {
@@ -156,7 +163,16 @@ export class Pnic implements Device {
     for (let i = 0; i < vfCount; i++) {
       const port = FIRST_VF_PORT + i;
       names.push(`vf${i}`);
-      this.vfs.push({ port, name: `vf${i}`, mac: 0, macHi: 0, macLo: 0, vid: 0, isSpoofChecked: true });
+      this.vfs.push({
+        port,
+        name: `vf${i}`,
+        mac: 0,
+        macHi: 0,
+        macLo: 0,
+        vid: 0,
+        isSpoofChecked: true,
+        isLinkStateAuto: true,
+      });
     }
     this.portNames = names;
     this.portCounters = names.map(() => newPortCounters());
@@ -211,6 +227,7 @@ export class Pnic implements Device {
     vf.macLo = config.mac % 0x1000000;
     vf.vid = vid;
     vf.isSpoofChecked = config.spoofCheck ?? true;
+    vf.isLinkStateAuto = (config.linkState ?? "auto") === "auto";
     veb.addStatic(vid, vf.mac, vf.port);
   }
 
@@ -218,7 +235,12 @@ export class Pnic implements Device {
   vfConfig(index: number): Required<VfConfig> | null {
     const vf = this.vfs[index];
     if (vf === undefined || vf.mac === 0) return null;
-    return { mac: vf.mac, vlan: vf.vid === 0 ? null : vf.vid, spoofCheck: vf.isSpoofChecked };
+    return {
+      mac: vf.mac,
+      vlan: vf.vid === 0 ? null : vf.vid,
+      spoofCheck: vf.isSpoofChecked,
+      linkState: vf.isLinkStateAuto ? "auto" : "enable",
+    };
   }
 
   bind(env: DeviceEnv): void {
@@ -227,11 +249,21 @@ export class Pnic implements Device {
 
   start(_nowNs: number): void {}
 
+  /**
+   * The world reports a port's link state. The cable's state (port 0) is also the carrier the
+   * host sees on the PF and the guests see on VFs with link state "auto": it is passed on with
+   * `env.setCarrier`, so a vswitch on this NIC fails over when the cable is pulled.
+   */
   setPortUp(port: number, isUp: boolean, _nowNs: number): void {
     if (port < 0 || port >= this.portNames.length)
       throw new DeviceConfigError("bad-port", `NIC ${this.name}: no port ${port}`);
+    const wasUp = this.isPortUp[port];
     this.isPortUp[port] = isUp;
     if (!isUp && port < FIRST_VF_PORT) this.veb?.flushPort(port);
+    if (port === WIRE_PORT && wasUp !== isUp && this.env?.setCarrier !== undefined) {
+      this.env.setCarrier(PF_PORT, isUp);
+      for (const vf of this.vfs) if (vf.isLinkStateAuto && vf.mac !== 0) this.env.setCarrier(vf.port, isUp);
+    }
   }
 
   receive(port: number, frame: Frame, nowNs: number): void {

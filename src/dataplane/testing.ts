@@ -70,6 +70,8 @@ export class RecordingEnv implements DeviceEnv {
   isTracing: boolean;
   readonly sent: SentFrame[] = [];
   readonly records: HopRecord[] = [];
+  /** Carrier changes the device reported (`setCarrier`), in order. */
+  readonly carrier: { port: number; isUp: boolean; timeNs: number }[] = [];
   private readonly rng: SeededRandom;
   private timers: PendingTimer[] = [];
   private nextHandle = 1;
@@ -114,6 +116,10 @@ export class RecordingEnv implements DeviceEnv {
 
   trace(record: HopRecord): void {
     this.records.push(record);
+  }
+
+  setCarrier(port: number, isUp: boolean): void {
+    this.carrier.push({ port, isUp, timeNs: this.nowNs });
   }
 
   /** Moves the clock to `timeNs`, firing every timer due by then in order. */
@@ -259,6 +265,9 @@ export class TestNet {
   /** Every frame that crossed a connection, in order (device and port are the sender's). */
   readonly transmitted: { from: string; port: string; frame: Frame; timeNs: number }[] = [];
   readonly unconnected: { from: string; port: string; frame: Frame; timeNs: number }[] = [];
+  /** Frames sent into a connection that is down. */
+  readonly lost: { from: string; port: string; frame: Frame; timeNs: number }[] = [];
+  private readonly downPorts = new Map<Device, Set<number>>();
   private readonly peers = new Map<Device, ({ device: Device; port: number } | null)[]>();
   private events: NetEvent[] = [];
   private seq = 0;
@@ -302,6 +311,10 @@ export class TestNet {
       trace(record) {
         net.records.push(record);
       },
+      setCarrier(port, isUp) {
+        const peer = net.peers.get(device)?.[port] ?? null;
+        peer?.device.setPortUp?.(peer.port, isUp, net.nowNs);
+      },
     };
     device.bind(env);
     return device;
@@ -320,6 +333,21 @@ export class TestNet {
   /** Starts every device (in the order added). */
   start(): void {
     for (const d of this.peers.keys()) d.start(this.nowNs);
+  }
+
+  /** Sets a connection's link state, telling the devices at both ends (as the world does). */
+  setLinkUp(device: Device, port: number, isUp: boolean): void {
+    const peer = this.peers.get(device)?.[port] ?? null;
+    for (const [d, p] of peer === null
+      ? [[device, port] as const]
+      : [[device, port] as const, [peer.device, peer.port] as const]) {
+      const set = this.downPorts.get(d) ?? new Set<number>();
+      if (isUp) set.delete(p);
+      else set.add(p);
+      this.downPorts.set(d, set);
+    }
+    device.setPortUp?.(port, isUp, this.nowNs);
+    if (peer !== null) peer.device.setPortUp?.(peer.port, isUp, this.nowNs);
   }
 
   /** Delivers `frame` into `device` at `port` now (as if a cable had carried it there). */
@@ -359,6 +387,10 @@ export class TestNet {
     const peer = this.peers.get(device)?.[port] ?? null;
     if (peer === null) {
       this.unconnected.push({ from, port: portName, frame, timeNs: this.nowNs });
+      return;
+    }
+    if (this.downPorts.get(device)?.has(port)) {
+      this.lost.push({ from, port: portName, frame, timeNs: this.nowNs });
       return;
     }
     this.transmitted.push({ from, port: portName, frame, timeNs: this.nowNs });
