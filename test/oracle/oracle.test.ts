@@ -5,6 +5,7 @@
  * and field by field (including checksum verdicts, with tshark's checksum checks switched on).
  */
 
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -279,6 +280,24 @@ describe.skipIf(!hasTshark())("tshark oracle", () => {
     const [p] = tsharkPdml(file);
     expect(p.isMalformed || p.expertProblems.length > 0).toBe(true);
     expect(decodeFrame(lacp.subarray(0, 40)).at(-1)?.layer).toBe("error");
+  });
+
+  it("capinfos names our files' types, encapsulation and counts", () => {
+    const pcap = new PcapWriter();
+    const ng = new PcapngWriter();
+    const a = ng.addInterface({ name: "a" });
+    for (const [i, f] of frames.entries()) {
+      pcap.append(i, f.bytes);
+      ng.append(a, i, f.bytes);
+    }
+    const info = (name: string, bytes: Uint8Array) => {
+      const file = join(dir, name);
+      writeFileSync(file, bytes);
+      const out = execFileSync("capinfos", ["-T", "-r", "-t", "-c", "-E", file], { encoding: "utf8" });
+      return out.trim().split("\t").slice(1);
+    };
+    expect(info("c.pcap", pcap.bytes())).toEqual(["nsecpcap", "ether", String(frames.length)]);
+    expect(info("c.pcapng", ng.bytes())).toEqual(["pcapng", "ether", String(frames.length)]);
   });
 
   it("tshark agrees on raw IP packets (link type 101) in a pcapng interface of their own", () => {
