@@ -234,4 +234,48 @@ describe("World", () => {
     expect(fired).toEqual([2000]);
     expect(a.env.now()).toBe(2000);
   });
+
+  it("setLinkUp tells both devices, and startQuietly skips device start", () => {
+    const w = new World();
+    const calls: string[] = [];
+    class Watcher extends Recorder {
+      override start(): void {
+        calls.push(`${this.name}:start`);
+      }
+      setPortUp(port: number, isUp: boolean): void {
+        calls.push(`${this.name}:${port}:${isUp ? "up" : "down"}`);
+      }
+    }
+    const a = w.add(new Watcher("a"));
+    const b = w.add(new Watcher("b"));
+    const link = w.connect(
+      { device: a, port: 0, name: "a:p0", captureName: null },
+      { device: b, port: 0, name: "b:p0", captureName: null },
+      CABLE,
+    );
+    w.startQuietly();
+    // No device start; the unconnected port 1 of each device is marked down.
+    expect(calls).toEqual(["a:1:down", "b:1:down"]);
+    calls.length = 0;
+    w.setLinkUp(link, false);
+    expect(calls).toEqual(["a:0:down", "b:0:down"]);
+    expect(link.isUp).toBe(false);
+    w.start(); // already started: nothing happens
+    expect(calls.length).toBe(2);
+  });
+
+  it("runs start hooks in order with the devices", () => {
+    const w = new World();
+    const order: string[] = [];
+    class Starter extends Recorder {
+      override start(): void {
+        order.push(this.name);
+      }
+    }
+    w.add(new Starter("a"));
+    w.onStart(() => order.push("hook-after-a"));
+    w.add(new Starter("b"));
+    w.start();
+    expect(order).toEqual(["a", "hook-after-a", "b"]);
+  });
 });
