@@ -24,6 +24,7 @@ import {
   sortDiagnostics,
   TopologyError,
 } from "./diagnostics.ts";
+import { tryParseSimpleYaml } from "./fast-yaml.ts";
 import { normalize, type RawDiagnostic } from "./normalize.ts";
 import { showValue, TopologyFileSchema } from "./schema.ts";
 import { hint } from "./suggest.ts";
@@ -34,68 +35,37 @@ export interface LoadResult {
   warnings: Diagnostic[];
 }
 
-/** Loads a topology from YAML text; throws `TopologyError` when the file has any error. */
-export function loadTopologyText(text: string, sourcePath: string): LoadResult {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, {
-    lineCounter,
-    prettyErrors: false,
-    // yaml's own duplicate-key check compares every key with every other (quadratic in a map's
-    // size: seconds for a map of 16,000 VMs); `duplicateKeys` below does it with a set.
-    uniqueKeys: false,
-    merge: true,
-  });
-  const at = (offset: number) => {
-    const p = lineCounter.linePos(offset);
-    return { line: p.line, col: p.col };
-  };
-
-  // Only the first syntax error: after it the parser's view of the structure is a guess, and
-  // what follows is usually an echo of the same mistake.
-  const syntax: Diagnostic[] = [];
-  for (const e of doc.errors.slice(0, 1)) {
-    const { line, col } = e.linePos?.[0] ?? at(e.pos[0]);
-    syntax.push({
-      file: sourcePath,
-      line,
-      col,
-      path: "",
-      message: yamlMessage(e.code, e.message),
-      severity: "error",
+/** The YAML document with positions; built only when a position is needed or the fast reader gave up. */
+class Positions {
+  readonly lineCounter = new LineCounter();
+  readonly doc: Document;
+  constructor(text: string) {
+    this.doc = parseDocument(text, {
+      lineCounter: this.lineCounter,
+      prettyErrors: false,
+      // yaml's own duplicate-key check compares every key with every other (quadratic in a
+      // map's size: seconds for a map of 16,000 VMs); `duplicateKeys` below uses a set.
+      uniqueKeys: false,
+      merge: true,
     });
   }
-  if (syntax.length > 0) throw new TopologyError(sortDiagnostics(syntax));
-  const dups = duplicateKeys(doc).map((d) => {
-    const { line, col } = at(d.offset);
-    const first = at(d.firstOffset);
-    return {
-      file: sourcePath,
-      line,
-      col,
-      path: "",
-      message: `duplicate key '${d.key}' (first at line ${first.line}): each key may appear once in a map`,
-      severity: "error" as const,
-    };
-  });
-  if (dups.length > 0) throw new TopologyError(sortDiagnostics(dups));
-
-  let data: unknown;
-  try {
-    // Aliases can expand exponentially ("billion laughs"); a topology needs few.
-    data = doc.toJS({ maxAliasCount: 1000 });
-  } catch (e) {
-    // toJS refuses excessive alias expansion; that is the user's file, not our bug.
-    throw new TopologyError([
-      {
-        file: sourcePath,
-        line: 1,
-        col: 1,
-        path: "",
-        message: `the YAML cannot be expanded: ${e instanceof Error ? e.message : String(e)}`,
-        severity: "error",
-      },
-    ]);
+  at(offset: number): { line: number; col: number } {
+    const p = this.lineCounter.linePos(offset);
+    return { line: p.line, col: p.col };
   }
+}
+
+/** Loads a topology from YAML text; throws `TopologyError` when the file has any error. */
+export function loadTopologyText(text: string, sourcePath: string): LoadResult {
+  // Most files are plain YAML that the fast reader handles; the full parser (and its positions)
+  // is then needed only when there is something to report.
+  let data = tryParseSimpleYaml(text);
+  let positions: Positions | undefined;
+  const pos = () => {
+    positions ??= new Positions(text);
+    return positions;
+  };
+  if (data === undefined) data = readFullYaml(pos(), sourcePath);
   if (data === null || data === undefined) {
     throw new TopologyError([
       {
@@ -116,8 +86,8 @@ export function loadTopologyText(text: string, sourcePath: string): LoadResult {
     message: string,
     severity: Diagnostic["severity"],
   ) => {
-    const offset = locate(doc, path, where);
-    const { line, col } = at(offset);
+    const p = pos();
+    const { line, col } = p.at(locate(p.doc, path, where));
     return { file: sourcePath, line, col, path: formatDocPath(path), message, severity };
   };
 
@@ -134,6 +104,55 @@ export function loadTopologyText(text: string, sourcePath: string): LoadResult {
   const errors = diags.filter((d) => d.severity === "error");
   if (topology === null || errors.length > 0) throw new TopologyError(sortDiagnostics(diags));
   return { topology, warnings: sortDiagnostics(diags) };
+}
+
+/** Syntax errors, duplicate keys and alias bombs of the full YAML parse, then its data. */
+function readFullYaml(p: Positions, sourcePath: string): unknown {
+  const { doc } = p;
+  // Only the first syntax error: after it the parser's view of the structure is a guess, and
+  // what follows is usually an echo of the same mistake.
+  const syntax: Diagnostic[] = [];
+  for (const e of doc.errors.slice(0, 1)) {
+    const { line, col } = e.linePos?.[0] ?? p.at(e.pos[0]);
+    syntax.push({
+      file: sourcePath,
+      line,
+      col,
+      path: "",
+      message: yamlMessage(e.code, e.message),
+      severity: "error",
+    });
+  }
+  if (syntax.length > 0) throw new TopologyError(sortDiagnostics(syntax));
+  const dups = duplicateKeys(doc).map((d) => {
+    const { line, col } = p.at(d.offset);
+    const first = p.at(d.firstOffset);
+    return {
+      file: sourcePath,
+      line,
+      col,
+      path: "",
+      message: `duplicate key '${d.key}' (first at line ${first.line}): each key may appear once in a map`,
+      severity: "error" as const,
+    };
+  });
+  if (dups.length > 0) throw new TopologyError(sortDiagnostics(dups));
+  try {
+    // Aliases can expand exponentially ("billion laughs"); a topology needs few.
+    return doc.toJS({ maxAliasCount: 1000 });
+  } catch (e) {
+    // toJS refuses excessive alias expansion; that is the user's file, not our bug.
+    throw new TopologyError([
+      {
+        file: sourcePath,
+        line: 1,
+        col: 1,
+        path: "",
+        message: `the YAML cannot be expanded: ${e instanceof Error ? e.message : String(e)}`,
+        severity: "error",
+      },
+    ]);
+  }
 }
 
 // --- YAML syntax errors -----------------------------------------------------------------------
