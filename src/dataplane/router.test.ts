@@ -1,15 +1,16 @@
+import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
 import { MAC_BROADCAST } from "../wire/addr.ts";
 import { ArpOp } from "../wire/arp.ts";
 import { ETHERNET_HEADER_LEN } from "../wire/ethernet.ts";
 import { ICMP_HEADER_LEN } from "../wire/icmp.ts";
-import { IPV4_HEADER_LEN, IpProtocol } from "../wire/ipv4.ts";
+import { IPV4_HEADER_LEN, IpProtocol, Ipv4Header } from "../wire/ipv4.ts";
 import { DeviceConfigError } from "./config-error.ts";
 import { DropCounters, newPortCounters } from "./counters.ts";
 import type { Device, DeviceEnv } from "./device.ts";
-import type { Frame } from "./frame.ts";
+import { Frame } from "./frame.ts";
 import type { PingResult } from "./ip-host.ts";
-import { arpFrame, decodeChecked, echoRequestFrame, ip, mac } from "./ip-testing.ts";
+import { arpFrame, decodeChecked, echoRequestFrame, ip, ipv4Frame, mac } from "./ip-testing.ts";
 import { type SviConfig, SviRouter } from "./router.ts";
 import type { SviHost } from "./svi.ts";
 import { RecordingEnv, TestNet, toHex } from "./testing.ts";
@@ -371,4 +372,67 @@ describe("router: end to end between two VMs", () => {
     net.runUntil(net.nowNs + 4 * S);
     expect(results[2]).toMatchObject({ kind: "error", from: GW10, text: "Destination Host Unreachable" });
   });
+});
+
+describe("router: properties", () => {
+  test.prop([fc.uint8Array({ minLength: 0, maxLength: 120 }), fc.constantFrom(10, 20, 30)])(
+    "any bytes on an SVI are handled or dropped with a reason, never thrown",
+    (bytes, vid) => {
+      const { router } = newRouter();
+      const frame = Frame.fromBytes(bytes);
+      if (bytes.length >= 6) frame.buf.set([0x02, 0, 0, 0, 0xfe, 0x01], frame.start);
+      const before = router.drops.total + router.stats.ipRxPackets + router.stats.arpRequestsReceived;
+      router.receiveOnSvi(vid, frame, 0);
+      const after =
+        router.drops.total +
+        router.stats.ipRxPackets +
+        router.stats.arpRequestsReceived +
+        router.stats.arpRepliesReceived;
+      expect(after).toBeGreaterThan(before);
+    },
+  );
+
+  test.prop([
+    fc.integer({ min: 2, max: 255 }),
+    fc.uint8Array({ minLength: 0, maxLength: 1400 }),
+    fc.integer({ min: 0, max: 0xffff }),
+    fc.integer({ min: 0, max: 255 }),
+  ])(
+    "a routed packet changes only in TTL (-1) and a checksum that still verifies",
+    (ttl, payload, ident, proto) => {
+      const { sw, router, env } = newRouter();
+      router.receiveOnSvi(
+        10,
+        arpFrame({
+          op: ArpOp.Request,
+          dst: MAC_BROADCAST,
+          senderMac: VM1_MAC,
+          senderIp: VM1_IP,
+          targetIp: GW10,
+        }),
+        0,
+      );
+      sw.take();
+      const packet = ipv4Frame({
+        srcMac: VM2_MAC,
+        dstMac: SW_MAC,
+        src: VM2_IP,
+        dst: VM1_IP,
+        protocol: proto,
+        payload,
+        ttl,
+        ident,
+      });
+      const before = packet.bytes().slice(ETHERNET_HEADER_LEN);
+      router.receiveOnSvi(20, packet, env.nowNs);
+      const [out] = sw.take();
+      const after = out.frame.bytes().slice(ETHERNET_HEADER_LEN);
+      const ipOut = Ipv4Header.parse(out.frame.bytes(), ETHERNET_HEADER_LEN); // random L4: header only
+      expect(ipOut.checksumValid).toBe(true);
+      expect(ipOut.ttl).toBe(ttl - 1);
+      expect([...after.subarray(12)]).toEqual([...before.subarray(12)]);
+      expect([...after.subarray(0, 8)]).toEqual([...before.subarray(0, 8)]);
+      expect(after[9]).toBe(before[9]);
+    },
+  );
 });

@@ -779,6 +779,38 @@ describe("vm: two guests back to back", () => {
     expect(vm1.stats.ipReassembled + vm2.stats.ipReassembled).toBe(2);
   });
 
+  test.prop([
+    fc.integer({ min: 1, max: 4000 }),
+    fc.integer({ min: 68, max: 1500 }),
+    fc.integer({ min: 0, max: 1_000_000 }),
+  ])("fragments of any size for any MTU reassemble, in any order, into the datagram", (len, mtu, seed) => {
+    const { vm } = newVm();
+    const got: Uint8Array[] = [];
+    vm.onUdp(5001, (d) => got.push(d.payload.slice()));
+    const data = Uint8Array.from({ length: len }, (_, i) => (i * 31 + seed) & 0xff);
+    const whole = ipv4Frame({
+      srcMac: VM2_MAC,
+      dstMac: VM1_MAC,
+      src: VM2_IP,
+      dst: VM1_IP,
+      protocol: IpProtocol.UDP,
+      payload: udpMessage(VM2_IP, VM1_IP, 40000, 5001, data),
+      isDontFragment: false,
+    });
+    const frags = fragmentIpv4(whole, whole.start + ETHERNET_HEADER_LEN, mtu);
+    for (const f of frags) {
+      const d = decodeChecked(f).ip!;
+      expect(20 + d.payloadLength).toBeLessThanOrEqual(mtu);
+      if (d.moreFragments) expect(d.payloadLength % 8).toBe(0);
+    }
+    // A deterministic shuffle from the seed.
+    const order = frags
+      .map((_, i) => i)
+      .sort((a, b) => ((a * 7919 + seed) % 101) - ((b * 7919 + seed) % 101) || a - b);
+    for (const i of order) vm.receive(0, frags[i], 0);
+    expect(got).toEqual([data]);
+  });
+
   test.prop([fc.uint8Array({ minLength: 0, maxLength: 120 }), fc.boolean()])(
     "any bytes are handled or dropped with a reason, never thrown",
     (bytes, isToUs) => {
