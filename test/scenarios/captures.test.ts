@@ -4,7 +4,6 @@
  * malformed packet or an expert warning; two runs with the same seed give byte-identical
  * captures and JSON. (Skipped with one line when tshark is absent.)
  */
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +12,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { memoryIo } from "../../src/cli/io.ts";
 import { main } from "../../src/cli/main.ts";
 import { readPcap } from "../../src/wire/pcap.ts";
-import { hasTshark, tsharkPdml } from "../oracle/tshark.ts";
+import { hasTshark } from "../oracle/tshark.ts";
+import { checkWithTshark } from "./tshark-check.ts";
 
 const SEED = fileURLToPath(new URL("../../examples/seed-datacenter.yaml", import.meta.url));
 const dirs: string[] = [];
@@ -30,25 +30,6 @@ async function run(argv: string[]): Promise<{ code: number; out: string; err: st
   const io = memoryIo();
   const code = await main(argv, io);
   return { code, out: io.stdout(), err: io.stderr() };
-}
-
-/**
- * Every capture in `dir` through tshark: concatenated with mergecap (shipped with tshark) so
- * tshark starts once, then no packet may be malformed or draw an expert warning, and tshark
- * must see exactly the frames the files hold.
- */
-function checkWithTshark(dir: string): void {
-  const files = readdirSync(dir)
-    .filter((f) => f.endsWith(".pcap"))
-    .map((f) => join(dir, f));
-  expect(files.length).toBeGreaterThan(0);
-  const frames = files.reduce((n, f) => n + readPcap(new Uint8Array(readFileSync(f))).records.length, 0);
-  const merged = join(tempDir(), "all.pcap");
-  execFileSync("mergecap", ["-a", "-F", "pcap", "-w", merged, ...files]);
-  const packets = tsharkPdml(merged);
-  expect(packets.length).toBe(frames);
-  expect(packets.filter((p) => p.isMalformed).length).toBe(0);
-  expect(packets.flatMap((p) => p.expertProblems)).toEqual([]);
 }
 
 function readDir(dir: string): Map<string, Uint8Array> {

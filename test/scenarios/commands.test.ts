@@ -3,13 +3,15 @@
  * ping's, pingall's matrix, show's tables and arrays, demo's traces, and the user's mistakes
  * (unknown VM, bad option, broken topology file) answered with exit 2 and no stack trace.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { memoryIo } from "../../src/cli/io.ts";
 import { main } from "../../src/cli/main.ts";
+import { hasTshark } from "../oracle/tshark.ts";
+import { checkWithTshark } from "./tshark-check.ts";
 
 const SEED = fileURLToPath(new URL("../../examples/seed-datacenter.yaml", import.meta.url));
 const RULES = fileURLToPath(new URL("./topologies/rules.yaml", import.meta.url));
@@ -170,5 +172,6 @@ describe("vnet demo", () => {
     ]);
     expect(d.pingall).toEqual({ vms: 7, pairs: 42, received: 42, lossPercent: 0 });
     expect(d.captures).toBe(dir);
+    if (hasTshark()) checkWithTshark(...readdirSync(dir).map((sub) => join(dir, sub)));
   });
 });
