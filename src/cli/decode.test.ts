@@ -102,12 +102,15 @@ describe("vnet decode", () => {
   it("reads pcapng by its magic, and marks frames the capture cut short", async () => {
     const ng = new PcapngWriter();
     const a = ng.addInterface({ name: "a", snapLen: 30 });
-    ng.append(a, 7, arpRequest());
+    ng.append(a, 7, arpRequest(), 60, { direction: "inbound" });
     const r = await run("decode", file("one.pcapng", ng.bytes()));
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^1 0\.000000007 60 bytes \(30 captured\): .* ARP \| \[malformed: truncated at 14/);
+    expect(r.out).toMatch(
+      /^1 0\.000000007 in 60 bytes \(30 captured\): .* ARP \| \[malformed: truncated at 14/,
+    );
     const j = JSON.parse((await run("decode", "--json", join(dir, "one.pcapng"))).out);
     expect(j.capturedLength).toBe(30);
+    expect(j.direction).toBe("inbound");
     expect(j.length).toBe(60);
   });
 

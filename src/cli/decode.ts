@@ -1,7 +1,9 @@
 /**
  * `vnet decode FILE`: every layer of every frame of a pcap or pcapng file (told apart by magic),
  * including the frame inside a VXLAN packet. One tcpdump-like line per frame, or with `--json`
- * one JSON object per line: `{ "frame", "timeNs", "length", "layers" }`.
+ * one JSON object per line: `{ "frame", "timeNs", "length", "layers" }`, plus `capturedLength`
+ * when the capture cut the frame, `interface` (pcapng, when not the first) and `direction`
+ * (pcapng, when recorded: "inbound" or "outbound").
  *
  * A malformed frame is output (its last layer is an `error`), not a failure: exit 0. A file that
  * cannot be read or is not a capture exits 2 with one line. A capture cut short prints the frames
@@ -29,12 +31,14 @@ function jsonLine(n: number, rec: CaptureRecord, layers: Layer[]): string {
   const head = `{"frame":${n},"timeNs":${rec.timeNs.toString()},"length":${rec.originalLength}`;
   const captured = rec.data.length !== rec.originalLength ? `,"capturedLength":${rec.data.length}` : "";
   const iface = rec.interfaceId !== 0 ? `,"interface":${rec.interfaceId}` : "";
-  return `${head}${captured}${iface},"layers":${JSON.stringify(layers)}}\n`;
+  const dir = rec.direction ? `,"direction":"${rec.direction}"` : "";
+  return `${head}${captured}${iface}${dir},"layers":${JSON.stringify(layers)}}\n`;
 }
 
 function textLine(n: number, rec: CaptureRecord, layers: Layer[]): string {
   const cut = rec.data.length !== rec.originalLength ? ` (${rec.data.length} captured)` : "";
-  return `${n} ${formatSeconds(rec.timeNs)} ${rec.originalLength} bytes${cut}: ${summarizeLayers(layers)}\n`;
+  const dir = rec.direction === "inbound" ? " in" : rec.direction === "outbound" ? " out" : "";
+  return `${n} ${formatSeconds(rec.timeNs)}${dir} ${rec.originalLength} bytes${cut}: ${summarizeLayers(layers)}\n`;
 }
 
 /** Decodes `bytes` (a capture file named `name`) to `io`; throws UserError for a bad file. */

@@ -43,6 +43,10 @@ export interface CaptureRecord {
   interfaceId: number;
   /** Byte offset of the record's header in the file, so tools can say where a frame lives. */
   fileOffset: number;
+  /** pcapng only, when the capture recorded it: did the frame arrive or leave. */
+  direction?: "inbound" | "outbound";
+  /** pcapng only: the packet's comment option. */
+  comment?: string;
 }
 
 export interface PcapHeader {

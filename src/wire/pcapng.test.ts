@@ -68,6 +68,20 @@ describe("pcapng", () => {
     ]);
   });
 
+  it("records and reads each packet's direction and comment (epb_flags, opt_comment)", () => {
+    const w = new PcapngWriter();
+    const p = w.addInterface({ name: "tor1-eth1" });
+    w.append(p, 1, new Uint8Array([1, 2, 3]), 3, { direction: "inbound" });
+    w.append(p, 2, new Uint8Array([4]), 1, { direction: "outbound", comment: "flooded: no entry" });
+    w.append(p, 3, new Uint8Array([5]));
+    const recs = readPcapng(w.bytes());
+    expect(recs.map((r) => [r.direction, r.comment, [...r.data]])).toEqual([
+      ["inbound", undefined, [1, 2, 3]],
+      ["outbound", "flooded: no entry", [4]],
+      [undefined, undefined, [5]],
+    ]);
+  });
+
   it("reads a big-endian section with microsecond default resolution, skipping unknown blocks", () => {
     const le = false;
     const shb = block(

@@ -31,6 +31,14 @@ const OPT_IF_NAME = 2;
 const OPT_IF_DESCRIPTION = 3;
 const OPT_IF_TSRESOL = 9;
 const OPT_IF_TSOFFSET = 14;
+const OPT_EPB_FLAGS = 2;
+
+/** Per-packet annotations an Enhanced Packet Block can carry. */
+export interface PacketMeta {
+  /** Whether the capture point saw the frame arrive or leave (tshark: frame.packet_flags_direction). */
+  direction?: "inbound" | "outbound";
+  comment?: string;
+}
 
 export interface PcapngInterfaceOptions {
   name: string;
@@ -97,6 +105,7 @@ export class PcapngWriter {
     timeNs: number | bigint,
     frame: Uint8Array,
     originalLength = frame.length,
+    meta?: PacketMeta,
   ): void {
     const snapLen = this.snapLens[interfaceId];
     if (snapLen === undefined) throw new RangeError(`pcapng: no interface ${interfaceId}`);
@@ -112,7 +121,13 @@ export class PcapngWriter {
       hi = Math.floor(timeNs / 0x100000000);
       lo = timeNs - hi * 0x100000000;
     }
-    const at = this.beginBlock(PCAPNG_EPB, 20 + pad4(stored), []);
+    const opts: Array<[number, Uint8Array]> = [];
+    if (meta?.direction) {
+      // epb_flags bits 0-1: 01 inbound, 10 outbound (draft-ietf-opsawg-pcapng 4.3.1), LE like the file.
+      opts.push([OPT_EPB_FLAGS, new Uint8Array([meta.direction === "inbound" ? 1 : 2, 0, 0, 0])]);
+    }
+    if (meta?.comment) opts.push([OPT_COMMENT, textEncoder.encode(meta.comment)]);
+    const at = this.beginBlock(PCAPNG_EPB, 20 + pad4(stored), opts);
     const s = this.sink;
     s.u32(at + 8, interfaceId);
     s.u32(at + 12, hi);
@@ -339,7 +354,7 @@ export function* pcapngRecords(
           `pcapng packet at offset ${at}: captured length ${capLen} overruns its block`,
         );
       }
-      yield {
+      const record: CaptureRecord = {
         timeNs: iface.tsoffsetSec * 1_000_000_000n + (ticks * iface.nsPerTickNum) / iface.nsPerTickDen,
         data: file.subarray(at + 28, at + 28 + capLen),
         originalLength: origLen,
@@ -347,6 +362,14 @@ export function* pcapngRecords(
         interfaceId: ifId,
         fileOffset: at,
       };
+      readOptions(c, at + 28 + pad4(capLen), end, (code, o, len) => {
+        if (code === OPT_EPB_FLAGS && len >= 4) {
+          const dir = view.getUint32(o, c.le) & 3;
+          if (dir === 1) record.direction = "inbound";
+          else if (dir === 2) record.direction = "outbound";
+        } else if (code === OPT_COMMENT) record.comment = textDecoder.decode(file.subarray(o, o + len));
+      });
+      yield record;
     } else if (type === PCAPNG_SPB) {
       if (total < 16)
         throw new WireError("bad-length", at + 4, `pcapng simple packet at offset ${at}: too short`);

@@ -323,7 +323,8 @@ describe.skipIf(!hasTshark())("tshark oracle", () => {
     const a = w.addInterface({ name: "sw1:p1" });
     const b = w.addInterface({ name: "sw1:p2", description: "uplink" });
     frames.forEach((f, i) => {
-      w.append(i % 2 === 0 ? a : b, 1_000_000_000 + i * 1_000, f.bytes);
+      const meta = { direction: i % 3 === 0 ? ("inbound" as const) : ("outbound" as const), comment: f.name };
+      w.append(i % 2 === 0 ? a : b, 1_000_000_000 + i * 1_000, f.bytes, f.bytes.length, meta);
     });
     const file = join(dir, "oracle.pcapng");
     writeFileSync(file, w.bytes());
@@ -335,6 +336,11 @@ describe.skipIf(!hasTshark())("tshark oracle", () => {
       const frame = p.protos.find((x) => x.name === "frame")!;
       expect(frame.fields.get("frame.time_epoch")?.[0]).toBe(`1.${String(i * 1_000).padStart(9, "0")}`);
       expect(frame.fields.get("frame.interface_name")?.[0]).toBe(i % 2 === 0 ? "sw1:p1" : "sw1:p2");
+      // epb_flags direction: 1 inbound, 2 outbound; the comment as written.
+      expect(Number(frame.fields.get("frame.packet_flags_direction")?.[0])).toBe(i % 3 === 0 ? 1 : 2);
+      expect(p.protos.find((x) => x.name === "pkt_comment")?.fields.get("frame.comment")?.[0]).toBe(
+        frames[i].name,
+      );
     });
   });
 });
