@@ -16,14 +16,14 @@
  */
 
 import { PerformanceObserver } from "node:perf_hooks";
-import { bench, do_not_optimize } from "mitata";
+import { do_not_optimize } from "mitata";
 import type { DeviceEnv } from "../src/dataplane/device.ts";
 import type { Frame } from "../src/dataplane/frame.ts";
 import { FIRST_VF_PORT, Pnic } from "../src/dataplane/pnic.ts";
 import { PhysicalSwitch } from "../src/dataplane/switch.ts";
 import { ethFrame } from "../src/dataplane/testing.ts";
 import { Vswitch } from "../src/dataplane/vswitch.ts";
-import { runAndReport } from "./report.ts";
+import { benchOps, runAndReport } from "./report.ts";
 
 const BATCH = 64;
 const VID = 10;
@@ -133,24 +133,21 @@ function tagPushPop(): void {
   }
 }
 
-bench("vswitch: VM to VM, known unicast", vswitchVmToVm);
-bench("vswitch: uplink<->VM, known (+ sink re-tag)", vswitchVmUplink);
-bench("switch: access to access, known unicast", switchAccess);
-bench("switch: trunk to trunk, known unicast", switchTrunk);
-bench("sr-iov: VF to VF through the VEB", vebVfToVf);
-bench("802.1Q tag push + pop (reference)", () => {
-  tagPushPop();
-  do_not_optimize(tagPair);
-});
+benchOps("vswitch: VM to VM, known unicast", vswitchVmToVm, BATCH);
+benchOps("vswitch: uplink<->VM, known (+ sink re-tag)", vswitchVmUplink, 2 * BATCH);
+benchOps("switch: access to access, known unicast", switchAccess, BATCH);
+benchOps("switch: trunk to trunk, known unicast", switchTrunk, BATCH);
+benchOps("sr-iov: VF to VF through the VEB", vebVfToVf, BATCH);
+benchOps(
+  "802.1Q tag push + pop (reference)",
+  () => {
+    tagPushPop();
+    do_not_optimize(tagPair);
+  },
+  BATCH,
+);
 
-await runAndReport({
-  "vswitch: VM to VM, known unicast": BATCH,
-  "vswitch: uplink<->VM, known (+ sink re-tag)": 2 * BATCH,
-  "switch: access to access, known unicast": BATCH,
-  "switch: trunk to trunk, known unicast": BATCH,
-  "sr-iov: VF to VF through the VEB": BATCH,
-  "802.1Q tag push + pop (reference)": BATCH,
-});
+await runAndReport();
 
 // Allocation check: a million frames per path, counting garbage collections.
 let gcs = 0;

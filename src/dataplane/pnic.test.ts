@@ -50,7 +50,7 @@ describe("SR-IOV: VF to VF", () => {
     expect(toHex(sent[0].frame)).toBe(plain);
     expect(nic.portCounters[WIRE_PORT].txFrames).toBe(0);
     expect(env.traceLines()).toEqual([
-      "server1/eth1 vf forward vf0>vf1 vlan 10: vf0 to vf1 through the embedded switch (VEB): 02:00:00:00:f0:01 is vf1's (port VLAN 10 tag stripped)",
+      "server1/eth1 vf forward vf0>vf1 vlan 10: vf0 to vf1 through the embedded switch (VEB): 02:00:00:00:f0:01 is vf1's (both in port VLAN 10)",
     ]);
   });
 
@@ -59,6 +59,23 @@ describe("SR-IOV: VF to VF", () => {
     nic.receive(VF0, ethFrame({ dst: V2, src: V0 }), 0);
     // V2 lives in VLAN 20; from VLAN 10 it is unknown: out to the wire and the PF, tagged 10.
     expect(where(env.take())).toEqual(["pf/10", "eth1/10"]);
+  });
+
+  it("between a port-VLAN VF and a VGT VF the frame carries the tag on the VGT side only", () => {
+    const { nic, env } = build();
+    const f = ethFrame({ dst: V3, src: V0 });
+    const plain = toHex(f);
+    nic.receive(VF0, f, 0);
+    const sent = env.take();
+    expect(where(sent)).toEqual(["vf3/10"]);
+    expect(toHex(sent[0].frame)).toBe(`${plain.slice(0, 24)}8100000a${plain.slice(24)}`);
+    nic.receive(VF3, ethFrame({ dst: V0, src: V3, tags: [10] }), 1);
+    const back = env.take();
+    expect(where(back)).toEqual(["vf0"]);
+    expect(toHex(back[0].frame)).toBe(toHex(ethFrame({ dst: V0, src: V3 })));
+    // Untagged from the VGT VF it is not VLAN 10: vf0 does not get it.
+    nic.receive(VF3, ethFrame({ dst: V0, src: V3 }), 2);
+    expect(where(env.take())).toEqual(["pf", "eth1"]);
   });
 
   it("a frame for the sender itself is dropped", () => {

@@ -350,6 +350,15 @@ export class Pnic implements Device {
         );
         return;
       }
+      // Hairpin to another VF of the same port VLAN: the hardware never tags the frame, and
+      // neither do we (no tag pushed here and popped again on the way out).
+      if ((b[fs] & 1) === 0) {
+        const peer = this.vfFor(vf.vid, frame);
+        if (peer !== null && peer !== vf && peer.vid === vf.vid) {
+          this.toVf(port, peer, frame, nowNs, vf.vid, false);
+          return;
+        }
+      }
       frame.pushVlanTag(vf.vid);
     }
     const vid = this.domainOf(frame);
@@ -465,7 +474,15 @@ export class Pnic implements Device {
       );
   }
 
-  private toVf(inPort: number, target: Vf, frame: Frame, nowNs: number, vid: number): void {
+  /** `isWireForm` false: the frame is already as the target VF takes it (a port-VLAN hairpin). */
+  private toVf(
+    inPort: number,
+    target: Vf,
+    frame: Frame,
+    nowNs: number,
+    vid: number,
+    isWireForm = true,
+  ): void {
     if (!this.isPortUp[target.port]) {
       this.drop(
         inPort,
@@ -478,14 +495,19 @@ export class Pnic implements Device {
       return;
     }
     this.out[0] = target.port;
-    this.emit(1, frame);
+    this.emit(1, frame, isWireForm);
     if (this.env?.isTracing) {
       const from = this.portNames[inPort];
       const via =
         inPort >= FIRST_VF_PORT
           ? `${from} to ${target.name} through the embedded switch (VEB)`
           : `${from} to ${target.name}`;
-      const tag = target.vid !== 0 ? ` (port VLAN ${target.vid} tag stripped)` : "";
+      const tag =
+        target.vid === 0
+          ? ""
+          : isWireForm
+            ? ` (port VLAN ${target.vid} tag stripped)`
+            : ` (both in port VLAN ${target.vid})`;
       this.record(
         nowNs,
         frame,
@@ -563,13 +585,16 @@ export class Pnic implements Device {
     return 0;
   }
 
-  /** Sends to out[0..n): clones for all but the last; a VF with a port VLAN gets the frame untagged. */
-  private emit(n: number, frame: Frame): void {
+  /**
+   * Sends to out[0..n): clones for all but the last; a VF with a port VLAN gets the frame
+   * untagged (popped from wire form unless `isWireForm` is false: already untagged).
+   */
+  private emit(n: number, frame: Frame, isWireForm = true): void {
     const env = this.env!;
     for (let i = 0; i < n; i++) {
       const q = this.out[i];
       const f = i === n - 1 ? frame : frame.clone();
-      if (q >= FIRST_VF_PORT && this.vfs[q - FIRST_VF_PORT].vid !== 0) f.popVlanTag();
+      if (isWireForm && q >= FIRST_VF_PORT && this.vfs[q - FIRST_VF_PORT].vid !== 0) f.popVlanTag();
       const pc = this.portCounters[q];
       pc.txFrames++;
       pc.txBytes += f.length;
