@@ -137,7 +137,7 @@ export class Network {
     return [...this.built.vms.keys()];
   }
 
-  /** Records every frame at every link end from now on (see `encodeCaptures`). */
+  /** Records every frame at every link end from now on (see `captures`). */
   startCaptures(): void {
     if (this.captureSet === null) {
       this.captureSet = new CaptureSet();
@@ -145,8 +145,12 @@ export class Network {
     }
   }
 
-  /** The captures so far, as pcap files (name -> bytes), sorted by name. */
-  encodeCaptures(): { fileName: string; bytes: Uint8Array; frames: number }[] {
+  /**
+   * The captures so far (after `startCaptures`), one classic nanosecond pcap per link end that
+   * carried traffic, as file name and bytes, sorted by name; the caller writes them where it
+   * wants (the CLI's `--pcap DIR`, a browser's download).
+   */
+  captures(): { fileName: string; bytes: Uint8Array; frames: number }[] {
     return this.captureSet?.encodeAll() ?? [];
   }
 

@@ -40,7 +40,7 @@ function isNodeFsError(e: unknown): e is Error & { code: string } {
 
 /** Writes every capture of the run into `dir` (created if needed); returns the file paths. */
 export function writeCaptures(net: Network, dir: string): { path: string; frames: number }[] {
-  const files = net.encodeCaptures();
+  const files = net.captures();
   try {
     mkdirSync(dir, { recursive: true });
     return files.map((f) => {
