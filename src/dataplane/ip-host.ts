@@ -384,6 +384,12 @@ export class IpInterface {
       this.output(frame, nowNs);
       return;
     }
+    if (nextHop >>> 28 === 0xe) {
+      // RFC 1112 §6.4: a group address maps to 01:00:5e plus its low 23 bits; no ARP.
+      Ethernet.setDst(b, s, 0x01005e000000 + (nextHop & 0x7fffff));
+      this.output(frame, nowNs);
+      return;
+    }
     let n = this.neighbors.get(nextHop | 0);
     if (n !== undefined && n.state === "reachable" && nowNs >= n.reachableUntilNs) n.state = "stale";
     if (n === undefined) {
@@ -508,7 +514,7 @@ export class IpInterface {
         const what =
           op === ArpOp.Reply
             ? `ARP reply ${formatIpv4(senderIp)} is-at ${formatMac(senderMac)}`
-            : `ARP ${formatIpv4(senderIp)} is-at ${formatMac(senderMac)} (gratuitous)`;
+            : `ARP ${formatIpv4(senderIp)} is-at ${formatMac(senderMac)}${senderIp === targetIp ? " (gratuitous)" : ""}`;
         this.host.record(frame, this, "deliver", what, nowNs);
       }
       this.flushResolved(nowNs);
@@ -810,10 +816,13 @@ export class IpHost {
   /**
    * The host's routing choice: the interface whose subnet holds `dst` (on-link, next hop = dst),
    * else the first interface with a default gateway (next hop = the gateway). The limited
-   * broadcast leaves by the first interface. Null when nothing fits ("Network is unreachable").
+   * broadcast and multicast groups leave by the first interface. Null when nothing fits ("Network is unreachable").
    */
   route(dst: Ipv4): { iface: IpInterface; nextHop: Ipv4 } | null {
-    if ((dst | 0) === -1 && this.interfaces.length > 0) return { iface: this.interfaces[0], nextHop: dst };
+    if (((dst | 0) === -1 || isMulticastIp(dst)) && this.interfaces.length > 0) {
+      // Link-local delivery: the limited broadcast and groups leave by the first interface.
+      return { iface: this.interfaces[0], nextHop: dst };
+    }
     const on = this.connectedInterface(dst);
     if (on !== null) return { iface: on, nextHop: dst };
     for (const iface of this.interfaces) if (iface.gateway !== null) return { iface, nextHop: iface.gateway };

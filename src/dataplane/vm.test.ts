@@ -649,6 +649,14 @@ describe("vm: next hop and vNICs", () => {
     expect(vm.processingDelayNs).toBe(4_000); // a virtio vNIC among them
   });
 
+  it("sends to a multicast group without ARP, to the RFC 1112 MAC", () => {
+    const { vm, env } = newVm();
+    expect(vm.sendUdp(ip("239.1.2.3"), 4000, 5000, 10, 0)).toBeNull();
+    const d = decodeChecked(env.take()[0].frame);
+    expect(d.eth.dst).toBe(mac("01:00:5e:01:02:03"));
+    expect(d.ip?.dst).toBe(ip("239.1.2.3"));
+  });
+
   it("answers ARP only for the address of the vNIC asked on (arp_ignore=1)", () => {
     const { vm, env } = newVm(twoNics);
     vm.receive(0, arpRequestFromVm2(ip("192.168.20.11")), 0);
