@@ -165,14 +165,22 @@ const paths: [string, () => void][] = [
 ];
 process.stdout.write("\nallocation check (known unicast, ~1M frames each):\n");
 for (const [name, fn] of paths) {
-  await new Promise((r) => setTimeout(r, 20));
-  gcs = 0;
-  const heapBefore = process.memoryUsage().heapUsed;
-  for (let r = 0; r < ROUNDS; r++) fn();
-  const grownBytes = process.memoryUsage().heapUsed - heapBefore;
-  await new Promise((r) => setTimeout(r, 20));
-  // Without a collection in between, heap growth is what the loop allocated.
-  const perFrame = gcs === 0 ? `${(grownBytes / (ROUNDS * BATCH)).toFixed(3)} bytes/frame` : "n/a";
-  process.stdout.write(`  ${name.padEnd(28)} garbage collections: ${gcs}, heap growth ${perFrame}\n`);
+  // A collection can also be set off by garbage left from before the loop (mitata, timers), so a
+  // path gets up to three tries; one clean million is the proof, a real per-frame allocation
+  // (16 bytes and up) would set off collections in every try.
+  let result = "";
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    await new Promise((r) => setTimeout(r, 20));
+    gcs = 0;
+    const heapBefore = process.memoryUsage().heapUsed;
+    for (let r = 0; r < ROUNDS; r++) fn();
+    const grownBytes = process.memoryUsage().heapUsed - heapBefore;
+    await new Promise((r) => setTimeout(r, 20));
+    // Without a collection in between, heap growth is what the loop allocated.
+    const perFrame = gcs === 0 ? `${(grownBytes / (ROUNDS * BATCH)).toFixed(3)} bytes/frame` : "n/a";
+    result = `garbage collections: ${gcs}, heap growth ${perFrame}${attempt > 1 ? ` (try ${attempt})` : ""}`;
+    if (gcs === 0) break;
+  }
+  process.stdout.write(`  ${name.padEnd(28)} ${result}\n`);
 }
 observer.disconnect();
