@@ -5,9 +5,11 @@
  */
 
 import { createSocket } from "node:dgram";
+import { networkInterfaces } from "node:os";
 import { describe, expect, it } from "vitest";
 import { parseWgConfig } from "../vpn/config.ts";
 import { generatePrivateKey, keyToBase64, publicKeyOf } from "../vpn/keys.ts";
+import { parseIpv6 } from "../wire/addr.ts";
 import { DeviceTimer, RealClock } from "./clock.ts";
 import { EndpointError, timersFromEnv, WgUdpEndpoint } from "./udp-endpoint.ts";
 
@@ -75,6 +77,52 @@ describe("WgUdpEndpoint", () => {
     await expect(WgUdpEndpoint.open({ config: cfg, bindAddress: "127.0.0.1", resolve })).rejects.toThrow(
       'wg0.conf:4: cannot resolve Endpoint host "no-such-host.invalid"',
     );
+  });
+});
+
+describe("WgUdpEndpoint over IPv6", () => {
+  const hasV6Loopback = (() => {
+    try {
+      return networkInterfaces().lo?.some((a) => a.family === "IPv6" && a.address === "::1") ?? false;
+    } catch {
+      return false;
+    }
+  })();
+
+  it.skipIf(!hasV6Loopback)("completes a handshake and carries a packet over [::1]", async () => {
+    const ka = generatePrivateKey();
+    const kb = generatePrivateKey();
+    const delivered: Uint8Array[] = [];
+    const b = await WgUdpEndpoint.open({
+      config: parseWgConfig(
+        `[Interface]\nPrivateKey = ${keyToBase64(kb)}\n[Peer]\nPublicKey = ${keyToBase64(publicKeyOf(ka))}\nAllowedIPs = fd00::1/128\n`,
+      ),
+      bindAddress: "::1",
+      onPacket: (ip) => delivered.push(Uint8Array.from(ip)),
+    });
+    const a = await WgUdpEndpoint.open({
+      config: parseWgConfig(
+        `[Interface]\nPrivateKey = ${keyToBase64(ka)}\n[Peer]\nPublicKey = ${keyToBase64(publicKeyOf(kb))}\nAllowedIPs = fd00::2/128\nEndpoint = [::1]:${b.port}\n`,
+      ),
+      bindAddress: "::1",
+    });
+    try {
+      // An IPv6 header (no payload) from fd00::1 to fd00::2: queued, handshake, then delivered.
+      const p = new Uint8Array(40);
+      p[0] = 0x60;
+      p[6] = 59; // no next header
+      p[7] = 64;
+      p.set(parseIpv6("fd00::1"), 8);
+      p.set(parseIpv6("fd00::2"), 24);
+      expect(a.sendPacket(p)).toBe("queued");
+      for (let i = 0; i < 200 && delivered.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(delivered).toHaveLength(1);
+      expect(Array.from(delivered[0])).toEqual(Array.from(p));
+      expect(b.peers[0].endpoint).toEqual({ address: "::1", port: a.port });
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 });
 
