@@ -174,7 +174,7 @@ export class Scheduler {
   private release(slot: number): void {
     this.targets[slot] = null;
     this.args[slot] = null;
-    this.gen[slot] = (this.gen[slot] + 1) % 0x20000000;
+    this.gen[slot] = (this.gen[slot] + 1) & 0x1fffffff;
     this.free[this.freeCount++] = slot;
   }
 
