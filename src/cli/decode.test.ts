@@ -7,6 +7,7 @@ import { Arp, ArpOp } from "../wire/arp.ts";
 import { Ethernet, EtherType } from "../wire/ethernet.ts";
 import { PcapWriter } from "../wire/pcap.ts";
 import { PcapngWriter } from "../wire/pcapng.ts";
+import { VXLAN_OVERHEAD, vxlanEncapsulate } from "../wire/vxlan.ts";
 import { memoryIo } from "./io.ts";
 import { main } from "./main.ts";
 
@@ -166,6 +167,35 @@ describe("vnet decode", () => {
         message: "link type 113 is not decoded (Ethernet 1 and raw IP 101/228/229 are)",
       },
     ]);
+  });
+
+  it("--vxlan-port adds ports whose payload is VXLAN (Linux's old 8472)", async () => {
+    const inner = arpRequest();
+    const buf = new Uint8Array(VXLAN_OVERHEAD + inner.length);
+    buf.set(inner, VXLAN_OVERHEAD);
+    const outer = {
+      srcMac: parseMac("02:00:00:00:f0:01"),
+      dstMac: parseMac("02:00:00:00:f0:02"),
+      srcIp: parseIpv4("192.168.0.1"),
+      dstIp: parseIpv4("192.168.0.2"),
+      vni: 42,
+      ttl: 64,
+      dscp: 0,
+      dontFragment: false,
+      ipId: 1,
+      dstPort: 8472,
+    };
+    const start = vxlanEncapsulate(buf, VXLAN_OVERHEAD, inner.length, outer);
+    const w = new PcapWriter();
+    w.append(0, buf.subarray(start));
+    const p = file("8472.pcap", w.bytes());
+    expect((await run("decode", p)).out).toMatch(/UDP \d+ > 8472 len 76 \| payload 68 bytes\n$/);
+    expect((await run("decode", "--vxlan-port", "8472", p)).out).toMatch(
+      /UDP \d+ > 8472 len 76 \| VXLAN vni 42 \| 02:00:00:00:00:01 > ff:ff:ff:ff:ff:ff ARP \| ARP who-has 10\.0\.0\.2 tell 10\.0\.0\.1\n$/,
+    );
+    const bad = await run("decode", "--vxlan-port", "70000", p);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toBe('vnet: --vxlan-port: "70000" is not a UDP port (1-65535)\n');
   });
 
   it("has --help", async () => {

@@ -13,9 +13,10 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { captureRecords } from "../wire/capture.ts";
-import { decodePacket, type Layer, summarizeLayers } from "../wire/decode.ts";
+import { type DecodeOptions, decodePacket, type Layer, summarizeLayers } from "../wire/decode.ts";
 import { WireError } from "../wire/error.ts";
 import type { CaptureRecord } from "../wire/pcap.ts";
+import { VXLAN_UDP_PORT } from "../wire/vxlan.ts";
 import { ExitCode, UserError } from "./errors.ts";
 import type { Io } from "./io.ts";
 
@@ -42,14 +43,20 @@ function textLine(n: number, rec: CaptureRecord, layers: Layer[]): string {
 }
 
 /** Decodes `bytes` (a capture file named `name`) to `io`; throws UserError for a bad file. */
-export function decodeCapture(name: string, bytes: Uint8Array, io: Io, isJson: boolean): void {
+export function decodeCapture(
+  name: string,
+  bytes: Uint8Array,
+  io: Io,
+  isJson: boolean,
+  options: DecodeOptions = {},
+): void {
   let n = 0;
   // Lines are written in batches: one write per frame is slow on a capture of a million frames.
   let pending = "";
   try {
     for (const rec of captureRecords(bytes)) {
       n++;
-      const layers = decodePacket(rec.data, rec.linkType);
+      const layers = decodePacket(rec.data, rec.linkType, options);
       pending += isJson ? jsonLine(n, rec, layers) : textLine(n, rec, layers);
       if (pending.length >= 65536) {
         io.out(pending);
@@ -67,13 +74,29 @@ export function decodeCapture(name: string, bytes: Uint8Array, io: Io, isJson: b
   }
 }
 
+function parsePorts(text: string | undefined): number[] {
+  if (text === undefined) return [];
+  return text.split(",").map((p) => {
+    const port = Number(p.trim());
+    if (!/^\d+$/.test(p.trim()) || port < 1 || port > 65535) {
+      throw new UserError(`--vxlan-port: "${p}" is not a UDP port (1-65535)`);
+    }
+    return port;
+  });
+}
+
 export function register(program: Command, io: Io): void {
   program
     .command("decode")
     .description("print every layer of every frame of a pcap or pcapng file, VXLAN inner frames too")
     .argument("<file>", "capture file (pcap or pcapng, told apart by its magic)")
     .option("--json", "one JSON object per frame (JSON Lines): frame, timeNs, length, layers")
-    .action((file: string, opts: { json?: boolean }) => {
+    .option(
+      "--vxlan-port <ports>",
+      `more UDP ports carrying VXLAN besides ${VXLAN_UDP_PORT}, comma-separated (8472: Linux's old default)`,
+    )
+    .action((file: string, opts: { json?: boolean; vxlanPort?: string }) => {
+      const vxlanPorts = [VXLAN_UDP_PORT, ...parsePorts(opts.vxlanPort)];
       let bytes: Uint8Array;
       try {
         bytes = readFileSync(file);
@@ -89,6 +112,6 @@ export function register(program: Command, io: Io): void {
                 : (e as Error).message;
         throw new UserError(`${file}: ${why}`);
       }
-      decodeCapture(file, bytes, io, opts.json === true);
+      decodeCapture(file, bytes, io, opts.json === true, { vxlanPorts });
     });
 }

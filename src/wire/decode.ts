@@ -232,9 +232,24 @@ export type Layer =
  * Decodes one Ethernet frame (`frame` is the frame's bytes, starting at its destination MAC).
  * Never throws: a malformed frame yields the layers decoded up to the fault and an error layer.
  */
-export function decodeFrame(frame: Uint8Array): Layer[] {
-  return decodeWith(frame, decodeEthernet);
+export function decodeFrame(frame: Uint8Array, options: DecodeOptions = {}): Layer[] {
+  return decodeWith(frame, decodeEthernet, options);
 }
+
+export interface DecodeOptions {
+  /**
+   * UDP destination ports whose payload is VXLAN. Default: 4789 (IANA, RFC 7348 §5). Add 8472
+   * for Linux vxlan devices created without `dstport` (the kernel's pre-IANA default).
+   */
+  vxlanPorts?: readonly number[];
+}
+
+const DEFAULT_VXLAN_PORTS: readonly number[] = [VXLAN_UDP_PORT];
+/**
+ * The options of the decode in progress. Decoding is synchronous and never re-entered, so one
+ * module-level slot (set and restored by `decodeWith`) saves threading them through every layer.
+ */
+let vxlanPorts: readonly number[] = DEFAULT_VXLAN_PORTS;
 
 /** Link-layer header types (tcpdump.org "LINKTYPE_" values) that `decodePacket` understands. */
 export const LinkType = {
@@ -250,20 +265,24 @@ export const LinkType = {
  * packets (link types 101, 228, 229, as `tcpdump -i` on a tun device or WireGuard interface
  * writes them) from their IP header. Any other link type is one `unsupported` error layer.
  */
-export function decodePacket(data: Uint8Array, linkType: number): Layer[] {
+export function decodePacket(data: Uint8Array, linkType: number, options: DecodeOptions = {}): Layer[] {
   switch (linkType) {
     case LinkType.Ethernet:
-      return decodeFrame(data);
+      return decodeFrame(data, options);
     case LinkType.Raw:
     case LinkType.Ipv4:
     case LinkType.Ipv6:
-      return decodeWith(data, (buf, offset, end, layers) => {
-        checkLen(buf, offset, 1, "ip header");
-        const version = buf[offset] >>> 4;
-        if (version === 4) decodeIpv4(buf, offset, end, layers, false);
-        else if (version === 6) decodeIpv6(buf, offset, end, layers, false);
-        else throw new WireError("bad-version", offset, `raw ip: version ${version}`);
-      });
+      return decodeWith(
+        data,
+        (buf, offset, end, layers) => {
+          checkLen(buf, offset, 1, "ip header");
+          const version = buf[offset] >>> 4;
+          if (version === 4) decodeIpv4(buf, offset, end, layers, false);
+          else if (version === 6) decodeIpv6(buf, offset, end, layers, false);
+          else throw new WireError("bad-version", offset, `raw ip: version ${version}`);
+        },
+        options,
+      );
     default:
       return [
         {
@@ -285,13 +304,17 @@ export const MAX_VXLAN_NESTING = 8;
 type Decoder = (buf: Uint8Array, offset: number, end: number, layers: Layer[]) => void;
 
 /** Runs a decoder, turning the WireError that stops it into the final error layer. */
-function decodeWith(data: Uint8Array, decode: Decoder): Layer[] {
+function decodeWith(data: Uint8Array, decode: Decoder, options: DecodeOptions): Layer[] {
   const layers: Layer[] = [];
+  const saved = vxlanPorts;
+  vxlanPorts = options.vxlanPorts ?? DEFAULT_VXLAN_PORTS;
   try {
     decode(data, 0, data.length, layers);
   } catch (e) {
     if (!(e instanceof WireError)) throw e;
     layers.push({ layer: "error", code: e.code, offset: e.offset, message: e.message });
+  } finally {
+    vxlanPorts = saved;
   }
   return layers;
 }
@@ -704,7 +727,7 @@ function decodeUdp(buf: Uint8Array, offset: number, udp: UdpRepr, layers: Layer[
   });
   const dataAt = offset + UDP_HEADER_LEN;
   const end = dataAt + udp.payloadLength;
-  if (udp.dstPort === VXLAN_UDP_PORT && udp.payloadLength > 0) {
+  if (vxlanPorts.includes(udp.dstPort) && udp.payloadLength > 0) {
     const depth = layers.reduce((n, l) => (l.layer === "vxlan" ? n + 1 : n), 0);
     if (depth === MAX_VXLAN_NESTING) {
       throw new WireError("unsupported", dataAt, `more than ${MAX_VXLAN_NESTING} nested VXLAN headers`);
