@@ -31,20 +31,32 @@ const vlanId = z
   .max(4094);
 
 type ErrorFn = (iss: { input?: unknown }) => string;
-/** A string of a given form; the same message whether the value is no string at all or a wrong one. */
-const text = (re: RegExp, error: ErrorFn) => z.string({ error }).regex(re, { error });
+/**
+ * A string of a given form; the same message whether the value is no string at all or a wrong
+ * one. `what` names the expected value when it is missing altogether.
+ */
+const text = (re: RegExp, error: ErrorFn, what?: string) => {
+  const e: ErrorFn = (iss) =>
+    iss.input === undefined && what ? `expected ${what}, got nothing` : error(iss);
+  return z.string({ error: e }).regex(re, { error: e });
+};
 
 /** Names of switches, servers, vswitches and VMs: they appear in `node:port` and `vs0/web`. */
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const nameRule = "letters, digits, '_', '.', '-' (at most 63, starting with a letter or digit)";
 /** Port group names: as node names; no '/' because `vs0/web` qualifies one. */
-const nodeName = text(NAME_RE, (iss) => `${showValue(iss.input)} is not a valid name: use ${nameRule}`);
+const nodeName = text(
+  NAME_RE,
+  (iss) => `${showValue(iss.input)} is not a valid name: use ${nameRule}`,
+  "a name",
+);
 /** A server NIC becomes a Linux interface in the real world: IFNAMSIZ allows 15 characters. */
 const SERVER_NIC_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
 const serverNicName = text(
   SERVER_NIC_RE,
   (iss) =>
     `${showValue(iss.input)} is not a valid NIC name: use letters, digits, '_', '.', '-', at most 15 characters (a Linux interface name)`,
+  "a NIC name such as eth0",
 );
 /** Switch port names may carry slots, as vendors name them (`Ethernet1/1`). */
 const SWITCH_PORT_RE = /^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$/;
@@ -52,6 +64,7 @@ const switchPortName = text(
   SWITCH_PORT_RE,
   (iss) =>
     `${showValue(iss.input)} is not a valid port name: use letters, digits, '_', '.', '/', '-' (at most 63)`,
+  "a port name such as eth1",
 );
 
 const OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
