@@ -14,7 +14,6 @@
  */
 
 import { PerformanceObserver } from "node:perf_hooks";
-import { bench } from "mitata";
 import type { DeviceEnv } from "../src/dataplane/device.ts";
 import type { Frame } from "../src/dataplane/frame.ts";
 import { arpFrame, echoRequestFrame } from "../src/dataplane/ip-testing.ts";
@@ -24,7 +23,7 @@ import { MAC_BROADCAST } from "../src/wire/addr.ts";
 import { ArpOp } from "../src/wire/arp.ts";
 import { updateChecksum16 } from "../src/wire/checksum.ts";
 import { ETHERNET_HEADER_LEN, Ethernet } from "../src/wire/ethernet.ts";
-import { runAndReport } from "./report.ts";
+import { benchOps, runAndReport } from "./report.ts";
 
 const BATCH = 64;
 const SW_MAC = 0x02000000fe01;
@@ -140,16 +139,16 @@ const echoIn = echoRequestFrame({
 });
 const echoBytes = echoIn.bytes().slice();
 
-bench("router: route vlan 20 -> vlan 10 (+ sink TTL restore)", routeBatch);
-bench("vm: answer an echo request (56 bytes)", () => {
+benchOps("router: route vlan 20 -> vlan 10 (+ sink TTL restore)", routeBatch, BATCH);
+benchOps("vm: answer an echo request (56 bytes)", () => {
   echoIn.buf.set(echoBytes, echoIn.start);
   vm.receive(0, echoIn, 0);
 });
-bench("vm: send a 1000-byte UDP datagram", () => {
+benchOps("vm: send a 1000-byte UDP datagram", () => {
   vm.sendUdp(dstIp(1), 40000, 5001, 1000, 0);
 });
 
-await runAndReport({ "router: route vlan 20 -> vlan 10 (+ sink TTL restore)": BATCH });
+await runAndReport();
 
 let gcs = 0;
 const observer = new PerformanceObserver((list) => {

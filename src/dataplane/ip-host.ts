@@ -1451,9 +1451,9 @@ export class IpHost {
     const po = uo + UDP_HEADER_LEN;
     if (typeof payload === "number") {
       const counter = this.stats.udpTxDatagrams;
-      for (let i = 0; i < payloadLen; i++) {
-        f.buf[po + i] = i < 8 ? Math.floor(counter / 2 ** (8 * (7 - i))) & 0xff : pingPattern(i);
-      }
+      for (let i = 0; i < 8 && i < payloadLen; i++)
+        f.buf[po + i] = Math.floor(counter / 2 ** (8 * (7 - i))) & 0xff;
+      for (let i = 8; i < payloadLen; i++) f.buf[po + i] = (i + 0x10) & 0xff;
     } else {
       f.buf.set(payload, po);
     }
