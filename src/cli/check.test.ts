@@ -97,3 +97,11 @@ describe("vnet schema", () => {
     expect(port.description).toContain("access ports in VLAN 1");
   });
 });
+
+describe("the shipped JSON Schema", () => {
+  it("examples/topology.schema.json is what vnet schema prints (regenerate: vnet schema > examples/topology.schema.json)", async () => {
+    const { readFileSync } = await import("node:fs");
+    const shipped = JSON.parse(readFileSync(join(root, "examples", "topology.schema.json"), "utf8"));
+    expect(shipped).toEqual(JSON.parse((await run("schema")).out));
+  });
+});
