@@ -5,6 +5,7 @@
  * forwarded like an internal port's), port state and configuration errors.
  */
 
+import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
 import { DeviceConfigError } from "./config-error.ts";
 import type { Frame } from "./frame.ts";
@@ -301,5 +302,45 @@ describe("configuration", () => {
     ).toBe("bad-port");
     expect(codeOf([{ name: "eth1", mode: "trunk", vlans: null, nativeVlan: 1 }])).toBe("ok");
     expect(() => new PhysicalSwitch({ name: "s", mac: BCAST, ports: [] })).toThrow(DeviceConfigError);
+  });
+});
+
+describe("invariants under random traffic", () => {
+  test.prop([
+    fc.array(
+      fc.record({
+        port: fc.integer({ min: 0, max: 4 }),
+        src: fc.integer({ min: 0, max: 5 }),
+        dst: fc.integer({ min: 0, max: 6 }), // 6: broadcast
+        tag: fc.constantFrom(null, 0, 10, 20, 30),
+      }),
+      { maxLength: 60 },
+    ),
+  ])("never back out of ingress, only ports carrying the VLAN, tagged exactly where due", (frames) => {
+    const { sw, env } = build();
+    const macOf = (i: number) => (i === 6 ? BCAST : 0x020000000a00 + i);
+    for (const f of frames) {
+      const input = ethFrame({ dst: macOf(f.dst), src: macOf(f.src), tags: f.tag === null ? [] : [f.tag] });
+      const untagged = toHex(ethFrame({ dst: macOf(f.dst), src: macOf(f.src) }));
+      sw.receive(f.port, input, 0);
+      const sent = env.take();
+      if (sent.length === 0) continue;
+      // Which VLAN did the switch put it in? Every copy must agree.
+      const vids = new Set(
+        sent.map((s) => outerVid(s.frame) ?? (s.port === ETH2 ? 10 : s.port === ETH7 ? 20 : 10)),
+      );
+      expect(vids.size).toBe(1);
+      const vid = [...vids][0];
+      for (const s of sent) {
+        expect(s.port).not.toBe(f.port);
+        expect(sw.carries(s.port, vid)).toBe(true);
+        const isTagged = s.port === ETH1 || (s.port === ETH2 && vid !== 10);
+        expect(outerVid(s.frame)).toBe(isTagged ? vid : null);
+        const body = toHex(s.frame);
+        expect(isTagged ? body.slice(0, 24) + body.slice(32) : body).toBe(untagged);
+      }
+      // The ingress port admitted that VLAN.
+      expect(sw.carries(f.port, vid)).toBe(true);
+    }
   });
 });

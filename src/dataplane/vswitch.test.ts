@@ -5,6 +5,7 @@
  * text.
  */
 
+import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
 import { DeviceConfigError } from "./config-error.ts";
 import { bindRecording, ethFrame, mac, outerVid, type SentFrame, toHex } from "./testing.ts";
@@ -514,4 +515,69 @@ describe("configuration", () => {
     expect(vs.portVlan(0)).toBeNull();
     expect(vs.processingDelayNs).toBe(5000);
   });
+});
+
+describe("invariants under random traffic", () => {
+  test.prop([
+    fc.array(
+      fc.record({
+        port: fc.integer({ min: 0, max: 4 }), // 0, 1: uplinks; 2..4: vm1, vm2 (web), vm3 (db)
+        src: fc.integer({ min: 0, max: 5 }),
+        dst: fc.integer({ min: 0, max: 6 }), // 6: broadcast
+        tag: fc.constantFrom(null, 10, 20, 30),
+        isUplinkDown: fc.boolean(),
+      }),
+      { maxLength: 60 },
+    ),
+    fc.boolean(),
+  ])(
+    "VLANs stay apart, never back out, never uplink to uplink, one uplink per frame",
+    (frames, isPermissive) => {
+      const security = isPermissive
+        ? { allowForgedTransmits: true, allowPromiscuous: true, allowMacChanges: true }
+        : {};
+      const macs = [M1, M2, M3, R, mac("02:00:00:00:99:02"), mac("02:00:00:00:99:03"), BCAST];
+      const vs = new Vswitch({
+        name: "vs0",
+        uplinks: ["uplink:eth0", "uplink:eth1"],
+        portGroups: [
+          { name: "web", vlan: 10, security },
+          { name: "db", vlan: 20, security },
+        ],
+        vmPorts: [
+          { name: "vm1", portGroup: "web", mac: M1 },
+          { name: "vm2", portGroup: "web", mac: M2 },
+          { name: "vm3", portGroup: "db", mac: M3 },
+        ],
+        notifySwitches: false,
+      });
+      const env = bindRecording(vs, { isTracing: false });
+      const vlanOfPort = [null, null, 10, 10, 20];
+      for (const f of frames) {
+        vs.setPortUp(1, !f.isUplinkDown, 0);
+        vs.receive(
+          f.port,
+          ethFrame({ dst: macs[f.dst], src: macs[f.src], tags: f.tag === null ? [] : [f.tag] }),
+          0,
+        );
+        const sent = env.take();
+        const isFromUplink = f.port < 2;
+        const uplinkCopies = sent.filter((s) => s.port < 2);
+        expect(uplinkCopies.length).toBeLessThanOrEqual(1);
+        if (isFromUplink) expect(uplinkCopies).toEqual([]);
+        if (!isFromUplink && f.tag !== null) expect(sent).toEqual([]);
+        if (isFromUplink && f.tag !== 10 && f.tag !== 20) expect(sent).toEqual([]);
+        if (f.isUplinkDown) expect(sent.filter((s) => s.port === 1)).toEqual([]);
+        const vid = isFromUplink ? f.tag : vlanOfPort[f.port];
+        for (const s of sent) {
+          expect(s.port).not.toBe(f.port);
+          if (s.port < 2) expect(outerVid(s.frame)).toBe(vid);
+          else {
+            expect(outerVid(s.frame)).toBeNull();
+            expect(vlanOfPort[s.port]).toBe(vid);
+          }
+        }
+      }
+    },
+  );
 });
