@@ -21,7 +21,7 @@
  * outer CE mark into the inner packet after decapsulation.
  */
 
-import { type Ipv4, type Mac, writeMac } from "./addr.ts";
+import type { Ipv4, Mac } from "./addr.ts";
 import { fold, pseudoHeaderSumV4, sumWords, updateChecksum16 } from "./checksum.ts";
 import { checkLen, WireError } from "./error.ts";
 import { ETHERNET_HEADER_LEN, EtherType } from "./ethernet.ts";
@@ -158,18 +158,17 @@ function word32(buf: Uint8Array, i: number): number {
   return (buf[i] << 24) | (buf[i + 1] << 16) | (buf[i + 2] << 8) | buf[i + 3];
 }
 
+/** One multiply-xorshift step per input word; the murmur3 finalizer at the end does the avalanche. */
 function mix(h: number, k: number): number {
-  let x = Math.imul(k, 0xcc9e2d51);
-  x = (x << 15) | (x >>> 17);
-  x = Math.imul(x, 0x1b873593);
-  const y = h ^ x;
-  return (Math.imul((y << 13) | (y >>> 19), 5) + 0xe6546b64) | 0;
+  const x = Math.imul(h ^ k, 0x9e3779b1);
+  return x ^ (x >>> 15);
 }
 
 /**
- * A 32-bit hash of the inner frame's flow: MACs and EtherType, and for untagged IPv4 the
- * addresses, protocol and (unfragmented TCP/UDP) ports. RFC 7348 §5 recommends such a hash
- * for the outer UDP source port so that underlay ECMP spreads tunnels' flows (murmur3 mixing).
+ * A hash of the inner frame's flow: MACs and EtherType, and for untagged IPv4 the addresses,
+ * protocol and (unfragmented TCP/UDP) ports. RFC 7348 §5 recommends such a hash for the outer
+ * UDP source port so that underlay ECMP spreads tunnels' flows (multiply-xorshift steps and the murmur3 finalizer). The result has
+ * 30 bits, so it is always a small integer and returning it never allocates a heap number.
  */
 export function innerFlowHash(buf: Uint8Array, start: number, length: number): number {
   if (length < ETHERNET_HEADER_LEN) return 0;
@@ -198,7 +197,7 @@ export function innerFlowHash(buf: Uint8Array, start: number, length: number): n
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return h >>> 0;
+  return h >>> 2;
 }
 
 /**
@@ -236,7 +235,7 @@ export function vxlanEncapsulate(
 
   const udp = vx - UDP_HEADER_LEN;
   const udpLen = ipTotal - IPV4_HEADER_LEN;
-  const srcPort = VXLAN_SRC_PORT_MIN + (innerFlowHash(buf, innerStart, innerLen) >>> 18);
+  const srcPort = VXLAN_SRC_PORT_MIN + (innerFlowHash(buf, innerStart, innerLen) >>> 16);
   buf[udp] = srcPort >>> 8;
   buf[udp + 1] = srcPort & 0xff;
   buf[udp + 2] = outer.dstPort >>> 8;
@@ -278,8 +277,26 @@ export function vxlanEncapsulate(
   buf[ip + 10] = c >>> 8;
   buf[ip + 11] = c & 0xff;
 
-  writeMac(buf, start, outer.dstMac);
-  writeMac(buf, start + 6, outer.srcMac);
+  // MACs written inline rather than through writeMac: passing a 48-bit number to a call the JIT
+  // does not inline boxes it, and this function must not allocate.
+  const dm = outer.dstMac;
+  const dHi = Math.floor(dm / 0x1000000);
+  const dLo = dm - dHi * 0x1000000;
+  buf[start] = dHi >>> 16;
+  buf[start + 1] = (dHi >>> 8) & 0xff;
+  buf[start + 2] = dHi & 0xff;
+  buf[start + 3] = dLo >>> 16;
+  buf[start + 4] = (dLo >>> 8) & 0xff;
+  buf[start + 5] = dLo & 0xff;
+  const sm = outer.srcMac;
+  const sHi = Math.floor(sm / 0x1000000);
+  const sLo = sm - sHi * 0x1000000;
+  buf[start + 6] = sHi >>> 16;
+  buf[start + 7] = (sHi >>> 8) & 0xff;
+  buf[start + 8] = sHi & 0xff;
+  buf[start + 9] = sLo >>> 16;
+  buf[start + 10] = (sLo >>> 8) & 0xff;
+  buf[start + 11] = sLo & 0xff;
   buf[start + 12] = EtherType.IPv4 >>> 8;
   buf[start + 13] = EtherType.IPv4 & 0xff;
   return start;
