@@ -167,8 +167,9 @@ function mix(h: number, k: number): number {
 /**
  * A hash of the inner frame's flow: MACs and EtherType, and for untagged IPv4 the addresses,
  * protocol and (unfragmented TCP/UDP) ports. RFC 7348 §5 recommends such a hash for the outer
- * UDP source port so that underlay ECMP spreads tunnels' flows (multiply-xorshift steps and the murmur3 finalizer). The result has
- * 30 bits, so it is always a small integer and returning it never allocates a heap number.
+ * UDP source port so that underlay ECMP spreads tunnels' flows (multiply-xorshift steps, then the
+ * murmur3 finalizer). The result has 30 bits, so it is always a small integer and returning it
+ * never allocates a heap number.
  */
 export function innerFlowHash(buf: Uint8Array, start: number, length: number): number {
   if (length < ETHERNET_HEADER_LEN) return 0;
