@@ -155,7 +155,7 @@ describe("vnet decode", () => {
     expect(r.out).toMatch(
       /^1 0\.000000000 28 bytes: IP 10\.0\.0\.1 > 10\.0\.0\.2 ttl 64 id 1 len 28 bad-cksum \| ICMP echo request id 1 seq 0 len 8\n$/,
     );
-    const sll = new PcapWriter({ linkType: 113 });
+    const sll = new PcapWriter({ linkType: 147 });
     sll.append(0, new Uint8Array(20));
     const r2 = await run("decode", "--json", file("sll.pcap", sll.bytes()));
     expect(r2.code).toBe(0);
@@ -164,7 +164,7 @@ describe("vnet decode", () => {
         layer: "error",
         code: "unsupported",
         offset: 0,
-        message: "link type 113 is not decoded (Ethernet 1 and raw IP 101/228/229 are)",
+        message: "link type 147 is not decoded (Ethernet 1, raw IP 101/228/229, Linux cooked 113/276 are)",
       },
     ]);
   });

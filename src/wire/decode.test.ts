@@ -177,12 +177,12 @@ describe("decodeFrame", () => {
   });
 
   it("names a link type it does not decode", () => {
-    expect(decodePacket(PING, 113)).toEqual([
+    expect(decodePacket(PING, 147)).toEqual([
       {
         layer: "error",
         code: "unsupported",
         offset: 0,
-        message: "link type 113 is not decoded (Ethernet 1 and raw IP 101/228/229 are)",
+        message: "link type 147 is not decoded (Ethernet 1, raw IP 101/228/229, Linux cooked 113/276 are)",
       },
     ]);
   });
@@ -200,6 +200,17 @@ describe("decodeFrame", () => {
         }
       });
       expect(typeof summarizeLayers(layers)).toBe("string");
+    },
+  );
+
+  test.prop([fc.constantFrom(1, 101, 228, 229, 113, 276, 147), fc.uint8Array({ maxLength: 120 })])(
+    "any bytes of any link type decode without throwing",
+    (linkType, bytes) => {
+      const layers = decodePacket(bytes, linkType);
+      expect(layers.length).toBeGreaterThan(0);
+      expect(layers.findIndex((l) => l.layer === "error")).toBeGreaterThanOrEqual(
+        layers.some((l) => l.layer === "error") ? layers.length - 1 : -1,
+      );
     },
   );
 

@@ -11,7 +11,7 @@
  * input; it is not a forwarding path and allocates freely.
  */
 
-import { formatIpv4, formatIpv6, formatMac } from "./addr.ts";
+import { formatIpv4, formatIpv6, formatMac, readMac } from "./addr.ts";
 import { Arp, ArpOp } from "./arp.ts";
 import type { PseudoHeader } from "./checksum.ts";
 import { checkLen, WireError, type WireErrorCode } from "./error.ts";
@@ -48,6 +48,24 @@ export interface VlanLayer {
   dei: boolean;
   /** The EtherType that follows this tag. */
   etherType: number;
+}
+
+/**
+ * The Linux "cooked" header a capture on `any` (or a non-Ethernet device) writes instead of a
+ * link-layer header: link types 113 (SLL, 16 bytes) and 276 (SLL2, 20 bytes).
+ */
+export interface SllLayer {
+  layer: "sll";
+  /** "host", "broadcast", "multicast", "otherhost" or "outgoing" (or the number if unknown). */
+  packetType: string | number;
+  /** The device's ARPHRD type: 1 Ethernet, 772 loopback, 65534 none (tun, WireGuard). */
+  addressType: number;
+  /** The link-layer source address, as a MAC when it is 6 bytes, otherwise hex. */
+  address: string;
+  /** The EtherType of what follows. */
+  protocol: number;
+  /** SLL2 only: the capturing interface's index. */
+  ifIndex?: number;
 }
 
 export interface ArpLayer {
@@ -216,6 +234,7 @@ export interface ErrorLayer {
 export type Layer =
   | EthernetLayer
   | VlanLayer
+  | SllLayer
   | ArpLayer
   | Ipv4Layer
   | IcmpLayer
@@ -258,6 +277,9 @@ export const LinkType = {
   Raw: 101,
   Ipv4: 228,
   Ipv6: 229,
+  /** Linux cooked capture v1 and v2 (`tcpdump -i any`, `tshark -i any`). */
+  LinuxSll: 113,
+  LinuxSll2: 276,
 } as const;
 
 /**
@@ -283,13 +305,20 @@ export function decodePacket(data: Uint8Array, linkType: number, options: Decode
         },
         options,
       );
+    case LinkType.LinuxSll:
+    case LinkType.LinuxSll2:
+      return decodeWith(
+        data,
+        (buf, offset, end, layers) => decodeSll(buf, offset, end, layers, linkType === LinkType.LinuxSll2),
+        options,
+      );
     default:
       return [
         {
           layer: "error",
           code: "unsupported",
           offset: 0,
-          message: `link type ${linkType} is not decoded (Ethernet 1 and raw IP 101/228/229 are)`,
+          message: `link type ${linkType} is not decoded (Ethernet 1, raw IP 101/228/229, Linux cooked 113/276 are)`,
         },
       ];
   }
@@ -317,6 +346,39 @@ function decodeWith(data: Uint8Array, decode: Decoder, options: DecodeOptions): 
     vxlanPorts = saved;
   }
   return layers;
+}
+
+const SLL_PACKET_TYPES = ["host", "broadcast", "multicast", "otherhost", "outgoing"];
+
+/**
+ * Linux cooked headers (tcpdump.org LINKTYPE_LINUX_SLL and LINKTYPE_LINUX_SLL2): the kernel's
+ * packet type, device type and source address, then the EtherType of the packet that follows.
+ */
+function decodeSll(buf: Uint8Array, offset: number, end: number, layers: Layer[], isV2: boolean): void {
+  const len = isV2 ? 20 : 16;
+  checkLen(buf, offset, len, isV2 ? "linux sll2 header" : "linux sll header");
+  const u16 = (at: number) => (buf[offset + at] << 8) | buf[offset + at + 1];
+  const protocol = isV2 ? u16(0) : u16(14);
+  const packetType = isV2 ? buf[offset + 10] : u16(0);
+  const addressType = isV2 ? u16(8) : u16(2);
+  const addrLen = Math.min(isV2 ? buf[offset + 11] : u16(4), 8);
+  const addrAt = offset + (isV2 ? 12 : 6);
+  const address =
+    addrLen === 6
+      ? formatMac(readMac(buf, addrAt))
+      : Array.from(buf.subarray(addrAt, addrAt + addrLen), (b) => b.toString(16).padStart(2, "0")).join(":");
+  const layer: SllLayer = {
+    layer: "sll",
+    packetType: SLL_PACKET_TYPES[packetType] ?? packetType,
+    addressType,
+    address,
+    protocol,
+  };
+  if (isV2)
+    layer.ifIndex =
+      ((buf[offset + 4] << 24) | (buf[offset + 5] << 16) | (buf[offset + 6] << 8) | buf[offset + 7]) >>> 0;
+  layers.push(layer);
+  decodeEtherPayload(buf, protocol, offset + len, end, layers);
 }
 
 /** Decodes the Ethernet frame in [offset, end) of `buf`, appending to `layers`. */
@@ -766,6 +828,12 @@ export function summarizeLayer(l: Layer): string {
   switch (l.layer) {
     case "ethernet":
       return `${l.src} > ${l.dst} ${etherTypeName(l.etherType)}`;
+    case "sll": {
+      const dir = { host: "In", broadcast: "B", multicast: "M", otherhost: "P", outgoing: "Out" }[
+        String(l.packetType)
+      ];
+      return `${dir ?? `type ${l.packetType}`} ${l.address} ${etherTypeName(l.protocol)}`;
+    }
     case "vlan":
       return `${l.tpid === EtherType.QinQ ? "s-vlan" : "vlan"} ${l.vid} p${l.pcp}${l.dei ? " dei" : ""}`;
     case "arp":

@@ -18,7 +18,7 @@ import { type OracleFrame, oracleFrames } from "./frames.ts";
 import { hasTshark, type TsharkPacket, type TsharkProto, tsharkPdml } from "./tshark.ts";
 
 /** How tshark's value for a field is turned into ours. */
-type Conv = "num" | "text" | "bool" | "checksum" | "udpChecksum" | "tcpChecksum" | "tcpFlags";
+type Conv = "num" | "text" | "bool" | "checksum" | "udpChecksum" | "tcpChecksum" | "tcpFlags" | "sllType";
 
 /**
  * Per tshark protocol: our layer name, then [our field, tshark field(s), conversion]. tshark
@@ -97,6 +97,16 @@ const MAP: Record<string, { layer: string; fields: Array<[string, string, Conv]>
       ["dstPort", "udp.dstport", "num"],
       ["length", "udp.length", "num"],
       ["checksumStatus", "udp.checksum.status", "udpChecksum"],
+    ],
+  },
+  sll: {
+    layer: "sll",
+    fields: [
+      ["packetType", "sll.pkttype", "sllType"],
+      ["addressType", "sll.hatype", "num"],
+      ["address", "sll.src.eth", "text"],
+      ["protocol", "sll.etype", "num"],
+      ["ifIndex", "sll.ifindex", "num"],
     ],
   },
   tcp: {
@@ -180,6 +190,8 @@ function convert(value: string, conv: Conv): unknown {
       return ["invalid", "valid", "unchecked"][Number(value)];
     case "tcpFlags":
       return formatTcpFlags(Number(value));
+    case "sllType":
+      return ["host", "broadcast", "multicast", "otherhost", "outgoing"][Number(value)] ?? Number(value);
   }
 }
 
@@ -267,7 +279,10 @@ describe.skipIf(!hasTshark())("tshark oracle", () => {
     const problems = frames.flatMap((f, i) => compare(f, decodeFrame(f.bytes), packets[i], checked));
     expect(problems).toEqual([]);
     // Every mapped field was compared on at least one frame (none silently skipped).
-    const all = Object.values(MAP).flatMap((m) => m.fields.map(([key]) => `${m.layer}.${key}`));
+    // (The cooked-capture header has its own test.)
+    const all = Object.values(MAP)
+      .filter((m) => m.layer !== "sll")
+      .flatMap((m) => m.fields.map(([key]) => `${m.layer}.${key}`));
     expect([...new Set(all)].filter((k) => !checked.has(k))).toEqual([]);
   });
 
@@ -316,6 +331,45 @@ describe.skipIf(!hasTshark())("tshark oracle", () => {
       return compare(f, decodePacket(data, LinkType.Raw), packets[i], new Set());
     });
     expect(problems).toEqual([]);
+  });
+
+  it("tshark agrees on Linux cooked captures (SLL and SLL2, as `-i any` writes them)", () => {
+    // The cooked header replaces the Ethernet header: packet type, device type, source MAC, then
+    // the EtherType (RFC-less: tcpdump.org LINKTYPE_LINUX_SLL / LINKTYPE_LINUX_SLL2).
+    const untagged = frames.filter((f) => f.layers[1] !== "vlan" && f.layers[1] !== "payload");
+    const cooked = (f: OracleFrame, i: number, isV2: boolean) => {
+      const body = f.bytes.subarray(14);
+      const head = isV2 ? new Uint8Array(20) : new Uint8Array(16);
+      const type = [f.bytes[12], f.bytes[13]];
+      const pkt = i % 5;
+      if (isV2) head.set([...type, 0, 0, 0, 0, 0, i + 1, 0, 1, pkt, 6, ...f.bytes.subarray(6, 12), 0, 0]);
+      else head.set([0, pkt, 0, 1, 0, 6, ...f.bytes.subarray(6, 12), 0, 0, ...type]);
+      const out = new Uint8Array(head.length + body.length);
+      out.set(head);
+      out.set(body, head.length);
+      return out;
+    };
+    for (const isV2 of [false, true]) {
+      const linkType = isV2 ? LinkType.LinuxSll2 : LinkType.LinuxSll;
+      const w = new PcapWriter({ linkType });
+      const data = untagged.map((f, i) => cooked(f, i, isV2));
+      for (const d of data) w.append(0, d);
+      const file = join(dir, isV2 ? "sll2.pcap" : "sll.pcap");
+      writeFileSync(file, w.bytes());
+      const packets = tsharkPdml(file);
+      expect(packets).toHaveLength(untagged.length);
+      const checked = new Set<string>();
+      const problems = untagged.flatMap((f, i) => {
+        const layers = decodePacket(data[i], linkType);
+        expect(layers.map((l) => l.layer)).toEqual(["sll", ...f.layers.slice(1)]);
+        return compare(f, layers, packets[i], checked);
+      });
+      expect(problems).toEqual([]);
+      const sllFields = MAP.sll.fields
+        .map(([key]) => `sll.${key}`)
+        .filter((k) => isV2 || k !== "sll.ifIndex");
+      expect(sllFields.filter((k) => !checked.has(k))).toEqual([]);
+    }
   });
 
   it("tshark reads the same frames from a pcapng we wrote, on two interfaces, at the same times", () => {
