@@ -24,20 +24,22 @@
  *   start and on demand, and a counter for another host claiming our address.
  * - IPv4 input (RFC 1122 §3.2.1, RFC 1812 §5.2.2 for the router): header, length and checksum
  *   checked; weak host model (RFC 1122 §3.3.4.2: an address of any interface is ours); limited
- *   and directed broadcasts accepted; fragments refused (no reassembly, counted); packets not
+ *   and directed broadcasts accepted; fragments reassembled (RFC 791 §3.2); packets not
  *   for us are dropped by a host or handed to the forwarding hook of a router.
  * - ICMP (RFC 792): echo reply; echo replies and errors matched to outstanding pings (by id and
  *   seq of the quoted echo request) and reported to the application; every ICMP error is also
  *   offered to `onIcmpError`. ICMP errors are generated under RFC 1812 §4.3.2.7 / RFC 1122
  *   §3.2.2 (never about an ICMP error, a broadcast or multicast, a non-first fragment or a
  *   source that is not a unicast host) and quote as much of the datagram as fits in 576 bytes
- *   (RFC 1812 §4.3.2.3). Not rate-limited (Linux's icmp_ratelimit is left out).
+ *   (RFC 1812 §4.3.2.3); rate-limited like Linux (a burst of 6 per destination, then one a
+ *   second; never fragmentation needed, never errors to the host itself).
  * - UDP (RFC 768): bind a port with a callback, send datagrams of a given payload, checksum
  *   always computed and verified when present, port unreachable for unbound ports.
  *
- * Packets this stack originates carry DF (Linux's default path-MTU discovery, RFC 1191), TTL 64
- * and an identification counter seeded from `env.random()`. Frames are built with the wire
- * codecs into `Frame.alloc` with the Ethernet header in front; the stack never fragments.
+ * Packets this stack originates carry TTL 64, an identification counter seeded from
+ * `env.random()`, and DF when they fit the path MTU (Linux's IP_PMTUDISC_WANT, RFC 1191); larger
+ * ones are fragmented, and fragmentation-needed errors lower the path MTU per destination.
+ * Frames are built with the wire codecs into `Frame.alloc` with the Ethernet header in front.
  */
 
 import {
@@ -238,6 +240,7 @@ export interface IpStats {
   icmpTx: number;
   icmpErrorsSent: number;
   icmpErrorsSuppressed: number;
+  icmpErrorsRateLimited: number;
   udpRxDatagrams: number;
   udpRxBytes: number;
   udpTxDatagrams: number;
@@ -259,6 +262,7 @@ function newStats(): IpStats {
     icmpTx: 0,
     icmpErrorsSent: 0,
     icmpErrorsSuppressed: 0,
+    icmpErrorsRateLimited: 0,
     udpRxDatagrams: 0,
     udpRxBytes: 0,
     udpTxDatagrams: 0,
@@ -750,6 +754,9 @@ export class IpHost {
   private readonly pmtus = new Map<number, { mtu: number; expiresNs: number }>();
   private readonly reassemblies = new Map<string, Reassembly>();
   private reassemblyBytes = 0;
+  private readonly icmpBuckets = new Map<number, { tokensNs: number; lastNs: number }>();
+  private icmpGlobalTokens = ICMP_GLOBAL_BURST;
+  private icmpGlobalLastNs = 0;
 
   constructor(options: IpHostOptions) {
     this.name = options.name;
@@ -1565,7 +1572,8 @@ export class IpHost {
       return;
     }
     let from: Ipv4;
-    if (this.isOwnAddress(src)) from = src;
+    const isLoopback = this.isOwnAddress(src);
+    if (isLoopback) from = src;
     else {
       const r = this.route(src);
       if (r === null) {
@@ -1573,6 +1581,17 @@ export class IpHost {
         return;
       }
       from = r.iface.ip;
+    }
+    // Linux never limits errors to itself (loopback) nor fragmentation needed (path MTU discovery).
+    const isLimited = !isLoopback && !(type === Icmpv4Type.DestUnreachable && code === 4);
+    if (isLimited && !this.allowIcmpError(src, nowNs)) {
+      this.stats.icmpErrorsRateLimited++;
+      if (this.env.isTracing) {
+        const iface = this.interfaceByAddress(from) ?? this.interfaces[0];
+        const text = icmpErrorText(type, code, 0);
+        this.record(orig, iface, "drop", `ICMP ${text} to ${formatIpv4(src)} not sent: rate limit`, nowNs);
+      }
+      return;
     }
     const quoteLen = Math.min(orig.end - off, ICMP_ERROR_MAX_LEN - IPV4_HEADER_LEN - ICMP_HEADER_LEN);
     const icmpLen = ICMP_HEADER_LEN + quoteLen;
@@ -1589,6 +1608,52 @@ export class IpHost {
       this.record(f, iface, "reply", `ICMP ${text} ${formatIpv4(from)} -> ${formatIpv4(src)}`, nowNs);
     }
     this.output(f, nowNs);
+  }
+
+  /**
+   * ICMP error rate limiting as Linux does it (`icmp_ratelimit`, `icmp_msgs_per_sec`): a token
+   * bucket per destination, one token a second and at most 6 (XRLIM_BURST_FACTOR), inside a
+   * host-wide bucket of 1000 a second and at most 50. RFC 1812 §4.3.2.8 asks routers to limit.
+   */
+  private allowIcmpError(dst: Ipv4, nowNs: number): boolean {
+    const globalTokens = Math.min(
+      ICMP_GLOBAL_BURST,
+      this.icmpGlobalTokens + ((nowNs - this.icmpGlobalLastNs) * ICMP_GLOBAL_PER_SEC) / 1e9,
+    );
+    this.icmpGlobalLastNs = nowNs;
+    if (globalTokens < 1) {
+      this.icmpGlobalTokens = globalTokens;
+      return false;
+    }
+    const key = dst | 0;
+    let bucket = this.icmpBuckets.get(key);
+    if (bucket === undefined) {
+      if (this.icmpBuckets.size >= ICMP_BUCKETS_MAX) this.sweepIcmpBuckets(nowNs);
+      bucket = { tokensNs: ICMP_RATE_BURST * ICMP_RATE_TOKEN_NS, lastNs: nowNs };
+      this.icmpBuckets.set(key, bucket);
+    }
+    const tokensNs = Math.min(
+      ICMP_RATE_BURST * ICMP_RATE_TOKEN_NS,
+      bucket.tokensNs + (nowNs - bucket.lastNs),
+    );
+    bucket.lastNs = nowNs;
+    if (tokensNs < ICMP_RATE_TOKEN_NS) {
+      bucket.tokensNs = tokensNs;
+      this.icmpGlobalTokens = globalTokens;
+      return false;
+    }
+    bucket.tokensNs = tokensNs - ICMP_RATE_TOKEN_NS;
+    this.icmpGlobalTokens = globalTokens - 1;
+    return true;
+  }
+
+  /** Forgets buckets that have refilled (they are the same as new); bounds the table. */
+  private sweepIcmpBuckets(nowNs: number): void {
+    for (const [key, b] of this.icmpBuckets) {
+      if (b.tokensNs + (nowNs - b.lastNs) >= ICMP_RATE_BURST * ICMP_RATE_TOKEN_NS)
+        this.icmpBuckets.delete(key);
+    }
+    if (this.icmpBuckets.size >= ICMP_BUCKETS_MAX) this.icmpBuckets.clear();
   }
 
   /** ARP gave up on `ip`: drop what waited for it and say so to each packet's source. */
@@ -1709,6 +1774,15 @@ export class IpHost {
 }
 
 const NO_OPTIONS = new Uint8Array(0);
+
+/** Linux's icmp_ratelimit (1000 ms a token) and XRLIM_BURST_FACTOR (6 tokens). */
+const ICMP_RATE_TOKEN_NS = 1e9;
+const ICMP_RATE_BURST = 6;
+/** Linux's icmp_msgs_per_sec and icmp_msgs_burst: the host-wide budget. */
+const ICMP_GLOBAL_PER_SEC = 1000;
+const ICMP_GLOBAL_BURST = 50;
+/** Destinations with a rate-limit bucket at most (Linux bounds its inet_peer cache too). */
+const ICMP_BUCKETS_MAX = 4096;
 
 /** Linux's ipfrag_time: how long a datagram's fragments are waited for. */
 export const REASSEMBLY_TIMEOUT_NS = 30e9;

@@ -258,6 +258,27 @@ describe("router: forwarding", () => {
     ]);
   });
 
+  it("rate-limits ICMP errors like Linux: 6 per destination in a burst, then one a second", () => {
+    const { sw, router, env } = newRouter([{ vid: 10, ip: GW10, prefixLen: 24, mtu: 1400 }, SVIS[1]]);
+    primeVm2(router, sw, env);
+    for (let i = 0; i < 10; i++) router.receiveOnSvi(20, fromVm2(VM1_IP, { ttl: 1 }), 0);
+    expect(sw.take()).toHaveLength(6);
+    expect(router.stats.icmpErrorsRateLimited).toBe(4);
+    expect(router.drops.get("ttl-exceeded")).toBe(10);
+    env.advanceTo(S / 2);
+    router.receiveOnSvi(20, fromVm2(VM1_IP, { ttl: 1 }), env.nowNs);
+    expect(sw.take()).toHaveLength(0);
+    env.advanceTo(S);
+    router.receiveOnSvi(20, fromVm2(VM1_IP, { ttl: 1 }), env.nowNs);
+    expect(sw.take()).toHaveLength(1);
+    // Fragmentation needed is never limited: path MTU discovery depends on it.
+    for (let i = 0; i < 10; i++) router.receiveOnSvi(20, fromVm2(VM1_IP, { dataLen: 1472 }), env.nowNs);
+    expect(sw.take()).toHaveLength(10);
+    expect(env.traceLines().filter((l) => l.includes("rate limit"))[0]).toBe(
+      "tor1 gateway drop vlan20>- vlan 20: ICMP Time to live exceeded to 192.168.20.12 not sent: rate limit",
+    );
+  });
+
   it("answers net unreachable when no SVI covers the destination", () => {
     const { sw, router, env } = newRouter();
     primeVm2(router, sw, env);
