@@ -13,6 +13,7 @@
  * facts.
  */
 
+import type { Mac } from "../wire/addr.ts";
 import type { Frame } from "./frame.ts";
 
 /** The uplinks of a vswitch, in configured order, with their state. Ports are device port indexes. */
@@ -44,33 +45,64 @@ export class UplinkTeam {
   }
 }
 
+/**
+ * What a policy may know of the VM port a frame comes from or goes to (the vswitch passes its
+ * own port object, so asking allocates nothing): its position among the VM ports (vSphere's
+ * virtual port id) and the MAC the switch honours for it (for a source-MAC hash).
+ */
+export interface TeamedPort {
+  readonly ordinal: number;
+  readonly honoredMac: Mac;
+}
+
 export interface TeamingPolicy {
   /** vSphere's name for the policy, for `show` output. */
   readonly name: string;
   /**
-   * The uplink port a frame from VM port `vmOrdinal` (the VM port's position among the vswitch's
-   * VM ports, vSphere's virtual port id) leaves by, or -1 when no uplink is active. `frame` is
-   * null when the question is asked for display ("which uplink is this VM on?"); a hashing
-   * policy then answers -1.
+   * The uplink port a frame from `vm` leaves by, or -1 when no uplink is active. `frame` is
+   * null when the question is asked for display or for "notify switches" ("which uplink is
+   * this VM on?"); a policy hashing on packet headers then answers for the VM's usual traffic
+   * or -1.
    */
-  selectUplink(team: UplinkTeam, vmOrdinal: number, frame: Frame | null): number;
-  /** Whether a flooded frame (broadcast, multicast, unknown unicast) from `uplinkPort` goes to that VM port. */
-  acceptsFlood(team: UplinkTeam, uplinkPort: number, vmOrdinal: number): boolean;
+  selectUplink(team: UplinkTeam, vm: TeamedPort, frame: Frame | null): number;
+  /**
+   * Whether a flooded frame (broadcast, multicast, unknown unicast) that came in on
+   * `uplinkPort` goes to `vm`: a policy that spreads VMs over independent uplinks takes floods
+   * only from the VM's own uplink (the physical switch sends one copy down each); one whose
+   * uplinks form a port channel takes them from any member.
+   */
+  acceptsFlood(team: UplinkTeam, uplinkPort: number, vm: TeamedPort): boolean;
 }
 
 /** vSphere "route based on originating virtual port" (the default teaming policy). */
 export class OriginatingPortPolicy implements TeamingPolicy {
   readonly name = "originating-port";
 
-  selectUplink(team: UplinkTeam, vmOrdinal: number): number {
+  selectUplink(team: UplinkTeam, vm: TeamedPort): number {
     const active = team.activePorts;
     if (active.length === 0) return -1;
-    return active[vmOrdinal % active.length];
+    return active[vm.ordinal % active.length];
   }
 
-  acceptsFlood(team: UplinkTeam, uplinkPort: number, vmOrdinal: number): boolean {
+  acceptsFlood(team: UplinkTeam, uplinkPort: number, vm: TeamedPort): boolean {
     const active = team.activePorts;
     if (active.length === 0) return false;
-    return active[vmOrdinal % active.length] === uplinkPort;
+    return active[vm.ordinal % active.length] === uplinkPort;
+  }
+}
+
+/**
+ * vSphere "use explicit failover order": every VM uses the first active uplink in the
+ * configured order; the others are standby and take over, in order, when it fails.
+ */
+export class ExplicitFailoverPolicy implements TeamingPolicy {
+  readonly name = "explicit-failover";
+
+  selectUplink(team: UplinkTeam): number {
+    return team.activePorts.length === 0 ? -1 : team.activePorts[0];
+  }
+
+  acceptsFlood(team: UplinkTeam, uplinkPort: number): boolean {
+    return team.activePorts.length > 0 && team.activePorts[0] === uplinkPort;
   }
 }

@@ -8,6 +8,7 @@
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
 import { DeviceConfigError } from "./config-error.ts";
+import { ExplicitFailoverPolicy } from "./teaming.ts";
 import { bindRecording, ethFrame, mac, outerVid, type SentFrame, toHex } from "./testing.ts";
 import { Vswitch, VswitchDrop, type VswitchOptions } from "./vswitch.ts";
 
@@ -405,6 +406,31 @@ describe("teaming: route based on originating virtual port", () => {
     vs.setPortUp(V2, false, 0);
     vs.setPortUp(V2, true, 1);
     expect(where(env.take())).toEqual(["uplink:eth1/10"]);
+  });
+});
+
+describe("teaming: explicit failover order (a second policy through the same interface)", () => {
+  it("all VMs use the first active uplink; the standby takes over", () => {
+    const vs = new Vswitch({
+      name: "vs0",
+      uplinks: ["uplink:eth0", "uplink:eth1"],
+      portGroups: [{ name: "web", vlan: 10 }],
+      vmPorts: [
+        { name: "vm1", portGroup: "web", mac: M1 },
+        { name: "vm2", portGroup: "web", mac: M2 },
+      ],
+      teaming: new ExplicitFailoverPolicy(),
+    });
+    const env = bindRecording(vs);
+    vs.receive(3, ethFrame({ dst: BCAST, src: M2 }), 0);
+    expect(where(env.take())).toEqual(["vm1", "uplink:eth0/10"]);
+    // Floods from the standby uplink are not taken (the physical switch sent one down each).
+    vs.receive(1, ethFrame({ dst: BCAST, src: R, tags: [10] }), 0);
+    expect(env.take()).toEqual([]);
+    vs.setPortUp(0, false, 1);
+    expect(where(env.take())).toEqual(["uplink:eth1/10", "uplink:eth1/10"]); // notify switches
+    vs.receive(3, ethFrame({ dst: BCAST, src: M2 }), 2);
+    expect(where(env.take())).toEqual(["vm1", "uplink:eth1/10"]);
   });
 });
 

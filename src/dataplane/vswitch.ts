@@ -238,7 +238,7 @@ export class Vswitch implements Device {
   pinnedUplink(port: number): number {
     const v = this.vm[port];
     if (v === null || v === undefined) return -1;
-    return this.teaming.selectUplink(this.team, v.ordinal, null);
+    return this.teaming.selectUplink(this.team, v, null);
   }
 
   /**
@@ -274,14 +274,12 @@ export class Vswitch implements Device {
     this.isPortUp[port] = isUp;
     const v = this.vm[port];
     if (v === null) {
-      const before = this.vm.map((p) =>
-        p === null ? -1 : this.teaming.selectUplink(this.team, p.ordinal, null),
-      );
+      const before = this.vm.map((p) => (p === null ? -1 : this.teaming.selectUplink(this.team, p, null)));
       this.team.setMemberUp(port, isUp);
       if (this.team.activePorts.length === 0) this.macTable.flushPort(this.teamPort);
       for (const p of this.vm) {
         if (p === null || !this.isPortUp[p.index]) continue;
-        if (this.teaming.selectUplink(this.team, p.ordinal, null) !== before[p.index]) this.notify(p, nowNs);
+        if (this.teaming.selectUplink(this.team, p, null) !== before[p.index]) this.notify(p, nowNs);
       }
     } else if (!isUp) {
       this.macTable.flushPort(port);
@@ -297,7 +295,7 @@ export class Vswitch implements Device {
    */
   private notify(v: VmPort, nowNs: number): void {
     if (!this.isNotifyingSwitches || this.env === null) return;
-    const uplink = this.teaming.selectUplink(this.team, v.ordinal, null);
+    const uplink = this.teaming.selectUplink(this.team, v, null);
     if (uplink < 0) return;
     // 14 header + 28 RARP + 18 padding: the 60-byte Ethernet minimum without FCS.
     const f = Frame.alloc(60);
@@ -592,7 +590,7 @@ export class Vswitch implements Device {
 
   /** Known unicast from a VM to a MAC learned behind the uplinks. */
   private toTeam(v: VmPort, frame: Frame, nowNs: number): void {
-    const uplink = this.teaming.selectUplink(this.team, v.ordinal, frame);
+    const uplink = this.teaming.selectUplink(this.team, v, frame);
     let n = 0;
     n = this.addPromiscuous(n, v.vid, v.index, -1, -1);
     if (uplink >= 0) this.out[n++] = uplink;
@@ -620,7 +618,7 @@ export class Vswitch implements Device {
       const p = ports[i];
       if (p !== v.index && this.accepts(this.vm[p]!, frame)) this.out[n++] = p;
     }
-    const uplink = this.teaming.selectUplink(this.team, v.ordinal, frame);
+    const uplink = this.teaming.selectUplink(this.team, v, frame);
     if (uplink >= 0) this.out[n++] = uplink;
     if (n === 0) {
       this.drop(v.index, frame, nowNs, vid, VswitchDrop.noReceiver, () =>
@@ -639,8 +637,7 @@ export class Vswitch implements Device {
     let n = 0;
     for (let i = 0; i < ports.length; i++) {
       const v = this.vm[ports[i]]!;
-      if (this.accepts(v, frame) && this.teaming.acceptsFlood(this.team, port, v.ordinal))
-        this.out[n++] = v.index;
+      if (this.accepts(v, frame) && this.teaming.acceptsFlood(this.team, port, v)) this.out[n++] = v.index;
     }
     if (n === 0) {
       this.drop(port, frame, nowNs, vid, VswitchDrop.noReceiver, () =>
@@ -664,7 +661,7 @@ export class Vswitch implements Device {
       const v = this.vm[p]!;
       if (!this.isPortUp[p] || (v.effectiveMac !== v.configuredMac && !v.group.security.allowMacChanges))
         continue;
-      if (fromUplink >= 0 && !this.teaming.acceptsFlood(this.team, fromUplink, v.ordinal)) continue;
+      if (fromUplink >= 0 && !this.teaming.acceptsFlood(this.team, fromUplink, v)) continue;
       // Keep an uplink (always appended by the caller after this) last.
       this.out[n++] = p;
     }
