@@ -403,7 +403,8 @@ export class Pnic implements Device {
         nowNs,
         vid > 0 ? vid : null,
         PnicDrop.portDown,
-        () => "dropped: the wire and the PF are down",
+        () =>
+          `dropped: ${isForPf ? "the PF is" : learned === WIRE_PORT ? "the wire is" : "the wire and the PF are"} down`,
       );
       return;
     }
