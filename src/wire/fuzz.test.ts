@@ -14,7 +14,7 @@ import { Arp } from "./arp.ts";
 import { WireError } from "./error.ts";
 import { Icmpv4 } from "./icmp.ts";
 import { Icmpv6, parseNdpOptions } from "./icmpv6.ts";
-import { Ipv4Header } from "./ipv4.ts";
+import { Ipv4Header, parseIpv4Options } from "./ipv4.ts";
 import { Ipv6Header } from "./ipv6.ts";
 import { Lacp, LacpMarker } from "./lacp.ts";
 import { parseTcpOptions, Tcp } from "./tcp.ts";
@@ -62,7 +62,10 @@ const SAMPLES: { name: string; bytes: Uint8Array; parse: (b: Uint8Array) => unkn
   {
     name: "ipv4 with options",
     bytes: hex("46c0 0020 0000 4000 0102 f91b 0a00 0001 e000 00fb 9404 0000 1600 0904 e000 00fb"),
-    parse: (b) => Ipv4Header.parse(b),
+    parse: (b) => {
+      const r = Ipv4Header.parse(b);
+      return parseIpv4Options(r.options);
+    },
   },
   {
     name: "icmp time exceeded",

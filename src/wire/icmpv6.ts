@@ -409,6 +409,12 @@ export function parseNdpOptions(
   offset: number,
   length: number,
 ): { type: number; data: Uint8Array }[] {
+  if (!(length >= 0))
+    throw new WireError(
+      "truncated",
+      Math.max(0, Math.min(offset, buf.length)),
+      `ndp options: length ${length}`,
+    );
   checkLen(buf, offset, length, "ndp options");
   validateNdpOptions(buf, offset, offset + length);
   const out: { type: number; data: Uint8Array }[] = [];

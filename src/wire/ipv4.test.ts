@@ -3,7 +3,14 @@ import { describe, expect, it } from "vitest";
 import { parseIpv4 } from "./addr.ts";
 import { internetChecksum, verifyChecksum } from "./checksum.ts";
 import { WireError } from "./error.ts";
-import { IPV4_HEADER_LEN, IpProtocol, Ipv4Header, type Ipv4Repr } from "./ipv4.ts";
+import {
+  IPV4_HEADER_LEN,
+  IpProtocol,
+  Ipv4Header,
+  Ipv4OptionType,
+  type Ipv4Repr,
+  parseIpv4Options,
+} from "./ipv4.ts";
 
 function hex(s: string): Uint8Array {
   const clean = s.replace(/\s+/g, "");
@@ -175,6 +182,22 @@ describe("ipv4", () => {
     padded.set(PING);
     expect(Ipv4Header.parse(padded).payloadLength).toBe(16);
   });
+  it("options", () => {
+    expect(parseIpv4Options(IGMP, 20, 4)).toEqual([
+      { type: Ipv4OptionType.RouterAlert, isCopied: true, data: hex("0000") },
+    ]);
+    // record route with room for two addresses, then NOP and end of list (and padding after it)
+    const rr = hex("ff 070b04 00000000 00000000 01 01 00 00");
+    expect(parseIpv4Options(rr, 1, 15)).toEqual([
+      { type: Ipv4OptionType.RecordRoute, isCopied: false, data: rr.slice(3, 12) },
+      { type: Ipv4OptionType.NoOperation, isCopied: false, data: new Uint8Array(0) },
+      { type: Ipv4OptionType.NoOperation, isCopied: false, data: new Uint8Array(0) },
+      { type: Ipv4OptionType.EndOfList, isCopied: false, data: new Uint8Array(0) },
+    ]);
+    expect(wireError(() => parseIpv4Options(hex("9401 0000"))).code).toBe("bad-length");
+    expect(wireError(() => parseIpv4Options(hex("9408 0000"))).code).toBe("bad-length");
+    expect(wireError(() => parseIpv4Options(hex("0101 0194"))).code).toBe("truncated");
+  });
   it("bad version", () => {
     const b = PING.slice();
     b[0] = 0x65;
@@ -186,7 +209,11 @@ describe("ipv4", () => {
   test.prop([fc.uint8Array({ maxLength: 80 }), fc.nat(8)])(
     "random bytes parse or raise WireError",
     (bytes, at) => {
-      for (const f of [() => Ipv4Header.parse(bytes, at), () => Ipv4Header.parseQuoted(bytes, at)]) {
+      for (const f of [
+        () => Ipv4Header.parse(bytes, at),
+        () => Ipv4Header.parseQuoted(bytes, at),
+        () => parseIpv4Options(bytes, at),
+      ]) {
         try {
           f();
         } catch (e) {

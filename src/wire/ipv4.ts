@@ -302,3 +302,59 @@ function readRepr(buf: Uint8Array, offset: number, hl: number): Ipv4Repr {
     checksumValid: Ipv4Header.isChecksumValid(buf, offset),
   };
 }
+
+/** IPv4 option types (RFC 791 §3.1; IANA "IP Option Numbers"), with the copy bit included. */
+export const Ipv4OptionType = {
+  EndOfList: 0,
+  NoOperation: 1,
+  RecordRoute: 7,
+  Timestamp: 68,
+  Security: 130,
+  LooseSourceRoute: 131,
+  StreamId: 136,
+  StrictSourceRoute: 137,
+  RouterAlert: 148, // RFC 2113
+} as const;
+
+export interface Ipv4Option {
+  /** The whole option-type byte (copied flag, class, number). */
+  type: number;
+  /** Copied into every fragment (the high bit of the type, RFC 791 §3.1). */
+  isCopied: boolean;
+  /** The option's data after type and length (empty for EOL and NOP). */
+  data: Uint8Array;
+}
+
+/**
+ * Splits option bytes (`Ipv4Repr.options`, or `buf[offset, offset + length)`) into options. Stops
+ * after an end-of-list option; the padding after it is not reported. A length byte below 2 or
+ * past the end is refused with `bad-length`, a missing one with `truncated`.
+ */
+export function parseIpv4Options(buf: Uint8Array, offset = 0, length = buf.length - offset): Ipv4Option[] {
+  if (!(length >= 0))
+    throw new WireError(
+      "truncated",
+      Math.max(0, Math.min(offset, buf.length)),
+      `ipv4 options: length ${length}`,
+    );
+  checkLen(buf, offset, length, "ipv4 options");
+  const out: Ipv4Option[] = [];
+  const end = offset + length;
+  let i = offset;
+  while (i < end) {
+    const type = buf[i];
+    if (type === Ipv4OptionType.EndOfList || type === Ipv4OptionType.NoOperation) {
+      out.push({ type, isCopied: false, data: new Uint8Array(0) });
+      i++;
+      if (type === Ipv4OptionType.EndOfList) break;
+      continue;
+    }
+    if (i + 2 > end) throw new WireError("truncated", i, `ipv4 option ${type}: no length byte`);
+    const len = buf[i + 1];
+    if (len < 2 || i + len > end)
+      throw new WireError("bad-length", i + 1, `ipv4 option ${type}: length ${len}`);
+    out.push({ type, isCopied: (type & 0x80) !== 0, data: buf.slice(i + 2, i + len) });
+    i += len;
+  }
+  return out;
+}

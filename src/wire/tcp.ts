@@ -262,6 +262,12 @@ const FIXED_OPTION_LEN: Partial<Record<number, number>> = { 2: 4, 3: 3, 4: 2, 8:
  * Parsing stops after an end-of-list option; the padding after it is not reported.
  */
 export function parseTcpOptions(buf: Uint8Array, offset: number, length: number): TcpOption[] {
+  if (!(length >= 0))
+    throw new WireError(
+      "truncated",
+      Math.max(0, Math.min(offset, buf.length)),
+      `tcp options: length ${length}`,
+    );
   checkLen(buf, offset, length, "tcp options");
   const out: TcpOption[] = [];
   const end = offset + length;
