@@ -475,8 +475,13 @@ export class IpInterface {
     const targetIp = Arp.targetIp(b, offset);
     if (op === ArpOp.Request) this.host.stats.arpRequestsReceived++;
     else this.host.stats.arpRepliesReceived++;
+    if (senderMac === this.mac) {
+      // Our own ARP came back (a hairpin or a loop in the layer-2 network): nothing to learn.
+      this.host.dropFrame(this, frame, "arp-own", "dropped: our own ARP came back", nowNs);
+      return;
+    }
     if (senderIp === this.ip) {
-      // Another station claims our address (RFC 5227 §2.4 conflict), or a probe of ours looped.
+      // Another station claims our address (RFC 5227 §2.4 conflict).
       const reason = `dropped: ${formatMac(senderMac)} claims our address ${formatIpv4(this.ip)}`;
       this.host.dropFrame(this, frame, "arp-address-conflict", reason, nowNs);
       return;

@@ -311,6 +311,20 @@ describe("vm: ARP", () => {
     );
     expect(env.take()).toEqual([]);
     expect(vm.drops.get("arp-address-conflict")).toBe(1);
+    // Its own announcement coming back is not a conflict.
+    vm.receive(
+      0,
+      arpFrame({
+        op: ArpOp.Request,
+        dst: MAC_BROADCAST,
+        senderMac: VM1_MAC,
+        senderIp: VM1_IP,
+        targetIp: VM1_IP,
+      }),
+      0,
+    );
+    expect(vm.drops.get("arp-own")).toBe(1);
+    expect(vm.drops.get("arp-address-conflict")).toBe(1);
   });
 
   it("refuses a malformed ARP packet with a reason", () => {
