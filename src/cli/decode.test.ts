@@ -198,6 +198,26 @@ describe("vnet decode", () => {
     expect(bad.err).toBe('vnet: --vxlan-port: "70000" is not a UDP port (1-65535)\n');
   });
 
+  it("-c stops after n frames, even before a truncation further on", async () => {
+    const w2 = new PcapWriter();
+    w2.append(1, arpRequest());
+    w2.append(2, arpRequest());
+    w2.append(3, arpRequest());
+    const all = w2.bytes();
+    const p = file("three-cut.pcap", all.subarray(0, all.length - 1));
+    const r = await run("decode", "-c", "2", p);
+    expect(r.code).toBe(0);
+    expect(
+      r.out
+        .trimEnd()
+        .split("\n")
+        .map((l) => l.split(" ")[0]),
+    ).toEqual(["1", "2"]);
+    expect((await run("decode", "--count", "x", p)).err).toBe(
+      'vnet: --count: "x" is not a number of frames\n',
+    );
+  });
+
   it("has --help", async () => {
     const r = await run("decode", "--help");
     expect(r.code).toBe(0);

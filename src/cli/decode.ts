@@ -49,12 +49,14 @@ export function decodeCapture(
   io: Io,
   isJson: boolean,
   options: DecodeOptions = {},
+  maxFrames = Number.POSITIVE_INFINITY,
 ): void {
   let n = 0;
   // Lines are written in batches: one write per frame is slow on a capture of a million frames.
   let pending = "";
   try {
     for (const rec of captureRecords(bytes)) {
+      if (n === maxFrames) break;
       n++;
       const layers = decodePacket(rec.data, rec.linkType, options);
       pending += isJson ? jsonLine(n, rec, layers) : textLine(n, rec, layers);
@@ -95,8 +97,15 @@ export function register(program: Command, io: Io): void {
       "--vxlan-port <ports>",
       `more UDP ports carrying VXLAN besides ${VXLAN_UDP_PORT}, comma-separated (8472: Linux's old default)`,
     )
-    .action((file: string, opts: { json?: boolean; vxlanPort?: string }) => {
+    .option("-c, --count <n>", "stop after n frames")
+    .action((file: string, opts: { json?: boolean; vxlanPort?: string; count?: string }) => {
       const vxlanPorts = [VXLAN_UDP_PORT, ...parsePorts(opts.vxlanPort)];
+      let maxFrames = Number.POSITIVE_INFINITY;
+      if (opts.count !== undefined) {
+        if (!/^\d+$/.test(opts.count))
+          throw new UserError(`--count: "${opts.count}" is not a number of frames`);
+        maxFrames = Number(opts.count);
+      }
       let bytes: Uint8Array;
       try {
         bytes = readFileSync(file);
@@ -112,6 +121,6 @@ export function register(program: Command, io: Io): void {
                 : (e as Error).message;
         throw new UserError(`${file}: ${why}`);
       }
-      decodeCapture(file, bytes, io, opts.json === true, { vxlanPorts });
+      decodeCapture(file, bytes, io, opts.json === true, { vxlanPorts }, maxFrames);
     });
 }
