@@ -253,6 +253,9 @@ async function runPing(targetText: string, opts: PingOptions, io: Io): Promise<n
               `handshake with peer ${h.peer} at ${h.endpoint ?? "?"} complete in ${fmtMs(h.tookMs)} ms\n`,
             );
         },
+        onError: (e) => {
+          if (!isJson) io.out(`From ${e.from} icmp_seq=${e.seq} ${e.text}\n`);
+        },
         onReply: (rep) => {
           if (!isJson) {
             io.out(
@@ -271,7 +274,7 @@ async function runPing(targetText: string, opts: PingOptions, io: Io): Promise<n
     } else {
       io.out(`\n--- ${r.target} ping statistics (through WireGuard) ---\n`);
       io.out(
-        `${r.transmitted} packets transmitted, ${r.received} received${r.duplicates > 0 ? `, +${r.duplicates} duplicates` : ""}, ${r.lossPercent}% packet loss, time ${Math.round(r.elapsedMs)}ms\n`,
+        `${r.transmitted} packets transmitted, ${r.received} received${r.duplicates > 0 ? `, +${r.duplicates} duplicates` : ""}${r.errors > 0 ? `, +${r.errors} errors` : ""}, ${r.lossPercent}% packet loss, time ${Math.round(r.elapsedMs)}ms\n`,
       );
       if (r.rttMs) {
         const t = r.rttMs;

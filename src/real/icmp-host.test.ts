@@ -8,6 +8,7 @@ import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
 import { parseIpv4, parseIpv6 } from "../wire/addr.ts";
 import { verifyChecksum } from "../wire/checksum.ts";
+import { Icmpv4, Icmpv4Type } from "../wire/icmp.ts";
 import { Ipv4Header } from "../wire/ipv4.ts";
 import { Ipv6Header } from "../wire/ipv6.ts";
 import { IcmpHost } from "./icmp-host.ts";
@@ -103,6 +104,54 @@ describe("IcmpHost", () => {
     const bad = req.slice();
     bad[50] ^= 1;
     expect(b.receive(bad)).toEqual({ kind: "drop", reason: "bad-icmp" });
+  });
+
+  it("recognizes an ICMP error that quotes one of its echo requests (RFC 792, RFC 1812 4.3.2.3)", () => {
+    const me = parseIpv4("10.0.0.1");
+    const host = new IcmpHost([me]);
+    const req = host.buildEchoRequest(me, parseIpv4("10.9.9.9"), 0x7777, 12, 56);
+    // A router at 10.0.0.254 answers "host unreachable", quoting the request's header and 8 bytes.
+    const quoted = 20 + 8;
+    const err = new Uint8Array(20 + 8 + quoted);
+    Ipv4Header.emit(
+      {
+        dscp: 0,
+        ecn: 0,
+        ident: 1,
+        dontFragment: false,
+        moreFragments: false,
+        fragmentOffsetBytes: 0,
+        ttl: 64,
+        protocol: 1,
+        src: parseIpv4("10.0.0.254"),
+        dst: me,
+        options: new Uint8Array(0),
+        payloadLength: 8 + quoted,
+        checksumValid: true,
+      },
+      err,
+      0,
+    );
+    Icmpv4.emitError(err, 20, Icmpv4Type.DestUnreachable, 1, 0, req, 0, quoted);
+    expect(host.receive(err)).toEqual({
+      kind: "echo-error",
+      error: {
+        family: 4,
+        src: "10.0.0.254",
+        ident: 0x7777,
+        seq: 12,
+        type: "dest-unreachable",
+        code: 1,
+        nextHopMtu: 0,
+      },
+    });
+    expect(host.echoErrorsReceived).toBe(1);
+    // The same error about somebody else's datagram is not ours to report.
+    const other = new IcmpHost([parseIpv4("10.0.0.2")]);
+    const forOther = err.slice();
+    Ipv4Header.setDst(forOther, 0, parseIpv4("10.0.0.2"));
+    Ipv4Header.fillChecksum(forOther, 0);
+    expect(other.receive(forOther)).toEqual({ kind: "drop", reason: "icmp-other" });
   });
 
   it("drops what it does not handle, by reason", () => {

@@ -40,10 +40,28 @@ export type IcmpHostDrop =
   | "bad-icmp" // short or wrong ICMP checksum
   | "icmp-other"; // an ICMP type the host does not act on
 
+/**
+ * An ICMP error (RFC 792 destination unreachable or time exceeded) about one of our echo
+ * requests, identified from the quoted datagram (its IP header and the first 8 bytes: our echo
+ * header with identifier and sequence number, RFC 792 / RFC 1812 4.3.2.3).
+ */
+export interface EchoError {
+  readonly family: 4;
+  /** The router or host that reported the error. */
+  readonly src: string;
+  readonly ident: number;
+  readonly seq: number;
+  readonly type: "dest-unreachable" | "time-exceeded";
+  readonly code: number;
+  /** For "fragmentation needed" (code 4): the next-hop MTU (RFC 1191), else 0. */
+  readonly nextHopMtu: number;
+}
+
 /** What `receive` did with a packet. */
 export type IcmpHostOutcome =
   | { kind: "answered"; reply: Uint8Array }
   | { kind: "echo-reply"; reply: EchoReply }
+  | { kind: "echo-error"; error: EchoError }
   | { kind: "drop"; reason: IcmpHostDrop };
 
 export class IcmpHost {
@@ -58,6 +76,7 @@ export class IcmpHost {
   };
   echoRequestsAnswered = 0;
   echoRepliesReceived = 0;
+  echoErrorsReceived = 0;
   private nextIdent = 1;
 
   /** `ipv4`: own IPv4 addresses (uint32); `ipv6`: own IPv6 addresses (16 bytes each). */
@@ -123,7 +142,44 @@ export class IcmpHost {
         },
       };
     }
+    if (type === Icmpv4Type.DestUnreachable || type === Icmpv4Type.TimeExceeded) {
+      const error = this.echoErrorOf(packet, hl, icmpLen);
+      if (error) {
+        this.echoErrorsReceived++;
+        return { kind: "echo-error", error };
+      }
+    }
     return this.drop("icmp-other");
+  }
+
+  /** The echo request an ICMP error is about, if it quotes one of ours (else undefined). */
+  private echoErrorOf(packet: Uint8Array, hl: number, icmpLen: number): EchoError | undefined {
+    let r: ReturnType<typeof Icmpv4.parse>;
+    try {
+      r = Icmpv4.parse(packet, hl, icmpLen);
+    } catch (e) {
+      if (e instanceof WireError) return undefined; // a quote too mangled to say whose it is
+      throw e;
+    }
+    if (r.kind !== "dest-unreachable" && r.kind !== "time-exceeded") return undefined;
+    const q = r.originalData;
+    if (
+      r.original.protocol !== IpProtocol.ICMP ||
+      q.length < ECHO_HEADER_LEN ||
+      q[0] !== Icmpv4Type.EchoRequest
+    ) {
+      return undefined;
+    }
+    if (!this.ipv4.includes(r.original.src)) return undefined;
+    return {
+      family: 4,
+      src: formatIpv4(Ipv4Header.src(packet, 0)),
+      ident: (q[4] << 8) | q[5],
+      seq: (q[6] << 8) | q[7],
+      type: r.kind,
+      code: r.code,
+      nextHopMtu: r.kind === "dest-unreachable" ? r.nextHopMtu : 0,
+    };
   }
 
   private receive6(packet: Uint8Array): IcmpHostOutcome {

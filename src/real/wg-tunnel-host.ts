@@ -13,7 +13,7 @@ import type { WgConfig } from "../vpn/config.ts";
 import type { WgCrypto } from "../vpn/crypto.ts";
 import type { WgDeviceCounters, WgEvent, WgPeerInfo, WgTimerConfig } from "../vpn/engine-api.ts";
 import { formatIpv4, formatIpv6, tryParseIpv4, tryParseIpv6 } from "../wire/addr.ts";
-import { type EchoReply, IcmpHost, type IcmpHostDrop } from "./icmp-host.ts";
+import { type EchoError, type EchoReply, IcmpHost, type IcmpHostDrop } from "./icmp-host.ts";
 import { sleep } from "./signals.ts";
 import { EndpointError, WgUdpEndpoint } from "./udp-endpoint.ts";
 
@@ -37,6 +37,7 @@ export interface TunnelHostCounters {
   readonly device: WgDeviceCounters & { socketSendErrors: number };
   readonly echoRequestsAnswered: number;
   readonly echoRepliesReceived: number;
+  readonly echoErrorsReceived: number;
   readonly hostDrops: Record<IcmpHostDrop, number>;
   /** Answers the engine refused to send (each reason from the engine's `WgSendOutcome`). */
   readonly replySendFailures: number;
@@ -49,6 +50,7 @@ export class TunnelHost {
   readonly handshakes: HandshakeNote[] = [];
   replySendFailures = 0;
   private replyListener: ((r: EchoReply, nowNs: number) => void) | undefined;
+  private errorListener: ((e: EchoError, nowNs: number) => void) | undefined;
   private handshakeListener: ((h: HandshakeNote) => void) | undefined;
 
   private constructor(
@@ -81,6 +83,10 @@ export class TunnelHost {
     this.replyListener = listener;
   }
 
+  onEchoError(listener: ((e: EchoError, nowNs: number) => void) | undefined): void {
+    this.errorListener = listener;
+  }
+
   onHandshake(listener: ((h: HandshakeNote) => void) | undefined): void {
     this.handshakeListener = listener;
   }
@@ -92,6 +98,8 @@ export class TunnelHost {
       if (sent !== "sent" && sent !== "queued") this.replySendFailures++;
     } else if (out.kind === "echo-reply") {
       this.replyListener?.(out.reply, nowNs);
+    } else if (out.kind === "echo-error") {
+      this.errorListener?.(out.error, nowNs);
     }
   }
 
@@ -113,6 +121,7 @@ export class TunnelHost {
       device: this.endpoint.counters(),
       echoRequestsAnswered: this.icmp.echoRequestsAnswered,
       echoRepliesReceived: this.icmp.echoRepliesReceived,
+      echoErrorsReceived: this.icmp.echoErrorsReceived,
       hostDrops: { ...this.icmp.drops },
       replySendFailures: this.replySendFailures,
     };
@@ -151,6 +160,51 @@ export interface PingRunOptions extends TunnelHostOptions {
   }) => void;
   readonly onHandshake?: (h: HandshakeNote & { tookMs: number }) => void;
   readonly onReply?: (r: PingReply) => void;
+  readonly onError?: (e: PingError) => void;
+}
+
+/** An ICMP error that came back for one of our requests (ping prints "From X icmp_seq=N ..."). */
+export interface PingError {
+  readonly seq: number;
+  readonly from: string;
+  readonly type: "dest-unreachable" | "time-exceeded";
+  readonly code: number;
+  /** Text as ping prints it, e.g. "Destination Host Unreachable". */
+  readonly text: string;
+}
+
+/** RFC 792 / RFC 1812 5.2.7.1 codes, in the words iputils ping uses. */
+export function describeIcmpError(
+  type: "dest-unreachable" | "time-exceeded",
+  code: number,
+  nextHopMtu = 0,
+): string {
+  if (type === "time-exceeded") {
+    return code === 0
+      ? "Time to live exceeded"
+      : code === 1
+        ? "Frag reassembly time exceeded"
+        : `Time exceeded, Bad Code: ${code}`;
+  }
+  const texts: Record<number, string> = {
+    0: "Destination Net Unreachable",
+    1: "Destination Host Unreachable",
+    2: "Destination Protocol Unreachable",
+    3: "Destination Port Unreachable",
+    4: `Frag needed and DF set (mtu = ${nextHopMtu})`,
+    5: "Source Route Failed",
+    6: "Destination Net Unknown",
+    7: "Destination Host Unknown",
+    8: "Source Host Isolated",
+    9: "Destination Net Prohibited",
+    10: "Destination Host Prohibited",
+    11: "Destination Net Unreachable for Type of Service",
+    12: "Destination Host Unreachable for Type of Service",
+    13: "Packet filtered",
+    14: "Precedence Violation",
+    15: "Precedence Cutoff",
+  };
+  return texts[code] ?? `Dest Unreachable, Bad Code: ${code}`;
 }
 
 export interface PingReply {
@@ -171,10 +225,13 @@ export interface PingResult {
   readonly transmitted: number;
   readonly received: number;
   readonly duplicates: number;
+  /** Requests answered by an ICMP error instead of a reply. */
+  readonly errors: number;
   readonly lossPercent: number;
   readonly rttMs: { min: number; avg: number; max: number; mdev: number } | undefined;
   readonly elapsedMs: number;
   readonly replies: PingReply[];
+  readonly errorReports: PingError[];
   readonly counters: TunnelHostCounters;
 }
 
@@ -242,7 +299,7 @@ export async function pingThroughTunnel(opts: PingRunOptions): Promise<PingResul
 
     const handshakeMs = await waitForHandshake(host, peer, opts.handshakeTimeoutMs, opts.signal);
     if (handshakeMs === undefined) {
-      return result(host, targetText, sourceText, peer, undefined, 0, [], 0, t0);
+      return result(host, targetText, sourceText, peer, undefined, 0, [], [], 0, t0);
     }
     opts.onHandshake?.({ ...host.handshakes[host.handshakes.length - 1], tookMs: handshakeMs });
 
@@ -250,6 +307,8 @@ export async function pingThroughTunnel(opts: PingRunOptions): Promise<PingResul
     const sentAtNs = new Map<number, number>();
     const replies: PingReply[] = [];
     const seen = new Set<number>();
+    /** Sequence numbers with a reply or an error: nothing more to wait for. */
+    const answered = new Set<number>();
     let duplicates = 0;
     let wake: (() => void) | undefined;
     host.onEchoReply((r, nowNs) => {
@@ -259,6 +318,7 @@ export async function pingThroughTunnel(opts: PingRunOptions): Promise<PingResul
       const isDuplicate = seen.has(r.seq);
       if (isDuplicate) duplicates++;
       seen.add(r.seq);
+      answered.add(r.seq);
       const reply: PingReply = {
         seq: r.seq,
         from: r.src,
@@ -269,6 +329,21 @@ export async function pingThroughTunnel(opts: PingRunOptions): Promise<PingResul
       };
       replies.push(reply);
       opts.onReply?.(reply);
+      wake?.();
+    });
+    const errorReports: PingError[] = [];
+    host.onEchoError((e) => {
+      if (e.ident !== ident || !sentAtNs.has(e.seq)) return;
+      const report: PingError = {
+        seq: e.seq,
+        from: e.src,
+        type: e.type,
+        code: e.code,
+        text: describeIcmpError(e.type, e.code, e.nextHopMtu),
+      };
+      errorReports.push(report);
+      answered.add(e.seq);
+      opts.onError?.(report);
       wake?.();
     });
 
@@ -291,7 +366,7 @@ export async function pingThroughTunnel(opts: PingRunOptions): Promise<PingResul
     }
     // Wait for the outstanding replies, or the timeout, or a signal.
     const deadline = host.endpoint.nowNs() + opts.timeoutMs * 1e6;
-    while (seen.size < transmitted && !opts.signal?.aborted) {
+    while (answered.size < transmitted && !opts.signal?.aborted) {
       const left = (deadline - host.endpoint.nowNs()) / 1e6;
       if (left <= 0) break;
       // Sleep until the deadline, a reply or a signal; a pending timer must not outlive the wait
@@ -305,7 +380,19 @@ export async function pingThroughTunnel(opts: PingRunOptions): Promise<PingResul
       wake = undefined;
     }
     host.onEchoReply(undefined);
-    return result(host, targetText, sourceText, peer, handshakeMs, transmitted, replies, duplicates, t0);
+    host.onEchoError(undefined);
+    return result(
+      host,
+      targetText,
+      sourceText,
+      peer,
+      handshakeMs,
+      transmitted,
+      replies,
+      errorReports,
+      duplicates,
+      t0,
+    );
   } finally {
     await host.close();
   }
@@ -347,6 +434,7 @@ function result(
   handshakeMs: number | undefined,
   transmitted: number,
   replies: PingReply[],
+  errorReports: PingError[],
   duplicates: number,
   t0: number,
 ): PingResult {
@@ -371,11 +459,13 @@ function result(
     transmitted,
     received: unique.length,
     duplicates,
+    errors: errorReports.length,
     lossPercent:
       transmitted === 0 ? 100 : Math.round((1000 * (transmitted - unique.length)) / transmitted) / 10,
     rttMs,
     elapsedMs: (host.endpoint.nowNs() - t0) / 1e6,
     replies,
+    errorReports,
     counters: host.counters(),
   };
 }

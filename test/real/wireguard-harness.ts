@@ -211,7 +211,8 @@ export class RealLab {
       err += d;
     });
     const exited = new Promise<number>((resolve) => {
-      child.on("exit", (code, signal) =>
+      // "close", not "exit": only then has all of stdout been read.
+      child.on("close", (code, signal) =>
         resolve(code ?? (signal === "SIGTERM" ? 143 : signal === "SIGINT" ? 130 : 128)),
       );
     });

@@ -8,7 +8,8 @@
  * (c) with REKEY_AFTER_TIME shortened on our side, `vnet vpn ping` rekeys under continuous ping
  *     and loses no reply; wireguard-go follows;
  * (d) `vnet vpn ping` against `vnet vpn listen`, both rekeying every second;
- * (e) `vnet vpn listen` with PersistentKeepalive starts the handshake itself and keeps it alive.
+ * (e) `vnet vpn listen` with PersistentKeepalive starts the handshake itself and keeps it alive;
+ * (f) ICMP errors from behind wireguard-go reach `vnet vpn ping`, which reports them as ping does.
  */
 
 import { afterAll, describe, expect, it } from "vitest";
@@ -312,6 +313,39 @@ describe.skipIf(skipReason !== undefined)(
       expect(listen.stdout()).toMatch(/1 handshake\(s\), rx 0 packets\/92 bytes/);
       const txDatagrams = Number(/datagrams rx \d+ tx (\d+)/.exec(listen.stdout())![1]);
       expect(txDatagrams).toBeGreaterThanOrEqual(3);
+    });
+
+    it("(f) vnet vpn ping reports the ICMP errors that come back through wireguard-go", async () => {
+      const { nsA, nsB } = lab!.pair({ a: "10.99.7.1", b: "10.99.7.2", prefixLen: 24 });
+      const go = keypair();
+      const us = keypair();
+      await lab!.wireguardGo(
+        nsA,
+        wgConfig({
+          self: go,
+          listenPort: 51820,
+          peer: { publicKey: us.publicKey, allowedIps: ["10.200.7.2/32"] },
+        }),
+        "10.200.7.1/24",
+      );
+      // Behind wireguard-go a router that knows 10.77.0.0/16 is unreachable (RFC 1812 5.2.7.1).
+      sh("ip", ["netns", "exec", nsA, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+      sh("ip", ["-n", nsA, "route", "add", "unreachable", "10.77.0.0/16"]);
+      const file = lab!.configFile(
+        wgConfig({
+          self: us,
+          addresses: ["10.200.7.2/24"],
+          peer: {
+            publicKey: go.publicKey,
+            allowedIps: ["10.200.7.0/24", "10.77.0.0/16"],
+            endpoint: { host: "10.99.7.1", port: 51820 },
+          },
+        }),
+      );
+      const ping = lab!.vnet(nsB, ["vpn", "ping", "--config", file, "10.77.0.1", "-c", "2", "-i", "0.2"]);
+      expect(await ping.exited).toBe(1);
+      expect(ping.stdout()).toMatch(/From 10\.200\.7\.1 icmp_seq=1 Destination Host Unreachable\n/);
+      expect(ping.stdout()).toMatch(/2 packets transmitted, 0 received, \+2 errors, 100% packet loss/);
     });
   },
 );
