@@ -338,3 +338,17 @@ describe("VF limits and configuration", () => {
     expect(where(env.take())).toEqual(["vf1"]);
   });
 });
+
+describe("tracing off", () => {
+  it("builds no records and forwards the same", () => {
+    const { nic, env } = build();
+    env.isTracing = false;
+    nic.receive(VF0, ethFrame({ dst: V1, src: V0 }), 0);
+    nic.receive(VF0, ethFrame({ dst: BCAST, src: V0 }), 0);
+    nic.receive(VF0, ethFrame({ dst: V1, src: V2 }), 0);
+    nic.receive(WIRE_PORT, ethFrame({ dst: VMX, src: R, tags: [10] }), 0);
+    expect(where(env.take())).toEqual(["vf1", "vf1", "vf3/10", "pf/10", "eth1/10", "pf/10"]);
+    expect(nic.drops.get(PnicDrop.spoofCheck)).toBe(1);
+    expect(env.records).toEqual([]);
+  });
+});

@@ -344,3 +344,26 @@ describe("invariants under random traffic", () => {
     }
   });
 });
+
+describe("tracing off", () => {
+  it("builds no records and forwards the same", () => {
+    const sw = new PhysicalSwitch({
+      name: "tor1",
+      mac: SW_MAC,
+      ports: [
+        { name: "eth1", mode: "trunk", vlans: [10] },
+        { name: "eth5", mode: "access", vlan: 10 },
+      ],
+      sviVlans: [10],
+    });
+    const env = bindRecording(sw, { isTracing: false });
+    sw.attachSvi(new RecordingRouter());
+    sw.receive(1, ethFrame({ dst: BCAST, src: A }), 0);
+    sw.receive(0, ethFrame({ dst: A, src: B, tags: [10] }), 0);
+    sw.receive(0, ethFrame({ dst: A, src: B, tags: [20] }), 0);
+    sw.sendFromSvi(10, ethFrame({ dst: A, src: SW_MAC }), 0);
+    expect(where(env.take())).toEqual(["eth1/10", "eth5", "eth5"]);
+    expect(sw.drops.get(SwitchDrop.vlanNotAllowed)).toBe(1);
+    expect(env.records).toEqual([]);
+  });
+});
