@@ -15,7 +15,7 @@ import { WireError } from "./error.ts";
 import { Icmpv4 } from "./icmp.ts";
 import { Icmpv6, parseNdpOptions } from "./icmpv6.ts";
 import { Ipv4Header, parseIpv4Options } from "./ipv4.ts";
-import { Ipv6Header } from "./ipv6.ts";
+import { Ipv6Header, parseIpv6Options } from "./ipv6.ts";
 import { Lacp, LacpMarker } from "./lacp.ts";
 import { parseTcpOptions, Tcp } from "./tcp.ts";
 import { Udp } from "./udp.ts";
@@ -93,7 +93,11 @@ const SAMPLES: { name: string; bytes: Uint8Array; parse: (b: Uint8Array) => unkn
       "6000 0000 0024 0001 fe80 0000 0000 0000 0000 0000 0000 0001 ff02 0000 0000 0000 0000 0000 0000 0016" +
         "3a00 0502 0000 0100 8f00 6f0f 0000 0001 0400 0000 ff02 0000 0000 0000 0000 0000 0000 00fb",
     ),
-    parse: (b) => Ipv6Header.parseExtensions(b),
+    parse: (b) => {
+      const chain = Ipv6Header.parseExtensions(b);
+      for (const h of chain.headers) if (h.type === 0 || h.type === 60) parseIpv6Options(b, h.offset);
+      return chain;
+    },
   },
   {
     name: "icmpv6 neighbor advertisement",

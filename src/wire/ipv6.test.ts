@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { formatIpv6, parseIpv6 } from "./addr.ts";
 import { WireError } from "./error.ts";
 import { IpProtocol } from "./ipv4.ts";
-import { IPV6_HEADER_LEN, Ipv6Header, type Ipv6Repr } from "./ipv6.ts";
+import { IPV6_HEADER_LEN, Ipv6Header, Ipv6OptionType, type Ipv6Repr, parseIpv6Options } from "./ipv6.ts";
 
 function hex(s: string): Uint8Array {
   const clean = s.replace(/\s+/g, "");
@@ -134,6 +134,18 @@ describe("ipv6", () => {
         "0000 0104 0000 0000 3a00 0104 0000 0000",
     );
     expect(wireError(() => Ipv6Header.parseExtensions(late)).code).toBe("bad-value");
+  });
+  it("hop-by-hop options", () => {
+    // tshark: "Router Alert: MLD (0)", then PadN of length 0
+    expect(parseIpv6Options(MLD, 40)).toEqual([
+      { type: Ipv6OptionType.RouterAlert, data: hex("0000") },
+      { type: Ipv6OptionType.PadN, data: new Uint8Array(0) },
+    ]);
+    const pad1 = hex("3a00 0000 0000 0000");
+    expect(parseIpv6Options(pad1, 0)).toHaveLength(6);
+    expect(wireError(() => parseIpv6Options(hex("3a00 0000 0000 0105"), 0)).code).toBe("bad-length");
+    expect(wireError(() => parseIpv6Options(hex("3a00 0000 0000 0001"), 0)).code).toBe("truncated");
+    expect(wireError(() => parseIpv6Options(hex("3a01 0000 0000 0000"), 0)).code).toBe("truncated");
   });
   it("impossible length", () => {
     expect(wireError(() => Ipv6Header.parse(ECHO.subarray(0, 39))).code).toBe("truncated");

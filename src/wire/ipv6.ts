@@ -259,3 +259,45 @@ function readRepr(buf: Uint8Array, offset: number): Ipv6Repr {
     dst: Ipv6Header.dst(buf, offset),
   };
 }
+
+export interface Ipv6Option {
+  /** The option type byte (its top two bits say what to do if unknown, RFC 8200 §4.2). */
+  type: number;
+  data: Uint8Array;
+}
+
+/** Option types seen in practice (IANA "Destination Options and Hop-by-Hop Options"). */
+export const Ipv6OptionType = {
+  Pad1: 0,
+  PadN: 1,
+  JumboPayload: 0xc2,
+  RouterAlert: 0x05,
+} as const;
+
+/**
+ * The options of the hop-by-hop or destination-options header at `headerOffset` (RFC 8200 §4.2:
+ * Pad1 is one zero byte, every other option is type, length, data). Padding is reported too, so
+ * the list accounts for every byte of the header.
+ */
+export function parseIpv6Options(buf: Uint8Array, headerOffset: number): Ipv6Option[] {
+  checkLen(buf, headerOffset, 2, "ipv6 options header");
+  const end = headerOffset + (buf[headerOffset + 1] + 1) * 8;
+  checkLen(buf, headerOffset, end - headerOffset, "ipv6 options header");
+  const out: Ipv6Option[] = [];
+  let i = headerOffset + 2;
+  while (i < end) {
+    const type = buf[i];
+    if (type === Ipv6OptionType.Pad1) {
+      out.push({ type, data: new Uint8Array(0) });
+      i++;
+      continue;
+    }
+    if (i + 2 > end) throw new WireError("truncated", i, `ipv6 option ${type}: no length byte`);
+    const len = buf[i + 1];
+    if (i + 2 + len > end)
+      throw new WireError("bad-length", i + 1, `ipv6 option ${type}: length ${len} overruns`);
+    out.push({ type, data: buf.slice(i + 2, i + 2 + len) });
+    i += 2 + len;
+  }
+  return out;
+}
