@@ -19,7 +19,9 @@
  *
  * vSphere's behaviours kept here:
  * - security policy per port group: promiscuous mode, MAC address changes, forged transmits,
- *   all rejected by default (vSphere Security guide, "Securing Standard Switches"). "MAC address
+ *   all rejected by default (the defaults of vSphere distributed port groups and of VMware's
+ *   hardening guide; a standard switch accepts MAC changes and forged transmits unless told
+ *   otherwise; vSphere Networking, "Security Policy"). "MAC address
  *   changes: reject" means that while the guest's effective MAC differs from the vNIC's MAC the
  *   port receives nothing; "forged transmits: reject" compares a frame's source with the MAC
  *   the switch honours for the vNIC (its configured MAC, or the effective one when changes are
