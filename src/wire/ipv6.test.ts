@@ -172,6 +172,7 @@ describe("ipv6", () => {
         () => Ipv6Header.parse(bytes, at),
         () => Ipv6Header.parseQuoted(bytes, at),
         () => Ipv6Header.parseExtensions(bytes, at),
+        () => parseIpv6Options(bytes, at),
       ]) {
         try {
           f();
