@@ -55,8 +55,8 @@ export function decodeCapture(
   // Lines are written in batches: one write per frame is slow on a capture of a million frames.
   let pending = "";
   try {
-    for (const rec of captureRecords(bytes)) {
-      if (n === maxFrames) break;
+    const records = captureRecords(bytes); // refuses a foreign file even with --count 0
+    for (const rec of maxFrames > 0 ? records : []) {
       n++;
       const layers = decodePacket(rec.data, rec.linkType, options);
       pending += isJson ? jsonLine(n, rec, layers) : textLine(n, rec, layers);
@@ -64,6 +64,8 @@ export function decodeCapture(
         io.out(pending);
         pending = "";
       }
+      // Stop before asking the reader for more: the next record may be the broken one.
+      if (n === maxFrames) break;
     }
     if (pending) io.out(pending);
   } catch (e) {
