@@ -153,6 +153,8 @@ export function analyseTrace(input: TraceInput): TraceResult {
   let verdict: string;
   if (!input.delivered) {
     verdict = `not delivered: ${input.sendError ?? failureCause(records, kindOf, labels, input.icmpError ?? null)}`;
+  } else if (target.kind === "vm" && target.vm === source.vm && !crosses) {
+    verdict = `to itself: stays inside ${source.vm} (the guest's own stack)`;
   } else {
     verdict = `${relation(source, target)}: ${pathPhrase(source, target, crosses, physical, gateways, sawVswitch, gwSwitch)}`;
   }
