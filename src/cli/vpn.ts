@@ -336,15 +336,16 @@ async function runListen(opts: ListenOptions, io: Io): Promise<number> {
           `peer ${p.name}: endpoint ${p.endpoint ?? "(none)"}, ${p.handshakesCompleted} handshake(s), rx ${p.rxPackets} packets/${p.rxBytes} bytes, tx ${p.txPackets} packets/${p.txBytes} bytes\n`,
         );
       }
+      const nonZero = (r: Record<string, number>) =>
+        Object.entries(r)
+          .filter(([, n]) => n > 0)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(", ");
+      const hostDrops = Object.values(c.hostDrops).reduce((a, b) => a + b, 0);
       io.out(
-        `datagrams rx ${d.rxDatagrams} tx ${d.txDatagrams}; echo requests answered ${c.echoRequestsAnswered}; drops ${d.dropsTotal}${
-          d.dropsTotal > 0
-            ? ` (${Object.entries(d.drops)
-                .filter(([, n]) => n > 0)
-                .map(([k, n]) => `${k} ${n}`)
-                .join(", ")})`
-            : ""
-        }\n`,
+        `datagrams rx ${d.rxDatagrams} tx ${d.txDatagrams}; echo requests answered ${c.echoRequestsAnswered}; ` +
+          `tunnel drops ${d.dropsTotal}${d.dropsTotal > 0 ? ` (${nonZero(d.drops)})` : ""}; ` +
+          `host drops ${hostDrops}${hostDrops > 0 ? ` (${nonZero(c.hostDrops)})` : ""}\n`,
       );
     }
     return ExitCode.ok;

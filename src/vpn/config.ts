@@ -46,7 +46,8 @@ export class ConfigError extends Error {
   }
 }
 
-export interface WgEndpoint {
+/** A peer's Endpoint as written in the file (the engine's `WgEndpoint` is the resolved address). */
+export interface ConfigEndpoint {
   /** An IPv4 or IPv6 literal (without brackets) or a host name to resolve. */
   readonly host: string;
   readonly port: number;
@@ -71,7 +72,7 @@ export interface WgPeerConfig {
   readonly presharedKey: Uint8Array | undefined;
   /** Host bits cleared, in file order, without repeats. */
   readonly allowedIps: Cidr[];
-  readonly endpoint: WgEndpoint | undefined;
+  readonly endpoint: ConfigEndpoint | undefined;
   /** 0 means off. */
   readonly persistentKeepaliveSec: number;
   /** The line of this peer's `[Peer]` header. */
@@ -124,7 +125,7 @@ interface PeerDraft {
   publicKey?: Uint8Array;
   presharedKey?: Uint8Array;
   allowedIps: Cidr[];
-  endpoint?: WgEndpoint;
+  endpoint?: ConfigEndpoint;
   persistentKeepaliveSec: number;
   seen: Map<string, number>;
 }
@@ -286,7 +287,7 @@ export function parseWgConfig(text: string, file = "<config>"): WgConfig {
         case "endpoint": {
           const ep = parseEndpoint(value);
           if (typeof ep === "string") fail("bad-value", lineNo, `Endpoint: ${ep}`);
-          p.endpoint = ep as WgEndpoint;
+          p.endpoint = ep as ConfigEndpoint;
           break;
         }
         case "persistentkeepalive": {
@@ -365,7 +366,7 @@ const HOSTNAME_RE =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 /** Reads `host:port` or `[v6]:port`; returns the reason as a string when it is not one. */
-export function parseEndpoint(text: string): WgEndpoint | string {
+export function parseEndpoint(text: string): ConfigEndpoint | string {
   let host: string;
   let portText: string;
   if (text.startsWith("[")) {
@@ -390,7 +391,7 @@ export function parseEndpoint(text: string): WgEndpoint | string {
   return { host, port, family };
 }
 
-export function formatEndpoint(ep: WgEndpoint): string {
+export function formatEndpoint(ep: ConfigEndpoint): string {
   return ep.family === 6 ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`;
 }
 
