@@ -241,6 +241,7 @@ export interface IpStats {
   icmpErrorsSent: number;
   icmpErrorsSuppressed: number;
   icmpErrorsRateLimited: number;
+  redirectsApplied: number;
   udpRxDatagrams: number;
   udpRxBytes: number;
   udpTxDatagrams: number;
@@ -263,6 +264,7 @@ function newStats(): IpStats {
     icmpErrorsSent: 0,
     icmpErrorsSuppressed: 0,
     icmpErrorsRateLimited: 0,
+    redirectsApplied: 0,
     udpRxDatagrams: 0,
     udpRxBytes: 0,
     udpTxDatagrams: 0,
@@ -760,6 +762,8 @@ export class IpHost {
   private readonly reassemblies = new Map<string, Reassembly>();
   private reassemblyBytes = 0;
   private readonly icmpBuckets = new Map<number, { tokensNs: number; lastNs: number }>();
+  /** First hops learned from ICMP redirects, keyed by `dst | 0`. */
+  private readonly redirects = new Map<number, { iface: IpInterface; gateway: Ipv4; expiresNs: number }>();
   private icmpGlobalTokens = ICMP_GLOBAL_BURST;
   private icmpGlobalLastNs = 0;
 
@@ -830,13 +834,20 @@ export class IpHost {
    * else the first interface with a default gateway (next hop = the gateway). The limited
    * broadcast and multicast groups leave by the first interface. Null when nothing fits ("Network is unreachable").
    */
-  route(dst: Ipv4): { iface: IpInterface; nextHop: Ipv4 } | null {
+  route(dst: Ipv4, nowNs = 0): { iface: IpInterface; nextHop: Ipv4 } | null {
     if (((dst | 0) === -1 || isMulticastIp(dst)) && this.interfaces.length > 0) {
       // Link-local delivery: the limited broadcast and groups leave by the first interface.
       return { iface: this.interfaces[0], nextHop: dst };
     }
     const on = this.connectedInterface(dst);
     if (on !== null) return { iface: on, nextHop: dst };
+    if (this.redirects.size > 0) {
+      const r = this.redirects.get(dst | 0);
+      if (r !== undefined) {
+        if (nowNs < r.expiresNs) return { iface: r.iface, nextHop: r.gateway };
+        this.redirects.delete(dst | 0);
+      }
+    }
     for (const iface of this.interfaces) if (iface.gateway !== null) return { iface, nextHop: iface.gateway };
     return null;
   }
@@ -1061,8 +1072,7 @@ export class IpHost {
       return;
     }
     if (type === Icmpv4Type.Redirect) {
-      // No route cache to patch: a host with one default gateway ignores redirects (counted).
-      this.dropFrame(iface, frame, "icmp-redirect-ignored", "dropped: ICMP redirect (not applied)", nowNs);
+      this.applyRedirect(iface, frame, off, icmpOff, qOff, nowNs);
       return;
     }
     const mtu = type === Icmpv4Type.DestUnreachable && code === 4 ? Icmpv4.nextHopMtu(b, icmpOff) : 0;
@@ -1124,6 +1134,61 @@ export class IpHost {
       };
       for (const l of this.icmpErrorListeners) l(report);
     }
+  }
+
+  /**
+   * RFC 1122 §3.2.2.2 / RFC 792: a redirect teaches a host a better first hop for the quoted
+   * destination (net redirects are taken as host redirects, as RFC 1122 says). Accepted, as by
+   * Linux (`accept_redirects` on a host, secure checks of `ip_rt_redirect`), only from the
+   * current first hop for that destination, towards an on-link unicast address that is not
+   * ours; kept for 300 s. A router (forwarding) ignores redirects.
+   */
+  private applyRedirect(
+    iface: IpInterface,
+    frame: Frame,
+    off: number,
+    icmpOff: number,
+    qOff: number,
+    nowNs: number,
+  ) {
+    const b = frame.buf;
+    const from = Ipv4Header.src(b, off);
+    const target = Ipv4Header.dst(b, qOff);
+    const gateway = Icmpv4.restOfHeader(b, icmpOff);
+    const text = `ICMP redirect from ${formatIpv4(from)}: ${formatIpv4(target)} via ${formatIpv4(gateway)}`;
+    if (this.forwardHook !== null) {
+      this.dropFrame(
+        iface,
+        frame,
+        "icmp-redirect-ignored",
+        `dropped: ${text} (a router ignores redirects)`,
+        nowNs,
+      );
+      return;
+    }
+    const current = this.route(target, nowNs);
+    const isAcceptable =
+      current !== null &&
+      current.iface === iface &&
+      current.nextHop === from &&
+      iface.contains(gateway) &&
+      !iface.isBroadcast(gateway) &&
+      isUnicastAddress(gateway) &&
+      !this.isOwnAddress(gateway) &&
+      gateway !== current.nextHop;
+    if (!isAcceptable) {
+      this.dropFrame(
+        iface,
+        frame,
+        "icmp-redirect-refused",
+        `dropped: ${text} (not from our first hop, or not on-link)`,
+        nowNs,
+      );
+      return;
+    }
+    this.redirects.set(target | 0, { iface, gateway, expiresNs: nowNs + REDIRECT_EXPIRES_NS });
+    this.stats.redirectsApplied++;
+    if (this.env.isTracing) this.record(frame, iface, "deliver", `${text}: applied`, nowNs);
   }
 
   private replyEcho(iface: IpInterface, req: Frame, off: number, hl: number, nowNs: number): void {
@@ -1237,7 +1302,7 @@ export class IpHost {
       this.drops.add("bad-size");
       return "bad-size";
     }
-    const path = this.pathTo(dst);
+    const path = this.pathTo(dst, nowNs);
     if (typeof path === "string") return path;
     const { iface, src } = path;
     const icmpLen = ICMP_HEADER_LEN + sizeBytes;
@@ -1455,7 +1520,7 @@ export class IpHost {
       return "bad-size";
     }
     const udpLen = UDP_HEADER_LEN + payloadLen;
-    const path = this.pathTo(dst);
+    const path = this.pathTo(dst, nowNs);
     if (typeof path === "string") return path;
     const { iface, src } = path;
     const f = this.allocIpv4(udpLen);
@@ -1523,7 +1588,7 @@ export class IpHost {
       });
       return;
     }
-    const r = this.route(dst);
+    const r = this.route(dst, nowNs);
     if (r === null) {
       this.dropNoIface(frame, "no-route", `dropped: no route to ${formatIpv4(dst)}`, nowNs);
       return;
@@ -1580,7 +1645,7 @@ export class IpHost {
     const isLoopback = this.isOwnAddress(src);
     if (isLoopback) from = src;
     else {
-      const r = this.route(src);
+      const r = this.route(src, nowNs);
       if (r === null) {
         this.stats.icmpErrorsSuppressed++;
         return;
@@ -1675,10 +1740,10 @@ export class IpHost {
   // ---- helpers -----------------------------------------------------------------------------
 
   /** Where a packet of `ipLen` bytes to `dst` goes, or why it cannot (counted as a drop). */
-  private pathTo(dst: Ipv4): { iface: IpInterface; src: Ipv4 } | SendError {
+  private pathTo(dst: Ipv4, nowNs: number): { iface: IpInterface; src: Ipv4 } | SendError {
     const local = this.interfaceByAddress(dst);
     if (local !== null) return { iface: local, src: dst };
-    const r = this.route(dst);
+    const r = this.route(dst, nowNs);
     if (r === null) {
       this.drops.add("no-route");
       return "no-route";
@@ -1788,6 +1853,9 @@ const ICMP_GLOBAL_PER_SEC = 1000;
 const ICMP_GLOBAL_BURST = 50;
 /** Destinations with a rate-limit bucket at most (Linux bounds its inet_peer cache too). */
 const ICMP_BUCKETS_MAX = 4096;
+
+/** How long a redirect-learned first hop is kept (Linux's ip_rt_gc_timeout, 300 s). */
+const REDIRECT_EXPIRES_NS = 300e9;
 
 /** Linux's ipfrag_time: how long a datagram's fragments are waited for. */
 export const REASSEMBLY_TIMEOUT_NS = 30e9;
@@ -1938,6 +2006,6 @@ export function icmpErrorText(type: number, code: number, mtu: number): string {
     return code === 0 ? "Time to live exceeded" : "Frag reassembly time exceeded";
   if (type === Icmpv4Type.ParameterProblem) return "Parameter problem";
   if (type === 4) return "Source Quench";
-  if (type === Icmpv4Type.Redirect) return "Redirect";
+  if (type === Icmpv4Type.Redirect) return code === 0 ? "Redirect Network" : "Redirect Host";
   return `ICMP type ${type} code ${code}`;
 }

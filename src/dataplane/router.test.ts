@@ -279,6 +279,37 @@ describe("router: forwarding", () => {
     );
   });
 
+  it("forwards a packet back into its own VLAN and sends the sender a host redirect", () => {
+    const { sw, router, env } = newRouter();
+    const peer = ip("192.168.10.12");
+    const peerMac = mac("02:00:00:00:10:12");
+    for (const [m, a] of [
+      [VM1_MAC, VM1_IP],
+      [peerMac, peer],
+    ]) {
+      router.receiveOnSvi(
+        10,
+        arpFrame({ op: ArpOp.Request, dst: MAC_BROADCAST, senderMac: m, senderIp: a, targetIp: GW10 }),
+        0,
+      );
+    }
+    sw.take();
+    // VM1 (with a wrong /32 mask, say) sends to its neighbour through the gateway.
+    router.receiveOnSvi(
+      10,
+      echoRequestFrame({ srcMac: VM1_MAC, dstMac: SW_MAC, src: VM1_IP, dst: peer, id: 1, seq: 1 }),
+      env.nowNs,
+    );
+    const sent = sw.take().map((s) => [s.vid, decodeChecked(s.frame)] as const);
+    expect(sent).toHaveLength(2);
+    const [redirect, forwarded] = sent;
+    expect(redirect[0]).toBe(10);
+    expect(redirect[1].ip).toMatchObject({ src: GW10, dst: VM1_IP });
+    expect(redirect[1].icmp).toMatchObject({ kind: "redirect", code: 1, gateway: peer });
+    expect(forwarded[1].eth.dst).toBe(peerMac);
+    expect(forwarded[1].ip?.ttl).toBe(63);
+  });
+
   it("answers net unreachable when no SVI covers the destination", () => {
     const { sw, router, env } = newRouter();
     primeVm2(router, sw, env);

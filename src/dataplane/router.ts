@@ -20,8 +20,10 @@
  * 5. TTL decremented with the RFC 1624 incremental checksum update, Ethernet rewritten (source =
  *    the switch's MAC, destination = the next hop's MAC from ARP on the egress VLAN); when ARP
  *    fails the queued packets get ICMP host unreachable (code 1).
- * A packet routed back out of the VLAN it came from is forwarded without an ICMP redirect.
- * ICMP errors are not rate-limited. Forwarding allocates nothing: the frame is rewritten in place.
+ * A packet routed back out of the VLAN it came from, from a source on that VLAN's subnet, is
+ * forwarded and answered with an ICMP host redirect naming the destination as the better first
+ * hop (RFC 1812 §5.2.7.2, after the TTL decrement as Linux's ip_forward does). ICMP errors are
+ * rate-limited by the shared stack. Forwarding allocates nothing: the frame is rewritten in place.
  */
 
 import { formatIpv4, type Ipv4, isBroadcastMac, isMulticastMac } from "../wire/addr.ts";
@@ -225,6 +227,11 @@ export class SviRouter implements SviHandler {
     }
     const newTtl = Ipv4Header.decrementTtl(b, off);
     this.stack.stats.ipForwarded++;
+    if (out === inIface && inIface.contains(src)) {
+      // The sender could have reached the destination itself (no source-route check: options
+      // are carried, not interpreted).
+      this.stack.sendIcmpError(frame, off, Icmpv4Type.Redirect, 1, dst >>> 0, nowNs);
+    }
     if (!isTooBig) {
       if (this.env.isTracing) this.traceRoute(inIface, out, frame, src, dst, ttl, newTtl, "", nowNs);
       out.sendIpv4(frame, dst, nowNs);

@@ -498,6 +498,41 @@ describe("vm: IPv4, ICMP, UDP", () => {
     ]);
   });
 
+  it("applies a redirect from its gateway, refuses one from anyone else (RFC 1122 §3.2.2.2)", () => {
+    const { vm, env } = newVm();
+    vm.receive(
+      0,
+      arpFrame({
+        op: ArpOp.Request,
+        dst: MAC_BROADCAST,
+        senderMac: GW_MAC,
+        senderIp: GW_IP,
+        targetIp: VM1_IP,
+      }),
+      0,
+    );
+    env.take();
+    const far = ip("10.0.0.5");
+    const other = ip("192.168.10.254");
+    vm.ping(far, { id: 2, seq: 1 }, 0);
+    const [sentFrame] = env.take().map((s) => s.frame);
+    const quote = sentFrame.bytes().subarray(ETHERNET_HEADER_LEN, ETHERNET_HEADER_LEN + 28);
+    const redirectFrom = (from: number, fromMac: number) => {
+      const m = new Uint8Array(ICMP_HEADER_LEN + quote.length);
+      Icmpv4.emitError(m, 0, 5, 1, other, quote, 0, quote.length);
+      return ipv4Frame({ srcMac: fromMac, dstMac: VM1_MAC, src: from, dst: VM1_IP, protocol: 1, payload: m });
+    };
+    vm.receive(0, redirectFrom(VM2_IP, VM2_MAC), 10);
+    expect(vm.drops.get("icmp-redirect-refused")).toBe(1);
+    vm.receive(0, redirectFrom(GW_IP, GW_MAC), 20);
+    expect(vm.stats.redirectsApplied).toBe(1);
+    vm.ping(far, { id: 2, seq: 2 }, 30);
+    expect(decodeChecked(env.take()[0].frame).arp?.targetIp).toBe(other); // the new first hop
+    // Forgotten after 300 s: back to the default gateway.
+    vm.ping(far, { id: 2, seq: 3 }, 301 * S);
+    expect(decodeChecked(env.take()[0].frame).eth.dst).toBe(GW_MAC);
+  });
+
   it("times out a ping nobody answers", () => {
     const { vm, env } = newVm();
     vm.receive(0, arpRequestFromVm2(), 0);

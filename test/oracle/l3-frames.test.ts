@@ -1,7 +1,8 @@
 /**
  * The wire oracle for what the layer-3 devices emit (not what the codecs can build): a guest
  * stack and an SVI router are driven through ARP, echo, routing, every ICMP error they generate
- * (time exceeded, host/net/port unreachable, fragmentation needed, reassembly time exceeded),
+ * (time exceeded, host/net/port unreachable, fragmentation needed, reassembly time exceeded,
+ * redirect),
  * UDP and fragmentation; every frame they send is copied at the moment it leaves, written to a
  * pcap and read back by tshark with checksum checks on. tshark must find nothing malformed,
  * raise no expert warning, verify every checksum (after reassembling the fragments), and agree
@@ -162,6 +163,24 @@ function buildCapture(): void {
     }),
     0,
   );
+  sw.what = "ARP reply";
+  router.receiveOnSvi(
+    10,
+    arpFrame({
+      op: ArpOp.Request,
+      dst: MAC_BROADCAST,
+      senderMac: PEER_MAC,
+      senderIp: PEER_IP,
+      targetIp: GW10,
+    }),
+    0,
+  );
+  sw.what = "redirect, then the hairpinned echo";
+  router.receiveOnSvi(
+    10,
+    echoRequestFrame({ srcMac: VM1_MAC, dstMac: SW_MAC, src: VM1_IP, dst: PEER_IP, id: 3, seq: 1 }),
+    0,
+  );
   sw.what = "time exceeded";
   router.receiveOnSvi(20, fromVm2(VM1_IP, { ttl: 1 }), 0);
   sw.what = "net unreachable";
@@ -228,6 +247,12 @@ describe.skipIf(!hasTshark())("layer-3 frames through tshark", () => {
     };
     expect(byWhat("router: routed echo (ttl 63)").map((p) => field(p, "ip", "ip.ttl")[0])).toEqual(["63"]);
     expect(byWhat("router: time exceeded").map(icmp)).toEqual([["11", "0"]]);
+    const hairpin = byWhat("router: redirect, then the hairpinned echo");
+    expect(hairpin.map(icmp)).toEqual([
+      ["5", "1"],
+      ["8", "0"],
+    ]);
+    expect(field(hairpin[0], "icmp", "icmp.redir_gw")).toEqual(["192.168.10.12"]);
     expect(byWhat("router: net unreachable").map(icmp)).toEqual([["3", "0"]]);
     expect(byWhat("router: host unreachable").map(icmp)).toEqual([["3", "1"]]);
     expect(byWhat("vm: port unreachable").map(icmp)).toEqual([["3", "3"]]);
