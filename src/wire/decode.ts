@@ -170,6 +170,8 @@ export interface UdpLayer {
   length: number;
   /** "valid", "invalid", "absent" (zero: none sent, allowed over IPv4) or "unchecked". */
   checksumStatus: ChecksumStatus;
+  /** Present when the checksum was verified: true when it matched (as ipv4/icmp report it). */
+  checksumValid?: boolean;
   isQuoted?: boolean;
 }
 
@@ -184,6 +186,8 @@ export interface TcpLayer {
   window?: number;
   headerLength?: number;
   checksumStatus?: TcpChecksumStatus;
+  /** Present when the checksum was verified: true when it matched. */
+  checksumValid?: boolean;
   /** Options as tcpdump shows them ("mss 1460", "sackOK", "ts 1 0", "wscale 7", "nop"). */
   options?: string[];
   /** The header an ICMP error quotes: only its first 8 bytes (ports, sequence) are shown. */
@@ -641,6 +645,7 @@ function decodeTcp(
     window: tcp.window,
     headerLength: TCP_HEADER_LEN + tcp.options.length,
     checksumStatus: tcp.checksumStatus,
+    ...verdict(tcp.checksumStatus),
   };
   layers.push(layer);
   if (tcp.options.length > 0) {
@@ -786,6 +791,7 @@ function decodeUdp(buf: Uint8Array, offset: number, udp: UdpRepr, layers: Layer[
     dstPort: udp.dstPort,
     length: UDP_HEADER_LEN + udp.payloadLength,
     checksumStatus: udp.checksumStatus,
+    ...verdict(udp.checksumStatus),
   });
   const dataAt = offset + UDP_HEADER_LEN;
   const end = dataAt + udp.payloadLength;
@@ -801,6 +807,11 @@ function decodeUdp(buf: Uint8Array, offset: number, udp: UdpRepr, layers: Layer[
     return;
   }
   pushPayload(dataAt, end, layers);
+}
+
+/** `checksumValid` for a transport checksum that was verified, nothing when it was not. */
+function verdict(status: ChecksumStatus | TcpChecksumStatus): { checksumValid?: boolean } {
+  return status === "valid" || status === "invalid" ? { checksumValid: status === "valid" } : {};
 }
 
 function pushPayload(offset: number, end: number, layers: Layer[]): void {

@@ -97,6 +97,7 @@ const MAP: Record<string, { layer: string; fields: Array<[string, string, Conv]>
       ["dstPort", "udp.dstport", "num"],
       ["length", "udp.length", "num"],
       ["checksumStatus", "udp.checksum.status", "udpChecksum"],
+      ["checksumValid", "udp.checksum.status", "checksum"],
     ],
   },
   sll: {
@@ -120,6 +121,7 @@ const MAP: Record<string, { layer: string; fields: Array<[string, string, Conv]>
       ["window", "tcp.window_size_value", "num"],
       ["headerLength", "tcp.hdr_len", "num"],
       ["checksumStatus", "tcp.checksum.status", "tcpChecksum"],
+      ["checksumValid", "tcp.checksum.status", "checksum"],
     ],
   },
   vxlan: { layer: "vxlan", fields: [["vni", "vxlan.vni", "num"]] },
