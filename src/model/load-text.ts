@@ -26,7 +26,7 @@ import {
 } from "./diagnostics.ts";
 import { tryParseSimpleYaml } from "./fast-yaml.ts";
 import { normalize, type RawDiagnostic } from "./normalize.ts";
-import { showValue, TopologyFileSchema } from "./schema.ts";
+import { showValue, type TopologyFile, TopologyFileSchema } from "./schema.ts";
 import { hint } from "./suggest.ts";
 import type { Topology } from "./types.ts";
 
@@ -95,6 +95,13 @@ export function loadTopologyText(text: string, sourcePath: string): LoadResult {
   if (!parsed.success) {
     const raws: RawDiagnostic[] = [];
     for (const iss of parsed.error.issues) zodToRaw(iss, [], data, raws);
+    // Meaning is still checked on the rest of the file, so that all errors come at once; its
+    // warnings wait until the file is well-formed (some would only echo what was cut).
+    const cut = cutToShape(data);
+    if (cut !== null) {
+      const r = normalize(cut.data, sourcePath, cut);
+      for (const d of r.diagnostics) if (d.severity === "error") raws.push(d);
+    }
     const diags = dedupe(raws).map((r) => place(r.path, r.at, r.message, r.severity));
     throw new TopologyError(sortDiagnostics(diags));
   }
@@ -153,6 +160,110 @@ function readFullYaml(p: Positions, sourcePath: string): unknown {
       },
     ]);
   }
+}
+
+// --- cutting a file to its well-formed part -----------------------------------------------------
+
+/** Keys whose values map names to entities: an entry is the unit to cut. */
+const RECORD_KEYS = new Set(["switches", "servers", "ports", "gateway", "vswitches", "portGroups", "vms"]);
+
+/** The list item or named entry that holds `path` (a required key of it is missing or broken). */
+function enclosingEntity(path: DocPath): DocPath {
+  for (let i = path.length - 1; i >= 1; i--) {
+    if (typeof path[i] === "number") return path.slice(0, i + 1);
+    if (typeof path[i - 1] === "string" && RECORD_KEYS.has(path[i - 1] as string))
+      return path.slice(0, i + 1);
+  }
+  return path.slice(0, 1);
+}
+
+function isPrefix(p: DocPath, of: DocPath): boolean {
+  if (p.length > of.length) return false;
+  for (let i = 0; i < p.length; i++) if (p[i] !== of[i]) return false;
+  return true;
+}
+
+/** Later list items first, so cutting one does not move the next one to cut. */
+function compareForCutting(a: DocPath, b: DocPath): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === y) continue;
+    if (typeof x === "number" && typeof y === "number") return y - x;
+    return String(x) < String(y) ? -1 : 1;
+  }
+  return b.length - a.length;
+}
+
+interface Cut {
+  data: TopologyFile;
+  translate: (path: DocPath) => DocPath;
+  isPrunedUnder: (path: DocPath) => boolean;
+}
+
+/**
+ * The file without the parts the shape check refuses: broken values and unknown keys removed,
+ * entities that lack a required key (or whose required key is broken) removed whole, until
+ * the schema accepts what is left. Null when nothing useful is left (the root itself is wrong).
+ */
+function cutToShape(original: unknown): Cut | null {
+  if (original === null || typeof original !== "object" || Array.isArray(original)) return null;
+  const work = structuredClone(original) as Record<string, unknown>;
+  /** Per list (by identity): the original index of each remaining item. */
+  const origIndex = new WeakMap<unknown[], number[]>();
+  const pruned: DocPath[] = [];
+  const translate = (path: DocPath): DocPath => {
+    let node: unknown = work;
+    const out: (string | number)[] = [];
+    for (const seg of path) {
+      if (Array.isArray(node) && typeof seg === "number") out.push(origIndex.get(node)?.[seg] ?? seg);
+      else out.push(seg);
+      node =
+        node !== null && typeof node === "object"
+          ? (node as Record<string | number, unknown>)[seg]
+          : undefined;
+    }
+    return out;
+  };
+
+  for (let round = 0; round < 20; round++) {
+    const r = TopologyFileSchema.safeParse(work);
+    if (r.success)
+      return {
+        data: r.data,
+        translate,
+        isPrunedUnder: (path) => {
+          const t = translate(path);
+          return pruned.some((p) => isPrefix(p, t) || isPrefix(t, p));
+        },
+      };
+    const targets: DocPath[] = [];
+    for (const iss of r.error.issues) {
+      const path = iss.path as (string | number)[];
+      if (iss.code === "unrecognized_keys") for (const k of iss.keys) targets.push([...path, k]);
+      else if (iss.code === "invalid_type" && valueAt(work, path) === undefined) {
+        if (path.length === 1 && path[0] === "name") work.name = "unnamed";
+        else targets.push(enclosingEntity(path));
+      } else targets.push(path);
+    }
+    if (targets.length === 0 || targets.some((t) => t.length === 0)) return null;
+    // Record every target in the user's coordinates before anything moves.
+    const unique = [...new Map(targets.map((t) => [JSON.stringify(t), t])).values()].sort(compareForCutting);
+    for (const t of unique) pruned.push(translate(t));
+    for (const t of unique) {
+      const parent = valueAt(work, t.slice(0, -1));
+      const last = t[t.length - 1];
+      if (Array.isArray(parent) && typeof last === "number") {
+        if (last >= parent.length) continue;
+        const idx = origIndex.get(parent) ?? parent.map((_, i) => i);
+        parent.splice(last, 1);
+        idx.splice(last, 1);
+        origIndex.set(parent, idx);
+      } else if (parent !== null && typeof parent === "object")
+        delete (parent as Record<string, unknown>)[last];
+    }
+  }
+  return null;
 }
 
 // --- YAML syntax errors -----------------------------------------------------------------------

@@ -250,9 +250,11 @@ describe("errors", () => {
     const text = minimal("  - endpoints: [s1:eth0, sw1:p2]\n")
       .replace("pg: { vlan: 1 }", "pg: { vlan: 0 }")
       .replace("portGroup: pg,", "portGroup: pgg,");
-    // vlan 0 is a shape error; shape errors are reported before meaning is checked.
+    // The shape error (VLAN 0) and the meaning error (the NIC cabled twice) come together; the
+    // unknown 'pgg' is not claimed, since the port group that was refused might be the one meant.
     expect(errorsOf(text)).toEqual([
       "11:23: servers.s1.vswitches.vs0.portGroups.pg.vlan: 0 is not a usable VLAN id: VLAN ids are 1..4094 (IEEE 802.1Q reserves 0 and 4095)",
+      "16:17: links[1].endpoints[0]: s1:eth0 is already cabled by links[0]; a NIC takes one link",
     ]);
     const meaning = minimal("  - endpoints: [s1:eth0, sw1:p2]\n  - endpoints: [sw1:p3, sw9:p1]\n").replace(
       "portGroup: pg,",
@@ -262,6 +264,17 @@ describe("errors", () => {
       "13:34: servers.s1.vms.vm1.nics[0].portGroup: no port group 'pgg' on s1; did you mean 'pg'? known: pg",
       "16:17: links[1].endpoints[0]: s1:eth0 is already cabled by links[0]; a NIC takes one link",
       "17:25: links[2].endpoints[1]: no switch or server 'sw9'; did you mean 'sw1'? known: sw1, s1",
+    ]);
+  });
+
+  it("keeps the user's list positions when a broken list item is left out of the meaning checks", () => {
+    const text = minimal("  - endpoints: [s1:eth9, sw1:p2]\n  - endpoints: [s1:eth9, sw1:p3]\n").replace(
+      "  - endpoints: [s1:eth0, sw1:p1]\n",
+      "  - endpoints: 5\n  - endpoints: [s1:eth0, sw1:p1]\n",
+    );
+    expect(errorsOf(text)).toEqual([
+      "15:16: links[0].endpoints: expected two endpoints [node:port, node:port], got 5",
+      "18:17: links[3].endpoints[0]: s1:eth9 is already cabled by links[2]; a NIC takes one link",
     ]);
   });
 

@@ -126,8 +126,25 @@ function resolveSecurity(s: SecurityFile | undefined, base: SecurityPolicy): Sec
   };
 }
 
-export function normalize(file: TopologyFile, sourcePath: string): NormalizeResult {
-  return new Normalizer(file, sourcePath).run();
+/**
+ * When the shape check failed, the loader still runs this pass on the file with the broken
+ * parts cut out, so every error is reported at once. `translate` maps a path in the cut file to
+ * the user's file (list items may have gone); `isPrunedUnder` says whether something at, above
+ * or below a path was cut, so that a reference to it is not reported as unknown a second time.
+ */
+export interface NormalizeOptions {
+  translate: (path: DocPath) => DocPath;
+  isPrunedUnder: (path: DocPath) => boolean;
+}
+
+const WHOLE_FILE: NormalizeOptions = { translate: (p) => p, isPrunedUnder: () => false };
+
+export function normalize(
+  file: TopologyFile,
+  sourcePath: string,
+  options: NormalizeOptions = WHOLE_FILE,
+): NormalizeResult {
+  return new Normalizer(file, sourcePath, options).run();
 }
 
 class Normalizer {
@@ -155,11 +172,22 @@ class Normalizer {
   constructor(
     private readonly file: TopologyFile,
     private readonly sourcePath: string,
+    private readonly options: NormalizeOptions,
   ) {}
 
+  /** A path of this pass as the user's file has it, for messages. */
+  private show(path: DocPath): string {
+    return formatDocPath(this.options.translate(path));
+  }
+
+  private isCut(path: DocPath): boolean {
+    return this.options.isPrunedUnder(path);
+  }
+
   private report(severity: Severity, path: DocPath, message: string, at: "key" | "value"): void {
-    const p = formatDocPath(path);
-    this.diags.push({ path, at, severity, message: p === "" ? message : `${p}: ${message}` });
+    const original = this.options.translate(path);
+    const p = formatDocPath(original);
+    this.diags.push({ path: original, at, severity, message: p === "" ? message : `${p}: ${message}` });
   }
   private errorCount(): number {
     let n = 0;
@@ -186,7 +214,8 @@ class Normalizer {
       for (const [portName, cfg] of Object.entries(sw.ports ?? {})) {
         const before = this.errorCount();
         const spec = this.switchPort(portName, cfg, [...path, "ports", portName]);
-        if (this.errorCount() > before) this.brokenPorts.add(`${name}:${portName}`);
+        if (this.errorCount() > before || this.isCut([...path, "ports", portName]))
+          this.brokenPorts.add(`${name}:${portName}`);
         ports.set(portName, { spec, path: [...path, "ports", portName] });
       }
       portConfigured.set(name, ports);
@@ -274,8 +303,8 @@ class Normalizer {
       }
       const what =
         prev.kind === "vm" && info.kind === "vm"
-          ? `VM name '${name}' is already used on ${prev.server} (${formatDocPath(prev.path)}); VM names are unique in the whole file`
-          : `name '${name}' is already the name of a ${prev.kind} (${formatDocPath(prev.path)}); switches, servers and VMs need distinct names because links and commands address them by name`;
+          ? `VM name '${name}' is already used on ${prev.server} (${this.show(prev.path)}); VM names are unique in the whole file`
+          : `name '${name}' is already the name of a ${prev.kind} (${this.show(prev.path)}); switches, servers and VMs need distinct names because links and commands address them by name`;
       this.clashing.add(name);
       this.error(info.path, what, "key");
     };
@@ -310,7 +339,7 @@ class Normalizer {
     }
     const prev = this.macsGiven.get(mac);
     if (prev !== undefined) {
-      this.error(path, `duplicate MAC ${formatMac(mac)}: ${formatDocPath(prev)} has it too`);
+      this.error(path, `duplicate MAC ${formatMac(mac)}: ${this.show(prev)} has it too`);
       return;
     }
     this.macsGiven.set(mac, path);
@@ -362,7 +391,7 @@ class Normalizer {
   private claimIp(path: DocPath, ip: Ipv4): void {
     const prev = this.ips.get(ip);
     if (prev !== undefined) {
-      this.error(path, `duplicate IP address ${formatIpv4(ip)}: ${formatDocPath(prev)} has it too`);
+      this.error(path, `duplicate IP address ${formatIpv4(ip)}: ${this.show(prev)} has it too`);
       return;
     }
     this.ips.set(ip, path);
@@ -428,7 +457,7 @@ class Normalizer {
       if (prev !== undefined) {
         this.error(
           typeof entry === "string" ? npath : [...npath, "name"],
-          `NIC '${obj.name}' is listed twice on ${name} (also ${formatDocPath(prev.path)})`,
+          `NIC '${obj.name}' is listed twice on ${name} (also ${this.show(prev.path)})`,
         );
         return;
       }
@@ -461,7 +490,8 @@ class Normalizer {
         const upath = [...vpath, "uplinks", j];
         const nic = nics.get(u);
         if (nic === undefined) {
-          this.error(upath, `no NIC '${u}' on ${name}${hint(u, nicNames)}`);
+          if (!this.isCut([...path, "nics"]))
+            this.error(upath, `no NIC '${u}' on ${name}${hint(u, nicNames)}`);
           return;
         }
         if (uplinks.includes(u)) {
@@ -507,12 +537,32 @@ class Normalizer {
     return spec;
   }
 
+  /** Resolution without messages, for servers with parts cut by the shape check. */
+  private findPortGroup(
+    server: ServerSpec,
+    pgIndex: Map<string, string[]>,
+    ref: string,
+  ): { vs: VswitchSpec; pg: PortGroupSpec } | null {
+    const slash = ref.indexOf("/");
+    const vsName =
+      slash >= 0 ? ref.slice(0, slash) : pgIndex.get(ref)?.length === 1 ? pgIndex.get(ref)![0] : "";
+    const pgName = slash >= 0 ? ref.slice(slash + 1) : ref;
+    const vs = server.vswitches.find((v) => v.name === vsName);
+    const pg = vs?.portGroups.find((p) => p.name === pgName);
+    return vs && pg ? { vs, pg } : null;
+  }
+
   private resolvePortGroup(
     server: ServerSpec,
     pgIndex: Map<string, string[]>,
     ref: string,
     path: DocPath,
   ): { vs: VswitchSpec; pg: PortGroupSpec } | null {
+    // A vswitch or port group the shape check refused is not "unknown": it is reported already.
+    if (this.isCut(["servers", server.name, "vswitches"]) || this.isCut(["servers", server.name, "nics"])) {
+      const found = this.findPortGroup(server, pgIndex, ref);
+      return found;
+    }
     if (server.vswitches.length === 0) {
       this.error(
         path,
@@ -572,6 +622,7 @@ class Normalizer {
     index: number,
     path: DocPath,
   ): VmNicSpec | null {
+    if (this.isCut(path)) return null; // part of it was refused by the shape check
     let attachment: VmNicSpec["attachment"] | null = null;
     let pending: Omit<Attachment, "ip" | "prefixLen" | "gateway" | "nicPath" | "vid"> | null = null;
     let isValid = true;
@@ -606,6 +657,8 @@ class Normalizer {
           path: [...path, "portGroup"],
         };
       } else isValid = false;
+    } else if (n.vf !== undefined && this.isCut(["servers", server.name, "nics"])) {
+      isValid = false; // its NIC may be the one the shape check refused
     } else if (n.vf !== undefined) {
       const nics = this.serverNics.get(server.name)!;
       const nic = nics.get(n.vf);
@@ -616,7 +669,7 @@ class Normalizer {
         const withVfs = [...nics.values()].filter((x) => x.spec.sriov !== null).map((x) => x.spec.name);
         this.error(
           [...path, "vf"],
-          `${n.vf} of ${server.name} has no SR-IOV VFs; give it sriov: { vfs: N } in ${formatDocPath(nic.path)}${withVfs.length > 0 ? ` (NICs with VFs: ${withVfs.join(", ")})` : ""}`,
+          `${n.vf} of ${server.name} has no SR-IOV VFs; give it sriov: { vfs: N } in ${this.show(nic.path)}${withVfs.length > 0 ? ` (NICs with VFs: ${withVfs.join(", ")})` : ""}`,
         );
         isValid = false;
       } else {
@@ -728,7 +781,7 @@ class Normalizer {
           if (prev !== undefined) {
             this.error(
               [...path, "endpoints", j],
-              `${key} is already cabled by ${formatDocPath(prev.slice(0, 2))}; a ${this.nodes.get(e.node)?.kind === "server" ? "NIC" : "port"} takes one link`,
+              `${key} is already cabled by ${this.show(prev.slice(0, 2))}; a ${this.nodes.get(e.node)?.kind === "server" ? "NIC" : "port"} takes one link`,
             );
             isValid = false;
           } else used.set(key, path);
@@ -790,6 +843,7 @@ class Normalizer {
     if (this.clashing.has(node)) return null; // which of the two is meant is unknowable; the clash is reported
     const info = this.nodes.get(node);
     if (info === undefined) {
+      if (this.isCut(["switches", node]) || this.isCut(["servers", node])) return null;
       const known = [...switchNames, ...serverNames];
       this.error(path, `no switch or server '${node}'${hint(node, known)}`);
       return null;
@@ -805,6 +859,7 @@ class Normalizer {
       const nics = this.serverNics.get(node);
       if (nics === undefined) return null;
       if (!nics.has(port)) {
+        if (this.isCut(["servers", node, "nics"])) return null;
         this.error(path, `no NIC '${port}' on ${node}${hint(port, [...nics.keys()])}`);
         return null;
       }
