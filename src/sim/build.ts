@@ -269,7 +269,8 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
         isUp: l.isUp,
       },
     );
-    if (!l.isUp) world.onStart(() => world.setLinkUp(link, false));
+    // Down from the start: the devices learn it before anything is sent (boot announcements too).
+    if (!l.isUp) world.setLinkUp(link, false);
   }
   return built;
 }

@@ -3,7 +3,7 @@
  * ping's, pingall's matrix, show's tables and arrays, demo's traces, and the user's mistakes
  * (unknown VM, bad option, broken topology file) answered with exit 2 and no stack trace.
  */
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -118,6 +118,30 @@ describe("vnet show", () => {
     const r = await run("show", SEED, "routes");
     expect(r.code).toBe(2);
     expect(r.err).toBe('vnet: show: unknown table "routes"; known: fdb, arp, ports, counters\n');
+  });
+});
+
+describe("a cable that is down", () => {
+  it("cuts server2 off: the trace is not delivered (exit 1) and show ports says down", async () => {
+    const down = join(tmp, "down.yaml");
+    const text = readFileSync(SEED, "utf8").replace(
+      "  - endpoints: [server2:eth0, tor1:eth2]\n",
+      "  - endpoints: [server2:eth0, tor1:eth2]\n    up: false\n",
+    );
+    expect(text).toContain("up: false");
+    writeFileSync(down, text);
+    const t = await run("trace", down, "web1", "web3", "--json");
+    expect(t.code).toBe(1);
+    expect(JSON.parse(t.out).delivered).toBe(false);
+    expect((await run("trace", down, "web1", "web2")).code).toBe(0);
+    const ports = JSON.parse((await run("show", down, "ports", "--after", "none", "--json")).out) as {
+      device: string;
+      port: string;
+      state: string;
+      txFrames: number;
+    }[];
+    const eth2 = ports.find((p) => p.device === "tor1" && p.port === "eth2");
+    expect(eth2).toMatchObject({ state: "down", txFrames: 0 });
   });
 });
 
