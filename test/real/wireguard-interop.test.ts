@@ -9,10 +9,13 @@
  *     and loses no reply; wireguard-go follows;
  * (d) `vnet vpn ping` against `vnet vpn listen`, both rekeying every second;
  * (e) `vnet vpn listen` with PersistentKeepalive starts the handshake itself and keeps it alive;
- * (f) ICMP errors from behind wireguard-go reach `vnet vpn ping`, which reports them as ping does.
+ * (f) ICMP errors from behind wireguard-go reach `vnet vpn ping`, which reports them as ping does;
+ * (g) the real `wg` reads our configuration text (setconf) and we read its (showconf): same config.
  */
 
 import { afterAll, describe, expect, it } from "vitest";
+import { formatCidr, parseCidr } from "../../src/vpn/allowed-ips.ts";
+import { formatEndpoint, parseWgConfig, type WgConfig } from "../../src/vpn/config.ts";
 import { keyToBase64 } from "../../src/vpn/keys.ts";
 import { keypair, RealLab, realWireguardSkipReason, sh, wgConfig } from "./wireguard-harness.ts";
 
@@ -346,6 +349,61 @@ describe.skipIf(skipReason !== undefined)(
       expect(await ping.exited).toBe(1);
       expect(ping.stdout()).toMatch(/From 10\.200\.7\.1 icmp_seq=1 Destination Host Unreachable\n/);
       expect(ping.stdout()).toMatch(/2 packets transmitted, 0 received, \+2 errors, 100% packet loss/);
+    });
+
+    it("(g) wg setconf accepts our configuration text and wg showconf reads back the same", async () => {
+      const { nsA } = lab!.pair({ a: "10.99.8.1", b: "10.99.8.2", prefixLen: 24 });
+      const self = keypair();
+      const peers = [keypair(), keypair(), keypair()];
+      const cfg: WgConfig = {
+        file: "<generated>",
+        notes: [],
+        interface: {
+          ...wgConfig({ self, listenPort: 51999, peer: { publicKey: peers[0].publicKey, allowedIps: [] } })
+            .interface,
+        },
+        peers: [
+          {
+            publicKey: peers[0].publicKey,
+            presharedKey: keypair().privateKey,
+            allowedIps: ["10.1.0.0/16", "10.2.3.4/32", "fd00:1::/48"].map(parseCidr),
+            endpoint: { host: "192.0.2.10", port: 51820, family: 4 },
+            persistentKeepaliveSec: 25,
+            line: 0,
+          },
+          {
+            publicKey: peers[1].publicKey,
+            presharedKey: undefined,
+            allowedIps: ["0.0.0.0/0", "::/0"].map(parseCidr),
+            endpoint: { host: "2001:db8::7", port: 4500, family: 6 },
+            persistentKeepaliveSec: 0,
+            line: 0,
+          },
+          {
+            publicKey: peers[2].publicKey,
+            presharedKey: undefined,
+            allowedIps: [],
+            endpoint: undefined,
+            persistentKeepaliveSec: 0,
+            line: 0,
+          },
+        ],
+      };
+      const ifname = await lab!.wireguardGo(nsA, cfg, "10.200.8.1/24");
+      const shown = parseWgConfig(sh("ip", ["netns", "exec", nsA, "wg", "showconf", ifname]), "showconf");
+      expect(keyToBase64(shown.interface.privateKey)).toBe(keyToBase64(self.privateKey));
+      expect(shown.interface.listenPort).toBe(51999);
+      const norm = (c: WgConfig) =>
+        c.peers
+          .map((p) => ({
+            publicKey: keyToBase64(p.publicKey),
+            presharedKey: p.presharedKey ? keyToBase64(p.presharedKey) : undefined,
+            allowedIps: p.allowedIps.map(formatCidr).sort(),
+            endpoint: p.endpoint ? formatEndpoint(p.endpoint) : undefined,
+            keepalive: p.persistentKeepaliveSec,
+          }))
+          .sort((a, b) => a.publicKey.localeCompare(b.publicKey));
+      expect(norm(shown)).toEqual(norm(cfg));
     });
   },
 );
