@@ -1377,12 +1377,14 @@ export class IpHost {
     const dst = Ipv4Header.dst(b, off);
     const id = Ipv4Header.ident(b, off);
     const key = `${src}>${dst}/${Ipv4Header.protocol(b, off)}#${id}`;
+    // Charged like Linux's skb truesize: a flood of tiny fragments cannot hold a million entries.
+    const cost = len + FRAGMENT_OVERHEAD_BYTES;
+    if (this.reassemblyBytes + cost > REASSEMBLY_MAX_BYTES) {
+      this.dropFrame(iface, frame, "ip-reassembly-full", "dropped: reassembly memory full", nowNs);
+      return null;
+    }
     let r = this.reassemblies.get(key);
     if (r === undefined) {
-      if (this.reassemblyBytes + len > REASSEMBLY_MAX_BYTES) {
-        this.dropFrame(iface, frame, "ip-reassembly-full", "dropped: reassembly memory full", nowNs);
-        return null;
-      }
       const created: Reassembly = { key, first: null, pieces: [], payloadLength: -1, bytes: 0, timer: 0 };
       created.timer = this.env.setTimer(REASSEMBLY_TIMEOUT_NS, (t) =>
         this.reassemblyTimedOut(iface, created, t),
@@ -1423,10 +1425,11 @@ export class IpHost {
     }
     if (isLast) r.payloadLength = end;
     if (fragOffset === 0) r.first = b.slice(off, frame.end);
-    r.pieces.push({ offset: fragOffset, data: b.slice(off + hl, frame.end) });
-    r.pieces.sort((x, y) => x.offset - y.offset);
-    r.bytes += len;
-    this.reassemblyBytes += len;
+    let at = r.pieces.length;
+    while (at > 0 && r.pieces[at - 1].offset > fragOffset) at--;
+    r.pieces.splice(at, 0, { offset: fragOffset, data: b.slice(off + hl, frame.end) });
+    r.bytes += cost;
+    this.reassemblyBytes += cost;
     if (this.env.isTracing) {
       this.record(
         frame,
@@ -1861,6 +1864,8 @@ const REDIRECT_EXPIRES_NS = 300e9;
 export const REASSEMBLY_TIMEOUT_NS = 30e9;
 /** Linux's ipfrag_high_thresh (4 MB): fragment bytes a stack holds at most. */
 export const REASSEMBLY_MAX_BYTES = 4 * 1024 * 1024;
+/** What one held fragment costs beyond its data (about a small sk_buff's truesize). */
+const FRAGMENT_OVERHEAD_BYTES = 1024;
 /** Linux's min_pmtu and mtu_expires. */
 const MIN_PMTU = 552;
 const PMTU_EXPIRES_NS = 600e9;

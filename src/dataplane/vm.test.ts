@@ -4,7 +4,7 @@ import { MAC_BROADCAST } from "../wire/addr.ts";
 import { ArpOp } from "../wire/arp.ts";
 import { ETHERNET_HEADER_LEN } from "../wire/ethernet.ts";
 import { ICMP_HEADER_LEN, Icmpv4, Icmpv4Type } from "../wire/icmp.ts";
-import { IPV4_HEADER_LEN, IpProtocol } from "../wire/ipv4.ts";
+import { IPV4_HEADER_LEN, IpProtocol, Ipv4Header } from "../wire/ipv4.ts";
 import { UDP_HEADER_LEN } from "../wire/udp.ts";
 import { DeviceConfigError } from "./config-error.ts";
 import { Frame } from "./frame.ts";
@@ -633,6 +633,30 @@ describe("vm: IPv4, ICMP, UDP", () => {
     expect(errs[0].icmp).toMatchObject({ kind: "time-exceeded", code: 1 });
     expect(errs[0].ip).toMatchObject({ src: VM1_IP, dst: VM2_IP });
     expect(got).toHaveLength(1);
+  });
+
+  it("bounds the memory reassembly holds: a flood of tiny fragments is refused beyond 4 MB", () => {
+    const { vm } = newVm();
+    const first = ipv4Frame({
+      srcMac: VM2_MAC,
+      dstMac: VM1_MAC,
+      src: VM2_IP,
+      dst: VM1_IP,
+      protocol: IpProtocol.UDP,
+      payload: new Uint8Array(8),
+      isDontFragment: false,
+    });
+    // 8-byte fragments of distinct datagrams, each holding its slot (MF set, never completed).
+    for (let id = 0; id < 5000; id++) {
+      const f = first.clone();
+      const o = f.start + ETHERNET_HEADER_LEN;
+      Ipv4Header.setIdent(f.buf, o, id);
+      Ipv4Header.setFragment(f.buf, o, false, true, 0);
+      Ipv4Header.fillChecksum(f.buf, o);
+      vm.receive(0, f, 0);
+    }
+    const held = Math.floor((4 * 1024 * 1024) / (8 + 1024));
+    expect(vm.drops.get("ip-reassembly-full")).toBe(5000 - held);
   });
 
   it("learns a path MTU from fragmentation needed and fragments to it afterwards (RFC 1191)", () => {
