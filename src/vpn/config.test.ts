@@ -138,6 +138,7 @@ describe("parseWgConfig", () => {
       [`[Interface]\nPrivateKey = ${PRIV}\n\n[Peer]\nEndpoint = 1.2.3.4:5\n`, 4, "missing", /no PublicKey/],
       [`PrivateKey = ${PRIV}\n`, 1, "syntax", /before any/],
       [`[Interface]\nPrivateKey ${PRIV}\n`, 2, "syntax", /Key = Value/],
+      [`[Interface]\n${"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"}=\n`, 2, "syntax", /Key = Value/],
       [`[Interface\n`, 1, "syntax", /section header/],
       [`[Bogus]\n`, 1, "unknown-section", /\[Bogus\]/],
       [`[Interface]\nPrivateKey = ${PRIV}\n[Interface]\n`, 3, "duplicate", /second \[Interface\]/],
@@ -170,6 +171,9 @@ describe("parseWgConfig", () => {
       expect(e.message, text).toMatch(re);
       expect(e.message.startsWith(`wg0.conf:${line}: `)).toBe(true);
       for (const k of [PRIV, PEER1, PSK]) expect(e.message).not.toContain(k.slice(0, 16));
+      // Nor any long token of the input, which may be a key pasted where it does not belong.
+      for (const token of text.match(/[A-Za-z0-9+/]{40,}/g) ?? [])
+        expect(e.message).not.toContain(token.slice(0, 16));
     }
   });
 

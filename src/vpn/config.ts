@@ -177,7 +177,9 @@ export function parseWgConfig(text: string, file = "<config>"): WgConfig {
     const eq = stripped.indexOf("=");
     if (eq < 0) fail("syntax", lineNo, 'expected "Key = Value" or a section header');
     const keyText = stripped.slice(0, eq).trim();
-    if (!/^[A-Za-z]+$/.test(keyText)) fail("syntax", lineNo, 'expected "Key = Value" with a key of letters');
+    // No key name is longer than 19 letters; a longer "name" may be a pasted key: never echo it.
+    if (!/^[A-Za-z]{1,24}$/.test(keyText))
+      fail("syntax", lineNo, 'expected "Key = Value" with a key of letters');
     const key = keyText.toLowerCase();
     if (section === undefined)
       fail("syntax", lineNo, `"${keyText}" appears before any [Interface] or [Peer] section`);
