@@ -31,7 +31,17 @@ export class NetworkError extends Error {
 
 export interface NetworkOptions {
   seed?: number;
+  /**
+   * Whether devices announce themselves when the network starts (every VM and gateway sends a
+   * gratuitous ARP, flooded through its VLAN). Default: yes up to `QUIET_START_ABOVE_VMS` VMs;
+   * above that the boot announcements would be a broadcast storm of (VMs x VLAN size) frames,
+   * so a large network starts quietly and its switches learn from the traffic asked of them.
+   */
+  isAnnouncing?: boolean;
 }
+
+/** Above this many VMs a network starts without boot announcements (see `NetworkOptions`). */
+export const QUIET_START_ABOVE_VMS = 1000;
 
 export interface PingOptions {
   count?: number;
@@ -105,12 +115,14 @@ export class Network {
   private captureSet: CaptureSet | null = null;
   private nextEchoId = 1;
 
-  private constructor(topology: Topology, seed: number, warnings: string[]) {
+  private constructor(topology: Topology, options: NetworkOptions, warnings: string[]) {
     this.topology = topology;
-    this.seed = seed;
+    this.seed = options.seed ?? 1;
     this.warnings = warnings;
-    this.built = buildWorld(topology, { seed });
-    this.built.world.start();
+    this.built = buildWorld(topology, { seed: this.seed });
+    const isAnnouncing = options.isAnnouncing ?? this.built.vms.size <= QUIET_START_ABOVE_VMS;
+    if (isAnnouncing) this.built.world.start();
+    else this.built.world.startQuietly();
     // Let the start-up announcements (gratuitous ARP) pass, so that what is asked next is not
     // mixed with them.
     this.world.runFor(STARTUP_NS);
@@ -121,11 +133,11 @@ export class Network {
     const { loadTopologyFile } = await import("./model/load.ts");
     const { topology, warnings } = loadTopologyFile(path);
     const { formatDiagnostic } = await import("./model/diagnostics.ts");
-    return new Network(topology, options.seed ?? 1, warnings.map(formatDiagnostic));
+    return new Network(topology, options, warnings.map(formatDiagnostic));
   }
 
   static fromTopology(topology: Topology, options: NetworkOptions = {}): Network {
-    return new Network(topology, options.seed ?? 1, []);
+    return new Network(topology, options, []);
   }
 
   get world() {

@@ -5,16 +5,30 @@
  * delivered, whether any of its frames crossed the physical network, which physical devices it
  * went through, and the verdict sentence.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { memoryIo } from "../../src/cli/io.ts";
 import { main } from "../../src/cli/main.ts";
+import { generateDatacenter } from "../../src/model/generate.ts";
+import { Network } from "../../src/network.ts";
 
 const RULES = fileURLToPath(new URL("./topologies/rules.yaml", import.meta.url));
 
 interface TraceJson {
   delivered: boolean;
-  hops: { frame: string; device: string; kind: string; in: string | null; out: string | null; vlan: number | null; action: string; reason: string }[];
+  hops: {
+    frame: string;
+    device: string;
+    kind: string;
+    in: string | null;
+    out: string | null;
+    vlan: number | null;
+    action: string;
+    reason: string;
+  }[];
   crossesPhysicalNetwork: boolean;
   physicalDevices: string[];
   verdict: string;
@@ -57,7 +71,9 @@ describe("section 5: forwarding paths", () => {
     );
     expect(json.hops.some((h) => h.kind === "gateway" && h.action === "route")).toBe(true);
     // The request leaves server1 tagged VLAN 10 and comes back tagged VLAN 20.
-    const cableVlans = json.hops.filter((h) => h.kind === "link" && h.action === "transmit").map((h) => h.vlan);
+    const cableVlans = json.hops
+      .filter((h) => h.kind === "link" && h.action === "transmit")
+      .map((h) => h.vlan);
     expect(cableVlans).toContain(10);
     expect(cableVlans).toContain(20);
   });
@@ -103,5 +119,31 @@ describe("isolation", () => {
     const { code, json } = await trace("vm7", "vm8");
     expect(code).toBe(0);
     expect(json.verdict).toBe("same port group, different servers: crosses the physical network via tor1");
+  });
+});
+
+describe("a generated data center (racks, ToRs, a core gateway)", () => {
+  it("names every physical device a cross-rack echo passes, and routes on the core", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vnet-gen-"));
+    try {
+      const file = join(dir, "dc.yaml");
+      writeFileSync(file, generateDatacenter({ racks: 3, serversPerRack: 2, vmsPerServer: 4 }));
+      // Quiet and announcing starts give the same verdicts (switches learn from the traffic).
+      for (const isAnnouncing of [true, false]) {
+        const net = await Network.load(file, { isAnnouncing });
+        const same = net.trace("vm-r1s1-1", "vm-r3s2-1");
+        expect(same.delivered).toBe(true);
+        expect(same.physicalDevices).toEqual(["tor1", "core1", "tor3"]);
+        expect(same.verdict).toBe(
+          "same port group, different servers: crosses the physical network via tor1, core1 and tor3",
+        );
+        const routed = net.trace("vm-r1s1-1", "vm-r1s1-2");
+        expect(routed.verdict).toBe(
+          "different port groups, same server: crosses the physical network via tor1 and the gateway on core1",
+        );
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
