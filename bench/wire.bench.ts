@@ -6,15 +6,19 @@
  * - VXLAN encapsulation then decapsulation of a 128-byte inner frame with the VTEP's in-place
  *   helpers (outer Ethernet/IPv4/UDP/VXLAN written into headroom, IPv4 checksum computed, flow
  *   hash for the source port; then every outer header checked, checksum verified);
- * - the Internet checksum of 1500 bytes.
+ * - the Internet checksum of 1500 bytes;
+ * - captures: appending frames to a pcap writer (what a simulated port pays per captured frame)
+ *   and reading them back; the dissector on a VXLAN-carried ping (edges only: it allocates).
  * Each iteration works through a batch of distinct frames (so nothing folds into a constant) and
  * throughput is reported per frame.
  */
 
 import { do_not_optimize } from "mitata";
 import { internetChecksum } from "../src/wire/checksum.ts";
+import { decodeFrame } from "../src/wire/decode.ts";
 import { Ethernet, EtherType } from "../src/wire/ethernet.ts";
 import { IpProtocol, Ipv4Header } from "../src/wire/ipv4.ts";
+import { PcapWriter, pcapRecords } from "../src/wire/pcap.ts";
 import { Udp } from "../src/wire/udp.ts";
 import { Vlan } from "../src/wire/vlan.ts";
 import {
@@ -141,6 +145,39 @@ const mtu = new Uint8Array(1500);
 for (let i = 0; i < mtu.length; i++) mtu[i] = (i * 31 + 7) & 0xff;
 benchOps("internet checksum, 1500 bytes", () => {
   do_not_optimize(internetChecksum(mtu, 0, mtu.length));
+});
+
+// Captures: 256 frames of 128 bytes per iteration, written then read.
+benchOps(
+  "pcap append, 128-byte frame",
+  () => {
+    const w = new PcapWriter();
+    for (let i = 0; i < BATCH; i++) w.append(i * 1000, frames[i]);
+    do_not_optimize(w.bytes());
+  },
+  BATCH,
+);
+const file = (() => {
+  const w = new PcapWriter();
+  for (let i = 0; i < BATCH; i++) w.append(i * 1000, frames[i]);
+  return w.bytes();
+})();
+benchOps(
+  "pcap read, 128-byte frame",
+  () => {
+    let n = 0;
+    for (const r of pcapRecords(file)) n += r.data.length;
+    do_not_optimize(n);
+  },
+  BATCH,
+);
+const kernelFrame = (() => {
+  const b = tunnelBufs[0];
+  const start = vxlanEncapsulate(b, VXLAN_OVERHEAD, b.length - VXLAN_OVERHEAD, outer);
+  return b.slice(start);
+})();
+benchOps("decodeFrame, VXLAN-carried UDP (8 layers)", () => {
+  do_not_optimize(decodeFrame(kernelFrame));
 });
 
 await runAndReport();
