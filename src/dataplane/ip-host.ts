@@ -756,7 +756,8 @@ export class IpHost {
   private ident = 0;
   private readonly pings = new Map<number, OutstandingPing>();
   private readonly udpPorts = new Map<number, (d: UdpDatagram) => void>();
-  private readonly icmpErrorListeners: ((e: IcmpErrorReport) => void)[] = [];
+  /** Replaced, never mutated, so a listener may unsubscribe while being called. */
+  private icmpErrorListeners: ((e: IcmpErrorReport) => void)[] = [];
   /** Path MTUs learned from fragmentation-needed errors (RFC 1191), keyed by `dst | 0`. */
   private readonly pmtus = new Map<number, { mtu: number; expiresNs: number }>();
   private readonly reassemblies = new Map<string, Reassembly>();
@@ -1570,7 +1571,11 @@ export class IpHost {
 
   /** Every ICMP error this stack receives (ping's are also reported to the ping). */
   onIcmpError(listener: (e: IcmpErrorReport) => void): void {
-    this.icmpErrorListeners.push(listener);
+    this.icmpErrorListeners = [...this.icmpErrorListeners, listener];
+  }
+
+  offIcmpError(listener: (e: IcmpErrorReport) => void): void {
+    this.icmpErrorListeners = this.icmpErrorListeners.filter((l) => l !== listener);
   }
 
   // ---- output ------------------------------------------------------------------------------

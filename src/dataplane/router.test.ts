@@ -14,6 +14,7 @@ import { arpFrame, decodeChecked, echoRequestFrame, ip, ipv4Frame, mac } from ".
 import { type SviConfig, SviRouter } from "./router.ts";
 import type { SviHost } from "./svi.ts";
 import { RecordingEnv, TestNet, toHex } from "./testing.ts";
+import type { TracerouteResult } from "./traceroute.ts";
 import { Vm } from "./vm.ts";
 
 const SW_MAC = mac("02:00:00:00:fe:01");
@@ -423,6 +424,59 @@ describe("router: end to end between two VMs", () => {
     vm1.ping(ip("192.168.20.99"), { id: 1, seq: 3 }, net.nowNs, (r) => results.push(r));
     net.runUntil(net.nowNs + 4 * S);
     expect(results[2]).toMatchObject({ kind: "error", from: GW10, text: "Destination Host Unreachable" });
+  });
+
+  it("traceroute vm1 -> vm2: the gateway, then the destination; to a ghost: the gateway, then !H", () => {
+    const net = new TestNet(1, 1_000);
+    const vm1 = net.add(
+      new Vm({ name: "vm1", nics: [{ mac: VM1_MAC, ip: VM1_IP, prefixLen: 24, gateway: GW10 }] }),
+    );
+    const vm2 = net.add(
+      new Vm({ name: "vm2", nics: [{ mac: VM2_MAC, ip: VM2_IP, prefixLen: 24, gateway: GW20 }] }),
+    );
+    const sw = net.add(new TwoVlanSwitch());
+    net.connect(vm1, 0, sw, 0);
+    net.connect(vm2, 0, sw, 1);
+    net.isTracing = false;
+    net.start();
+    net.run();
+    const done: TracerouteResult[] = [];
+    expect(vm1.traceroute(VM2_IP, {}, net.nowNs, (r) => done.push(r))).toBeNull();
+    net.runUntil(net.nowNs + S);
+    expect(done).toHaveLength(1);
+    expect(done[0].isReached).toBe(true);
+    expect(done[0].hops.map((h) => [h.ttl, h.probes.map((p) => [p.from, p.annotation])])).toEqual([
+      [
+        1,
+        [
+          [GW10, ""],
+          [GW10, ""],
+          [GW10, ""],
+        ],
+      ],
+      [
+        2,
+        [
+          [VM2_IP, ""],
+          [VM2_IP, ""],
+          [VM2_IP, ""],
+        ],
+      ],
+    ]);
+    expect(done[0].hops[1].probes.every((p) => p.rttNs > 0)).toBe(true);
+    const ghost = ip("192.168.20.99");
+    vm1.traceroute(ghost, { probesPerHop: 1 }, net.nowNs, (r) => done.push(r));
+    net.runUntil(net.nowNs + 10 * S);
+    expect(done[1].isReached).toBe(false);
+    expect(done[1].hops.map((h) => h.probes.map((p) => [p.from, p.annotation]))).toEqual([
+      [[GW10, ""]],
+      [[GW10, "!H"]],
+    ]);
+    // Nothing answers at all: stars until maxHops.
+    vm2.setPortUp(0, false, net.nowNs);
+    vm1.traceroute(VM2_IP, { probesPerHop: 1, maxHops: 3, timeoutNs: S }, net.nowNs, (r) => done.push(r));
+    net.runUntil(net.nowNs + 10 * S);
+    expect(done[2].hops.map((h) => h.probes[0].from)).toEqual([GW10, null, null]);
   });
 });
 

@@ -11,6 +11,7 @@
  * Frames leave unpadded (a virtio or VF driver hands the NIC 42-byte ARP frames; padding to the
  * Ethernet minimum is the physical NIC's job). Trace records: kind `vm` for what the stack did
  * (send, deliver, reply, drop) and kind `vnic` for each frame leaving or entering the guest.
+ * `traceroute` (traceroute.ts) runs on the same stack.
  */
 
 import { formatMac, type Ipv4, isBroadcastMac, isMulticastMac, type Mac } from "../wire/addr.ts";
@@ -32,6 +33,7 @@ import {
   type SendError,
   type UdpDatagram,
 } from "./ip-host.ts";
+import { type TracerouteOptions, type TracerouteResult, traceroute } from "./traceroute.ts";
 
 export interface VmNicConfig {
   mac: Mac;
@@ -123,6 +125,10 @@ export class Vm implements Device {
     const counters = this.portCounters[port];
     counters.rxFrames++;
     counters.rxBytes += frame.length;
+    if (!this.isPortUp[port]) {
+      this.dropAtVnic(port, frame, "link-down", `dropped: ${nic.name} has no carrier`, nowNs);
+      return;
+    }
     if (frame.length < ETHERNET_HEADER_LEN) {
       this.dropAtVnic(port, frame, "runt", "dropped: shorter than an Ethernet header", nowNs);
       return;
@@ -192,6 +198,16 @@ export class Vm implements Device {
         for (const l of this.pingListeners) l(e);
       }
     });
+  }
+
+  /** Runs traceroute(8) to `dst` (UDP probes, see traceroute.ts); `onDone` gets the hops. */
+  traceroute(
+    dst: Ipv4,
+    options: TracerouteOptions,
+    nowNs: number,
+    onDone: (result: TracerouteResult) => void,
+  ): string | null {
+    return traceroute(this.stack, dst, options, nowNs, onDone);
   }
 
   /** Listens to the results of every ping this VM sends. */
