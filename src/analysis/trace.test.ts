@@ -153,4 +153,28 @@ describe("analyseTrace", () => {
     });
     expect(t.verdict).toBe('not delivered: no ARP reply (nobody answered "ARP request")');
   });
+
+  it("a long trace's text leaves out bystanders and off-path floods, and says how many", () => {
+    const records: HopRecord[] = [rec(1, "vm1", "vm", "send")];
+    for (let i = 0; i < 300; i++) {
+      records.push({ ...rec(1, `far${i}`, "vm", "drop", "dropped: ARP who-has 10.0.0.2 is not for us") });
+      records.push({ ...rec(1, `server${i}/vs0`, "vswitch", "flood") });
+    }
+    records.push(rec(3, "server1/vs0", "vswitch", "forward"), rec(4, "server1/vs0", "vswitch", "forward"));
+    const t = analyseTrace({
+      source: vm("vm1", "server1", "web", 10, 1),
+      target: vm("vm3", "server1", "web", 10, 2),
+      targetText: "vm3",
+      records,
+      labels,
+      delivered: true,
+      rttNs: 1000,
+    });
+    const text = formatTrace(t);
+    expect(t.hops.length).toBe(603);
+    expect(text).not.toContain("far0");
+    expect(text).not.toContain("server7/vs0");
+    expect(text).toContain("server1/vs0 [vswitch]");
+    expect(text).toContain("(600 of 603 hops not shown:");
+  });
 });

@@ -272,22 +272,69 @@ function joinAnd(xs: string[]): string {
   return `${xs.slice(0, -1).join(", ")} and ${xs.at(-1)}`;
 }
 
-/** The text form of a trace: numbered hops grouped by frame, then the verdict. */
+/** Above this many hops, the text form leaves out bystander guests' handling of flooded frames. */
+export const TEXT_HOP_LIMIT = 200;
+
+/**
+ * True for a hop in which a guest other than the two ends merely received, or refused, a
+ * flooded copy (a broadcast ARP request reaching every VM of the VLAN), or a VM connection
+ * carried such a copy to it. In a VLAN of thousands of VMs these are nearly all the hops.
+ */
+function isBystanderHop(h: TraceHop, ends: readonly string[]): boolean {
+  const isEnd = (name: string) => ends.includes(name);
+  if (h.kind === "vm" || h.kind === "vnic") {
+    if (h.device.includes("<->")) {
+      // A VM connection: the VM's end is the one without a "/" (the other is server/vswitch:port).
+      const vmEnd = h.device.split("<->").find((e) => !e.includes("/")) ?? "";
+      return !isEnd(vmEnd.split(":")[0]) && h.action === "transmit" && h.out === vmEnd;
+    }
+    return !isEnd(h.device) && (h.action === "receive" || h.action === "drop");
+  }
+  if (h.kind === "vf" && h.device.includes("<->")) {
+    const vmEnd = h.device.split("<->").find((e) => !e.includes("/")) ?? "";
+    return !isEnd(vmEnd.split(":")[0]) && h.action === "transmit" && h.out === vmEnd;
+  }
+  return false;
+}
+
+/**
+ * The text form of a trace: numbered hops grouped by frame, then the verdict. A trace longer
+ * than `TEXT_HOP_LIMIT` hops (a flood through a large VLAN) leaves out the bystander guests'
+ * hops and the flooded ARP request's hops at devices the echo never crossed, and says how many;
+ * `--json` always lists every hop.
+ */
 export function formatTrace(t: TraceResult): string {
   const lines: string[] = [];
   lines.push(`trace ${t.from} -> ${t.to} (${t.toIp})`);
+  const ends = [t.from, t.to];
+  const isLong = t.hops.length > TEXT_HOP_LIMIT;
+  // In a long trace, a flooded ARP request is shown only where the echo itself went.
+  const echoPath = new Set(t.hops.filter((h) => h.frame.startsWith("ICMP")).map((h) => h.device));
+  const isOffPathFlood = (h: TraceHop) =>
+    echoPath.size > 0 && h.frame.startsWith("ARP request") && !echoPath.has(h.device);
+  let hidden = 0;
+  const width = Math.max(3, String(t.hops.length).length);
   let lastFrame = "";
   let n = 0;
   for (const h of t.hops) {
+    n++;
+    if (isLong && (isBystanderHop(h, ends) || isOffPathFlood(h))) {
+      hidden++;
+      continue;
+    }
     if (h.frame !== lastFrame) {
       lines.push(`  ${h.frame}`);
       lastFrame = h.frame;
     }
-    n++;
     const ports = `${h.in ?? "-"} -> ${h.out ?? "-"}`;
     const vlan = h.vlan === null ? "" : ` vlan ${h.vlan}`;
     lines.push(
-      `  ${String(n).padStart(3)}  +${fmtTime(h.timeNs - t.startNs).padEnd(9)}  ${h.device} [${h.kind}] ${ports}${vlan}: ${h.action}, ${h.reason}`,
+      `  ${String(n).padStart(width)}  +${fmtTime(h.timeNs - t.startNs).padEnd(9)}  ${h.device} [${h.kind}] ${ports}${vlan}: ${h.action}, ${h.reason}`,
+    );
+  }
+  if (hidden > 0) {
+    lines.push(
+      `  (${hidden} of ${t.hops.length} hops not shown: flooded copies away from the echo's path and other VMs refusing them; --json lists every hop)`,
     );
   }
   lines.push("");
