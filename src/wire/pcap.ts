@@ -173,7 +173,13 @@ export class PcapWriter {
    * `originalLength` (default: the frame's length) records what was on the wire.
    */
   append(timeNs: number | bigint, frame: Uint8Array, originalLength = frame.length): void {
-    const [sec, nsec] = splitNs(timeNs);
+    // Split without allocating: the simulator appends one record per frame a port sees.
+    let sec: number;
+    let nsec: number;
+    if (typeof timeNs === "number" && timeNs >= 0 && timeNs <= Number.MAX_SAFE_INTEGER) {
+      sec = Math.floor(timeNs / 1e9);
+      nsec = Math.floor(timeNs - sec * 1e9);
+    } else [sec, nsec] = splitNs(timeNs);
     if (sec > 0xffffffff) throw new RangeError(`capture time ${timeNs} ns is past what pcap can store`);
     const stored = Math.min(frame.length, this.snapLen);
     const s = this.sink;

@@ -15,7 +15,7 @@
  */
 
 import { WireError } from "./error.ts";
-import { ByteSink, type CaptureRecord, DEFAULT_SNAPLEN, LINKTYPE_ETHERNET, splitNs } from "./pcap.ts";
+import { ByteSink, type CaptureRecord, DEFAULT_SNAPLEN, LINKTYPE_ETHERNET } from "./pcap.ts";
 
 export const PCAPNG_SHB = 0x0a0d0d0a;
 export const PCAPNG_IDB = 0x00000001;
@@ -48,6 +48,8 @@ export interface PcapngInterfaceOptions {
 }
 
 const textEncoder = new TextEncoder();
+/** Shared by every packet without annotations, so appending one allocates nothing. */
+const NO_OPTIONS: Array<[number, Uint8Array]> = [];
 
 function pad4(n: number): number {
   return (n + 3) & ~3;
@@ -117,11 +119,11 @@ export class PcapngWriter {
       hi = Number((timeNs >> 32n) & 0xffffffffn);
       lo = Number(timeNs & 0xffffffffn);
     } else {
-      splitNs(timeNs); // validates
+      if (!(timeNs >= 0) || !Number.isFinite(timeNs)) throw new RangeError(`bad capture time ${timeNs} ns`);
       hi = Math.floor(timeNs / 0x100000000);
       lo = timeNs - hi * 0x100000000;
     }
-    const opts: Array<[number, Uint8Array]> = [];
+    const opts: Array<[number, Uint8Array]> = meta ? [] : NO_OPTIONS;
     if (meta?.direction) {
       // epb_flags bits 0-1: 01 inbound, 10 outbound (draft-ietf-opsawg-pcapng 4.3.1), LE like the file.
       opts.push([OPT_EPB_FLAGS, new Uint8Array([meta.direction === "inbound" ? 1 : 2, 0, 0, 0])]);
