@@ -234,6 +234,18 @@ class Normalizer {
         const c = parseCidr(cidrText);
         if (c === undefined) continue; // the schema has reported it
         if (!this.checkHostAddress(gpath, c.ip, c.prefixLen)) continue;
+        // Two SVIs of one switch in overlapping subnets: its routing table could not tell the
+        // VLANs apart (a router refuses such an interface address).
+        const overlap = gateway.find((g) => sameSubnet(g.ip, c.ip, Math.min(g.prefixLen, c.prefixLen)));
+        if (overlap !== undefined) {
+          const net = (g: { ip: Ipv4; prefixLen: number }) =>
+            showIp((g.ip & prefixMask(g.prefixLen)) >>> 0, g.prefixLen);
+          this.error(
+            gpath,
+            `the subnet ${net(c)} overlaps VLAN ${overlap.vid}'s ${net(overlap)} on ${name}; each VLAN of a switch needs its own subnet`,
+          );
+          continue;
+        }
         this.claimIp(gpath, c.ip);
         const svi: SviSpec = { vid, ip: c.ip, prefixLen: c.prefixLen };
         gateway.push(svi);
