@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { parseIpv4, parseIpv6 } from "../wire/addr.ts";
 import { verifyChecksum } from "../wire/checksum.ts";
 import { Icmpv4, Icmpv4Type } from "../wire/icmp.ts";
+import { Icmpv6, Icmpv6Type } from "../wire/icmpv6.ts";
 import { Ipv4Header } from "../wire/ipv4.ts";
 import { Ipv6Header } from "../wire/ipv6.ts";
 import { IcmpHost } from "./icmp-host.ts";
@@ -152,6 +153,78 @@ describe("IcmpHost", () => {
     Ipv4Header.setDst(forOther, 0, parseIpv4("10.0.0.2"));
     Ipv4Header.fillChecksum(forOther, 0);
     expect(other.receive(forOther)).toEqual({ kind: "drop", reason: "icmp-other" });
+  });
+
+  it("recognizes an ICMPv6 error that quotes one of its echo requests (RFC 4443 3.1, 3.2)", () => {
+    const me = parseIpv6("fd00::1");
+    const router = parseIpv6("fd00::fe");
+    const host = new IcmpHost([], [me]);
+    const req = host.buildEchoRequest6(me, parseIpv6("fd77::9"), 0x5151, 4, 56);
+    const make = (type: number, code: number, word1: number) => {
+      const quoted = req.length;
+      const err = new Uint8Array(40 + 8 + quoted);
+      Ipv6Header.emit(
+        {
+          trafficClass: 0,
+          flowLabel: 0,
+          payloadLength: 8 + quoted,
+          nextHeader: 58,
+          hopLimit: 64,
+          src: router,
+          dst: me,
+        },
+        err,
+        0,
+      );
+      Icmpv6.emitError(err, 40, type, code, word1, req, 0, quoted, { version: 6, src: router, dst: me });
+      return err;
+    };
+    expect(host.receive(make(Icmpv6Type.DestUnreachable, 0, 0))).toEqual({
+      kind: "echo-error",
+      error: {
+        family: 6,
+        src: "fd00::fe",
+        ident: 0x5151,
+        seq: 4,
+        type: "dest-unreachable",
+        code: 0,
+        nextHopMtu: 0,
+      },
+    });
+    expect(host.receive(make(Icmpv6Type.PacketTooBig, 0, 1280))).toMatchObject({
+      kind: "echo-error",
+      error: { type: "packet-too-big", nextHopMtu: 1280, seq: 4 },
+    });
+    expect(host.echoErrorsReceived).toBe(2);
+    // About somebody else's echo: not ours to report.
+    const other = new IcmpHost([], [me]);
+    const foreign = new IcmpHost([], [parseIpv6("fd00::5")]).buildEchoRequest6(
+      parseIpv6("fd00::5"),
+      me,
+      1,
+      1,
+      8,
+    );
+    const err = new Uint8Array(40 + 8 + foreign.length);
+    Ipv6Header.emit(
+      {
+        trafficClass: 0,
+        flowLabel: 0,
+        payloadLength: 8 + foreign.length,
+        nextHeader: 58,
+        hopLimit: 64,
+        src: router,
+        dst: me,
+      },
+      err,
+      0,
+    );
+    Icmpv6.emitError(err, 40, Icmpv6Type.TimeExceeded, 0, 0, foreign, 0, foreign.length, {
+      version: 6,
+      src: router,
+      dst: me,
+    });
+    expect(other.receive(err)).toEqual({ kind: "drop", reason: "icmp-other" });
   });
 
   it("drops what it does not handle, by reason", () => {

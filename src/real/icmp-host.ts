@@ -41,19 +41,21 @@ export type IcmpHostDrop =
   | "icmp-other"; // an ICMP type the host does not act on
 
 /**
- * An ICMP error (RFC 792 destination unreachable or time exceeded) about one of our echo
- * requests, identified from the quoted datagram (its IP header and the first 8 bytes: our echo
- * header with identifier and sequence number, RFC 792 / RFC 1812 4.3.2.3).
+ * An ICMP error (RFC 792 destination unreachable or time exceeded; RFC 4443 section 3 for IPv6)
+ * about one of our echo requests, identified from the quoted datagram (its IP header and at least
+ * the first 8 bytes: our echo header with identifier and sequence number, RFC 792 / RFC 1812
+ * 4.3.2.3 / RFC 4443 2.4(c)).
  */
 export interface EchoError {
-  readonly family: 4;
+  readonly family: 4 | 6;
   /** The router or host that reported the error. */
   readonly src: string;
   readonly ident: number;
   readonly seq: number;
-  readonly type: "dest-unreachable" | "time-exceeded";
+  /** "packet-too-big" is ICMPv6 only (RFC 4443 3.2). */
+  readonly type: "dest-unreachable" | "time-exceeded" | "packet-too-big";
   readonly code: number;
-  /** For "fragmentation needed" (code 4): the next-hop MTU (RFC 1191), else 0. */
+  /** IPv4 "fragmentation needed" (RFC 1191) or ICMPv6 packet too big: the MTU; else 0. */
   readonly nextHopMtu: number;
 }
 
@@ -182,6 +184,33 @@ export class IcmpHost {
     };
   }
 
+  /** The IPv6 counterpart of `echoErrorOf`: the invoking packet must be one of our echo requests. */
+  private echoErrorOf6(packet: Uint8Array, icmpLen: number): EchoError | undefined {
+    let r: ReturnType<typeof Icmpv6.parse>;
+    try {
+      r = Icmpv6.parse(packet, IPV6_HEADER_LEN, icmpLen);
+    } catch (e) {
+      if (e instanceof WireError) return undefined;
+      throw e;
+    }
+    if (r.kind !== "dest-unreachable" && r.kind !== "time-exceeded" && r.kind !== "packet-too-big")
+      return undefined;
+    const q = r.invoking;
+    const echo = IPV6_HEADER_LEN;
+    if (q.length < echo + ECHO_HEADER_LEN || q[0] >>> 4 !== 6 || q[6] !== IpProtocol.ICMPv6) return undefined;
+    if (q[echo] !== Icmpv6Type.EchoRequest) return undefined;
+    if (!this.ipv6.some((a) => sameBytes(a, q, 8))) return undefined;
+    return {
+      family: 6,
+      src: formatIpv6(packet, Ipv6Header.srcOffset(0)),
+      ident: (q[echo + 4] << 8) | q[echo + 5],
+      seq: (q[echo + 6] << 8) | q[echo + 7],
+      type: r.kind,
+      code: r.code,
+      nextHopMtu: r.kind === "packet-too-big" ? r.mtu : 0,
+    };
+  }
+
   private receive6(packet: Uint8Array): IcmpHostOutcome {
     Ipv6Header.validate(packet, 0);
     const dstAt = Ipv6Header.dstOffset(0);
@@ -203,6 +232,18 @@ export class IcmpHost {
       Icmpv6.echoRequestToReply(reply, IPV6_HEADER_LEN);
       this.echoRequestsAnswered++;
       return { kind: "answered", reply };
+    }
+    if (
+      type === Icmpv6Type.DestUnreachable ||
+      type === Icmpv6Type.TimeExceeded ||
+      type === Icmpv6Type.PacketTooBig
+    ) {
+      const error = this.echoErrorOf6(packet, icmpLen);
+      if (error) {
+        this.echoErrorsReceived++;
+        return { kind: "echo-error", error };
+      }
+      return this.drop("icmp-other");
     }
     if (type === Icmpv6Type.EchoReply && code === 0) {
       this.echoRepliesReceived++;

@@ -167,18 +167,42 @@ export interface PingRunOptions extends TunnelHostOptions {
 export interface PingError {
   readonly seq: number;
   readonly from: string;
-  readonly type: "dest-unreachable" | "time-exceeded";
+  readonly type: "dest-unreachable" | "time-exceeded" | "packet-too-big";
   readonly code: number;
   /** Text as ping prints it, e.g. "Destination Host Unreachable". */
   readonly text: string;
 }
 
-/** RFC 792 / RFC 1812 5.2.7.1 codes, in the words iputils ping uses. */
+/**
+ * An ICMP error in the words iputils ping uses: RFC 792 / RFC 1812 5.2.7.1 codes for IPv4,
+ * RFC 4443 3.1-3.3 for IPv6.
+ */
 export function describeIcmpError(
-  type: "dest-unreachable" | "time-exceeded",
+  family: 4 | 6,
+  type: "dest-unreachable" | "time-exceeded" | "packet-too-big",
   code: number,
-  nextHopMtu = 0,
+  mtu = 0,
 ): string {
+  if (family === 6) {
+    if (type === "packet-too-big") return `Packet too big: mtu=${mtu}`;
+    if (type === "time-exceeded") {
+      return code === 0
+        ? "Time exceeded: Hop limit"
+        : code === 1
+          ? "Time exceeded: Defragmentation failure"
+          : `Time exceeded: code ${code}`;
+    }
+    const texts6: Record<number, string> = {
+      0: "Destination unreachable: No route",
+      1: "Destination unreachable: Administratively prohibited",
+      2: "Destination unreachable: Beyond scope of source address",
+      3: "Destination unreachable: Address unreachable",
+      4: "Destination unreachable: Port unreachable",
+      5: "Destination unreachable: Source address failed ingress/egress policy",
+      6: "Destination unreachable: Reject route to destination",
+    };
+    return texts6[code] ?? `Destination unreachable: Unknown code ${code}`;
+  }
   if (type === "time-exceeded") {
     return code === 0
       ? "Time to live exceeded"
@@ -191,7 +215,7 @@ export function describeIcmpError(
     1: "Destination Host Unreachable",
     2: "Destination Protocol Unreachable",
     3: "Destination Port Unreachable",
-    4: `Frag needed and DF set (mtu = ${nextHopMtu})`,
+    4: `Frag needed and DF set (mtu = ${mtu})`,
     5: "Source Route Failed",
     6: "Destination Net Unknown",
     7: "Destination Host Unknown",
@@ -333,13 +357,13 @@ export async function pingThroughTunnel(opts: PingRunOptions): Promise<PingResul
     });
     const errorReports: PingError[] = [];
     host.onEchoError((e) => {
-      if (e.ident !== ident || !sentAtNs.has(e.seq)) return;
+      if (e.ident !== ident || e.family !== plan.family || !sentAtNs.has(e.seq)) return;
       const report: PingError = {
         seq: e.seq,
         from: e.src,
         type: e.type,
         code: e.code,
-        text: describeIcmpError(e.type, e.code, e.nextHopMtu),
+        text: describeIcmpError(e.family, e.type, e.code, e.nextHopMtu),
       };
       errorReports.push(report);
       answered.add(e.seq);

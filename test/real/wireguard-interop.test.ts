@@ -327,20 +327,22 @@ describe.skipIf(skipReason !== undefined)(
         wgConfig({
           self: go,
           listenPort: 51820,
-          peer: { publicKey: us.publicKey, allowedIps: ["10.200.7.2/32"] },
+          peer: { publicKey: us.publicKey, allowedIps: ["10.200.7.2/32", "fd00:200:7::2/128"] },
         }),
-        "10.200.7.1/24",
+        ["10.200.7.1/24", "fd00:200:7::1/64"],
       );
       // Behind wireguard-go a router that knows 10.77.0.0/16 is unreachable (RFC 1812 5.2.7.1).
       sh("ip", ["netns", "exec", nsA, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
       sh("ip", ["-n", nsA, "route", "add", "unreachable", "10.77.0.0/16"]);
+      sh("ip", ["netns", "exec", nsA, "sysctl", "-q", "-w", "net.ipv6.conf.all.forwarding=1"]);
+      sh("ip", ["-n", nsA, "-6", "route", "add", "unreachable", "fd77::/16"]);
       const file = lab!.configFile(
         wgConfig({
           self: us,
-          addresses: ["10.200.7.2/24"],
+          addresses: ["10.200.7.2/24", "fd00:200:7::2/64"],
           peer: {
             publicKey: go.publicKey,
-            allowedIps: ["10.200.7.0/24", "10.77.0.0/16"],
+            allowedIps: ["10.200.7.0/24", "10.77.0.0/16", "fd00:200:7::/64", "fd77::/16"],
             endpoint: { host: "10.99.7.1", port: 51820 },
           },
         }),
@@ -349,6 +351,18 @@ describe.skipIf(skipReason !== undefined)(
       expect(await ping.exited).toBe(1);
       expect(ping.stdout()).toMatch(/From 10\.200\.7\.1 icmp_seq=1 Destination Host Unreachable\n/);
       expect(ping.stdout()).toMatch(/2 packets transmitted, 0 received, \+2 errors, 100% packet loss/);
+      const ping6 = lab!.vnet(nsB, ["vpn", "ping", "--config", file, "fd77::1", "-c", "1", "--json"]);
+      expect(await ping6.exited).toBe(1);
+      const r6 = JSON.parse(ping6.stdout());
+      expect(r6.errorReports).toEqual([
+        {
+          seq: 1,
+          from: "fd00:200:7::1",
+          type: "dest-unreachable",
+          code: 0,
+          text: "Destination unreachable: No route",
+        },
+      ]);
     });
 
     it("(g) wg setconf accepts our configuration text and wg showconf reads back the same", async () => {
