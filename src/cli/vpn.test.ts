@@ -105,6 +105,7 @@ describe("vnet vpn", () => {
       [["fd00::2"], /no peer's AllowedIPs .* contain fd00::2/],
       [["10.0.0.2", "-c", "0"], /--count must be a whole number above 0/],
       [["10.0.0.2", "-i", "x"], /--interval/],
+      [["10.0.0.2", "-s", "1393"], /--size 1393 does not fit the tunnel MTU 1420 \(at most 1392 data bytes/],
     ];
     for (const [args, re] of cases) {
       const r = await run(["vpn", "ping", "--config", f, ...args]);

@@ -223,6 +223,14 @@ async function runPing(targetText: string, opts: PingOptions, io: Io): Promise<n
   }
   const handshakeTimeoutMs = positiveNumber("--handshake-timeout", opts.handshakeTimeout) * 1000;
   const config = loadConfig(opts.config);
+  // This endpoint does not fragment: an echo must fit the tunnel MTU (wg-quick's default 1420).
+  const mtu = config.interface.mtu ?? 1420;
+  const overhead = tryParseIpv4(targetText) !== undefined ? 20 + 8 : 40 + 8;
+  if (dataBytes + overhead > mtu) {
+    throw new UserError(
+      `--size ${dataBytes} does not fit the tunnel MTU ${mtu} (at most ${mtu - overhead} data bytes; vnet does not fragment)`,
+    );
+  }
   const { timersFromEnv } = await import("../real/udp-endpoint.ts");
   const { pingThroughTunnel } = await import("../real/wg-tunnel-host.ts");
   const timers = await asUserErrors(async () => timersFromEnv());
