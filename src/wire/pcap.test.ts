@@ -78,7 +78,7 @@ describe("pcap", () => {
     expect(readPcap(w.bytes()).records[0].timeNs).toBe(t);
   });
 
-  it("drain hands out only the new bytes, which concatenate to the file", () => {
+  it("drain hands out only the new bytes and releases them; the pieces are the file", () => {
     const w = new PcapWriter();
     const parts = [w.drain()];
     w.append(1, new Uint8Array([1]));
@@ -94,8 +94,13 @@ describe("pcap", () => {
       o += p.length;
     }
     expect(parts[2].length).toBe(0);
-    expect(joined).toEqual(w.bytes());
+    const whole = new PcapWriter();
+    whole.append(1, new Uint8Array([1]));
+    whole.append(2, new Uint8Array([2, 2]));
+    whole.append(3, new Uint8Array(5000));
+    expect(joined).toEqual(whole.bytes());
     expect(readPcap(joined).records.map((r) => r.timeNs)).toEqual([1n, 2n, 3n]);
+    expect(w.bytes().length).toBe(0); // drained bytes are released
   });
 
   it("refuses a foreign file at offset 0", () => {

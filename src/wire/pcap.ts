@@ -60,13 +60,13 @@ export interface PcapHeader {
 
 /**
  * A growable byte sink shared by the pcap and pcapng writers: append-only, doubling, with a
- * `drain` that hands out what was written since the last drain (for streaming to a file).
+ * `drain` that hands out what was written since the last drain and forgets it, so a capture
+ * streamed to a file holds only the bytes not yet written out.
  */
 export class ByteSink {
   private buf: Uint8Array;
   private view: DataView;
   private len = 0;
-  private drained = 0;
 
   constructor(initialBytes = 4096) {
     this.buf = new Uint8Array(initialBytes);
@@ -110,15 +110,15 @@ export class ByteSink {
     this.buf.fill(0, at, at + n);
   }
 
-  /** Everything written so far, as a copy. */
+  /** Everything held (written and not drained: the whole file if never drained), as a copy. */
   bytes(): Uint8Array {
     return this.buf.slice(0, this.len);
   }
 
-  /** What was written since the previous drain, as a copy; the writer keeps its own bytes. */
+  /** What was written since the previous drain, as a copy, released from the sink. */
   drain(): Uint8Array {
-    const out = this.buf.slice(this.drained, this.len);
-    this.drained = this.len;
+    const out = this.buf.slice(0, this.len);
+    this.len = 0;
     return out;
   }
 }
@@ -141,7 +141,9 @@ export interface PcapWriterOptions {
 
 /**
  * Writes a classic pcap file, nanosecond variant, little-endian. Append records as frames are
- * seen; take the whole file with `bytes()` or stream it with `drain()`.
+ * seen; take the whole file with `bytes()`, or stream it with `drain()`, which returns the bytes
+ * since the previous drain (the file header first) and releases them: the drained pieces, in
+ * order, are the file.
  */
 export class PcapWriter {
   readonly snapLen: number;

@@ -141,10 +141,12 @@ export class PcapngWriter {
     this.count++;
   }
 
+  /** The file so far (everything not yet drained), as a copy. */
   bytes(): Uint8Array {
     return this.sink.bytes();
   }
 
+  /** The bytes since the previous drain (the section header first), released from the writer. */
   drain(): Uint8Array {
     return this.sink.drain();
   }
