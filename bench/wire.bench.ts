@@ -154,7 +154,10 @@ let captureClockNs = 0;
 benchOps(
   "pcap append + drain, 128-byte frame",
   () => {
-    for (let i = 0; i < BATCH; i++) streaming.append((captureClockNs += 1000), frames[i]);
+    for (let i = 0; i < BATCH; i++) {
+      captureClockNs += 1000;
+      streaming.append(captureClockNs, frames[i]);
+    }
     do_not_optimize(streaming.drain());
   },
   BATCH,
