@@ -40,7 +40,7 @@ describe("vnet check", () => {
     const r = await run("check", file);
     expect(r.code).toBe(0);
     expect(r.err).toBe(
-      `${file}:41:62: warning: servers.server2.vms.vm3.nics[0].gateway: gateway 192.168.20.1 is outside the NIC's subnet 192.168.10.0/24, so the VM cannot reach it by ARP\n`,
+      `${file}:41:62: warning: servers.server2.vms.vm3.nics[0].gateway: gateway 192.168.20.1 is outside the NIC's subnet 192.168.10.0/24, so the VM cannot reach it by ARP; it is ignored (no default route)\n`,
     );
     expect(r.out).toMatch(/: ok: broken-example: .*; 1 warning\n$/);
   });

@@ -20,7 +20,7 @@ import {
   tryParseMac,
 } from "../wire/addr.ts";
 import { type DocPath, formatDocPath, type Severity } from "./diagnostics.ts";
-import { describePort, egressTagging, ingressVlan, type SwitchEdge, SwitchGraph } from "./l2.ts";
+import { describePort, egressTagging, formatVlanList, ingressVlan, type SwitchEdge, SwitchGraph } from "./l2.ts";
 import { assignMacs } from "./mac-assign.ts";
 import type {
   LinkFile,
@@ -447,9 +447,9 @@ class Normalizer {
     }
     const nativeVlan = cfg.native ?? null;
     if (nativeVlan !== null && vlans !== null && !vlans.includes(nativeVlan))
-      this.warn(
+      this.error(
         [...path, "native"],
-        `native VLAN ${nativeVlan} is not among the trunk's vlans, so untagged frames are dropped; add ${nativeVlan} to vlans`,
+        `native VLAN ${nativeVlan} is not among the trunk's vlans (${formatVlanList(vlans)}); add ${nativeVlan} to vlans or drop native`,
       );
     return { name, mode: "trunk", vlans, nativeVlan };
   }
@@ -721,15 +721,26 @@ class Normalizer {
       if (n.gateway !== undefined) {
         const gw = parseCidr(`${n.gateway}/32`)?.ip;
         if (gw !== undefined) {
-          gateway = gw;
+          const mask = prefixMask(c.prefixLen);
+          const net = (c.ip & mask) >>> 0;
+          const bcast = (net | ~mask) >>> 0;
           if (gw === c.ip)
             this.error([...path, "gateway"], `the gateway ${n.gateway} is the NIC's own address`);
           else if (!sameSubnet(gw, c.ip, c.prefixLen))
+            // Linux refuses such a route ("Nexthop has invalid gateway"): the VM gets none.
             this.warn(
               [...path, "gateway"],
-              `gateway ${n.gateway} is outside the NIC's subnet ${showIp((c.ip & prefixMask(c.prefixLen)) >>> 0, c.prefixLen)}, so the VM cannot reach it by ARP`,
+              `gateway ${n.gateway} is outside the NIC's subnet ${showIp(net, c.prefixLen)}, so the VM cannot reach it by ARP; it is ignored (no default route)`,
             );
-          else isGatewayPlausible = true;
+          else if (c.prefixLen <= 30 && (gw === net || gw === bcast))
+            this.error(
+              [...path, "gateway"],
+              `the gateway ${n.gateway} is the ${gw === net ? "network" : "broadcast"} address of ${showIp(net, c.prefixLen)}; a gateway is a host of the subnet`,
+            );
+          else {
+            gateway = gw;
+            isGatewayPlausible = true;
+          }
         }
       }
     }

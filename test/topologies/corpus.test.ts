@@ -8,7 +8,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { generateDatacenter } from "../../src/model/generate.ts";
 import { type Diagnostic, loadTopologyFile, TopologyError } from "../../src/model/load.ts";
+import { loadTopologyText } from "../../src/model/load-text.ts";
+import { buildWorld } from "../../src/sim/build.ts";
 
 const here = import.meta.dirname;
 const root = join(here, "..", "..");
@@ -82,4 +85,30 @@ describe("shipped examples", () => {
       expect(topology.links.length).toBeGreaterThan(0);
     });
   }
+});
+
+describe("what the loader accepts, the simulator builds", () => {
+  // The loader is the only gate: a topology it accepts (warnings or not) must not make a device
+  // refuse its configuration later.
+  const files = [
+    ...yamlFiles(join(root, "examples")).map((f) => join(root, "examples", f)),
+    ...yamlFiles(join(here, "warnings")).map((f) => join(here, "warnings", f)),
+  ];
+  for (const path of files) {
+    it(path.slice(root.length + 1), () => {
+      const built = buildWorld(loadTopologyFile(path).topology, { seed: 1 });
+      expect(built.vms.size).toBeGreaterThan(0);
+    });
+  }
+  it("a generated data center with SR-IOV VMs", () => {
+    const text = generateDatacenter({
+      racks: 2,
+      serversPerRack: 2,
+      vmsPerServer: 3,
+      portGroups: 2,
+      sriovVmsPerServer: 1,
+    });
+    const built = buildWorld(loadTopologyText(text, "gen.yaml").topology, { seed: 1 });
+    expect(built.vms.size).toBe(12);
+  });
 });
