@@ -34,9 +34,9 @@ import { checkVid, DeviceConfigError } from "./config-error.ts";
 import { DropCounters } from "./counters.ts";
 import type { DeviceEnv } from "./device.ts";
 import type { Frame } from "./frame.ts";
+import { fragmentIpv4 } from "./ip-fragment.ts";
 import {
   type ArpConfig,
-  fragmentIpv4,
   IpHost,
   type IpInterface,
   type IpStats,
