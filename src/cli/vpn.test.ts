@@ -4,6 +4,7 @@
  * loopback UDP (no root needed: the userspace endpoint has no tun device).
  */
 
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -47,6 +48,22 @@ describe("vnet vpn", () => {
     expect(p.code).toBe(0);
     expect(JSON.parse(p.out)).toEqual({ publicKey: keyToBase64(publicKeyOf(k)) });
   });
+
+  it.skipIf(spawnSync("wg", ["--version"]).status !== 0)(
+    "genkey/pubkey are byte-compatible with wg genkey/pubkey (wireguard-tools installed)",
+    async () => {
+      // wg's key into our pubkey, and our key into wg's pubkey.
+      const theirs = execFileSync("wg", ["genkey"]).toString();
+      setStdinForTests(async () => theirs);
+      const ours = await run(["vpn", "pubkey"]);
+      expect(ours.out).toBe(execFileSync("wg", ["pubkey"], { input: theirs }).toString());
+      const generated = (await run(["vpn", "genkey"])).out;
+      setStdinForTests(async () => generated);
+      expect((await run(["vpn", "pubkey"])).out).toBe(
+        execFileSync("wg", ["pubkey"], { input: generated }).toString(),
+      );
+    },
+  );
 
   it("pubkey refuses bad input with exit 2 and one line", async () => {
     setStdinForTests(async () => "not a key\n");
