@@ -20,7 +20,14 @@ import {
   tryParseMac,
 } from "../wire/addr.ts";
 import { type DocPath, formatDocPath, type Severity } from "./diagnostics.ts";
-import { describePort, egressTagging, formatVlanList, ingressVlan, type SwitchEdge, SwitchGraph } from "./l2.ts";
+import {
+  describePort,
+  egressTagging,
+  formatVlanList,
+  ingressVlan,
+  type SwitchEdge,
+  SwitchGraph,
+} from "./l2.ts";
 import { assignMacs } from "./mac-assign.ts";
 import type {
   LinkFile,
@@ -253,6 +260,13 @@ class Normalizer {
         list.push({ sw: name, svi });
         this.svis.set(vid, list);
       }
+      const tableSize = sw.macTableSize ?? SWITCHING_DEFAULTS.macTableSize;
+      // The switch's own MAC is a static entry in every VLAN it has an SVI in.
+      if (gateway.length > tableSize)
+        this.error(
+          [...path, "macTableSize"],
+          `${name} has ${gateway.length} SVIs, each a static entry of its MAC table, but macTableSize is ${tableSize}; raise it to at least ${gateway.length}`,
+        );
       const spec: SwitchSpec = {
         name,
         ports: [],
@@ -545,6 +559,22 @@ class Normalizer {
         if (nic !== null) vmSpec.nics.push(nic);
       });
       spec.vms.push(vmSpec);
+    }
+    // The vswitch knows its vNICs' MACs as static entries (as vSphere does): they must fit.
+    for (const vs of spec.vswitches) {
+      let vnics = 0;
+      for (const vm of spec.vms)
+        for (const n of vm.nics)
+          if (n.attachment.kind === "portGroup" && n.attachment.vswitch === vs.name) vnics++;
+      if (vnics > vs.macTableSize) {
+        const vpath = [...path, "vswitches", vs.name];
+        const given = sv.vswitches?.[vs.name]?.macTableSize !== undefined;
+        this.error(
+          given ? [...vpath, "macTableSize"] : vpath,
+          `${vs.name} has ${vnics} VM NICs, each a static entry of its MAC table, but macTableSize is ${vs.macTableSize}; raise it to at least ${vnics}`,
+          given ? "value" : "key",
+        );
+      }
     }
     return spec;
   }
