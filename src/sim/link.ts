@@ -141,7 +141,18 @@ export class Link implements EventTarget {
   readonly counters: readonly [PortCounters, PortCounters];
   readonly drops = new DropCounters();
   private readonly dirs: readonly [Direction, Direction] | null;
-  private readonly procDelayNs: readonly [number, number];
+  /**
+   * The delivery path reads these flat fields rather than `ends[to]` and `counters[to]`: one
+   * object fewer to pull through the cache per frame when thousands of links are active.
+   */
+  private readonly deviceA: Device;
+  private readonly deviceB: Device;
+  private readonly portA: number;
+  private readonly portB: number;
+  private readonly rxA: PortCounters;
+  private readonly rxB: PortCounters;
+  private readonly procA: number;
+  private readonly procB: number;
   /** Serialization cost per byte in ns, precomputed from the rate. */
   private readonly nsPerByte: number;
 
@@ -167,7 +178,14 @@ export class Link implements EventTarget {
     this.counters = [newPortCounters(), newPortCounters()];
     this.dirs =
       props === null ? null : [new Direction(props.queueFrames + 1), new Direction(props.queueFrames + 1)];
-    this.procDelayNs = [a.device.processingDelayNs, b.device.processingDelayNs];
+    this.deviceA = a.device;
+    this.deviceB = b.device;
+    this.portA = a.port;
+    this.portB = b.port;
+    this.rxA = this.counters[0];
+    this.rxB = this.counters[1];
+    this.procA = a.device.processingDelayNs;
+    this.procB = b.device.processingDelayNs;
     this.nsPerByte = 8e9 / this.rateBps;
   }
 
@@ -237,7 +255,7 @@ export class Link implements EventTarget {
         frame,
       );
     }
-    this.scheduler.schedule(arrivalNs + this.procDelayNs[to], this, frame, to);
+    this.scheduler.schedule(arrivalNs + (to === 1 ? this.procB : this.procA), this, frame, to);
   }
 
   /** Delivery at the receiving end `to` (scheduled by `send`). */
@@ -249,13 +267,15 @@ export class Link implements EventTarget {
       if (this.observer.isTracing) this.traceDrop(to ^ 1, frame, nowNs, "link went down in flight");
       return;
     }
-    const c = this.counters[to];
+    const isB = to === 1;
+    const c = isB ? this.rxB : this.rxA;
     c.rxFrames++;
     c.rxBytes += frame.end - frame.start;
-    const obs = this.observer;
-    if (obs.isCapturing) obs.capture(this, to, nowNs - this.procDelayNs[to], frame, false);
-    const end = this.ends[to];
-    end.device.receive(end.port, frame, nowNs);
+    if (this.observer.isCapturing) {
+      this.observer.capture(this, to, nowNs - (isB ? this.procB : this.procA), frame, false);
+    }
+    if (isB) this.deviceB.receive(this.portB, frame, nowNs);
+    else this.deviceA.receive(this.portA, frame, nowNs);
   }
 
   private drop(side: number, frame: Frame, nowNs: number, code: string, why: string, countTx = true): void {
