@@ -7,6 +7,7 @@
 
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
 import { generateDatacenter } from "../../src/model/generate.ts";
 import { type Diagnostic, loadTopologyFile, TopologyError } from "../../src/model/load.ts";
@@ -111,4 +112,48 @@ describe("what the loader accepts, the simulator builds", () => {
     const built = buildWorld(loadTopologyText(text, "gen.yaml").topology, { seed: 1 });
     expect(built.vms.size).toBe(12);
   });
+});
+
+/** One edit of a valid example that keeps it YAML-ish: a value or a key changed to another. */
+const examples = ["seed-datacenter.yaml", "two-racks.yaml"].map((f) =>
+  readFileSync(join(root, "examples", f), "utf8"),
+);
+const edited = fc
+  .tuple(
+    fc.constantFrom(0, 1),
+    fc.nat(),
+    fc.constantFrom(
+      "10",
+      "20",
+      "30",
+      "1",
+      "4094",
+      "eth0",
+      "eth1",
+      "eth9",
+      "web",
+      "db",
+      "trunk",
+      "access",
+      "tor1",
+      "core1",
+    ),
+  )
+  .map(([e, at, word]) => {
+    // Replace one token (a run of letters/digits) with another plausible one.
+    const text = examples[e];
+    const tokens = [...text.matchAll(/[A-Za-z0-9]+/g)];
+    const t = tokens[at % tokens.length];
+    return text.slice(0, t.index) + word + text.slice(t.index! + t[0].length);
+  });
+
+test.prop([edited], { numRuns: 150 })("an edited example either is refused or builds", (text) => {
+  let topology: ReturnType<typeof loadTopologyText>["topology"];
+  try {
+    topology = loadTopologyText(text, "edited.yaml").topology;
+  } catch (e) {
+    if (e instanceof TopologyError) return;
+    throw e;
+  }
+  expect(buildWorld(topology, { seed: 1 }).vms.size).toBeGreaterThan(0);
 });
