@@ -32,6 +32,14 @@ import {
 import { type ChecksumStatus, UDP_HEADER_LEN, Udp, type UdpRepr } from "./udp.ts";
 import { isVlanTpid, MAX_VLAN_TAGS, VLAN_TAG_LEN, Vlan } from "./vlan.ts";
 import { VXLAN_FLAG_I, VXLAN_HEADER_LEN, VXLAN_UDP_PORT, Vxlan } from "./vxlan.ts";
+import {
+  WgCookieReply,
+  WgInitiation,
+  WgMessageType,
+  WgResponse,
+  WgTransport,
+  wgMessageType,
+} from "./wireguard.ts";
 
 export interface EthernetLayer {
   layer: "ethernet";
@@ -201,6 +209,18 @@ export interface VxlanLayer {
   flags: number;
 }
 
+/** A WireGuard message (whitepaper §5.4): only its clear header; the rest is encrypted. */
+export interface WireguardLayer {
+  layer: "wireguard";
+  type: "handshake-initiation" | "handshake-response" | "cookie-reply" | "transport-data";
+  senderIndex?: number;
+  receiverIndex?: number;
+  /** Transport data: the nonce counter (exact below 2^53, which any live keypair stays under). */
+  counter?: number;
+  /** The message length (the UDP payload). */
+  length: number;
+}
+
 export interface LacpParticipantLayer {
   systemPriority: number;
   /** The system identifier, a MAC address as text. */
@@ -247,6 +267,7 @@ export type Layer =
   | UdpLayer
   | TcpLayer
   | VxlanLayer
+  | WireguardLayer
   | LacpLayer
   | PayloadLayer
   | ErrorLayer;
@@ -265,6 +286,8 @@ export interface DecodeOptions {
    * for Linux vxlan devices created without `dstport` (the kernel's pre-IANA default).
    */
   vxlanPorts?: readonly number[];
+  /** UDP ports (source or destination) whose payload is WireGuard. Default: 51820. */
+  wireguardPorts?: readonly number[];
 }
 
 const DEFAULT_VXLAN_PORTS: readonly number[] = [VXLAN_UDP_PORT];
@@ -273,6 +296,8 @@ const DEFAULT_VXLAN_PORTS: readonly number[] = [VXLAN_UDP_PORT];
  * module-level slot (set and restored by `decodeWith`) saves threading them through every layer.
  */
 let vxlanPorts: readonly number[] = DEFAULT_VXLAN_PORTS;
+const DEFAULT_WIREGUARD_PORTS: readonly number[] = [51820];
+let wireguardPorts: readonly number[] = DEFAULT_WIREGUARD_PORTS;
 
 /** Link-layer header types (tcpdump.org "LINKTYPE_" values) that `decodePacket` understands. */
 export const LinkType = {
@@ -339,15 +364,16 @@ type Decoder = (buf: Uint8Array, offset: number, end: number, layers: Layer[]) =
 /** Runs a decoder, turning the WireError that stops it into the final error layer. */
 function decodeWith(data: Uint8Array, decode: Decoder, options: DecodeOptions): Layer[] {
   const layers: Layer[] = [];
-  const saved = vxlanPorts;
+  const saved = [vxlanPorts, wireguardPorts] as const;
   vxlanPorts = options.vxlanPorts ?? DEFAULT_VXLAN_PORTS;
+  wireguardPorts = options.wireguardPorts ?? DEFAULT_WIREGUARD_PORTS;
   try {
     decode(data, 0, data.length, layers);
   } catch (e) {
     if (!(e instanceof WireError)) throw e;
     layers.push({ layer: "error", code: e.code, offset: e.offset, message: e.message });
   } finally {
-    vxlanPorts = saved;
+    [vxlanPorts, wireguardPorts] = saved;
   }
   return layers;
 }
@@ -816,7 +842,46 @@ function decodeUdp(buf: Uint8Array, offset: number, udp: UdpRepr, layers: Layer[
     decodeEthernet(buf, dataAt + VXLAN_HEADER_LEN, end, layers);
     return;
   }
+  if (
+    (wireguardPorts.includes(udp.dstPort) || wireguardPorts.includes(udp.srcPort)) &&
+    udp.payloadLength > 0
+  ) {
+    decodeWireguard(buf, dataAt, end, layers);
+    return;
+  }
   pushPayload(dataAt, end, layers);
+}
+
+function decodeWireguard(buf: Uint8Array, offset: number, end: number, layers: Layer[]): void {
+  const length = end - offset;
+  switch (wgMessageType(buf, offset)) {
+    case WgMessageType.HandshakeInitiation: {
+      const m = WgInitiation.parse(buf, offset, length);
+      layers.push({ layer: "wireguard", type: "handshake-initiation", senderIndex: m.senderIndex, length });
+      return;
+    }
+    case WgMessageType.HandshakeResponse: {
+      const m = WgResponse.parse(buf, offset, length);
+      const { senderIndex, receiverIndex } = m;
+      layers.push({ layer: "wireguard", type: "handshake-response", senderIndex, receiverIndex, length });
+      return;
+    }
+    case WgMessageType.CookieReply: {
+      const m = WgCookieReply.parse(buf, offset, length);
+      layers.push({ layer: "wireguard", type: "cookie-reply", receiverIndex: m.receiverIndex, length });
+      return;
+    }
+    default: {
+      WgTransport.check(buf, offset, length);
+      layers.push({
+        layer: "wireguard",
+        type: "transport-data",
+        receiverIndex: WgTransport.receiverIndex(buf, offset),
+        counter: WgTransport.counter(buf, offset),
+        length,
+      });
+    }
+  }
 }
 
 /** `checksumValid` for a transport checksum that was verified, nothing when it was not. */
@@ -883,6 +948,14 @@ export function summarizeLayer(l: Layer): string {
     }
     case "tcp":
       return summarizeTcp(l);
+    case "wireguard": {
+      const ids = [
+        l.senderIndex !== undefined ? `sender ${l.senderIndex}` : "",
+        l.receiverIndex !== undefined ? `receiver ${l.receiverIndex}` : "",
+        l.counter !== undefined ? `counter ${l.counter}` : "",
+      ].filter(Boolean);
+      return `WireGuard ${l.type} ${ids.join(" ")} len ${l.length}`;
+    }
     case "vxlan":
       return `VXLAN vni ${l.vni}${l.flags !== VXLAN_FLAG_I ? ` flags ${hex(l.flags, 2)}` : ""}`;
     case "lacp": {

@@ -17,6 +17,15 @@ import { emitTcpOptions, Tcp, TcpFlags, type TcpOption } from "../../src/wire/tc
 import { Udp } from "../../src/wire/udp.ts";
 import { Vlan, type VlanTagRepr } from "../../src/wire/vlan.ts";
 import { VXLAN_OVERHEAD, VXLAN_UDP_PORT, type VxlanOuter, vxlanEncapsulate } from "../../src/wire/vxlan.ts";
+import {
+  WG_COOKIE_REPLY_LEN,
+  WG_INITIATION_LEN,
+  WG_RESPONSE_LEN,
+  WgCookieReply,
+  WgInitiation,
+  WgResponse,
+  WgTransport,
+} from "../../src/wire/wireguard.ts";
 
 export interface OracleFrame {
   name: string;
@@ -508,6 +517,52 @@ export function oracleFrames(): OracleFrame[] {
     MAC_A,
   );
   add("lacpdu", lacp, ["ethernet", "lacp"]);
+
+  // WireGuard's four messages on its port (contents are opaque bytes here: only the clear header
+  // is dissected, by us and by tshark).
+  const wg = (msg: Uint8Array, fromPeer: boolean) =>
+    ether(
+      MAC_B,
+      MAC_A,
+      EtherType.IPv4,
+      udpIpv4(IP_A, IP_B, fromPeer ? 51820 : 43210, fromPeer ? 43210 : 51820, msg),
+    );
+  const wgHead = ["ethernet", "ipv4", "udp", "wireguard"];
+  const init = new Uint8Array(WG_INITIATION_LEN);
+  WgInitiation.emit(
+    {
+      senderIndex: 0x11223344,
+      ephemeral: pattern(32, 3),
+      encryptedStatic: pattern(48, 5),
+      encryptedTimestamp: pattern(28, 7),
+      mac1: pattern(16, 9),
+      mac2: new Uint8Array(16),
+    },
+    init,
+  );
+  add("wireguard handshake initiation", wg(init, false), wgHead);
+  const resp = new Uint8Array(WG_RESPONSE_LEN);
+  WgResponse.emit(
+    {
+      senderIndex: 0x55667788,
+      receiverIndex: 0x11223344,
+      ephemeral: pattern(32, 11),
+      encryptedNothing: pattern(16, 13),
+      mac1: pattern(16, 15),
+      mac2: new Uint8Array(16),
+    },
+    resp,
+  );
+  add("wireguard handshake response", wg(resp, true), wgHead);
+  const cookie = new Uint8Array(WG_COOKIE_REPLY_LEN);
+  WgCookieReply.emit(
+    { receiverIndex: 0x11223344, nonce: pattern(24, 17), encryptedCookie: pattern(32, 19) },
+    cookie,
+  );
+  add("wireguard cookie reply", wg(cookie, true), wgHead);
+  const transport = new Uint8Array(16 + 96);
+  WgTransport.emit({ receiverIndex: 0x55667788, counter: 41n, encrypted: pattern(96, 21) }, transport);
+  add("wireguard transport data", wg(transport, false), wgHead);
 
   const vxlanHead = ["ethernet", "ipv4", "udp", "vxlan"];
   add("vxlan carrying arp", vxlan(ether(0xffffffffffff, MAC_A, EtherType.ARP, arp(arpRequest)), 5001), [

@@ -18,7 +18,16 @@ import { type OracleFrame, oracleFrames } from "./frames.ts";
 import { hasTshark, type TsharkPacket, type TsharkProto, tsharkPdml } from "./tshark.ts";
 
 /** How tshark's value for a field is turned into ours. */
-type Conv = "num" | "text" | "bool" | "checksum" | "udpChecksum" | "tcpChecksum" | "tcpFlags" | "sllType";
+type Conv =
+  | "num"
+  | "text"
+  | "bool"
+  | "checksum"
+  | "udpChecksum"
+  | "tcpChecksum"
+  | "tcpFlags"
+  | "sllType"
+  | "wgType";
 
 /**
  * Per tshark protocol: our layer name, then [our field, tshark field(s), conversion]. tshark
@@ -125,6 +134,15 @@ const MAP: Record<string, { layer: string; fields: Array<[string, string, Conv]>
     ],
   },
   vxlan: { layer: "vxlan", fields: [["vni", "vxlan.vni", "num"]] },
+  wg: {
+    layer: "wireguard",
+    fields: [
+      ["type", "wg.type", "wgType"],
+      ["senderIndex", "wg.sender", "num"],
+      ["receiverIndex", "wg.receiver", "num"],
+      ["counter", "wg.counter", "num"],
+    ],
+  },
   lacp: {
     layer: "lacp",
     fields: [
@@ -192,6 +210,10 @@ function convert(value: string, conv: Conv): unknown {
       return ["invalid", "valid", "unchecked"][Number(value)];
     case "tcpFlags":
       return formatTcpFlags(Number(value));
+    case "wgType":
+      return ["", "handshake-initiation", "handshake-response", "cookie-reply", "transport-data"][
+        Number(value)
+      ];
     case "sllType":
       return ["host", "broadcast", "multicast", "otherhost", "outgoing"][Number(value)] ?? Number(value);
   }
