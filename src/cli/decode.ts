@@ -78,12 +78,12 @@ export function decodeCapture(
   }
 }
 
-function parsePorts(text: string | undefined): number[] {
+function parsePorts(option: string, text: string | undefined): number[] {
   if (text === undefined) return [];
   return text.split(",").map((p) => {
     const port = Number(p.trim());
     if (!/^\d+$/.test(p.trim()) || port < 1 || port > 65535) {
-      throw new UserError(`--vxlan-port: "${p}" is not a UDP port (1-65535)`);
+      throw new UserError(`${option}: "${p}" is not a UDP port (1-65535)`);
     }
     return port;
   });
@@ -99,30 +99,37 @@ export function register(program: Command, io: Io): void {
       "--vxlan-port <ports>",
       `more UDP ports carrying VXLAN besides ${VXLAN_UDP_PORT}, comma-separated (8472: Linux's old default)`,
     )
+    .option("--wireguard-port <ports>", "more UDP ports carrying WireGuard besides 51820, comma-separated")
     .option("-c, --count <n>", "stop after n frames")
-    .action((file: string, opts: { json?: boolean; vxlanPort?: string; count?: string }) => {
-      const vxlanPorts = [VXLAN_UDP_PORT, ...parsePorts(opts.vxlanPort)];
-      let maxFrames = Number.POSITIVE_INFINITY;
-      if (opts.count !== undefined) {
-        if (!/^\d+$/.test(opts.count))
-          throw new UserError(`--count: "${opts.count}" is not a number of frames`);
-        maxFrames = Number(opts.count);
-      }
-      let bytes: Uint8Array;
-      try {
-        bytes = readFileSync(file);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        const why =
-          code === "ENOENT"
-            ? "no such file"
-            : code === "EISDIR"
-              ? "is a directory"
-              : code === "EACCES"
-                ? "permission denied"
-                : (e as Error).message;
-        throw new UserError(`${file}: ${why}`);
-      }
-      decodeCapture(file, bytes, io, opts.json === true, { vxlanPorts }, maxFrames);
-    });
+    .action(
+      (
+        file: string,
+        opts: { json?: boolean; vxlanPort?: string; wireguardPort?: string; count?: string },
+      ) => {
+        const vxlanPorts = [VXLAN_UDP_PORT, ...parsePorts("--vxlan-port", opts.vxlanPort)];
+        const wireguardPorts = [51820, ...parsePorts("--wireguard-port", opts.wireguardPort)];
+        let maxFrames = Number.POSITIVE_INFINITY;
+        if (opts.count !== undefined) {
+          if (!/^\d+$/.test(opts.count))
+            throw new UserError(`--count: "${opts.count}" is not a number of frames`);
+          maxFrames = Number(opts.count);
+        }
+        let bytes: Uint8Array;
+        try {
+          bytes = readFileSync(file);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          const why =
+            code === "ENOENT"
+              ? "no such file"
+              : code === "EISDIR"
+                ? "is a directory"
+                : code === "EACCES"
+                  ? "permission denied"
+                  : (e as Error).message;
+          throw new UserError(`${file}: ${why}`);
+        }
+        decodeCapture(file, bytes, io, opts.json === true, { vxlanPorts, wireguardPorts }, maxFrames);
+      },
+    );
 }

@@ -950,8 +950,8 @@ export function summarizeLayer(l: Layer): string {
       return summarizeTcp(l);
     case "wireguard": {
       const ids = [
-        l.senderIndex !== undefined ? `sender ${l.senderIndex}` : "",
-        l.receiverIndex !== undefined ? `receiver ${l.receiverIndex}` : "",
+        l.senderIndex !== undefined ? `sender ${hex(l.senderIndex, 8)}` : "",
+        l.receiverIndex !== undefined ? `receiver ${hex(l.receiverIndex, 8)}` : "",
         l.counter !== undefined ? `counter ${l.counter}` : "",
       ].filter(Boolean);
       return `WireGuard ${l.type} ${ids.join(" ")} len ${l.length}`;
