@@ -3,9 +3,11 @@
  * `layer` with its fields in camelCase and addresses as text. It is what `vnet decode` prints
  * (JSON, or one tcpdump-like line through `summarizeLayers`), and what `vnet trace` and tests use
  * to describe a frame. It sits on top of the codecs in this folder and has no logic of its own
- * about the protocols beyond choosing the next layer: every field is read through a codec.
+ * about the protocols beyond choosing the next layer: fields are read through the codecs (the
+ * Linux cooked capture header, a capture artefact rather than a protocol, is read here).
  *
- * It goes into the frame a VXLAN packet carries (UDP port 4789, RFC 7348 §5) and keeps going.
+ * It goes into the frame a VXLAN packet carries (UDP port 4789, RFC 7348 §5) and keeps going,
+ * shows an ICMP/ICMPv6 error's quoted datagram, and WireGuard's clear header on UDP 51820.
  * A frame that breaks partway keeps the layers decoded so far and ends with an `error` layer
  * whose offset is relative to the start of the (outermost) frame. Decoding never throws for any
  * input; it is not a forwarding path and allocates freely.
