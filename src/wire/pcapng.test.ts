@@ -200,13 +200,18 @@ describe("pcapng", () => {
         ),
         data: fc.uint8Array({ maxLength: 70 }),
         extra: fc.nat(100),
+        direction: fc.constantFrom(undefined, "inbound" as const, "outbound" as const),
+        comment: fc.option(fc.string({ minLength: 1, maxLength: 20 }), { nil: undefined }),
       }),
       { maxLength: 8 },
     ),
   ])("write then read round-trips", (names, recs) => {
     const w = new PcapngWriter();
     for (const name of names) w.addInterface({ name });
-    for (const r of recs) w.append(r.ifIndex % names.length, r.timeNs, r.data, r.data.length + r.extra);
+    for (const r of recs) {
+      const meta = r.direction || r.comment ? { direction: r.direction, comment: r.comment } : undefined;
+      w.append(r.ifIndex % names.length, r.timeNs, r.data, r.data.length + r.extra, meta);
+    }
     expect(pcapngInterfaces(w.bytes()).map((i) => i.name)).toEqual(names);
     const got = readPcapng(w.bytes());
     expect(got).toHaveLength(recs.length);
@@ -215,6 +220,8 @@ describe("pcapng", () => {
       expect(g.timeNs).toBe(BigInt(recs[i].timeNs));
       expect(g.data).toEqual(recs[i].data);
       expect(g.originalLength).toBe(recs[i].data.length + recs[i].extra);
+      expect(g.direction).toBe(recs[i].direction);
+      expect(g.comment).toBe(recs[i].comment);
     });
   });
 
