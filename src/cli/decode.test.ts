@@ -1,6 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseIpv4, parseMac } from "../wire/addr.ts";
 import { Arp, ArpOp } from "../wire/arp.ts";
@@ -215,6 +217,20 @@ describe("vnet decode", () => {
     ).toEqual(["1", "2"]);
     expect((await run("decode", "--count", "x", p)).err).toBe(
       'vnet: --count: "x" is not a number of frames\n',
+    );
+  });
+
+  it("reads the capture from standard input with -", () => {
+    const here = dirname(fileURLToPath(import.meta.url));
+    const fixture = readFileSync(join(here, "../../test/fixtures/kernel-vxlan.pcap"));
+    const r = spawnSync(process.execPath, [join(here, "../../bin/vnet.js"), "decode", "-c", "1", "-"], {
+      input: fixture,
+      encoding: "utf8",
+    });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(
+      /^1 1795462225\.940363000 92 bytes: .* VXLAN vni 42 \| .* ARP who-has 10\.42\.0\.2 tell 10\.42\.0\.1\n$/,
     );
   });
 

@@ -93,7 +93,7 @@ export function register(program: Command, io: Io): void {
   program
     .command("decode")
     .description("print every layer of every frame of a pcap or pcapng file, VXLAN inner frames too")
-    .argument("<file>", "capture file (pcap or pcapng, told apart by its magic)")
+    .argument("<file>", "capture file (pcap or pcapng, told apart by its magic); - for standard input")
     .option("--json", "one JSON object per frame (JSON Lines): frame, timeNs, length, layers")
     .option(
       "--vxlan-port <ports>",
@@ -116,7 +116,8 @@ export function register(program: Command, io: Io): void {
         }
         let bytes: Uint8Array;
         try {
-          bytes = readFileSync(file);
+          // "-": the capture comes on standard input (`tcpdump -w - | vnet decode -`).
+          bytes = readFileSync(file === "-" ? 0 : file);
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
           const why =
