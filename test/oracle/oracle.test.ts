@@ -6,10 +6,12 @@
  */
 
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { captureRecords } from "../../src/wire/capture.ts";
 import { decodeFrame, decodePacket, type Layer, LinkType } from "../../src/wire/decode.ts";
 import { PcapWriter } from "../../src/wire/pcap.ts";
 import { PcapngWriter } from "../../src/wire/pcapng.ts";
@@ -275,6 +277,7 @@ function ipLength(frame: Uint8Array): number {
   return frame[14] >>> 4 === 4 ? (frame[16] << 8) | frame[17] : 40 + ((frame[18] << 8) | frame[19]);
 }
 
+const here = dirname(fileURLToPath(import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "vnet-oracle-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -337,6 +340,22 @@ describe.skipIf(!hasTshark())("tshark oracle", () => {
     };
     expect(info("c.pcap", pcap.bytes())).toEqual(["nsecpcap", "ether", String(frames.length)]);
     expect(info("c.pcapng", ng.bytes())).toEqual(["pcapng", "ether", String(frames.length)]);
+  });
+
+  it("reads what Wireshark's editcap writes (pcapng, nanosecond pcap) exactly as the original", () => {
+    const original = readFileSync(join(here, "../fixtures/kernel-vxlan.pcap"));
+    const want = [...captureRecords(original)].map((r) => [r.timeNs, [...r.data], r.originalLength]);
+    expect(want.length).toBeGreaterThan(0);
+    for (const format of ["pcapng", "nsecpcap"]) {
+      const out = join(dir, `editcap.${format}`);
+      execFileSync("editcap", ["-F", format, join(here, "../fixtures/kernel-vxlan.pcap"), out]);
+      const got = [...captureRecords(readFileSync(out))].map((r) => [
+        r.timeNs,
+        [...r.data],
+        r.originalLength,
+      ]);
+      expect(got, format).toEqual(want);
+    }
   });
 
   it("tshark agrees on raw IP packets (link type 101) in a pcapng interface of their own", () => {
