@@ -66,6 +66,7 @@ describe("vnet check", () => {
     expect(j.summary).toBeNull();
     expect(j.errors).toEqual([
       {
+        code: "duplicate-ip",
         file,
         line: 41,
         col: 35,

@@ -7,7 +7,54 @@
 
 export type Severity = "error" | "warning";
 
+/**
+ * What kind of mistake, for scripts (`vnet check --json`) that should not match message text.
+ * Shape: the YAML or the schema. Meaning: names, addresses, VLANs, cabling.
+ */
+export type DiagnosticCode =
+  | "unreadable-file"
+  | "empty-file"
+  | "yaml-syntax"
+  | "yaml-expansion"
+  | "duplicate-key"
+  | "missing-key"
+  | "unknown-key"
+  | "bad-type"
+  | "bad-value"
+  | "bad-name"
+  | "duplicate-name"
+  | "unknown-name"
+  | "ambiguous-name"
+  | "bad-vlan"
+  | "port-config"
+  | "bad-mac"
+  | "duplicate-mac"
+  | "bad-address"
+  | "duplicate-ip"
+  | "subnet-overlap"
+  | "bad-gateway"
+  | "nic-in-use"
+  | "nic-attachment"
+  | "no-sriov"
+  | "too-many-vfs"
+  | "mac-table-too-small"
+  | "link-to-self"
+  | "link-to-vm"
+  | "port-in-use"
+  | "bad-unit"
+  | "vlan-not-carried"
+  | "l2-loop"
+  // warnings
+  | "gateway-outside-subnet"
+  | "gateway-wrong-vlan"
+  | "gateway-unknown"
+  | "gateway-unreachable"
+  | "subnet-mismatch"
+  | "vlan-mismatch"
+  | "uncabled";
+
 export interface Diagnostic {
+  code: DiagnosticCode;
   file: string;
   /** 1-based; 0 when the place is unknown (the file as a whole). */
   line: number;

@@ -19,6 +19,7 @@ import {
 import type * as z from "zod";
 import {
   type Diagnostic,
+  type DiagnosticCode,
   type DocPath,
   formatDocPath,
   sortDiagnostics,
@@ -76,11 +77,13 @@ export function loadTopologyText(text: string, sourcePath: string): LoadResult {
         message:
           "the file is empty; a topology needs at least name:, and usually servers:, switches: and links:",
         severity: "error",
+        code: "empty-file",
       },
     ]);
   }
 
   const place = (
+    code: DiagnosticCode,
     path: DocPath,
     where: "key" | "value",
     message: string,
@@ -88,7 +91,7 @@ export function loadTopologyText(text: string, sourcePath: string): LoadResult {
   ) => {
     const p = pos();
     const { line, col } = p.at(locate(p.doc, path, where));
-    return { file: sourcePath, line, col, path: formatDocPath(path), message, severity };
+    return { code, file: sourcePath, line, col, path: formatDocPath(path), message, severity };
   };
 
   const parsed = TopologyFileSchema.safeParse(data, { error: genericMessage });
@@ -102,12 +105,12 @@ export function loadTopologyText(text: string, sourcePath: string): LoadResult {
       const r = normalize(cut.data, sourcePath, cut);
       for (const d of r.diagnostics) if (d.severity === "error") raws.push(d);
     }
-    const diags = dedupe(raws).map((r) => place(r.path, r.at, r.message, r.severity));
+    const diags = dedupe(raws).map((r) => place(r.code, r.path, r.at, r.message, r.severity));
     throw new TopologyError(sortDiagnostics(diags));
   }
 
   const { topology, diagnostics } = normalize(parsed.data, sourcePath);
-  const diags = diagnostics.map((r) => place(r.path, r.at, r.message, r.severity));
+  const diags = diagnostics.map((r) => place(r.code, r.path, r.at, r.message, r.severity));
   const errors = diags.filter((d) => d.severity === "error");
   if (topology === null || errors.length > 0) throw new TopologyError(sortDiagnostics(diags));
   return { topology, warnings: sortDiagnostics(diags) };
@@ -128,6 +131,7 @@ function readFullYaml(p: Positions, sourcePath: string): unknown {
       path: "",
       message: yamlMessage(e.code, e.message),
       severity: "error",
+      code: "yaml-syntax",
     });
   }
   if (syntax.length > 0) throw new TopologyError(sortDiagnostics(syntax));
@@ -141,6 +145,7 @@ function readFullYaml(p: Positions, sourcePath: string): unknown {
       path: "",
       message: `duplicate key '${d.key}' (first at line ${first.line}): each key may appear once in a map`,
       severity: "error" as const,
+      code: "duplicate-key" as const,
     };
   });
   if (dups.length > 0) throw new TopologyError(sortDiagnostics(dups));
@@ -157,6 +162,7 @@ function readFullYaml(p: Positions, sourcePath: string): unknown {
         path: "",
         message: `the YAML cannot be expanded: ${e instanceof Error ? e.message : String(e)}`,
         severity: "error",
+        code: "yaml-expansion",
       },
     ]);
   }
@@ -379,11 +385,51 @@ function describeGot(v: unknown): string {
   return showValue(v);
 }
 
+const FIELD_KINDS: Record<string, DiagnosticCode> = {
+  vlan: "bad-vlan",
+  vlans: "bad-vlan",
+  native: "bad-vlan",
+  bandwidth: "bad-unit",
+  delay: "bad-unit",
+  loss: "bad-unit",
+  mtu: "bad-unit",
+  queue: "bad-unit",
+  mac: "bad-mac",
+  ip: "bad-address",
+  gateway: "bad-address",
+};
+
+/** A wrong value's kind by the key it sits under (`vlan` -> bad-vlan), for scripts. */
+function fieldKind(path: DocPath, kind: DiagnosticCode): DiagnosticCode {
+  if (kind !== "bad-value" && kind !== "bad-type") return kind;
+  for (let i = path.length - 1; i >= 0; i--) {
+    const seg = path[i];
+    if (typeof seg !== "string") continue;
+    if (i > 0 && path[i - 1] === "gateway") return "bad-address"; // a switch's SVI: `10: 192.168.10.1/24`
+    return FIELD_KINDS[seg] ?? kind;
+  }
+  return kind;
+}
+
 function zodToRaw(iss: z.core.$ZodIssue, base: DocPath, data: unknown, out: RawDiagnostic[]): void {
   const path: DocPath = [...base, ...(iss.path as (string | number)[])];
-  const push = (at: DocPath, where: "key" | "value", message: string) => {
+  const kind: DiagnosticCode =
+    iss.code === "unrecognized_keys"
+      ? "unknown-key"
+      : iss.code === "invalid_key"
+        ? "bad-name"
+        : iss.code === "invalid_type" || iss.code === "invalid_union"
+          ? "bad-type"
+          : "bad-value";
+  const push = (
+    at: DocPath,
+    where: "key" | "value",
+    message: string,
+    code: DiagnosticCode = fieldKind(path, kind),
+  ) => {
     const shown = formatDocPath(at);
     out.push({
+      code,
       path: at,
       at: where,
       message: shown === "" ? message : `${shown}: ${message}`,
@@ -420,7 +466,12 @@ function zodToRaw(iss: z.core.$ZodIssue, base: DocPath, data: unknown, out: RawD
         ? (JSON.parse(iss.message.slice(1)) as string).replace(/\.$/, "")
         : iss.message.replace(/, got nothing$/, ""),
     );
-    push(path.slice(0, -1), "value", `missing required key '${key}'${what ? ` (${what})` : ""}`);
+    push(
+      path.slice(0, -1),
+      "value",
+      `missing required key '${key}'${what ? ` (${what})` : ""}`,
+      "missing-key",
+    );
     return;
   }
   if (!isGeneric) {

@@ -34,6 +34,7 @@ export function loadTopologyFile(path: string): LoadResult {
         path: "",
         message: `cannot read the topology file: ${why}`,
         severity: "error",
+        code: "unreadable-file",
       },
     ]);
   }

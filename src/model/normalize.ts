@@ -19,7 +19,7 @@ import {
   sameSubnet,
   tryParseMac,
 } from "../wire/addr.ts";
-import { type DocPath, formatDocPath, type Severity } from "./diagnostics.ts";
+import { type DiagnosticCode, type DocPath, formatDocPath, type Severity } from "./diagnostics.ts";
 import {
   describePort,
   egressTagging,
@@ -58,6 +58,7 @@ import { parseBandwidth, parseCidr, parseDelay, parseLoss, parseVlanRange } from
 
 /** A finding before it has a place in the file: `at` says whether to point at the key or its value. */
 export interface RawDiagnostic {
+  code: DiagnosticCode;
   path: DocPath;
   at: "key" | "value";
   message: string;
@@ -191,21 +192,27 @@ class Normalizer {
     return this.options.isPrunedUnder(path);
   }
 
-  private report(severity: Severity, path: DocPath, message: string, at: "key" | "value"): void {
+  private report(
+    code: DiagnosticCode,
+    severity: Severity,
+    path: DocPath,
+    message: string,
+    at: "key" | "value",
+  ): void {
     const original = this.options.translate(path);
     const p = formatDocPath(original);
-    this.diags.push({ path: original, at, severity, message: p === "" ? message : `${p}: ${message}` });
+    this.diags.push({ code, path: original, at, severity, message: p === "" ? message : `${p}: ${message}` });
   }
   private errorCount(): number {
     let n = 0;
     for (const d of this.diags) if (d.severity === "error") n++;
     return n;
   }
-  private error(path: DocPath, message: string, at: "key" | "value" = "value"): void {
-    this.report("error", path, message, at);
+  private error(code: DiagnosticCode, path: DocPath, message: string, at: "key" | "value" = "value"): void {
+    this.report(code, "error", path, message, at);
   }
-  private warn(path: DocPath, message: string, at: "key" | "value" = "value"): void {
-    this.report("warning", path, message, at);
+  private warn(code: DiagnosticCode, path: DocPath, message: string, at: "key" | "value" = "value"): void {
+    this.report(code, "warning", path, message, at);
   }
 
   run(): NormalizeResult {
@@ -232,6 +239,7 @@ class Normalizer {
         const vid = Number(vidText);
         if (!(vid >= 1 && vid <= 4094)) {
           this.error(
+            "bad-vlan",
             gpath,
             `${vidText} is not a usable VLAN id: VLAN ids are 1..4094 (IEEE 802.1Q reserves 0 and 4095)`,
             "key",
@@ -248,6 +256,7 @@ class Normalizer {
           const net = (g: { ip: Ipv4; prefixLen: number }) =>
             showIp((g.ip & prefixMask(g.prefixLen)) >>> 0, g.prefixLen);
           this.error(
+            "subnet-overlap",
             gpath,
             `the subnet ${net(c)} overlaps VLAN ${overlap.vid}'s ${net(overlap)} on ${name}; each VLAN of a switch needs its own subnet`,
           );
@@ -264,6 +273,7 @@ class Normalizer {
       // The switch's own MAC is a static entry in every VLAN it has an SVI in.
       if (gateway.length > tableSize)
         this.error(
+          "mac-table-too-small",
           [...path, "macTableSize"],
           `${name} has ${gateway.length} SVIs, each a static entry of its MAC table, but macTableSize is ${tableSize}; raise it to at least ${gateway.length}`,
         );
@@ -332,7 +342,7 @@ class Normalizer {
           ? `VM name '${name}' is already used on ${prev.server} (${this.show(prev.path)}); VM names are unique in the whole file`
           : `name '${name}' is already the name of a ${prev.kind} (${this.show(prev.path)}); switches, servers and VMs need distinct names because links and commands address them by name`;
       this.clashing.add(name);
-      this.error(info.path, what, "key");
+      this.error("duplicate-name", info.path, what, "key");
     };
     for (const name of Object.keys(switchesIn)) claim(name, { kind: "switch", path: ["switches", name] });
     for (const name of Object.keys(serversIn)) claim(name, { kind: "server", path: ["servers", name] });
@@ -354,18 +364,23 @@ class Normalizer {
     if (mac === undefined) return; // the schema has reported it
     if (isMulticastMac(mac)) {
       this.error(
+        "bad-mac",
         path,
         `${text} is a multicast address (the I/G bit, the lowest bit of the first octet, is set); a NIC needs a unicast MAC such as 02:00:00:00:00:01`,
       );
       return;
     }
     if (mac === 0) {
-      this.error(path, `${text} is the all-zero MAC; give a unicast MAC such as 02:00:00:00:00:01`);
+      this.error(
+        "bad-mac",
+        path,
+        `${text} is the all-zero MAC; give a unicast MAC such as 02:00:00:00:00:01`,
+      );
       return;
     }
     const prev = this.macsGiven.get(mac);
     if (prev !== undefined) {
-      this.error(path, `duplicate MAC ${formatMac(mac)}: ${this.show(prev)} has it too`);
+      this.error("duplicate-mac", path, `duplicate MAC ${formatMac(mac)}: ${this.show(prev)} has it too`);
       return;
     }
     this.macsGiven.set(mac, path);
@@ -388,7 +403,11 @@ class Normalizer {
           : first >= 224
             ? "a multicast or reserved address"
             : "in 0.0.0.0/8";
-      this.error(path, `${formatIpv4(ip)} is ${why} (RFC 1122 §3.2.1.3); use a unicast host address`);
+      this.error(
+        "bad-address",
+        path,
+        `${formatIpv4(ip)} is ${why} (RFC 1122 §3.2.1.3); use a unicast host address`,
+      );
       return false;
     }
     // RFC 3021 lets /31 use both addresses; /32 is a single host.
@@ -398,6 +417,7 @@ class Normalizer {
       const bcast = (net | ~mask) >>> 0;
       if (ip === net) {
         this.error(
+          "bad-address",
           path,
           `${showIp(ip, prefixLen)} is the network address of its subnet; pick a host address such as ${showIp(net + 1, prefixLen)}`,
         );
@@ -405,6 +425,7 @@ class Normalizer {
       }
       if (ip === bcast) {
         this.error(
+          "bad-address",
           path,
           `${showIp(ip, prefixLen)} is the broadcast address of its subnet; pick a host address such as ${showIp(net + 1, prefixLen)}`,
         );
@@ -417,7 +438,11 @@ class Normalizer {
   private claimIp(path: DocPath, ip: Ipv4): void {
     const prev = this.ips.get(ip);
     if (prev !== undefined) {
-      this.error(path, `duplicate IP address ${formatIpv4(ip)}: ${this.show(prev)} has it too`);
+      this.error(
+        "duplicate-ip",
+        path,
+        `duplicate IP address ${formatIpv4(ip)}: ${this.show(prev)} has it too`,
+      );
       return;
     }
     this.ips.set(ip, path);
@@ -430,16 +455,18 @@ class Normalizer {
     if (mode === "access") {
       if (cfg.vlans !== undefined)
         this.error(
+          "port-config",
           [...path, "vlans"],
           "vlans is for trunk ports; add mode: trunk, or give an access port one vlan",
           "key",
         );
       if (cfg.native !== undefined)
-        this.error([...path, "native"], "native is for trunk ports; add mode: trunk", "key");
+        this.error("port-config", [...path, "native"], "native is for trunk ports; add mode: trunk", "key");
       return { name, mode: "access", vlan: cfg.vlan ?? 1 };
     }
     if (cfg.vlan !== undefined)
       this.error(
+        "port-config",
         [...path, "vlan"],
         "vlan is for access ports; a trunk lists its VLANs in vlans: [...] (and native: N for untagged frames)",
         "key",
@@ -450,18 +477,19 @@ class Normalizer {
       cfg.vlans.forEach((entry, i) => {
         const r = parseVlanRange(entry);
         if (!r.ok) {
-          this.error([...path, "vlans", i], r.message);
+          this.error("port-config", [...path, "vlans", i], r.message);
           return;
         }
         for (let v = r.value[0]; v <= r.value[1]; v++) set.add(v);
       });
       vlans = [...set].sort((a, b) => a - b);
       if (cfg.vlans.length === 0)
-        this.warn([...path, "vlans"], "the trunk allows no VLAN, so it carries nothing");
+        this.warn("port-config", [...path, "vlans"], "the trunk allows no VLAN, so it carries nothing");
     }
     const nativeVlan = cfg.native ?? null;
     if (nativeVlan !== null && vlans !== null && !vlans.includes(nativeVlan))
       this.error(
+        "port-config",
         [...path, "native"],
         `native VLAN ${nativeVlan} is not among the trunk's vlans (${formatVlanList(vlans)}); add ${nativeVlan} to vlans or drop native`,
       );
@@ -482,6 +510,7 @@ class Normalizer {
       const prev = nics.get(obj.name);
       if (prev !== undefined) {
         this.error(
+          "duplicate-name",
           typeof entry === "string" ? npath : [...npath, "name"],
           `NIC '${obj.name}' is listed twice on ${name} (also ${this.show(prev.path)})`,
         );
@@ -492,6 +521,7 @@ class Normalizer {
         const maxVfs = entry.sriov.maxVfs ?? DEFAULT_MAX_VFS;
         if (entry.sriov.vfs > maxVfs)
           this.error(
+            "too-many-vfs",
             [...npath, "sriov", "vfs"],
             `${entry.sriov.vfs} VFs is more than this NIC supports (maxVfs ${maxVfs}${entry.sriov.maxVfs === undefined ? ", the default; NIC models reach 512, say so with maxVfs" : ""})`,
           );
@@ -511,21 +541,31 @@ class Normalizer {
     const pgIndex = new Map<string, string[]>(); // port group name -> vswitches having it
     for (const [vsName, vs] of Object.entries(sv.vswitches ?? {})) {
       const vpath = [...path, "vswitches", vsName];
+      // On a host, NICs and switches are all interfaces with names in one namespace (Linux
+      // netdevs; vnet's devices are named server/name likewise).
+      if (nics.has(vsName))
+        this.error(
+          "duplicate-name",
+          vpath,
+          `vswitch '${vsName}' has the name of a NIC of ${name}; NICs and vswitches of a server share one namespace`,
+          "key",
+        );
       const uplinks: string[] = [];
       (vs.uplinks ?? []).forEach((u, j) => {
         const upath = [...vpath, "uplinks", j];
         const nic = nics.get(u);
         if (nic === undefined) {
           if (!this.isCut([...path, "nics"]))
-            this.error(upath, `no NIC '${u}' on ${name}${hint(u, nicNames)}`);
+            this.error("unknown-name", upath, `no NIC '${u}' on ${name}${hint(u, nicNames)}`);
           return;
         }
         if (uplinks.includes(u)) {
-          this.error(upath, `${u} is listed twice as an uplink of ${vsName}`);
+          this.error("duplicate-name", upath, `${u} is listed twice as an uplink of ${vsName}`);
           return;
         }
         if (nic.uplinkOf !== null) {
           this.error(
+            "nic-in-use",
             upath,
             `${u} is already an uplink of vswitch ${nic.uplinkOf}; a physical NIC serves one vswitch`,
           );
@@ -570,6 +610,7 @@ class Normalizer {
         const vpath = [...path, "vswitches", vs.name];
         const given = sv.vswitches?.[vs.name]?.macTableSize !== undefined;
         this.error(
+          "mac-table-too-small",
           given ? [...vpath, "macTableSize"] : vpath,
           `${vs.name} has ${vnics} VM NICs, each a static entry of its MAC table, but macTableSize is ${vs.macTableSize}; raise it to at least ${vnics}`,
           given ? "value" : "key",
@@ -607,6 +648,7 @@ class Normalizer {
     }
     if (server.vswitches.length === 0) {
       this.error(
+        "unknown-name",
         path,
         `${server.name} has no vswitches, so there is no port group '${ref}'; define servers.${server.name}.vswitches`,
       );
@@ -619,6 +661,7 @@ class Normalizer {
       const vs = server.vswitches.find((v) => v.name === vsName);
       if (vs === undefined) {
         this.error(
+          "unknown-name",
           path,
           `no vswitch '${vsName}' on ${server.name}${hint(
             vsName,
@@ -630,6 +673,7 @@ class Normalizer {
       const pg = vs.portGroups.find((p) => p.name === pgName);
       if (pg === undefined) {
         this.error(
+          "unknown-name",
           path,
           `no port group '${pgName}' on ${server.name}/${vsName}${hint(
             pgName,
@@ -642,11 +686,16 @@ class Normalizer {
     }
     const owners = pgIndex.get(ref);
     if (owners === undefined) {
-      this.error(path, `no port group '${ref}' on ${server.name}${hint(ref, [...pgIndex.keys()])}`);
+      this.error(
+        "unknown-name",
+        path,
+        `no port group '${ref}' on ${server.name}${hint(ref, [...pgIndex.keys()])}`,
+      );
       return null;
     }
     if (owners.length > 1) {
       this.error(
+        "ambiguous-name",
         path,
         `port group '${ref}' exists on several vswitches of ${server.name}; write ${owners.map((o) => `${o}/${ref}`).join(" or ")}`,
       );
@@ -669,21 +718,31 @@ class Normalizer {
     let pending: Omit<Attachment, "ip" | "prefixLen" | "gateway" | "nicPath" | "vid"> | null = null;
     let isValid = true;
     if (n.portGroup !== undefined && n.vf !== undefined) {
-      this.error(path, "give either portGroup (a vswitch port group) or vf (an SR-IOV NIC), not both");
+      this.error(
+        "nic-attachment",
+        path,
+        "give either portGroup (a vswitch port group) or vf (an SR-IOV NIC), not both",
+      );
       isValid = false;
     } else if (n.portGroup === undefined && n.vf === undefined) {
-      this.error(path, "a VM NIC needs portGroup (a vswitch port group) or vf (an SR-IOV NIC of its server)");
+      this.error(
+        "nic-attachment",
+        path,
+        "a VM NIC needs portGroup (a vswitch port group) or vf (an SR-IOV NIC of its server)",
+      );
       isValid = false;
     } else if (n.portGroup !== undefined) {
       const r = this.resolvePortGroup(server, pgIndex, n.portGroup, [...path, "portGroup"]);
       if (n.vlan !== undefined)
         this.error(
+          "nic-attachment",
           [...path, "vlan"],
           `vlan is for VF NICs; this NIC takes its VLAN from its port group${r ? ` (${r.pg.name}: VLAN ${r.pg.vlan})` : ""}`,
           "key",
         );
       if (n.spoofCheck !== undefined)
         this.error(
+          "nic-attachment",
           [...path, "spoofCheck"],
           "spoofCheck is for VF NICs; port groups use security.forgedTransmits",
           "key",
@@ -705,11 +764,16 @@ class Normalizer {
       const nics = this.serverNics.get(server.name)!;
       const nic = nics.get(n.vf);
       if (nic === undefined) {
-        this.error([...path, "vf"], `no NIC '${n.vf}' on ${server.name}${hint(n.vf, [...nics.keys()])}`);
+        this.error(
+          "unknown-name",
+          [...path, "vf"],
+          `no NIC '${n.vf}' on ${server.name}${hint(n.vf, [...nics.keys()])}`,
+        );
         isValid = false;
       } else if (nic.spec.sriov === null) {
         const withVfs = [...nics.values()].filter((x) => x.spec.sriov !== null).map((x) => x.spec.name);
         this.error(
+          "no-sriov",
           [...path, "vf"],
           `${n.vf} of ${server.name} has no SR-IOV VFs; give it sriov: { vfs: N } in ${this.show(nic.path)}${withVfs.length > 0 ? ` (NICs with VFs: ${withVfs.join(", ")})` : ""}`,
         );
@@ -718,6 +782,7 @@ class Normalizer {
         const vfIndex = nic.vfsUsed++;
         if (vfIndex >= nic.spec.sriov.vfs) {
           this.error(
+            "too-many-vfs",
             [...path, "vf"],
             `${n.vf} of ${server.name} has ${nic.spec.sriov.vfs} VFs (sriov.vfs) and this is VM NIC number ${vfIndex + 1} on them; raise sriov.vfs (at most maxVfs ${nic.spec.sriov.maxVfs})`,
           );
@@ -755,15 +820,21 @@ class Normalizer {
           const net = (c.ip & mask) >>> 0;
           const bcast = (net | ~mask) >>> 0;
           if (gw === c.ip)
-            this.error([...path, "gateway"], `the gateway ${n.gateway} is the NIC's own address`);
+            this.error(
+              "bad-gateway",
+              [...path, "gateway"],
+              `the gateway ${n.gateway} is the NIC's own address`,
+            );
           else if (!sameSubnet(gw, c.ip, c.prefixLen))
             // Linux refuses such a route ("Nexthop has invalid gateway"): the VM gets none.
             this.warn(
+              "gateway-outside-subnet",
               [...path, "gateway"],
               `gateway ${n.gateway} is outside the NIC's subnet ${showIp(net, c.prefixLen)}, so the VM cannot reach it by ARP; it is ignored (no default route)`,
             );
           else if (c.prefixLen <= 30 && (gw === net || gw === bcast))
             this.error(
+              "bad-gateway",
               [...path, "gateway"],
               `the gateway ${n.gateway} is the ${gw === net ? "network" : "broadcast"} address of ${showIp(net, c.prefixLen)}; a gateway is a host of the subnet`,
             );
@@ -822,6 +893,7 @@ class Normalizer {
         ends[0].port === ends[1].port
       ) {
         this.error(
+          "link-to-self",
           [...path, "endpoints"],
           `both ends are ${l.endpoints[0]}; a link joins two different ports`,
         );
@@ -833,6 +905,7 @@ class Normalizer {
           const prev = used.get(key);
           if (prev !== undefined) {
             this.error(
+              "port-in-use",
               [...path, "endpoints", j],
               `${key} is already cabled by ${this.show(prev.slice(0, 2))}; a ${this.nodes.get(e.node)?.kind === "server" ? "NIC" : "port"} takes one link`,
             );
@@ -845,7 +918,7 @@ class Normalizer {
         const r = parseBandwidth(l.bandwidth);
         if (r.ok) bandwidthBps = r.value;
         else {
-          this.error([...path, "bandwidth"], r.message);
+          this.error("bad-unit", [...path, "bandwidth"], r.message);
           isValid = false;
         }
       }
@@ -854,7 +927,7 @@ class Normalizer {
         const r = parseDelay(l.delay);
         if (r.ok) delayNs = r.value;
         else {
-          this.error([...path, "delay"], r.message);
+          this.error("bad-unit", [...path, "delay"], r.message);
           isValid = false;
         }
       }
@@ -863,7 +936,7 @@ class Normalizer {
         const r = parseLoss(l.loss);
         if (r.ok) lossRate = r.value;
         else {
-          this.error([...path, "loss"], r.message);
+          this.error("bad-unit", [...path, "loss"], r.message);
           isValid = false;
         }
       }
@@ -898,11 +971,12 @@ class Normalizer {
     if (info === undefined) {
       if (this.isCut(["switches", node]) || this.isCut(["servers", node])) return null;
       const known = [...switchNames, ...serverNames];
-      this.error(path, `no switch or server '${node}'${hint(node, known)}`);
+      this.error("unknown-name", path, `no switch or server '${node}'${hint(node, known)}`);
       return null;
     }
     if (info.kind === "vm") {
       this.error(
+        "link-to-vm",
         path,
         `${node} is a VM; VMs connect through port groups or SR-IOV VFs, not links: cable a NIC of its server (${info.server}:...) instead`,
       );
@@ -913,13 +987,14 @@ class Normalizer {
       if (nics === undefined) return null;
       if (!nics.has(port)) {
         if (this.isCut(["servers", node, "nics"])) return null;
-        this.error(path, `no NIC '${port}' on ${node}${hint(port, [...nics.keys()])}`);
+        this.error("unknown-name", path, `no NIC '${port}' on ${node}${hint(port, [...nics.keys()])}`);
         return null;
       }
       return { node, port };
     }
     if (!/^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$/.test(port)) {
       this.error(
+        "bad-name",
         path,
         `'${port}' is not a valid port name: use letters, digits, '_', '.', '/', '-' (at most 63)`,
       );
@@ -952,6 +1027,7 @@ class Normalizer {
     );
     for (const loop of graph.loops)
       this.error(
+        "l2-loop",
         ["links", loop.closingLinkIndex],
         `layer-2 loop: ${loop.text}; vnet has no spanning tree yet, so broadcasts would circle forever: remove one of these links`,
       );
@@ -981,6 +1057,7 @@ class Normalizer {
       const pb = portOf(e.b.node, e.b.port)!.spec;
       if (pa.mode !== pb.mode)
         this.warn(
+          "vlan-mismatch",
           ["links", e.linkIndex],
           `${e.a.node}:${e.a.port} is ${describePort(pa)} but ${e.b.node}:${e.b.port} is ${describePort(pb)}; the two ends of a cable between switches are normally configured alike`,
         );
@@ -989,6 +1066,7 @@ class Normalizer {
         const ub = pb.mode === "access" ? pb.vlan : pb.nativeVlan;
         if (ua !== ub)
           this.warn(
+            "vlan-mismatch",
             ["links", e.linkIndex],
             `untagged frames change VLAN across this cable: ${e.a.node}:${e.a.port} is ${describePort(pa)}, ${e.b.node}:${e.b.port} is ${describePort(pb)}`,
           );
@@ -1003,6 +1081,7 @@ class Normalizer {
             const vs = att.what.startsWith("port group") ? "an uplink" : "an SR-IOV NIC";
             if (once(`nolink ${att.server}:${nicName}`))
               this.warn(
+                "uncabled",
                 this.serverNics.get(att.server)!.get(nicName)!.path,
                 `${att.server}:${nicName} is ${vs} that VMs use (${att.vmName}) but no link connects it, so they reach only their own server`,
               );
@@ -1022,6 +1101,7 @@ class Normalizer {
                   ? `make it mode: trunk with ${att.tag} in vlans`
                   : `add ${att.tag} to its vlans`;
             this.error(
+              "vlan-not-carried",
               portPath(f.node, f.port),
               `${f.node}:${f.port} is ${describePort(port)}, but ${att.server}:${nicName} sends ${sent} for ${att.what}, used by ${att.vmName}; ${fix}`,
             );
@@ -1048,16 +1128,19 @@ class Normalizer {
         if (owner !== undefined) {
           if (att.vid !== null && owner.svi.vid !== att.vid)
             this.warn(
+              "gateway-wrong-vlan",
               [...att.nicPath, "gateway"],
               `gateway ${gwText} is ${owner.sw}'s SVI in VLAN ${owner.svi.vid}, but this NIC is in VLAN ${att.vid}, where ARP for it gets no answer${this.sviHint(att.vid)}`,
             );
         } else if (!vmIps.has(att.gateway))
           this.warn(
+            "gateway-unknown",
             [...att.nicPath, "gateway"],
             `gateway ${gwText} belongs to no switch SVI and no VM in this topology, so nothing answers ARP for it${att.vid !== null ? this.sviHint(att.vid) : ""}`,
           );
         if (att.nics.length === 0)
           this.warn(
+            "gateway-unreachable",
             [...att.nicPath, "gateway"],
             `gateway ${gwText} is out of reach: ${att.what} has no uplink, so ${att.vmName} reaches only its own server`,
           );
@@ -1068,6 +1151,7 @@ class Normalizer {
       const inSubnet = svis.some((x) => sameSubnet(att.ip, x.svi.ip, x.svi.prefixLen));
       if (!inSubnet)
         this.warn(
+          "subnet-mismatch",
           [...att.nicPath, "ip"],
           `${ipText} is outside the subnet of VLAN ${att.vid}'s gateway (${svis.map((x) => `${showIp(x.svi.ip, x.svi.prefixLen)} on ${x.sw}`).join(", ")}), so it cannot be routed there`,
         );
@@ -1103,6 +1187,7 @@ class Normalizer {
       if (hops === undefined) {
         if (once(`nopath ${landing} ${gw} ${vid}`))
           this.warn(
+            "gateway-unreachable",
             att.path,
             `VLAN ${vid} lands on ${landing}, which has no cable path to ${gw}, the gateway of VLAN ${vid}; ${att.vmName} cannot reach its gateway`,
           );
@@ -1125,6 +1210,7 @@ class Normalizer {
               ? `does not carry VLAN ${vid}`
               : `puts VLAN ${vid}'s frames into VLAN ${next} (they leave ${h.from}:${h.fromPort} untagged)`;
           this.error(
+            "vlan-not-carried",
             portPath(blockSw, blockPort),
             `${blockSw}:${blockPort} is ${describePort(blockSpec)} and ${why}, but VLAN ${vid} (${att.what}, used by ${att.vmName}) must cross it from ${landing} to its gateway on ${gw}`,
           );

@@ -57,7 +57,35 @@ describe("broken topologies", () => {
       expect(lines(err.diagnostics)).toEqual(expected(path));
       // Every diagnostic names this file, and the error text is the formatted diagnostics.
       for (const d of err.diagnostics) expect(d.file).toBe(path);
+      for (const d of err.diagnostics) expect(d.code).toMatch(/^[a-z0-9-]+$/);
       expect(err.message.split("\n")[0]).toBe(`${path}:${lines(err.errors)[0]}`);
+    });
+  }
+});
+
+describe("diagnostic codes, for scripts", () => {
+  const codes: [string, string[]][] = [
+    ["vlan-zero", ["bad-vlan"]],
+    ["vlan-4095", ["bad-vlan"]],
+    ["bad-bandwidth-unit", ["bad-unit"]],
+    ["ip-without-prefix", ["bad-address"]],
+    ["multicast-mac", ["bad-mac"]],
+    ["unknown-port-group", ["unknown-name"]],
+    ["l2-loop-triangle", ["l2-loop"]],
+    ["vlan-not-on-trunk", ["vlan-not-carried"]],
+    ["vms-over-vfs", ["too-many-vfs"]],
+    ["yaml-duplicate-key", ["duplicate-key"]],
+    ["missing-name", ["missing-key"]],
+    ["unknown-key-typo", ["unknown-key"]],
+  ];
+  for (const [name, want] of codes) {
+    it(`${name}: ${want.join(", ")}`, () => {
+      try {
+        loadTopologyFile(join(here, "broken", `${name}.yaml`));
+        expect.unreachable();
+      } catch (e) {
+        expect((e as TopologyError).errors.map((d) => d.code)).toEqual(want);
+      }
     });
   }
 });
