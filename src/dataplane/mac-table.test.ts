@@ -264,6 +264,22 @@ describe("hash table", () => {
     }
   });
 
+  it("keeps every entry, its port and its age while the table grows and shrinks", () => {
+    const t = new MacTable({ maxEntries: 3000, agingNs: 1e9 });
+    const macOf = (i: number) => 0x020000000000 + i * 0x10001;
+    for (let i = 0; i < 2500; i++) expect(t.learn(1 + (i % 3), macOf(i), i % 7, i)).toBe(Learn.learned);
+    for (let i = 0; i < 2500; i += 2) expect(t.delete(1 + (i % 3), macOf(i))).toBe(true);
+    for (let i = 0; i < 2500; i++) {
+      const expected = i % 2 === 0 ? -1 : i % 7;
+      expect(t.lookup(1 + (i % 3), macOf(i), 5000)).toBe(expected);
+    }
+    expect(t.size).toBe(1250);
+    const ages = t.entries(5000).map((e) => e.ageNs);
+    expect(ages.reduce((a, b) => a + b, 0)).toBe(1250 * 5000 - 1250 * 1250);
+    expect(t.learn(2, macOf(1), 3, 6000)).toBe(Learn.moved);
+    expect(t.portEntryCount(1)).toBe(178);
+  });
+
   it("reads MACs straight from frame bytes", () => {
     const t = new MacTable();
     const buf = Uint8Array.from([0, 0, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54]);
