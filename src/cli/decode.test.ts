@@ -10,6 +10,8 @@ import { Ethernet, EtherType } from "../wire/ethernet.ts";
 import { PcapWriter } from "../wire/pcap.ts";
 import { PcapngWriter } from "../wire/pcapng.ts";
 import { VXLAN_OVERHEAD, vxlanEncapsulate } from "../wire/vxlan.ts";
+import { decodeCaptureStream } from "./decode.ts";
+import { UserError } from "./errors.ts";
 import { memoryIo } from "./io.ts";
 import { main } from "./main.ts";
 
@@ -232,6 +234,46 @@ describe("vnet decode", () => {
     expect(r.stdout).toMatch(
       /^1 1795462225\.940363000 92 bytes: .* VXLAN vni 42 \| .* ARP who-has 10\.42\.0\.2 tell 10\.42\.0\.1\n$/,
     );
+  });
+
+  it("decodes a capture arriving in pieces as each record completes, and reports a cut end", async () => {
+    const w2 = new PcapngWriter();
+    const a = w2.addInterface({ name: "a" });
+    w2.append(a, 1, arpRequest());
+    w2.append(a, 2, arpRequest());
+    const bytes = w2.bytes();
+    const io = memoryIo();
+    const seen: number[] = [];
+    async function* pieces() {
+      for (let i = 0; i < bytes.length - 5; i += 7) {
+        yield bytes.subarray(i, Math.min(i + 7, bytes.length - 5));
+        seen.push(io.stdout().split("\n").length - 1);
+      }
+    }
+    const e = await decodeCaptureStream("-", pieces(), io, false).catch((x) => x);
+    expect(io.stdout().split("\n").filter(Boolean)).toHaveLength(1);
+    expect(seen.indexOf(1)).toBeLessThan(seen.length - 1); // printed before the input ended
+    expect(e).toBeInstanceOf(UserError);
+    expect(e.message).toMatch(
+      /^-: capture ends inside a record at offset \d+ \(\d+ bytes left\), after 1 frame$/,
+    );
+  });
+
+  it("reads the whole of standard input", () => {
+    const here = dirname(fileURLToPath(import.meta.url));
+    const fixture = readFileSync(join(here, "../../test/fixtures/kernel-vxlan.pcap"));
+    const r = spawnSync(process.execPath, [join(here, "../../bin/vnet.js"), "decode", "--json", "-"], {
+      input: fixture,
+      encoding: "utf8",
+    });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(
+      r.stdout
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l).frame),
+    ).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
   it("has --help", async () => {

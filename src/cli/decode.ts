@@ -12,7 +12,7 @@
 
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { captureRecords } from "../wire/capture.ts";
+import { CaptureStream, captureRecords } from "../wire/capture.ts";
 import { type DecodeOptions, decodePacket, type Layer, summarizeLayers } from "../wire/decode.ts";
 import { WireError } from "../wire/error.ts";
 import type { CaptureRecord } from "../wire/pcap.ts";
@@ -42,6 +42,37 @@ function textLine(n: number, rec: CaptureRecord, layers: Layer[]): string {
   return `${n} ${formatSeconds(rec.timeNs)}${dir} ${rec.originalLength} bytes${cut}: ${summarizeLayers(layers)}\n`;
 }
 
+/** A capture's fault, as the one line a user sees. */
+function userError(name: string, e: unknown, framesDone: number): unknown {
+  if (!(e instanceof WireError)) return e;
+  // The readers' messages name the offset where they know one; the others start at byte 0.
+  const where = e.message.includes("offset") ? "" : ` at byte ${e.offset}`;
+  const after = framesDone > 0 ? `, after ${framesDone} frame${framesDone === 1 ? "" : "s"}` : "";
+  return new UserError(`${name}: ${e.message}${where}${after}`, ExitCode.usage);
+}
+
+/** Numbers, formats and batches the frames of one capture. */
+class FramePrinter {
+  count = 0;
+  private pending = "";
+  constructor(
+    private readonly io: Io,
+    private readonly isJson: boolean,
+    private readonly options: DecodeOptions,
+  ) {}
+  add(rec: CaptureRecord): void {
+    this.count++;
+    const layers = decodePacket(rec.data, rec.linkType, this.options);
+    this.pending += this.isJson ? jsonLine(this.count, rec, layers) : textLine(this.count, rec, layers);
+    // Lines are written in batches: one write per frame is slow on a capture of a million frames.
+    if (this.pending.length >= 65536) this.flush();
+  }
+  flush(): void {
+    if (this.pending) this.io.out(this.pending);
+    this.pending = "";
+  }
+}
+
 /** Decodes `bytes` (a capture file named `name`) to `io`; throws UserError for a bad file. */
 export function decodeCapture(
   name: string,
@@ -51,30 +82,49 @@ export function decodeCapture(
   options: DecodeOptions = {},
   maxFrames = Number.POSITIVE_INFINITY,
 ): void {
-  let n = 0;
-  // Lines are written in batches: one write per frame is slow on a capture of a million frames.
-  let pending = "";
+  const out = new FramePrinter(io, isJson, options);
   try {
     const records = captureRecords(bytes); // refuses a foreign file even with --count 0
     for (const rec of maxFrames > 0 ? records : []) {
-      n++;
-      const layers = decodePacket(rec.data, rec.linkType, options);
-      pending += isJson ? jsonLine(n, rec, layers) : textLine(n, rec, layers);
-      if (pending.length >= 65536) {
-        io.out(pending);
-        pending = "";
-      }
+      out.add(rec);
       // Stop before asking the reader for more: the next record may be the broken one.
-      if (n === maxFrames) break;
+      if (out.count === maxFrames) break;
     }
-    if (pending) io.out(pending);
   } catch (e) {
-    if (pending) io.out(pending);
-    if (!(e instanceof WireError)) throw e;
-    // The readers' messages name the offset where they know one; the others start at byte 0.
-    const where = e.message.includes("offset") ? "" : ` at byte ${e.offset}`;
-    const after = n > 0 ? `, after ${n} frame${n === 1 ? "" : "s"}` : "";
-    throw new UserError(`${name}: ${e.message}${where}${after}`, ExitCode.usage);
+    throw userError(name, e, out.count);
+  } finally {
+    out.flush();
+  }
+}
+
+/**
+ * Decodes a capture arriving in chunks (standard input), printing each frame as soon as its
+ * record is complete, so `dumpcap -w - | vnet decode -` shows frames live.
+ */
+export async function decodeCaptureStream(
+  name: string,
+  chunks: AsyncIterable<Uint8Array>,
+  io: Io,
+  isJson: boolean,
+  options: DecodeOptions = {},
+  maxFrames = Number.POSITIVE_INFINITY,
+): Promise<void> {
+  const out = new FramePrinter(io, isJson, options);
+  const stream = new CaptureStream();
+  try {
+    if (maxFrames === 0) return;
+    for await (const chunk of chunks) {
+      for (const rec of stream.push(chunk)) {
+        out.add(rec);
+        if (out.count === maxFrames) return;
+      }
+      out.flush();
+    }
+    stream.end();
+  } catch (e) {
+    throw userError(name, e, out.count);
+  } finally {
+    out.flush();
   }
 }
 
@@ -114,10 +164,16 @@ export function register(program: Command, io: Io): void {
             throw new UserError(`--count: "${opts.count}" is not a number of frames`);
           maxFrames = Number(opts.count);
         }
+        const options = { vxlanPorts, wireguardPorts };
+        if (file === "-") {
+          // The capture comes on standard input (`dumpcap -w - | vnet decode -`), shown live.
+          return decodeCaptureStream("-", process.stdin, io, opts.json === true, options, maxFrames).finally(
+            () => process.stdin.destroy(),
+          );
+        }
         let bytes: Uint8Array;
         try {
-          // "-": the capture comes on standard input (`tcpdump -w - | vnet decode -`).
-          bytes = readFileSync(file === "-" ? 0 : file);
+          bytes = readFileSync(file);
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
           const why =
@@ -130,7 +186,7 @@ export function register(program: Command, io: Io): void {
                   : (e as Error).message;
           throw new UserError(`${file}: ${why}`);
         }
-        decodeCapture(file, bytes, io, opts.json === true, { vxlanPorts, wireguardPorts }, maxFrames);
+        decodeCapture(file, bytes, io, opts.json === true, options, maxFrames);
       },
     );
 }
