@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { loadTopologyFile } from "../model/load.ts";
+import { loadTopologyFile, loadTopologyText } from "../model/load.ts";
 import { buildWorld } from "./build.ts";
 
 const SEED = fileURLToPath(new URL("../../examples/seed-datacenter.yaml", import.meta.url));
@@ -78,5 +78,29 @@ describe("buildWorld", () => {
     b.world.runFor(1e6);
     // Start-up announcements were flooded by the NIC's embedded switch without touching the PF.
     expect(nic!.drops.get("port-not-connected")).toBe(0);
+  });
+
+  it("names a multi-NIC VM's vswitch ports so no other VM's name can collide", () => {
+    // VM "a" has two NICs on vs0 and VM "a-eth0" one: "a-eth0" must not clash with a's first port.
+    const text = `name: collide
+servers:
+  s1:
+    nics: [eth0]
+    vswitches:
+      vs0:
+        uplinks: [eth0]
+        portGroups: { pg: { vlan: 10 } }
+    vms:
+      a:
+        nics:
+          - { portGroup: pg, ip: 10.0.0.1/24 }
+          - { portGroup: pg, ip: 10.0.0.2/24 }
+      a-eth0:
+        nics:
+          - { portGroup: pg, ip: 10.0.0.3/24 }
+`;
+    const b = buildWorld(loadTopologyText(text, "collide.yaml").topology);
+    const vs = b.world.devices.find((d) => d.kind === "vswitch")!;
+    expect(vs.portNames).toEqual(expect.arrayContaining(["a/eth0", "a/eth1", "a-eth0"]));
   });
 });

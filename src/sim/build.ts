@@ -123,7 +123,7 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
           list.push({
             vm: vm.name,
             nic: i,
-            name: multi ? `${vm.name}-${nic.name}` : vm.name,
+            name: multi ? `${vm.name}/${nic.name}` : vm.name,
             portGroup: a.portGroup,
             mac: nic.mac,
           });
