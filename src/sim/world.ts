@@ -76,6 +76,14 @@ class WorldDeviceEnv implements DeviceEnv {
     return this.rng.random();
   }
 
+  /** A device's port lost or regained carrier: the device across that connection hears of it. */
+  setCarrier(port: number, isUp: boolean): void {
+    const link = this.portLinks[port];
+    if (link === undefined || link === null) return;
+    const other = link.ends[1 - this.portSides[port]];
+    other.device.setPortUp?.(other.port, isUp, this.world.scheduler.now());
+  }
+
   get isTracing(): boolean {
     return this.world.isTracing;
   }

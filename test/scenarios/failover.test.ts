@@ -1,0 +1,40 @@
+/**
+ * Scenario: a NIC's cable is pulled under a vswitch with two uplinks. The NIC loses carrier, the
+ * world tells the vswitch (DeviceEnv.setCarrier -> setPortUp), and the vswitch moves the VM to
+ * the surviving uplink, so the path through the physical network survives the failure.
+ */
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { Network } from "../../src/network.ts";
+
+const FAILOVER = fileURLToPath(new URL("./topologies/failover.yaml", import.meta.url));
+
+/** The uplink server1's vswitch sends web1's echo request out of, e.g. "uplink:eth0". */
+function uplinkOfEchoRequest(net: Network): string {
+  const t = net.trace("web1", "web2");
+  expect(t.delivered).toBe(true);
+  const hop = t.hops.find(
+    (h) =>
+      h.device === "server1/vs0" &&
+      h.action === "forward" &&
+      h.in === "web1" &&
+      /echo request/.test(h.frame ?? ""),
+  );
+  expect(hop).toBeDefined();
+  return hop!.out!;
+}
+
+describe("uplink failover", () => {
+  it("a pulled cable moves the VM to the other uplink and traffic keeps flowing", async () => {
+    const net = await Network.load(FAILOVER);
+    const before = uplinkOfEchoRequest(net);
+    const nic = before.replace("uplink:", "");
+    const cable = net.world.links.find((l) => l.name.startsWith(`server1:${nic}<->`));
+    expect(cable).toBeDefined();
+    net.world.setLinkUp(cable!, false);
+    const after = uplinkOfEchoRequest(net);
+    expect(after).toMatch(/^uplink:eth[01]$/);
+    expect(after).not.toBe(before);
+    expect(net.ping("web1", "web2", { count: 3 }).received).toBe(3);
+  });
+});
