@@ -145,9 +145,13 @@ export class Vswitch implements Device {
   /** Per device port: the VM port, or null for an uplink. */
   private readonly vm: (VmPort | null)[];
   private readonly isPortUp: boolean[];
-  /** Per VLAN: the VM ports in it, and those whose port group is promiscuous. */
-  private readonly vlanVmPorts: (number[] | undefined)[] = new Array(4096);
-  private readonly vlanPromiscuous: (number[] | undefined)[] = new Array(4096);
+  /**
+   * Per VLAN: the VM ports in it, and those whose port group is promiscuous. Indexed by vid and
+   * sized to the highest vid of a port group (a read beyond is undefined, as for a hole): two
+   * 4,096-slot arrays per vswitch were 52 MB at 800 servers.
+   */
+  private readonly vlanVmPorts: (number[] | undefined)[];
+  private readonly vlanPromiscuous: (number[] | undefined)[];
   /** Scratch list of egress ports for one decision (uplink, if any, last). */
   private readonly out: Int32Array;
   private env: DeviceEnv | null = null;
@@ -177,6 +181,9 @@ export class Vswitch implements Device {
         security: { ...DEFAULT_SECURITY, ...g.security },
       });
     }
+    const vidCount = Math.max(0, ...options.portGroups.map((g) => g.vlan)) + 1;
+    this.vlanVmPorts = new Array(vidCount);
+    this.vlanPromiscuous = new Array(vidCount);
     this.vm = options.uplinks.map(() => null);
     options.vmPorts.forEach((p, ordinal) => {
       addName(p.name);

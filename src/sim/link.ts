@@ -99,29 +99,52 @@ export function outerVid(frame: Frame): number | null {
   return ((b[s + 14] << 8) | b[s + 15]) & 0xfff;
 }
 
-/** Per-direction state of a cable's transmitter. */
+/**
+ * Per-direction state of a cable's transmitter: `count` frames are in it (in service plus
+ * waiting). The newest one finishes serializing at `busyUntilNs`; the finish times of the older
+ * ones wait in a ring. So a frame sent to an idle transmitter (the common case) reads and writes
+ * only these fields and never touches the ring's memory.
+ */
 class Direction {
   busyUntilNs = 0;
+  count = 0;
   /**
-   * Ring of serialization finish times of frames in the transmitter (in service + waiting). It
-   * starts small and doubles up to the queue limit, so thousands of idle cables cost little.
+   * Ring of the finish times of the count - 1 older frames, oldest at `head`. It starts small
+   * and doubles up to the queue limit, so thousands of idle cables cost little.
    */
   finish: Float64Array;
   head = 0;
-  count = 0;
   constructor(private readonly limit: number) {
     this.finish = new Float64Array(Math.min(Math.max(limit, 1), 8));
   }
 
-  push(t: number): void {
-    if (this.count === this.finish.length) {
-      const grown = new Float64Array(Math.min(this.finish.length * 2, this.limit));
-      for (let i = 0; i < this.count; i++) grown[i] = this.finish[(this.head + i) % this.finish.length];
-      this.finish = grown;
+  /** Forgets the frames whose serialization has finished by `nowNs`. */
+  settle(nowNs: number): void {
+    if (this.busyUntilNs <= nowNs) {
+      this.count = 0;
       this.head = 0;
+      return;
     }
-    this.finish[(this.head + this.count) % this.finish.length] = t;
+    while (this.count > 1 && this.finish[this.head] <= nowNs) {
+      this.head = (this.head + 1) % this.finish.length;
+      this.count--;
+    }
+  }
+
+  /** A frame enters the transmitter and finishes serializing at `finishNs` (>= busyUntilNs). */
+  push(finishNs: number): void {
+    if (this.count > 0) {
+      const older = this.count - 1;
+      if (older === this.finish.length) {
+        const grown = new Float64Array(Math.min(this.finish.length * 2, Math.max(this.limit, 1)));
+        for (let i = 0; i < older; i++) grown[i] = this.finish[(this.head + i) % this.finish.length];
+        this.finish = grown;
+        this.head = 0;
+      }
+      this.finish[(this.head + older) % this.finish.length] = this.busyUntilNs;
+    }
     this.count++;
+    this.busyUntilNs = finishNs;
   }
 }
 
@@ -214,10 +237,7 @@ export class Link implements EventTarget {
       }
       const d = dirs[side];
       // Frames whose serialization has finished have left the transmitter.
-      while (d.count > 0 && d.finish[d.head] <= nowNs) {
-        d.head = (d.head + 1) % d.finish.length;
-        d.count--;
-      }
+      d.settle(nowNs);
       if (d.count > this.queueFrames) {
         this.drop(side, frame, nowNs, LinkDrop.queueFull, `transmit queue full (${this.queueFrames} frames)`);
         return;
@@ -225,7 +245,6 @@ export class Link implements EventTarget {
       const startNs = Math.max(d.busyUntilNs, nowNs);
       const finishNs = startNs + wireNs(len, this.nsPerByte);
       d.push(finishNs);
-      d.busyUntilNs = finishNs;
       arrivalNs = finishNs + this.delayNs;
     }
     c.txFrames++;
