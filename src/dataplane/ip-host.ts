@@ -1011,10 +1011,17 @@ export class IpHost implements InterfaceHost {
     const uo = f.start + OFF_IP + IPV4_HEADER_LEN;
     const po = uo + UDP_HEADER_LEN;
     if (typeof payload === "number") {
+      // The datagram counter as a 64-bit big-endian number, then a fixed pattern. The counter
+      // is split into two 32-bit halves once rather than divided by a power of 256 per byte.
       const counter = this.stats.udpTxDatagrams;
-      for (let i = 0; i < 8 && i < payloadLen; i++)
-        f.buf[po + i] = Math.floor(counter / 2 ** (8 * (7 - i))) & 0xff;
-      for (let i = 8; i < payloadLen; i++) f.buf[po + i] = (i + 0x10) & 0xff;
+      const hi = Math.floor(counter / 0x100000000);
+      const lo = counter - hi * 0x100000000;
+      const b = f.buf;
+      for (let i = 0; i < 8 && i < payloadLen; i++) {
+        const half = i < 4 ? hi : lo;
+        b[po + i] = (half >>> (8 * (3 - (i & 3)))) & 0xff;
+      }
+      for (let i = 8; i < payloadLen; i++) b[po + i] = (i + 0x10) & 0xff;
     } else {
       f.buf.set(payload, po);
     }
