@@ -1,7 +1,8 @@
 /**
  * The data center at scale, as a program (run by `bench/datacenter.bench.ts` in a child process
  * so its memory figures are its own; or directly: `node --expose-gc --import tsx
- * bench/datacenter.ts [--racks 40 --servers 20 --vms 20 --flows 200 --datagrams 2500]`).
+ * bench/datacenter.ts [--racks 40 --servers 20 --vms 20 --flows 200 --datagrams 2500 --seed 1
+ * --repeat 1]`).
  *
  * 1. Generates the topology file of a data center (by default 40 racks x 20 servers x 20 VMs =
  *    16,000 VMs, a ToR per rack, one core switch that routes between the port groups' VLANs),
