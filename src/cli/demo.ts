@@ -102,7 +102,7 @@ export function demoPairs(t: Topology): DemoPair[] {
 }
 
 function compact(n: number, title: string, t: TraceResult): string {
-  const status = t.delivered ? `delivered, rtt ${fmtTime(t.rttNs ?? 0)}` : "NOT delivered";
+  const status = t.delivered ? `delivered, rtt ${((t.rttNs ?? 0) / 1000).toFixed(1)}us` : "NOT delivered";
   // The devices that handled the echo request, in order (links left out, repeats collapsed).
   const path: string[] = [];
   for (const h of t.hops) {
