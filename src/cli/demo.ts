@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
-import { fmtTime, type TraceResult } from "../analysis/trace.ts";
+import type { TraceResult } from "../analysis/trace.ts";
 import type { Topology, VmSpec } from "../model/types.ts";
 import { Network } from "../network.ts";
 import { ExitCode } from "./errors.ts";
