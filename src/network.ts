@@ -332,7 +332,7 @@ export class Network {
     } finally {
       world.setTraceSink(null);
     }
-    return analyseTrace({
+    const result = analyseTrace({
       source,
       target,
       targetText: to,
@@ -344,6 +344,13 @@ export class Network {
       icmpError,
       sendError: sendError === null ? null : `${from} cannot send: ${sendErrorText(sendError)}`,
     });
+    // A switch floods around a down port without a word, so a failed exchange names the cables
+    // that are down: the likeliest reason nobody answered.
+    if (!result.delivered) {
+      const down = world.links.filter((l) => !l.isUp && l.hopKind === "link").map((l) => l.name);
+      if (down.length > 0) result.verdict += `; cable${down.length > 1 ? "s" : ""} down: ${down.join(", ")}`;
+    }
+    return result;
   }
 
   /**

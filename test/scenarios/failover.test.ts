@@ -37,4 +37,13 @@ describe("uplink failover", () => {
     expect(after).not.toBe(before);
     expect(net.ping("web1", "web2", { count: 3 }).received).toBe(3);
   });
+
+  it("a failed trace names the cable that is down", async () => {
+    const net = await Network.load(FAILOVER);
+    const cable = net.world.links.find((l) => l.name.startsWith("server2:eth0<->"))!;
+    net.world.setLinkUp(cable, false);
+    const t = net.trace("web1", "web2");
+    expect(t.delivered).toBe(false);
+    expect(t.verdict).toMatch(/^not delivered: .*; cable down: server2:eth0<->tor1:eth3$/);
+  });
 });
