@@ -1,21 +1,46 @@
 /**
- * `vnet tour`: a short, printed orientation of what vnet does and which commands to try.
+ * `vnet tour`: a short, printed orientation of what vnet does and which commands to try first,
+ * using the shipped example data center. `--json` gives the same as a list of steps.
  */
 
 import type { Command } from "commander";
 import type { Io } from "./io.ts";
 
-const TOUR = `vnet: virtual machines, virtual switches, SR-IOV, VLANs, VXLAN and VPN, packet by packet.
+const EXAMPLE = "examples/seed-datacenter.yaml";
 
-  vnet decode FILE.pcap        every layer of every frame, including frames inside VXLAN
-  vnet --help                  all commands
-`;
+const STEPS: { command: string; what: string }[] = [
+  { command: "vnet demo", what: "the source document's data center explains itself (also: npm start)" },
+  { command: `vnet check ${EXAMPLE}`, what: "validate a topology; mistakes come back as file:line:col" },
+  { command: `vnet trace ${EXAMPLE} web1 db1`, what: "every hop of one ping, and the rule it shows" },
+  { command: `vnet trace ${EXAMPLE} sriov1 sriov2`, what: "SR-IOV: VF to VF never touches a vswitch" },
+  { command: `vnet ping ${EXAMPLE} web1 web3 -c 3`, what: "ping, in simulated time" },
+  { command: `vnet pingall ${EXAMPLE} --pcap out/`, what: "every VM to every VM; a capture per link end" },
+  { command: `vnet show ${EXAMPLE} fdb`, what: "MAC tables after a pingall (also arp, ports, counters)" },
+  { command: "vnet decode out/tor1-eth1.pcap", what: "every layer of every frame, VXLAN inner frames too" },
+  { command: "vnet vpn genkey | vnet vpn pubkey", what: "WireGuard keys, as wg genkey / wg pubkey" },
+  {
+    command: "vnet vpn ping --config wg0.conf 10.0.0.2",
+    what: "a userspace WireGuard endpoint pings through",
+  },
+  { command: "vnet schema", what: "the topology file's JSON Schema, for editor completion" },
+];
 
 export function register(program: Command, io: Io): void {
   program
     .command("tour")
     .description("a short tour of what vnet can do")
-    .action(() => {
-      io.out(TOUR);
+    .option("--json", "the steps as JSON")
+    .action((opts: { json?: boolean }) => {
+      if (opts.json) {
+        io.out(`${JSON.stringify({ steps: STEPS })}\n`);
+        return;
+      }
+      const width = Math.max(...STEPS.map((s) => s.command.length));
+      let text =
+        "vnet: virtual machines, virtual switches, SR-IOV, VLANs, VXLAN and VPN, packet by packet.\n\n";
+      for (const s of STEPS) text += `  ${s.command.padEnd(width)}  ${s.what}\n`;
+      text +=
+        "\nEvery command has --help and --json. Exit codes: 0 ok, 1 the network said no, 2 a usage or input error.\n";
+      io.out(text);
     });
 }
