@@ -249,7 +249,7 @@ function failureCause(
     network.filter((r) => ECHO.has(kindOf(r.frameId))).at(-1) ??
     network.filter((r) => ARP.has(kindOf(r.frameId))).at(-1) ??
     network.at(-1);
-  if (pick !== undefined) return `dropped at ${pick.device}: ${pick.reason}`;
+  if (pick !== undefined) return `dropped at ${pick.device}: ${dropReason(pick)}`;
   const hasArpReply = records.some((r) => kindOf(r.frameId) === "arp-reply");
   const hasEchoOnWire = records.some((r) => kindOf(r.frameId) === "echo-request" && r.action === "transmit");
   if (!hasArpReply && !hasEchoOnWire) {
@@ -259,8 +259,13 @@ function failureCause(
   }
   if (icmpError !== null) return icmpError;
   const guest = drops.filter((r) => ECHO.has(kindOf(r.frameId))).at(-1);
-  if (guest !== undefined) return `dropped at ${guest.device}: ${guest.reason}`;
+  if (guest !== undefined) return `dropped at ${guest.device}: ${dropReason(guest)}`;
   return "no echo reply came back";
+}
+
+/** A drop record's reason without the "dropped: " its device already put in front. */
+function dropReason(r: HopRecord): string {
+  return r.reason.startsWith("dropped: ") ? r.reason.slice("dropped: ".length) : r.reason;
 }
 
 function unique(xs: string[]): string[] {

@@ -46,4 +46,10 @@ describe("uplink failover", () => {
     expect(t.delivered).toBe(false);
     expect(t.verdict).toMatch(/^not delivered: .*; cable down: server2:eth0<->tor1:eth3$/);
   });
+
+  it("a drop's reason is said once in the verdict", async () => {
+    const seed = fileURLToPath(new URL("../../examples/seed-datacenter.yaml", import.meta.url));
+    const t = (await Network.load(seed)).trace("web1", "10.9.9.9");
+    expect(t.verdict).toBe("not delivered: dropped at tor1: no route to 10.9.9.9");
+  });
 });
