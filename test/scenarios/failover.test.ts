@@ -1,7 +1,8 @@
 /**
  * Scenario: a NIC's cable is pulled under a vswitch with two uplinks. The NIC loses carrier, the
  * world tells the vswitch (DeviceEnv.setCarrier -> setPortUp), and the vswitch moves the VM to
- * the surviving uplink, so the path through the physical network survives the failure.
+ * the surviving uplink, so the path through the physical network survives the failure. Also what
+ * a failed trace says: the cables that are down, and a drop's reason once.
  */
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
