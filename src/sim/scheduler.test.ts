@@ -1,5 +1,7 @@
 /**
- * Scheduler tests: (time, sequence) ordering, cancellation, runUntil/runUntilIdle, growth.
+ * Scheduler tests: (time, sequence) ordering, cancellation, runUntil/runUntilIdle, growth, and
+ * a model check against a plain sorted list with delays from 0 ns to past the timing wheel's
+ * horizon (so events move between the current bucket, the wheel and the heap).
  */
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
@@ -100,4 +102,77 @@ describe("Scheduler", () => {
       expect(seen).toEqual(expected);
     },
   );
+
+  /**
+   * Model: every event is (time, sequence); the next to run is the least. Each event may schedule
+   * children at its time plus a delay (0, sub-bucket, within the wheel, beyond it, far beyond) and
+   * cancel an earlier handle; the run is cut into runUntil steps that may stop between buckets.
+   */
+  const delayArb = fc.oneof(
+    fc.constant(0),
+    fc.integer({ min: 1, max: 200 }),
+    fc.integer({ min: 200, max: 300_000 }),
+    fc.integer({ min: 300_000, max: 5_000_000 }),
+    fc.constant(1e12),
+  );
+  test.prop([
+    fc.array(fc.tuple(delayArb, fc.array(delayArb, { maxLength: 3 }), fc.nat(), fc.boolean()), {
+      minLength: 1,
+      maxLength: 120,
+    }),
+    fc.array(fc.integer({ min: 1, max: 2_000_000 }), { maxLength: 6 }),
+  ])("matches a sorted-list model with nested scheduling, cancels and runUntil stops", (specs, steps) => {
+    const s = new Scheduler(2);
+    const got: number[] = [];
+    const want: number[] = [];
+    type Ev = { t: number; q: number; id: number; isCancelled: boolean; hasRun: boolean };
+    const model: Ev[] = [];
+    const handles: number[] = [];
+    const evs: Ev[] = [];
+    let q = 0;
+    let nextId = 0;
+    const add = (t: number, depth: number): void => {
+      const id = nextId++;
+      const spec = specs[id % specs.length];
+      const ev: Ev = { t, q: q++, id, isCancelled: false, hasRun: false };
+      model.push(ev);
+      evs.push(ev);
+      handles.push(
+        s.at(t, (now) => {
+          got.push(id);
+          ev.hasRun = true;
+          expect(now).toBe(t);
+          if (depth < 3) for (const d of spec[1]) add(now + d, depth + 1);
+          if (spec[3] && handles.length > 0) {
+            const k = spec[2] % handles.length;
+            s.cancel(handles[k]);
+            if (!evs[k].hasRun) evs[k].isCancelled = true;
+          }
+        }),
+      );
+    };
+    for (const [d] of specs) add(d, 0);
+    const runModel = (until: number): void => {
+      for (;;) {
+        let best = -1;
+        for (let i = 0; i < model.length; i++) {
+          const e = model[i];
+          if (best < 0 || e.t < model[best].t || (e.t === model[best].t && e.q < model[best].q)) best = i;
+        }
+        if (best < 0 || model[best].t > until) return;
+        const [e] = model.splice(best, 1);
+        if (!e.isCancelled) want.push(e.id);
+      }
+    };
+    // The scheduler's callbacks add to the model as they run; the model is replayed at the end.
+    let until = 0;
+    for (const step of steps) {
+      until += step;
+      s.runUntil(until);
+      expect(s.now()).toBe(until);
+    }
+    expect(s.runUntilIdle(100_000)).toBeLessThan(100_000);
+    runModel(Number.POSITIVE_INFINITY);
+    expect(got).toEqual(want);
+  });
 });
