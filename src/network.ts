@@ -12,7 +12,7 @@
 
 import { type FrameLabel, labelFrame } from "./analysis/frame-label.ts";
 import { analyseTrace, type TraceResult, type TraceTarget, type VmEndpoint } from "./analysis/trace.ts";
-import type { PingResult as StackPingResult } from "./dataplane/ip-host.ts";
+import type { SendError, PingResult as StackPingResult } from "./dataplane/ip-host.ts";
 import type { HopRecord } from "./dataplane/trace.ts";
 import type { Topology } from "./model/types.ts";
 import { type BuiltNetwork, buildWorld, type VmHandle } from "./sim/build.ts";
@@ -88,14 +88,14 @@ export type ShowWhat = (typeof SHOW_WHATS)[number];
 export const MAX_PINGALL_VMS = 300;
 
 /** What ping prints when the stack refuses to send. */
-export function sendErrorText(code: string): string {
+export function sendErrorText(code: SendError): string {
   switch (code) {
     case "no-route":
       return "Network is unreachable";
-    case "message-too-long":
-      return "Message too long";
-    default:
-      return code;
+    case "bad-size":
+      return "Invalid argument (packet size)";
+    case "bad-port":
+      return "Invalid argument (port)";
   }
 }
 
@@ -309,7 +309,7 @@ export class Network {
       },
     );
     let rttNs: number | null = null;
-    let sendError: string | null = null;
+    let sendError: SendError | null = null;
     let isAnswered = false;
     let icmpError: string | null = null;
     const id = this.nextEchoId++ & 0xffff;
