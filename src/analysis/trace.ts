@@ -11,6 +11,7 @@
  */
 
 import type { HopKind, HopRecord } from "../dataplane/trace.ts";
+import { VswitchDrop } from "../dataplane/vswitch.ts";
 import { formatIpv4 } from "../wire/addr.ts";
 import type { FrameKind, FrameLabel } from "./frame-label.ts";
 
@@ -228,6 +229,13 @@ function pathPhrase(
   return `crosses the physical network via ${joinAnd(physical)}`;
 }
 
+/** Drop codes that are a device doing its job on a flooded copy, never why an exchange failed. */
+const FLOOD_REFUSALS: ReadonlySet<string> = new Set([
+  VswitchDrop.reflectedBroadcast,
+  VswitchDrop.sameSegment,
+  VswitchDrop.notForThisVnic,
+]);
+
 /**
  * Why an exchange failed, most telling first: a drop by a switching or routing device (the echo's
  * before ARP's), an ARP request nobody answered, the ICMP error that came back, then drops in
@@ -241,8 +249,14 @@ function failureCause(
 ): string {
   // Guests, and a gateway's own stack, refuse every broadcast ARP request not for them: that is
   // receiving a flood, not a cause.
+  // So does a vswitch refusing the flooded copies it must refuse (its own broadcast reflected back
+  // on another uplink, a copy for a MAC behind the port it came in on, a unicast copy not for a
+  // non-promiscuous vNIC).
   const isGuest = (r: HopRecord) =>
-    r.kind === "vm" || r.kind === "vnic" || (r.kind === "gateway" && kindOf(r.frameId) === "arp-request");
+    r.kind === "vm" ||
+    r.kind === "vnic" ||
+    (r.kind === "gateway" && kindOf(r.frameId) === "arp-request") ||
+    (r.code !== undefined && FLOOD_REFUSALS.has(r.code));
   const drops = records.filter((r) => r.action === "drop");
   const network = drops.filter((r) => !isGuest(r));
   const pick =

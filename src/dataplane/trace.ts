@@ -32,6 +32,8 @@ export interface HopRecord {
   action: HopAction;
   /** A human sentence fragment: "learned 02:00:00:00:10:11 on port vm1", "flooded: no entry". */
   reason: string;
+  /** On drop records, where the device gives it: the reason code its drop counter is kept under. */
+  code?: string;
 }
 
 export type TraceSink = (record: HopRecord) => void;

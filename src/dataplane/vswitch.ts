@@ -50,7 +50,7 @@ import {
   macLoAt,
 } from "./mac-table.ts";
 import { OriginatingPortPolicy, type TeamingPolicy, UplinkTeam } from "./teaming.ts";
-import type { HopAction } from "./trace.ts";
+import type { HopAction, HopRecord } from "./trace.ts";
 
 /** RARP (RFC 903): its EtherType and the "request reverse" opcode. */
 const ETHERTYPE_RARP = 0x8035;
@@ -720,7 +720,7 @@ export class Vswitch implements Device {
   ): void {
     this.drops.add(code);
     this.portCounters[port].drops++;
-    if (this.env?.isTracing) this.record(nowNs, frame, port, null, vid, "drop", reason());
+    if (this.env?.isTracing) this.record(nowNs, frame, port, null, vid, "drop", reason(), code);
   }
 
   private record(
@@ -731,8 +731,9 @@ export class Vswitch implements Device {
     vid: number | null,
     action: HopAction,
     reason: string,
+    code?: string,
   ): void {
-    this.env!.trace({
+    const record: HopRecord = {
       timeNs: nowNs,
       frameId: frame.id,
       device: this.name,
@@ -742,6 +743,8 @@ export class Vswitch implements Device {
       vlan: vid,
       action,
       reason,
-    });
+    };
+    if (code !== undefined) record.code = code;
+    this.env!.trace(record);
   }
 }

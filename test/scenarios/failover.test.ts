@@ -45,7 +45,7 @@ describe("uplink failover", () => {
     net.world.setLinkUp(cable, false);
     const t = net.trace("web1", "web2");
     expect(t.delivered).toBe(false);
-    expect(t.verdict).toMatch(/^not delivered: .*; cable down: server2:eth0<->tor1:eth3$/);
+    expect(t.verdict).toMatch(/^not delivered: no ARP reply .*; cable down: server2:eth0<->tor1:eth3$/);
   });
 
   it("a drop's reason is said once in the verdict", async () => {
