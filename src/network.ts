@@ -5,15 +5,16 @@
  * counters), captures. It holds no forwarding logic: the devices forward, the world carries,
  * `src/analysis/` reasons about what was observed.
  *
- * Browser-safe except `Network.load(path)`, which reads the file through the loader (imported
- * lazily, so a browser bundle can use `Network.fromTopology`). Encoded captures are returned as
- * bytes; writing files is the caller's business.
+ * Browser-safe: topology text comes in (`Network.fromText`), answers and encoded captures come
+ * out as data; reading and writing files is the Node entry's business (`src/node.ts`).
  */
 
 import { type FrameLabel, labelFrame } from "./analysis/frame-label.ts";
 import { analyseTrace, type TraceResult, type TraceTarget, type VmEndpoint } from "./analysis/trace.ts";
 import type { SendError, PingResult as StackPingResult } from "./dataplane/ip-host.ts";
 import type { HopRecord } from "./dataplane/trace.ts";
+import { formatDiagnostic } from "./model/diagnostics.ts";
+import { type LoadResult, loadTopologyText } from "./model/load-text.ts";
 import type { Topology } from "./model/types.ts";
 import { type BuiltNetwork, buildWorld, type VmHandle } from "./sim/build.ts";
 import { CaptureSet } from "./sim/capture.ts";
@@ -128,14 +129,22 @@ export class Network {
     this.world.runFor(STARTUP_NS);
   }
 
-  /** Reads and validates a topology file (throws the loader's TopologyError), then builds it. */
-  static async load(path: string, options: NetworkOptions = {}): Promise<Network> {
-    const { loadTopologyFile } = await import("./model/load.ts");
-    const { topology, warnings } = loadTopologyFile(path);
-    const { formatDiagnostic } = await import("./model/diagnostics.ts");
-    return new Network(topology, options, warnings.map(formatDiagnostic));
+  /**
+   * Validates topology text (YAML) and builds it; a broken file throws the loader's
+   * `TopologyError` with every `file:line:col` diagnostic, and nothing is built. `sourceName` is
+   * the file name the diagnostics carry. Reading a file from disk is the Node entry's
+   * `loadNetwork` (`src/node.ts`), so this module stays browser-safe.
+   */
+  static fromText(text: string, sourceName = "topology.yaml", options: NetworkOptions = {}): Network {
+    return Network.fromLoaded(loadTopologyText(text, sourceName), options);
   }
 
+  /** Builds what the loader returned; its warnings become `warnings` (formatted lines). */
+  static fromLoaded(loaded: LoadResult, options: NetworkOptions = {}): Network {
+    return new Network(loaded.topology, options, loaded.warnings.map(formatDiagnostic));
+  }
+
+  /** Builds an already loaded (normalized) topology. */
   static fromTopology(topology: Topology, options: NetworkOptions = {}): Network {
     return new Network(topology, options, []);
   }

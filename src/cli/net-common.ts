@@ -7,7 +7,8 @@
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Network, NetworkError } from "../network.ts";
+import { type Network, NetworkError } from "../network.ts";
+import { loadNetwork as loadNetworkFile } from "../node.ts";
 import { ExitCode, UserError } from "./errors.ts";
 import type { Io } from "./io.ts";
 
@@ -23,7 +24,7 @@ export interface LoadCliOptions {
 export async function loadNetwork(file: string, io: Io, opts: LoadCliOptions = {}): Promise<Network> {
   const seed = opts.seed === undefined ? 1 : parseIntOption("--seed", opts.seed, 0, 0xffffffff);
   try {
-    const net = await Network.load(file, { seed });
+    const net = await loadNetworkFile(file, { seed });
     for (const w of net.warnings) io.err(`${w}\n`);
     if (opts.pcap !== undefined) net.startCaptures();
     return net;

@@ -6,7 +6,8 @@
  */
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { Network } from "../../src/network.ts";
+import type { Network } from "../../src/network.ts";
+import { loadNetwork } from "../../src/node.ts";
 
 const FAILOVER = fileURLToPath(new URL("./topologies/failover.yaml", import.meta.url));
 
@@ -27,7 +28,7 @@ function uplinkOfEchoRequest(net: Network): string {
 
 describe("uplink failover", () => {
   it("a pulled cable moves the VM to the other uplink and traffic keeps flowing", async () => {
-    const net = await Network.load(FAILOVER);
+    const net = await loadNetwork(FAILOVER);
     const before = uplinkOfEchoRequest(net);
     const nic = before.replace("uplink:", "");
     const cable = net.world.links.find((l) => l.name.startsWith(`server1:${nic}<->`));
@@ -40,7 +41,7 @@ describe("uplink failover", () => {
   });
 
   it("a failed trace names the cable that is down", async () => {
-    const net = await Network.load(FAILOVER);
+    const net = await loadNetwork(FAILOVER);
     const cable = net.world.links.find((l) => l.name.startsWith("server2:eth0<->"))!;
     net.world.setLinkUp(cable, false);
     const t = net.trace("web1", "web2");
@@ -50,7 +51,7 @@ describe("uplink failover", () => {
 
   it("a drop's reason is said once in the verdict", async () => {
     const seed = fileURLToPath(new URL("../../examples/seed-datacenter.yaml", import.meta.url));
-    const t = (await Network.load(seed)).trace("web1", "10.9.9.9");
+    const t = (await loadNetwork(seed)).trace("web1", "10.9.9.9");
     expect(t.verdict).toBe("not delivered: dropped at tor1: no route to 10.9.9.9");
   });
 });

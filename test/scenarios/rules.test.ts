@@ -13,7 +13,7 @@ import { describe, expect, it } from "vitest";
 import { memoryIo } from "../../src/cli/io.ts";
 import { main } from "../../src/cli/main.ts";
 import { generateDatacenter } from "../../src/model/generate.ts";
-import { Network } from "../../src/network.ts";
+import { loadNetwork } from "../../src/node.ts";
 
 const RULES = fileURLToPath(new URL("./topologies/rules.yaml", import.meta.url));
 
@@ -130,7 +130,7 @@ describe("a generated data center (racks, ToRs, a core gateway)", () => {
       writeFileSync(file, generateDatacenter({ racks: 3, serversPerRack: 2, vmsPerServer: 4 }));
       // Quiet and announcing starts give the same verdicts (switches learn from the traffic).
       for (const isAnnouncing of [true, false]) {
-        const net = await Network.load(file, { isAnnouncing });
+        const net = await loadNetwork(file, { isAnnouncing });
         const same = net.trace("vm-r1s1-1", "vm-r3s2-1");
         expect(same.delivered).toBe(true);
         expect(same.physicalDevices).toEqual(["tor1", "core1", "tor3"]);

@@ -8,7 +8,8 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { memoryIo } from "../../src/cli/io.ts";
 import { main } from "../../src/cli/main.ts";
-import { Network } from "../../src/network.ts";
+import type { Network } from "../../src/network.ts";
+import { loadNetwork } from "../../src/node.ts";
 import { parseMac } from "../../src/wire/addr.ts";
 
 const RULES = fileURLToPath(new URL("./topologies/rules.yaml", import.meta.url));
@@ -29,7 +30,7 @@ function doubleTagged(mac: number): Uint8Array {
 
 describe("vswitch security policy", () => {
   it("a VM that forges its MAC is blocked at the vswitch and counted", async () => {
-    const net = await Network.load(RULES);
+    const net = await loadNetwork(RULES);
     net.setGuestMac("vm1", parseMac("02:66:66:66:66:66"));
     const t = net.trace("vm1", "vm3");
     expect(t.delivered).toBe(false);
@@ -42,7 +43,7 @@ describe("vswitch security policy", () => {
   });
 
   it("an SR-IOV VF with spoof checking (the default) refuses a forged source inside the NIC", async () => {
-    const net = await Network.load(RULES);
+    const net = await loadNetwork(RULES);
     net.setGuestMac("vf1", parseMac("02:66:66:66:66:67"));
     const t = net.trace("vf1", "vf2");
     expect(t.delivered).toBe(false);
@@ -51,7 +52,7 @@ describe("vswitch security policy", () => {
   });
 
   it("a double-tagged frame from a VM is dropped at its port and never reaches a cable", async () => {
-    const net = await Network.load(RULES);
+    const net = await loadNetwork(RULES);
     net.startCaptures();
     // The VM's own source MAC: only the tags are wrong.
     const vm1 = net.topology.servers.flatMap((s) => s.vms).find((v) => v.name === "vm1");
