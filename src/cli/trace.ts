@@ -3,12 +3,17 @@
  * address), resolving ARP first, and lists every hop of the request and the reply with each
  * device's decision and its reason, then the verdict: the source document's forwarding rule for
  * this pair, derived from the model and the observed path. Exit 0 delivered, 1 not delivered.
+ *
+ * On a terminal the text is coloured for the eye: the verdict green when delivered and red when
+ * not, and every drop red. Never in `--json`, never when standard output is not a terminal (a
+ * pipe, a file, a test's memory Io) unless FORCE_COLOR says so, and never with NO_COLOR set.
  */
 
 import type { Command } from "commander";
-import { formatTrace } from "../analysis/trace.ts";
+import pc from "picocolors";
+import { formatTrace, type TraceResult } from "../analysis/trace.ts";
 import { ExitCode } from "./errors.ts";
-import type { Io } from "./io.ts";
+import { type Io, nodeIo } from "./io.ts";
 import { captureSummary, guard, loadNetwork, writeCaptures } from "./net-common.ts";
 
 export function register(program: Command, io: Io, setExit: (code: number) => void): void {
@@ -67,10 +72,45 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
           if (files !== null) out.captures = files;
           io.out(`${JSON.stringify(out, null, 2)}\n`);
         } else {
-          io.out(formatTrace(t));
+          const colors = pc.createColors(io === nodeIo && isColorWanted(process.stdout.isTTY, process.env));
+          io.out(colorTrace(formatTrace(t), t, colors));
           if (files !== null && opts.pcap !== undefined) io.out(captureSummary(files, opts.pcap));
         }
         if (!t.delivered) setExit(ExitCode.networkFailure);
       },
     );
+}
+
+/**
+ * Whether output to a stream should be coloured: NO_COLOR (no-color.org: set and not empty)
+ * wins, then FORCE_COLOR (anything but "0" or "false" forces colour), else only a terminal that
+ * is not "dumb". Unlike picocolors' own default, a CI variable does not turn colour on.
+ */
+export function isColorWanted(isTTY: boolean | undefined, env: Record<string, string | undefined>): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;
+  const force = env.FORCE_COLOR;
+  if (force !== undefined) return force !== "0" && force !== "false";
+  return isTTY === true && env.TERM !== "dumb";
+}
+
+type Colors = ReturnType<typeof pc.createColors>;
+
+/** A hop line of `formatTrace` whose action is a drop ("  12  +5.0us  tor1 [switch] eth1 -> - vlan 10: drop, ..."). */
+const DROP_LINE = /^\s+\d+\s+\+\S+\s+\S+ \[[a-z]+\] .*?: drop, /;
+
+/**
+ * Colours the text form of a trace: drop lines red, the `delivered:` and `verdict:` lines green
+ * when the echo was delivered and red when not. With colours disabled the text is unchanged.
+ */
+export function colorTrace(text: string, t: Pick<TraceResult, "delivered">, colors: Colors): string {
+  if (!colors.isColorSupported) return text;
+  const outcome = t.delivered ? colors.green : colors.red;
+  return text
+    .split("\n")
+    .map((line) => {
+      if (DROP_LINE.test(line)) return colors.red(line);
+      if (line.startsWith("delivered: ") || line.startsWith("verdict: ")) return outcome(line);
+      return line;
+    })
+    .join("\n");
 }
