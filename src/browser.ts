@@ -13,7 +13,6 @@ export {
   fmtTime,
   formatTrace,
   TEXT_HOP_LIMIT,
-  type TraceFailure,
   type TraceHop,
   type TraceResult,
   type TraceTarget,
