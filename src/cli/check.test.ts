@@ -1,13 +1,24 @@
 /** `vnet check` and `vnet schema`, run in-process. */
 
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { memoryIo } from "./io.ts";
 import { main } from "./main.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const seed = join(root, "examples", "seed-datacenter.yaml");
 const broken = join(root, "test", "topologies", "broken");
+const dir = mkdtempSync(join(tmpdir(), "vnet-check-test-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function temp(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
 
 async function run(...args: string[]) {
   const io = memoryIo();
@@ -82,6 +93,58 @@ describe("vnet check", () => {
     const r = await run("check", "/nonexistent/vnet-x.yaml");
     expect(r.code).toBe(2);
     expect(r.err).toBe("/nonexistent/vnet-x.yaml: cannot read the topology file: no such file\n");
+  });
+  it("says 1 server, 1 VM, 1 link, 1 port group in the singular", async () => {
+    const file = temp(
+      "one.yaml",
+      `name: one
+switches: { sw1: { ports: { p1: { mode: trunk } } } }
+servers:
+  s1:
+    nics: [eth0]
+    vswitches: { vs0: { uplinks: [eth0], portGroups: { pg: { vlan: 1 } } } }
+    vms: { vm1: { nics: [{ portGroup: pg, ip: 10.0.0.1/24 }] } }
+links:
+  - endpoints: [s1:eth0, sw1:p1]
+`,
+    );
+    const r = await run("check", file);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(
+      `${file}: ok: one: 1 server, 1 VM, 1 switch, 1 link, 1 port group, 0 VFs (0 in use)\n`,
+    );
+  });
+
+  it("prints no warning above (or below) the error that caused it", async () => {
+    // The link names an unknown node, so server2's uplink looks uncabled: that warning only echoes the error.
+    const file = join(broken, "unknown-link-node.yaml");
+    const r = await run("check", file);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(
+      `${file}:44:17: links[1].endpoints[0]: no switch or server 'sever2'; did you mean 'server2'? known: tor1, server1, server2\n`,
+    );
+    const j = JSON.parse((await run("check", file, "--json")).out);
+    expect(j.warnings).toEqual([]);
+  });
+
+  it("refuses a file nested 5,000 levels deep with one line, in a real process (its own stack size)", () => {
+    const file = temp("deep.yaml", `name: deep\nservers: ${"[".repeat(5000)}${"]".repeat(5000)}\n`);
+    const r = spawnSync(process.execPath, [join(root, "bin", "vnet.js"), "check", file], {
+      encoding: "utf8",
+    });
+    expect(r.stderr).toBe(
+      `${file}:2:74: the YAML is nested more than 64 levels deep here (maps, lists and brackets); a topology needs about 8\n`,
+    );
+    expect(r.status).toBe(2);
+  });
+
+  it("escapes control characters in what it prints, file names included", async () => {
+    const file = temp("ctl\u001b[2J.yaml", 'name: "x\\e[2J"\n');
+    const r = await run("check", file);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(
+      `${file.replace("\u001b", "\\x1b")}:1:7: name: "x\\x1b[2J": a name must be printable, but character 2 is the control character \\x1b\n`,
+    );
   });
 });
 

@@ -5,11 +5,14 @@
  * library's full parser (kept for every diagnostic position) spends about two seconds of CPU
  * on a 16,000-VM file; this reader takes a tenth of that. It gives up (returns undefined) on
  * anything outside the subset (anchors, aliases, tags, block scalars, multi-line scalars,
- * complex keys, documents, tabs, duplicate keys, escapes it does not know, odd keys) and the
- * loader then uses `yaml`, so it never has to be right about the rest of YAML; where it
+ * complex keys, documents, tabs, duplicate keys, escapes it does not know, odd keys, nesting
+ * beyond `MAX_NESTING`) and the loader then uses `yaml` (behind the bounds of yaml-bounds.ts),
+ * so it never has to be right about the rest of YAML, and it never recurses deeply; where it
  * answers, it answers what `yaml`'s `toJS()` would (property-tested against it).
  * Browser-safe.
  */
+
+import { MAX_NESTING } from "./yaml-bounds.ts";
 
 /** Thrown inside to give up; never escapes `tryParseSimpleYaml`. */
 class Unsupported extends Error {}
@@ -84,13 +87,22 @@ function commentStart(text: string, from: number): number {
   return -1;
 }
 
-/** A one-line scalar or flow collection that is a whole value (rest of a line). */
-function inlineValue(raw: string): unknown {
+/**
+ * Gives up beyond `MAX_NESTING` levels: the full reader then places the refusal (see
+ * yaml-bounds.ts), and this reader's recursion stays shallow whatever the input.
+ */
+function enterLevel(depth: number): number {
+  if (depth >= MAX_NESTING) throw UNSUPPORTED;
+  return depth + 1;
+}
+
+/** A one-line scalar or flow collection that is a whole value (rest of a line), `depth` levels down. */
+function inlineValue(raw: string, depth: number): unknown {
   const text = raw.trim();
   if (text === "") return null;
   const c = text[0];
   if (c === "{" || c === "[") {
-    const p = new FlowParser(text);
+    const p = new FlowParser(text, depth);
     const v = p.value();
     p.skipSpaces();
     if (p.i < text.length) {
@@ -159,7 +171,11 @@ function singleQuoted(text: string, i: number): [string, number] {
 /** One-line flow collections: `{ a: 1, b: [x, y] }`. */
 class FlowParser {
   i = 0;
-  constructor(private readonly s: string) {}
+  constructor(
+    private readonly s: string,
+    /** Levels of nesting around the collection being read. */
+    private depth: number,
+  ) {}
 
   skipSpaces(): void {
     while (this.s[this.i] === " ") this.i++;
@@ -203,10 +219,12 @@ class FlowParser {
 
   private map(): Record<string, unknown> {
     this.i++; // {
+    this.depth = enterLevel(this.depth);
     const out: Record<string, unknown> = {};
     this.skipSpaces();
     if (this.s[this.i] === "}") {
       this.i++;
+      this.depth--;
       return out;
     }
     for (;;) {
@@ -220,7 +238,10 @@ class FlowParser {
       out[key] = next === "," || next === "}" ? null : this.value();
       this.skipSpaces();
       const sep = this.s[this.i++];
-      if (sep === "}") return out;
+      if (sep === "}") {
+        this.depth--;
+        return out;
+      }
       if (sep !== ",") throw UNSUPPORTED;
       this.skipSpaces();
       if (this.s[this.i] === "}") throw UNSUPPORTED; // trailing comma
@@ -229,10 +250,12 @@ class FlowParser {
 
   private seq(): unknown[] {
     this.i++; // [
+    this.depth = enterLevel(this.depth);
     const out: unknown[] = [];
     this.skipSpaces();
     if (this.s[this.i] === "]") {
       this.i++;
+      this.depth--;
       return out;
     }
     for (;;) {
@@ -241,7 +264,10 @@ class FlowParser {
       if (this.s[this.i] === ":") throw UNSUPPORTED; // `[a: b]`: a one-pair map in a sequence
       out.push(v);
       const sep = this.s[this.i++];
-      if (sep === "]") return out;
+      if (sep === "]") {
+        this.depth--;
+        return out;
+      }
       if (sep !== ",") throw UNSUPPORTED;
       this.skipSpaces();
       if (this.s[this.i] === "]") throw UNSUPPORTED;
@@ -252,6 +278,8 @@ class FlowParser {
 /** Block structure over the significant lines. */
 class BlockParser {
   pos = 0;
+  /** Levels of nesting around the node being read. */
+  private depth = 0;
   constructor(private readonly lines: Line[]) {}
 
   /** The node whose first line is at `this.pos` and has exactly `indent`. */
@@ -262,6 +290,7 @@ class BlockParser {
   }
 
   private seq(indent: number): unknown[] {
+    this.depth = enterLevel(this.depth);
     const out: unknown[] = [];
     while (this.pos < this.lines.length) {
       const line = this.lines[this.pos];
@@ -282,14 +311,16 @@ class BlockParser {
         out.push(this.node(childIndent));
       } else {
         this.pos++;
-        out.push(inlineValue(trimmed));
+        out.push(inlineValue(trimmed, this.depth));
         this.noContinuation(indent);
       }
     }
+    this.depth--;
     return out;
   }
 
   private map(indent: number): Record<string, unknown> {
+    this.depth = enterLevel(this.depth);
     const out: Record<string, unknown> = {};
     while (this.pos < this.lines.length) {
       const line = this.lines[this.pos];
@@ -305,10 +336,11 @@ class BlockParser {
       const trimmed = rest.trim();
       if (trimmed === "" || trimmed.startsWith("#")) out[key] = this.nested(indent, false);
       else {
-        out[key] = inlineValue(trimmed);
+        out[key] = inlineValue(trimmed, this.depth);
         this.noContinuation(indent);
       }
     }
+    this.depth--;
     return out;
   }
 
@@ -376,7 +408,7 @@ export function tryParseSimpleYaml(text: string): unknown {
     if (first.indent === 0 && (mapColon(first.text) > 0 || first.text === "-" || first.text.startsWith("- ")))
       v = p.node(0);
     else if (lines.length === 1 && first.indent === 0) {
-      v = inlineValue(first.text);
+      v = inlineValue(first.text, 0);
       p.pos = 1;
     } else return undefined;
     if (p.pos !== lines.length) return undefined;

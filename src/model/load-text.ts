@@ -2,7 +2,9 @@
  * The topology loader, from text: YAML (with positions) -> shape check (zod, `schema.ts`) ->
  * meaning check and normalization (`normalize.ts`) -> `Topology`. Every finding becomes a
  * `Diagnostic` at `file:line:col`; any error throws one `TopologyError` carrying all of them,
- * sorted by place, and nothing is built. Browser-safe: reading the file is `load.ts`'s job.
+ * sorted by place, and nothing is built. Before the full YAML parser runs, `yaml-bounds.ts`
+ * refuses nesting and alias expansion beyond its limits, so no input can exhaust the stack or
+ * the memory. Browser-safe: reading the file is `load.ts`'s job.
  */
 
 import {
@@ -12,8 +14,10 @@ import {
   isPair,
   isScalar,
   isSeq,
+  Lexer,
   LineCounter,
   parseDocument,
+  type YAMLError,
   type Node as YamlNode,
 } from "yaml";
 import type * as z from "zod";
@@ -22,6 +26,7 @@ import {
   type DiagnosticCode,
   type DocPath,
   formatDocPath,
+  printableDiagnostic,
   sortDiagnostics,
   TopologyError,
 } from "./diagnostics.ts";
@@ -30,16 +35,22 @@ import { normalize, type RawDiagnostic } from "./normalize.ts";
 import { showValue, type TopologyFile, TopologyFileSchema } from "./schema.ts";
 import { hint } from "./suggest.ts";
 import type { Topology } from "./types.ts";
+import { aliasScan, type BoundFinding, nestingScan } from "./yaml-bounds.ts";
 
 export interface LoadResult {
   topology: Topology;
   warnings: Diagnostic[];
 }
 
-/** The YAML document with positions; built only when a position is needed or the fast reader gave up. */
+/**
+ * The YAML document with positions; built only when a position is needed or the fast reader gave
+ * up, and only on text whose nesting `nestingScan` (or the fast reader) has bounded.
+ */
 class Positions {
   readonly lineCounter = new LineCounter();
   readonly doc: Document;
+  /** Each alias's anchored node (from `aliasScan`); yaml's own lookup walks the document per call. */
+  aliasTargets = new Map<YamlNode, YamlNode>();
   constructor(text: string) {
     this.doc = parseDocument(text, {
       lineCounter: this.lineCounter,
@@ -48,12 +59,19 @@ class Positions {
       // map's size: seconds for a map of 16,000 VMs); `duplicateKeys` below uses a set.
       uniqueKeys: false,
       merge: true,
+      // yaml would print its warnings (a list used as a key) on the process's stderr.
+      logLevel: "error",
     });
   }
   at(offset: number): { line: number; col: number } {
     const p = this.lineCounter.linePos(offset);
     return { line: p.line, col: p.col };
   }
+}
+
+/** Refuses the whole file with one diagnostic (control characters in it escaped). */
+function refuse(d: Diagnostic): never {
+  throw new TopologyError([d]);
 }
 
 /** Loads a topology from YAML text; throws `TopologyError` when the file has any error. */
@@ -66,7 +84,13 @@ export function loadTopologyText(text: string, sourcePath: string): LoadResult {
     positions ??= new Positions(text);
     return positions;
   };
-  if (data === undefined) data = readFullYaml(pos(), sourcePath);
+  if (data === undefined) {
+    // The fast reader gave up (it also gives up on deep nesting), so the full parser, which
+    // recurses per level, runs next: bound the nesting first, in one pass that cannot overflow.
+    const deep = nestingScan(text);
+    if (deep !== undefined) refuse(boundDiagnostic(deep, new LineCounterOf(text), sourcePath));
+    data = readFullYaml(pos(), sourcePath, text);
+  }
   if (data === null || data === undefined) {
     throw new TopologyError([
       {
@@ -90,7 +114,7 @@ export function loadTopologyText(text: string, sourcePath: string): LoadResult {
     severity: Diagnostic["severity"],
   ) => {
     const p = pos();
-    const { line, col } = p.at(locate(p.doc, path, where));
+    const { line, col } = p.at(locate(p, path, where));
     return { code, file: sourcePath, line, col, path: formatDocPath(path), message, severity };
   };
 
@@ -112,29 +136,56 @@ export function loadTopologyText(text: string, sourcePath: string): LoadResult {
   const { topology, diagnostics } = normalize(parsed.data, sourcePath);
   const diags = diagnostics.map((r) => place(r.code, r.path, r.at, r.message, r.severity));
   const errors = diags.filter((d) => d.severity === "error");
-  if (topology === null || errors.length > 0) throw new TopologyError(sortDiagnostics(diags));
-  return { topology, warnings: sortDiagnostics(diags) };
+  // With errors, the warnings are left out: computed on a model with broken parts, they mostly
+  // echo an error (a NIC "not cabled" because its link names an unknown node), and a warning
+  // printed above the error that caused it misleads. They come back once the errors are fixed.
+  if (errors.length > 0) throw new TopologyError(sortDiagnostics(errors));
+  if (topology === null) throw new TopologyError(sortDiagnostics(diags));
+  return { topology, warnings: sortDiagnostics(diags).map(printableDiagnostic) };
+}
+
+/** Line and column of offsets in a text, for findings made before (or without) the YAML document. */
+class LineCounterOf {
+  private readonly lc = new LineCounter();
+  constructor(text: string) {
+    this.lc.addNewLine(0);
+    for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) this.lc.addNewLine(i + 1);
+  }
+  at(offset: number): { line: number; col: number } {
+    return this.lc.linePos(offset);
+  }
+}
+
+function boundDiagnostic(
+  f: BoundFinding,
+  lines: { at(offset: number): { line: number; col: number } },
+  file: string,
+): Diagnostic {
+  const { line, col } = lines.at(f.offset);
+  return { file, line, col, path: "", message: f.message, severity: "error", code: f.code };
 }
 
 /** Syntax errors, duplicate keys and alias bombs of the full YAML parse, then its data. */
-function readFullYaml(p: Positions, sourcePath: string): unknown {
+function readFullYaml(p: Positions, sourcePath: string, text: string): unknown {
   const { doc } = p;
   // Only the first syntax error: after it the parser's view of the structure is a guess, and
   // what follows is usually an echo of the same mistake.
-  const syntax: Diagnostic[] = [];
-  for (const e of doc.errors.slice(0, 1)) {
-    const { line, col } = e.linePos?.[0] ?? p.at(e.pos[0]);
-    syntax.push({
+  const first = doc.errors[0];
+  if (first !== undefined) {
+    // yaml notices an unclosed quote or bracket where the file ends or the block resumes; the
+    // user needs the place where it was opened.
+    const opened = isUnclosed(first) ? unclosedStart(text) : undefined;
+    const { line, col } = opened ? p.at(opened.offset) : (first.linePos?.[0] ?? p.at(first.pos[0]));
+    refuse({
       file: sourcePath,
       line,
       col,
       path: "",
-      message: yamlMessage(e.code, e.message),
+      message: opened ? unclosedMessage(opened.opener) : yamlMessage(first),
       severity: "error",
       code: "yaml-syntax",
     });
   }
-  if (syntax.length > 0) throw new TopologyError(sortDiagnostics(syntax));
   const dups = duplicateKeys(doc).map((d) => {
     const { line, col } = p.at(d.offset);
     const first = p.at(d.firstOffset);
@@ -149,23 +200,13 @@ function readFullYaml(p: Positions, sourcePath: string): unknown {
     };
   });
   if (dups.length > 0) throw new TopologyError(sortDiagnostics(dups));
-  try {
-    // Aliases can expand exponentially ("billion laughs"); a topology needs few.
-    return doc.toJS({ maxAliasCount: 1000 });
-  } catch (e) {
-    // toJS refuses excessive alias expansion; that is the user's file, not our bug.
-    throw new TopologyError([
-      {
-        file: sourcePath,
-        line: 1,
-        col: 1,
-        path: "",
-        message: `the YAML cannot be expanded: ${e instanceof Error ? e.message : String(e)}`,
-        severity: "error",
-        code: "yaml-expansion",
-      },
-    ]);
-  }
+  // Aliases can expand exponentially ("billion laughs") or name the node they sit in; measured
+  // here without expanding anything, so toJS never meets one it cannot afford.
+  const scan = aliasScan(doc, text.length);
+  if (scan.finding !== undefined) refuse(boundDiagnostic(scan.finding, p, sourcePath));
+  p.aliasTargets = scan.targets;
+  // yaml's own alias limit counts differently (and in a message of its own): aliasScan bounds it.
+  return doc.toJS({ maxAliasCount: -1 });
 }
 
 // --- cutting a file to its well-formed part -----------------------------------------------------
@@ -274,11 +315,143 @@ function cutToShape(original: unknown): Cut | null {
 
 // --- YAML syntax errors -----------------------------------------------------------------------
 
-function yamlMessage(code: string, message: string): string {
+function isUnclosed(e: YAMLError): boolean {
+  return (
+    (e.code === "MISSING_CHAR" && /closing ["']quote/.test(e.message)) ||
+    (e.code === "BAD_INDENT" && /must be sufficiently indented and end with/.test(e.message))
+  );
+}
+
+function unclosedMessage(opener: string): string {
+  if (opener === '"' || opener === "'")
+    return `YAML syntax: the ${opener} that opens this quoted value is never closed`;
+  const closer = opener === "[" ? "]" : "}";
+  return `YAML syntax: this ${opener} is not closed by a ${closer} (or a line inside it is not indented enough)`;
+}
+
+/** A CST token type (or source character) of the `yaml` package, as a user would name it. */
+function tokenWords(type: string): string {
+  const words: Record<string, string> = {
+    "flow-map-end": "'}'",
+    "flow-seq-end": "']'",
+    "flow-map-start": "'{'",
+    "flow-seq-start": "'['",
+    "map-value-ind": "':'",
+    "seq-item-ind": "'-'",
+    "explicit-key-ind": "'?'",
+    comma: "','",
+    scalar: "text",
+    "single-quoted-scalar": "a quoted value",
+    "double-quoted-scalar": "a quoted value",
+    "block-scalar": "a | or > block",
+    "block-scalar-header": "a | or > block",
+    "block-map": "a map",
+    "block-seq": "a list",
+    "flow-collection": "a [ ] or { }",
+    alias: "an *alias",
+    anchor: "an &anchor",
+    tag: "a !tag",
+    comment: "a comment",
+    "doc-start": "'---'",
+    "doc-end": "'...'",
+    "directive-line": "a % directive",
+  };
+  return words[type] ?? (type.length === 1 ? `'${type}'` : "text");
+}
+
+/**
+ * Where the first quoted value or flow bracket that is never closed was opened, from the lexer's
+ * tokens (a loop, safe on any text); only asked when yaml reported one.
+ */
+function unclosedStart(text: string): { offset: number; opener: string } | undefined {
+  const open: { offset: number; opener: string }[] = [];
+  let offset = 0;
+  for (const tok of new Lexer().lex(text)) {
+    if (tok === "\x02" || tok === "\x1f") continue; // control tokens take no room in the text
+    if (tok === "\x18") break; // the lexer gave up on an unterminated [ or {
+    const at = offset;
+    offset += tok.length;
+    const c = tok[0];
+    if (c === '"' || c === "'") {
+      const isClosed =
+        tok.length >= 2 &&
+        tok.endsWith(c) &&
+        (c === "'" || (tok.length - tok.replace(/\\*"$/, "").length) % 2 === 1);
+      if (!isClosed) return { offset: at, opener: c };
+    } else if (tok === "[" || tok === "{") open.push({ offset: at, opener: tok });
+    else if (tok === "]" || tok === "}") open.pop();
+  }
+  return open.at(-1);
+}
+
+/**
+ * A syntax error of the `yaml` package in vnet's words: its messages use the YAML spec's terms
+ * ("flow sequence", "implicit key") and sometimes its own API ("use YAML.parseAllDocuments()").
+ */
+function yamlMessage(e: YAMLError): string {
   // yaml's messages end with " at line N, column M" plus a source excerpt; we give the place ourselves.
-  const first = message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
-  if (code === "TAB_AS_INDENT") return "YAML syntax: tabs are not allowed for indentation; use spaces";
-  return `YAML syntax: ${first.charAt(0).toLowerCase()}${first.slice(1)}`;
+  const text = e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+  const say = (m: string) => `YAML syntax: ${m}`;
+  switch (e.code) {
+    case "TAB_AS_INDENT":
+      return say("tabs are not allowed for indentation; use spaces");
+    case "MULTIPLE_DOCS":
+      return say("a second document ('---' or '...' line) begins here; a topology file holds one");
+    case "BAD_INDENT":
+      if (/sequence items/i.test(text)) return say("the items of a list must start at the same column");
+      if (/mapping items/i.test(text)) return say("the keys of a map must start at the same column");
+      return say("this line is not indented like the lines around it");
+    case "MULTILINE_IMPLICIT_KEY":
+      return say("a key must be on one line (is a ':' missing on the line above?)");
+    case "BLOCK_AS_IMPLICIT_KEY":
+      return say(
+        "a nested 'key: value' must be on a line of its own, under a key with nothing after its ':'",
+      );
+    case "BLOCK_IN_FLOW":
+      return say("an indented block cannot appear inside [ ] or { }");
+    case "MISSING_CHAR":
+      if (/closing "quote/.test(text)) return say('a "quoted value is not closed');
+      if (/closing 'quote/.test(text)) return say("a 'quoted value is not closed");
+      if (/^Missing , or : between flow map/.test(text))
+        return say("expected ',' or ':' between the entries of { }");
+      if (/^Missing , between flow map/.test(text)) return say("expected ',' between the entries of { }");
+      if (/^Missing , (or : )?between flow sequence/.test(text))
+        return say("expected ',' between the items of [ ]");
+      if (/^Missing space after : in/.test(text)) return say("a ':' in [ ] or { } needs a space after it");
+      if (/followed by map values/.test(text)) return say("a key needs a ':' after it");
+      if (/without - indicator/.test(text)) return say("a list item needs a '- ' before it");
+      break;
+    case "UNEXPECTED_TOKEN": {
+      if (/^Unexpected empty item/.test(text))
+        return say("an empty item in [ ] or { } (two commas in a row?)");
+      if (/^Unexpected block-seq-ind on same line with key/.test(text))
+        return say("a list cannot start on the line of its key; put its '- ' items on the lines below");
+      if (/^Block scalar header includes extra characters/.test(text))
+        return say("after | or > only an indentation digit and - or + may follow");
+      const m =
+        /^Unexpected (\S+)(?: token)?(?: in YAML (?:stream|document)| in flow (?:map|sequence)| in collection)?( at node end)?(?::.*)?$/.exec(
+          text,
+        );
+      if (m) return say(`unexpected ${tokenWords(m[1])} ${m[2] ? "after the value" : "here"}`);
+      break;
+    }
+
+    case "BAD_SCALAR_START":
+      return say(`${lowerFirst(text.replace(/^Plain value/, "an unquoted value"))}; quote the value`);
+    case "BAD_DQ_ESCAPE":
+      return say(`${lowerFirst(text)} in a "quoted value"; write \\\\ for a backslash`);
+    case "MULTIPLE_ANCHORS":
+      return say("a value may have one &anchor");
+    case "MULTIPLE_TAGS":
+      return say("a value may have one !tag");
+    case "ALIAS_PROPS":
+      return say("an *alias cannot have an &anchor or a !tag");
+    case "KEY_OVER_1024_CHARS":
+      return say("a key longer than 1024 characters");
+    case "RESOURCE_EXHAUSTION":
+      return say("the YAML is too deeply nested");
+  }
+  return say(lowerFirst(text));
 }
 
 /** Keys that appear twice in one map (YAML 1.2 §3.2.1.1: mapping keys are unique), in one pass. */
@@ -307,11 +480,11 @@ function duplicateKeys(doc: Document): { key: string; offset: number; firstOffse
 // --- positions --------------------------------------------------------------------------------
 
 /** The offset in the source of the node at `path` (its key when `where` is "key"), or of the deepest ancestor found. */
-function locate(doc: Document, path: DocPath, where: "key" | "value"): number {
-  let node: unknown = doc.contents;
+function locate(p: Positions, path: DocPath, where: "key" | "value"): number {
+  let node: unknown = p.doc.contents;
   let best = rangeStart(node) ?? 0;
   for (let i = 0; i < path.length; i++) {
-    if (isAlias(node)) node = node.resolve(doc);
+    if (isAlias(node)) node = p.aliasTargets.get(node);
     const seg = path[i];
     if (isMap(node)) {
       const pair = node.items.find((p) => isPair(p) && keyText(p.key) === String(seg));
@@ -481,7 +654,14 @@ function zodToRaw(iss: z.core.$ZodIssue, base: DocPath, data: unknown, out: RawD
   switch (iss.code) {
     case "invalid_type": {
       const want = TYPE_WORDS[iss.expected] ?? iss.expected;
-      push(path, "value", `expected ${want}, got ${describeGot(v)}`);
+      // `name:x` is one plain value to YAML, not a key and its value.
+      const colon =
+        typeof v === "string" &&
+        (iss.expected === "object" || iss.expected === "record") &&
+        /^[^\s:#]+:\S/.test(v)
+          ? "; YAML needs a space after the ':' of a key"
+          : "";
+      push(path, "value", `expected ${want}, got ${describeGot(v)}${colon}`);
       return;
     }
     case "too_small":

@@ -7,16 +7,38 @@
  */
 
 import * as z from "zod";
+import { escapeChar, firstUnprintable, quoteText } from "./diagnostics.ts";
 
 /** Shows a user's value in a message: strings quoted, objects by kind. */
 export function showValue(v: unknown): string {
   if (v === undefined) return "nothing";
   if (v === null) return "null";
-  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "string") return quoteText(v);
   if (typeof v === "number" || typeof v === "boolean") return String(v);
   if (Array.isArray(v)) return "a list";
+  // What YAML's explicit tags (!!binary, !!set, !!omap, !!timestamp) give.
+  if (v instanceof Uint8Array) return "binary data";
+  if (v instanceof Set) return "a set";
+  if (v instanceof Map) return "an ordered map";
+  if (v instanceof Date) return "a timestamp";
   return "a map";
 }
+
+/**
+ * Text that vnet prints as it is (the topology's name in `vnet check`'s answer) must be printable:
+ * a control character would act on the terminal that shows it. `allowed` lists the ones a
+ * multi-line text may keep (newline, tab).
+ */
+const mustBePrintable =
+  (what: string, allowed = "") =>
+  (v: string, ctx: z.RefinementCtx): void => {
+    const bad = firstUnprintable(v, allowed);
+    if (bad === undefined) return;
+    ctx.addIssue({
+      code: "custom",
+      message: `${showValue(v)}: ${what} must be printable, but character ${bad.index + 1} is the control character ${escapeChar(bad.char)}`,
+    });
+  };
 
 // IEEE 802.1Q-2018 §9.6, Table 9-2: VID 0 is the null VLAN (priority tag only) and 4095 (FFF) is
 // reserved, so a VLAN a port can belong to is 1..4094.
@@ -356,8 +378,13 @@ export const TopologyFileSchema = z
     name: z
       .string({ error: (iss) => `expected the topology's name, got ${showValue(iss.input)}` })
       .min(1, { error: "the topology's name must not be empty" })
+      .superRefine(mustBePrintable("a name"))
       .describe("The topology's name."),
-    description: z.string().optional().describe("What the topology shows."),
+    description: z
+      .string()
+      .superRefine(mustBePrintable("a description", "\n\t"))
+      .optional()
+      .describe("What the topology shows."),
     switches: z.record(nodeName, switchSpec).optional().describe("Physical switches, keyed by name."),
     servers: z
       .record(nodeName, server)
