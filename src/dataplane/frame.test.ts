@@ -46,4 +46,28 @@ describe("frame buffers", () => {
     expect([...a.bytes()].slice(4).every((x) => x === 1)).toBe(true);
     expect(b.buf.every((x) => x === 7)).toBe(true);
   });
+
+  it("pads to a minimum with zeros, keeping its id, headroom and bytes, and its neighbours intact", () => {
+    const arp = Frame.fromBytes(Uint8Array.from({ length: 42 }, (_, i) => i + 1));
+    const neighbour = Frame.alloc(42);
+    neighbour.buf.fill(9);
+    const id = arp.id;
+    arp.padTo(60);
+    expect(arp.id).toBe(id);
+    expect(arp.start).toBe(DEFAULT_HEADROOM);
+    expect(arp.length).toBe(60);
+    expect([...arp.bytes()]).toEqual([...Array.from({ length: 42 }, (_, i) => i + 1), ...new Array(18).fill(0)]);
+    expect(neighbour.buf.every((x) => x === 9)).toBe(true);
+    // Stale bytes in the tailroom (a frame cut short) are zeroed, not sent.
+    const cut = Frame.fromBytes(new Uint8Array(80).fill(5));
+    cut.end -= 30;
+    cut.padTo(60);
+    expect([...cut.bytes()].slice(50)).toEqual(new Array(10).fill(0));
+    // Long enough already: nothing changes.
+    const long = Frame.fromBytes(new Uint8Array(64).fill(3));
+    const buf = long.buf;
+    long.padTo(60);
+    expect(long.length).toBe(64);
+    expect(long.buf).toBe(buf);
+  });
 });

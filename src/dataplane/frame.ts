@@ -99,6 +99,25 @@ export class Frame {
     this.start -= n;
   }
 
+  /**
+   * Extends the frame with zero bytes up to `length` (Ethernet padding, IEEE 802.3 4.2.3.3),
+   * reusing the tailroom when there is enough and moving the frame to a larger slab buffer
+   * (headroom kept) when not. A frame already that long is left alone. The link pads, not the
+   * devices: a frame is padded where it goes onto a cable.
+   */
+  padTo(length: number): void {
+    const end = this.start + length;
+    if (this.end >= end) return;
+    if (this.buf.length < end) {
+      const buf = carve(end);
+      buf.set(this.buf.subarray(0, this.end));
+      this.buf = buf;
+    } else {
+      this.buf.fill(0, this.end, end);
+    }
+    this.end = end;
+  }
+
   /** Drops `n` bytes from the front (decapsulation). */
   strip(n: number): void {
     if (n > this.length)

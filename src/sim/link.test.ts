@@ -46,8 +46,8 @@ function pair(props: LinkProps | null, procDelayNs = 0, seed = 1) {
   const a = w.add(new Recorder("a"));
   const b = w.add(new Recorder("b", procDelayNs));
   const link = w.connect(
-    { device: a, port: 0, name: "a:p0", captureName: "a-p0" },
-    { device: b, port: 0, name: "b:p0", captureName: "b-p0" },
+    { device: a, port: 0, name: "a:p0", captureName: "a:p0" },
+    { device: b, port: 0, name: "b:p0", captureName: "b:p0" },
     props,
   );
   w.start();
@@ -162,6 +162,30 @@ describe("Link", () => {
     expect(b.got.length).toBe(50);
     expect(b.got.every((g) => g.timeNs === 250)).toBe(true);
     expect(link.isInternal).toBe(true);
+  });
+
+  it("pads a short frame to 60 bytes on a cable, counted padded; an internal connection does not", () => {
+    const { w, a, b, link } = pair(CABLE);
+    const seen: number[][] = [];
+    b.receive = (port, frame, nowNs) => {
+      seen.push([...frame.bytes()]);
+      b.got.push({ port, timeNs: nowNs, length: frame.length });
+    };
+    a.env.transmit(0, Frame.fromBytes(new Uint8Array(42).fill(0xaa)));
+    a.send(0, 60);
+    a.send(0, 61);
+    w.runUntilIdle();
+    expect(b.got.map((g) => g.length)).toEqual([60, 60, 61]);
+    expect(link.counters[0].txBytes).toBe(60 + 60 + 61);
+    expect(link.counters[1].rxBytes).toBe(60 + 60 + 61);
+    expect(seen[0]).toEqual([...new Array(42).fill(0xaa), ...new Array(18).fill(0)]);
+    // Time on the wire is unchanged: it already counted the padding.
+    expect(b.got[0].timeNs).toBe(serializationNs(42, 1e9) + 5_000);
+    const inside = pair(null);
+    inside.a.send(0, 42);
+    inside.w.runUntilIdle();
+    expect(inside.b.got.map((g) => g.length)).toEqual([42]);
+    expect(inside.link.counters[0].txBytes).toBe(42);
   });
 
   it("carries both directions independently", () => {

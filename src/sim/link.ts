@@ -5,7 +5,10 @@
  *
  * Per direction a cable has a transmitter with a bounded FIFO queue: a frame waits until the
  * previous one is serialized, takes `wireBytes * 8 / rateBps` to serialize, then `delayNs` to
- * propagate. On-wire bytes follow IEEE 802.3 clause 3/4: the frame padded to 60 bytes, plus the
+ * propagate. A frame shorter than 60 bytes is padded with zeros to 60 as it goes onto a cable
+ * (IEEE 802.3 4.2.3.3, what a NIC or switch port does), and counted and captured padded; a
+ * receiver finds the packet's real end from its own header (IPv4 total length, ARP's fixed
+ * size). On-wire bytes follow IEEE 802.3 clause 3/4: the padded frame plus the
  * 4-byte FCS, the 8-byte preamble and SFD, and the 12-byte inter-frame gap. A frame longer than
  * MTU + 14 bytes (+18 when 802.1Q/802.1ad tagged, +22 double tagged) is refused, as a real port
  * with that MTU would. Loss is drawn from the link's own seeded stream; a down link drops what
@@ -220,9 +223,13 @@ export class Link implements EventTarget {
       this.drop(side, frame, nowNs, LinkDrop.down, "link is down");
       return;
     }
+    const dirs = this.dirs;
+    // The transmitting NIC or switch port pads a short frame onto the cable, so the frame, the
+    // captures at both ends and the byte counters all hold the padded 60 bytes; an internal
+    // connection carries what the guest sent.
+    if (dirs !== null && frame.end - frame.start < MIN_FRAME_BYTES) frame.padTo(MIN_FRAME_BYTES);
     const len = frame.end - frame.start;
     let arrivalNs = nowNs;
-    const dirs = this.dirs;
     if (dirs !== null) {
       const allowance = l2Allowance(frame.buf, frame.start, len);
       if (len > this.mtu + allowance) {
