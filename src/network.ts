@@ -10,20 +10,47 @@
  */
 
 import { type FrameLabel, labelFrame } from "./analysis/frame-label.ts";
-import { analyseTrace, type TraceResult, type TraceTarget, type VmEndpoint } from "./analysis/trace.ts";
+import { planReach } from "./analysis/reach.ts";
+import {
+  analyseTrace,
+  type TraceFailure,
+  type TraceResult,
+  type TraceTarget,
+  type VmEndpoint,
+} from "./analysis/trace.ts";
 import type { SendError, PingResult as StackPingResult } from "./dataplane/ip-host.ts";
 import type { HopRecord } from "./dataplane/trace.ts";
 import { formatDiagnostic } from "./model/diagnostics.ts";
 import { type LoadResult, loadTopologyText } from "./model/load-text.ts";
+import { closest } from "./model/suggest.ts";
 import type { Topology } from "./model/types.ts";
 import { type BuiltNetwork, buildWorld, type VmHandle } from "./sim/build.ts";
-import { CaptureSet } from "./sim/capture.ts";
+import { type CaptureFile, type CaptureOptions, CaptureSet } from "./sim/capture.ts";
+import { Rng } from "./sim/rng.ts";
 import { formatIpv4, formatMac, tryParseIpv4 } from "./wire/addr.ts";
+
+/**
+ * "; did you mean X?" for a misspelt name, or the known names when there are few; never a list
+ * of thousands.
+ */
+function suggestion(name: string, known: readonly string[]): string {
+  const near = closest(name, known);
+  if (near !== undefined) return `; did you mean "${near}"?`;
+  if (known.length === 0) return " (there are none)";
+  if (known.length <= 12) return `; known: ${known.join(", ")}`;
+  return ` (${known.length} known, e.g. ${known.slice(0, 3).join(", ")})`;
+}
 
 export class NetworkError extends Error {
   override readonly name = "NetworkError";
   constructor(
-    readonly code: "unknown-vm" | "bad-target" | "no-address" | "too-large",
+    readonly code:
+      | "unknown-vm"
+      | "unknown-link"
+      | "unknown-device"
+      | "bad-target"
+      | "no-address"
+      | "too-large",
     message: string,
   ) {
     super(message);
@@ -72,21 +99,110 @@ export interface PingResult {
   events: PingEvent[];
 }
 
+export interface ReachOptions {
+  /** After the class probes, ping this many random pairs and compare with their classes. */
+  verify?: number;
+  /** Called after each class probe with (done, total). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface ReachClassResult {
+  /** Source and target VM class ids, and the placement id (see `ReachResult`). */
+  from: number;
+  to: number;
+  placement: number;
+  /** Ordered VM pairs this class stands for. */
+  pairs: number;
+  delivered: boolean;
+  /** The probe's verdict: the forwarding rule, or where and why it was refused. */
+  verdict: string;
+  failure: TraceFailure | null;
+  /** The pair that was probed for the class. */
+  probe: { from: string; to: string };
+}
+
+export interface ReachResult {
+  vms: number;
+  /** Ordered VM pairs answered (n(n-1)). */
+  pairs: number;
+  deliveredPairs: number;
+  refusedPairs: number;
+  classes: {
+    id: number;
+    label: string;
+    vms: number;
+    servers: number;
+    exampleServer: string;
+    example: string;
+  }[];
+  placements: { id: number; text: string }[];
+  /** One entry per pair class, in (from, to, placement) order. */
+  results: ReachClassResult[];
+  /** With `verify`: how many random pairs were pinged, and those whose outcome differed. */
+  verified: {
+    pairs: number;
+    disagreements: { from: string; to: string; expected: boolean; observed: boolean }[];
+  } | null;
+  /** The class answer for one ordered pair of VMs (names). */
+  isDelivered(from: string, to: string): boolean;
+}
+
+export interface PingAllOptions {
+  /** Only these VMs send (each to every other VM). */
+  from?: string[];
+  /** Instead of every pair, this many distinct pairs drawn from the run's seed. */
+  sample?: number;
+  /** Instead of every pair, exactly these ordered pairs (VM names). */
+  pairs?: readonly (readonly [string, string])[];
+  /** Echoes one sender keeps in flight (default `PINGALL_WINDOW`). */
+  window?: number;
+  /** Called every 1,024 answered echoes with (answered, total). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** What pingall itself learnt of a failed pair before tracing it. */
+type PingAllKnown = { kind: "send"; text: string; code: string } | { kind: "icmp"; text: string };
+
+export interface PingAllFailure {
+  from: string;
+  to: string;
+  /** Why, in words: the drop and who refused it, an ICMP error, or why nothing was sent. */
+  why: string;
+  /** The device that refused the exchange and the counter its drop went under, when known. */
+  device: string | null;
+  code: string | null;
+  /** True when `why` comes from tracing the pair again on its own after the pingall. */
+  retraced: boolean;
+}
+
 export interface PingAllResult {
+  /** Every VM in file order (the matrix's columns). */
   vms: string[];
-  /** matrix[i][j]: vms[i] reached vms[j] (diagonal true). */
-  matrix: boolean[][];
+  /** The VMs that sent, in file order (the matrix's rows). */
+  senders: string[];
+  /**
+   * matrix[r][j]: senders[r] reached vms[j] (true on the diagonal; null where vms[j] has no
+   * address). Null for a sampled run, whose pairs are listed only when they fail.
+   */
+  matrix: (boolean | null)[][] | null;
   pairs: number;
   received: number;
   lossPercent: number;
-  failures: { from: string; to: string; why: string }[];
+  failures: PingAllFailure[];
 }
 
 export const SHOW_WHATS = ["fdb", "arp", "ports", "counters"] as const;
 export type ShowWhat = (typeof SHOW_WHATS)[number];
 
-/** Largest network `pingAll` accepts: n(n-1) echoes, one sender at a time. */
-export const MAX_PINGALL_VMS = 300;
+/**
+ * Largest network `pingAll` runs in full: n(n-1) echoes, one sender at a time, and every ARP
+ * request flooded through its VLAN (300 VMs: 4 s here; 2,000 VMs: 11 minutes).
+ */
+export const MAX_PINGALL_VMS = 500;
+/** Echoes one pingall sender keeps in flight (a guest queues 101 packets per unresolved neighbour). */
+export const PINGALL_WINDOW = 8;
+/** Failed pairs that pingall traces again to name what refused them. */
+export const PINGALL_TRACED_FAILURES = 50;
 
 /** What ping prints when the stack refuses to send. */
 export function sendErrorText(code: SendError): string {
@@ -161,18 +277,20 @@ export class Network {
   /** Records every frame at every link end from now on (see `captures`). */
   startCaptures(): void {
     if (this.captureSet === null) {
-      this.captureSet = new CaptureSet();
+      this.captureSet = new CaptureSet(this.world);
       this.world.setCaptures(this.captureSet);
     }
   }
 
   /**
-   * The captures so far (after `startCaptures`), one classic nanosecond pcap per link end that
-   * carried traffic, as file name and bytes, sorted by name; the caller writes them where it
-   * wants (the CLI's `--pcap DIR`, a browser's download).
+   * The captures so far (after `startCaptures`): one pcapng, `vnet.pcapng`, with an interface
+   * per link end that carried traffic (`device:port`) and each frame's direction, or with
+   * `{ perLink: true }` one classic nanosecond pcap per link end; as file name and bytes, none
+   * when nothing was captured. Simulated time 0 is the Unix epoch. The caller writes them where
+   * it wants (the CLI's `--pcap DIR`, a browser's download).
    */
-  captures(): { fileName: string; bytes: Uint8Array; frames: number }[] {
-    return this.captureSet?.encodeAll() ?? [];
+  captures(options: CaptureOptions = {}): CaptureFile[] {
+    return this.captureSet?.encodeAll(options) ?? [];
   }
 
   /** Runs the world until nothing is pending (bounded), e.g. after start-up announcements. */
@@ -183,11 +301,7 @@ export class Network {
   private vm(name: string): VmHandle {
     const vm = this.built.vms.get(name);
     if (vm === undefined) {
-      const known = this.vmNames();
-      throw new NetworkError(
-        "unknown-vm",
-        `no VM named "${name}"; known: ${known.slice(0, 20).join(", ")}${known.length > 20 ? ", ..." : ""}`,
-      );
+      throw new NetworkError("unknown-vm", `no VM named "${name}"${suggestion(name, this.vmNames())}`);
     }
     return vm;
   }
@@ -378,73 +492,324 @@ export class Network {
     }
   }
 
-  /** Every VM pings every other VM's first address, one echo per pair, in file order. */
-  pingAll(): PingAllResult {
+  /**
+   * Every VM pings every other VM's first address, one echo per pair (or only the pairs
+   * `options` selects), paced as Mininet's pingall is: one sender at a time, at most
+   * `PINGALL_WINDOW` echoes of its in flight, the next sender once every echo of the last has
+   * an answer. A pair that fails is traced again on its own so that its failure says what
+   * refused it (device, counter) instead of a bare timeout.
+   */
+  pingAll(options: PingAllOptions = {}): PingAllResult {
     const vms = this.vmNames();
     const n = vms.length;
-    if (n > MAX_PINGALL_VMS) {
-      throw new NetworkError(
-        "too-large",
-        `pingall: ${n} VMs make ${n * (n - 1)} pairs; pingall is for up to ${MAX_PINGALL_VMS} VMs (ping pairs instead)`,
+    const index = new Map(vms.map((v, i) => [v, i]));
+    let senders: number[];
+    let targetsOf: (i: number) => number[];
+    const all = vms.map((_, j) => j);
+    if (options.sample !== undefined || options.pairs !== undefined) {
+      const pairs =
+        options.pairs !== undefined
+          ? options.pairs.map(([a, b]): [number, number] => [
+              index.get(this.vm(a).spec.name) as number,
+              index.get(this.vm(b).spec.name) as number,
+            ])
+          : this.samplePairs(n, options.sample as number);
+      const byFrom = new Map<number, number[]>();
+      for (const [i, j] of pairs) {
+        const list = byFrom.get(i);
+        if (list === undefined) byFrom.set(i, [j]);
+        else list.push(j);
+      }
+      senders = [...byFrom.keys()].sort((a, b) => a - b);
+      targetsOf = (i) => byFrom.get(i) ?? [];
+    } else if (options.from !== undefined && options.from.length > 0) {
+      senders = [...new Set(options.from.map((v) => index.get(this.vm(v).spec.name) as number))].sort(
+        (a, b) => a - b,
       );
+      targetsOf = () => all;
+    } else {
+      if (n > MAX_PINGALL_VMS) {
+        throw new NetworkError(
+          "too-large",
+          `pingall: ${n} VMs make ${n * (n - 1)} pairs, more than pingall runs (up to ${MAX_PINGALL_VMS} VMs); ` +
+            "ping from one VM to all (--from VM), a random sample of pairs (--sample N), " +
+            "or answer every pair by classes (vnet reach)",
+        );
+      }
+      senders = all;
+      targetsOf = () => all;
     }
-    const matrix = vms.map((_, i) => vms.map((_, j) => i === j));
-    const failures: PingAllResult["failures"] = [];
-    const world = this.world;
     const handles = vms.map((v) => this.vm(v));
     const ips = handles.map((h) => h.spec.nics[0]?.ip);
+    const window = Math.max(1, options.window ?? PINGALL_WINDOW);
+    const isFull = options.sample === undefined && options.pairs === undefined;
+    const rowOf = new Map(senders.map((i, r) => [i, r]));
+    const matrix: (boolean | null)[][] | null = isFull
+      ? senders.map((i) => vms.map((_, j) => (i === j ? true : ips[j] === undefined ? null : false)))
+      : null;
+    const outcome = new Map<number, { ok: boolean; why: PingAllKnown | null }>();
+    const world = this.world;
     const id = this.nextEchoId++ & 0xffff;
-    const why = new Map<number, string>();
-    let results = 0;
-    let expected = 0;
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j && ips[j] !== undefined) expected++;
-    const t0 = world.now();
-    // One sender at a time, each to every target at once, spaced so the ARP of one round does not
-    // overlap the next; all in simulated time.
-    const roundNs = 10e6;
-    handles.forEach((h, i) => {
-      world.scheduler.at(t0 + i * roundNs, (now) => {
-        for (let j = 0; j < n; j++) {
+    let total = 0;
+    for (const i of senders) for (const j of targetsOf(i)) if (j !== i) total++;
+    let done = 0;
+    let isFinished = senders.length === 0;
+    const report = (i: number, j: number, ok: boolean, why: PingAllKnown | null) => {
+      outcome.set(i * n + j, { ok, why });
+      const row = rowOf.get(i);
+      if (matrix !== null && row !== undefined) matrix[row][j] = ok;
+      done++;
+      if (options.onProgress !== undefined && (done & 1023) === 0) options.onProgress(done, total);
+    };
+    const runSender = (k: number) => {
+      if (k >= senders.length) {
+        isFinished = true;
+        return;
+      }
+      const i = senders[k];
+      const targets = targetsOf(i).filter((j) => j !== i);
+      let next = 0;
+      let inFlight = 0;
+      const pump = () => {
+        while (inFlight < window && next < targets.length) {
+          const j = targets[next++];
           const ip = ips[j];
-          if (j === i || ip === undefined) continue;
-          const err = h.device.ping(
+          if (ip === undefined) {
+            report(i, j, false, { kind: "send", text: `${vms[j]} has no IPv4 address`, code: "no-address" });
+            continue;
+          }
+          inFlight++;
+          const err = handles[i].device.ping(
             ip,
-            { id, seq: j + 1, sizeBytes: 56, timeoutNs: EXCHANGE_TIMEOUT_NS },
-            now,
+            { id, seq: j & 0xffff, sizeBytes: 56, timeoutNs: EXCHANGE_TIMEOUT_NS },
+            world.now(),
             (r) => {
-              results++;
-              if (r.kind === "reply") matrix[i][j] = true;
-              else if (r.kind === "error") why.set(i * n + j, `${r.text} (from ${formatIpv4(r.from)})`);
-              else why.set(i * n + j, "no reply (timeout)");
+              inFlight--;
+              if (r.kind === "reply") report(i, j, true, null);
+              else if (r.kind === "error")
+                report(i, j, false, { kind: "icmp", text: `${r.text} from ${formatIpv4(r.from)}` });
+              else report(i, j, false, null);
+              // The next echo leaves once this callback has returned (not from inside the stack).
+              world.scheduler.at(world.now(), pump);
             },
           );
           if (err !== null) {
-            results++;
-            why.set(i * n + j, sendErrorText(err));
+            inFlight--;
+            report(i, j, false, {
+              kind: "send",
+              text: `${vms[i]} cannot send: ${sendErrorText(err)}`,
+              code: err,
+            });
           }
         }
-      });
-    });
-    this.runUntilDone(
-      t0 + Math.max(0, n - 1) * roundNs + EXCHANGE_TIMEOUT_NS + 1,
-      () => results === expected,
-    );
+        if (inFlight === 0 && next >= targets.length) {
+          inFlight = -1; // this sender is done; later pumps (none expected) do nothing
+          world.scheduler.at(world.now(), () => runSender(k + 1));
+        }
+      };
+      pump();
+    };
+    const t0 = world.now();
+    world.scheduler.at(t0, () => runSender(0));
+    // Bounded: every echo has its own timeout, and a sender waits for all of its echoes.
+    this.runUntilDone(t0 + (total + senders.length + 1) * EXCHANGE_TIMEOUT_NS, () => isFinished);
+    world.runFor(GRACE_NS);
+
+    const failures: PingAllFailure[] = [];
     let received = 0;
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) {
-        if (i === j) continue;
-        if (matrix[i][j]) received++;
-        else failures.push({ from: vms[i], to: vms[j], why: why.get(i * n + j) ?? "no reply" });
+    let traced = 0;
+    for (const i of senders) {
+      for (const j of targetsOf(i)) {
+        if (j === i) continue;
+        const o = outcome.get(i * n + j);
+        if (o?.ok) {
+          received++;
+          continue;
+        }
+        failures.push(
+          this.explainFailure(vms[i], vms[j], o?.why ?? null, traced++ < PINGALL_TRACED_FAILURES),
+        );
       }
     }
-    const pairs = n * (n - 1);
+    const pairs = total;
     return {
       vms,
+      senders: senders.map((i) => vms[i]),
       matrix,
       pairs,
       received,
       lossPercent: pairs === 0 ? 0 : Math.round(((pairs - received) / pairs) * 1000) / 10,
       failures,
+    };
+  }
+
+  /**
+   * Why a pair of pingall failed. An ICMP error or a refusal to send says it already; a silent
+   * loss is traced again alone (when `isTracing`), and the trace names the device and counter.
+   */
+  private explainFailure(
+    from: string,
+    to: string,
+    known: PingAllKnown | null,
+    isTracing: boolean,
+  ): PingAllFailure {
+    if (known?.kind === "send") {
+      return { from, to, why: known.text, device: from, code: known.code, retraced: false };
+    }
+    const prefix = known?.kind === "icmp" ? `${known.text}: ` : "";
+    if (!isTracing) {
+      return {
+        from,
+        to,
+        why: `${prefix}${known === null ? "no reply " : ""}(not traced: more than ${PINGALL_TRACED_FAILURES} failures; vnet trace ${from} ${to} tells)`,
+        device: null,
+        code: null,
+        retraced: false,
+      };
+    }
+    const t = this.trace(from, to);
+    if (t.delivered) {
+      return {
+        from,
+        to,
+        why: `${prefix}${known === null ? "no reply" : "failed"} in pingall, but a trace afterwards was delivered (a transient loss)`,
+        device: null,
+        code: null,
+        retraced: true,
+      };
+    }
+    const f = t.failure;
+    const text = f?.text ?? "no reply";
+    return {
+      from,
+      to,
+      why: prefix !== "" && text.startsWith(known?.text ?? "\0") ? text : `${prefix}${text}`,
+      device: f?.device ?? null,
+      code: f?.code ?? null,
+      retraced: true,
+    };
+  }
+
+  /** `count` distinct ordered pairs (i != j) of `n` VMs, drawn from the run's seed, sorted. */
+  private samplePairs(n: number, count: number): [number, number][] {
+    const max = n * (n - 1);
+    if (!Number.isInteger(count) || count < 1) {
+      throw new NetworkError("bad-target", `--sample: ${count} is not a whole number of pairs >= 1`);
+    }
+    const want = Math.min(count, max);
+    const rng = new Rng(this.seed ^ 0x5a3c_1e0f);
+    const chosen = new Set<number>();
+    if (want * 2 > max) {
+      for (let k = 0; k < max; k++) chosen.add(k);
+      while (chosen.size > want) {
+        const k = rng.int(max);
+        chosen.delete(k);
+      }
+    } else {
+      while (chosen.size < want) chosen.add(rng.int(max));
+    }
+    return [...chosen]
+      .sort((a, b) => a - b)
+      .map((k) => {
+        const i = Math.floor(k / (n - 1));
+        const r = k % (n - 1);
+        return [i, r >= i ? r + 1 : r];
+      });
+  }
+
+  /** The cables of the topology (file order) with their state now. */
+  links(): { name: string; ends: [string, string]; isUp: boolean }[] {
+    return this.cables().map((l) => ({
+      name: l.name,
+      ends: [l.ends[0].name, l.ends[1].name] as [string, string],
+      isUp: l.isUp,
+    }));
+  }
+
+  /**
+   * Pulls (or plugs back) a cable, named by either end (`"server1:eth0"`) or as `links()` names
+   * it (`"server1:eth0<->tor1:eth1"`); both devices see carrier change at once, as a real pull.
+   */
+  setLinkUp(cable: string, isUp: boolean): void {
+    const link = this.cables().find((l) => l.name === cable || l.ends.some((e) => e.name === cable));
+    if (link === undefined) {
+      const names = this.cables().flatMap((l) => l.ends.map((e) => e.name));
+      throw new NetworkError("unknown-link", `no cable "${cable}"${suggestion(cable, names)}`);
+    }
+    this.world.setLinkUp(link, isUp);
+  }
+
+  private cables() {
+    return this.world.links.filter((l) => l.hopKind === "link");
+  }
+
+  /**
+   * Exhaustive reachability by classes (see `src/analysis/reach.ts`): VM pairs that must behave
+   * alike share a class, and one real probe (a traced echo, ARP included) per class answers for
+   * all of its pairs. `verify` then pings that many random pairs and reports any whose outcome
+   * differs from its class's.
+   */
+  reach(options: ReachOptions = {}): ReachResult {
+    const cableState = new Map(this.cables().map((l) => [l.name, l.isUp]));
+    const plan = planReach(this.topology, (i) => {
+      const l = this.topology.links[i];
+      return cableState.get(`${l.a.node}:${l.a.port}<->${l.b.node}:${l.b.port}`) ?? l.isUp;
+    });
+    const vms = plan.vms.map((v) => v.name);
+    const results: ReachClassResult[] = [];
+    let done = 0;
+    for (const pc of plan.pairClasses) {
+      const [a, b] = pc.probe;
+      const t = this.trace(vms[a], vms[b]);
+      results.push({
+        from: pc.from,
+        to: pc.to,
+        placement: pc.placement,
+        pairs: pc.pairs,
+        delivered: t.delivered,
+        verdict: t.verdict,
+        failure: t.failure,
+        probe: { from: vms[a], to: vms[b] },
+      });
+      options.onProgress?.(++done, plan.pairClasses.length);
+    }
+    let deliveredPairs = 0;
+    for (const r of results) if (r.delivered) deliveredPairs += r.pairs;
+    const pairs = results.reduce((n, r) => n + r.pairs, 0);
+    let verified: ReachResult["verified"] = null;
+    if (options.verify !== undefined && options.verify > 0 && vms.length > 1) {
+      const sample = this.samplePairs(vms.length, options.verify);
+      const r = this.pingAll({ pairs: sample.map(([i, j]) => [vms[i], vms[j]] as const) });
+      const failed = new Set(r.failures.map((f) => `${f.from}\n${f.to}`));
+      const disagreements: { from: string; to: string; expected: boolean; observed: boolean }[] = [];
+      for (const [i, j] of sample) {
+        const expected = results[plan.pairClassOf(i, j)]?.delivered ?? false;
+        const observed = !failed.has(`${vms[i]}\n${vms[j]}`);
+        if (expected !== observed) disagreements.push({ from: vms[i], to: vms[j], expected, observed });
+      }
+      verified = { pairs: sample.length, disagreements };
+    }
+    return {
+      vms: vms.length,
+      pairs,
+      deliveredPairs,
+      refusedPairs: pairs - deliveredPairs,
+      classes: plan.classes.map((c) => ({
+        id: c.id,
+        label: c.label,
+        vms: c.vms.length,
+        servers: c.servers,
+        exampleServer: this.topology.servers[plan.serverOfVm[c.vms[0]]]?.name ?? "",
+        example: vms[c.vms[0]],
+      })),
+      placements: plan.placements.map((p) => ({ id: p.id, text: p.text })),
+      results,
+      verified,
+      isDelivered: (from: string, to: string) => {
+        const i = vms.indexOf(from);
+        const j = vms.indexOf(to);
+        return results[plan.pairClassOf(i, j)]?.delivered ?? false;
+      },
     };
   }
 
@@ -473,8 +838,27 @@ export class Network {
     this.world.runFor(runMs * 1e6);
   }
 
-  /** Tables of the network's state, as arrays of plain rows (JSON-ready). */
-  show(what: ShowWhat): Record<string, string | number | null>[] {
+  /**
+   * Tables of the network's state, as arrays of plain rows (JSON-ready); with `device`, only that
+   * device's rows (a VM, a switch, `server1/vs0`, `server1/eth1`, or a server: all of its parts).
+   */
+  show(what: ShowWhat, device?: string): Record<string, string | number | null>[] {
+    const rows = this.showAll(what);
+    if (device === undefined) return rows;
+    const names = new Set(this.world.devices.map((d) => d.name));
+    for (const l of this.world.links) names.add(l.name);
+    const isServer = this.topology.servers.some((s) => s.name === device);
+    if (!names.has(device) && !isServer) {
+      const known = [...names, ...this.topology.servers.map((s) => s.name)];
+      throw new NetworkError("unknown-device", `no device named "${device}"${suggestion(device, known)}`);
+    }
+    const matches = (d: unknown) =>
+      typeof d === "string" &&
+      (d === device || (isServer && d.startsWith(`${device}/`)) || d.startsWith(`${device} (`));
+    return rows.filter((r) => matches(r.device));
+  }
+
+  private showAll(what: ShowWhat): Record<string, string | number | null>[] {
     const now = this.world.now();
     switch (what) {
       case "fdb":

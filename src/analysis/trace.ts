@@ -63,6 +63,18 @@ export interface TraceResult {
   /** Physical switches and gateways the echo exchange went through, in order of first use. */
   physicalDevices: string[];
   verdict: string;
+  /**
+   * When not delivered: why, as data. `device` and `code` name the device that refused the
+   * exchange and the counter its drop went under (null when nothing dropped it: no ARP reply, an
+   * ICMP error, the source could not send).
+   */
+  failure: TraceFailure | null;
+}
+
+export interface TraceFailure {
+  text: string;
+  device: string | null;
+  code: string | null;
 }
 
 export interface TraceInput {
@@ -152,8 +164,13 @@ export function analyseTrace(input: TraceInput): TraceResult {
   }
 
   let verdict: string;
+  let failure: TraceFailure | null = null;
   if (!input.delivered) {
-    verdict = `not delivered: ${input.sendError ?? failureCause(records, kindOf, labels, input.icmpError ?? null)}`;
+    failure =
+      input.sendError != null
+        ? { text: input.sendError, device: null, code: null }
+        : failureCause(records, kindOf, labels, input.icmpError ?? null);
+    verdict = `not delivered: ${failure.text}`;
   } else if (target.kind === "vm" && target.vm === source.vm && !crosses) {
     verdict = `to itself: stays inside ${source.vm} (the guest's own stack)`;
   } else {
@@ -170,6 +187,7 @@ export function analyseTrace(input: TraceInput): TraceResult {
     crossesPhysicalNetwork: crosses,
     physicalDevices: physical,
     verdict,
+    failure,
   };
 }
 
@@ -191,7 +209,15 @@ function relation(src: VmEndpoint, dst: TraceTarget): string {
     return `${dir} ${pg.portGroup}, ${servers}`;
   }
   if (a.kind === "portGroup" && b.kind === "portGroup") {
-    const samePortGroup = a.portGroup === b.portGroup && a.vlan === b.vlan;
+    // On one server a port group is one object (its vswitch and name); across servers, port
+    // groups of the same name and VLAN are one network, as vSphere treats a port group defined
+    // alike on every host.
+    const samePortGroup = sameServer
+      ? a.vswitch === b.vswitch && a.portGroup === b.portGroup
+      : a.portGroup === b.portGroup && a.vlan === b.vlan;
+    if (!samePortGroup && sameServer && a.portGroup === b.portGroup) {
+      return `different port groups (${a.portGroup} on ${a.vswitch} and ${b.portGroup} on ${b.vswitch}), same server`;
+    }
     return `${samePortGroup ? "same port group" : "different port groups"}, ${servers}`;
   }
   return servers;
@@ -246,7 +272,7 @@ function failureCause(
   kindOf: (id: number) => FrameKind,
   labels: ReadonlyMap<number, FrameLabel>,
   icmpError: string | null,
-): string {
+): TraceFailure {
   // Guests, and a gateway's own stack, refuse every broadcast ARP request not for them: that is
   // receiving a flood, not a cause.
   // So does a vswitch refusing the flooded copies it must refuse (its own broadcast reflected back
@@ -263,18 +289,23 @@ function failureCause(
     network.filter((r) => ECHO.has(kindOf(r.frameId))).at(-1) ??
     network.filter((r) => ARP.has(kindOf(r.frameId))).at(-1) ??
     network.at(-1);
-  if (pick !== undefined) return `dropped at ${pick.device}: ${dropReason(pick)}`;
+  if (pick !== undefined) return dropFailure(pick);
   const hasArpReply = records.some((r) => kindOf(r.frameId) === "arp-reply");
   const hasEchoOnWire = records.some((r) => kindOf(r.frameId) === "echo-request" && r.action === "transmit");
   if (!hasArpReply && !hasEchoOnWire) {
     const ask = records.find((r) => kindOf(r.frameId) === "arp-request");
     const text = ask === undefined ? undefined : labels.get(ask.frameId)?.text;
-    return text === undefined ? "no ARP reply" : `no ARP reply (nobody answered "${text}")`;
+    const why = text === undefined ? "no ARP reply" : `no ARP reply (nobody answered "${text}")`;
+    return { text: why, device: null, code: null };
   }
-  if (icmpError !== null) return icmpError;
+  if (icmpError !== null) return { text: icmpError, device: null, code: null };
   const guest = drops.filter((r) => ECHO.has(kindOf(r.frameId))).at(-1);
-  if (guest !== undefined) return `dropped at ${guest.device}: ${dropReason(guest)}`;
-  return "no echo reply came back";
+  if (guest !== undefined) return dropFailure(guest);
+  return { text: "no echo reply came back", device: null, code: null };
+}
+
+function dropFailure(r: HopRecord): TraceFailure {
+  return { text: `dropped at ${r.device}: ${dropReason(r)}`, device: r.device, code: r.code ?? null };
 }
 
 /** A drop record's reason without the "dropped: " its device already put in front. */

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import type { TraceResult } from "../analysis/trace.ts";
 import type { Topology, VmSpec } from "../model/types.ts";
-import { Network } from "../network.ts";
+import { MAX_PINGALL_VMS, Network, type ReachResult } from "../network.ts";
 import { ExitCode } from "./errors.ts";
 import type { Io } from "./io.ts";
 import { loadNetwork, writeCaptures } from "./net-common.ts";
@@ -118,6 +118,35 @@ function compact(n: number, title: string, t: TraceResult): string {
   ].join("\n");
 }
 
+/** What the demo prints of every pair, from pingall or from reach. */
+interface AllPairs {
+  vms: { length: number };
+  pairs: number;
+  received: number;
+  lossPercent: number;
+  failures: { from: string; to: string; why: string }[];
+}
+
+function fromReach(r: ReachResult): AllPairs {
+  return {
+    vms: { length: r.vms },
+    pairs: r.pairs,
+    received: r.deliveredPairs,
+    lossPercent: r.pairs === 0 ? 0 : Math.round((r.refusedPairs / r.pairs) * 1000) / 10,
+    failures: r.results
+      .filter((x) => !x.delivered)
+      .map((x) => ({
+        from: x.probe.from,
+        to: x.probe.to,
+        why: `${x.failure?.text ?? x.verdict} (and ${x.pairs - 1} alike pairs)`,
+      })),
+  };
+}
+
+function count(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 export function register(program: Command, io: Io, setExit: (code: number) => void): void {
   program
     .command("demo")
@@ -144,8 +173,10 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
       });
       const all = Network.fromTopology(first.topology, { seed: 1 });
       all.startCaptures();
-      const ping = all.pingAll();
-      const pingDir = join(captureRoot, "pingall");
+      // Every pair: pingall where it runs, else reach (one probe per class of alike pairs).
+      const isReach = all.vmNames().length > MAX_PINGALL_VMS;
+      const ping: AllPairs = isReach ? fromReach(all.reach()) : all.pingAll();
+      const pingDir = join(captureRoot, isReach ? "reach" : "pingall");
       const pingFiles = writeCaptures(all, pingDir);
       const isAllDelivered = traces.every((t) => t.trace.delivered) && ping.received === ping.pairs;
       if (opts.json) {
@@ -163,7 +194,7 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
                 verdict: t.trace.verdict,
                 captures: t.captures,
               })),
-              pingall: {
+              [isReach ? "reach" : "pingall"]: {
                 vms: ping.vms.length,
                 pairs: ping.pairs,
                 received: ping.received,
@@ -179,17 +210,17 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
         const t = first.topology;
         const vmCount = t.servers.reduce((a, s) => a + s.vms.length, 0);
         io.out(
-          `vnet demo: ${t.name}: ${t.servers.length} servers, ${vmCount} VMs, ${t.switches.length} physical switch${t.switches.length === 1 ? "" : "es"} (simulated, seed 1)\n\n`,
+          `vnet demo: ${t.name}: ${count(t.servers.length, "server", "servers")}, ${count(vmCount, "VM", "VMs")}, ${count(t.switches.length, "physical switch", "physical switches")} (simulated, seed 1)\n\n`,
         );
         traces.forEach((tr, i) => {
           io.out(compact(i + 1, tr.title, tr.trace));
         });
         io.out(
-          `pingall: ${ping.vms.length} VMs, ${ping.received}/${ping.pairs} pairs delivered, ${ping.lossPercent}% loss\n`,
+          `${isReach ? "reach (one probe per class of alike pairs)" : "pingall"}: ${count(ping.vms.length, "VM", "VMs")}, ${ping.received}/${ping.pairs} pairs delivered, ${ping.lossPercent}% loss\n`,
         );
         for (const f of ping.failures.slice(0, 10)) io.out(`  ${f.from} -> ${f.to}: ${f.why}\n`);
         io.out(
-          `\ncaptures: ${captureRoot} (one folder per trace, ${pingFiles.length} files for the pingall; open them in Wireshark or run vnet decode FILE)\n`,
+          `\ncaptures: ${captureRoot} (one folder per trace, ${pingFiles.length} files for the ${isReach ? "reach probes" : "pingall"}; open them in Wireshark or run vnet decode FILE)\n`,
         );
         io.out(
           `\nfull hop lists: vnet trace ${file === SEED_EXAMPLE ? "examples/seed-datacenter.yaml" : file} FROM TO\n`,

@@ -8,6 +8,7 @@ import { Command, CommanderError } from "commander";
 import { TopologyError } from "../model/diagnostics.ts";
 import { ExitCode, UserError } from "./errors.ts";
 import { type Io, nodeIo } from "./io.ts";
+import { setProgressEnabled } from "./progress.ts";
 
 export type CommandModule = (program: Command, io: Io, setExit: (code: number) => void) => void;
 
@@ -22,6 +23,7 @@ async function commandModules(): Promise<CommandModule[]> {
   mods.push((await import("./trace.ts")).register);
   mods.push((await import("./ping.ts")).register);
   mods.push((await import("./pingall.ts")).register);
+  mods.push((await import("./reach.ts")).register);
   mods.push((await import("./show.ts")).register);
   mods.push((await import("./demo.ts")).register);
   return mods;
@@ -40,7 +42,11 @@ export async function main(argv: string[], io: Io = nodeIo): Promise<number> {
       writeOut: (s) => io.out(s),
       writeErr: (s) => io.err(s),
     })
-    .showHelpAfterError("(run with --help for usage)");
+    .option("-q, --quiet", "no progress line on standard error for long runs")
+    .showHelpAfterError("(run with --help for usage)")
+    .hook("preAction", (cmd, action) =>
+      setProgressEnabled(cmd.opts().quiet !== true && action.opts().quiet !== true),
+    );
   for (const reg of await commandModules()) reg(program, io, setExit);
   for (const c of program.commands) c.exitOverride();
   try {

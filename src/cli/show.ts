@@ -1,14 +1,16 @@
 /**
- * `vnet show FILE fdb|arp|ports|counters`: the state of the simulated network after a pingall
- * (or `--after none`): MAC tables, ARP caches, ports with their counters, drops by reason.
+ * `vnet show FILE fdb|arp|ports|counters [DEVICE]`: the state of the simulated network after a
+ * pingall (reach's probes above pingall's size, or `--after none`): MAC tables, ARP caches,
+ * ports with their counters, drops by reason; all devices or one.
  * Tables in text, arrays of objects with `--json`.
  */
 
 import type { Command } from "commander";
-import { SHOW_WHATS, type ShowWhat } from "../network.ts";
+import { MAX_PINGALL_VMS, SHOW_WHATS, type ShowWhat } from "../network.ts";
 import { UserError } from "./errors.ts";
 import type { Io } from "./io.ts";
-import { loadNetwork } from "./net-common.ts";
+import { guard, loadNetwork } from "./net-common.ts";
+import { startProgress } from "./progress.ts";
 
 /** Renders rows of objects as an aligned text table (columns from the first row's keys). */
 export function formatTable(rows: readonly Record<string, unknown>[]): string {
@@ -27,23 +29,54 @@ export function formatTable(rows: readonly Record<string, unknown>[]): string {
 export function register(program: Command, io: Io): void {
   program
     .command("show")
-    .description("show MAC tables, ARP caches, ports or counters after a pingall")
+    .description(
+      "show MAC tables, ARP caches, ports or counters after traffic (all of them, or one device's)",
+    )
     .argument("<file>", "topology file (YAML)")
     .argument("<what>", `one of: ${SHOW_WHATS.join(", ")}`)
-    .option("--after <traffic>", "traffic to run first: pingall or none", "pingall")
+    .argument(
+      "[device]",
+      "only this device's rows (as ovs-appctl fdb/show br0): a switch, server1/vs0, a VM, ...",
+    )
+    .option(
+      "--after <traffic>",
+      `traffic to run first: pingall (networks up to ${MAX_PINGALL_VMS} VMs), reach (one probe per class of alike pairs; the default above that) or none`,
+    )
     .option("--json", "print an array of objects")
     .option("--seed <n>", "simulation seed", "1")
-    .action(async (file: string, what: string, opts: { after: string; json?: boolean; seed: string }) => {
-      if (!(SHOW_WHATS as readonly string[]).includes(what)) {
-        throw new UserError(`show: unknown table "${what}"; known: ${SHOW_WHATS.join(", ")}`);
-      }
-      if (opts.after !== "pingall" && opts.after !== "none") {
-        throw new UserError(`--after: "${opts.after}" is not one of: pingall, none`);
-      }
-      const net = await loadNetwork(file, io, opts);
-      if (opts.after === "pingall") net.pingAll();
-      else net.settle();
-      const rows = net.show(what as ShowWhat);
-      io.out(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : formatTable(rows));
-    });
+    .option("-q, --quiet", "no progress line on standard error")
+    .action(
+      async (
+        file: string,
+        what: string,
+        device: string | undefined,
+        opts: { after?: string; json?: boolean; seed: string },
+      ) => {
+        if (!(SHOW_WHATS as readonly string[]).includes(what)) {
+          throw new UserError(`show: unknown table "${what}"; known: ${SHOW_WHATS.join(", ")}`);
+        }
+        if (opts.after !== undefined && !["pingall", "reach", "none"].includes(opts.after)) {
+          throw new UserError(`--after: "${opts.after}" is not one of: pingall, reach, none`);
+        }
+        const progress = startProgress();
+        progress.update("loading");
+        const net = await loadNetwork(file, io, opts);
+        const isLarge = net.vmNames().length > MAX_PINGALL_VMS;
+        const after = opts.after ?? (isLarge ? "reach" : "pingall");
+        if (after === "pingall" && isLarge) {
+          throw new UserError(
+            `--after pingall: ${net.vmNames().length} VMs is more than pingall runs (up to ${MAX_PINGALL_VMS}); use --after reach or --after none`,
+          );
+        }
+        const rowsFor = () => guard(() => net.show(what as ShowWhat, device));
+        if (device !== undefined) rowsFor(); // an unknown device is refused before any traffic runs
+        progress.update(`running ${after}`);
+        if (after === "pingall") net.pingAll();
+        else if (after === "reach") net.reach();
+        else net.settle();
+        const rows = rowsFor();
+        progress.done();
+        io.out(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : formatTable(rows));
+      },
+    );
 }

@@ -1287,7 +1287,7 @@ export class IpHost implements InterfaceHost {
   /** Counts a drop and traces it. */
   dropFrame(iface: IpInterface, frame: Frame, code: string, reason: string, nowNs: number): void {
     this.drops.add(code);
-    if (this.env.isTracing) this.record(frame, iface, "drop", reason, nowNs);
+    if (this.env.isTracing) this.record(frame, iface, "drop", reason, nowNs, code);
   }
 
   private dropNoIface(frame: Frame, code: string, reason: string, nowNs: number): void {
@@ -1303,12 +1303,20 @@ export class IpHost implements InterfaceHost {
         vlan: null,
         action: "drop",
         reason,
+        code,
       });
     }
   }
 
   /** Emits a trace record about `frame` on `iface`. Call only when `env.isTracing`. */
-  record(frame: Frame, iface: IpInterface, action: HopAction, reason: string, nowNs: number): void {
+  record(
+    frame: Frame,
+    iface: IpInterface,
+    action: HopAction,
+    reason: string,
+    nowNs: number,
+    code?: string,
+  ): void {
     const isOutgoing = action === "send" || action === "reply" || action === "route";
     this.env.trace({
       timeNs: nowNs,
@@ -1320,6 +1328,7 @@ export class IpHost implements InterfaceHost {
       vlan: iface.vid,
       action,
       reason,
+      ...(code === undefined ? {} : { code }),
     });
   }
 

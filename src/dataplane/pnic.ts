@@ -620,7 +620,17 @@ export class Pnic implements Device {
     this.drops.add(code);
     this.portCounters[port].drops++;
     if (this.env?.isTracing)
-      this.record(nowNs, frame, port >= FIRST_VF_PORT ? "vf" : "pnic", port, null, vid, "drop", reason());
+      this.record(
+        nowNs,
+        frame,
+        port >= FIRST_VF_PORT ? "vf" : "pnic",
+        port,
+        null,
+        vid,
+        "drop",
+        reason(),
+        code,
+      );
   }
 
   private record(
@@ -632,6 +642,7 @@ export class Pnic implements Device {
     vid: number | null,
     action: HopAction,
     reason: string,
+    code?: string,
   ): void {
     this.env!.trace({
       timeNs: nowNs,
@@ -643,6 +654,7 @@ export class Pnic implements Device {
       vlan: vid,
       action,
       reason,
+      ...(code === undefined ? {} : { code }),
     });
   }
 }

@@ -116,6 +116,7 @@ export class SviRouter implements SviHandler {
           vlan: vid,
           action: "drop",
           reason: `dropped: no SVI on vlan ${vid}`,
+          code: "no-svi",
         });
       }
       return;

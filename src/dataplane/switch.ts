@@ -512,7 +512,7 @@ export class PhysicalSwitch implements Device, SviHost {
     if (inPort === this.sviPort) this.sviCounters.drops++;
     else this.portCounters[inPort].drops++;
     if (this.env?.isTracing)
-      this.record(nowNs, frame, this.inName(inPort, vid ?? 0), null, vid, "drop", reason());
+      this.record(nowNs, frame, this.inName(inPort, vid ?? 0), null, vid, "drop", reason(), code);
   }
 
   private record(
@@ -523,6 +523,7 @@ export class PhysicalSwitch implements Device, SviHost {
     vid: number | null,
     action: HopAction,
     reason: string,
+    code?: string,
   ): void {
     this.env!.trace({
       timeNs: nowNs,
@@ -534,6 +535,7 @@ export class PhysicalSwitch implements Device, SviHost {
       vlan: vid,
       action,
       reason,
+      ...(code === undefined ? {} : { code }),
     });
   }
 }

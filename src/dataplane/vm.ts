@@ -358,6 +358,7 @@ export class Vm implements Device {
         vlan: null,
         action: "drop",
         reason,
+        code,
       });
     }
   }

@@ -32,7 +32,10 @@ export interface LinkEnd {
   port: number;
   /** "tor1:eth1", "vm1:eth0": how traces name this end. */
   name: string;
-  /** File name stem of this end's capture ("tor1-eth1"), or null when this end is not captured. */
+  /**
+   * This end's capture point ("tor1:eth1", the pcapng interface name; the per-link file name is
+   * derived from it), or null when this end is not captured.
+   */
   captureName: string | null;
 }
 
@@ -290,7 +293,8 @@ export class Link implements EventTarget {
     if (!this.isUp) {
       this.drops.add(LinkDrop.down);
       this.counters[to].drops++;
-      if (this.observer.isTracing) this.traceDrop(to ^ 1, frame, nowNs, "link went down in flight");
+      if (this.observer.isTracing)
+        this.traceDrop(to ^ 1, frame, nowNs, "link went down in flight", LinkDrop.down);
       return;
     }
     const isB = to === 1;
@@ -308,10 +312,10 @@ export class Link implements EventTarget {
     this.drops.add(code);
     if (countTx) this.counters[side].drops++;
     else this.counters[side ^ 1].drops++;
-    if (this.observer.isTracing) this.traceDrop(side, frame, nowNs, why);
+    if (this.observer.isTracing) this.traceDrop(side, frame, nowNs, why, code);
   }
 
-  private traceDrop(side: number, frame: Frame, nowNs: number, why: string): void {
+  private traceDrop(side: number, frame: Frame, nowNs: number, why: string, code: string): void {
     this.observer.traceLink(
       {
         timeNs: nowNs,
@@ -323,6 +327,7 @@ export class Link implements EventTarget {
         vlan: outerVid(frame),
         action: "drop",
         reason: why,
+        code,
       },
       frame,
     );

@@ -53,6 +53,7 @@ class WorldDeviceEnv implements DeviceEnv {
           vlan: null,
           action: "drop",
           reason: "nothing is connected to this port",
+          code: UNCONNECTED_PORT,
         });
       }
       return;

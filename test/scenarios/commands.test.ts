@@ -63,7 +63,7 @@ describe("vnet pingall", () => {
   it("prints the matrix and exits 0 when every pair answers", async () => {
     const r = await run("pingall", SEED);
     expect(r.code).toBe(0);
-    expect(r.out).toContain("*** Results: 0% dropped (42/42 received) ***");
+    expect(r.out).toContain("*** Results: 0% dropped (42/42 received; 42 pairs) ***");
     expect(r.out.split("\n")[1]).toMatch(/^web1\s+- {2}\. {2}\. {2}\. {2}\. {2}\. {2}\.\s+1$/);
   });
 
@@ -78,7 +78,8 @@ describe("vnet pingall", () => {
     expect(p.matrix[i][p.vms.indexOf("vm1")]).toBe(false);
     expect(
       p.failures.some(
-        (f: { from: string; why: string }) => f.from === "vm7" && f.why === "Network is unreachable",
+        (f: { from: string; why: string }) =>
+          f.from === "vm7" && f.why === "vm7 cannot send: Network is unreachable",
       ),
     ).toBe(true);
     expect(p.received).toBeLessThan(p.pairs);
@@ -146,11 +147,13 @@ describe("a cable that is down", () => {
 });
 
 describe("user mistakes", () => {
-  it("an unknown VM is exit 2 with the known names, no stack trace", async () => {
+  it("an unknown VM is exit 2 with a did-you-mean (or the few known names), no stack trace", async () => {
     const r = await run("trace", SEED, "web9", "web1");
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/^vnet: no VM named "web9"; known: web1, web2, db1/);
-    expect(r.err).not.toMatch(/\n\s+at /);
+    expect(r.err).toBe('vnet: no VM named "web9"; did you mean "web1"?\n');
+    const far = await run("trace", SEED, "zzzzzzzz", "web1");
+    expect(far.code).toBe(2);
+    expect(far.err).toBe('vnet: no VM named "zzzzzzzz"; known: web1, web2, db1, sriov1, sriov2, web3, db2\n');
   });
 
   it("a broken topology prints file:line:col lines and exits 2", async () => {

@@ -1,0 +1,392 @@
+/**
+ * Exhaustive reachability by equivalence classes (`vnet reach`), the planning half: which VM
+ * pairs must behave alike, so that one real probe through the simulator answers for all of
+ * them. Pure over the normalized topology (browser-safe); the facade runs the probes.
+ *
+ * Two VMs are in one **VM class** when they sit on structurally equal servers and have the same
+ * attachment (port group: its vswitch's shape, VLAN and security policy; or VF: its NIC, VLAN and
+ * spoof check), the same subnet and the same gateway. Two *ordered pairs* of VMs are in one **pair
+ * class** when their VM classes agree and the servers they sit on are placed alike: the same
+ * server, or servers joined by physical paths that look the same (every device and cable on the
+ * way configured alike, up or down alike).
+ *
+ * "Structurally equal" comes from colour refinement (1-dimensional Weisfeiler-Leman) over the
+ * physical graph: switches and servers are nodes coloured by their own configuration (SVIs and
+ * their subnets, vswitches, port groups, SR-IOV, the classes of the VMs they host), cables are
+ * edges labelled by both ends' port configuration and the cable's own properties; colours are
+ * refined by the multiset of (edge, neighbour colour) until they stop splitting. A placement is
+ * the sequence of (cable, device colour) steps along the first shortest physical path from one
+ * server to the other (breadth-first, cables in file order; servers do not forward between
+ * their NICs, so paths go through switches only). For tree-shaped fabrics (servers under
+ * top-of-rack switches under a core, as data centers are cabled when spanning tree or MLAG is
+ * not in play) equal colours mean the two devices are interchangeable, and the class verdict is
+ * exact; on meshes it is the standard approximation, and `verify` probes random pairs to check
+ * it.
+ */
+
+import type { LinkSpec, ServerSpec, SwitchPortSpec, SwitchSpec, Topology, VmSpec } from "../model/types.ts";
+import { formatIpv4 } from "../wire/addr.ts";
+
+/** A class of VMs that one probe stands for. */
+export interface VmClass {
+  id: number;
+  /** What the class is, in words: "web (vlan 100) 10.1.0.0/16 gw 10.1.0.1". */
+  label: string;
+  /** Indexes (file order) of the VMs in it. */
+  vms: number[];
+  /** How many servers the class's VMs are spread over. */
+  servers: number;
+}
+
+/** How the servers of a pair are placed relative to each other. */
+export interface Placement {
+  id: number;
+  /** "same server", "via tor1", "via tor1, core1, tor2", "no physical path". */
+  text: string;
+  /** Devices on the representative path (empty for the same server). */
+  via: string[];
+}
+
+/** One pair class: every ordered VM pair (a in `from`, b in `to`, placed as `placement`). */
+export interface PairClass {
+  id: number;
+  from: number;
+  to: number;
+  placement: number;
+  /** How many ordered VM pairs it stands for. */
+  pairs: number;
+  /** The probe: the first such pair in file order (VM indexes). */
+  probe: [number, number];
+}
+
+export interface ReachPlan {
+  vms: VmSpec[];
+  classes: VmClass[];
+  placements: Placement[];
+  pairClasses: PairClass[];
+  /** The pair class of an ordered VM pair (VM indexes), for checks and per-pair answers. */
+  pairClassOf(a: number, b: number): number;
+  /** Servers, in file order, and the server index of each VM. */
+  serverOfVm: Int32Array;
+}
+
+/** Interns strings as small integers, in order of first appearance (deterministic). */
+class Interner {
+  private ids = new Map<string, number>();
+  id(key: string): number {
+    let v = this.ids.get(key);
+    if (v === undefined) {
+      v = this.ids.size;
+      this.ids.set(key, v);
+    }
+    return v;
+  }
+  has(key: string): boolean {
+    return this.ids.has(key);
+  }
+  get size(): number {
+    return this.ids.size;
+  }
+}
+
+function subnetText(ip: number, prefixLen: number): string {
+  const mask = prefixLen === 0 ? 0 : (0xffffffff << (32 - prefixLen)) >>> 0;
+  return `${formatIpv4((ip & mask) >>> 0)}/${prefixLen}`;
+}
+
+function portText(p: SwitchPortSpec | undefined): string {
+  if (p === undefined) return "access:1";
+  if (p.mode === "access") return `access:${p.vlan}`;
+  return `trunk:${p.vlans === null ? "all" : p.vlans.join(",")}:${p.nativeVlan ?? "-"}`;
+}
+
+interface Node {
+  kind: "switch" | "server";
+  name: string;
+  label: string;
+  /** Edges: (label as seen from this node, neighbour node index, link index, is up). */
+  edges: { label: string; to: number; link: number; isUp: boolean }[];
+}
+
+/**
+ * Plans the probes of `vnet reach` for a topology. `isLinkUp(i)` gives the state of
+ * `topology.links[i]` now (default: as the file says).
+ */
+export function planReach(
+  topology: Topology,
+  isLinkUp: (link: number) => boolean = (i) => topology.links[i].isUp,
+): ReachPlan {
+  const servers = topology.servers;
+  const switches = topology.switches;
+  const vms: VmSpec[] = servers.flatMap((s) => s.vms);
+  const serverIndex = new Map(servers.map((s, i) => [s.name, i]));
+
+  // The local shape of a server's parts, without names.
+  const vswitchSig = (s: ServerSpec, name: string): string => {
+    const v = s.vswitches.find((x) => x.name === name);
+    if (v === undefined) return "?";
+    const nicSig = v.uplinks
+      .map((u) => {
+        const nic = s.nics.find((n) => n.name === u);
+        return nic?.sriov ? `sriov${nic.sriov.vfs}` : "nic";
+      })
+      .join("+");
+    return `vs[${nicSig}|t${v.macTableSize}]`;
+  };
+  const attachmentText = (s: ServerSpec, vm: VmSpec): { sig: string; label: string } => {
+    const sigs: string[] = [];
+    const labels: string[] = [];
+    for (const n of vm.nics) {
+      const a = n.attachment;
+      let att: string;
+      let lab: string;
+      if (a.kind === "portGroup") {
+        const v = s.vswitches.find((x) => x.name === a.vswitch);
+        const pg = v?.portGroups.find((p) => p.name === a.portGroup);
+        const sec = pg
+          ? `${+pg.security.allowPromiscuous}${+pg.security.allowMacChanges}${+pg.security.allowForgedTransmits}`
+          : "?";
+        att = `pg:${vswitchSig(s, a.vswitch)}:${pg?.vlan ?? 0}:${sec}`;
+        lab = `${a.portGroup} (vlan ${pg?.vlan ?? 0})`;
+      } else {
+        const nic = s.nics.find((x) => x.name === a.nic);
+        att = `vf:${nic?.sriov?.vfs ?? 0}:${a.vlan ?? "-"}:${+a.spoofCheck}`;
+        lab = `VF on ${a.nic}${a.vlan === null ? "" : ` (vlan ${a.vlan})`}`;
+      }
+      const net = `${subnetText(n.ip, n.prefixLen)}${n.gateway === null ? "" : ` gw ${formatIpv4(n.gateway)}`}`;
+      sigs.push(`${att}|${net}`);
+      labels.push(`${lab} ${net}`);
+    }
+    return { sig: sigs.join(";"), label: labels.join("; ") || "no NIC" };
+  };
+
+  // Local VM signatures (server-independent) and per-server labels.
+  const localSig = new Interner();
+  const vmLocal = new Int32Array(vms.length);
+  const vmLabel: string[] = [];
+  const serverOfVm = new Int32Array(vms.length);
+  {
+    let k = 0;
+    for (const [si, s] of servers.entries()) {
+      for (const vm of s.vms) {
+        const { sig, label } = attachmentText(s, vm);
+        vmLocal[k] = localSig.id(sig);
+        vmLabel[k] = label;
+        serverOfVm[k] = si;
+        k++;
+      }
+    }
+  }
+
+  // The physical graph.
+  const nodes: Node[] = [];
+  const nodeOf = new Map<string, number>();
+  for (const sw of switches) {
+    nodeOf.set(sw.name, nodes.length);
+    nodes.push({ kind: "switch", name: sw.name, label: switchLabel(sw), edges: [] });
+  }
+  const serverNode: number[] = [];
+  {
+    let k = 0;
+    for (const s of servers) {
+      const local: number[] = [];
+      for (let i = 0; i < s.vms.length; i++) local.push(vmLocal[k++]);
+      local.sort((a, b) => a - b);
+      const vsw = s.vswitches
+        .map((v) => `${vswitchSig(s, v.name)}{${v.portGroups.map((p) => p.vlan).join(",")}}`)
+        .sort();
+      serverNode.push(nodes.length);
+      nodeOf.set(s.name, nodes.length);
+      nodes.push({
+        kind: "server",
+        name: s.name,
+        label: `srv|${vsw.join(";")}|vms:${local.join(",")}`,
+        edges: [],
+      });
+    }
+  }
+  const portOf = (node: string, port: string): string => {
+    const sw = switches.find((x) => x.name === node);
+    if (sw !== undefined) return `sw:${portText(sw.ports.find((p) => p.name === port))}`;
+    const s = servers[serverIndex.get(node) ?? -1];
+    if (s === undefined) return "?";
+    const roles = s.vswitches
+      .filter((v) => v.uplinks.includes(port))
+      .map((v) => `${vswitchSig(s, v.name)}#${v.uplinks.indexOf(port)}`);
+    const nic = s.nics.find((n) => n.name === port);
+    return `nic:${roles.join("+")}:${nic?.sriov ? `sriov${nic.sriov.vfs}` : "-"}`;
+  };
+  topology.links.forEach((l: LinkSpec, li) => {
+    const a = nodeOf.get(l.a.node);
+    const b = nodeOf.get(l.b.node);
+    if (a === undefined || b === undefined) return;
+    const isUp = isLinkUp(li);
+    const props = `${l.mtu}|${l.lossRate}|${isUp ? "up" : "down"}`;
+    const pa = portOf(l.a.node, l.a.port);
+    const pb = portOf(l.b.node, l.b.port);
+    nodes[a].edges.push({ label: `${pa}>${pb}|${props}`, to: b, link: li, isUp });
+    nodes[b].edges.push({ label: `${pb}>${pa}|${props}`, to: a, link: li, isUp });
+  });
+
+  // Colour refinement.
+  const colors = refine(nodes);
+
+  // VM classes: (server colour, local signature).
+  const classIds = new Interner();
+  const vmClass = new Int32Array(vms.length);
+  const classes: VmClass[] = [];
+  const classServers: Set<number>[] = [];
+  for (let k = 0; k < vms.length; k++) {
+    const id = classIds.id(`${colors[serverNode[serverOfVm[k]]]}/${vmLocal[k]}`);
+    vmClass[k] = id;
+    if (classes[id] === undefined) {
+      classes[id] = { id, label: vmLabel[k], vms: [], servers: 0 };
+      classServers[id] = new Set();
+    }
+    classes[id].vms.push(k);
+    classServers[id].add(serverOfVm[k]);
+  }
+  for (const c of classes) c.servers = classServers[c.id].size;
+
+  // Placements: path signatures from every server (breadth-first through switches).
+  const placementIds = new Interner();
+  const placements: Placement[] = [];
+  const addPlacement = (key: string, text: string, via: string[]) => {
+    const id = placementIds.id(key);
+    if (placements[id] === undefined) placements[id] = { id, text, via };
+    return id;
+  };
+  addPlacement("same", "same server", []);
+  const nS = servers.length;
+  const placementOf = new Int32Array(nS * nS);
+  const stepIds = new Interner();
+  const sigOf = new Int32Array(nodes.length);
+  const parent = new Int32Array(nodes.length);
+  const queue = new Int32Array(nodes.length);
+  for (let si = 0; si < nS; si++) {
+    const start = serverNode[si];
+    sigOf.fill(-1);
+    parent.fill(-1);
+    sigOf[start] = stepIds.id("start");
+    let head = 0;
+    let tail = 0;
+    queue[tail++] = start;
+    while (head < tail) {
+      const u = queue[head++];
+      if (u !== start && nodes[u].kind === "server") continue; // servers do not forward
+      for (const e of nodes[u].edges) {
+        if (!e.isUp || sigOf[e.to] !== -1) continue;
+        sigOf[e.to] = stepIds.id(`${sigOf[u]}>${e.label}>${colors[e.to]}`);
+        parent[e.to] = u;
+        queue[tail++] = e.to;
+      }
+    }
+    for (let sj = 0; sj < nS; sj++) {
+      if (sj === si) {
+        placementOf[si * nS + sj] = 0;
+        continue;
+      }
+      const t = serverNode[sj];
+      if (sigOf[t] === -1) {
+        placementOf[si * nS + sj] = addPlacement(
+          `none:${colors[t]}`,
+          "no physical path (no cable up between the servers)",
+          [],
+        );
+        continue;
+      }
+      const key = `path:${sigOf[t]}`;
+      if (!placementIds.has(key)) {
+        const via: string[] = [];
+        for (let v = parent[t]; v !== -1 && v !== start; v = parent[v]) via.unshift(nodes[v].name);
+        addPlacement(
+          key,
+          via.length === 0 ? "a direct cable between the servers" : `via ${via.join(", ")}`,
+          via,
+        );
+      }
+      placementOf[si * nS + sj] = placementIds.id(key);
+    }
+  }
+
+  // Pair classes, counted through server pairs x class multiplicities.
+  const nC = classes.length;
+  const perServer: Map<number, number[]>[] = servers.map(() => new Map());
+  for (let k = 0; k < vms.length; k++) {
+    const m = perServer[serverOfVm[k]];
+    const list = m.get(vmClass[k]);
+    if (list === undefined) m.set(vmClass[k], [k]);
+    else list.push(k);
+  }
+  const nP = placements.length;
+  const pairIds = new Map<number, number>();
+  const pairClasses: PairClass[] = [];
+  for (let si = 0; si < nS; si++) {
+    for (let sj = 0; sj < nS; sj++) {
+      const p = placementOf[si * nS + sj];
+      for (const [ca, la] of perServer[si]) {
+        for (const [cb, lb] of perServer[sj]) {
+          const count = si === sj && ca === cb ? la.length * (la.length - 1) : la.length * lb.length;
+          if (count === 0) continue;
+          const key = (ca * nC + cb) * nP + p;
+          let id = pairIds.get(key);
+          if (id === undefined) {
+            id = pairClasses.length;
+            pairIds.set(key, id);
+            const probe: [number, number] = [la[0], si === sj && ca === cb ? la[1] : lb[0]];
+            pairClasses.push({ id, from: ca, to: cb, placement: p, pairs: 0, probe });
+          }
+          pairClasses[id].pairs += count;
+        }
+      }
+    }
+  }
+  // Deterministic order: by source class, target class, placement.
+  pairClasses.sort((x, y) => x.from - y.from || x.to - y.to || x.placement - y.placement);
+  const renumber = new Map<number, number>();
+  pairClasses.forEach((pc, i) => {
+    renumber.set(pc.id, i);
+    pc.id = i;
+  });
+  for (const [k, v] of pairIds) pairIds.set(k, renumber.get(v) as number);
+
+  return {
+    vms,
+    classes,
+    placements,
+    pairClasses,
+    serverOfVm,
+    pairClassOf(a: number, b: number): number {
+      const p = placementOf[serverOfVm[a] * nS + serverOfVm[b]];
+      return pairIds.get((vmClass[a] * nC + vmClass[b]) * nP + p) ?? -1;
+    },
+  };
+}
+
+function switchLabel(sw: SwitchSpec): string {
+  const svis = sw.gateway.map((g) => `${g.vid}=${formatIpv4(g.ip)}/${g.prefixLen}`).join(",");
+  return `sw|${svis}|t${sw.macTableSize}`;
+}
+
+/** Colour refinement: colours (small integers) that stop splitting after a few rounds. */
+function refine(nodes: Node[]): Int32Array {
+  let ids = new Interner();
+  let colors = new Int32Array(nodes.length);
+  nodes.forEach((n, i) => {
+    colors[i] = ids.id(n.label);
+  });
+  let count = ids.size;
+  for (let round = 0; round < nodes.length; round++) {
+    const next = new Interner();
+    const nextColors = new Int32Array(nodes.length);
+    nodes.forEach((n, i) => {
+      const around = n.edges.map((e) => `${e.label}>${colors[e.to]}`).sort();
+      nextColors[i] = next.id(`${colors[i]}|${around.join(";")}`);
+    });
+    ids = next;
+    colors = nextColors;
+    if (next.size === count) break;
+    count = next.size;
+  }
+  return colors;
+}

@@ -1,0 +1,167 @@
+/**
+ * pingall and reach on whole topologies: pingall paced so a healthy network shows no loss (300
+ * VMs), each failed pair naming the device and counter that refused it, the size limit with
+ * what to do instead; reach's class answers equal to pingall's pair answers on every pair, on
+ * the shipped examples, the scenario topologies, generated data centers and with cables pulled.
+ */
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { memoryIo } from "../../src/cli/io.ts";
+import { main } from "../../src/cli/main.ts";
+import { generateDatacenter } from "../../src/model/generate.ts";
+import { MAX_PINGALL_VMS, Network } from "../../src/network.ts";
+import { loadNetwork } from "../../src/node.ts";
+
+const file = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const SEED = file("../../examples/seed-datacenter.yaml");
+const TWO_RACKS = file("../../examples/two-racks.yaml");
+const RULES = file("./topologies/rules.yaml");
+const FAILOVER = file("./topologies/failover.yaml");
+
+/** Every ordered pair's answer from pingall and from reach, on two fresh networks. */
+function compare(make: () => Network, prepare: (n: Network) => void = () => {}) {
+  const a = make();
+  prepare(a);
+  const ping = a.pingAll();
+  const b = make();
+  prepare(b);
+  const reach = b.reach();
+  const diffs: string[] = [];
+  const m = ping.matrix as (boolean | null)[][];
+  ping.senders.forEach((from, r) => {
+    ping.vms.forEach((to, j) => {
+      if (from === to) return;
+      if ((m[r][j] === true) !== reach.isDelivered(from, to)) {
+        diffs.push(`${from} -> ${to}: pingall ${m[r][j]}, reach ${reach.isDelivered(from, to)}`);
+      }
+    });
+  });
+  return { ping, reach, diffs };
+}
+
+describe("pingall", () => {
+  it("reports no loss on a healthy 300-VM data center (paced, as Mininet's pingall)", () => {
+    const net = Network.fromText(
+      generateDatacenter({ racks: 3, serversPerRack: 5, vmsPerServer: 20, portGroups: 4 }),
+      "dc300.yaml",
+    );
+    const r = net.pingAll();
+    expect(r.pairs).toBe(300 * 299);
+    expect(r.failures).toEqual([]);
+    expect(r.lossPercent).toBe(0);
+  }, 60_000);
+
+  it("names the device and counter that refused each failed pair", async () => {
+    const r = (await loadNetwork(RULES)).pingAll();
+    const routed = r.failures.find((f) => f.from === "vm3" && f.to === "vm7");
+    expect(routed).toMatchObject({ device: "tor1", code: "no-route", retraced: true });
+    expect(routed?.why).toBe(
+      "Destination Net Unreachable from 192.168.10.1: dropped at tor1: no route to 192.168.30.17",
+    );
+    const local = r.failures.find((f) => f.from === "vm7" && f.to === "vm1");
+    expect(local).toMatchObject({
+      device: "vm7",
+      code: "no-route",
+      why: "vm7 cannot send: Network is unreachable",
+    });
+    expect(r.failures.every((f) => !f.why.includes("timeout"))).toBe(true);
+  });
+
+  it("a silent drop is traced: a pulled cable is named, not a bare timeout", async () => {
+    const net = await loadNetwork(SEED);
+    net.setLinkUp("server2:eth0", false);
+    const r = net.pingAll({ from: ["web1"] });
+    const f = r.failures.find((x) => x.to === "web3");
+    expect(f?.retraced).toBe(true);
+    expect(f?.why).not.toMatch(/timeout/);
+    expect(f?.why.length).toBeGreaterThan(10);
+  });
+
+  it("--from and --sample: rows of the chosen senders, or seeded random pairs", async () => {
+    const net = await loadNetwork(SEED);
+    const from = net.pingAll({ from: ["db1", "web1"] });
+    expect(from.senders).toEqual(["web1", "db1"]);
+    expect(from.pairs).toBe(12);
+    expect(from.received).toBe(12);
+    const s1 = (await loadNetwork(SEED)).pingAll({ sample: 10 });
+    const s2 = (await loadNetwork(SEED)).pingAll({ sample: 10 });
+    expect(s1.pairs).toBe(10);
+    expect(s1.matrix).toBeNull();
+    expect(s1).toEqual(s2);
+  });
+
+  it("above its limit, says what to do instead: exit 2, no stack trace", async () => {
+    const io = memoryIo();
+    const dir = await import("node:fs").then((fs) => fs.mkdtempSync("/tmp/vnet-reach-"));
+    const path = `${dir}/big.yaml`;
+    const { writeFileSync, rmSync } = await import("node:fs");
+    writeFileSync(
+      path,
+      generateDatacenter({ racks: 2, serversPerRack: 11, vmsPerServer: 23, portGroups: 2 }),
+    );
+    try {
+      const code = await main(["pingall", path], io);
+      expect(code).toBe(2);
+      expect(io.stderr()).toBe(
+        `vnet: pingall: 506 VMs make 255530 pairs, more than pingall runs (up to ${MAX_PINGALL_VMS} VMs); ping from one VM to all (--from VM), a random sample of pairs (--sample N), or answer every pair by classes (vnet reach)\n`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("reach answers as pingall does, on every pair", () => {
+  for (const [name, path] of [
+    ["the seed data center", SEED],
+    ["two racks", TWO_RACKS],
+    ["the rules topology (VLAN isolation, no gateway, VFs)", RULES],
+    ["the failover topology", FAILOVER],
+  ] as const) {
+    it(name, async () => {
+      const text = (await import("node:fs")).readFileSync(path, "utf8");
+      const { diffs, reach, ping } = compare(() => Network.fromText(text, path));
+      expect(diffs).toEqual([]);
+      expect(reach.deliveredPairs).toBe(ping.received);
+      expect(reach.results.length).toBeLessThanOrEqual(reach.pairs);
+    });
+  }
+
+  it("a generated data center with SR-IOV VMs, and with a server's cable pulled", () => {
+    const text = generateDatacenter({
+      racks: 3,
+      serversPerRack: 3,
+      vmsPerServer: 6,
+      portGroups: 3,
+      sriovVmsPerServer: 1,
+    });
+    const healthy = compare(() => Network.fromText(text, "dc.yaml"));
+    expect(healthy.diffs).toEqual([]);
+    expect(healthy.reach.refusedPairs).toBe(0);
+    // Far fewer probes than pairs: the racks are alike.
+    expect(healthy.reach.results.length * 5).toBeLessThan(healthy.reach.pairs);
+    const pulled = compare(
+      () => Network.fromText(text, "dc.yaml"),
+      (n) => n.setLinkUp(n.links()[0].ends[0], false),
+    );
+    expect(pulled.diffs).toEqual([]);
+    expect(pulled.reach.refusedPairs).toBeGreaterThan(0);
+  }, 60_000);
+
+  it("the CLI prints classes, one line per class pair with its probe, and the total", async () => {
+    const io = memoryIo();
+    const code = await main(["reach", RULES], io);
+    expect(code).toBe(1);
+    const out = io.stdout();
+    expect(out).toMatch(
+      /^9 VMs in \d+ classes; 72 ordered pairs answered by \d+ probes, one per class pair: a probe's verdict holds for every pair of its class\n/,
+    );
+    expect(out).toMatch(/REFUSED: dropped at tor1: no route to 192\.168\.30\.\d+ +vm\d -> vm[78]/);
+    expect(out).toContain("*** Reach: ");
+    const json = memoryIo();
+    expect(await main(["reach", SEED, "--json", "--verify", "20"], json)).toBe(0);
+    const r = JSON.parse(json.stdout());
+    expect(r.pairs).toBe(42);
+    expect(r.verified).toEqual({ pairs: 20, disagreements: [] });
+  });
+});
