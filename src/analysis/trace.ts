@@ -171,6 +171,8 @@ export function analyseTrace(input: TraceInput): TraceResult {
         ? { text: input.sendError, device: null, code: null }
         : failureCause(records, kindOf, labels, input.icmpError ?? null);
     verdict = `not delivered: ${failure.text}`;
+  } else if (target.kind === "address" && target.ip >>> 24 === 127 && !crosses) {
+    verdict = `to ${formatIpv4(target.ip)}: the guest's loopback, stays inside ${source.vm}`;
   } else if (target.kind === "vm" && target.vm === source.vm && !crosses) {
     verdict = `to itself: stays inside ${source.vm} (the guest's own stack)`;
   } else {

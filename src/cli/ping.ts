@@ -23,6 +23,8 @@ function ms(ns: number): string {
 }
 
 export function formatPing(p: PingResult): string {
+  // iputils fails at connect() before printing anything else when the kernel has no route.
+  if (p.sendError !== null && p.events.length === 0) return `ping: connect: ${p.sendError}\n`;
   const lines: string[] = [];
   lines.push(`PING ${p.to} (${p.toIp}) ${p.sizeBytes}(${p.sizeBytes + 28}) bytes of data.`);
   for (const e of p.events) {
@@ -61,21 +63,30 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
     .option("-i, --interval <seconds>", "seconds between requests", "1")
     .option("-s, --size <bytes>", "ICMP payload bytes", "56")
     .option("--json", "print the result as JSON")
-    .option("--pcap <dir>", "write one pcap per link end that carried traffic into DIR")
+    .option("--pcap <dir>", "write the run's capture to DIR/vnet.pcapng (one interface per link end)")
+    .option("--pcap-per-link", "with --pcap: one pcap file per link end instead (tor1-eth1.pcap, ...)")
     .option("--seed <n>", "simulation seed", "1")
     .action(
       async (
         file: string,
         from: string,
         to: string,
-        opts: { count: string; interval: string; size: string; json?: boolean; pcap?: string; seed: string },
+        opts: {
+          count: string;
+          interval: string;
+          size: string;
+          json?: boolean;
+          pcap?: string;
+          pcapPerLink?: boolean;
+          seed: string;
+        },
       ) => {
         const count = parseIntOption("--count", opts.count, 1, 100_000);
         const intervalMs = parseNumberOption("--interval", opts.interval, 0.000001, 3600) * 1000;
         const sizeBytes = parseIntOption("--size", opts.size, 0, 65507);
         const net = await loadNetwork(file, io, opts);
         const p = guard(() => net.ping(from, to, { count, intervalMs, sizeBytes }));
-        const files = opts.pcap !== undefined ? writeCaptures(net, opts.pcap) : null;
+        const files = opts.pcap !== undefined ? writeCaptures(net, opts.pcap, opts) : null;
         if (opts.json) {
           io.out(`${JSON.stringify(files === null ? p : { ...p, captures: files }, null, 2)}\n`);
         } else {

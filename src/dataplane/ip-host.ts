@@ -292,6 +292,18 @@ export class IpHost implements InterfaceHost {
     return this.interfaceByAddress(ip) !== null;
   }
 
+  /**
+   * Where a packet for `dst` stays on this host: an own address, or 127.0.0.0/8, which Linux
+   * answers on its loopback (`lo`, the local route for the whole /8) and never sends to a
+   * gateway. The loopback has no interface of its own here; the first one carries its traffic.
+   */
+  localInterfaceFor(dst: Ipv4): IpInterface | null {
+    const own = this.interfaceByAddress(dst);
+    if (own !== null) return own;
+    if (dst >>> 24 === 127 && this.interfaces.length > 0) return this.interfaces[0];
+    return null;
+  }
+
   interfaceByAddress(ip: Ipv4): IpInterface | null {
     const k = ip | 0;
     const ifaces = this.interfaces;
@@ -1075,7 +1087,7 @@ export class IpHost implements InterfaceHost {
     const off = frame.start + OFF_IP;
     const dst = Ipv4Header.dst(frame.buf, off);
     this.stats.ipTxPackets++;
-    const local = this.interfaceByAddress(dst);
+    const local = this.localInterfaceFor(dst);
     if (local !== null) {
       this.env.setTimer(0, (t) => {
         this.stats.ipRxPackets++;
@@ -1236,7 +1248,7 @@ export class IpHost implements InterfaceHost {
 
   /** Where a packet of `ipLen` bytes to `dst` goes, or why it cannot (counted as a drop). */
   private pathTo(dst: Ipv4, nowNs: number): { iface: IpInterface; src: Ipv4 } | SendError {
-    const local = this.interfaceByAddress(dst);
+    const local = this.localInterfaceFor(dst);
     if (local !== null) return { iface: local, src: dst };
     const r = this.route(dst, nowNs);
     if (r === null) {
@@ -1318,13 +1330,21 @@ export class IpHost implements InterfaceHost {
     code?: string,
   ): void {
     const isOutgoing = action === "send" || action === "reply" || action === "route";
+    // Traffic of 127.0.0.0/8 is the loopback's, whichever interface carries it here (the
+    // Ethernet header may not be written yet: the IPv4 version nibble tells an IP packet).
+    const ipOff = frame.start + OFF_IP;
+    const isLoopback =
+      frame.end >= ipOff + IPV4_HEADER_LEN &&
+      frame.buf[ipOff] >> 4 === 4 &&
+      Ipv4Header.dst(frame.buf, ipOff) >>> 24 === 127;
+    const name = isLoopback ? "lo" : iface.name;
     this.env.trace({
       timeNs: nowNs,
       frameId: frame.id,
       device: this.name,
       kind: this.hopKind,
-      in: isOutgoing ? null : iface.name,
-      out: isOutgoing ? iface.name : null,
+      in: isOutgoing ? null : name,
+      out: isOutgoing ? name : null,
       vlan: iface.vid,
       action,
       reason,

@@ -52,10 +52,24 @@ describe("vnet ping", () => {
     expect(r.out).toContain("2 packets transmitted, 0 received, +2 errors, 100% packet loss");
   });
 
-  it("a VM without a gateway cannot send off its subnet", async () => {
+  it("a VM without a gateway cannot send off its subnet: ping says so as iputils does", async () => {
     const r = await run("ping", RULES, "vm7", "vm1", "-c", "1", "--json");
     expect(r.code).toBe(1);
     expect(JSON.parse(r.out).sendError).toBe("Network is unreachable");
+    const text = await run("ping", RULES, "vm7", "vm1", "-c", "1");
+    expect(text.code).toBe(1);
+    expect(text.out).toBe("ping: connect: Network is unreachable\n");
+  });
+
+  it("a guest answers 127.0.0.0/8 on its loopback, as Linux does (never via the gateway)", async () => {
+    const r = await run("ping", SEED, "web1", "127.0.0.5", "-c", "1");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("64 bytes from 127.0.0.5: icmp_seq=1 ttl=64");
+    const t = await run("trace", SEED, "web1", "127.0.0.1");
+    expect(t.code).toBe(0);
+    expect(t.out).toContain("verdict: to 127.0.0.1: the guest's loopback, stays inside web1");
+    expect(t.out).toContain("web1 [vm] - -> lo: send, echo request 127.0.0.1 -> 127.0.0.1");
+    expect(t.out).not.toContain("tor1");
   });
 });
 
