@@ -50,6 +50,7 @@ export const SwitchDrop = {
   noSvi: "no-svi",
   portDown: "port-down",
   noReceiver: "no-receiver",
+  nestedTag: "nested-vlan-tag",
 } as const;
 
 export type SwitchPortConfig =
@@ -277,6 +278,22 @@ export class PhysicalSwitch implements Device, SviHost {
     }
     const fb = frame.buf;
     const fs = frame.start;
+    // Behind the tag that classified it (or none), a frame must not carry another VLAN tag: this
+    // switch does not do 802.1ad, so an inner tag can only be VLAN hopping (a priority tag or the
+    // native VLAN's tag, then a C-tag of the target VLAN, which the next switch would obey once
+    // this one sent the frame out untagged on a trunk's native VLAN).
+    if (frame.length >= ETHERNET_HEADER_LEN + VLAN_TAG_LEN && isVlanTpid((fb[fs + 12] << 8) | fb[fs + 13])) {
+      const inner = Vlan.vid(fb, fs + 12);
+      this.drop(
+        port,
+        frame,
+        nowNs,
+        vid,
+        SwitchDrop.nestedTag,
+        () => `dropped: a second VLAN tag (VLAN ${inner}) inside a frame of VLAN ${vid} on ${p.name} (VLAN hopping)`,
+      );
+      return;
+    }
     if ((fb[fs + 6] & 1) !== 0) {
       this.drop(
         port,

@@ -13,6 +13,24 @@ import { loadNetwork } from "../../src/node.ts";
 import { parseMac } from "../../src/wire/addr.ts";
 
 const RULES = fileURLToPath(new URL("./topologies/rules.yaml", import.meta.url));
+const HOPPING = fileURLToPath(new URL("./topologies/hopping.yaml", import.meta.url));
+
+/** A broadcast ARP request from `mac` behind the given 802.1Q tags (outermost first). */
+function taggedArp(mac: number, vids: number[]): Uint8Array {
+  const b = new Uint8Array(14 + 4 * vids.length + 28);
+  b.fill(0xff, 0, 6);
+  for (let i = 0; i < 6; i++) b[6 + i] = Math.floor(mac / 2 ** (8 * (5 - i))) % 256;
+  let o = 12;
+  for (const vid of vids) {
+    b.set([0x81, 0x00, vid >> 8, vid & 0xff], o);
+    o += 4;
+  }
+  b.set([0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01], o);
+  for (let i = 0; i < 6; i++) b[o + 10 + i] = b[6 + i];
+  b.set([192, 168, 20, 66], o + 16);
+  b.set([192, 168, 20, 5], o + 26);
+  return b;
+}
 
 function counter(net: Network, device: string, reason: string): number {
   const row = net.show("counters").find((r) => r.device === device && r.reason === reason);
@@ -27,6 +45,29 @@ function doubleTagged(mac: number): Uint8Array {
   b.set([0x88, 0xa8, 0x00, 100, 0x81, 0x00, 0x00, 10, 0x08, 0x06], 12);
   return b;
 }
+
+describe("VLAN hopping through a physical switch", () => {
+  it("a priority tag then a C-tag of another VLAN, from an access port, is refused and counted", async () => {
+    const net = await loadNetwork(HOPPING);
+    const rx = (device: string) => net.show("ports", device).reduce((n, r) => n + (r.rxFrames as number), 0);
+    const before = { sw2: rx("sw2"), victim: rx("victim") };
+    const mac = net.topology.servers[0].vms[0].nics[0].mac;
+    net.sendRaw("attacker", taggedArp(mac, [0, 20]));
+    expect(counter(net, "sw1", "nested-vlan-tag")).toBe(1);
+    // Nothing crossed the trunk, nothing reached VLAN 20.
+    expect(rx("sw2")).toBe(before.sw2);
+    expect(rx("victim")).toBe(before.victim);
+  });
+
+  it("a single tag on the access port is refused as before; untagged traffic still flows", async () => {
+    const net = await loadNetwork(HOPPING);
+    const mac = net.topology.servers[0].vms[0].nics[0].mac;
+    net.sendRaw("attacker", taggedArp(mac, [20]));
+    expect(counter(net, "sw1", "tagged-on-access")).toBe(1);
+    const t = net.trace("attacker", "192.168.10.99");
+    expect(t.hops.some((h) => h.device === "sw2")).toBe(true);
+  });
+});
 
 describe("vswitch security policy", () => {
   it("a VM that forges its MAC is blocked at the vswitch and counted", async () => {
