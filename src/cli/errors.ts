@@ -17,6 +17,8 @@ export class UserError extends Error {
   constructor(
     message: string,
     readonly exitCode: number = ExitCode.usage,
+    /** For scripts (`--json` errors): what kind of mistake, e.g. `usage`, `unknown-vm`, `unreadable-file`. */
+    readonly code: string = "usage",
   ) {
     super(message);
   }

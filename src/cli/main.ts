@@ -10,6 +10,16 @@ import { ExitCode, UserError } from "./errors.ts";
 import { type Io, nodeIo } from "./io.ts";
 import { setProgressEnabled } from "./progress.ts";
 
+/** An error as `--json` prints it: `{ "error": { code, message, file, line, col } }`. */
+interface JsonError {
+  code: string;
+  message: string;
+  file: string | null;
+  line: number | null;
+  col: number | null;
+  path?: string;
+}
+
 export type CommandModule = (program: Command, io: Io, setExit: (code: number) => void) => void;
 
 /** Every command module; each registers its subcommand(s) on the program. */
@@ -49,6 +59,11 @@ export async function main(argv: string[], io: Io = nodeIo): Promise<number> {
     );
   for (const reg of await commandModules()) reg(program, io, setExit);
   for (const c of program.commands) c.exitOverride();
+  // With --json a script reads standard output: errors come there too, as one JSON object.
+  const isJson = argv.includes("--json");
+  const jsonError = (error: JsonError, all?: JsonError[]) => {
+    if (isJson) io.out(`${JSON.stringify(all === undefined ? { error } : { error, errors: all })}\n`);
+  };
   try {
     await program.parseAsync(argv, { from: "user" });
     return exitCode;
@@ -60,14 +75,33 @@ export async function main(argv: string[], io: Io = nodeIo): Promise<number> {
         e.code === "commander.help"
       )
         return ExitCode.ok;
+      jsonError({
+        code: "usage",
+        message: e.message.replace(/^error: /, ""),
+        file: null,
+        line: null,
+        col: null,
+      });
       return ExitCode.usage;
     }
     if (e instanceof TopologyError) {
+      if (isJson) {
+        const all = e.errors.map((d) => ({
+          code: d.code,
+          message: d.message,
+          file: d.file,
+          line: d.line === 0 ? null : d.line,
+          col: d.col === 0 ? null : d.col,
+          path: d.path,
+        }));
+        jsonError(all[0] ?? { code: e.code, message: e.message, file: null, line: null, col: null }, all);
+      }
       // Every error of the file, one `file:line:col: message` per line, as compilers print them.
       io.err(`${e.message}\n`);
       return ExitCode.usage;
     }
     if (e instanceof UserError) {
+      jsonError({ code: e.code, message: e.message, file: null, line: null, col: null });
       io.err(`vnet: ${e.message}\n`);
       return e.exitCode;
     }
