@@ -912,6 +912,13 @@ export class Network {
           for (const [reason, count] of l.drops.entries())
             rows.push({ device: l.name, kind: "link", reason, count });
         }
+        // MAC tables: entries that moved to another port (a VM migrated, a failover, or a
+        // spoofed source) and entries evicted to make room (a full table, or a MAC flood).
+        for (const { device, table } of this.built.macTables) {
+          const { moved, evicted } = table.stats;
+          if (moved > 0) rows.push({ device, kind: "fdb", reason: "mac-moved", count: moved });
+          if (evicted > 0) rows.push({ device, kind: "fdb", reason: "mac-evicted", count: evicted });
+        }
         return rows;
       }
     }

@@ -4,9 +4,10 @@
  * the surviving uplink, so the path through the physical network survives the failure. Also what
  * a failed trace says: the cables that are down, and a drop's reason once.
  */
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import type { Network } from "../../src/network.ts";
+import { Network } from "../../src/network.ts";
 import { loadNetwork } from "../../src/node.ts";
 
 const FAILOVER = fileURLToPath(new URL("./topologies/failover.yaml", import.meta.url));
@@ -53,5 +54,42 @@ describe("uplink failover", () => {
     const seed = fileURLToPath(new URL("../../examples/seed-datacenter.yaml", import.meta.url));
     const t = (await loadNetwork(seed)).trace("web1", "10.9.9.9");
     expect(t.verdict).toBe("not delivered: dropped at tor1: no route to 10.9.9.9");
+  });
+});
+
+describe("MAC table moves and evictions are counted and shown", () => {
+  /** The failover topology with forged transmits accepted on server1 (a guest may forge sources). */
+  function forging(extra = ""): Network {
+    const text = readFileSync(FAILOVER, "utf8")
+      .replace("  tor1:\n", `  tor1:\n${extra}`)
+      .replace(
+        "        uplinks: [eth0, eth1]\n",
+        "        uplinks: [eth0, eth1]\n        security: { forgedTransmits: accept }\n",
+      );
+    return Network.fromText(text, "forging.yaml");
+  }
+  function frameFrom(src: number[]): Uint8Array {
+    const f = new Uint8Array(60);
+    f.fill(0xff, 0, 6);
+    f.set(src, 6);
+    f.set([0x88, 0xb5], 12); // local experimental EtherType: a payload nobody parses
+    return f;
+  }
+
+  it("a MAC seen on another port moves: show counters says mac-moved at the switch", () => {
+    const net = forging();
+    expect(net.trace("web2", "web1").delivered).toBe(true);
+    const web2 = net.topology.servers[1].vms[0].nics[0].mac;
+    const bytes = [0, 1, 2, 3, 4, 5].map((i) => Math.floor(web2 / 2 ** (8 * (5 - i))) % 256);
+    net.sendRaw("web1", frameFrom(bytes));
+    const moved = net.show("counters", "tor1").find((r) => r.reason === "mac-moved");
+    expect(moved).toMatchObject({ device: "tor1", kind: "fdb", count: 1 });
+  });
+
+  it("a MAC flood from a guest evicts entries of a small table: show counters says mac-evicted", () => {
+    const net = forging("    macTableSize: 8\n");
+    for (let i = 0; i < 40; i++) net.sendRaw("web1", frameFrom([0x02, 0xee, 0, 0, 0, i]), 0, 1);
+    const evicted = net.show("counters", "tor1").find((r) => r.reason === "mac-evicted");
+    expect(evicted?.count).toBeGreaterThan(0);
   });
 });
