@@ -1,9 +1,9 @@
 /**
  * vnet's browser entry (`import ... from "vnet/browser"`): text in, results out. A topology comes
  * in as YAML text (`Network.fromText`), answers come out as plain data (ping, trace, pingAll,
- * show), captures as pcap bytes, and frames are read with the dissector. Nothing here or below it
- * touches the file system or any `node:` module (the layers test and the bundling test hold it to
- * that); the Node entry (`src/index.ts`) adds what needs files.
+ * show), captures as pcapng or pcap bytes, and frames are read with the dissector. Nothing here
+ * or below it touches the file system or any `node:` module (the layers test and the bundling
+ * test hold it to that); the Node entry (`src/index.ts`) adds what needs files.
  *
  * This is the public surface: what is exported here is what a user of the package can rely on.
  */
@@ -59,6 +59,13 @@ export {
   SHOW_WHATS,
   type ShowWhat,
 } from "./network.ts";
+export {
+  CAPTURE_EPOCH,
+  CAPTURE_FILE_NAME,
+  type CaptureFile,
+  type CaptureOptions,
+  captureFileStems,
+} from "./sim/capture.ts";
 export type { Link } from "./sim/link.ts";
 export type { World } from "./sim/world.ts";
 export { formatIpv4, formatMac } from "./wire/addr.ts";

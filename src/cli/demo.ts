@@ -8,12 +8,13 @@
 
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import type { TraceResult } from "../analysis/trace.ts";
 import type { Topology, VmSpec } from "../model/types.ts";
 import { MAX_PINGALL_VMS, Network, type ReachResult } from "../network.ts";
+import { CAPTURE_FILE_NAME } from "../sim/capture.ts";
 import { ExitCode } from "./errors.ts";
 import type { Io } from "./io.ts";
 import { loadNetwork, writeCaptures } from "./net-common.ts";
@@ -220,7 +221,7 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
         );
         for (const f of ping.failures.slice(0, 10)) io.out(`  ${f.from} -> ${f.to}: ${f.why}\n`);
         io.out(
-          `\ncaptures: ${captureRoot} (one folder per trace, ${pingFiles.length} files for the ${isReach ? "reach probes" : "pingall"}; open them in Wireshark or run vnet decode FILE)\n`,
+          `\ncaptures: ${captureRoot}: a folder per trace and ${basename(pingDir)}/ for the ${isReach ? "reach probes" : "pingall"}, each with ${pingFiles.length === 0 ? CAPTURE_FILE_NAME : basename(pingFiles[0].path)} (open it in Wireshark, or vnet decode FILE)\n`,
         );
         io.out(
           `\nfull hop lists: vnet trace ${file === SEED_EXAMPLE ? "examples/seed-datacenter.yaml" : file} FROM TO\n`,

@@ -1,20 +1,23 @@
 /**
  * What the commands that run a network share: loading a topology file into a `Network` (a broken
  * file prints the loader's `file:line:col: message` lines and exits 2), parsing numeric options
- * strictly, and writing the captures of a run to `--pcap DIR`. Node-only (files); the facade
- * itself stays browser-safe.
+ * strictly, and writing the captures of a run to `--pcap DIR` (`--pcap-per-link`). Node-only
+ * (files); the facade itself stays browser-safe.
  */
 
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { type Network, NetworkError } from "../network.ts";
-import { loadNetwork as loadNetworkFile } from "../node.ts";
+import {
+  loadNetwork as loadNetworkFile,
+  type WrittenCapture,
+  writeCaptures as writeCaptureFiles,
+} from "../node.ts";
 import { ExitCode, UserError } from "./errors.ts";
 import type { Io } from "./io.ts";
 
 export interface LoadCliOptions {
   seed?: string;
   pcap?: string;
+  pcapPerLink?: boolean;
 }
 
 /**
@@ -23,6 +26,9 @@ export interface LoadCliOptions {
  */
 export async function loadNetwork(file: string, io: Io, opts: LoadCliOptions = {}): Promise<Network> {
   const seed = opts.seed === undefined ? 1 : parseIntOption("--seed", opts.seed, 0, 0xffffffff);
+  if (opts.pcapPerLink === true && opts.pcap === undefined) {
+    throw new UserError("--pcap-per-link goes with --pcap DIR (where to write the files)");
+  }
   try {
     const net = await loadNetworkFile(file, { seed });
     for (const w of net.warnings) io.err(`${w}\n`);
@@ -39,16 +45,18 @@ function isNodeFsError(e: unknown): e is Error & { code: string } {
   return e instanceof Error && typeof code === "string" && /^E[A-Z]+$/.test(code);
 }
 
-/** Writes every capture of the run into `dir` (created if needed); returns the file paths. */
-export function writeCaptures(net: Network, dir: string): { path: string; frames: number }[] {
-  const files = net.captures();
+/**
+ * `--pcap DIR`: writes the run's captures into `dir` (created if needed), `DIR/vnet.pcapng` or
+ * with `--pcap-per-link` one pcap per link end, all or nothing; returns the files written. A
+ * folder that cannot be made or written is the user's: one line, exit 2.
+ */
+export function writeCaptures(
+  net: Network,
+  dir: string,
+  opts: { pcapPerLink?: boolean } = {},
+): WrittenCapture[] {
   try {
-    mkdirSync(dir, { recursive: true });
-    return files.map((f) => {
-      const path = join(dir, f.fileName);
-      writeFileSync(path, f.bytes);
-      return { path, frames: f.frames };
-    });
+    return writeCaptureFiles(net, dir, { perLink: opts.pcapPerLink === true });
   } catch (e) {
     if (isNodeFsError(e)) throw new UserError(`--pcap ${dir}: ${e.message}`, ExitCode.usage);
     throw e;
@@ -72,9 +80,18 @@ export function parseNumberOption(name: string, text: string, min: number, max: 
 }
 
 /** Text output of `--pcap`: where the captures went. */
-export function captureSummary(files: { path: string; frames: number }[], dir: string): string {
+export function captureSummary(files: readonly WrittenCapture[], dir: string): string {
   if (files.length === 0) return `no frames were captured (nothing written to ${dir})\n`;
-  return `captures (${files.length} files) in ${dir}:\n${files.map((f) => `  ${f.path} (${f.frames} frames)`).join("\n")}\n`;
+  if (files.length === 1 && files[0].interfaces.length > 1) {
+    const f = files[0];
+    return `capture: ${f.path} (${plural(f.frames, "frame")} at ${plural(f.interfaces.length, "link end")}, one interface each)\n`;
+  }
+  const lines = files.map((f) => `  ${f.path} (${f.interfaces.join(", ")}, ${plural(f.frames, "frame")})`);
+  return `captures (${plural(files.length, "file")}) in ${dir}:\n${lines.join("\n")}\n`;
+}
+
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? "" : "s"}`;
 }
 
 /** Runs a facade call; a NetworkError (an unknown VM, a bad target) is the user's: exit 2. */
@@ -82,7 +99,7 @@ export function guard<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof NetworkError) throw new UserError(e.message, ExitCode.usage);
+    if (e instanceof NetworkError) throw new UserError(e.message, ExitCode.usage, e.code);
     throw e;
   }
 }

@@ -61,7 +61,8 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
     .option("--from <vm>", "only this VM sends, to every other VM (repeatable, or comma-separated)", collect)
     .option("--sample <n>", "instead of every pair, N distinct pairs drawn from the seed")
     .option("--json", "print { vms, senders, matrix, pairs, received, lossPercent, failures } as JSON")
-    .option("--pcap <dir>", "write one pcap per link end that carried traffic into DIR")
+    .option("--pcap <dir>", "write the run's capture to DIR/vnet.pcapng (one interface per link end)")
+    .option("--pcap-per-link", "with --pcap: one pcap file per link end instead (tor1-eth1.pcap, ...)")
     .option("--seed <n>", "simulation seed", "1")
     .option("-q, --quiet", "no progress line on standard error")
     .addHelpText(
@@ -71,7 +72,14 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
     .action(
       async (
         file: string,
-        opts: { from?: string[]; sample?: string; json?: boolean; pcap?: string; seed: string },
+        opts: {
+          from?: string[];
+          sample?: string;
+          json?: boolean;
+          pcap?: string;
+          pcapPerLink?: boolean;
+          seed: string;
+        },
       ) => {
         if (opts.from !== undefined && opts.sample !== undefined) {
           throw new UserError("pingall: --from and --sample do not go together; give one");
@@ -89,7 +97,7 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
           }),
         );
         progress.done();
-        const files = opts.pcap !== undefined ? writeCaptures(net, opts.pcap) : null;
+        const files = opts.pcap !== undefined ? writeCaptures(net, opts.pcap, opts) : null;
         if (opts.json) {
           io.out(`${JSON.stringify(files === null ? r : { ...r, captures: files }, null, 2)}\n`);
         } else {

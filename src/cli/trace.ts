@@ -24,18 +24,19 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
     .argument("<from>", "source VM name")
     .argument("<to>", "destination VM name or IPv4 address")
     .option("--json", "print { delivered, hops, crossesPhysicalNetwork, physicalDevices, verdict } as JSON")
-    .option("--pcap <dir>", "write one pcap per link end that carried traffic into DIR")
+    .option("--pcap <dir>", "write the run's capture to DIR/vnet.pcapng (one interface per link end)")
+    .option("--pcap-per-link", "with --pcap: one pcap file per link end instead (tor1-eth1.pcap, ...)")
     .option("--seed <n>", "simulation seed", "1")
     .action(
       async (
         file: string,
         from: string,
         to: string,
-        opts: { json?: boolean; pcap?: string; seed: string },
+        opts: { json?: boolean; pcap?: string; pcapPerLink?: boolean; seed: string },
       ) => {
         const net = await loadNetwork(file, io, opts);
         const t = guard(() => net.trace(from, to));
-        const files = opts.pcap !== undefined ? writeCaptures(net, opts.pcap) : null;
+        const files = opts.pcap !== undefined ? writeCaptures(net, opts.pcap, opts) : null;
         if (opts.json) {
           const {
             from: f,

@@ -43,9 +43,9 @@ describe("buildWorld", () => {
       l.ends[1].captureName,
     ]);
     expect(links).toContainEqual(["pnic", "server1/vs0:uplink:eth0<->server1/eth0:pf", true, null, null]);
-    expect(links).toContainEqual(["vnic", "web1:eth0<->server1/vs0:web1", true, "web1-eth0", null]);
-    expect(links).toContainEqual(["vf", "sriov2:eth0<->server1/eth1:vf1", true, "sriov2-eth0", null]);
-    expect(links).toContainEqual(["link", "server1:eth1<->tor1:eth3", false, "server1-eth1", "tor1-eth3"]);
+    expect(links).toContainEqual(["vnic", "web1:eth0<->server1/vs0:web1", true, "web1:eth0", null]);
+    expect(links).toContainEqual(["vf", "sriov2:eth0<->server1/eth1:vf1", true, "sriov2:eth0", null]);
+    expect(links).toContainEqual(["link", "server1:eth1<->tor1:eth3", false, "server1:eth1", "tor1:eth3"]);
     const cable = b.world.links.find((l) => l.name === "server1:eth1<->tor1:eth3");
     expect(cable?.rateBps).toBe(25e9);
     expect(cable?.delayNs).toBe(2000);

@@ -9,8 +9,8 @@
  * - a cable per `links` entry between a NIC's wire port or a switch port.
  *
  * Internal connections are links without rate, delay or queue; cables carry the file's rate,
- * delay, MTU, loss and queue. Captures are named after the end as a user would name it:
- * `server1-eth0`, `tor1-eth1` for cable ends, `web1-eth0` for a VM's vNIC; the hypervisor side
+ * delay, MTU, loss and queue. Capture points are named after the end as a user would name it:
+ * `server1:eth0`, `tor1:eth1` for cable ends, `web1:eth0` for a VM's vNIC; the hypervisor side
  * of an internal connection is not captured (it would repeat the VM's capture).
  */
 
@@ -221,7 +221,7 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
           device: dev,
           port: i,
           name: `${vm.name}:${nic.name}`,
-          captureName: `${vm.name}-${nic.name}`,
+          captureName: `${vm.name}:${nic.name}`,
         };
         const a = nic.attachment;
         if (a.kind === "portGroup") {
@@ -258,8 +258,8 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
     if (a === undefined || b === undefined)
       throw new Error(`build: link ${l.a.node}:${l.a.port} - ${l.b.node}:${l.b.port} has an unknown end`);
     const link = world.connect(
-      { ...a, name: `${l.a.node}:${l.a.port}`, captureName: `${l.a.node}-${l.a.port}` },
-      { ...b, name: `${l.b.node}:${l.b.port}`, captureName: `${l.b.node}-${l.b.port}` },
+      { ...a, name: `${l.a.node}:${l.a.port}`, captureName: `${l.a.node}:${l.a.port}` },
+      { ...b, name: `${l.b.node}:${l.b.port}`, captureName: `${l.b.node}:${l.b.port}` },
       {
         rateBps: l.bandwidthBps,
         delayNs: l.delayNs,

@@ -99,8 +99,8 @@ describe("vswitch security policy", () => {
     const vm1 = net.topology.servers.flatMap((s) => s.vms).find((v) => v.name === "vm1");
     net.sendRaw("vm1", doubleTagged(vm1?.nics[0].mac ?? 0));
     expect(counter(net, "server1/vs0", "double-tagged-from-vm")).toBe(1);
-    const files = net.captures().map((f) => f.fileName);
-    expect(files).toEqual(["vm1-eth0.pcap"]);
+    const points = net.captures().flatMap((f) => f.interfaces);
+    expect(points).toEqual(["vm1:eth0"]);
   });
 
   it("vnet show counters lists the drop reasons", async () => {
