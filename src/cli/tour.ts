@@ -14,9 +14,12 @@ const STEPS: { command: string; what: string }[] = [
   { command: `vnet trace ${EXAMPLE} web1 db1`, what: "every hop of one ping, and the rule it shows" },
   { command: `vnet trace ${EXAMPLE} sriov1 sriov2`, what: "SR-IOV: VF to VF never touches a vswitch" },
   { command: `vnet ping ${EXAMPLE} web1 web3 -c 3`, what: "ping, in simulated time" },
-  { command: `vnet pingall ${EXAMPLE} --pcap out/`, what: "every VM to every VM; a capture per link end" },
+  {
+    command: `vnet pingall ${EXAMPLE} --pcap out/`,
+    what: "every VM to every VM; out/vnet.pcapng, an interface per link end",
+  },
   { command: `vnet show ${EXAMPLE} fdb`, what: "MAC tables after a pingall (also arp, ports, counters)" },
-  { command: "vnet decode out/tor1-eth1.pcap", what: "every layer of every frame, VXLAN inner frames too" },
+  { command: "vnet decode out/vnet.pcapng", what: "every layer of every frame, VXLAN inner frames too" },
   { command: "vnet vpn genkey | vnet vpn pubkey", what: "WireGuard keys, as wg genkey / wg pubkey" },
   {
     command: "vnet vpn ping --config wg0.conf 10.0.0.2",
