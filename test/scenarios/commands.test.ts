@@ -170,6 +170,31 @@ describe("user mistakes", () => {
     expect(far.err).toBe('vnet: no VM named "zzzzzzzz"; known: web1, web2, db1, sriov1, sriov2, web3, db2\n');
   });
 
+  it("with --json, errors are JSON on standard output too (and a line on standard error)", async () => {
+    const vm = await run("trace", SEED, "web9", "web1", "--json");
+    expect(vm.code).toBe(2);
+    expect(JSON.parse(vm.out)).toEqual({
+      error: {
+        code: "unknown-vm",
+        message: 'no VM named "web9"; did you mean "web1"?',
+        file: null,
+        line: null,
+        col: null,
+      },
+    });
+    const opt = await run("pingall", SEED, "--json", "--bogus");
+    expect(opt.code).toBe(2);
+    expect(JSON.parse(opt.out).error).toMatchObject({ code: "usage", message: "unknown option '--bogus'" });
+    const bad = join(tmp, "bad-json.yaml");
+    writeFileSync(bad, "name: bad\nservers:\n  s1:\n    nics: [eth0]\n    bogus: 1\n");
+    const topo = await run("ping", bad, "a", "b", "--json");
+    expect(topo.code).toBe(2);
+    const j = JSON.parse(topo.out);
+    expect(j.error).toMatchObject({ code: "unknown-key", file: bad, line: 5, col: 5 });
+    expect(j.errors.length).toBeGreaterThanOrEqual(1);
+    expect(topo.err).toMatch(/bad-json\.yaml:5:5: /);
+  });
+
   it("a broken topology prints file:line:col lines and exits 2", async () => {
     const bad = join(tmp, "bad.yaml");
     writeFileSync(
