@@ -124,7 +124,7 @@ describe("vnet decode", () => {
     const r = await run("decode", p);
     expect(r.code).toBe(2);
     expect(r.out).toBe("");
-    expect(r.err).toBe(`vnet: ${p}: not a capture file: no pcap or pcapng magic at byte 0\n`);
+    expect(r.err).toBe(`vnet: ${p}: not a capture file: no pcap or pcapng magic\n`);
   });
 
   it("a missing file: exit 2, one line", async () => {
@@ -254,9 +254,76 @@ describe("vnet decode", () => {
     expect(io.stdout().split("\n").filter(Boolean)).toHaveLength(1);
     expect(seen.indexOf(1)).toBeLessThan(seen.length - 1); // printed before the input ended
     expect(e).toBeInstanceOf(UserError);
+    // What the file reader says of the same bytes.
+    const asFile = await run("decode", file("cut.pcapng", bytes.subarray(0, bytes.length - 5)));
+    expect(`vnet: ${e.message}\n`).toBe(asFile.err.replace(join(dir, "cut.pcapng"), "-"));
     expect(e.message).toMatch(
-      /^-: capture ends inside a record at offset \d+ \(\d+ bytes left\), after 1 frame$/,
+      /^-: pcapng block at offset \d+: length \d+, file has \d+ bytes left, after 1 frame$/,
     );
+  });
+
+  /** 500 ARP requests, then a record whose time fraction is not below one second. */
+  function fiveHundredThenBroken(): Uint8Array {
+    const w2 = new PcapWriter();
+    for (let i = 0; i < 500; i++) w2.append(i * 1_000_000, arpRequest());
+    const good = w2.bytes();
+    const bytes = new Uint8Array(good.length + 16 + 60);
+    bytes.set(good);
+    const v = new DataView(bytes.buffer);
+    v.setUint32(good.length + 4, 2_000_000_000, true);
+    v.setUint32(good.length + 8, 60, true);
+    v.setUint32(good.length + 12, 60, true);
+    return bytes;
+  }
+
+  it("prints from standard input exactly what it prints for the file: 500 frames, then the broken record", async () => {
+    const bytes = fiveHundredThenBroken();
+    const asFile = await run("decode", file("500-then-broken.pcap", bytes));
+    expect(asFile.code).toBe(2);
+    expect(asFile.out.split("\n").filter(Boolean)).toHaveLength(500);
+    const here = dirname(fileURLToPath(import.meta.url));
+    const r = spawnSync(process.execPath, [join(here, "../../bin/vnet.js"), "decode", "-"], {
+      input: bytes,
+      encoding: "utf8",
+    });
+    expect(r.stdout).toBe(asFile.out);
+    expect(r.stderr).toBe(asFile.err.replace(join(dir, "500-then-broken.pcap"), "-"));
+    expect(r.stderr).toBe(
+      "vnet: -: pcap record at offset 38024: fraction 2000000000 is not below one second (1000000000), after 500 frames\n",
+    );
+    expect(r.status).toBe(2);
+  });
+
+  it("refuses empty standard input as it refuses an empty file (exit 2)", async () => {
+    const asFile = await run("decode", file("empty.pcap", new Uint8Array(0)));
+    expect(asFile.code).toBe(2);
+    expect(asFile.err).toBe(`vnet: ${join(dir, "empty.pcap")}: not a capture file: it is empty\n`);
+    const io = memoryIo();
+    async function* nothing() {}
+    const e = await decodeCaptureStream("-", nothing(), io, false).catch((x) => x);
+    expect(e).toBeInstanceOf(UserError);
+    expect(e.message).toBe("-: not a capture file: it is empty");
+  });
+
+  it("fails at once on standard input when a record claims 4 GiB", async () => {
+    const w2 = new PcapWriter();
+    w2.append(1, arpRequest());
+    const head = new Uint8Array(16);
+    new DataView(head.buffer).setUint32(8, 0xffffffff, true);
+    const io = memoryIo();
+    let isAskedForMore = false;
+    async function* pieces() {
+      yield w2.bytes();
+      yield head;
+      isAskedForMore = true; // a reader waiting for the 4 GiB would ask for more input here
+      yield new Uint8Array(1 << 20);
+    }
+    const e = await decodeCaptureStream("-", pieces(), io, false).catch((x) => x);
+    expect(isAskedForMore).toBe(false);
+    expect(e.message).toBe(
+      "-: pcap record at offset 100: claims 4294967295 stored bytes, more than the 262144 a record may hold (snapshot length 262144), after 1 frame",
+    );
+    expect(io.stdout().split("\n").filter(Boolean)).toHaveLength(1);
   });
 
   it("reads the whole of standard input", () => {

@@ -45,8 +45,8 @@ function textLine(n: number, rec: CaptureRecord, layers: Layer[]): string {
 /** A capture's fault, as the one line a user sees. */
 function userError(name: string, e: unknown, framesDone: number): unknown {
   if (!(e instanceof WireError)) return e;
-  // The readers' messages name the offset where they know one; the others start at byte 0.
-  const where = e.message.includes("offset") ? "" : ` at byte ${e.offset}`;
+  // The readers' messages name the offset where they know one; "not a capture file" is about byte 0.
+  const where = e.message.includes("offset") || e.offset === 0 ? "" : ` at byte ${e.offset}`;
   const after = framesDone > 0 ? `, after ${framesDone} frame${framesDone === 1 ? "" : "s"}` : "";
   return new UserError(`${name}: ${e.message}${where}${after}`, ExitCode.usage);
 }
@@ -97,9 +97,13 @@ export function decodeCapture(
   }
 }
 
+/** Thrown from inside the stream's record callback when `--count` frames were printed. */
+const ENOUGH = Symbol("enough frames");
+
 /**
  * Decodes a capture arriving in chunks (standard input), printing each frame as soon as its
- * record is complete, so `dumpcap -w - | vnet decode -` shows frames live.
+ * record is complete, so `dumpcap -w - | vnet decode -` shows frames live. What it prints, and
+ * how it fails, is what `decodeCapture` prints for the same bytes in a file.
  */
 export async function decodeCaptureStream(
   name: string,
@@ -111,17 +115,20 @@ export async function decodeCaptureStream(
 ): Promise<void> {
   const out = new FramePrinter(io, isJson, options);
   const stream = new CaptureStream();
+  const onRecord = (rec: CaptureRecord) => {
+    out.add(rec);
+    // Stop before the stream reads on: the next record may be the broken one.
+    if (out.count === maxFrames) throw ENOUGH;
+  };
   try {
     if (maxFrames === 0) return;
     for await (const chunk of chunks) {
-      for (const rec of stream.push(chunk)) {
-        out.add(rec);
-        if (out.count === maxFrames) return;
-      }
+      stream.feed(chunk, onRecord);
       out.flush();
     }
-    stream.end();
+    stream.end(onRecord);
   } catch (e) {
+    if (e === ENOUGH) return;
     throw userError(name, e, out.count);
   } finally {
     out.flush();

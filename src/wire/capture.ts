@@ -11,11 +11,12 @@ import {
   PCAP_FILE_HEADER_LEN,
   PCAP_MAGIC_NS,
   PCAP_MAGIC_US,
-  PCAP_RECORD_HEADER_LEN,
+  type PcapHeader,
   pcapRecords,
+  pcapRecordsIn,
   readPcapHeader,
 } from "./pcap.ts";
-import { PCAPNG_BYTE_ORDER_MAGIC, PCAPNG_IDB, PCAPNG_SHB, pcapngRecords } from "./pcapng.ts";
+import { PCAPNG_SHB, PcapngReader, pcapngRecords } from "./pcapng.ts";
 
 export type CaptureFormat = "pcap" | "pcapng";
 
@@ -38,130 +39,137 @@ export function captureRecords(file: Uint8Array): Generator<CaptureRecord, void,
   const format = detectCaptureFormat(file);
   if (format === "pcap") return pcapRecords(file);
   if (format === "pcapng") return pcapngRecords(file);
-  const what = file.length < 4 ? `only ${file.length} bytes long` : "no pcap or pcapng magic";
+  const what =
+    file.length === 0
+      ? "it is empty"
+      : file.length < 4
+        ? `only ${file.length} bytes long`
+        : "no pcap or pcapng magic";
   throw new WireError("bad-value", 0, `not a capture file: ${what}`);
 }
 
-function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b.slice();
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
 /**
- * A capture arriving in pieces (`dumpcap -w - | vnet decode -`): `push` each chunk as it comes and
- * get back the records it completed; `end` when the input ends. It walks record/block headers to
- * find where each record ends and hands every complete one, with the file header (pcap) or the
- * section and interface blocks seen so far (pcapng), to the ordinary readers, so both paths parse
- * the same way. Records' `data` are copies; `fileOffset` is the offset in the whole stream.
+ * A capture arriving in pieces (`dumpcap -w - | vnet decode -`): `feed` each chunk as it comes,
+ * with a function that receives every record the chunk completes, and `end` when the input
+ * ends. The same readers as for a whole file (`pcapRecordsIn`, `PcapngReader`) walk the bytes
+ * held, so the stream yields the same records and the same errors, at the same offsets, as the
+ * file would: the records before a fault are handed out before the fault is thrown. A record or
+ * block header claiming more than a record may hold is refused as soon as it arrives.
+ *
+ * The bytes not yet consumed live in one buffer that grows by doubling and is compacted (what
+ * was consumed is dropped) before it grows, so buffering a large record costs time linear in
+ * its size. Records' `data` are copies; `fileOffset` is the offset in the whole stream.
  */
 export class CaptureStream {
-  private pending: Uint8Array = new Uint8Array(0);
-  /** Stream offset of `pending[0]`. */
+  private buf = new Uint8Array(64 * 1024);
+  /** `buf[head, tail)` holds the bytes not yet consumed; `buf[head]` is at stream offset `consumed`. */
+  private head = 0;
+  private tail = 0;
   private consumed = 0;
   private format: CaptureFormat | undefined;
-  /** pcap: the file header. pcapng: the current section's SHB and IDBs. */
-  private preamble: Uint8Array = new Uint8Array(0);
-  private isLittleEndian = true;
+  private pcapHeader: PcapHeader | undefined;
+  private pcapng: PcapngReader | undefined;
+  /** A fault found by `push` after records it returned, thrown by the next call. */
+  private fault: unknown;
 
-  push(chunk: Uint8Array): CaptureRecord[] {
-    this.pending = concatBytes(this.pending, chunk);
-    const out: CaptureRecord[] = [];
+  /**
+   * Takes `chunk` and hands each record it completes to `onRecord`, in order; throws a WireError
+   * at the first fault, after handing out the records before it.
+   */
+  feed(chunk: Uint8Array, onRecord: (record: CaptureRecord) => void): void {
+    if (this.fault !== undefined) throw this.fault;
+    this.append(chunk);
     if (this.format === undefined) {
-      if (this.pending.length < 4) return out;
-      this.format = detectCaptureFormat(this.pending);
+      if (this.tail - this.head < 4) return;
+      this.format = detectCaptureFormat(this.held());
       if (this.format === undefined)
         throw new WireError("bad-value", 0, "not a capture file: no pcap or pcapng magic");
     }
-    if (this.format === "pcap") this.pcap(out);
-    else this.pcapng(out);
+    this.walk(false, onRecord);
+  }
+
+  /**
+   * `feed` that returns the records instead: when a fault follows some of them, those are
+   * returned and the fault is thrown by the next `push` or `end`.
+   */
+  push(chunk: Uint8Array): CaptureRecord[] {
+    const out: CaptureRecord[] = [];
+    try {
+      this.feed(chunk, (r) => out.push(r));
+    } catch (e) {
+      if (out.length === 0) throw e;
+      this.fault = e;
+    }
     return out;
   }
 
-  /** The input ended: anything left over is a record or block cut short. */
-  end(): void {
-    if (this.format === undefined && this.pending.length > 0) {
-      throw new WireError("bad-value", 0, `not a capture file: only ${this.pending.length} bytes long`);
-    }
-    if (this.pending.length > 0) {
-      const what = this.format === "pcap" && this.preamble.length === 0 ? "the file header" : "a record";
+  /**
+   * The input ended: what is left is a record or block cut short, reported as the file reader
+   * reports the same bytes; no input at all is no capture, as an empty file is not.
+   */
+  end(onRecord: (record: CaptureRecord) => void = () => {}): void {
+    if (this.fault !== undefined) throw this.fault;
+    if (this.format === undefined) {
+      const n = this.tail - this.head;
       throw new WireError(
-        "truncated",
-        this.consumed,
-        `capture ends inside ${what} at offset ${this.consumed} (${this.pending.length} bytes left)`,
+        "bad-value",
+        0,
+        n === 0 ? "not a capture file: it is empty" : `not a capture file: only ${n} bytes long`,
       );
     }
+    this.walk(true, onRecord);
   }
 
-  private take(n: number): Uint8Array {
-    const bytes = this.pending.subarray(0, n);
-    this.pending = this.pending.subarray(n);
-    this.consumed += n;
-    return bytes;
+  private held(): Uint8Array {
+    return this.buf.subarray(this.head, this.tail);
   }
 
-  /** Runs `read` over preamble + block and rebases what it yields (and any error) to the stream. */
-  private emit(block: Uint8Array, read: (file: Uint8Array) => Iterable<CaptureRecord>, out: CaptureRecord[]) {
-    const at = this.consumed - block.length;
-    const shift = at - this.preamble.length;
-    try {
-      for (const r of read(concatBytes(this.preamble, block))) {
-        out.push({ ...r, data: r.data.slice(), fileOffset: r.fileOffset + shift });
-      }
-    } catch (e) {
-      if (!(e instanceof WireError)) throw e;
-      const offset = e.offset >= this.preamble.length ? e.offset + shift : e.offset;
-      throw new WireError(
-        e.code,
-        offset,
-        e.message.replace(/offset (\d+)/g, (_, n) => `offset ${Number(n) + shift}`),
-      );
-    }
-  }
-
-  private pcap(out: CaptureRecord[]): void {
-    if (this.preamble.length === 0) {
-      if (this.pending.length < PCAP_FILE_HEADER_LEN) return;
-      const header = readPcapHeader(this.pending.subarray(0, PCAP_FILE_HEADER_LEN));
-      this.isLittleEndian = header.isLittleEndian;
-      this.preamble = this.take(PCAP_FILE_HEADER_LEN).slice();
-    }
-    while (this.pending.length >= PCAP_RECORD_HEADER_LEN) {
-      const view = new DataView(this.pending.buffer, this.pending.byteOffset, this.pending.byteLength);
-      const total = PCAP_RECORD_HEADER_LEN + view.getUint32(8, this.isLittleEndian);
-      if (this.pending.length < total) return;
-      this.emit(this.take(total), pcapRecords, out);
-    }
-  }
-
-  private pcapng(out: CaptureRecord[]): void {
-    while (this.pending.length >= 12) {
-      const view = new DataView(this.pending.buffer, this.pending.byteOffset, this.pending.byteLength);
-      const isSection = view.getUint32(0, true) === PCAPNG_SHB;
-      if (isSection) this.isLittleEndian = view.getUint32(8, true) === PCAPNG_BYTE_ORDER_MAGIC;
-      const type = view.getUint32(0, this.isLittleEndian);
-      const total = view.getUint32(4, this.isLittleEndian);
-      if (total < 12 || total % 4 !== 0) {
-        throw new WireError(
-          "bad-length",
-          this.consumed + 4,
-          `pcapng block at offset ${this.consumed}: bad total length ${total}`,
-        );
-      }
-      if (this.pending.length < total) return;
-      const block = this.take(total).slice();
-      if (isSection) {
-        this.preamble = new Uint8Array(0);
-        this.emit(block, pcapngRecords, out); // validates the section header
-        this.preamble = block;
-      } else if (type === PCAPNG_IDB) {
-        this.emit(block, pcapngRecords, out); // validates the interface block
-        this.preamble = concatBytes(this.preamble, block);
+  private append(chunk: Uint8Array): void {
+    if (this.tail + chunk.length > this.buf.length) {
+      const live = this.tail - this.head;
+      if (live + chunk.length <= this.buf.length / 2) {
+        // Plenty of room once the consumed bytes are dropped.
+        this.buf.copyWithin(0, this.head, this.tail);
       } else {
-        this.emit(block, pcapngRecords, out);
+        let size = this.buf.length * 2;
+        while (size < live + chunk.length) size *= 2;
+        const grown = new Uint8Array(size);
+        grown.set(this.buf.subarray(this.head, this.tail));
+        this.buf = grown;
       }
+      this.head = 0;
+      this.tail = live;
     }
+    this.buf.set(chunk, this.tail);
+    this.tail += chunk.length;
+  }
+
+  /** Runs the format's reader over the held bytes, consuming the complete records. */
+  private walk(isWhole: boolean, onRecord: (record: CaptureRecord) => void): void {
+    const held = this.held();
+    let from = 0;
+    if (this.format === "pcap" && this.pcapHeader === undefined) {
+      if (held.length < PCAP_FILE_HEADER_LEN && !isWhole) return;
+      this.pcapHeader = readPcapHeader(held); // a short one is the file reader's error
+      from = PCAP_FILE_HEADER_LEN;
+    }
+    if (this.format === "pcapng" && this.pcapng === undefined) this.pcapng = new PcapngReader();
+    const records =
+      this.pcapng !== undefined
+        ? this.pcapng.blocksIn(held, from, this.consumed, isWhole)
+        : pcapRecordsIn(held, from, this.pcapHeader as PcapHeader, this.consumed, isWhole);
+    let step = records.next();
+    for (; !step.done; step = records.next()) {
+      const r = step.value;
+      // The buffer is reused: hand out a copy of the bytes, not a view.
+      onRecord({ ...r, data: r.data.slice() });
+    }
+    this.consume(step.value);
+  }
+
+  private consume(n: number): void {
+    this.head += n;
+    this.consumed += n;
+    if (this.head === this.tail) this.head = this.tail = 0;
   }
 }

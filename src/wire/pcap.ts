@@ -251,22 +251,46 @@ export function readPcapHeader(file: Uint8Array): PcapHeader {
 }
 
 /**
- * Yields the records of a pcap file in order. A file that ends inside a record yields the
- * records before it and then throws a `truncated` WireError naming the offset of the bad record.
+ * The most bytes one record may store: 256 KiB (libpcap's and Wireshark's largest snapshot
+ * length, so what any capture tool writes), or the file's own snapshot length when that is
+ * larger, but never more than `MAX_RECORD_BYTES`. A record header claiming more is refused as
+ * soon as it is read: a reader of standard input would otherwise wait for (and buffer) up to
+ * 4 GiB that are not coming.
  */
-export function* pcapRecords(file: Uint8Array): Generator<CaptureRecord, void, void> {
-  const header = readPcapHeader(file);
-  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+export const MAX_RECORD_BYTES = 16 * 1024 * 1024;
+
+export function maxStoredBytes(snapLen: number): number {
+  return Math.min(MAX_RECORD_BYTES, Math.max(DEFAULT_SNAPLEN, snapLen));
+}
+
+/**
+ * Yields the records in `buf[from, buf.length)`, which follow a file header `header`. Offsets
+ * (in records and in errors) are `base +` the position in `buf`, so a reader of a stream can
+ * hand over the part it holds. When `isWhole` is false, a record not yet complete ends the walk
+ * (the generator returns where it starts) instead of being a truncated file; a header that is
+ * wrong is an error either way.
+ */
+export function* pcapRecordsIn(
+  buf: Uint8Array,
+  from: number,
+  header: PcapHeader,
+  base = 0,
+  isWhole = true,
+): Generator<CaptureRecord, number, void> {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const le = header.isLittleEndian;
   const fracToNs = header.isNanosecond ? 1n : 1000n;
   const fracLimit = header.isNanosecond ? 1_000_000_000 : 1_000_000;
-  let at = PCAP_FILE_HEADER_LEN;
-  while (at < file.length) {
-    if (at + PCAP_RECORD_HEADER_LEN > file.length) {
+  const maxStored = maxStoredBytes(header.snapLen);
+  let at = from;
+  while (at < buf.length) {
+    const offset = base + at;
+    if (at + PCAP_RECORD_HEADER_LEN > buf.length) {
+      if (!isWhole) return at;
       throw new WireError(
         "truncated",
-        at,
-        `pcap record header at offset ${at}: need 16 bytes, have ${file.length - at}`,
+        offset,
+        `pcap record header at offset ${offset}: need 16 bytes, have ${buf.length - at}`,
       );
     }
     const sec = view.getUint32(at, le);
@@ -276,28 +300,45 @@ export function* pcapRecords(file: Uint8Array): Generator<CaptureRecord, void, v
     if (frac >= fracLimit) {
       throw new WireError(
         "bad-value",
-        at + 4,
-        `pcap record at offset ${at}: fraction ${frac} is not below one second (${fracLimit})`,
+        offset + 4,
+        `pcap record at offset ${offset}: fraction ${frac} is not below one second (${fracLimit})`,
       );
     }
-    if (at + PCAP_RECORD_HEADER_LEN + inclLen > file.length) {
+    if (inclLen > maxStored) {
+      throw new WireError(
+        "bad-length",
+        offset + 8,
+        `pcap record at offset ${offset}: claims ${inclLen} stored bytes, more than the ${maxStored} a record may hold (snapshot length ${header.snapLen})`,
+      );
+    }
+    if (at + PCAP_RECORD_HEADER_LEN + inclLen > buf.length) {
+      if (!isWhole) return at;
       throw new WireError(
         "truncated",
-        at,
-        `pcap record at offset ${at}: stores ${inclLen} bytes, file has ${file.length - at - PCAP_RECORD_HEADER_LEN}`,
+        offset,
+        `pcap record at offset ${offset}: stores ${inclLen} bytes, file has ${buf.length - at - PCAP_RECORD_HEADER_LEN}`,
       );
     }
     const start = at + PCAP_RECORD_HEADER_LEN;
     yield {
       timeNs: BigInt(sec) * 1_000_000_000n + BigInt(frac) * fracToNs,
-      data: file.subarray(start, start + inclLen),
+      data: buf.subarray(start, start + inclLen),
       originalLength: origLen,
       linkType: header.linkType,
       interfaceId: 0,
-      fileOffset: at,
+      fileOffset: offset,
     };
     at = start + inclLen;
   }
+  return at;
+}
+
+/**
+ * Yields the records of a pcap file in order. A file that ends inside a record yields the
+ * records before it and then throws a `truncated` WireError naming the offset of the bad record.
+ */
+export function* pcapRecords(file: Uint8Array): Generator<CaptureRecord, void, void> {
+  yield* pcapRecordsIn(file, PCAP_FILE_HEADER_LEN, readPcapHeader(file));
 }
 
 /** Reads a whole pcap file; throws a WireError at the first problem. */

@@ -195,6 +195,13 @@ export interface PcapngInterface {
   nsPerTickDen: bigint;
 }
 
+/**
+ * The largest block the reader takes (16 MiB, as pcap.ts's `MAX_RECORD_BYTES`): a packet block
+ * holds at most a 256 KiB snapshot in practice. A block header claiming more is refused as soon
+ * as it is read, so a reader of standard input does not wait for gigabytes that are not coming.
+ */
+export const MAX_BLOCK_BYTES = 16 * 1024 * 1024;
+
 function tsresolToFraction(raw: number, at: number): [bigint, bigint] {
   if (raw & 0x80) {
     // A negative power of two (rare: some hardware capture cards).
@@ -209,6 +216,8 @@ function tsresolToFraction(raw: number, at: number): [bigint, bigint] {
 interface BlockCursor {
   view: DataView;
   le: boolean;
+  /** Added to positions in the buffer to give offsets in the file (a stream hands over a part). */
+  base: number;
 }
 
 /** Reads the options list in [start, end), calling `onOption(code, valueOffset, length)`. */
@@ -226,8 +235,8 @@ function readOptions(
     if (o + 4 + len > end) {
       throw new WireError(
         "bad-length",
-        o,
-        `pcapng option ${code} at offset ${o}: length ${len} overruns its block`,
+        c.base + o,
+        `pcapng option ${code} at offset ${c.base + o}: length ${len} overruns its block`,
       );
     }
     onOption(code, o + 4, len);
@@ -253,12 +262,200 @@ function parseInterface(file: Uint8Array, c: BlockCursor, at: number, end: numbe
     else if (code === OPT_IF_DESCRIPTION) iface.description = textDecoder.decode(file.subarray(o, o + len));
     else if (code === OPT_IF_TSRESOL && len >= 1) {
       iface.tsresol = file[o];
-      [iface.nsPerTickNum, iface.nsPerTickDen] = tsresolToFraction(file[o], o);
+      [iface.nsPerTickNum, iface.nsPerTickDen] = tsresolToFraction(file[o], c.base + o);
     } else if (code === OPT_IF_TSOFFSET && len >= 8) {
       iface.tsoffsetSec = view.getBigInt64(o, le);
     }
   });
   return iface;
+}
+
+/**
+ * Reads pcapng blocks in order, keeping what a section has declared (its byte order, its
+ * interfaces) from one block to the next, so a file can be handed over whole or in parts as it
+ * arrives. Each interface block is parsed once: the cost is linear in the blocks, however many
+ * interfaces a section declares.
+ */
+export class PcapngReader {
+  private interfaces: PcapngInterface[] = [];
+  private isLittleEndian = true;
+  private isFirst = true;
+
+  constructor(private readonly onInterface?: (iface: PcapngInterface, interfaceId: number) => void) {}
+
+  /**
+   * Yields the packets of the blocks in `buf[from, buf.length)`; offsets in records and errors
+   * are `base +` the position in `buf`. When `isWhole` is false, a block not yet complete ends
+   * the walk (the generator returns where it starts) instead of being a truncated file; a block
+   * header that is wrong (a length no block can have) is an error either way.
+   */
+  *blocksIn(buf: Uint8Array, from: number, base = 0, isWhole = true): Generator<CaptureRecord, number, void> {
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const c: BlockCursor = { view, le: this.isLittleEndian, base };
+    let at = from;
+    while (at < buf.length) {
+      const offset = base + at;
+      if (at + 12 > buf.length) {
+        if (!isWhole) return at;
+        throw new WireError(
+          "truncated",
+          offset,
+          `pcapng block at offset ${offset}: need 12 bytes, have ${buf.length - at}`,
+        );
+      }
+      const typeLe = view.getUint32(at, true);
+      const isSection = typeLe === PCAPNG_SHB;
+      if (isSection) {
+        // The byte order of a section is set by its SHB's magic, read in either order.
+        if (view.getUint32(at + 8, true) === PCAPNG_BYTE_ORDER_MAGIC) c.le = true;
+        else if (view.getUint32(at + 8, false) === PCAPNG_BYTE_ORDER_MAGIC) c.le = false;
+        else
+          throw new WireError(
+            "bad-value",
+            offset + 8,
+            `pcapng section at offset ${offset}: bad byte-order magic`,
+          );
+        this.isLittleEndian = c.le;
+      } else if (this.isFirst) {
+        throw new WireError(
+          "bad-value",
+          0,
+          `not a pcapng file (first block type 0x${view.getUint32(at, false).toString(16).padStart(8, "0")}, expected 0a0d0d0a)`,
+        );
+      }
+      const type = view.getUint32(at, c.le);
+      const total = view.getUint32(at + 4, c.le);
+      if (total < 12 || total % 4 !== 0) {
+        throw new WireError(
+          "bad-length",
+          offset + 4,
+          `pcapng block at offset ${offset}: bad total length ${total}`,
+        );
+      }
+      if (total > MAX_BLOCK_BYTES) {
+        throw new WireError(
+          "bad-length",
+          offset + 4,
+          `pcapng block at offset ${offset}: claims ${total} bytes, more than the ${MAX_BLOCK_BYTES} a block may hold`,
+        );
+      }
+      if (at + total > buf.length) {
+        if (!isWhole) return at;
+        throw new WireError(
+          "truncated",
+          offset,
+          `pcapng block at offset ${offset}: length ${total}, file has ${buf.length - at} bytes left`,
+        );
+      }
+      // The block is all here: from now on it belongs to the file, whatever it holds.
+      this.isFirst = false;
+      if (isSection) this.interfaces = [];
+      const record = this.block(buf, c, at, type, total);
+      if (record) yield record;
+      at += total;
+    }
+    return at;
+  }
+
+  /** The packet of the complete block at `at`, if it is one; interface blocks are remembered. */
+  private block(
+    file: Uint8Array,
+    c: BlockCursor,
+    at: number,
+    type: number,
+    total: number,
+  ): CaptureRecord | undefined {
+    const { view } = c;
+    const offset = c.base + at;
+    if (view.getUint32(at + total - 4, c.le) !== total) {
+      throw new WireError(
+        "bad-length",
+        offset + total - 4,
+        `pcapng block at offset ${offset}: trailing length differs from leading length ${total}`,
+      );
+    }
+    const end = at + total - 4;
+    if (type === PCAPNG_SHB) {
+      if (total < 28)
+        throw new WireError("bad-length", offset + 4, `pcapng section header at offset ${offset}: too short`);
+      const major = view.getUint16(at + 12, c.le);
+      if (major !== 1) {
+        throw new WireError(
+          "bad-version",
+          offset + 12,
+          `pcapng section at offset ${offset}: version ${major}, expected 1`,
+        );
+      }
+    } else if (type === PCAPNG_IDB) {
+      if (total < 20)
+        throw new WireError(
+          "bad-length",
+          offset + 4,
+          `pcapng interface block at offset ${offset}: too short`,
+        );
+      const iface = parseInterface(file, c, at, end);
+      this.interfaces.push(iface);
+      this.onInterface?.(iface, this.interfaces.length - 1);
+    } else if (type === PCAPNG_EPB) {
+      if (total < 32)
+        throw new WireError("bad-length", offset + 4, `pcapng packet block at offset ${offset}: too short`);
+      const ifId = view.getUint32(at + 8, c.le);
+      const iface = this.interfaces[ifId];
+      if (!iface) {
+        throw new WireError(
+          "bad-value",
+          offset + 8,
+          `pcapng packet at offset ${offset}: no interface ${ifId} in this section`,
+        );
+      }
+      const ticks = (BigInt(view.getUint32(at + 12, c.le)) << 32n) | BigInt(view.getUint32(at + 16, c.le));
+      const capLen = view.getUint32(at + 20, c.le);
+      const origLen = view.getUint32(at + 24, c.le);
+      if (at + 28 + capLen > end) {
+        throw new WireError(
+          "bad-length",
+          offset + 20,
+          `pcapng packet at offset ${offset}: captured length ${capLen} overruns its block`,
+        );
+      }
+      const record: CaptureRecord = {
+        timeNs: iface.tsoffsetSec * 1_000_000_000n + (ticks * iface.nsPerTickNum) / iface.nsPerTickDen,
+        data: file.subarray(at + 28, at + 28 + capLen),
+        originalLength: origLen,
+        linkType: iface.linkType,
+        interfaceId: ifId,
+        fileOffset: offset,
+      };
+      readOptions(c, at + 28 + pad4(capLen), end, (code, o, len) => {
+        if (code === OPT_EPB_FLAGS && len >= 4) {
+          const dir = view.getUint32(o, c.le) & 3;
+          if (dir === 1) record.direction = "inbound";
+          else if (dir === 2) record.direction = "outbound";
+        } else if (code === OPT_COMMENT) record.comment = textDecoder.decode(file.subarray(o, o + len));
+      });
+      return record;
+    } else if (type === PCAPNG_SPB) {
+      if (total < 16)
+        throw new WireError("bad-length", offset + 4, `pcapng simple packet at offset ${offset}: too short`);
+      const iface = this.interfaces[0];
+      if (!iface)
+        throw new WireError("bad-value", offset, `pcapng simple packet at offset ${offset}: no interface 0`);
+      const origLen = view.getUint32(at + 8, c.le);
+      // The stored length is implied: the smaller of the original length, snaplen and the block.
+      let capLen = Math.min(origLen, end - (at + 12));
+      if (iface.snapLen > 0) capLen = Math.min(capLen, iface.snapLen);
+      return {
+        timeNs: 0n,
+        data: file.subarray(at + 12, at + 12 + capLen),
+        originalLength: origLen,
+        linkType: iface.linkType,
+        interfaceId: 0,
+        fileOffset: offset,
+      };
+    }
+    // Any other block (name resolution, statistics, decryption secrets, custom) is skipped.
+    return undefined;
+  }
 }
 
 /**
@@ -270,132 +467,7 @@ export function* pcapngRecords(
   file: Uint8Array,
   onInterface?: (iface: PcapngInterface, interfaceId: number) => void,
 ): Generator<CaptureRecord, void, void> {
-  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
-  const c: BlockCursor = { view, le: true };
-  let interfaces: PcapngInterface[] = [];
-  let at = 0;
-  let isFirst = true;
-  while (at < file.length) {
-    if (at + 12 > file.length) {
-      throw new WireError(
-        "truncated",
-        at,
-        `pcapng block at offset ${at}: need 12 bytes, have ${file.length - at}`,
-      );
-    }
-    const typeLe = view.getUint32(at, true);
-    if (typeLe === PCAPNG_SHB) {
-      // The byte order of a section is set by its SHB's magic, read in either order.
-      const magicLe = view.getUint32(at + 8, true);
-      if (magicLe === PCAPNG_BYTE_ORDER_MAGIC) c.le = true;
-      else if (view.getUint32(at + 8, false) === PCAPNG_BYTE_ORDER_MAGIC) c.le = false;
-      else throw new WireError("bad-value", at + 8, `pcapng section at offset ${at}: bad byte-order magic`);
-      interfaces = [];
-    } else if (isFirst) {
-      throw new WireError(
-        "bad-value",
-        0,
-        `not a pcapng file (first block type 0x${view.getUint32(0, false).toString(16).padStart(8, "0")}, expected 0a0d0d0a)`,
-      );
-    }
-    isFirst = false;
-    const type = view.getUint32(at, c.le);
-    const total = view.getUint32(at + 4, c.le);
-    if (total < 12 || total % 4 !== 0) {
-      throw new WireError("bad-length", at + 4, `pcapng block at offset ${at}: bad total length ${total}`);
-    }
-    if (at + total > file.length) {
-      throw new WireError(
-        "truncated",
-        at,
-        `pcapng block at offset ${at}: length ${total}, file has ${file.length - at} bytes left`,
-      );
-    }
-    if (view.getUint32(at + total - 4, c.le) !== total) {
-      throw new WireError(
-        "bad-length",
-        at + total - 4,
-        `pcapng block at offset ${at}: trailing length differs from leading length ${total}`,
-      );
-    }
-    const end = at + total - 4;
-    if (type === PCAPNG_SHB) {
-      if (total < 28)
-        throw new WireError("bad-length", at + 4, `pcapng section header at offset ${at}: too short`);
-      const major = view.getUint16(at + 12, c.le);
-      if (major !== 1) {
-        throw new WireError(
-          "bad-version",
-          at + 12,
-          `pcapng section at offset ${at}: version ${major}, expected 1`,
-        );
-      }
-    } else if (type === PCAPNG_IDB) {
-      if (total < 20)
-        throw new WireError("bad-length", at + 4, `pcapng interface block at offset ${at}: too short`);
-      const iface = parseInterface(file, c, at, end);
-      interfaces.push(iface);
-      onInterface?.(iface, interfaces.length - 1);
-    } else if (type === PCAPNG_EPB) {
-      if (total < 32)
-        throw new WireError("bad-length", at + 4, `pcapng packet block at offset ${at}: too short`);
-      const ifId = view.getUint32(at + 8, c.le);
-      const iface = interfaces[ifId];
-      if (!iface) {
-        throw new WireError(
-          "bad-value",
-          at + 8,
-          `pcapng packet at offset ${at}: no interface ${ifId} in this section`,
-        );
-      }
-      const ticks = (BigInt(view.getUint32(at + 12, c.le)) << 32n) | BigInt(view.getUint32(at + 16, c.le));
-      const capLen = view.getUint32(at + 20, c.le);
-      const origLen = view.getUint32(at + 24, c.le);
-      if (at + 28 + capLen > end) {
-        throw new WireError(
-          "bad-length",
-          at + 20,
-          `pcapng packet at offset ${at}: captured length ${capLen} overruns its block`,
-        );
-      }
-      const record: CaptureRecord = {
-        timeNs: iface.tsoffsetSec * 1_000_000_000n + (ticks * iface.nsPerTickNum) / iface.nsPerTickDen,
-        data: file.subarray(at + 28, at + 28 + capLen),
-        originalLength: origLen,
-        linkType: iface.linkType,
-        interfaceId: ifId,
-        fileOffset: at,
-      };
-      readOptions(c, at + 28 + pad4(capLen), end, (code, o, len) => {
-        if (code === OPT_EPB_FLAGS && len >= 4) {
-          const dir = view.getUint32(o, c.le) & 3;
-          if (dir === 1) record.direction = "inbound";
-          else if (dir === 2) record.direction = "outbound";
-        } else if (code === OPT_COMMENT) record.comment = textDecoder.decode(file.subarray(o, o + len));
-      });
-      yield record;
-    } else if (type === PCAPNG_SPB) {
-      if (total < 16)
-        throw new WireError("bad-length", at + 4, `pcapng simple packet at offset ${at}: too short`);
-      const iface = interfaces[0];
-      if (!iface)
-        throw new WireError("bad-value", at, `pcapng simple packet at offset ${at}: no interface 0`);
-      const origLen = view.getUint32(at + 8, c.le);
-      // The stored length is implied: the smaller of the original length, snaplen and the block.
-      let capLen = Math.min(origLen, end - (at + 12));
-      if (iface.snapLen > 0) capLen = Math.min(capLen, iface.snapLen);
-      yield {
-        timeNs: 0n,
-        data: file.subarray(at + 12, at + 12 + capLen),
-        originalLength: origLen,
-        linkType: iface.linkType,
-        interfaceId: 0,
-        fileOffset: at,
-      };
-    }
-    // Any other block (name resolution, statistics, decryption secrets, custom) is skipped.
-    at += total;
-  }
+  yield* new PcapngReader(onInterface).blocksIn(file, 0);
 }
 
 /** The interfaces of a pcapng file, in the order their blocks appear (all sections). */
