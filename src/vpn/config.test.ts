@@ -177,6 +177,57 @@ describe("parseWgConfig", () => {
     }
   });
 
+  it("never echoes a private key pasted into the wrong field, in any field, in any form", () => {
+    const hex = [...key(1)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    const pastes = [
+      PRIV,
+      PRIV.slice(0, 43),
+      hex,
+      `${PRIV}${PRIV}`,
+      `x${PRIV}`,
+      `10.0.0.1/${PRIV}`,
+      `[${PRIV}]:51820`,
+    ];
+    const iface = (line: string) => `[Interface]\nPrivateKey = ${PRIV}\n${line}\n`;
+    const peer = (line: string) => `${iface("")}[Peer]\nPublicKey = ${PEER1}\n${line}\n`;
+    const fields = [
+      (k: string) => iface(`Address = ${k}`),
+      (k: string) => iface(`Address = 10.0.0.1/24, ${k}`),
+      (k: string) => iface(`ListenPort = ${k}`),
+      (k: string) => iface(`MTU = ${k}`),
+      (k: string) => iface(`FwMark = ${k}`),
+      (k: string) => iface(`SaveConfig = ${k}`),
+      (k: string) => peer(`Endpoint = ${k}`),
+      (k: string) => peer(`Endpoint = host.example:${k}`),
+      (k: string) => peer(`AllowedIPs = ${k}`),
+      (k: string) => peer(`PersistentKeepalive = ${k}`),
+    ];
+    let hidden = 0;
+    for (const field of fields)
+      for (const k of pastes) {
+        const e = errorOf(field(k));
+        for (const secret of [PRIV.slice(0, 12), PRIV.slice(20, 32), hex.slice(0, 12), hex.slice(40, 52)])
+          expect(e.message, field(k)).not.toContain(secret);
+        expect(e.detail).not.toContain(PRIV.slice(0, 12));
+        if (e.message.includes("[key-shaped text hidden]")) hidden++;
+      }
+    expect(hidden).toBeGreaterThan(40); // most say what is wrong around the hidden text
+    expect(errorOf(peer(`Endpoint = ${PRIV}`)).message).toBe(
+      'wg0.conf:6: Endpoint: "[key-shaped text hidden]" needs a port (host:port, or [IPv6]:port)',
+    );
+  });
+
+  it("escapes control characters of the file in its messages", () => {
+    const e = errorOf(`[Interface]\nPrivateKey = ${PRIV}\nAddress = 10.0.0.1/2\u001b[2J\n`);
+    expect(e.message).toBe(
+      'wg0.conf:3: Address: "10.0.0.1/2\\x1b[2J": the prefix length must be a number 0..32',
+    );
+    expect(
+      errorOf(`[Interface]\nPrivateKey = ${PRIV}\n[Peer]\nPublicKey = ${PEER1}\nEndpoint = a\u202eb:1\n`)
+        .message,
+    ).toBe('wg0.conf:5: Endpoint: "a\\u202eb" is neither an IPv4 address nor a host name');
+  });
+
   it("lets a later peer take an AllowedIPs prefix, with a note", () => {
     const c = parseWgConfig(
       `[Interface]\nPrivateKey = ${PRIV}\n[Peer]\nPublicKey = ${PEER1}\nAllowedIPs = 10.0.0.0/24, 10.9.0.0/16\n[Peer]\nPublicKey = ${PEER2}\nAllowedIPs = 10.0.0.7/24\n`,

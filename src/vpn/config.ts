@@ -17,7 +17,10 @@
  * Stricter than wg, because each is surely a mistake: a single-valued key given twice, a second
  * `[Interface]`, two peers with one public key, a peer with the interface's own key.
  *
- * Mistakes raise `ConfigError` naming `file:line`; its message never contains key material.
+ * Mistakes raise `ConfigError` naming `file:line`; its message never contains key material:
+ * a value is often quoted in it, and a private key pasted into the wrong field (`Endpoint`,
+ * `Address`) would be echoed, so anything key-shaped is redacted, and control characters are
+ * escaped so the file cannot act on the terminal that shows the error.
  */
 
 import { tryParseIpv4 } from "../wire/addr.ts";
@@ -33,16 +36,44 @@ export type ConfigErrorCode =
   | "bad-value" // a number, prefix or endpoint that does not parse
   | "missing"; // a required key or section is absent
 
-/** A mistake in a configuration file, at `file:line`. */
+/**
+ * Text shaped like key material: a run of 32 or more base64 characters, with its padding. A
+ * WireGuard key is 44 of them ending in "=", its hex form (`wg` prints keys as hex in some
+ * places) 64 hex digits, which are base64 characters too; a key cut short or two run together
+ * match as well. No value vnet quotes (addresses, ports, host names) has such a run.
+ */
+const KEY_SHAPED = /[A-Za-z0-9+/]{32,}={0,2}/g;
+
+/** `text` with anything key-shaped replaced by a marker. */
+export function redactKeys(text: string): string {
+  return text.replace(KEY_SHAPED, "[key-shaped text hidden]");
+}
+
+/** C0 and C1 controls, DEL, and the Unicode controls that reorder or break a line (Trojan Source). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** `text` with control characters written as `\x1b`, `\u202e`: safe to print on a terminal. */
+function escapeControls(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => {
+    const n = c.charCodeAt(0);
+    return n <= 0xff ? `\\x${n.toString(16).padStart(2, "0")}` : `\\u${n.toString(16).padStart(4, "0")}`;
+  });
+}
+
+/** A mistake in a configuration file, at `file:line`; `detail` has key-shaped text redacted. */
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
+  readonly detail: string;
   constructor(
     readonly code: ConfigErrorCode,
     readonly file: string,
     readonly line: number,
-    readonly detail: string,
+    detail: string,
   ) {
-    super(`${file}:${line}: ${detail}`);
+    const safe = escapeControls(redactKeys(detail));
+    super(`${escapeControls(file)}:${line}: ${safe}`);
+    this.detail = safe;
   }
 }
 
