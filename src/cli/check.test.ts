@@ -138,6 +138,15 @@ links:
     expect(r.status).toBe(2);
   });
 
+  it("escapes control characters in the file name of its one-line answer", async () => {
+    const file = temp("ok\u001b[2J.yaml", "name: fine\n");
+    const r = await run("check", file);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(
+      `${file.replace("\u001b", "\\x1b")}: ok: fine: 0 servers, 0 VMs, 0 switches, 0 links, 0 port groups, 0 VFs (0 in use)\n`,
+    );
+  });
+
   it("escapes control characters in what it prints, file names included", async () => {
     const file = temp("ctl\u001b[2J.yaml", 'name: "x\\e[2J"\n');
     const r = await run("check", file);

@@ -1,11 +1,13 @@
 /**
  * `vnet check FILE`: loads a topology file and says whether it is valid: a one-line summary
- * (exit 0) or every error as `file:line:col: message` (exit 2); warnings are printed either way.
- * `--json` answers `{ ok, errors, warnings, summary }`. The work is the model's loader.
+ * with its warnings (exit 0), or every error as `file:line:col: message` (exit 2). A file with
+ * errors gets no warnings: the loader leaves them out, since they mostly echo an error. Every
+ * line is made of the loader's diagnostics, whose quotes of the file are escaped (no control
+ * character reaches the terminal). `--json` answers `{ ok, errors, warnings, summary }`.
  */
 
 import type { Command } from "commander";
-import { type Diagnostic, formatDiagnostic, TopologyError } from "../model/diagnostics.ts";
+import { type Diagnostic, escapeUnprintable, formatDiagnostic, TopologyError } from "../model/diagnostics.ts";
 import { loadTopologyFile } from "../model/load.ts";
 import { formatSummary, summarize, type TopologySummary } from "../model/summary.ts";
 import { ExitCode } from "./errors.ts";
@@ -42,13 +44,13 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
         io.out(`${JSON.stringify(r, null, 2)}\n`);
         return;
       }
-      // Errors and warnings interleaved by place, as a compiler prints them.
+      // By place in the file, as a compiler prints them (errors, or else warnings).
       const all = [...r.errors, ...r.warnings].sort((a, b) => a.line - b.line || a.col - b.col);
       for (const d of all) io.err(`${formatDiagnostic(d)}\n`);
       if (r.ok && r.summary) {
         const w = r.warnings.length;
         io.out(
-          `${file}: ok: ${r.summary.name}: ${formatSummary(r.summary)}${w > 0 ? `; ${w} warning${w === 1 ? "" : "s"}` : ""}\n`,
+          `${escapeUnprintable(file)}: ok: ${r.summary.name}: ${formatSummary(r.summary)}${w > 0 ? `; ${w} warning${w === 1 ? "" : "s"}` : ""}\n`,
         );
       } else if (r.errors.length > 1) io.err(`${r.errors.length} errors\n`);
     });

@@ -5,13 +5,20 @@
  * `TopologyError`.
  */
 
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { formatMac, parseIpv4 } from "../wire/addr.ts";
-import { loadTopologyFile, loadTopologyText, TopologyError } from "./load.ts";
+import {
+  firstInvalidUtf8,
+  loadTopologyFile,
+  loadTopologyText,
+  MAX_TOPOLOGY_BYTES,
+  TopologyError,
+} from "./load.ts";
 import type { Topology } from "./types.ts";
 
 const examples = join(import.meta.dirname, "..", "..", "examples");
@@ -294,6 +301,40 @@ describe("errors", () => {
     expect(() => loadTopologyFile("/nonexistent/vnet-topology.yaml")).toThrow(
       "/nonexistent/vnet-topology.yaml: cannot read the topology file: no such file",
     );
+  });
+  it("refuses a file over 32 MiB before reading it, a binary file, and text that is not UTF-8", () => {
+    const dir = mkdtempSync(join(tmpdir(), "vnet-load-test-"));
+    try {
+      const big = join(dir, "big.yaml");
+      writeFileSync(big, "");
+      truncateSync(big, MAX_TOPOLOGY_BYTES + 1); // sparse: nothing is written
+      expect(() => loadTopologyFile(big)).toThrow(
+        `${big}: the file is 32.0 MiB; a topology file may be at most 32 MiB`,
+      );
+      const bin = join(dir, "capture.pcap");
+      writeFileSync(bin, Uint8Array.from([0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0]));
+      expect(() => loadTopologyFile(bin)).toThrow(
+        `${bin}: the file is binary (it holds NUL bytes), not a YAML topology file`,
+      );
+      const latin1 = join(dir, "latin1.yaml");
+      writeFileSync(latin1, Uint8Array.from([...Buffer.from("name: x\ndescription: caf"), 0xe9, 0x0a]));
+      expect(() => loadTopologyFile(latin1)).toThrow(
+        `${latin1}:2:17: the file is not UTF-8 text: byte 0xe9 does not belong here; save it as UTF-8`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("finds the first byte that is not UTF-8 (RFC 3629: no overlong forms, surrogates, or beyond U+10FFFF)", () => {
+    const at = (...b: number[]) => firstInvalidUtf8(Uint8Array.from(b));
+    expect(at(...Buffer.from("héllo €𝄞"))).toBeUndefined();
+    expect(at(0x61, 0xc0, 0x80)).toBe(1); // overlong NUL
+    expect(at(0xe0, 0x80, 0x80)).toBe(0); // overlong
+    expect(at(0xed, 0xa0, 0x80)).toBe(0); // a surrogate
+    expect(at(0xf4, 0x90, 0x80, 0x80)).toBe(0); // beyond U+10FFFF
+    expect(at(0x61, 0x62, 0xe2, 0x82)).toBe(2); // cut short
+    expect(at(0x80)).toBe(0);
   });
 });
 

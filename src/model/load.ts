@@ -28,7 +28,7 @@ export function loadTopologyFile(path: string): LoadResult {
     if (size > MAX_TOPOLOGY_BYTES)
       fail(
         "file-too-large",
-        `the file is ${(size / 1024 / 1024).toFixed(0)} MiB; a topology file may be at most ${MAX_TOPOLOGY_BYTES / 1024 / 1024} MiB`,
+        `the file is ${(size / 1024 / 1024).toFixed(1)} MiB; a topology file may be at most ${MAX_TOPOLOGY_BYTES / 1024 / 1024} MiB`,
       );
     bytes = readFileSync(path);
   } catch (e) {
@@ -44,6 +44,9 @@ export function loadTopologyFile(path: string): LoadResult {
             : ((e as Error).message ?? String(e));
     return fail("unreadable-file", `cannot read the topology file: ${why}`);
   }
+  // A capture, an image or an archive given by mistake: say so rather than point at a byte.
+  if (bytes.subarray(0, 8192).includes(0))
+    fail("bad-encoding", "the file is binary (it holds NUL bytes), not a YAML topology file", 0, 0);
   const bad = firstInvalidUtf8(bytes);
   if (bad !== undefined) {
     // A YAML file is Unicode text; silently replacing a stray byte would put U+FFFD in a name.
