@@ -32,7 +32,7 @@ export const MAX_NESTING = 64;
  * is measured on, no further.
  */
 export const EXPANSION_FLOOR_VALUES = 250_000;
-/** Beyond the floor, one added value per byte of text (the file's own text holds about 0.15 per byte). */
+/** Beyond the floor, one added value per byte of text (a file's own text holds about 0.14 per byte). */
 export const EXPANSION_VALUES_PER_BYTE = 1;
 /** And never more than this many added values, however large the file. */
 export const EXPANSION_MAX_VALUES = 2_500_000;
