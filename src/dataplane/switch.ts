@@ -35,6 +35,13 @@ import {
   macHiAt,
   macLoAt,
 } from "./mac-table.ts";
+import {
+  isBroadcastAt,
+  STORM_DROP_CODES,
+  StormClass,
+  StormControl,
+  type StormControlConfig,
+} from "./storm-control.ts";
 import type { SviHandler, SviHost } from "./svi.ts";
 import type { HopAction } from "./trace.ts";
 
@@ -53,10 +60,14 @@ export const SwitchDrop = {
   nestedTag: "nested-vlan-tag",
 } as const;
 
-export type SwitchPortConfig =
+export type SwitchPortConfig = (
   | { name: string; mode: "access"; vlan: number }
   /** `vlans: null` allows every VLAN 1..4094; `nativeVlan` is carried untagged. */
-  | { name: string; mode: "trunk"; vlans: number[] | null; nativeVlan?: number | null };
+  | { name: string; mode: "trunk"; vlans: number[] | null; nativeVlan?: number | null }
+) & {
+  /** Ingress limits on what this port's frames may make the switch flood. */
+  stormControl?: StormControlConfig | null;
+};
 
 export interface SwitchOptions {
   name: string;
@@ -77,6 +88,8 @@ interface Port {
   pvid: number;
   /** Allowed VLANs of a trunk (null: all); for an access port, its one VLAN. */
   allowed: Uint8Array | null;
+  storm: StormControl | null;
+  stormConfig: StormControlConfig | null;
 }
 
 export class PhysicalSwitch implements Device, SviHost {
@@ -120,9 +133,11 @@ export class PhysicalSwitch implements Device, SviHost {
         );
       seen.add(p.name);
       const what = `switch ${this.name} port ${p.name}`;
+      const stormConfig = StormControl.isEmpty(p.stormControl) ? null : (p.stormControl ?? null);
+      const storm = stormConfig === null ? null : new StormControl(stormConfig);
       if (p.mode === "access") {
         checkVid(p.vlan, what);
-        return { name: p.name, isTrunk: false, pvid: p.vlan, allowed: null };
+        return { name: p.name, isTrunk: false, pvid: p.vlan, allowed: null, storm, stormConfig };
       }
       let allowed: Uint8Array | null = null;
       if (p.vlans !== null) {
@@ -141,7 +156,7 @@ export class PhysicalSwitch implements Device, SviHost {
             `${what}: native VLAN ${native} is not in the allowed VLANs`,
           );
       }
-      return { name: p.name, isTrunk: true, pvid: native ?? -1, allowed };
+      return { name: p.name, isTrunk: true, pvid: native ?? -1, allowed, storm, stormConfig };
     });
     this.portNames = this.ports.map((p) => p.name);
     this.portCounters = this.ports.map(() => newPortCounters());
@@ -290,7 +305,8 @@ export class PhysicalSwitch implements Device, SviHost {
         nowNs,
         vid,
         SwitchDrop.nestedTag,
-        () => `dropped: a second VLAN tag (VLAN ${inner}) inside a frame of VLAN ${vid} on ${p.name} (VLAN hopping)`,
+        () =>
+          `dropped: a second VLAN tag (VLAN ${inner}) inside a frame of VLAN ${vid} on ${p.name} (VLAN hopping)`,
       );
       return;
     }
@@ -359,10 +375,17 @@ export class PhysicalSwitch implements Device, SviHost {
     const b = frame.buf;
     const s = frame.start;
     if ((b[s] & 1) !== 0) {
+      if (inPort !== this.sviPort && this.ports[inPort].storm !== null) {
+        const c = isBroadcastAt(b, s) ? StormClass.broadcast : StormClass.multicast;
+        if (!this.admitStorm(inPort, c, frame, nowNs, vid)) return;
+      }
       this.flood(inPort, frame, nowNs, vid, readMac(b, s), inPort !== this.sviPort && this.hasSvi[vid] === 1);
       return;
     }
     const q = this.macTable.lookupAt(vid, b, s, nowNs);
+    if (q === -1 && inPort !== this.sviPort && this.ports[inPort].storm !== null) {
+      if (!this.admitStorm(inPort, StormClass.unknownUnicast, frame, nowNs, vid)) return;
+    }
     if (q === -1) {
       const dst = readMac(b, s);
       if (dst === this.mac && inPort !== this.sviPort) {
@@ -515,6 +538,22 @@ export class PhysicalSwitch implements Device, SviHost {
 
   private inName(inPort: number, vid: number): string {
     return inPort === this.sviPort ? `vlan${vid}` : this.portNames[inPort];
+  }
+
+  /** Storm control at `inPort`: false (and the frame dropped, counted) when over the class's rate. */
+  private admitStorm(inPort: number, c: StormClass, frame: Frame, nowNs: number, vid: number): boolean {
+    const p = this.ports[inPort];
+    if ((p.storm as StormControl).admit(c, nowNs)) return true;
+    this.drop(
+      inPort,
+      frame,
+      nowNs,
+      vid,
+      STORM_DROP_CODES[c],
+      () =>
+        `dropped: storm control on ${p.name} (${StormControl.describe(c, p.stormConfig as StormControlConfig)})`,
+    );
+    return false;
   }
 
   private drop(

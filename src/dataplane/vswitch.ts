@@ -49,6 +49,13 @@ import {
   macHiAt,
   macLoAt,
 } from "./mac-table.ts";
+import {
+  isBroadcastAt,
+  STORM_DROP_CODES,
+  StormClass,
+  StormControl,
+  type StormControlConfig,
+} from "./storm-control.ts";
 import { OriginatingPortPolicy, type TeamingPolicy, UplinkTeam } from "./teaming.ts";
 import type { HopAction, HopRecord } from "./trace.ts";
 
@@ -105,6 +112,8 @@ export interface VswitchOptions {
   macTableSize?: number;
   macAgingNs?: number;
   processingDelayNs?: number;
+  /** Ingress limits on each uplink for what the network may make this vswitch flood to its VMs. */
+  stormControl?: StormControlConfig | null;
 }
 
 interface PortGroup {
@@ -157,8 +166,16 @@ export class Vswitch implements Device {
   private env: DeviceEnv | null = null;
   private readonly isNotifyingSwitches: boolean;
 
+  /** Storm control per uplink (null when none is configured). */
+  private readonly storms: StormControl[] | null = null;
+  private readonly stormConfig: StormControlConfig | null = null;
+
   constructor(options: VswitchOptions) {
     this.name = options.name;
+    if (!StormControl.isEmpty(options.stormControl)) {
+      this.stormConfig = options.stormControl as StormControlConfig;
+      this.storms = options.uplinks.map(() => new StormControl(this.stormConfig as StormControlConfig));
+    }
     this.processingDelayNs = options.processingDelayNs ?? PROCESSING_DELAY_NS.vswitch;
     this.teaming = options.teaming ?? new OriginatingPortPolicy();
     this.isNotifyingSwitches = options.notifySwitches ?? true;
@@ -508,10 +525,20 @@ export class Vswitch implements Device {
     frame.popVlanTag();
     this.learn(vid, this.teamPort, frame, nowNs, port);
     if (isGroupDst) {
+      if (this.storms !== null) {
+        const c = isBroadcastAt(frame.buf, frame.start) ? StormClass.broadcast : StormClass.multicast;
+        if (!this.admitStorm(port, c, frame, nowNs, vid)) return;
+      }
       this.floodFromUplink(port, vid, frame, nowNs, readMac(frame.buf, frame.start));
       return;
     }
     const q = this.macTable.lookupAt(vid, frame.buf, frame.start, nowNs);
+    if (
+      q === -1 &&
+      this.storms !== null &&
+      !this.admitStorm(port, StormClass.unknownUnicast, frame, nowNs, vid)
+    )
+      return;
     if (q === this.teamPort) {
       const dst = readMac(frame.buf, frame.start);
       this.drop(
@@ -708,6 +735,21 @@ export class Vswitch implements Device {
           ? "multicast"
           : `no entry for ${formatMac(dst)}`;
     this.record(nowNs, frame, inPort, this.outNames(n), vid, "flood", `flooded in vlan ${vid}: ${why}`);
+  }
+
+  /** Storm control on uplink `port`: false (frame dropped, counted) when over the class's rate. */
+  private admitStorm(port: number, c: StormClass, frame: Frame, nowNs: number, vid: number): boolean {
+    if ((this.storms as StormControl[])[port].admit(c, nowNs)) return true;
+    this.drop(
+      port,
+      frame,
+      nowNs,
+      vid,
+      STORM_DROP_CODES[c],
+      () =>
+        `dropped: storm control on ${this.portNames[port]} (${StormControl.describe(c, this.stormConfig as StormControlConfig)})`,
+    );
+    return false;
   }
 
   private drop(

@@ -45,6 +45,7 @@ import {
   type PortGroupSpec,
   type SecurityPolicy,
   type ServerSpec,
+  type StormControlSpec,
   type SviSpec,
   SWITCHING_DEFAULTS,
   type SwitchPortSpec,
@@ -54,7 +55,7 @@ import {
   type VmSpec,
   type VswitchSpec,
 } from "./types.ts";
-import { parseBandwidth, parseCidr, parseDelay, parseLoss, parseVlanRange } from "./units.ts";
+import { parseBandwidth, parseCidr, parseDelay, parseLoss, parsePps, parseVlanRange } from "./units.ts";
 
 /** A finding before it has a place in the file: `at` says whether to point at the key or its value. */
 export interface RawDiagnostic {
@@ -462,7 +463,12 @@ class Normalizer {
         );
       if (cfg.native !== undefined)
         this.error("port-config", [...path, "native"], "native is for trunk ports; add mode: trunk", "key");
-      return { name, mode: "access", vlan: cfg.vlan ?? 1 };
+      return {
+        name,
+        mode: "access",
+        vlan: cfg.vlan ?? 1,
+        ...this.stormControlOf(cfg, path),
+      };
     }
     if (cfg.vlan !== undefined)
       this.error(
@@ -493,7 +499,48 @@ class Normalizer {
         [...path, "native"],
         `native VLAN ${nativeVlan} is not among the trunk's vlans (${formatVlanList(vlans)}); add ${nativeVlan} to vlans or drop native`,
       );
-    return { name, mode: "trunk", vlans, nativeVlan };
+    return {
+      name,
+      mode: "trunk",
+      vlans,
+      nativeVlan,
+      ...this.stormControlOf(cfg, path),
+    };
+  }
+
+  /** `{ stormControl }` when the port configures it, else nothing (the spec stays as before). */
+  private stormControlOf(cfg: SwitchPortFile, path: DocPath): { stormControl?: StormControlSpec } {
+    const sc = this.stormControl(cfg.stormControl, path);
+    return sc === null ? {} : { stormControl: sc };
+  }
+
+  /** Storm-control levels from the file (numbers or "1000pps"/"10kpps" text), or null. */
+  private stormControl(
+    cfg:
+      | { broadcast?: number | string; multicast?: number | string; unknownUnicast?: number | string }
+      | undefined,
+    path: DocPath,
+  ): StormControlSpec | null {
+    if (cfg === undefined) return null;
+    const level = (key: "broadcast" | "multicast" | "unknownUnicast"): number | null => {
+      const v = cfg[key];
+      if (v === undefined) return null;
+      const pps = parsePps(v);
+      if (pps === null) {
+        this.error(
+          "bad-unit",
+          [...path, "stormControl", key],
+          `expected packets per second above 0 (1000, "1000pps", "10kpps"), got ${JSON.stringify(v)}`,
+        );
+        return null;
+      }
+      return pps;
+    };
+    return {
+      broadcastPps: level("broadcast"),
+      multicastPps: level("multicast"),
+      unknownUnicastPps: level("unknownUnicast"),
+    };
   }
 
   // --- servers -------------------------------------------------------------------------------
@@ -586,6 +633,9 @@ class Normalizer {
         name: vsName,
         uplinks,
         portGroups,
+        ...(vs.stormControl === undefined
+          ? {}
+          : { stormControl: this.stormControl(vs.stormControl, path.concat(["vswitches", vsName])) }),
         macTableSize: vs.macTableSize ?? SWITCHING_DEFAULTS.macTableSize,
         macAgingSec: vs.macAgingSec ?? SWITCHING_DEFAULTS.macAgingSec,
       });

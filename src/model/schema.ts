@@ -160,6 +160,25 @@ const security = z
   })
   .describe("vSphere security policy. Keys not given fall back to the vswitch's security, then to reject.");
 
+/** A storm-control level: packets per second, as a number or text ("1000pps", "10kpps"). */
+const ppsLevel = z
+  .union([z.number(), z.string()], {
+    error: (iss) => `expected packets per second (1000 or "1000pps"), got ${showValue(iss.input)}`,
+  })
+  .describe('Packets per second: a number, or text with a unit ("500pps", "10kpps", "1Mpps").');
+
+const stormControl = z
+  .strictObject({
+    broadcast: ppsLevel.optional().describe("Most broadcast frames per second the port takes in."),
+    multicast: ppsLevel.optional().describe("Most multicast frames per second the port takes in."),
+    unknownUnicast: ppsLevel
+      .optional()
+      .describe("Most frames per second to unknown unicast destinations (flooded) the port takes in."),
+  })
+  .describe(
+    "Storm control: ingress limits on the frames the device would flood; above a level, frames are dropped and counted (storm-control-broadcast, ...). Off by default.",
+  );
+
 const switchPort = z
   .strictObject({
     mode: z
@@ -187,6 +206,7 @@ const switchPort = z
     native: vlanId
       .optional()
       .describe("Trunk ports: untagged frames belong to this VLAN and it is sent untagged (default: none)."),
+    stormControl: stormControl.optional(),
   })
   .describe(
     "Settings of one switch port. A port a link names but this map does not configure is an access port in VLAN 1.",
@@ -275,6 +295,11 @@ const vswitch = z
       .optional()
       .describe("Port groups keyed by name; a VM NIC names one with portGroup."),
     security: security.optional().describe("Default security policy of the vswitch's port groups."),
+    stormControl: stormControl
+      .optional()
+      .describe(
+        "Storm control on each uplink: limits on what the network may make this vswitch flood to its VMs.",
+      ),
     macTableSize: macTableSize.optional(),
     macAgingSec: macAgingSec.optional(),
   })

@@ -18,10 +18,18 @@ export interface Topology {
   links: LinkSpec[];
 }
 
-export type SwitchPortSpec =
+export type SwitchPortSpec = (
   | { name: string; mode: "access"; vlan: number }
   /** `vlans: null` means all VLANs (1..4094). `nativeVlan`: untagged frames belong to it. */
-  | { name: string; mode: "trunk"; vlans: number[] | null; nativeVlan: number | null };
+  | { name: string; mode: "trunk"; vlans: number[] | null; nativeVlan: number | null }
+) & { stormControl?: StormControlSpec | null };
+
+/** Storm-control levels in packets per second; null: that class is not limited. */
+export interface StormControlSpec {
+  broadcastPps: number | null;
+  multicastPps: number | null;
+  unknownUnicastPps: number | null;
+}
 
 export interface SviSpec {
   vid: number;
@@ -68,6 +76,8 @@ export interface VswitchSpec {
   /** Names of server NICs that are this vswitch's uplinks, in order. */
   uplinks: string[];
   portGroups: PortGroupSpec[];
+  /** Storm control on each uplink's ingress, or null. */
+  stormControl?: StormControlSpec | null;
   macTableSize: number;
   macAgingSec: number;
 }

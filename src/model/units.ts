@@ -73,3 +73,18 @@ export function parseCidr(text: string): Cidr | undefined {
   if (ip === undefined || !Number.isInteger(prefixLen) || prefixLen < 0 || prefixLen > 32) return undefined;
   return { ip, prefixLen };
 }
+
+const PPS_RE = /^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)pps\s*$/;
+
+/** A rate in packets per second: a number, or "500pps", "10kpps", "1Mpps"; null when not one (or not above 0). */
+export function parsePps(v: number | string): number | null {
+  let pps: number;
+  if (typeof v === "number") pps = v;
+  else {
+    const m = PPS_RE.exec(v);
+    if (m === null) return null;
+    const scale = m[2] === "" ? 1 : m[2].toLowerCase() === "k" ? 1e3 : 1e6;
+    pps = Number(m[1]) * scale;
+  }
+  return Number.isFinite(pps) && pps > 0 && pps <= 1e12 ? pps : null;
+}

@@ -66,8 +66,14 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
         mac: sw.mac,
         ports: sw.ports.map((p) =>
           p.mode === "access"
-            ? { name: p.name, mode: "access", vlan: p.vlan }
-            : { name: p.name, mode: "trunk", vlans: p.vlans, nativeVlan: p.nativeVlan },
+            ? { name: p.name, mode: "access", vlan: p.vlan, stormControl: p.stormControl }
+            : {
+                name: p.name,
+                mode: "trunk",
+                vlans: p.vlans,
+                nativeVlan: p.nativeVlan,
+                stormControl: p.stormControl,
+              },
         ),
         sviVlans: sw.gateway.map((g) => g.vid),
         macTableSize: sw.macTableSize,
@@ -180,6 +186,7 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
           vmPorts: ports.map((p) => ({ name: p.name, portGroup: p.portGroup, mac: p.mac })),
           macTableSize: vs.macTableSize,
           macAgingNs: vs.macAgingSec * 1e9,
+          stormControl: vs.stormControl,
         }),
       );
       vswitches.set(vs.name, dev);

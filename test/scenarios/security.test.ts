@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { memoryIo } from "../../src/cli/io.ts";
 import { main } from "../../src/cli/main.ts";
-import type { Network } from "../../src/network.ts";
+import { Network } from "../../src/network.ts";
 import { loadNetwork } from "../../src/node.ts";
 import { parseMac } from "../../src/wire/addr.ts";
 
@@ -66,6 +66,58 @@ describe("VLAN hopping through a physical switch", () => {
     expect(counter(net, "sw1", "tagged-on-access")).toBe(1);
     const t = net.trace("attacker", "192.168.10.99");
     expect(t.hops.some((h) => h.device === "sw2")).toBe(true);
+  });
+});
+
+describe("storm control", () => {
+  /** tor1's frames sent out of every port (the flood copies), after vm1 bursts 20,000 broadcasts. */
+  async function burst(stormYaml: string, vsStormYaml = "") {
+    const text = (await import("node:fs"))
+      .readFileSync(RULES, "utf8")
+      .replace(
+        "      eth1: { mode: trunk, vlans: [10, 20, 30] }",
+        `      eth1: { mode: trunk, vlans: [10, 20, 30]${stormYaml} }`,
+      )
+      .replace(
+        "        uplinks: [eth0]\n        portGroups:\n          web: { vlan: 10 }\n          db: { vlan: 20 }\n          iso: { vlan: 30 }\n    vms:\n      vm4",
+        `        uplinks: [eth0]\n${vsStormYaml}        portGroups:\n          web: { vlan: 10 }\n          db: { vlan: 20 }\n          iso: { vlan: 30 }\n    vms:\n      vm4`,
+      );
+    const net = Network.fromText(text, "storm.yaml");
+    const tx = (device: string) => net.show("ports", device).reduce((n, r) => n + (r.txFrames as number), 0);
+    const rx = (device: string) => net.show("ports", device).reduce((n, r) => n + (r.rxFrames as number), 0);
+    const before = { tor1: tx("tor1"), vm4: rx("vm4") };
+    const mac = net.topology.servers[0].vms[0].nics[0].mac;
+    const frame = taggedArp(mac, []);
+    // 20,000 broadcasts over 100 ms (200,000 per second): above any sane level, below the queues.
+    for (let i = 0; i < 20_000; i++) net.sendRaw("vm1", frame, 0, 0.005);
+    net.settle();
+    return { net, tor1: tx("tor1") - before.tor1, vm4: rx("vm4") - before.vm4 };
+  }
+
+  it("a physical port's broadcast level caps what the switch floods; the excess is counted", async () => {
+    const open = await burst("");
+    // Unlimited: every broadcast is flooded to the other ports (server2, server1's SR-IOV NIC).
+    expect(open.tor1).toBeGreaterThanOrEqual(2 * 20_000);
+    const limited = await burst(", stormControl: { broadcast: 1000pps }");
+    const dropped = counter(limited.net, "tor1", "storm-control-broadcast");
+    // One second's worth at once, then 1,000 per second for the 0.1 s of the burst.
+    expect(20_000 - dropped).toBeGreaterThanOrEqual(1000);
+    expect(20_000 - dropped).toBeLessThanOrEqual(1101);
+    expect(limited.tor1).toBeLessThan(open.tor1 / 8);
+  });
+
+  it("a vswitch's uplinks take a level too: the broadcasts reaching the VMs behind it are capped", async () => {
+    const open = await burst("");
+    const limited = await burst("", "        stormControl: { broadcast: 500 }\n");
+    expect(open.vm4).toBeGreaterThanOrEqual(20_000);
+    expect(limited.vm4).toBeLessThanOrEqual(601);
+    expect(counter(limited.net, "server2/vs0", "storm-control-broadcast")).toBe(20_000 - limited.vm4);
+  });
+
+  it("a level that is not packets per second is a topology error at its place", () => {
+    const text =
+      "name: x\nswitches:\n  s1:\n    ports:\n      eth1: { stormControl: { broadcast: 10mbps } }\n";
+    expect(() => Network.fromText(text, "bad.yaml")).toThrow(/bad\.yaml:5:\d+: .*packets per second/);
   });
 });
 
