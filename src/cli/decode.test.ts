@@ -294,6 +294,12 @@ describe("vnet decode", () => {
     expect(r.status).toBe(2);
   });
 
+  it("escapes control characters of a file name it quotes", async () => {
+    const r = await run("decode", "/nonexistent/a\u001b[2Jb.pcap");
+    expect(r.code).toBe(2);
+    expect(r.err).toBe("vnet: /nonexistent/a\\x1b[2Jb.pcap: no such file\n");
+  });
+
   it("refuses empty standard input as it refuses an empty file (exit 2)", async () => {
     const asFile = await run("decode", file("empty.pcap", new Uint8Array(0)));
     expect(asFile.code).toBe(2);

@@ -12,6 +12,7 @@
 
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
+import { escapeUnprintable } from "../model/diagnostics.ts";
 import { CaptureStream, captureRecords } from "../wire/capture.ts";
 import { type DecodeOptions, decodePacket, type Layer, summarizeLayers } from "../wire/decode.ts";
 import { WireError } from "../wire/error.ts";
@@ -48,7 +49,7 @@ function userError(name: string, e: unknown, framesDone: number): unknown {
   // The readers' messages name the offset where they know one; "not a capture file" is about byte 0.
   const where = e.message.includes("offset") || e.offset === 0 ? "" : ` at byte ${e.offset}`;
   const after = framesDone > 0 ? `, after ${framesDone} frame${framesDone === 1 ? "" : "s"}` : "";
-  return new UserError(`${name}: ${e.message}${where}${after}`, ExitCode.usage);
+  return new UserError(`${escapeUnprintable(name)}: ${e.message}${where}${after}`, ExitCode.usage);
 }
 
 /** Numbers, formats and batches the frames of one capture. */
@@ -191,7 +192,8 @@ export function register(program: Command, io: Io): void {
                 : code === "EACCES"
                   ? "permission denied"
                   : (e as Error).message;
-          throw new UserError(`${file}: ${why}`);
+          // The name is printed as it was typed, but never with a control character acting on the terminal.
+          throw new UserError(`${escapeUnprintable(file)}: ${why}`);
         }
         decodeCapture(file, bytes, io, opts.json === true, options, maxFrames);
       },
