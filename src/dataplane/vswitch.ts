@@ -32,9 +32,10 @@
  * Every drop has a reason code counted in `drops` and, when tracing, a trace record.
  */
 
-import { formatMac, isMulticastMac, MAC_BROADCAST, type Mac, readMac } from "../wire/addr.ts";
+import { formatIpv4, formatMac, isMulticastMac, MAC_BROADCAST, type Mac, readMac } from "../wire/addr.ts";
 import { Arp } from "../wire/arp.ts";
 import { ETHERNET_HEADER_LEN, Ethernet } from "../wire/ethernet.ts";
+import { Ipv4Header } from "../wire/ipv4.ts";
 import { isVlanTpid, VLAN_TAG_LEN, Vlan } from "../wire/vlan.ts";
 import { checkUnicastMac, checkVid, DeviceConfigError } from "./config-error.ts";
 import { DropCounters, newPortCounters, type PortCounters } from "./counters.ts";
@@ -81,18 +82,27 @@ export const VswitchDrop = {
   noActiveUplink: "no-active-uplink",
   noReceiver: "no-receiver",
   portDown: "port-down",
+  spoofedArp: "spoofguard-arp",
+  spoofedIp: "spoofguard-ip",
 } as const;
 
 export interface VswitchSecurity {
   allowPromiscuous: boolean;
   allowMacChanges: boolean;
   allowForgedTransmits: boolean;
+  /**
+   * SpoofGuard (NSX) / port security (OpenStack): ARP and IPv4 from the vNIC must carry its
+   * configured address (ARP: sender IP and sender MAC; IPv4: source address; 0.0.0.0 allowed for
+   * ARP probes and DHCP). On by default, as OpenStack's port security is.
+   */
+  spoofGuard: boolean;
 }
 
 export const DEFAULT_SECURITY: VswitchSecurity = {
   allowPromiscuous: false,
   allowMacChanges: false,
   allowForgedTransmits: false,
+  spoofGuard: true,
 };
 
 export interface VswitchOptions {
@@ -101,7 +111,7 @@ export interface VswitchOptions {
   uplinks: string[];
   portGroups: { name: string; vlan: number; security?: Partial<VswitchSecurity> }[];
   /** VM ports (one per vNIC), after the uplinks in port numbering. */
-  vmPorts: { name: string; portGroup: string; mac: Mac }[];
+  vmPorts: { name: string; portGroup: string; mac: Mac; ip?: number | null }[];
   teaming?: TeamingPolicy;
   /**
    * vSphere's "Notify switches" (default yes): when a VM's traffic moves to another uplink
@@ -130,6 +140,8 @@ interface VmPort {
   group: PortGroup;
   vid: number;
   configuredMac: Mac;
+  /** The vNIC's configured IPv4 address (uint32), or null when the vswitch is not told. */
+  ip: number | null;
   effectiveMac: Mac;
   /** The MAC the switch honours: configured, or effective when MAC changes are accepted. */
   honoredMac: Mac;
@@ -221,6 +233,7 @@ export class Vswitch implements Device {
         group,
         vid: group.vid,
         configuredMac: p.mac,
+        ip: p.ip ?? null,
         effectiveMac: p.mac,
         honoredMac: p.mac,
         honoredHi: Math.floor(p.mac / 0x1000000),
@@ -419,6 +432,7 @@ export class Vswitch implements Device {
       );
       return;
     }
+    if (v.ip !== null && v.group.security.spoofGuard && !this.isGuarded(v, frame, nowNs)) return;
     this.learn(vid, port, frame, nowNs);
     if ((b[s] & 1) !== 0) {
       this.floodFromVm(v, frame, nowNs, readMac(b, s));
@@ -735,6 +749,48 @@ export class Vswitch implements Device {
           ? "multicast"
           : `no entry for ${formatMac(dst)}`;
     this.record(nowNs, frame, inPort, this.outNames(n), vid, "flood", `flooded in vlan ${vid}: ${why}`);
+  }
+
+  /**
+   * SpoofGuard: an ARP or IPv4 frame from `v` must carry the vNIC's own addresses (ARP: sender
+   * IP and sender MAC, the fields neighbours' caches take; IPv4: the source). 0.0.0.0 is allowed
+   * (an RFC 5227 ARP probe, a DHCP request). Other EtherTypes, and frames too short to say, pass
+   * (later stages refuse what is malformed). False when the frame was dropped.
+   */
+  private isGuarded(v: VmPort, frame: Frame, nowNs: number): boolean {
+    const b = frame.buf;
+    const s = frame.start;
+    const type = (b[s + 12] << 8) | b[s + 13];
+    const ip = v.ip as number;
+    if (type === 0x0806 && frame.length >= ETHERNET_HEADER_LEN + 28) {
+      const spa = Arp.senderIp(b, s + ETHERNET_HEADER_LEN);
+      const isOwnMac = macHiAt(b, s + 22) === v.honoredHi && macLoAt(b, s + 22) === v.honoredLo;
+      if ((spa === ip || spa === 0) && isOwnMac) return true;
+      this.drop(
+        v.index,
+        frame,
+        nowNs,
+        v.vid,
+        VswitchDrop.spoofedArp,
+        () =>
+          `dropped: spoofed ARP (sender ${formatIpv4(spa)} at ${formatMac(readMac(b, s + 22))}; ${v.name} is ${formatIpv4(ip)} at ${formatMac(v.honoredMac)})`,
+      );
+      return false;
+    }
+    if (type === 0x0800 && frame.length >= ETHERNET_HEADER_LEN + 20) {
+      const src = Ipv4Header.src(b, s + ETHERNET_HEADER_LEN);
+      if (src === ip || src === 0) return true;
+      this.drop(
+        v.index,
+        frame,
+        nowNs,
+        v.vid,
+        VswitchDrop.spoofedIp,
+        () => `dropped: spoofed IPv4 source ${formatIpv4(src)} (${v.name} is ${formatIpv4(ip)})`,
+      );
+      return false;
+    }
+    return true;
   }
 
   /** Storm control on uplink `port`: false (frame dropped, counted) when over the class's rate. */

@@ -89,7 +89,12 @@ describe("the shipped seed example", () => {
     expect(s1.vswitches[0].portGroups[0]).toEqual({
       name: "web",
       vlan: 10,
-      security: { allowPromiscuous: false, allowMacChanges: false, allowForgedTransmits: false },
+      security: {
+        allowPromiscuous: false,
+        allowMacChanges: false,
+        allowForgedTransmits: false,
+        spoofGuard: true,
+      },
     });
     const byName = new Map(s1.vms.map((v) => [v.name, v]));
     expect(byName.get("web1")!.nics[0]).toMatchObject({
@@ -183,7 +188,7 @@ describe("defaults and units", () => {
       minimal("").replace(
         "          pg: { vlan: 1 }",
         `          pg: { vlan: 1, security: { macChanges: reject } }
-          open: { vlan: 1, security: { promiscuous: true } }
+          open: { vlan: 1, security: { promiscuous: true, spoofGuard: false } }
         security: { macChanges: accept, forgedTransmits: accept }`,
       ),
     );
@@ -192,11 +197,13 @@ describe("defaults and units", () => {
       allowPromiscuous: false,
       allowMacChanges: false,
       allowForgedTransmits: true,
+      spoofGuard: true,
     });
     expect(open.security).toEqual({
       allowPromiscuous: true,
       allowMacChanges: true,
       allowForgedTransmits: true,
+      spoofGuard: false,
     });
   });
 
@@ -302,14 +309,14 @@ describe("errors", () => {
       "/nonexistent/vnet-topology.yaml: cannot read the topology file: no such file",
     );
   });
-  it("refuses a file over 32 MiB before reading it, a binary file, and text that is not UTF-8", () => {
+  it("refuses a file over 16 MiB before reading it, a binary file, and text that is not UTF-8", () => {
     const dir = mkdtempSync(join(tmpdir(), "vnet-load-test-"));
     try {
       const big = join(dir, "big.yaml");
       writeFileSync(big, "");
       truncateSync(big, MAX_TOPOLOGY_BYTES + 1); // sparse: nothing is written
       expect(() => loadTopologyFile(big)).toThrow(
-        `${big}: the file is 32.0 MiB; a topology file may be at most 32 MiB`,
+        `${big}: the file is 16.0 MiB; a topology file may be at most 16 MiB`,
       );
       const bin = join(dir, "capture.pcap");
       writeFileSync(bin, Uint8Array.from([0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0]));

@@ -79,6 +79,7 @@ const REJECT_ALL: SecurityPolicy = {
   allowPromiscuous: false,
   allowMacChanges: false,
   allowForgedTransmits: false,
+  spoofGuard: true,
 };
 
 interface NodeInfo {
@@ -132,6 +133,7 @@ function resolveSecurity(s: SecurityFile | undefined, base: SecurityPolicy): Sec
     allowPromiscuous: securityValue(s.promiscuous, base.allowPromiscuous),
     allowMacChanges: securityValue(s.macChanges, base.allowMacChanges),
     allowForgedTransmits: securityValue(s.forgedTransmits, base.allowForgedTransmits),
+    spoofGuard: s.spoofGuard ?? base.spoofGuard,
   };
 }
 

@@ -157,8 +157,16 @@ const security = z
       .describe(
         "Forged transmits: the guest may send with a source MAC other than its vNIC's. Default reject.",
       ),
+    spoofGuard: z
+      .boolean({ error: (iss) => `expected true or false, got ${showValue(iss.input)}` })
+      .optional()
+      .describe(
+        "SpoofGuard (NSX) / port security (OpenStack): ARP and IPv4 from a VM must carry its configured IP and MAC (0.0.0.0 allowed for probes and DHCP); others are dropped and counted. Default true.",
+      ),
   })
-  .describe("vSphere security policy. Keys not given fall back to the vswitch's security, then to reject.");
+  .describe(
+    "vSphere security policy (and SpoofGuard). Keys not given fall back to the vswitch's security, then to reject (spoofGuard: true).",
+  );
 
 /** A storm-control level: packets per second, as a number or text ("1000pps", "10kpps"). */
 const ppsLevel = z

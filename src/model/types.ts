@@ -63,6 +63,8 @@ export interface SecurityPolicy {
   allowMacChanges: boolean;
   /** Let the guest send with a source MAC other than its vNIC's (vSphere "forged transmits"). */
   allowForgedTransmits: boolean;
+  /** ARP and IPv4 from a vNIC must carry its configured IP (and MAC): NSX SpoofGuard, OpenStack port security. */
+  spoofGuard: boolean;
 }
 
 export interface PortGroupSpec {

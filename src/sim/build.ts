@@ -113,7 +113,7 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
     >();
     const vsPorts = new Map<
       string,
-      { vm: string; nic: number; name: string; portGroup: string; mac: number }[]
+      { vm: string; nic: number; name: string; portGroup: string; mac: number; ip: number }[]
     >();
     for (const vm of server.vms) {
       vm.nics.forEach((nic, i) => {
@@ -132,6 +132,7 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
             name: multi ? `${vm.name}/${nic.name}` : vm.name,
             portGroup: a.portGroup,
             mac: nic.mac,
+            ip: nic.ip,
           });
           vsPorts.set(a.vswitch, list);
         } else {
@@ -183,7 +184,7 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
           name: `${server.name}/${vs.name}`,
           uplinks: vs.uplinks.map((u) => `uplink:${u}`),
           portGroups: vs.portGroups.map((pg) => ({ name: pg.name, vlan: pg.vlan, security: pg.security })),
-          vmPorts: ports.map((p) => ({ name: p.name, portGroup: p.portGroup, mac: p.mac })),
+          vmPorts: ports.map((p) => ({ name: p.name, portGroup: p.portGroup, mac: p.mac, ip: p.ip })),
           macTableSize: vs.macTableSize,
           macAgingNs: vs.macAgingSec * 1e9,
           stormControl: vs.stormControl,

@@ -16,7 +16,7 @@ const RULES = fileURLToPath(new URL("./topologies/rules.yaml", import.meta.url))
 const HOPPING = fileURLToPath(new URL("./topologies/hopping.yaml", import.meta.url));
 
 /** A broadcast ARP request from `mac` behind the given 802.1Q tags (outermost first). */
-function taggedArp(mac: number, vids: number[]): Uint8Array {
+function taggedArp(mac: number, vids: number[], senderIp = [192, 168, 20, 66]): Uint8Array {
   const b = new Uint8Array(14 + 4 * vids.length + 28);
   b.fill(0xff, 0, 6);
   for (let i = 0; i < 6; i++) b[6 + i] = Math.floor(mac / 2 ** (8 * (5 - i))) % 256;
@@ -27,7 +27,7 @@ function taggedArp(mac: number, vids: number[]): Uint8Array {
   }
   b.set([0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01], o);
   for (let i = 0; i < 6; i++) b[o + 10 + i] = b[6 + i];
-  b.set([192, 168, 20, 66], o + 16);
+  b.set(senderIp, o + 16);
   b.set([192, 168, 20, 5], o + 26);
   return b;
 }
@@ -69,6 +69,66 @@ describe("VLAN hopping through a physical switch", () => {
   });
 });
 
+describe("SpoofGuard: ARP and IP sources must be the vNIC's own", () => {
+  /** A gratuitous ARP reply from vm1 claiming the gateway's 192.168.10.1 is at vm1's MAC. */
+  function poison(net: Network): void {
+    const mac = net.topology.servers[0].vms[0].nics[0].mac;
+    const b = taggedArp(mac, [], [192, 168, 10, 1]);
+    b[21] = 2; // opcode: reply
+    b.set([192, 168, 10, 1], 38); // target IP: the gateway (gratuitous)
+    net.sendRaw("vm1", b);
+  }
+  const gatewayEntry = (net: Network, device: string) =>
+    net.show("arp", device).find((r) => r.ip === "192.168.10.1");
+  const macOf = (net: Network, vm: string) =>
+    net.topology.servers.flatMap((s) => s.vms).find((v) => v.name === vm)?.nics[0].mac as number;
+
+  it("on by default: a gratuitous ARP claiming the gateway is refused; neighbours keep the real one", async () => {
+    const net = await loadNetwork(RULES);
+    expect(net.trace("vm3", "vm5").delivered).toBe(true); // vm3 has the gateway in its cache
+    const before = gatewayEntry(net, "vm3")?.mac;
+    poison(net);
+    expect(counter(net, "server1/vs0", "spoofguard-arp")).toBe(1);
+    expect(gatewayEntry(net, "vm3")?.mac).toBe(before);
+    const t = net.trace("vm3", "vm5");
+    expect(t.delivered).toBe(true);
+    expect(t.physicalDevices).toContain("tor1");
+  });
+
+  it("turned off (spoofGuard: false), the same frame poisons vm3's cache: the attack the guard stops", async () => {
+    const text = (await import("node:fs"))
+      .readFileSync(RULES, "utf8")
+      .replace(
+        "          web: { vlan: 10 }\n          db: { vlan: 20 }\n          iso: { vlan: 30 }\n    vms:\n      vm1",
+        "          web: { vlan: 10, security: { spoofGuard: false } }\n          db: { vlan: 20 }\n          iso: { vlan: 30 }\n    vms:\n      vm1",
+      );
+    const net = Network.fromText(text, "open.yaml");
+    expect(net.trace("vm3", "vm5").delivered).toBe(true);
+    poison(net);
+    expect(counter(net, "server1/vs0", "spoofguard-arp")).toBe(0);
+    const vm1Mac = macOf(net, "vm1");
+    const poisoned = gatewayEntry(net, "vm3")?.mac as string;
+    expect(Number.parseInt(poisoned.replaceAll(":", ""), 16)).toBe(vm1Mac);
+  });
+
+  it("an IPv4 packet with another VM's source address is refused and counted", async () => {
+    const net = await loadNetwork(RULES);
+    const mac = macOf(net, "vm1");
+    const b = new Uint8Array(14 + 28);
+    b.fill(0xff, 0, 6);
+    for (let i = 0; i < 6; i++) b[6 + i] = Math.floor(mac / 2 ** (8 * (5 - i))) % 256;
+    b.set(
+      [
+        0x08, 0x00, 0x45, 0, 0, 28, 0, 1, 0, 0, 64, 1, 0, 0, 192, 168, 10, 13, 192, 168, 10, 255, 8, 0, 0, 0,
+        0, 0, 0, 0,
+      ],
+      12,
+    );
+    net.sendRaw("vm1", b);
+    expect(counter(net, "server1/vs0", "spoofguard-ip")).toBe(1);
+  });
+});
+
 describe("storm control", () => {
   /** tor1's frames sent out of every port (the flood copies), after vm1 bursts 20,000 broadcasts. */
   async function burst(stormYaml: string, vsStormYaml = "") {
@@ -87,7 +147,7 @@ describe("storm control", () => {
     const rx = (device: string) => net.show("ports", device).reduce((n, r) => n + (r.rxFrames as number), 0);
     const before = { tor1: tx("tor1"), vm4: rx("vm4") };
     const mac = net.topology.servers[0].vms[0].nics[0].mac;
-    const frame = taggedArp(mac, []);
+    const frame = taggedArp(mac, [], [192, 168, 10, 11]); // vm1's own address: SpoofGuard lets it pass
     // 20,000 broadcasts over 100 ms (200,000 per second): above any sane level, below the queues.
     for (let i = 0; i < 20_000; i++) net.sendRaw("vm1", frame, 0, 0.005);
     net.settle();
