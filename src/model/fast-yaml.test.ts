@@ -32,6 +32,19 @@ function agrees(text: string): boolean {
 }
 
 describe("tryParseSimpleYaml", () => {
+  it("says on which line it gave up", () => {
+    const at = (text: string) => {
+      const stop = { line: 0 };
+      expect(tryParseSimpleYaml(text, stop)).toBeUndefined();
+      return stop.line;
+    };
+    expect(at("a: 1\nb: &x 2\n")).toBe(2);
+    expect(at("a: 1\n# c\nb:\n\tc: 1\n")).toBe(4);
+    expect(at("a: 1\n---\n")).toBe(2);
+    expect(at("a: x\n  y\n")).toBe(2);
+    expect(at("a:\n  - [1, 2\n")).toBe(2);
+  });
+
   it("reads block maps, sequences, flow collections, scalars and comments", () => {
     const text = `# a comment
 name: t   # trailing comment

@@ -19,6 +19,8 @@ class Unsupported extends Error {}
 const UNSUPPORTED = new Unsupported("unsupported");
 
 interface Line {
+  /** 1-based line number in the text. */
+  no: number;
   indent: number;
   /** The content after the indentation, comment not yet removed. */
   text: string;
@@ -278,6 +280,8 @@ class FlowParser {
 /** Block structure over the significant lines. */
 class BlockParser {
   pos = 0;
+  /** Index of the line being read (where the reader gives up, if it does). */
+  at = 0;
   /** Levels of nesting around the node being read. */
   private depth = 0;
   constructor(private readonly lines: Line[]) {}
@@ -294,6 +298,7 @@ class BlockParser {
     const out: unknown[] = [];
     while (this.pos < this.lines.length) {
       const line = this.lines[this.pos];
+      this.at = this.pos;
       if (line.indent < indent) break;
       if (line.indent > indent) throw UNSUPPORTED;
       if (!(line.text === "-" || line.text.startsWith("- "))) break;
@@ -307,7 +312,7 @@ class BlockParser {
       const childIndent = indent + 1 + (rest.length - trimmed.length);
       if (startsMapEntry(trimmed) || trimmed.startsWith("- ") || trimmed === "-") {
         // A compact nested node: read it as if it began on its own line at its column.
-        this.lines[this.pos] = { indent: childIndent, text: trimmed };
+        this.lines[this.pos] = { no: line.no, indent: childIndent, text: trimmed };
         out.push(this.node(childIndent));
       } else {
         this.pos++;
@@ -324,6 +329,7 @@ class BlockParser {
     const out: Record<string, unknown> = {};
     while (this.pos < this.lines.length) {
       const line = this.lines[this.pos];
+      this.at = this.pos;
       if (line.indent < indent) break;
       if (line.indent > indent) throw UNSUPPORTED;
       if (line.text === "-" || line.text.startsWith("- ")) break;
@@ -358,7 +364,10 @@ class BlockParser {
   /** After a one-line value, a more indented line would be a multi-line scalar: not ours. */
   private noContinuation(indent: number): void {
     const next = this.lines[this.pos];
-    if (next !== undefined && next.indent > indent) throw UNSUPPORTED;
+    if (next !== undefined && next.indent > indent) {
+      this.at = this.pos;
+      throw UNSUPPORTED;
+    }
   }
 }
 
@@ -378,31 +387,49 @@ function mapColon(text: string): number {
   return -1;
 }
 
+/** The 1-based line of offset `i` in `text`. */
+function lineOf(text: string, i: number): number {
+  let n = 1;
+  for (let j = text.indexOf("\n"); j >= 0 && j < i; j = text.indexOf("\n", j + 1)) n++;
+  return n;
+}
+
 /**
  * Parses text in the plain subset and returns what `yaml`'s `parseDocument(text).toJS()` would,
- * or undefined when the text uses anything else (then use `yaml`).
+ * or undefined when the text uses anything else (then use `yaml`); `stop.line` then says on
+ * which line it gave up.
  */
-export function tryParseSimpleYaml(text: string): unknown {
-  if (text.includes("\t") || text.includes("\r") || text.charCodeAt(0) === 0xfeff) return undefined;
+export function tryParseSimpleYaml(text: string, stop: { line: number } = { line: 0 }): unknown {
+  for (const c of ["\t", "\r", "\uFEFF"]) {
+    const i = text.indexOf(c);
+    if (i >= 0) {
+      stop.line = lineOf(text, i);
+      return undefined;
+    }
+  }
   const lines: Line[] = [];
   let start = 0;
+  let no = 0;
   while (start <= text.length) {
     let end = text.indexOf("\n", start);
     if (end < 0) end = text.length;
     const raw = text.slice(start, end);
     start = end + 1;
+    no++;
     let indent = 0;
     while (raw.charCodeAt(indent) === 32) indent++;
     const body = raw.slice(indent).trimEnd();
     if (body === "" || body[0] === "#") continue;
     // Document markers and directives belong to full YAML.
-    if (indent === 0 && (body.startsWith("---") || body.startsWith("...") || body[0] === "%"))
+    if (indent === 0 && (body.startsWith("---") || body.startsWith("...") || body[0] === "%")) {
+      stop.line = no;
       return undefined;
-    lines.push({ indent, text: body });
+    }
+    lines.push({ no, indent, text: body });
   }
   if (lines.length === 0) return null;
+  const p = new BlockParser(lines);
   try {
-    const p = new BlockParser(lines);
     const first = lines[0];
     let v: unknown;
     if (first.indent === 0 && (mapColon(first.text) > 0 || first.text === "-" || first.text.startsWith("- ")))
@@ -410,11 +437,18 @@ export function tryParseSimpleYaml(text: string): unknown {
     else if (lines.length === 1 && first.indent === 0) {
       v = inlineValue(first.text, 0);
       p.pos = 1;
-    } else return undefined;
-    if (p.pos !== lines.length) return undefined;
+    } else {
+      stop.line = first.no;
+      return undefined;
+    }
+    if (p.pos !== lines.length) {
+      stop.line = lines[p.pos].no;
+      return undefined;
+    }
     return v;
   } catch (e) {
-    if (e instanceof Unsupported) return undefined;
-    throw e;
+    if (!(e instanceof Unsupported)) throw e;
+    stop.line = lines[Math.min(p.at, lines.length - 1)].no;
+    return undefined;
   }
 }

@@ -37,6 +37,14 @@ import { hint } from "./suggest.ts";
 import type { Topology } from "./types.ts";
 import { aliasScan, type BoundFinding, nestingScan } from "./yaml-bounds.ts";
 
+/**
+ * The largest text the `yaml` package's full parser is run on: about 0.8 GB of heap and 10 s
+ * here (it takes some 200 bytes of heap per byte of text), 2.4 times the generated 16,000-VM data
+ * center. Larger files load through the fast reader only, so they must be plain YAML; their
+ * diagnostics name the document path but no line (placing them needs the full parse).
+ */
+export const MAX_FULL_YAML_BYTES = 4 * 1024 * 1024;
+
 export interface LoadResult {
   topology: Topology;
   warnings: Diagnostic[];
@@ -48,10 +56,12 @@ export interface LoadResult {
  */
 class Positions {
   readonly lineCounter = new LineCounter();
-  readonly doc: Document;
+  /** Undefined for a text too large to parse fully: its diagnostics then have no line. */
+  readonly doc: Document | undefined;
   /** Each alias's anchored node (from `aliasScan`); yaml's own lookup walks the document per call. */
   aliasTargets = new Map<YamlNode, YamlNode>();
-  constructor(text: string) {
+  constructor(text: string | undefined) {
+    if (text === undefined) return;
     this.doc = parseDocument(text, {
       lineCounter: this.lineCounter,
       prettyErrors: false,
@@ -64,6 +74,7 @@ class Positions {
     });
   }
   at(offset: number): { line: number; col: number } {
+    if (this.doc === undefined) return { line: 0, col: 0 };
     const p = this.lineCounter.linePos(offset);
     return { line: p.line, col: p.col };
   }
@@ -78,10 +89,12 @@ function refuse(d: Diagnostic): never {
 export function loadTopologyText(text: string, sourcePath: string): LoadResult {
   // Most files are plain YAML that the fast reader handles; the full parser (and its positions)
   // is then needed only when there is something to report.
-  let data = tryParseSimpleYaml(text);
+  const stop = { line: 0 };
+  let data = tryParseSimpleYaml(text, stop);
+  const isBig = text.length > MAX_FULL_YAML_BYTES;
   let positions: Positions | undefined;
   const pos = () => {
-    positions ??= new Positions(text);
+    positions ??= new Positions(isBig ? undefined : text);
     return positions;
   };
   if (data === undefined) {
@@ -89,6 +102,16 @@ export function loadTopologyText(text: string, sourcePath: string): LoadResult {
     // recurses per level, runs next: bound the nesting first, in one pass that cannot overflow.
     const deep = nestingScan(text);
     if (deep !== undefined) refuse(boundDiagnostic(deep, new LineCounterOf(text), sourcePath));
+    if (isBig)
+      refuse({
+        file: sourcePath,
+        line: stop.line,
+        col: 1,
+        path: "",
+        message: `this file is ${(text.length / 1024 / 1024).toFixed(1)} MiB, and a topology file over ${MAX_FULL_YAML_BYTES / 1024 / 1024} MiB must be plain YAML (block maps and lists, one-line values, comments; no anchors, tags, tabs, multi-line values or document markers), which this line is not`,
+        severity: "error",
+        code: "file-too-large",
+      });
     data = readFullYaml(pos(), sourcePath, text);
   }
   if (data === null || data === undefined) {
@@ -167,7 +190,7 @@ function boundDiagnostic(
 
 /** Syntax errors, duplicate keys and alias bombs of the full YAML parse, then its data. */
 function readFullYaml(p: Positions, sourcePath: string, text: string): unknown {
-  const { doc } = p;
+  const doc = p.doc as Document; // a text the full parser may read
   // Only the first syntax error: after it the parser's view of the structure is a guess, and
   // what follows is usually an echo of the same mistake.
   const first = doc.errors[0];
@@ -481,6 +504,7 @@ function duplicateKeys(doc: Document): { key: string; offset: number; firstOffse
 
 /** The offset in the source of the node at `path` (its key when `where` is "key"), or of the deepest ancestor found. */
 function locate(p: Positions, path: DocPath, where: "key" | "value"): number {
+  if (p.doc === undefined) return 0;
   let node: unknown = p.doc.contents;
   let best = rangeStart(node) ?? 0;
   for (let i = 0; i < path.length; i++) {

@@ -12,10 +12,11 @@ export { type Diagnostic, formatDiagnostic, TopologyError } from "./diagnostics.
 export { type LoadResult, loadTopologyText } from "./load-text.ts";
 
 /**
- * The largest topology file read: 20 times the generated 16,000-VM data center (1.7 MB). Past
- * it the file is refused before it is read, so a wrong path (a disk image, a log) costs nothing.
+ * The largest topology file read: about 10 times the generated 16,000-VM data center (1.7 MB),
+ * which the fast reader loads in about 1 GB of heap. Past it the file is refused before it is
+ * read, so a wrong path (a disk image, a log) costs nothing.
  */
-export const MAX_TOPOLOGY_BYTES = 32 * 1024 * 1024;
+export const MAX_TOPOLOGY_BYTES = 16 * 1024 * 1024;
 
 /** Reads and loads a topology file; an unreadable file is a `TopologyError` with one diagnostic. */
 export function loadTopologyFile(path: string): LoadResult {

@@ -12,7 +12,7 @@ import { describe, expect, it, vi } from "vitest";
 import { isMap, isPair, isSeq, Parser, parseDocument, stringify } from "yaml";
 import { type Diagnostic, TopologyError } from "./diagnostics.ts";
 import { tryParseSimpleYaml } from "./fast-yaml.ts";
-import { loadTopologyText } from "./load-text.ts";
+import { loadTopologyText, MAX_FULL_YAML_BYTES } from "./load-text.ts";
 import { EXPANSION_FLOOR_VALUES, MAX_NESTING, nestingScan } from "./yaml-bounds.ts";
 
 /** The one error of refusing `text`, and how long the loader took to say it. */
@@ -177,6 +177,27 @@ describe("the nesting pre-scan", () => {
   })("counts at most one level more than valid YAML has (a value on its own line)", (v, indent, style) => {
     const text = stringify({ root: v }, { indent, collectionStyle: style as "any" });
     expect(scanned(text)).toBeLessThanOrEqual(builtDepth(text) + 1);
+  });
+});
+
+describe("files too large for the full YAML parser", () => {
+  // Comments cost the fast reader nothing, so a big file is cheap to make and to read.
+  const padding = `${"# padding padding padding padding padding padding padding padding\n".repeat(70_000)}`;
+
+  it("refuses a file over 4 MiB that is not plain YAML, at the line the fast reader stopped", () => {
+    const text = `name: big\n${padding}servers: &s {}\n`;
+    expect(text.length).toBeGreaterThan(MAX_FULL_YAML_BYTES);
+    const d = refusal(text);
+    expect(d.code).toBe("file-too-large");
+    expect([d.line, d.col]).toEqual([70_002, 1]);
+    expect(d.message).toMatch(/^this file is 4\.\d MiB, and a topology file over 4 MiB must be plain YAML/);
+    expect(d.ms).toBeLessThan(QUICK_MS);
+  });
+
+  it("names the path but no line for an error in a plain file over 4 MiB (placing it would need the full parse)", () => {
+    const d = refusal(`name: big\n${padding}servers: { s2: 7 }\n`);
+    expect(d).toMatchObject({ line: 0, col: 0, code: "bad-type" });
+    expect(d.message).toBe("servers.s2: expected a map (key: value lines), got 7");
   });
 });
 
