@@ -1,7 +1,15 @@
 /** Layer-2 reasoning: port tagging, VLAN lists, switch paths and loops. */
 
 import { describe, expect, it } from "vitest";
-import { egressTagging, formatVlanList, ingressVlan, SwitchGraph } from "./l2.ts";
+import {
+  carriesVlan,
+  egressTagging,
+  formatVlanList,
+  ingressVlan,
+  type SwitchEdge,
+  SwitchGraph,
+  VlanGraphs,
+} from "./l2.ts";
 import type { SwitchPortSpec } from "./types.ts";
 
 const access10: SwitchPortSpec = { name: "a", mode: "access", vlan: 10 };
@@ -65,5 +73,46 @@ describe("SwitchGraph", () => {
     expect(ring.loops.map((l) => l.text)).toEqual(["c:p1 -> b:p2 -> b:p1 -> a:p1 -> a:p2 -> c:p2 -> c"]);
     const self = new SwitchGraph(["a"], [e(3, "a", "p1", "a", "p2")]);
     expect(self.loops.map((l) => l.text)).toEqual(["a:p2 -> a:p1 -> a"]);
+  });
+});
+
+describe("VlanGraphs: loops are per VLAN", () => {
+  const trunk = (vlans: number[] | null, nativeVlan: number | null = null): SwitchPortSpec => ({
+    name: "x",
+    mode: "trunk",
+    vlans,
+    nativeVlan,
+  });
+  const edges: SwitchEdge[] = [
+    { linkIndex: 0, a: { node: "s1", port: "p1" }, b: { node: "s2", port: "p1" } },
+    { linkIndex: 1, a: { node: "s1", port: "p2" }, b: { node: "s2", port: "p2" } },
+  ];
+
+  it("parallel trunks with disjoint VLANs form no loop, and each VLAN has its own path", () => {
+    const ports: Record<string, SwitchPortSpec> = { p1: trunk([10]), p2: trunk([20]) };
+    const g = new VlanGraphs(["s1", "s2"], edges, (_n, p) => ports[p]);
+    expect(g.loops()).toEqual([]);
+    expect(g.of(10)?.isConnected("s1", "s2")).toBe(true);
+    expect(g.of(20)?.isConnected("s1", "s2")).toBe(true);
+    expect(g.of(30)).toBeUndefined();
+  });
+
+  it("a VLAN both trunks carry loops, and only that one is named", () => {
+    const ports: Record<string, SwitchPortSpec> = { p1: trunk([10, 20]), p2: trunk([20, 30]) };
+    const loops = new VlanGraphs(["s1", "s2"], edges, (_n, p) => ports[p]).loops();
+    expect(loops.map((l) => l.vlans)).toEqual([[20]]);
+    expect(loops[0].loop.closingLinkIndex).toBe(1);
+  });
+
+  it("all-VLAN trunks loop in every VLAN, computed once for identical cables", () => {
+    const g = new VlanGraphs(["s1", "s2"], edges, () => trunk(null));
+    expect(g.groups.length).toBe(1);
+    expect(g.loops()[0].vlans.length).toBe(4094);
+  });
+
+  it("a cable carries a VLAN only when both ends keep it that VLAN (native mismatch does not)", () => {
+    expect(carriesVlan(trunk([10]), trunk([10]), 10)).toBe(true);
+    expect(carriesVlan(trunk([10], 10), trunk([10]), 10)).toBe(false);
+    expect(carriesVlan({ name: "a", mode: "access", vlan: 10 }, trunk([10], 10), 10)).toBe(true);
   });
 });

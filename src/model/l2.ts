@@ -3,7 +3,8 @@
  * classifies and emits frames of a VLAN (IEEE 802.1Q-2018 §6.9 ingress classification and
  * §6.9.2 egress tagging, in the access/trunk vocabulary of switch vendors), whether a VLAN
  * crosses a cable between two switches, the path between two switches, and layer-2 loops
- * (cycles of switch-to-switch cables, which vnet refuses until it has a spanning tree).
+ * (cycles of switch-to-switch cables that all carry one VLAN, which vnet refuses until it has a
+ * spanning tree: parallel trunks carrying disjoint VLANs are no loop).
  * Browser-safe; works on the normalized `SwitchPortSpec` and `LinkSpec`.
  */
 
@@ -188,4 +189,88 @@ export function switchEdges(links: readonly LinkSpec[], isSwitch: (n: string) =>
     if (isSwitch(l.a.node) && isSwitch(l.b.node)) out.push({ linkIndex: i, a: l.a, b: l.b });
   });
   return out;
+}
+
+/** Whether a cable between ports `a` and `b` carries VLAN `vid` both ways as that same VLAN. */
+export function carriesVlan(a: SwitchPortSpec, b: SwitchPortSpec, vid: number): boolean {
+  const oneWay = (from: SwitchPortSpec, to: SwitchPortSpec) => {
+    const t = egressTagging(from, vid);
+    return t !== null && ingressVlan(to, t === "tagged" ? vid : null) === vid;
+  };
+  return oneWay(a, b) && oneWay(b, a);
+}
+
+/** The switch graph of the VLANs whose frames cross exactly the same cables. */
+export interface VlanGraph {
+  vlans: number[];
+  graph: SwitchGraph;
+}
+
+/**
+ * Per VLAN, the graph of the switch cables that carry it: VLANs carried by the same cables share
+ * one graph (so 4,094 VLANs of identical trunks cost one). A loop is a cycle within one of them.
+ * `portOf` gives a cable end's port (undefined: unknown, carries nothing).
+ */
+export class VlanGraphs {
+  readonly groups: VlanGraph[] = [];
+  private readonly byVlan = new Map<number, VlanGraph>();
+
+  constructor(
+    switchNames: readonly string[],
+    edges: readonly SwitchEdge[],
+    portOf: (node: string, port: string) => SwitchPortSpec | undefined,
+  ) {
+    // The VLANs any switch cable end admits; the rest cross no cable.
+    const candidates = new Set<number>();
+    const ends = edges.map((e) => [portOf(e.a.node, e.a.port), portOf(e.b.node, e.b.port)] as const);
+    for (const [a, b] of ends) {
+      for (const p of [a, b]) {
+        if (p === undefined) continue;
+        if (p.mode === "access") candidates.add(p.vlan);
+        else if (p.vlans === null) for (let v = 1; v <= 4094; v++) candidates.add(v);
+        else for (const v of p.vlans) candidates.add(v);
+      }
+    }
+    const bySignature = new Map<string, VlanGraph>();
+    for (const vid of [...candidates].sort((x, y) => x - y)) {
+      const carrying: SwitchEdge[] = [];
+      const keys: number[] = [];
+      edges.forEach((e, i) => {
+        const [a, b] = ends[i];
+        if (a !== undefined && b !== undefined && carriesVlan(a, b, vid)) {
+          carrying.push(e);
+          keys.push(i);
+        }
+      });
+      if (carrying.length === 0) continue;
+      const sig = keys.join(",");
+      let g = bySignature.get(sig);
+      if (g === undefined) {
+        g = { vlans: [], graph: new SwitchGraph(switchNames, carrying) };
+        bySignature.set(sig, g);
+        this.groups.push(g);
+      }
+      g.vlans.push(vid);
+      this.byVlan.set(vid, g);
+    }
+  }
+
+  /** The graph of the cables carrying `vid`, or undefined when no switch cable carries it. */
+  of(vid: number): SwitchGraph | undefined {
+    return this.byVlan.get(vid)?.graph;
+  }
+
+  /** Loops, each with the VLANs whose cables all form it (one entry per closing cable and path). */
+  loops(): { loop: Loop; vlans: number[] }[] {
+    const out = new Map<string, { loop: Loop; vlans: number[] }>();
+    for (const g of this.groups) {
+      for (const loop of g.graph.loops) {
+        const key = `${loop.closingLinkIndex}\u0001${loop.text}`;
+        const seen = out.get(key);
+        if (seen === undefined) out.set(key, { loop, vlans: [...g.vlans] });
+        else seen.vlans.push(...g.vlans);
+      }
+    }
+    return [...out.values()].map((x) => ({ loop: x.loop, vlans: x.vlans.sort((a, b) => a - b) }));
+  }
 }

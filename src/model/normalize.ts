@@ -27,6 +27,7 @@ import {
   ingressVlan,
   type SwitchEdge,
   SwitchGraph,
+  VlanGraphs,
 } from "./l2.ts";
 import { assignMacs } from "./mac-assign.ts";
 import type {
@@ -179,6 +180,8 @@ class Normalizer {
   private readonly brokenPorts = new Set<string>();
   /** (landing switch, VLAN) pairs whose path to the gateway has been checked. */
   private readonly pathsChecked = new Set<string>();
+  /** Per VLAN, the switch cables that carry it (set by `checkLayer2`). */
+  private vlanGraphs: VlanGraphs | null = null;
 
   constructor(
     private readonly file: TopologyFile,
@@ -1077,14 +1080,21 @@ class Normalizer {
       switches.map((s) => s.name),
       edges,
     );
-    for (const loop of graph.loops)
+    const portOf = (sw: string, port: string) => ports.get(sw)?.get(port);
+    // A loop exists only within a VLAN that every cable of the cycle carries.
+    const vlanGraphs = new VlanGraphs(
+      switches.map((s) => s.name),
+      edges,
+      (sw, port) => portOf(sw, port)?.spec,
+    );
+    this.vlanGraphs = vlanGraphs;
+    for (const { loop, vlans } of vlanGraphs.loops())
       this.error(
         "l2-loop",
         ["links", loop.closingLinkIndex],
-        `layer-2 loop: ${loop.text}; vnet has no spanning tree yet, so broadcasts would circle forever: remove one of these links`,
+        `layer-2 loop in ${vlans.length === 1 ? "VLAN" : "VLANs"} ${formatVlanList(vlans)}: ${loop.text}; vnet has no spanning tree yet, so broadcasts would circle forever: remove one of these links or stop carrying ${vlans.length === 1 ? "that VLAN" : "those VLANs"} on one of them`,
       );
 
-    const portOf = (sw: string, port: string) => ports.get(sw)?.get(port);
     /** Where to point for a switch port: its configuration if any, else the link end naming it. */
     const portPath = (sw: string, port: string): DocPath => {
       const p = portOf(sw, port);
@@ -1226,7 +1236,9 @@ class Normalizer {
     portPath: (sw: string, port: string) => DocPath,
     once: (key: string) => boolean,
   ): void {
-    if (graph.loops.length > 0) return; // paths are ambiguous; the loop is reported
+    const own = this.vlanGraphs?.of(vid);
+    if (own !== undefined && own.loops.length > 0) return; // paths are ambiguous; the loop is reported
+
     // Every VM of a VLAN landing on the same switch takes the same path: check it once.
     const key = `${landing}\u0001${vid}`;
     if (this.pathsChecked.has(key)) return;
@@ -1235,6 +1247,9 @@ class Normalizer {
     if (gws === undefined) return;
     for (const { sw: gw } of gws) {
       if (gw === landing) continue;
+      // Joined by cables that carry the VLAN: nothing to report. Otherwise a path over any
+      // cables shows where the VLAN stops.
+      if (own?.isConnected(landing, gw) === true) continue;
       const hops = graph.path(landing, gw);
       if (hops === undefined) {
         if (once(`nopath ${landing} ${gw} ${vid}`))

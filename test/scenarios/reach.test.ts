@@ -117,6 +117,7 @@ describe("reach answers as pingall does, on every pair", () => {
     ["two racks", TWO_RACKS],
     ["the rules topology (VLAN isolation, no gateway, VFs)", RULES],
     ["the failover topology", FAILOVER],
+    ["parallel trunks with disjoint VLANs", file("../../examples/disjoint-trunks.yaml")],
   ] as const) {
     it(name, async () => {
       const text = (await import("node:fs")).readFileSync(path, "utf8");
