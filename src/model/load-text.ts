@@ -11,13 +11,14 @@ import {
   type Document,
   isAlias,
   isMap,
-  isPair,
   isScalar,
   isSeq,
   Lexer,
   LineCounter,
+  type Pair,
   parseDocument,
   type YAMLError,
+  type YAMLMap,
   type Node as YamlNode,
 } from "yaml";
 import type * as z from "zod";
@@ -72,6 +73,20 @@ class Positions {
       // yaml would print its warnings (a list used as a key) on the process's stderr.
       logLevel: "error",
     });
+  }
+  /** Per map, its pairs by key text (first of each), built on first use: a diagnostic per entry of a map of 100,000 would otherwise search it 100,000 times. */
+  private readonly pairsByKey = new WeakMap<object, Map<string, Pair>>();
+  pairOf(map: YAMLMap, key: string): Pair | undefined {
+    let index = this.pairsByKey.get(map);
+    if (index === undefined) {
+      index = new Map();
+      for (const pair of map.items) {
+        const k = keyText(pair.key);
+        if (k !== undefined && !index.has(k)) index.set(k, pair);
+      }
+      this.pairsByKey.set(map, index);
+    }
+    return index.get(key);
   }
   at(offset: number): { line: number; col: number } {
     if (this.doc === undefined) return { line: 0, col: 0 };
@@ -141,7 +156,30 @@ export function loadTopologyText(text: string, sourcePath: string): LoadResult {
     return { code, file: sourcePath, line, col, path: formatDocPath(path), message, severity };
   };
 
-  const parsed = TopologyFileSchema.safeParse(data, { error: genericMessage });
+  let parsed: ReturnType<typeof TopologyFileSchema.safeParse>;
+  try {
+    parsed = TopologyFileSchema.safeParse(data, { error: genericMessage });
+  } catch (e) {
+    // zod gathers a node's issues with push(...issues): past about 100,000 in one list or map
+    // (a huge file with the same mistake everywhere) that overflows the stack. Then only a
+    // sample is checked and said to be one.
+    if (!(e instanceof RangeError)) throw e;
+    const sample = sampleOf(data, SAMPLE_VALUES);
+    const raws: RawDiagnostic[] = [];
+    const r = TopologyFileSchema.safeParse(sample, { error: genericMessage });
+    if (!r.success) for (const iss of r.error.issues) zodToRaw(iss, [], sample, raws);
+    const diags = dedupe(raws).map((r) => place(r.code, r.path, r.at, r.message, r.severity));
+    diags.push({
+      code: "bad-type",
+      file: sourcePath,
+      line: 0,
+      col: 0,
+      path: "",
+      message: `too many mistakes to list: only the first ${SAMPLE_VALUES.toLocaleString("en-US")} values of the file were checked; fix these and check again`,
+      severity: "error",
+    });
+    throw new TopologyError(sortDiagnostics(diags));
+  }
   if (!parsed.success) {
     const raws: RawDiagnostic[] = [];
     for (const iss of parsed.error.issues) zodToRaw(iss, [], data, raws);
@@ -230,6 +268,42 @@ function readFullYaml(p: Positions, sourcePath: string, text: string): unknown {
   p.aliasTargets = scan.targets;
   // yaml's own alias limit counts differently (and in a message of its own): aliasScan bounds it.
   return doc.toJS({ maxAliasCount: -1 });
+}
+
+// --- a sample of a file with too many mistakes ----------------------------------------------------
+
+/** Values a sample holds: its mistakes are far fewer than the ~100,000 that overflow zod. */
+const SAMPLE_VALUES = 5_000;
+
+/**
+ * The first `budget` values of `data`, breadth first: every list and map keeps a prefix of its
+ * items (so paths into the sample are paths into the file) and loses the rest.
+ */
+function sampleOf(data: unknown, budget: number): unknown {
+  const copy = (v: unknown): unknown =>
+    v === null || typeof v !== "object" ? v : Array.isArray(v) ? [] : Object.create(null);
+  const root = copy(data);
+  let left = budget;
+  const queue: [unknown, unknown][] = [[data, root]];
+  for (let q = 0; q < queue.length && left > 0; q++) {
+    const [from, to] = queue[q];
+    if (Array.isArray(from)) {
+      for (const item of from) {
+        if (left-- <= 0) break;
+        const c = copy(item);
+        (to as unknown[]).push(c);
+        queue.push([item, c]);
+      }
+    } else if (from !== null && typeof from === "object") {
+      for (const [k, item] of Object.entries(from)) {
+        if (left-- <= 0) break;
+        const c = copy(item);
+        (to as Record<string, unknown>)[k] = c;
+        queue.push([item, c]);
+      }
+    }
+  }
+  return root;
 }
 
 // --- cutting a file to its well-formed part -----------------------------------------------------
@@ -511,7 +585,7 @@ function locate(p: Positions, path: DocPath, where: "key" | "value"): number {
     if (isAlias(node)) node = p.aliasTargets.get(node);
     const seg = path[i];
     if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && keyText(p.key) === String(seg));
+      const pair = p.pairOf(node, String(seg));
       if (pair === undefined) return best;
       const keyStart = rangeStart(pair.key);
       if (i === path.length - 1 && where === "key" && keyStart !== undefined) return keyStart;

@@ -201,6 +201,33 @@ describe("files too large for the full YAML parser", () => {
   });
 });
 
+describe("a file with the same mistake 150,000 times", () => {
+  it("lists the mistakes of a sample instead of overflowing the shape checker", () => {
+    // Over 4 MiB (padded with comments) so that no position is computed: the point is zod.
+    const pad = "# pad pad pad pad pad pad pad pad pad pad pad pad pad pad pad pad pad pad pad pad\n".repeat(
+      22_000,
+    );
+    const nics = Array(150_000).fill("{portGroup: w}").join(", ");
+    const t0 = performance.now();
+    let err: TopologyError | undefined;
+    try {
+      loadTopologyText(`name: x\n${pad}servers:\n  s1:\n    vms:\n      v1: { nics: [${nics}] }\n`, "t.yaml");
+    } catch (e) {
+      err = e as TopologyError;
+    }
+    expect(err).toBeInstanceOf(TopologyError);
+    expect(performance.now() - t0).toBeLessThan(QUICK_MS);
+    const messages = err!.errors.map((d) => d.message);
+    expect(messages).toContain(
+      "too many mistakes to list: only the first 5,000 values of the file were checked; fix these and check again",
+    );
+    expect(messages).toContain(
+      "servers.s1.vms.v1.nics[0]: missing required key 'ip' (expected an IPv4 address with prefix length (e.g. 192.168.10.11/24))",
+    );
+    expect(messages.length).toBeLessThan(5_000);
+  });
+});
+
 describe("aliases", () => {
   it("refuses a billion laughs at the alias where the expansion passes the cap, at once", () => {
     const lines = ["name: lol", 'a0: &a0 ["lol"]'];
