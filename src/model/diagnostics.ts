@@ -58,7 +58,8 @@ export type DiagnosticCode =
   | "gateway-unreachable"
   | "subnet-mismatch"
   | "vlan-mismatch"
-  | "uncabled";
+  | "uncabled"
+  | "vlan-hopping-risk";
 
 export interface Diagnostic {
   code: DiagnosticCode;

@@ -1135,6 +1135,51 @@ class Normalizer {
       }
     }
 
+    // The preconditions of double-tagging VLAN hopping: a host can send in VLAN v untagged (an
+    // access port of v facing a server) or with an outer tag v (a VF whose port VLAN is v), and a
+    // trunk of the same switch carries v as its native VLAN, so a frame tagged [v][w] leaves that
+    // trunk with only [w] and the next switch puts it in VLAN w.
+    const nativeTrunks = new Map<string, Map<number, string[]>>();
+    for (const sw of switches) {
+      const m = new Map<number, string[]>();
+      for (const p of sw.ports)
+        if (p.mode === "trunk" && p.nativeVlan !== null && far.has(`${sw.name}:${p.name}`))
+          m.set(p.nativeVlan, [...(m.get(p.nativeVlan) ?? []), p.name]);
+      nativeTrunks.set(sw.name, m);
+    }
+    const hoppingAdvice = "use a native VLAN that no host can send in (or none), as hardening guides advise";
+    for (const sw of switches) {
+      const natives = nativeTrunks.get(sw.name)!;
+      if (natives.size === 0) continue;
+      for (const p of sw.ports) {
+        const f = far.get(`${sw.name}:${p.name}`);
+        if (p.mode !== "access" || f === undefined || isSwitch(f.node)) continue;
+        const trunks = natives.get(p.vlan);
+        if (trunks === undefined) continue;
+        this.warn(
+          "vlan-hopping-risk",
+          portPath(sw.name, p.name),
+          `${sw.name}:${p.name} is an access port in VLAN ${p.vlan}, which is also the native VLAN of trunk ${trunks.join(", ")}: a host here can hop VLANs by double tagging ([${p.vlan}][other VLAN] leaves the trunk with only the inner tag); ${hoppingAdvice}`,
+        );
+      }
+    }
+
+    for (const att of this.attachments) {
+      if (att.tag !== null && att.what.startsWith("VF ")) {
+        for (const nicName of att.nics) {
+          const f = far.get(`${att.server}:${nicName}`);
+          if (f === undefined || !isSwitch(f.node)) continue;
+          const trunks = nativeTrunks.get(f.node)?.get(att.tag);
+          if (trunks === undefined || !once(`hop-vf ${f.node} ${att.tag}`)) continue;
+          this.warn(
+            "vlan-hopping-risk",
+            att.path,
+            `${att.what} puts its VM in VLAN ${att.tag}, which is the native VLAN of ${f.node}'s trunk ${trunks.join(", ")}: a guest can hop VLANs by sending frames tagged with another VLAN inside (the NIC adds ${att.tag} outside, the trunk strips it); ${hoppingAdvice}`,
+          );
+        }
+      }
+    }
+
     for (const att of this.attachments) {
       for (const nicName of att.nics) {
         const f = far.get(`${att.server}:${nicName}`);
