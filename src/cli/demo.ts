@@ -156,6 +156,7 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
     )
     .option("--file <topology>", "topology to run instead of the shipped example")
     .option("--pcap <dir>", "where to write the captures (default: a new temporary directory)")
+    .option("-q, --quiet", "no progress line on standard error")
     .option("--json", "print { traces, pingall, captures } as JSON")
     .action(async (opts: { file?: string; pcap?: string; json?: boolean }) => {
       const file = opts.file ?? SEED_EXAMPLE;

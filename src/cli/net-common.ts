@@ -5,14 +5,12 @@
  * (files); the facade itself stays browser-safe.
  */
 
-import { type Network, NetworkError } from "../network.ts";
-import {
-  loadNetwork as loadNetworkFile,
-  type WrittenCapture,
-  writeCaptures as writeCaptureFiles,
-} from "../node.ts";
+import { loadTopologyFile } from "../model/load.ts";
+import { Network, NetworkError } from "../network.ts";
+import { type WrittenCapture, writeCaptures as writeCaptureFiles } from "../node.ts";
 import { ExitCode, UserError } from "./errors.ts";
 import type { Io } from "./io.ts";
+import { progressUpdate } from "./progress.ts";
 
 export interface LoadCliOptions {
   seed?: string;
@@ -30,7 +28,11 @@ export async function loadNetwork(file: string, io: Io, opts: LoadCliOptions = {
     throw new UserError("--pcap-per-link goes with --pcap DIR (where to write the files)");
   }
   try {
-    const net = await loadNetworkFile(file, { seed });
+    progressUpdate(`loading ${file}`);
+    const loaded = loadTopologyFile(file);
+    const vms = loaded.topology.servers.reduce((n, s) => n + s.vms.length, 0);
+    progressUpdate(`building ${vms.toLocaleString("en-US")} VMs`);
+    const net = Network.fromLoaded(loaded, { seed });
     for (const w of net.warnings) io.err(`${w}\n`);
     if (opts.pcap !== undefined) net.startCaptures();
     return net;

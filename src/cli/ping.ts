@@ -16,6 +16,7 @@ import {
   parseNumberOption,
   writeCaptures,
 } from "./net-common.ts";
+import { startProgress } from "./progress.ts";
 
 /** ms with three decimals, as ping prints. */
 function ms(ns: number): string {
@@ -62,6 +63,7 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
     .option("-c, --count <n>", "echo requests to send", "3")
     .option("-i, --interval <seconds>", "seconds between requests", "1")
     .option("-s, --size <bytes>", "ICMP payload bytes", "56")
+    .option("-q, --quiet", "no progress line on standard error")
     .option("--json", "print the result as JSON")
     .option("--pcap <dir>", "write the run's capture to DIR/vnet.pcapng (one interface per link end)")
     .option("--pcap-per-link", "with --pcap: one pcap file per link end instead (tor1-eth1.pcap, ...)")
@@ -84,8 +86,11 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
         const count = parseIntOption("--count", opts.count, 1, 100_000);
         const intervalMs = parseNumberOption("--interval", opts.interval, 0.000001, 3600) * 1000;
         const sizeBytes = parseIntOption("--size", opts.size, 0, 65507);
+        const progress = startProgress();
         const net = await loadNetwork(file, io, opts);
+        progress.update(`pinging ${to} from ${from}`);
         const p = guard(() => net.ping(from, to, { count, intervalMs, sizeBytes }));
+        progress.done();
         const files = opts.pcap !== undefined ? writeCaptures(net, opts.pcap, opts) : null;
         if (opts.json) {
           io.out(`${JSON.stringify(files === null ? p : { ...p, captures: files }, null, 2)}\n`);

@@ -21,8 +21,21 @@ export interface Progress {
 
 const SILENT: Progress = { update: () => {}, done: () => {} };
 
-/** A progress line for one command, started now. */
+/** The command's progress line, for code that runs on its behalf (loading a file). */
+let current: Progress = SILENT;
+
+/** Reports a phase on the running command's progress line, if it has one. */
+export function progressUpdate(text: string): void {
+  current.update(text);
+}
+
+/** A progress line for one command, started now (and made the current one). */
 export function startProgress(afterMs = 1000): Progress {
+  current = makeProgress(afterMs);
+  return current;
+}
+
+function makeProgress(afterMs: number): Progress {
   const stream = process.stderr;
   if (!isEnabled || !stream.isTTY) return SILENT;
   const t0 = performance.now();

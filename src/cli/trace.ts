@@ -15,6 +15,7 @@ import { formatTrace, type TraceResult } from "../analysis/trace.ts";
 import { ExitCode } from "./errors.ts";
 import { type Io, nodeIo } from "./io.ts";
 import { captureSummary, guard, loadNetwork, writeCaptures } from "./net-common.ts";
+import { startProgress } from "./progress.ts";
 
 export function register(program: Command, io: Io, setExit: (code: number) => void): void {
   program
@@ -23,6 +24,7 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
     .argument("<file>", "topology file (YAML)")
     .argument("<from>", "source VM name")
     .argument("<to>", "destination VM name or IPv4 address")
+    .option("-q, --quiet", "no progress line on standard error")
     .option("--json", "print { delivered, hops, crossesPhysicalNetwork, physicalDevices, verdict } as JSON")
     .option("--pcap <dir>", "write the run's capture to DIR/vnet.pcapng (one interface per link end)")
     .option("--pcap-per-link", "with --pcap: one pcap file per link end instead (tor1-eth1.pcap, ...)")
@@ -34,8 +36,11 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
         to: string,
         opts: { json?: boolean; pcap?: string; pcapPerLink?: boolean; seed: string },
       ) => {
+        const progress = startProgress();
         const net = await loadNetwork(file, io, opts);
+        progress.update(`tracing ${from} -> ${to}`);
         const t = guard(() => net.trace(from, to));
+        progress.done();
         const files = opts.pcap !== undefined ? writeCaptures(net, opts.pcap, opts) : null;
         if (opts.json) {
           const {
