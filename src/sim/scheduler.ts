@@ -34,7 +34,7 @@ const SLOT_BITS = 2 ** 24;
 
 /** Width of a wheel bucket: a few frame-hops' worth of simulated time. */
 const BUCKET_NS = 16;
-/** Buckets on the wheel (a power of two): 4,096 x 64 ns = 262 us ahead without the heap. */
+/** Buckets on the wheel (a power of two): 16,384 x 16 ns = 262 us ahead without the heap. */
 const WHEEL_BUCKETS = 16384;
 const WHEEL_MASK = WHEEL_BUCKETS - 1;
 
