@@ -5,7 +5,7 @@
  */
 
 import { Command, CommanderError } from "commander";
-import { TopologyError } from "../model/diagnostics.ts";
+import { escapeUnprintable, TopologyError } from "../model/diagnostics.ts";
 import { ExitCode, UserError } from "./errors.ts";
 import { type Io, nodeIo } from "./io.ts";
 import { setProgressEnabled } from "./progress.ts";
@@ -101,8 +101,10 @@ export async function main(argv: string[], io: Io = nodeIo): Promise<number> {
       return ExitCode.usage;
     }
     if (e instanceof UserError) {
-      jsonError({ code: e.code, message: e.message, file: null, line: null, col: null });
-      io.err(`vnet: ${e.message}\n`);
+      // A message may echo what the user typed: never let it drive the terminal.
+      const message = escapeUnprintable(e.message);
+      jsonError({ code: e.code, message, file: null, line: null, col: null });
+      io.err(`vnet: ${message}\n`);
       return e.exitCode;
     }
     io.err(

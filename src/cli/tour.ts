@@ -18,12 +18,19 @@ const STEPS: { command: string; what: string }[] = [
     command: `vnet pingall ${EXAMPLE} --pcap out/`,
     what: "every VM to every VM; out/vnet.pcapng, an interface per link end",
   },
-  { command: `vnet show ${EXAMPLE} fdb`, what: "MAC tables after a pingall (also arp, ports, counters)" },
+  {
+    command: `vnet reach ${EXAMPLE}`,
+    what: "every VM pair answered by classes of alike pairs: one real probe each, fast at any size",
+  },
+  {
+    command: `vnet show ${EXAMPLE} fdb tor1`,
+    what: "one device's MAC table after a pingall (also arp, ports, counters)",
+  },
   { command: "vnet decode out/vnet.pcapng", what: "every layer of every frame, VXLAN inner frames too" },
   { command: "vnet vpn genkey | vnet vpn pubkey", what: "WireGuard keys, as wg genkey / wg pubkey" },
   {
-    command: "vnet vpn ping --config wg0.conf 10.0.0.2",
-    what: "a userspace WireGuard endpoint pings through",
+    command: "vnet vpn ping --config examples/vpn/wg0.conf 10.0.0.2",
+    what: "a userspace WireGuard endpoint pings through (start vnet vpn listen --config examples/vpn/wg1.conf first)",
   },
   { command: "vnet schema", what: "the topology file's JSON Schema, for editor completion" },
 ];

@@ -170,6 +170,21 @@ describe("user mistakes", () => {
     expect(far.err).toBe('vnet: no VM named "zzzzzzzz"; known: web1, web2, db1, sriov1, sriov2, web3, db2\n');
   });
 
+  it("a name with terminal control characters is echoed escaped, never raw", async () => {
+    const r = await run("trace", SEED, "web\x1b[31m1", "web2");
+    expect(r.code).toBe(2);
+    expect(r.err).not.toContain("\x1b");
+    expect(r.err).toContain("\\x1b[31m1");
+  });
+
+  it("the shipped WireGuard example pair is valid and each names the other", async () => {
+    const a = JSON.parse((await run("vpn", "check", "--config", "examples/vpn/wg0.conf", "--json")).out);
+    const b = JSON.parse((await run("vpn", "check", "--config", "examples/vpn/wg1.conf", "--json")).out);
+    expect(a.peers[0].publicKey).toBe(b.interface.publicKey);
+    expect(b.peers[0].publicKey).toBe(a.interface.publicKey);
+    expect(a.peers[0].endpoint).toBe(`127.0.0.1:${b.interface.listenPort}`);
+  });
+
   it("with --json, errors are JSON on standard output too (and a line on standard error)", async () => {
     const vm = await run("trace", SEED, "web9", "web1", "--json");
     expect(vm.code).toBe(2);
