@@ -70,6 +70,21 @@ const uplinkToVm = Array.from({ length: BATCH }, (_, i) =>
   ethFrame({ dst: vmMac(i + 1), src: remoteMac(i), tags: [VID], payload: 50 }),
 );
 
+// The same vswitch with the vNICs' addresses known, so SpoofGuard (on by default) checks every
+// IPv4 source: ethFrame's payload bytes make vm0's frames carry 12.13.14.15 as their source.
+const vsGuard = new Vswitch({
+  name: "vs1",
+  uplinks: ["uplink:eth0"],
+  portGroups: [{ name: "web", vlan: VID }],
+  vmPorts: Array.from({ length: BATCH + 1 }, (_, i) => ({
+    name: `vm${i}`,
+    portGroup: "web",
+    mac: vmMac(i),
+    ip: i === 0 ? 0x0c0d0e0f : 0x0a000000 + i,
+  })),
+});
+vsGuard.bind(sinkEnv(() => {}));
+
 // --- physical switch: BATCH access ports in VLAN 10 plus two trunks ---
 const sw = new PhysicalSwitch({
   name: "tor1",
@@ -111,6 +126,9 @@ const tagPair = ethFrame({ dst: 1, src: 2, payload: 50 });
 function vswitchVmToVm(): void {
   for (let i = 0; i < BATCH; i++) vs.receive(1, vmToVm[i], 0);
 }
+function vswitchVmToVmGuarded(): void {
+  for (let i = 0; i < BATCH; i++) vsGuard.receive(1, vmToVm[i], 0);
+}
 function vswitchVmUplink(): void {
   vsRestoreTag = true;
   for (let i = 0; i < BATCH; i++) vs.receive(0, uplinkToVm[i], 0);
@@ -134,6 +152,7 @@ function tagPushPop(): void {
 }
 
 benchOps("vswitch: VM to VM, known unicast", vswitchVmToVm, BATCH);
+benchOps("vswitch: VM to VM, known unicast, SpoofGuard checks the IPv4 source", vswitchVmToVmGuarded, BATCH);
 benchOps("vswitch: uplink<->VM, known (+ sink re-tag)", vswitchVmUplink, 2 * BATCH);
 benchOps("switch: access to access, known unicast", switchAccess, BATCH);
 benchOps("switch: trunk to trunk, known unicast", switchTrunk, BATCH);

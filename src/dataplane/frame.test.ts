@@ -56,7 +56,10 @@ describe("frame buffers", () => {
     expect(arp.id).toBe(id);
     expect(arp.start).toBe(DEFAULT_HEADROOM);
     expect(arp.length).toBe(60);
-    expect([...arp.bytes()]).toEqual([...Array.from({ length: 42 }, (_, i) => i + 1), ...new Array(18).fill(0)]);
+    expect([...arp.bytes()]).toEqual([
+      ...Array.from({ length: 42 }, (_, i) => i + 1),
+      ...new Array(18).fill(0),
+    ]);
     expect(neighbour.buf.every((x) => x === 9)).toBe(true);
     // Stale bytes in the tailroom (a frame cut short) are zeroed, not sent.
     const cut = Frame.fromBytes(new Uint8Array(80).fill(5));
