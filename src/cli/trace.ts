@@ -25,7 +25,10 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
     .argument("<from>", "source VM name")
     .argument("<to>", "destination VM name or IPv4 address")
     .option("-q, --quiet", "no progress line on standard error")
-    .option("--json", "print { delivered, hops, crossesPhysicalNetwork, physicalDevices, verdict } as JSON")
+    .option(
+      "--json",
+      "print { delivered, hops, crossesPhysicalNetwork, physicalDevices, verdict, failure } as JSON",
+    )
     .option("--pcap <dir>", "write the run's capture to DIR/vnet.pcapng (one interface per link end)")
     .option("--pcap-per-link", "with --pcap: one pcap file per link end instead (tor1-eth1.pcap, ...)")
     .option("--seed <n>", "simulation seed", "1")
@@ -53,6 +56,7 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
             crossesPhysicalNetwork,
             physicalDevices,
             verdict,
+            failure,
           } = t;
           const out: Record<string, unknown> = {
             from: f,
@@ -74,6 +78,7 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
             crossesPhysicalNetwork,
             physicalDevices,
             verdict,
+            failure,
           };
           if (files !== null) out.captures = files;
           io.out(`${JSON.stringify(out, null, 2)}\n`);

@@ -67,6 +67,16 @@ describe("pingall", () => {
     expect(r.failures.every((f) => !f.why.includes("timeout"))).toBe(true);
   });
 
+  it("trace --json says who refused an exchange and under which counter", async () => {
+    const io = memoryIo();
+    expect(await main(["trace", RULES, "vm3", "vm7", "--json"], io)).toBe(1);
+    expect(JSON.parse(io.stdout()).failure).toEqual({
+      text: "dropped at tor1: no route to 192.168.30.17",
+      device: "tor1",
+      code: "no-route",
+    });
+  });
+
   it("a silent drop is traced: a pulled cable is named, not a bare timeout", async () => {
     const net = await loadNetwork(SEED);
     net.setLinkUp("server2:eth0", false);
