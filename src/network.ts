@@ -156,6 +156,8 @@ export interface PingAllOptions {
   pairs?: readonly (readonly [string, string])[];
   /** Echoes one sender keeps in flight (default `PINGALL_WINDOW`). */
   window?: number;
+  /** Every pair even above `MAX_PINGALL_VMS` (2,000 VMs: about 10 minutes here). */
+  isUnlimited?: boolean;
   /** Called every 1,024 answered echoes with (answered, total). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -528,12 +530,12 @@ export class Network {
       );
       targetsOf = () => all;
     } else {
-      if (n > MAX_PINGALL_VMS) {
+      if (n > MAX_PINGALL_VMS && options.isUnlimited !== true) {
         throw new NetworkError(
           "too-large",
           `pingall: ${n} VMs make ${n * (n - 1)} pairs, more than pingall runs (up to ${MAX_PINGALL_VMS} VMs); ` +
             "ping from one VM to all (--from VM), a random sample of pairs (--sample N), " +
-            "or answer every pair by classes (vnet reach)",
+            "or answer every pair by classes (vnet reach); --all runs every pair anyway",
         );
       }
       senders = all;

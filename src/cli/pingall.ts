@@ -60,6 +60,7 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
     .argument("<file>", "topology file (YAML)")
     .option("--from <vm>", "only this VM sends, to every other VM (repeatable, or comma-separated)", collect)
     .option("--sample <n>", "instead of every pair, N distinct pairs drawn from the seed")
+    .option("--all", `every pair even above ${MAX_PINGALL_VMS} VMs (2,000 VMs: about 10 minutes)`)
     .option("--json", "print { vms, senders, matrix, pairs, received, lossPercent, failures } as JSON")
     .option("--pcap <dir>", "write the run's capture to DIR/vnet.pcapng (one interface per link end)")
     .option("--pcap-per-link", "with --pcap: one pcap file per link end instead (tor1-eth1.pcap, ...)")
@@ -75,6 +76,7 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
         opts: {
           from?: string[];
           sample?: string;
+          all?: boolean;
           json?: boolean;
           pcap?: string;
           pcapPerLink?: boolean;
@@ -93,6 +95,7 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
           net.pingAll({
             from: opts.from,
             sample,
+            isUnlimited: opts.all === true,
             onProgress: (done, total) => progress.update(`pingall: ${done}/${total} echoes answered`),
           }),
         );

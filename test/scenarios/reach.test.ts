@@ -51,6 +51,16 @@ describe("pingall", () => {
     expect(r.lossPercent).toBe(0);
   }, 60_000);
 
+  it("reports no loss on a healthy 2,000-VM data center (2,000 seeded pairs)", () => {
+    const net = Network.fromText(
+      generateDatacenter({ racks: 5, serversPerRack: 20, vmsPerServer: 20, portGroups: 4 }),
+      "dc2000.yaml",
+    );
+    const r = net.pingAll({ sample: 2000 });
+    expect(r.pairs).toBe(2000);
+    expect(r.failures).toEqual([]);
+  }, 60_000);
+
   it("names the device and counter that refused each failed pair", async () => {
     const r = (await loadNetwork(RULES)).pingAll();
     const routed = r.failures.find((f) => f.from === "vm3" && f.to === "vm7");
@@ -113,7 +123,7 @@ describe("pingall", () => {
       const code = await main(["pingall", path], io);
       expect(code).toBe(2);
       expect(io.stderr()).toBe(
-        `vnet: pingall: 506 VMs make 255530 pairs, more than pingall runs (up to ${MAX_PINGALL_VMS} VMs); ping from one VM to all (--from VM), a random sample of pairs (--sample N), or answer every pair by classes (vnet reach)\n`,
+        `vnet: pingall: 506 VMs make 255530 pairs, more than pingall runs (up to ${MAX_PINGALL_VMS} VMs); ping from one VM to all (--from VM), a random sample of pairs (--sample N), or answer every pair by classes (vnet reach); --all runs every pair anyway\n`,
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
