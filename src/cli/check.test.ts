@@ -178,3 +178,21 @@ describe("the shipped JSON Schema", () => {
     expect(shipped).toEqual(JSON.parse((await run("schema")).out));
   });
 });
+
+describe("vnet check --json on a broken file", () => {
+  it("has the first error as the shared { error } object too", async () => {
+    const { memoryIo } = await import("./io.ts");
+    const { main } = await import("./main.ts");
+    const io = memoryIo();
+    expect(await main(["check", "/nonexistent/vnet-topology.yaml", "--json"], io)).toBe(2);
+    const r = JSON.parse(io.stdout());
+    expect(r.ok).toBe(false);
+    expect(r.error).toEqual({
+      code: "unreadable-file",
+      message: "cannot read the topology file: no such file",
+      file: "/nonexistent/vnet-topology.yaml",
+      line: null,
+      col: null,
+    });
+  });
+});

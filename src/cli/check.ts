@@ -3,7 +3,8 @@
  * with its warnings (exit 0), or every error as `file:line:col: message` (exit 2). A file with
  * errors gets no warnings: the loader leaves them out, since they mostly echo an error. Every
  * line is made of the loader's diagnostics, whose quotes of the file are escaped (no control
- * character reaches the terminal). `--json` answers `{ ok, errors, warnings, summary }`.
+ * character reaches the terminal). `--json` answers `{ ok, errors, warnings, summary }`, and
+ * for a broken file also `error` (the first one, as every command's `--json` errors have it).
  */
 
 import type { Command } from "commander";
@@ -41,7 +42,19 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
       const r = checkFile(file);
       if (!r.ok) setExit(ExitCode.usage);
       if (opts.json) {
-        io.out(`${JSON.stringify(r, null, 2)}\n`);
+        // The first error also as every command's --json error object, for scripts that read one shape.
+        const first = r.errors[0];
+        const error =
+          first === undefined
+            ? undefined
+            : {
+                code: first.code,
+                message: first.message,
+                file: first.file,
+                line: first.line === 0 ? null : first.line,
+                col: first.col === 0 ? null : first.col,
+              };
+        io.out(`${JSON.stringify(error === undefined ? r : { error, ...r }, null, 2)}\n`);
         return;
       }
       // By place in the file, as a compiler prints them (errors, or else warnings).
