@@ -40,6 +40,7 @@ import { UDP_HEADER_LEN, Udp } from "../wire/udp.ts";
 import { DeviceConfigError } from "./config-error.ts";
 import { DropCounters } from "./counters.ts";
 import type { DeviceEnv } from "./device.ts";
+import { Fib, prefixMask } from "./fib.ts";
 import { DEFAULT_HEADROOM, Frame } from "./frame.ts";
 import { fragmentIpv4 } from "./ip-fragment.ts";
 import {
@@ -229,6 +230,8 @@ export class IpHost implements InterfaceHost {
   readonly hopKind: HopKind;
   readonly arp: ArpConfig;
   readonly interfaces: IpInterface[] = [];
+  /** The forwarding table: a connected route per interface, a default route per gateway, static routes. */
+  readonly fib = new Fib<IpInterface>();
   readonly drops: DropCounters;
   readonly stats: IpStats = newStats();
   forwardHook: ForwardHook | null = null;
@@ -273,7 +276,35 @@ export class IpHost implements InterfaceHost {
     }
     const iface = new IpInterface(this, this.interfaces.length, config, output);
     this.interfaces.push(iface);
+    // The connected route (the first interface on a subnet keeps it, as Linux prefers the first),
+    // and a default route through the first interface that has a gateway.
+    const net = (iface.ip & prefixMask(iface.prefixLen)) >>> 0;
+    const connected = this.fib.lookup(net);
+    if (connected === null || connected.prefixLen !== iface.prefixLen || connected.kind !== "connected")
+      this.fib.add(net, iface.prefixLen, [{ iface, gateway: null }], "connected");
+    if (iface.gateway !== null) {
+      const dflt = this.fib.lookup(0);
+      if (dflt === null || dflt.prefixLen !== 0)
+        this.fib.add(0, 0, [{ iface, gateway: iface.gateway }], "static");
+    }
     return iface;
+  }
+
+  /**
+   * A static route: `prefix/prefixLen` through the given gateways (several: ECMP). Each gateway
+   * must be on the subnet of one of this stack's interfaces.
+   */
+  addRoute(prefix: Ipv4, prefixLen: number, gateways: readonly Ipv4[]): void {
+    const hops = gateways.map((gw) => {
+      const iface = this.connectedInterface(gw);
+      if (iface === null)
+        throw new DeviceConfigError(
+          "bad-value",
+          `${this.name}: gateway ${formatIpv4(gw)} of route ${formatIpv4(prefix)}/${prefixLen} is on no interface's subnet`,
+        );
+      return { iface, gateway: gw };
+    });
+    this.fib.add(prefix, prefixLen, hops, "static");
   }
 
   bind(env: DeviceEnv): void {
@@ -323,26 +354,30 @@ export class IpHost implements InterfaceHost {
   }
 
   /**
-   * The host's routing choice: the interface whose subnet holds `dst` (on-link, next hop = dst),
-   * else the first interface with a default gateway (next hop = the gateway). The limited
-   * broadcast and multicast groups leave by the first interface. Null when nothing fits ("Network is unreachable").
+   * The routing choice, from the forwarding table: the longest-prefix route for `dst`; on a
+   * connected route the next hop is `dst` itself, else the route's gateway (of an ECMP group,
+   * the one `flow` hashes to: `flowHash` of the packet's 5-tuple). A first hop learned from an
+   * ICMP redirect overrides a gateway route for its destination. The limited broadcast and
+   * multicast groups leave by the first interface. Null when nothing fits ("Network is
+   * unreachable").
    */
-  route(dst: Ipv4, nowNs = 0): { iface: IpInterface; nextHop: Ipv4 } | null {
+  route(dst: Ipv4, nowNs = 0, flow = 0): { iface: IpInterface; nextHop: Ipv4 } | null {
     if (((dst | 0) === -1 || isMulticastIp(dst)) && this.interfaces.length > 0) {
       // Link-local delivery: the limited broadcast and groups leave by the first interface.
       return { iface: this.interfaces[0], nextHop: dst };
     }
-    const on = this.connectedInterface(dst);
-    if (on !== null) return { iface: on, nextHop: dst };
+    const r = this.fib.lookup(dst);
+    if (r !== null && r.kind === "connected") return { iface: r.nextHops[0].iface, nextHop: dst };
     if (this.redirects.size > 0) {
-      const r = this.redirects.get(dst | 0);
-      if (r !== undefined) {
-        if (nowNs < r.expiresNs) return { iface: r.iface, nextHop: r.gateway };
+      const red = this.redirects.get(dst | 0);
+      if (red !== undefined) {
+        if (nowNs < red.expiresNs) return { iface: red.iface, nextHop: red.gateway };
         this.redirects.delete(dst | 0);
       }
     }
-    for (const iface of this.interfaces) if (iface.gateway !== null) return { iface, nextHop: iface.gateway };
-    return null;
+    if (r === null) return null;
+    const hop = Fib.pick(r, flow);
+    return { iface: hop.iface, nextHop: hop.gateway ?? dst };
   }
 
   /** Every interface's neighbour cache, for `show arp`. */
