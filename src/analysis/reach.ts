@@ -4,8 +4,9 @@
  * them. Pure over the normalized topology (browser-safe); the facade runs the probes.
  *
  * Two VMs are in one **VM class** when they sit on structurally equal servers and have the same
- * attachment (port group: its vswitch's shape, VLAN and security policy; or VF: its NIC, VLAN and
- * spoof check), the same subnet and the same gateway. Two *ordered pairs* of VMs are in one **pair
+ * attachment (port group: its vswitch and port group by name, the vswitch's shape, VLAN and
+ * security policy; or VF: its NIC by name, VLAN and spoof check), the same subnet and the same
+ * gateway. Two *ordered pairs* of VMs are in one **pair
  * class** when their VM classes agree and the servers they sit on are placed alike: the same
  * server, or servers joined by physical paths that look the same (every device and cable on the
  * way configured alike, up or down alike).
@@ -146,11 +147,13 @@ export function planReach(
         const sec = pg
           ? `${+pg.security.allowPromiscuous}${+pg.security.allowMacChanges}${+pg.security.allowForgedTransmits}`
           : "?";
-        att = `pg:${vswitchSig(s, a.vswitch)}:${pg?.vlan ?? 0}:${sec}`;
+        // The vswitch and port group by name: two vswitches of one server are two attachments
+        // even when configured alike (their uplinks may be cabled differently).
+        att = `pg:${a.vswitch}/${a.portGroup}:${vswitchSig(s, a.vswitch)}:${pg?.vlan ?? 0}:${sec}`;
         lab = `${a.portGroup} (vlan ${pg?.vlan ?? 0})`;
       } else {
         const nic = s.nics.find((x) => x.name === a.nic);
-        att = `vf:${nic?.sriov?.vfs ?? 0}:${a.vlan ?? "-"}:${+a.spoofCheck}`;
+        att = `vf:${a.nic}:${nic?.sriov?.vfs ?? 0}:${a.vlan ?? "-"}:${+a.spoofCheck}`;
         lab = `VF on ${a.nic}${a.vlan === null ? "" : ` (vlan ${a.vlan})`}`;
       }
       const net = `${subnetText(n.ip, n.prefixLen)}${n.gateway === null ? "" : ` gw ${formatIpv4(n.gateway)}`}`;
@@ -210,11 +213,13 @@ export function planReach(
     if (sw !== undefined) return `sw:${portText(sw.ports.find((p) => p.name === port))}`;
     const s = servers[serverIndex.get(node) ?? -1];
     if (s === undefined) return "?";
+    // Which vswitch (by name) the NIC is an uplink of, and in which position: the cable's
+    // state then tells the VMs of that vswitch apart from those of another.
     const roles = s.vswitches
       .filter((v) => v.uplinks.includes(port))
-      .map((v) => `${vswitchSig(s, v.name)}#${v.uplinks.indexOf(port)}`);
+      .map((v) => `${v.name}:${vswitchSig(s, v.name)}#${v.uplinks.indexOf(port)}`);
     const nic = s.nics.find((n) => n.name === port);
-    return `nic:${roles.join("+")}:${nic?.sriov ? `sriov${nic.sriov.vfs}` : "-"}`;
+    return `nic:${port}:${roles.join("+")}:${nic?.sriov ? `sriov${nic.sriov.vfs}` : "-"}`;
   };
   topology.links.forEach((l: LinkSpec, li) => {
     const a = nodeOf.get(l.a.node);

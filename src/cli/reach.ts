@@ -14,6 +14,12 @@ import { startProgress } from "./progress.ts";
 
 const int = (n: number) => n.toLocaleString("en-US");
 
+/** The path part of a delivered verdict ("crosses the physical network via tor1"). */
+function pathOf(verdict: string): string {
+  const i = verdict.indexOf(": ");
+  return i < 0 ? verdict : verdict.slice(i + 2);
+}
+
 export function formatReach(r: ReachResult): string {
   const lines: string[] = [];
   const plural = (n: number, one: string, many: string) => `${int(n)} ${n === 1 ? one : many}`;
@@ -31,15 +37,17 @@ export function formatReach(r: ReachResult): string {
     );
   }
   lines.push("");
+  // "servers": how the two VMs' servers are placed (the class key); "result": what the probe
+  // saw, with the path its echo took (through a gateway, if routed).
   const rows = r.results.map((x) => ({
     from: `C${x.from + 1}`,
     to: `C${x.to + 1}`,
-    where: r.placements[x.placement]?.text ?? "?",
+    servers: r.placements[x.placement]?.text ?? "?",
     pairs: int(x.pairs),
-    result: x.delivered ? "delivered" : `REFUSED: ${x.failure?.text ?? x.verdict}`,
     probe: `${x.probe.from} -> ${x.probe.to}`,
+    result: x.delivered ? `delivered: ${pathOf(x.verdict)}` : `REFUSED: ${x.failure?.text ?? x.verdict}`,
   }));
-  const cols = ["from", "to", "where", "pairs", "result", "probe"] as const;
+  const cols = ["from", "to", "servers", "pairs", "probe", "result"] as const;
   const width = (c: (typeof cols)[number]) => Math.max(c.length, ...rows.map((row) => row[c].length));
   const w = Object.fromEntries(cols.map((c) => [c, width(c)])) as Record<(typeof cols)[number], number>;
   const line = (v: Record<(typeof cols)[number], string>) =>
@@ -48,7 +56,7 @@ export function formatReach(r: ReachResult): string {
       .join("  ")
       .trimEnd();
   lines.push(
-    line({ from: "from", to: "to", where: "where", pairs: "pairs", result: "result", probe: "probe" }),
+    line({ from: "from", to: "to", servers: "servers", pairs: "pairs", probe: "probe", result: "result" }),
   );
   for (const row of rows) lines.push(line(row));
   lines.push("");
@@ -64,8 +72,9 @@ export function formatReach(r: ReachResult): string {
     }
   }
   const pct = r.pairs === 0 ? 0 : (r.refusedPairs / r.pairs) * 100;
+  const disagree = r.verified?.disagreements.length ?? 0;
   lines.push(
-    `*** Reach: ${int(r.deliveredPairs)}/${int(r.pairs)} pairs delivered, ${int(r.refusedPairs)} refused (${pct === 0 || pct === 100 ? pct : pct.toFixed(1)}%) ***`,
+    `*** Reach: ${int(r.deliveredPairs)}/${int(r.pairs)} pairs delivered, ${int(r.refusedPairs)} refused (${pct === 0 || pct === 100 ? pct : pct.toFixed(1)}%)${disagree > 0 ? `, by classes; ${int(disagree)} verified ${disagree === 1 ? "pair disagrees" : "pairs disagree"} (listed above)` : ""} ***`,
   );
   return `${lines.join("\n")}\n`;
 }

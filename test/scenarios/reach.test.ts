@@ -138,6 +138,10 @@ describe("reach answers as pingall does, on every pair", () => {
     ["the rules topology (VLAN isolation, no gateway, VFs)", RULES],
     ["the failover topology", FAILOVER],
     ["parallel trunks with disjoint VLANs", file("../../examples/disjoint-trunks.yaml")],
+    [
+      "two vswitches of one server configured alike, one uplink cable out",
+      file("./topologies/two-vswitches-cable-out.yaml"),
+    ],
   ] as const) {
     it(name, async () => {
       const text = (await import("node:fs")).readFileSync(path, "utf8");
