@@ -419,8 +419,11 @@ export class Network {
    */
   trace(from: string, to: string): TraceResult {
     const src = this.vm(from);
-    const source = this.endpoint(src);
     const target = this.target(to);
+    // The source is the vNIC the guest routes the echo through (a VM with several NICs sends
+    // from the one on the target's subnet), so the verdict compares the right attachments.
+    const out = src.device.stack.route(target.ip);
+    const source = this.endpoint(src, out === null ? 0 : Math.max(0, out.iface.index));
     const records: HopRecord[] = [];
     const labels = new Map<number, FrameLabel>();
     const world = this.world;

@@ -77,6 +77,17 @@ describe("pingall", () => {
     expect(r.failures.every((f) => !f.why.includes("timeout"))).toBe(true);
   });
 
+  it("a two-NIC VM's trace names the attachment it sends from (same port group, not its first NIC's)", async () => {
+    const net = await loadNetwork(file("./topologies/two-nics.yaml"));
+    expect(net.trace("dual", "b1").verdict).toBe("same port group, same server: stays inside hv1");
+    expect(net.trace("dual", "b2").verdict).toBe(
+      "same port group, different servers: crosses the physical network via tor",
+    );
+    expect(net.trace("dual", "f2").verdict).toBe(
+      "same port group, different servers: crosses the physical network via tor",
+    );
+  });
+
   it("trace --json says who refused an exchange and under which counter", async () => {
     const io = memoryIo();
     expect(await main(["trace", RULES, "vm3", "vm7", "--json"], io)).toBe(1);
