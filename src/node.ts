@@ -4,8 +4,8 @@
  * scripts use it.
  */
 
-import { mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { basename, join, resolve, sep } from "node:path";
 import { loadTopologyFile } from "./model/load.ts";
 import { Network, type NetworkOptions } from "./network.ts";
 import type { CaptureOptions } from "./sim/capture.ts";
@@ -34,6 +34,33 @@ export interface WrittenCapture {
  * and the error (a Node `fs` error with its `code`) is thrown. Nothing is written, and `dir` is
  * not created, when nothing was captured. Returns each file's path, frames and interfaces.
  */
+/**
+ * `mkdir -p`, one level at a time. Node's own recursive mkdir never returns on a path under
+ * /proc (it loops on EEXIST/ENOENT there), so it is not used; a component that exists and is not
+ * a directory is an ENOTDIR error naming it.
+ */
+function makeDirectory(dir: string): void {
+  const parts = resolve(dir)
+    .split(sep)
+    .filter((p) => p !== "");
+  let path: string = sep;
+  for (const part of parts) {
+    path = join(path, part);
+    let st: ReturnType<typeof statSync> | undefined;
+    try {
+      st = statSync(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+    if (st === undefined) mkdirSync(path);
+    else if (!st.isDirectory()) {
+      const err = new Error(`ENOTDIR: ${path} is a file, not a directory`) as NodeJS.ErrnoException;
+      err.code = "ENOTDIR";
+      throw err;
+    }
+  }
+}
+
 export function writeCaptures(net: Network, dir: string, options: CaptureOptions = {}): WrittenCapture[] {
   const files = net.captures(options);
   if (files.length === 0) return [];
@@ -42,7 +69,7 @@ export function writeCaptures(net: Network, dir: string, options: CaptureOptions
       throw new Error(`writeCaptures: unsafe capture file name ${JSON.stringify(f.fileName)}`);
     }
   }
-  mkdirSync(dir, { recursive: true });
+  makeDirectory(dir);
   const tmp = mkdtempSync(join(dir, ".vnet-captures-"));
   const placed: string[] = [];
   try {

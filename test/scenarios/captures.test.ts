@@ -310,3 +310,27 @@ describe("determinism", () => {
     expect(ta.out).toBe(tb.out);
   });
 });
+
+describe("--pcap into a place that cannot hold a folder", () => {
+  it("a path under /proc, or through a file, is one line and exit 2 (never a hang)", async () => {
+    const { memoryIo } = await import("../../src/cli/io.ts");
+    const { main } = await import("../../src/cli/main.ts");
+    const { mkdtempSync, writeFileSync, rmSync } = await import("node:fs");
+    const dir = mkdtempSync("/tmp/vnet-pcap-");
+    try {
+      writeFileSync(`${dir}/afile`, "x");
+      for (const [target, expected] of [
+        ["/proc/vnet-nope", /^vnet: --pcap \/proc\/vnet-nope: ENOENT/],
+        [`${dir}/afile`, /is a file, not a directory\n$/],
+        [`${dir}/afile/sub`, /afile is a file, not a directory\n$/],
+      ] as const) {
+        const io = memoryIo();
+        const seed = new URL("../../examples/seed-datacenter.yaml", import.meta.url).pathname;
+        expect(await main(["trace", seed, "web1", "web3", "--pcap", target], io)).toBe(2);
+        expect(io.stderr()).toMatch(expected);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
