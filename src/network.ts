@@ -688,7 +688,8 @@ export class Network {
     return {
       from,
       to,
-      why: prefix !== "" && text.startsWith(known?.text ?? "\0") ? text : `${prefix}${text}`,
+      // The trace may only repeat the ICMP error pingall already had ("X (from A)" for "X from A").
+      why: text.replace(/ \(from ([^)]+)\)$/, " from $1") === known?.text ? text : `${prefix}${text}`,
       device: f?.device ?? null,
       code: f?.code ?? null,
       retraced: true,

@@ -78,3 +78,16 @@ test.prop([fc.string({ maxLength: 16 })])("the parsers answer every text with ok
     else expect(r.message.length).toBeGreaterThan(0);
   }
 });
+
+describe("parsePps (storm-control levels)", () => {
+  it("takes numbers and text with or without a unit; refuses zero and words", async () => {
+    const { parsePps } = await import("./units.ts");
+    expect(parsePps(1000)).toBe(1000);
+    expect(parsePps("2000")).toBe(2000);
+    expect(parsePps("2kpps")).toBe(2000);
+    expect(parsePps("1.5Mpps")).toBe(1.5e6);
+    expect(parsePps("10 pps")).toBe(10);
+    expect(parsePps("0")).toBeNull();
+    expect(parsePps("10mbps")).toBeNull();
+  });
+});

@@ -74,7 +74,7 @@ export function parseCidr(text: string): Cidr | undefined {
   return { ip, prefixLen };
 }
 
-const PPS_RE = /^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)pps\s*$/;
+const PPS_RE = /^\s*(\d+(?:\.\d+)?)\s*(?:([kKmM]?)pps)?\s*$/;
 
 /** A rate in packets per second: a number, or "500pps", "10kpps", "1Mpps"; null when not one (or not above 0). */
 export function parsePps(v: number | string): number | null {
@@ -83,7 +83,8 @@ export function parsePps(v: number | string): number | null {
   else {
     const m = PPS_RE.exec(v);
     if (m === null) return null;
-    const scale = m[2] === "" ? 1 : m[2].toLowerCase() === "k" ? 1e3 : 1e6;
+    const unit = m[2] ?? "";
+    const scale = unit === "" ? 1 : unit.toLowerCase() === "k" ? 1e3 : 1e6;
     pps = Number(m[1]) * scale;
   }
   return Number.isFinite(pps) && pps > 0 && pps <= 1e12 ? pps : null;
