@@ -1216,6 +1216,19 @@ class Normalizer {
           continue;
         }
         if (att.vid === null) att.vid = vid;
+        // Frames of a tagged attachment come back untagged when its VLAN is the trunk's native
+        // VLAN, and a vswitch (or a VF with a port VLAN) drops untagged frames from the wire.
+        if (
+          att.tag !== null &&
+          port.mode === "trunk" &&
+          port.nativeVlan === att.tag &&
+          once(`native-back ${f.node}:${f.port} ${att.tag}`)
+        )
+          this.warn(
+            "vlan-mismatch",
+            portPath(f.node, f.port),
+            `${f.node}:${f.port} is ${describePort(port)}, so VLAN ${att.tag}'s frames leave it untagged toward ${att.server}:${nicName}, which sends and expects VLAN ${att.tag} tagged (${att.what}, used by ${att.vmName}): they are dropped there; make the native VLAN one no port group uses, or drop native`,
+          );
         this.checkGatewayPath(graph, att, vid, f.node, portOf, portPath, once);
       }
     }
