@@ -533,7 +533,7 @@ function decodeIpv4(buf: Uint8Array, offset: number, end: number, layers: Layer[
     return;
   }
   if (isQuoted) decodeQuotedTransport(buf, ip.protocol, payloadAt, payloadEnd, layers);
-  else decodeIpv4Payload(buf, ip.protocol, payloadAt, payloadEnd, ip.src, ip.dst, layers);
+  else decodeIpv4Payload(buf, ip.protocol, payloadAt, payloadEnd, ip.src, ip.dst, layers, ip.moreFragments);
 }
 
 function decodeIpv4Payload(
@@ -544,18 +544,25 @@ function decodeIpv4Payload(
   src: number,
   dst: number,
   layers: Layer[],
+  isFirstFragment = false,
 ): void {
+  // A first fragment holds the transport header but not the whole datagram its checksum
+  // covers: the checksum cannot be judged here (tshark judges it after reassembly).
+  const pseudo = isFirstFragment ? undefined : ({ version: 4, src, dst } as const);
   switch (protocol) {
-    case IpProtocol.ICMP:
+    case IpProtocol.ICMP: {
+      const at = layers.length;
       decodeIcmp(buf, offset, end, layers);
+      if (isFirstFragment && layers[at]?.layer === "icmp") delete (layers[at] as IcmpLayer).checksumValid;
       return;
+    }
     case IpProtocol.UDP: {
-      const udp = Udp.parse(buf, offset, { version: 4, src, dst }, end - offset);
+      const udp = Udp.parse(buf, offset, pseudo, end - offset);
       decodeUdp(buf, offset, udp, layers);
       return;
     }
     case IpProtocol.TCP:
-      decodeTcp(buf, offset, end, { version: 4, src, dst }, layers);
+      decodeTcp(buf, offset, end, pseudo, layers);
       return;
     default:
       pushPayload(offset, end, layers);
@@ -669,7 +676,7 @@ function decodeTcp(
   buf: Uint8Array,
   offset: number,
   end: number,
-  pseudo: PseudoHeader,
+  pseudo: PseudoHeader | undefined,
   layers: Layer[],
 ): void {
   const tcp = Tcp.parse(buf, offset, pseudo, end - offset);

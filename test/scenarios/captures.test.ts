@@ -334,3 +334,27 @@ describe("--pcap into a place that cannot hold a folder", () => {
     }
   });
 });
+
+describe("decode of a fragmented ping", () => {
+  it("does not judge the ICMP checksum of a first fragment (it covers the whole datagram)", async () => {
+    const { loadNetwork } = await import("../../src/node.ts");
+    const { captureRecords } = await import("../../src/wire/capture.ts");
+    const { decodeFrame } = await import("../../src/wire/decode.ts");
+    const net = await loadNetwork(new URL("../../examples/seed-datacenter.yaml", import.meta.url).pathname);
+    net.startCaptures();
+    expect(net.ping("web1", "web3", { count: 1, sizeBytes: 4000 }).received).toBe(1);
+    const [file] = net.captures();
+    let firstFragments = 0;
+    for (const r of captureRecords(file.bytes)) {
+      const layers = decodeFrame(r.data);
+      const ip = layers.find((l) => l.layer === "ipv4") as { moreFragments?: boolean } | undefined;
+      const icmp = layers.find((l) => l.layer === "icmp") as { checksumValid?: boolean } | undefined;
+      if (ip?.moreFragments === true && icmp !== undefined) {
+        firstFragments++;
+        expect(icmp.checksumValid).toBeUndefined();
+      }
+      expect(layers.some((l) => l.layer === "error")).toBe(false);
+    }
+    expect(firstFragments).toBeGreaterThan(0);
+  });
+});
