@@ -615,10 +615,12 @@ export class Network {
       pump();
     };
     const t0 = world.now();
+    const dropsBefore = this.dropTotals();
     world.scheduler.at(t0, () => runSender(0));
     // Bounded: every echo has its own timeout, and a sender waits for all of its echoes.
     this.runUntilDone(t0 + (total + senders.length + 1) * EXCHANGE_TIMEOUT_NS, () => isFinished);
     world.runFor(GRACE_NS);
+    this.dropsDuringPingAll = this.dropTotals(dropsBefore);
 
     const failures: PingAllFailure[] = [];
     let received = 0;
@@ -677,7 +679,7 @@ export class Network {
       return {
         from,
         to,
-        why: `${prefix}${known === null ? "no reply" : "failed"} in pingall, but a trace afterwards was delivered (a transient loss)`,
+        why: `${prefix}${known === null ? "no reply" : "failed"} in pingall, but a trace afterwards was delivered (a transient loss${this.transientHint()})`,
         device: null,
         code: null,
         retraced: true,
@@ -694,6 +696,32 @@ export class Network {
       code: f?.code ?? null,
       retraced: true,
     };
+  }
+
+  /** Drops that rise with load during a pingall (storm control, full queues, loss), as "device/code n". */
+  private dropsDuringPingAll: Map<string, number> = new Map();
+
+  /** Every device's and link's drop counts by `device/code`; with `since`, what was added since. */
+  private dropTotals(since?: Map<string, number>): Map<string, number> {
+    const now = new Map<string, number>();
+    for (const d of this.world.devices)
+      for (const [code, n] of d.drops.entries()) now.set(`${d.name}/${code}`, n);
+    for (const l of this.world.links)
+      for (const [code, n] of l.drops.entries()) now.set(`${l.name}/${code}`, n);
+    if (since === undefined) return now;
+    const added = new Map<string, number>();
+    for (const [k, n] of now) if (n > (since.get(k) ?? 0)) added.set(k, n - (since.get(k) ?? 0));
+    return added;
+  }
+
+  /** For a transient loss: the rate-bound drops counted during the pingall, if any. */
+  private transientHint(): string {
+    const rateBound = [...this.dropsDuringPingAll].filter(([k]) =>
+      /\/(storm-control-[a-z-]+|queue-full|loss)$/.test(k),
+    );
+    if (rateBound.length === 0) return "";
+    const top = rateBound.sort((a, b) => b[1] - a[1]).slice(0, 3);
+    return `; counted during the pingall: ${top.map(([k, n]) => `${k} ${n}`).join(", ")}`;
   }
 
   /** `count` distinct ordered pairs (i != j) of `n` VMs, drawn from the run's seed, sorted. */

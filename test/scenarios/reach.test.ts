@@ -88,6 +88,17 @@ describe("pingall", () => {
     );
   });
 
+  it("a loss that depends on load (storm control) says what was counted during the pingall", () => {
+    const text = generateDatacenter({ racks: 2, serversPerRack: 5, vmsPerServer: 6, portGroups: 3 });
+    const port = "eth1: { mode: trunk, vlans: [100, 101, 102] }";
+    const at = text.indexOf(port, text.indexOf("  tor1:"));
+    const limited = `${text.slice(0, at)}eth1: { mode: trunk, vlans: [100, 101, 102], stormControl: { broadcast: 5 } }${text.slice(at + port.length)}`;
+    const r = Network.fromText(limited, "storm.yaml").pingAll();
+    expect(r.failures.length).toBeGreaterThan(0);
+    for (const f of r.failures)
+      expect(f.why).toMatch(/counted during the pingall: tor1\/storm-control-broadcast \d+/);
+  });
+
   it("trace --json says who refused an exchange and under which counter", async () => {
     const io = memoryIo();
     expect(await main(["trace", RULES, "vm3", "vm7", "--json"], io)).toBe(1);
