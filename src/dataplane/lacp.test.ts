@@ -64,7 +64,9 @@ describe("LACP engine (IEEE 802.1AX)", () => {
     const s = p.A.status(p.now())[0];
     expect(s.rx).toBe("current");
     expect(s.partner).toMatchObject({ system: 0x02000000000b, key: 7, port: 1 });
-    expect(s.actorStateText).toBe("activity,short-timeout,aggregation,synchronization,collecting,distributing");
+    expect(s.actorStateText).toBe(
+      "activity,short-timeout,aggregation,synchronization,collecting,distributing",
+    );
   });
 
   it("active with passive aggregates; passive with passive never sends a PDU", () => {
