@@ -130,9 +130,17 @@ export function analyseTrace(input: TraceInput): TraceResult {
   const records = decisionsFirst(input.records);
   const gwSwitch = input.gatewaySwitchOf ?? ((d: string) => d);
   const kindOf = (id: number): FrameKind => labels.get(id)?.kind ?? "other";
+  // A frame that never reached a link (an echo waiting for ARP, then dropped) has no label from
+  // its bytes: name it by what its sender said it was; a record about no frame is a decision.
+  const said = new Map<number, string>();
+  for (const r of records) {
+    if ((r.action === "send" || r.action === "reply") && !said.has(r.frameId)) said.set(r.frameId, r.reason);
+  }
+  const frameText = (id: number): string =>
+    labels.get(id)?.text ?? (id === 0 ? "(no frame: a decision)" : (said.get(id) ?? `frame ${id}`));
   const hops: TraceHop[] = records.map((r) => ({
     timeNs: r.timeNs,
-    frame: labels.get(r.frameId)?.text ?? `frame ${r.frameId}`,
+    frame: frameText(r.frameId),
     frameId: r.frameId,
     device: r.device,
     kind: r.kind,

@@ -45,6 +45,13 @@ describe("vnet ping", () => {
     expect(p.events[0].ttl).toBe(63);
   });
 
+  it("a trace's frame headings name every frame, also one that never left its VM", async () => {
+    const r = await run("trace", SEED, "web1", "192.168.10.99");
+    expect(r.code).toBe(1);
+    expect(r.out).not.toMatch(/^ {2}frame \d+$/m);
+    expect(r.out).toMatch(/^ {2}echo request 192\.168\.10\.11 -> 192\.168\.10\.99 id \d+ seq 1$/m);
+  });
+
   it("exits 1 with ping's unreachable lines when nobody answers ARP", async () => {
     const r = await run("ping", SEED, "web1", "192.168.10.99", "-c", "2");
     expect(r.code).toBe(1);
