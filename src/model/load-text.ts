@@ -267,7 +267,23 @@ function readFullYaml(p: Positions, sourcePath: string, text: string): unknown {
   if (scan.finding !== undefined) refuse(boundDiagnostic(scan.finding, p, sourcePath));
   p.aliasTargets = scan.targets;
   // yaml's own alias limit counts differently (and in a message of its own): aliasScan bounds it.
-  return doc.toJS({ maxAliasCount: -1 });
+  try {
+    return doc.toJS({ maxAliasCount: -1 });
+  } catch {
+    // A merge key (`<<`) whose value is not a map (or an alias of one) is refused by the yaml
+    // package while it builds the data: name the first such key as the user wrote it.
+    const at = text.search(/(^|[\s{,])<<\s*:/m);
+    const { line, col } = at < 0 ? { line: 1, col: 1 } : p.at(at + (text[at] === "<" ? 0 : 1));
+    refuse({
+      file: sourcePath,
+      line,
+      col,
+      path: "",
+      message: "a merge key (<<) must name a map or an alias of one",
+      severity: "error",
+      code: "yaml-syntax",
+    });
+  }
 }
 
 // --- a sample of a file with too many mistakes ----------------------------------------------------

@@ -1190,7 +1190,7 @@ class Normalizer {
               this.warn(
                 "uncabled",
                 this.serverNics.get(att.server)!.get(nicName)!.path,
-                `${att.server}:${nicName} is ${vs} that VMs use (${att.vmName}) but no link connects it, so they reach only their own server`,
+                `${att.server}:${nicName} is ${vs} that VMs use (${this.usersOf(att.server, nicName)}) but no link connects it, so they reach only their own server`,
               );
           }
           continue;
@@ -1233,6 +1233,18 @@ class Normalizer {
       }
     }
     this.checkGateways();
+  }
+
+  /** The VMs whose frames leave through `server:nic`, for messages: "a1, a2, a3 and 2 more". */
+  private usersOf(server: string, nic: string): string {
+    const names = [
+      ...new Set(
+        this.attachments.filter((a) => a.server === server && a.nics.includes(nic)).map((a) => a.vmName),
+      ),
+    ];
+    return names.length <= 4
+      ? names.join(", ")
+      : `${names.slice(0, 3).join(", ")} and ${names.length - 3} more`;
   }
 
   /** Whose address is each VM's gateway, and does the VM sit in the subnet of its VLAN's SVI? */
