@@ -162,6 +162,17 @@ export interface PingAllOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** Ordered pairs without repeats, in the order first given. */
+function uniquePairs(pairs: [number, number][], n: number): [number, number][] {
+  const seen = new Set<number>();
+  return pairs.filter(([i, j]) => {
+    const k = i * n + j;
+    if (i === j || seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
 /** What pingall itself learnt of a failed pair before tracing it. */
 type PingAllKnown = { kind: "send"; text: string; code: string } | { kind: "icmp"; text: string };
 
@@ -514,10 +525,13 @@ export class Network {
     if (options.sample !== undefined || options.pairs !== undefined) {
       const pairs =
         options.pairs !== undefined
-          ? options.pairs.map(([a, b]): [number, number] => [
-              index.get(this.vm(a).spec.name) as number,
-              index.get(this.vm(b).spec.name) as number,
-            ])
+          ? uniquePairs(
+              options.pairs.map(([a, b]): [number, number] => [
+                index.get(this.vm(a).spec.name) as number,
+                index.get(this.vm(b).spec.name) as number,
+              ]),
+              n,
+            )
           : this.samplePairs(n, options.sample as number);
       const byFrom = new Map<number, number[]>();
       for (const [i, j] of pairs) {
@@ -575,6 +589,8 @@ export class Network {
       const targets = targetsOf(i).filter((j) => j !== i);
       let next = 0;
       let inFlight = 0;
+      // Echoes in flight together must differ in (id, seq): a running count per sender.
+      let seq = 0;
       const pump = () => {
         while (inFlight < window && next < targets.length) {
           const j = targets[next++];
@@ -586,7 +602,7 @@ export class Network {
           inFlight++;
           const err = handles[i].device.ping(
             ip,
-            { id, seq: j & 0xffff, sizeBytes: 56, timeoutNs: EXCHANGE_TIMEOUT_NS },
+            { id, seq: ++seq & 0xffff, sizeBytes: 56, timeoutNs: EXCHANGE_TIMEOUT_NS },
             world.now(),
             (r) => {
               inFlight--;
@@ -634,7 +650,7 @@ export class Network {
           continue;
         }
         failures.push(
-          this.explainFailure(vms[i], vms[j], o?.why ?? null, traced++ < PINGALL_TRACED_FAILURES),
+          this.explainFailure(vms[i], vms[j], o?.why ?? null, () => traced++ < PINGALL_TRACED_FAILURES),
         );
       }
     }
@@ -658,13 +674,14 @@ export class Network {
     from: string,
     to: string,
     known: PingAllKnown | null,
-    isTracing: boolean,
+    mayTrace: () => boolean,
   ): PingAllFailure {
     if (known?.kind === "send") {
       return { from, to, why: known.text, device: from, code: known.code, retraced: false };
     }
     const prefix = known?.kind === "icmp" ? `${known.text}: ` : "";
-    if (!isTracing) {
+    // Only failures that are traced use up the budget.
+    if (!mayTrace()) {
       return {
         from,
         to,
@@ -732,15 +749,19 @@ export class Network {
     }
     const want = Math.min(count, max);
     const rng = new Rng(this.seed ^ 0x5a3c_1e0f);
+    // An index below 2^32 is drawn at once; beyond (65,537 VMs and more) source and target are
+    // drawn apart. Enumerating every pair to remove some is only for small totals.
+    const draw = () => {
+      if (max <= 0xffffffff) return rng.int(max);
+      const i = rng.int(n);
+      return i * (n - 1) + rng.int(n - 1);
+    };
     const chosen = new Set<number>();
-    if (want * 2 > max) {
+    if (want * 2 > max && max <= 1 << 22) {
       for (let k = 0; k < max; k++) chosen.add(k);
-      while (chosen.size > want) {
-        const k = rng.int(max);
-        chosen.delete(k);
-      }
+      while (chosen.size > want) chosen.delete(draw());
     } else {
-      while (chosen.size < want) chosen.add(rng.int(max));
+      while (chosen.size < want) chosen.add(draw());
     }
     return [...chosen]
       .sort((a, b) => a - b)

@@ -145,7 +145,7 @@ export function planReach(
         const v = s.vswitches.find((x) => x.name === a.vswitch);
         const pg = v?.portGroups.find((p) => p.name === a.portGroup);
         const sec = pg
-          ? `${+pg.security.allowPromiscuous}${+pg.security.allowMacChanges}${+pg.security.allowForgedTransmits}`
+          ? `${+pg.security.allowPromiscuous}${+pg.security.allowMacChanges}${+pg.security.allowForgedTransmits}${+pg.security.spoofGuard}`
           : "?";
         // The vswitch and port group by name: two vswitches of one server are two attachments
         // even when configured alike (their uplinks may be cabled differently).

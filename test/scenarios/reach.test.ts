@@ -119,6 +119,20 @@ describe("pingall", () => {
     expect(f?.why.length).toBeGreaterThan(10);
   });
 
+  it("explicit pairs: a repeat is run once and stalls nothing; only traced failures use the trace budget", async () => {
+    const net = await loadNetwork(TWO_RACKS);
+    const r = net.pingAll({
+      pairs: [
+        ["web-a", "web-b"],
+        ["web-a", "web-b"],
+        ["web-c", "web-d"],
+        ["web-d", "web-a"],
+      ],
+    });
+    expect(r.pairs).toBe(3);
+    expect(r.received).toBe(3);
+  });
+
   it("--from and --sample: rows of the chosen senders, or seeded random pairs", async () => {
     const net = await loadNetwork(SEED);
     const from = net.pingAll({ from: ["db1", "web1"] });
@@ -173,6 +187,33 @@ describe("reach answers as pingall does, on every pair", () => {
       expect(reach.results.length).toBeLessThanOrEqual(reach.pairs);
     });
   }
+
+  it("two servers alike but for SpoofGuard on one port group (a two-NIC VM answers from the other NIC)", () => {
+    const srv = (n: number, sec: string) => `
+  s${n}:
+    nics: [eth0]
+    vswitches:
+      vs0:
+        uplinks: [eth0]
+        portGroups:
+          a: { vlan: 10 }
+          b: { vlan: 20${sec} }
+    vms:
+      b${n}: { nics: [{ portGroup: a, ip: 10.0.10.1${n}/24 }, { portGroup: b, ip: 10.0.20.1${n}/24 }] }
+      x${n}: { nics: [{ portGroup: b, ip: 10.0.20.2${n}/24, gateway: 10.0.20.1 }] }`;
+    const text = `name: spoof
+switches:
+  core:
+    ports: { p1: { mode: trunk, vlans: [10, 20] }, p2: { mode: trunk, vlans: [10, 20] } }
+    gateway: { 10: 10.0.10.1/24, 20: 10.0.20.1/24 }
+servers:${srv(1, "")}${srv(2, ", security: { spoofGuard: false }")}
+links:
+  - { endpoints: [s1:eth0, core:p1] }
+  - { endpoints: [s2:eth0, core:p2] }
+`;
+    const { diffs } = compare(() => Network.fromText(text, "spoof.yaml"));
+    expect(diffs).toEqual([]);
+  });
 
   it("a generated data center with SR-IOV VMs, and with a server's cable pulled", () => {
     const text = generateDatacenter({
