@@ -7,18 +7,20 @@
  * attachment (port group: its vswitch and port group by name, the vswitch's shape, VLAN and
  * security policy; or VF: its NIC by name, VLAN and spoof check), the same subnet and the same
  * gateway. Two *ordered pairs* of VMs are in one **pair
- * class** when their VM classes agree and the servers they sit on are placed alike: the same
- * server, or servers joined by physical paths that look the same (every device and cable on the
- * way configured alike, up or down alike).
+ * class** when their VM classes agree and they are placed alike: the same server and NICs, or
+ * joined by physical paths that look the same (every device and cable on the way configured
+ * alike, up or down alike) from the NICs the source's frames use to those of the target. An
+ * address's class also records which of the file's subnets hold it (a /24 and a /16 in one VLAN
+ * reach differently).
  *
  * "Structurally equal" comes from colour refinement (1-dimensional Weisfeiler-Leman) over the
  * physical graph: switches and servers are nodes coloured by their own configuration (SVIs and
  * their subnets, vswitches, port groups, SR-IOV, the classes of the VMs they host), cables are
  * edges labelled by both ends' port configuration and the cable's own properties; colours are
  * refined by the multiset of (edge, neighbour colour) until they stop splitting. A placement is
- * the sequence of (cable, device colour) steps along the first shortest physical path from one
- * server to the other (breadth-first, cables in file order; servers do not forward between
- * their NICs, so paths go through switches only). For tree-shaped fabrics (servers under
+ * the sequence of (cable, device colour) steps along the first shortest physical path from the
+ * source VM's NICs to the target VM's (breadth-first, cables in file order; servers do not
+ * forward between their NICs, so paths go through switches only). For tree-shaped fabrics (servers under
  * top-of-rack switches under a core, as data centers are cabled when spanning tree or MLAG is
  * not in play) equal colours mean the two devices are interchangeable, and the class verdict is
  * exact; on meshes it is the standard approximation, and `verify` probes random pairs to check
@@ -106,7 +108,7 @@ interface Node {
   name: string;
   label: string;
   /** Edges: (label as seen from this node, neighbour node index, link index, is up). */
-  edges: { label: string; to: number; link: number; isUp: boolean }[];
+  edges: { label: string; to: number; link: number; isUp: boolean; port: string; farPort: string }[];
 }
 
 /**
@@ -134,6 +136,24 @@ export function planReach(
       .join("+");
     return `vs[${nicSig}|t${v.macTableSize}]`;
   };
+  // Every subnet configured anywhere (VM NICs, SVIs), by prefix length: which of them hold an
+  // address decides what it can reach on-link (a /24 and a /16 in one VLAN), so it is part of
+  // the class.
+  const subnets = new Map<number, Set<number>>();
+  const addSubnet = (ip: number, len: number) => {
+    const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+    let set = subnets.get(len);
+    if (set === undefined) subnets.set(len, (set = new Set()));
+    set.add((ip & mask) >>> 0);
+  };
+  for (const sv of servers) for (const vm of sv.vms) for (const n of vm.nics) addSubnet(n.ip, n.prefixLen);
+  for (const sw of switches) for (const g of sw.gateway) addSubnet(g.ip, g.prefixLen);
+  const lengths = [...subnets.keys()].sort((a, b) => a - b);
+  const memberships = (ip: number): string =>
+    lengths
+      .filter((len) => subnets.get(len)?.has((ip & (len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0)) >>> 0))
+      .join(",");
+
   const attachmentText = (s: ServerSpec, vm: VmSpec): { sig: string; label: string } => {
     const sigs: string[] = [];
     const labels: string[] = [];
@@ -157,7 +177,7 @@ export function planReach(
         lab = `VF on ${a.nic}${a.vlan === null ? "" : ` (vlan ${a.vlan})`}`;
       }
       const net = `${subnetText(n.ip, n.prefixLen)}${n.gateway === null ? "" : ` gw ${formatIpv4(n.gateway)}`}`;
-      sigs.push(`${att}|${net}`);
+      sigs.push(`${att}|${net}|in:${memberships(n.ip)}`);
       labels.push(`${lab} ${net}`);
     }
     return { sig: sigs.join(";"), label: labels.join("; ") || "no NIC" };
@@ -229,8 +249,22 @@ export function planReach(
     const props = `${l.mtu}|${l.lossRate}|${isUp ? "up" : "down"}`;
     const pa = portOf(l.a.node, l.a.port);
     const pb = portOf(l.b.node, l.b.port);
-    nodes[a].edges.push({ label: `${pa}>${pb}|${props}`, to: b, link: li, isUp });
-    nodes[b].edges.push({ label: `${pb}>${pa}|${props}`, to: a, link: li, isUp });
+    nodes[a].edges.push({
+      label: `${pa}>${pb}|${props}`,
+      to: b,
+      link: li,
+      isUp,
+      port: l.a.port,
+      farPort: l.b.port,
+    });
+    nodes[b].edges.push({
+      label: `${pb}>${pa}|${props}`,
+      to: a,
+      link: li,
+      isUp,
+      port: l.b.port,
+      farPort: l.a.port,
+    });
   });
 
   // Colour refinement.
@@ -253,7 +287,31 @@ export function planReach(
   }
   for (const c of classes) c.servers = classServers[c.id].size;
 
-  // Placements: path signatures from every server (breadth-first through switches).
+  // Attachment groups: the server and the NICs a VM's frames use (its vswitches' uplinks, its
+  // VFs' NICs). Placements are paths between groups, so a VM on a data vswitch is not placed by
+  // a management NIC of its server.
+  const groupIds = new Interner();
+  const groups: { server: number; nics: string[] }[] = [];
+  const vmGroup = new Int32Array(vms.length);
+  {
+    let k = 0;
+    for (const [si, sv] of servers.entries()) {
+      for (const vm of sv.vms) {
+        const nics = new Set<string>();
+        for (const n of vm.nics) {
+          const a = n.attachment;
+          if (a.kind === "vf") nics.add(a.nic);
+          else for (const u of sv.vswitches.find((v) => v.name === a.vswitch)?.uplinks ?? []) nics.add(u);
+        }
+        const list = [...nics].sort();
+        const g = groupIds.id(`${si}|${list.join(",")}`);
+        if (groups[g] === undefined) groups[g] = { server: si, nics: list };
+        vmGroup[k++] = g;
+      }
+    }
+  }
+
+  // Placements: path signatures from every group (breadth-first through switches).
   const placementIds = new Interner();
   const placements: Placement[] = [];
   const addPlacement = (key: string, text: string, via: string[]) => {
@@ -262,63 +320,79 @@ export function planReach(
     return id;
   };
   addPlacement("same", "same server", []);
-  const nS = servers.length;
-  const placementOf = new Int32Array(nS * nS);
+  const nG = groups.length;
+  const placementOf = new Int32Array(nG * nG);
   const stepIds = new Interner();
   const sigOf = new Int32Array(nodes.length);
   const parent = new Int32Array(nodes.length);
   const queue = new Int32Array(nodes.length);
-  for (let si = 0; si < nS; si++) {
-    const start = serverNode[si];
+  /** Per target server node: its NICs reached, in order of discovery, with signature and switch. */
+  const arrivals = new Map<number, { nic: string; sig: number; from: number }[]>();
+  for (let gi = 0; gi < nG; gi++) {
+    const start = serverNode[groups[gi].server];
+    const own = new Set(groups[gi].nics);
     sigOf.fill(-1);
     parent.fill(-1);
+    arrivals.clear();
     sigOf[start] = stepIds.id("start");
     let head = 0;
     let tail = 0;
     queue[tail++] = start;
     while (head < tail) {
       const u = queue[head++];
-      if (u !== start && nodes[u].kind === "server") continue; // servers do not forward
       for (const e of nodes[u].edges) {
-        if (!e.isUp || sigOf[e.to] !== -1) continue;
-        sigOf[e.to] = stepIds.id(`${sigOf[u]}>${e.label}>${colors[e.to]}`);
+        if (!e.isUp) continue;
+        if (u === start && !own.has(e.port)) continue; // leave only by the group's own NICs
+        const sig = stepIds.id(`${sigOf[u]}>${e.label}>${colors[e.to]}`);
+        if (nodes[e.to].kind === "server") {
+          // Servers do not forward: note where the path lands, do not go on from there.
+          if (u === start) continue;
+          const list = arrivals.get(e.to) ?? [];
+          if (!list.some((x) => x.nic === e.farPort)) list.push({ nic: e.farPort, sig, from: u });
+          arrivals.set(e.to, list);
+          continue;
+        }
+        if (sigOf[e.to] !== -1) continue;
+        sigOf[e.to] = sig;
         parent[e.to] = u;
         queue[tail++] = e.to;
       }
     }
-    for (let sj = 0; sj < nS; sj++) {
-      if (sj === si) {
-        placementOf[si * nS + sj] = 0;
+    for (let gj = 0; gj < nG; gj++) {
+      if (gj === gi) {
+        placementOf[gi * nG + gj] = 0;
         continue;
       }
-      const t = serverNode[sj];
-      if (sigOf[t] === -1) {
-        placementOf[si * nS + sj] = addPlacement(
+      const target = groups[gj];
+      const t = serverNode[target.server];
+      const arrival = (arrivals.get(t) ?? []).find((x) => target.nics.includes(x.nic));
+      if (arrival === undefined) {
+        placementOf[gi * nG + gj] = addPlacement(
           `none:${colors[t]}`,
-          "no physical path (no cable up between the servers)",
+          "no physical path (no cable up between them)",
           [],
         );
         continue;
       }
-      const key = `path:${sigOf[t]}`;
+      const key = `path:${arrival.sig}`;
       if (!placementIds.has(key)) {
         const via: string[] = [];
-        for (let v = parent[t]; v !== -1 && v !== start; v = parent[v]) via.unshift(nodes[v].name);
+        for (let v = arrival.from; v !== -1 && v !== start; v = parent[v]) via.unshift(nodes[v].name);
         addPlacement(
           key,
           via.length === 0 ? "a direct cable between the servers" : `via ${via.join(", ")}`,
           via,
         );
       }
-      placementOf[si * nS + sj] = placementIds.id(key);
+      placementOf[gi * nG + gj] = placementIds.id(key);
     }
   }
 
-  // Pair classes, counted through server pairs x class multiplicities.
+  // Pair classes, counted through group pairs x class multiplicities.
   const nC = classes.length;
-  const perServer: Map<number, number[]>[] = servers.map(() => new Map());
+  const perGroup: Map<number, number[]>[] = groups.map(() => new Map());
   for (let k = 0; k < vms.length; k++) {
-    const m = perServer[serverOfVm[k]];
+    const m = perGroup[vmGroup[k]];
     const list = m.get(vmClass[k]);
     if (list === undefined) m.set(vmClass[k], [k]);
     else list.push(k);
@@ -326,19 +400,19 @@ export function planReach(
   const nP = placements.length;
   const pairIds = new Map<number, number>();
   const pairClasses: PairClass[] = [];
-  for (let si = 0; si < nS; si++) {
-    for (let sj = 0; sj < nS; sj++) {
-      const p = placementOf[si * nS + sj];
-      for (const [ca, la] of perServer[si]) {
-        for (const [cb, lb] of perServer[sj]) {
-          const count = si === sj && ca === cb ? la.length * (la.length - 1) : la.length * lb.length;
+  for (let gi = 0; gi < nG; gi++) {
+    for (let gj = 0; gj < nG; gj++) {
+      const p = placementOf[gi * nG + gj];
+      for (const [ca, la] of perGroup[gi]) {
+        for (const [cb, lb] of perGroup[gj]) {
+          const count = gi === gj && ca === cb ? la.length * (la.length - 1) : la.length * lb.length;
           if (count === 0) continue;
           const key = (ca * nC + cb) * nP + p;
           let id = pairIds.get(key);
           if (id === undefined) {
             id = pairClasses.length;
             pairIds.set(key, id);
-            const probe: [number, number] = [la[0], si === sj && ca === cb ? la[1] : lb[0]];
+            const probe: [number, number] = [la[0], gi === gj && ca === cb ? la[1] : lb[0]];
             pairClasses.push({ id, from: ca, to: cb, placement: p, pairs: 0, probe });
           }
           pairClasses[id].pairs += count;
@@ -362,7 +436,7 @@ export function planReach(
     pairClasses,
     serverOfVm,
     pairClassOf(a: number, b: number): number {
-      const p = placementOf[serverOfVm[a] * nS + serverOfVm[b]];
+      const p = placementOf[vmGroup[a] * nG + vmGroup[b]];
       return pairIds.get((vmClass[a] * nC + vmClass[b]) * nP + p) ?? -1;
     },
   };

@@ -215,6 +215,71 @@ links:
     expect(diffs).toEqual([]);
   });
 
+  it("servers with a management NIC beside the data NIC: placed by the NIC their VMs use", () => {
+    const srv = (n: number) => `
+  s${n}:
+    nics: [eth0, eth1]
+    vswitches:
+      mgmt: { uplinks: [eth0], portGroups: { m: { vlan: 10 } } }
+      data: { uplinks: [eth1], portGroups: { d: { vlan: 20 } } }
+    vms:
+      vm${n}: { nics: [{ portGroup: d, ip: 10.0.20.${n}/24 }] }`;
+    const T = "{ mode: trunk, vlans: [20] }";
+    const M = "{ mode: trunk, vlans: [10] }";
+    const text = `name: pods
+switches:
+  mgmtsw: { ports: { p1: ${M}, p2: ${M}, p3: ${M}, p4: ${M} } }
+  tor1: { ports: { down: ${T}, up: ${T} } }
+  tor2: { ports: { down: ${T}, up: ${T} } }
+  tor3: { ports: { down: ${T}, up: ${T} } }
+  tor4: { ports: { down: ${T}, up: ${T} } }
+  spineA: { ports: { a: ${T}, b: ${T} } }
+  spineB: { ports: { a: ${T}, b: ${T} } }
+servers:${srv(1)}${srv(2)}${srv(3)}${srv(4)}
+links:
+  - { endpoints: [s1:eth0, mgmtsw:p1] }
+  - { endpoints: [s2:eth0, mgmtsw:p2] }
+  - { endpoints: [s3:eth0, mgmtsw:p3] }
+  - { endpoints: [s4:eth0, mgmtsw:p4] }
+  - { endpoints: [s1:eth1, tor1:down] }
+  - { endpoints: [s2:eth1, tor2:down] }
+  - { endpoints: [s3:eth1, tor3:down] }
+  - { endpoints: [s4:eth1, tor4:down] }
+  - { endpoints: [tor1:up, spineA:a] }
+  - { endpoints: [tor2:up, spineA:b] }
+  - { endpoints: [tor3:up, spineB:a] }
+  - { endpoints: [tor4:up, spineB:b] }
+`;
+    const { diffs, reach } = compare(() => Network.fromText(text, "pods.yaml"));
+    expect(diffs).toEqual([]);
+    expect(reach.deliveredPairs).toBe(4);
+  });
+
+  it("a /24 and a /16 in one VLAN: the class knows which subnets hold an address", () => {
+    const text = `name: masks
+switches:
+  core:
+    ports: { p1: { mode: trunk, vlans: [10] }, p2: { mode: trunk, vlans: [10] } }
+servers:
+  s1:
+    nics: [eth0]
+    vswitches: { vs0: { uplinks: [eth0], portGroups: { a: { vlan: 10 } } } }
+    vms:
+      a: { nics: [{ portGroup: a, ip: 10.0.1.10/24 }] }
+  s2:
+    nics: [eth0]
+    vswitches: { vs0: { uplinks: [eth0], portGroups: { a: { vlan: 10 } } } }
+    vms:
+      b: { nics: [{ portGroup: a, ip: 10.0.1.20/16 }] }
+      c: { nics: [{ portGroup: a, ip: 10.0.2.20/16 }] }
+links:
+  - { endpoints: [s1:eth0, core:p1] }
+  - { endpoints: [s2:eth0, core:p2] }
+`;
+    const { diffs } = compare(() => Network.fromText(text, "masks.yaml"));
+    expect(diffs).toEqual([]);
+  });
+
   it("a generated data center with SR-IOV VMs, and with a server's cable pulled", () => {
     const text = generateDatacenter({
       racks: 3,
