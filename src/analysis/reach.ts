@@ -143,7 +143,10 @@ export function planReach(
   const addSubnet = (ip: number, len: number) => {
     const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
     let set = subnets.get(len);
-    if (set === undefined) subnets.set(len, (set = new Set()));
+    if (set === undefined) {
+      set = new Set();
+      subnets.set(len, set);
+    }
     set.add((ip & mask) >>> 0);
   };
   for (const sv of servers) for (const vm of sv.vms) for (const n of vm.nics) addSubnet(n.ip, n.prefixLen);
