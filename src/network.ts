@@ -907,9 +907,15 @@ export class Network {
       const known = [...names, ...this.topology.servers.map((s) => s.name)];
       throw new NetworkError("unknown-device", `no device named "${device}"${suggestion(device, known)}`);
     }
+    // A server stands for its parts: NICs and vswitches (`server1/...`) and the VMs it hosts.
+    const hosted = new Set(
+      isServer ? (this.topology.servers.find((sv) => sv.name === device)?.vms ?? []).map((v) => v.name) : [],
+    );
     const matches = (d: unknown) =>
       typeof d === "string" &&
-      (d === device || (isServer && d.startsWith(`${device}/`)) || d.startsWith(`${device} (`));
+      (d === device ||
+        (isServer && (d.startsWith(`${device}/`) || hosted.has(d))) ||
+        d.startsWith(`${device} (`));
     return rows.filter((r) => matches(r.device));
   }
 

@@ -136,6 +136,19 @@ describe("vnet show", () => {
     expect(JSON.parse(quiet.out)).toEqual([]);
   });
 
+  it("one device's rows, or a server's: its NICs, vswitches and VMs", async () => {
+    const tor = JSON.parse((await run("show", SEED, "fdb", "tor1", "--json")).out) as { device: string }[];
+    expect(tor.length).toBeGreaterThan(0);
+    expect(tor.every((r) => r.device === "tor1")).toBe(true);
+    const server = JSON.parse((await run("show", SEED, "ports", "server2", "--json")).out) as {
+      device: string;
+    }[];
+    expect([...new Set(server.map((r) => r.device))]).toEqual(["server2/eth0", "server2/vs0", "web3", "db2"]);
+    const unknown = await run("show", SEED, "fdb", "tor9");
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toBe('vnet: no device named "tor9"; did you mean "tor1"?\n');
+  });
+
   it("refuses an unknown table with exit 2", async () => {
     const r = await run("show", SEED, "routes");
     expect(r.code).toBe(2);
