@@ -26,14 +26,7 @@ import { loadTopologyFile } from "../src/model/load.ts";
 import { buildWorld } from "../src/sim/build.ts";
 import { Rng } from "../src/sim/rng.ts";
 import type { World } from "../src/sim/world.ts";
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} needs a positive integer`);
-  return v;
-}
+import { arg } from "./args.ts";
 
 const racks = arg("racks", 40);
 const serversPerRack = arg("servers", 20);

@@ -35,14 +35,7 @@ import { generateDatacenter } from "../src/model/generate.ts";
 import { loadTopologyText } from "../src/model/load.ts";
 import { buildWorld } from "../src/sim/build.ts";
 import { Rng } from "../src/sim/rng.ts";
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} needs a positive integer`);
-  return v;
-}
+import { arg } from "./args.ts";
 
 const hosts = arg("hosts", 2000);
 const perRack = arg("per-rack", 40);
