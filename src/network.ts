@@ -811,6 +811,7 @@ export class Network {
       return cableState.get(`${l.a.node}:${l.a.port}<->${l.b.node}:${l.b.port}`) ?? l.isUp;
     });
     const vms = plan.vms.map((v) => v.name);
+    const vmIndex = new Map(vms.map((v, i) => [v, i]));
     const results: ReachClassResult[] = [];
     let done = 0;
     for (const pc of plan.pairClasses) {
@@ -861,8 +862,9 @@ export class Network {
       results,
       verified,
       isDelivered: (from: string, to: string) => {
-        const i = vms.indexOf(from);
-        const j = vms.indexOf(to);
+        const i = vmIndex.get(from);
+        const j = vmIndex.get(to);
+        if (i === undefined || j === undefined || i === j) return false;
         return results[plan.pairClassOf(i, j)]?.delivered ?? false;
       },
     };
@@ -898,8 +900,7 @@ export class Network {
    * device's rows (a VM, a switch, `server1/vs0`, `server1/eth1`, or a server: all of its parts).
    */
   show(what: ShowWhat, device?: string): Record<string, string | number | null>[] {
-    const rows = this.showAll(what);
-    if (device === undefined) return rows;
+    if (device === undefined) return this.showAll(what, () => true);
     const names = new Set(this.world.devices.map((d) => d.name));
     for (const l of this.world.links) names.add(l.name);
     const isServer = this.topology.servers.some((s) => s.name === device);
@@ -911,20 +912,23 @@ export class Network {
     const hosted = new Set(
       isServer ? (this.topology.servers.find((sv) => sv.name === device)?.vms ?? []).map((v) => v.name) : [],
     );
-    const matches = (d: unknown) =>
-      typeof d === "string" &&
-      (d === device ||
-        (isServer && (d.startsWith(`${device}/`) || hosted.has(d))) ||
-        d.startsWith(`${device} (`));
-    return rows.filter((r) => matches(r.device));
+    const matches = (d: string) =>
+      d === device ||
+      (isServer && (d.startsWith(`${device}/`) || hosted.has(d))) ||
+      d.startsWith(`${device} (`);
+    return this.showAll(what, matches);
   }
 
-  private showAll(what: ShowWhat): Record<string, string | number | null>[] {
+  /** The rows of `what` for the devices `isWanted` takes (others are never formatted). */
+  private showAll(
+    what: ShowWhat,
+    isWanted: (device: string) => boolean,
+  ): Record<string, string | number | null>[] {
     const now = this.world.now();
     switch (what) {
       case "fdb":
         return this.built.macTables.flatMap(({ device, table, portName }) =>
-          table.entries(now).map((e) => ({
+          (isWanted(device) ? table.entries(now) : []).map((e) => ({
             device,
             vlan: e.vid,
             mac: formatMac(e.mac),
@@ -935,7 +939,7 @@ export class Network {
         );
       case "arp":
         return this.built.arpCaches.flatMap(({ device, table }) =>
-          table(now).map((e) => ({
+          (isWanted(device) ? table(now) : []).map((e) => ({
             device,
             interface: e.interface,
             ip: formatIpv4(e.ip),
@@ -945,7 +949,7 @@ export class Network {
         );
       case "ports":
         return this.world.devices.flatMap((d) =>
-          d.portNames.map((p, i) => {
+          (isWanted(d.name) ? d.portNames : []).map((p, i) => {
             const link = this.world.linkAt(d, i);
             const side = link === null ? -1 : link.ends[0].device === d && link.ends[0].port === i ? 0 : 1;
             const c = d.portCounters[i];
@@ -966,16 +970,19 @@ export class Network {
       case "counters": {
         const rows: Record<string, string | number | null>[] = [];
         for (const d of this.world.devices) {
+          if (!isWanted(d.name)) continue;
           for (const [reason, count] of d.drops.entries())
             rows.push({ device: d.name, kind: d.kind, reason, count });
         }
         for (const l of this.world.links) {
+          if (!isWanted(l.name)) continue;
           for (const [reason, count] of l.drops.entries())
             rows.push({ device: l.name, kind: "link", reason, count });
         }
         // MAC tables: entries that moved to another port (a VM migrated, a failover, or a
         // spoofed source) and entries evicted to make room (a full table, or a MAC flood).
         for (const { device, table } of this.built.macTables) {
+          if (!isWanted(device)) continue;
           const { moved, evicted } = table.stats;
           if (moved > 0) rows.push({ device, kind: "fdb", reason: "mac-moved", count: moved });
           if (evicted > 0) rows.push({ device, kind: "fdb", reason: "mac-evicted", count: evicted });

@@ -108,7 +108,7 @@ interface Node {
   name: string;
   label: string;
   /** Edges: (label as seen from this node, neighbour node index, link index, is up). */
-  edges: { label: string; to: number; link: number; isUp: boolean; port: string; farPort: string }[];
+  edges: { label: string; to: number; isUp: boolean; port: string; farPort: string }[];
 }
 
 /**
@@ -255,7 +255,6 @@ export function planReach(
     nodes[a].edges.push({
       label: `${pa}>${pb}|${props}`,
       to: b,
-      link: li,
       isUp,
       port: l.a.port,
       farPort: l.b.port,
@@ -263,7 +262,6 @@ export function planReach(
     nodes[b].edges.push({
       label: `${pb}>${pa}|${props}`,
       to: a,
-      link: li,
       isUp,
       port: l.b.port,
       farPort: l.a.port,

@@ -53,6 +53,8 @@ function makeProgress(afterMs: number): Progress {
     done() {
       if (isShown) stream.write("\r\x1b[2K");
       isShown = false;
+      // Nothing reports to a finished line (a later command in this process starts its own).
+      current = SILENT;
     },
   };
 }
