@@ -27,6 +27,7 @@
  * it.
  */
 
+import { prefixMask } from "../dataplane/fib.ts";
 import type { LinkSpec, ServerSpec, SwitchPortSpec, SwitchSpec, Topology, VmSpec } from "../model/types.ts";
 import { formatIpv4 } from "../wire/addr.ts";
 
@@ -93,7 +94,7 @@ class Interner {
 }
 
 function subnetText(ip: number, prefixLen: number): string {
-  const mask = prefixLen === 0 ? 0 : (0xffffffff << (32 - prefixLen)) >>> 0;
+  const mask = prefixMask(prefixLen);
   return `${formatIpv4((ip & mask) >>> 0)}/${prefixLen}`;
 }
 
@@ -141,7 +142,7 @@ export function planReach(
   // the class.
   const subnets = new Map<number, Set<number>>();
   const addSubnet = (ip: number, len: number) => {
-    const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+    const mask = prefixMask(len);
     let set = subnets.get(len);
     if (set === undefined) {
       set = new Set();
@@ -153,9 +154,7 @@ export function planReach(
   for (const sw of switches) for (const g of sw.gateway) addSubnet(g.ip, g.prefixLen);
   const lengths = [...subnets.keys()].sort((a, b) => a - b);
   const memberships = (ip: number): string =>
-    lengths
-      .filter((len) => subnets.get(len)?.has((ip & (len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0)) >>> 0))
-      .join(",");
+    lengths.filter((len) => subnets.get(len)?.has((ip & prefixMask(len)) >>> 0)).join(",");
 
   const attachmentText = (s: ServerSpec, vm: VmSpec): { sig: string; label: string } => {
     const sigs: string[] = [];
