@@ -37,11 +37,12 @@ import { formatMac, type Mac, readMac } from "../wire/addr.ts";
 import { ETHERNET_HEADER_LEN, EtherType } from "../wire/ethernet.ts";
 import { isVlanTpid, VLAN_TAG_LEN, Vlan } from "../wire/vlan.ts";
 import { checkUnicastMac, checkVid, DeviceConfigError } from "./config-error.ts";
-import { DropCounters, newPortCounters, type PortCounters } from "./counters.ts";
+import type { DropCounters, PortCounters } from "./counters.ts";
 import { PROCESSING_DELAY_NS } from "./delays.ts";
 import type { Device, DeviceEnv } from "./device.ts";
 import type { Frame } from "./frame.ts";
 import { MacTable, macHiAt, macLoAt } from "./mac-table.ts";
+import { PortCore } from "./port-core.ts";
 import type { HopAction, HopKind } from "./trace.ts";
 
 export const WIRE_PORT = 0;
@@ -114,12 +115,13 @@ export class Pnic implements Device {
   private readonly macLo: number;
   readonly portNames: readonly string[];
   readonly portCounters: readonly PortCounters[];
-  readonly drops = new DropCounters();
+  readonly drops: DropCounters;
   readonly processingDelayNs: number;
   readonly maxVfs: number;
   /** The embedded bridge's table; null without SR-IOV. */
   readonly veb: MacTable | null;
   private readonly vfs: Vf[];
+  private readonly core: PortCore;
   private readonly isPortUp: boolean[];
   private readonly out: Int32Array;
   private env: DeviceEnv | null = null;
@@ -174,10 +176,14 @@ export class Pnic implements Device {
         isLinkStateAuto: true,
       });
     }
+    this.core = new PortCore(this.name, "pnic", names, 0, undefined, (port) =>
+      port >= FIRST_VF_PORT ? "vf" : "pnic",
+    );
     this.portNames = names;
-    this.portCounters = names.map(() => newPortCounters());
-    this.isPortUp = names.map(() => true);
-    this.out = new Int32Array(names.length);
+    this.portCounters = this.core.counters;
+    this.drops = this.core.drops;
+    this.isPortUp = this.core.isUp;
+    this.out = this.core.out;
     this.veb =
       sriov === null
         ? null
@@ -245,6 +251,7 @@ export class Pnic implements Device {
 
   bind(env: DeviceEnv): void {
     this.env = env;
+    this.core.env = env;
   }
 
   start(_nowNs: number): void {}
@@ -267,9 +274,7 @@ export class Pnic implements Device {
   }
 
   receive(port: number, frame: Frame, nowNs: number): void {
-    const pc = this.portCounters[port];
-    pc.rxFrames++;
-    pc.rxBytes += frame.length;
+    this.core.countRx(port, frame);
     if (frame.length < ETHERNET_HEADER_LEN) {
       this.drop(
         port,
@@ -591,22 +596,16 @@ export class Pnic implements Device {
    * untagged (popped from wire form unless `isWireForm` is false: already untagged).
    */
   private emit(n: number, frame: Frame, isWireForm = true): void {
-    const env = this.env!;
     for (let i = 0; i < n; i++) {
       const q = this.out[i];
       const f = i === n - 1 ? frame : frame.clone();
       if (isWireForm && q >= FIRST_VF_PORT && this.vfs[q - FIRST_VF_PORT].vid !== 0) f.popVlanTag();
-      const pc = this.portCounters[q];
-      pc.txFrames++;
-      pc.txBytes += f.length;
-      env.transmit(q, f);
+      this.core.transmit(q, f);
     }
   }
 
   private outNames(n: number): string {
-    let s = "";
-    for (let i = 0; i < n; i++) s += (i > 0 ? "," : "") + this.portNames[this.out[i]];
-    return s;
+    return this.core.outNames(n);
   }
 
   private drop(
@@ -617,20 +616,7 @@ export class Pnic implements Device {
     code: string,
     reason: () => string,
   ): void {
-    this.drops.add(code);
-    this.portCounters[port].drops++;
-    if (this.env?.isTracing)
-      this.record(
-        nowNs,
-        frame,
-        port >= FIRST_VF_PORT ? "vf" : "pnic",
-        port,
-        null,
-        vid,
-        "drop",
-        reason(),
-        code,
-      );
+    this.core.drop(port, frame, nowNs, vid, code, reason);
   }
 
   private record(
@@ -644,17 +630,6 @@ export class Pnic implements Device {
     reason: string,
     code?: string,
   ): void {
-    this.env!.trace({
-      timeNs: nowNs,
-      frameId: frame.id,
-      device: this.name,
-      kind,
-      in: this.portNames[inPort],
-      out,
-      vlan: vid,
-      action,
-      reason,
-      ...(code === undefined ? {} : { code }),
-    });
+    this.core.recordAt(nowNs, frame, this.portNames[inPort], out, vid, action, reason, code, kind);
   }
 }

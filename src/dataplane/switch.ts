@@ -20,13 +20,17 @@
  */
 
 import { formatMac, isMulticastMac, type Mac, readMac } from "../wire/addr.ts";
+import { WireError } from "../wire/error.ts";
 import { ETHERNET_HEADER_LEN, EtherType } from "../wire/ethernet.ts";
+import { Lacp, type LacpRepr } from "../wire/lacp.ts";
 import { isVlanTpid, VLAN_TAG_LEN, Vlan } from "../wire/vlan.ts";
+import { Bundle, type LagHash, lagHash } from "./bundle.ts";
 import { checkUnicastMac, checkVid, DeviceConfigError } from "./config-error.ts";
-import { DropCounters, newPortCounters, type PortCounters } from "./counters.ts";
+import type { DropCounters, PortCounters } from "./counters.ts";
 import { PROCESSING_DELAY_NS } from "./delays.ts";
 import type { Device, DeviceEnv } from "./device.ts";
-import type { Frame } from "./frame.ts";
+import { Frame } from "./frame.ts";
+import { LacpEngine, type LacpMemberStatus, type LacpRate } from "./lacp.ts";
 import {
   DEFAULT_MAC_AGING_NS,
   DEFAULT_MAC_TABLE_SIZE,
@@ -35,6 +39,7 @@ import {
   macHiAt,
   macLoAt,
 } from "./mac-table.ts";
+import { PortCore } from "./port-core.ts";
 import {
   isBroadcastAt,
   STORM_DROP_CODES,
@@ -43,7 +48,6 @@ import {
   type StormControlConfig,
 } from "./storm-control.ts";
 import type { SviHandler, SviHost } from "./svi.ts";
-import type { HopAction } from "./trace.ts";
 
 export const SwitchDrop = {
   runt: "runt",
@@ -58,6 +62,11 @@ export const SwitchDrop = {
   portDown: "port-down",
   noReceiver: "no-receiver",
   nestedTag: "nested-vlan-tag",
+  linkLocal: "link-local-multicast",
+  lacpOff: "lacp-not-running",
+  badLacpdu: "bad-lacpdu",
+  notCollecting: "lag-member-not-collecting",
+  lagDown: "lag-no-member",
 } as const;
 
 export type SwitchPortConfig = (
@@ -69,11 +78,33 @@ export type SwitchPortConfig = (
   stormControl?: StormControlConfig | null;
 };
 
+/**
+ * A link aggregation group: member front ports that act as the one port `name` (configured in
+ * `ports` under that name). `lacp: off` is a static LAG (every member with carrier carries
+ * traffic); active/passive run LACP (IEEE 802.1AX) and a member carries traffic only once the
+ * protocol lets it collect and distribute.
+ */
+export interface LagConfig {
+  name: string;
+  members: string[];
+  lacp: "active" | "passive" | "off";
+  /** LACPDU rate this end asks of its partner (default slow: 30 s, timeout 90 s). */
+  rate?: LacpRate;
+  /** Transmit hash (default l3l4). */
+  hash?: LagHash;
+  /** LACP system id (default: the switch's MAC; an MLAG pair shares one), priority and key. */
+  system?: Mac;
+  systemPriority?: number;
+  key?: number;
+}
+
 export interface SwitchOptions {
   name: string;
-  /** The switch's own MAC (its SVIs' address). */
+  /** The switch's own MAC (its SVIs' address, the default LACP system id). */
   mac: Mac;
+  /** Front ports and LAGs (a LAG is configured as one port, under its name). */
   ports: SwitchPortConfig[];
+  lags?: LagConfig[];
   /** VLANs with an SVI (the `gateway:` of the topology); the router attaches with `attachSvi`. */
   sviVlans?: number[];
   macTableSize?: number;
@@ -81,6 +112,7 @@ export interface SwitchOptions {
   processingDelayNs?: number;
 }
 
+/** A logical port: a front port, or a LAG over several. Learning and flooding are on these. */
 interface Port {
   name: string;
   isTrunk: boolean;
@@ -90,7 +122,20 @@ interface Port {
   allowed: Uint8Array | null;
   storm: StormControl | null;
   stormConfig: StormControlConfig | null;
+  /** The front port of a single port; -1 for a LAG. */
+  devicePort: number;
+  lag: Lag | null;
 }
+
+interface Lag {
+  bundle: Bundle;
+  hash: LagHash;
+  config: LagConfig;
+  lacp: LacpEngine<number> | null;
+}
+
+/** IEEE 802.1Q reserved group addresses 01-80-C2-00-00-00..0F: link-local, never forwarded. */
+const RESERVED_HI = 0x0180c2;
 
 export class PhysicalSwitch implements Device, SviHost {
   readonly kind = "switch" as const;
@@ -99,23 +144,36 @@ export class PhysicalSwitch implements Device, SviHost {
   /** The switch MAC's 24-bit halves, compared against frame bytes without building a number. */
   private readonly macHi: number;
   private readonly macLo: number;
+  /** Front port names, indexed by device port. */
   readonly portNames: readonly string[];
   readonly portCounters: readonly PortCounters[];
   /** Frames to and from the router behind the SVIs. */
-  readonly sviCounters: PortCounters = newPortCounters();
-  readonly drops = new DropCounters();
+  readonly sviCounters: PortCounters;
+  readonly drops: DropCounters;
   readonly processingDelayNs: number;
+  /** The MAC table; its ports are logical ports (`logicalPortName`), the SVIs at `sviPort`. */
   readonly macTable: MacTable;
-  /** The MAC-table port standing for the SVIs (one past the last front port). */
+  /** The MAC-table port standing for the SVIs (one past the last logical port). */
   readonly sviPort: number;
+  private readonly core: PortCore;
+  /** The device port (for counters) standing for the SVIs: one past the last front port. */
+  private readonly sviDevicePort: number;
   private readonly ports: Port[];
+  /** Device port -> logical port. */
+  private readonly logicalOf: Int32Array;
+  private readonly lags: Lag[] = [];
   private readonly isPortUp: boolean[];
   private readonly hasSvi = new Uint8Array(4096);
-  /** Per VLAN, the front ports that carry it (computed on first use). */
+  /** Per VLAN, the logical ports that carry it (computed on first use). */
   private readonly members: (Int32Array | undefined)[] = new Array(4096);
-  private readonly out: Int32Array;
+  /** Egress logical ports of one decision; resolved to device ports in `core.out` by `emit`. */
+  private readonly outLogical: Int32Array;
   private svi: SviHandler | null = null;
   private env: DeviceEnv | null = null;
+  private lacpTimer = -1;
+  private lacpTimerAtNs = Number.POSITIVE_INFINITY;
+  /** Called when LACP lets a member in or takes it out of its LAG (for timelines). */
+  onLacpChange: ((lag: string, member: string, isEnabled: boolean, nowNs: number) => void) | null = null;
 
   constructor(options: SwitchOptions) {
     this.name = options.name;
@@ -124,20 +182,58 @@ export class PhysicalSwitch implements Device, SviHost {
     this.macHi = Math.floor(options.mac / 0x1000000);
     this.macLo = options.mac % 0x1000000;
     this.processingDelayNs = options.processingDelayNs ?? PROCESSING_DELAY_NS.switch;
+    const lagConfigs = new Map<string, LagConfig>();
+    for (const l of options.lags ?? []) {
+      if (lagConfigs.has(l.name))
+        throw new DeviceConfigError("bad-port", `switch ${this.name}: duplicate LAG "${l.name}"`);
+      if (l.members.length === 0)
+        throw new DeviceConfigError("bad-port", `switch ${this.name}: LAG ${l.name} has no members`);
+      lagConfigs.set(l.name, l);
+    }
     const seen = new Set<string>();
-    this.ports = options.ports.map((p) => {
-      if (p.name === "" || seen.has(p.name))
+    const deviceNames: string[] = [];
+    const logicalOf: number[] = [];
+    const addDevicePort = (n: string, logical: number): number => {
+      if (n === "" || seen.has(n))
+        throw new DeviceConfigError("bad-port", `switch ${this.name}: duplicate or empty port name "${n}"`);
+      seen.add(n);
+      deviceNames.push(n);
+      logicalOf.push(logical);
+      return deviceNames.length - 1;
+    };
+    const configured = new Set(options.ports.map((p) => p.name));
+    for (const l of lagConfigs.values())
+      if (!configured.has(l.name))
         throw new DeviceConfigError(
           "bad-port",
-          `switch ${this.name}: duplicate or empty port name "${p.name}"`,
+          `switch ${this.name}: LAG ${l.name} has no port configuration (configure it under ports.${l.name})`,
         );
-      seen.add(p.name);
+    this.ports = options.ports.map((p, logical) => {
       const what = `switch ${this.name} port ${p.name}`;
+      const lagConfig = lagConfigs.get(p.name);
+      let devicePort = -1;
+      let lag: Lag | null = null;
+      if (lagConfig === undefined) {
+        devicePort = addDevicePort(p.name, logical);
+      } else {
+        if (seen.has(p.name))
+          throw new DeviceConfigError("bad-port", `switch ${this.name}: duplicate port name "${p.name}"`);
+        seen.add(p.name);
+        const memberPorts = lagConfig.members.map((m) => addDevicePort(m, logical));
+        lag = {
+          bundle: new Bundle(p.name, memberPorts, lagConfig.lacp !== "off"),
+          hash: lagConfig.hash ?? "l3l4",
+          config: lagConfig,
+          lacp: null,
+        };
+        this.lags.push(lag);
+      }
       const stormConfig = StormControl.isEmpty(p.stormControl) ? null : (p.stormControl ?? null);
       const storm = stormConfig === null ? null : new StormControl(stormConfig);
+      const base = { name: p.name, storm, stormConfig, devicePort, lag };
       if (p.mode === "access") {
         checkVid(p.vlan, what);
-        return { name: p.name, isTrunk: false, pvid: p.vlan, allowed: null, storm, stormConfig };
+        return { ...base, isTrunk: false, pvid: p.vlan, allowed: null };
       }
       let allowed: Uint8Array | null = null;
       if (p.vlans !== null) {
@@ -156,13 +252,20 @@ export class PhysicalSwitch implements Device, SviHost {
             `${what}: native VLAN ${native} is not in the allowed VLANs`,
           );
       }
-      return { name: p.name, isTrunk: true, pvid: native ?? -1, allowed, storm, stormConfig };
+      return { ...base, isTrunk: true, pvid: native ?? -1, allowed };
     });
-    this.portNames = this.ports.map((p) => p.name);
-    this.portCounters = this.ports.map(() => newPortCounters());
-    this.isPortUp = this.ports.map(() => true);
+    this.portNames = deviceNames;
+    this.logicalOf = Int32Array.from(logicalOf);
+    this.sviDevicePort = deviceNames.length;
+    this.core = new PortCore(this.name, "switch", deviceNames, 1, (port, vid) =>
+      port === this.sviDevicePort ? `vlan${vid ?? 0}` : (deviceNames[port] ?? "?"),
+    );
+    this.portCounters = this.core.counters.slice(0, deviceNames.length);
+    this.sviCounters = this.core.counters[this.sviDevicePort];
+    this.drops = this.core.drops;
+    this.isPortUp = this.core.isUp;
     this.sviPort = this.ports.length;
-    this.out = new Int32Array(this.ports.length + 1);
+    this.outLogical = new Int32Array(this.ports.length + 1);
     this.macTable = new MacTable({
       maxEntries: options.macTableSize ?? DEFAULT_MAC_TABLE_SIZE,
       agingNs: options.macAgingNs ?? DEFAULT_MAC_AGING_NS,
@@ -172,43 +275,123 @@ export class PhysicalSwitch implements Device, SviHost {
       this.hasSvi[vid] = 1;
       this.macTable.addStatic(vid, this.mac, this.sviPort);
     }
+    this.lags.forEach((lag, i) => {
+      const c = lag.config;
+      if (c.lacp === "off") return;
+      const engine = new LacpEngine<number>(
+        {
+          system: c.system ?? this.mac,
+          systemPriority: c.systemPriority,
+          key: c.key ?? i + 1,
+          mode: c.lacp,
+          rate: c.rate ?? "slow",
+        },
+        (member, pdu) => this.sendLacpdu(member, pdu),
+      );
+      for (let m = 0; m < lag.bundle.members.length; m++)
+        engine.addMember(lag.bundle.members[m], { port: lag.bundle.members[m] + 1 });
+      lag.lacp = engine;
+    });
   }
 
   bind(env: DeviceEnv): void {
     this.env = env;
+    this.core.env = env;
   }
 
-  start(_nowNs: number): void {}
+  start(nowNs: number): void {
+    if (this.lags.some((l) => l.lacp !== null)) this.runLacp(nowNs);
+  }
 
   /** Connects the router behind the SVIs. */
   attachSvi(handler: SviHandler): void {
     this.svi = handler;
   }
 
+  /** Device (front) port index by name, or -1. */
   portIndex(name: string): number {
     return this.portNames.indexOf(name);
   }
 
-  /** Whether port `port` carries VLAN `vid`. */
+  /** The name of a MAC-table port: a front port, a LAG, or `svi`. */
+  logicalPortName(port: number): string {
+    return port === this.sviPort ? "svi" : (this.ports[port]?.name ?? `port${port}`);
+  }
+
+  /** The LAG front port `port` is a member of, or null. */
+  lagOf(port: number): string | null {
+    const p = this.ports[this.logicalOf[port]];
+    return p === undefined || p.lag === null ? null : p.name;
+  }
+
+  /** Whether front port `port` carries VLAN `vid` (a LAG member: its LAG's configuration). */
   carries(port: number, vid: number): boolean {
-    const p = this.ports[port];
+    return this.logicalCarries(this.logicalOf[port], vid);
+  }
+
+  private logicalCarries(logical: number, vid: number): boolean {
+    const p = this.ports[logical];
     if (!p.isTrunk) return p.pvid === vid;
     return vid >= 1 && vid <= 4094 && (p.allowed === null || p.allowed[vid] === 1);
   }
 
-  setPortUp(port: number, isUp: boolean, _nowNs: number): void {
-    if (port < 0 || port >= this.ports.length)
+  setPortUp(port: number, isUp: boolean, nowNs: number): void {
+    if (port < 0 || port >= this.portNames.length)
       throw new DeviceConfigError("bad-port", `switch ${this.name}: no port ${port}`);
     this.isPortUp[port] = isUp;
-    if (!isUp) this.macTable.flushPort(port);
+    const logical = this.logicalOf[port];
+    const lag = this.ports[logical].lag;
+    if (lag === null) {
+      if (!isUp) this.macTable.flushPort(logical);
+      return;
+    }
+    lag.bundle.setMemberUp(port, isUp);
+    if (lag.lacp !== null) {
+      lag.lacp.setMemberUp(port, isUp, nowNs);
+      this.runLacp(nowNs);
+    }
+    if (lag.bundle.activeCount === 0) this.macTable.flushPort(logical);
+  }
+
+  /** LACP state of every LAG running it (`vnet show lacp`). */
+  lacpStatus(
+    nowNs: number,
+  ): { lag: string; hash: LagHash; mode: string; members: LacpMemberStatus<string>[] }[] {
+    return this.lags.map((lag) => ({
+      lag: lag.bundle.name,
+      hash: lag.hash,
+      mode: lag.config.lacp,
+      members:
+        lag.lacp === null
+          ? []
+          : lag.lacp.status(nowNs).map((m) => ({ ...m, member: this.portNames[m.member] })),
+    }));
+  }
+
+  /** LAG summary: name, members, and which may carry traffic now. */
+  lagSummary(): {
+    lag: string;
+    lacp: string;
+    hash: LagHash;
+    members: { name: string; isUp: boolean; isDistributing: boolean }[];
+  }[] {
+    return this.lags.map((lag) => ({
+      lag: lag.bundle.name,
+      lacp: lag.config.lacp,
+      hash: lag.hash,
+      members: [...lag.bundle.members].map((m) => ({
+        name: this.portNames[m],
+        isUp: lag.bundle.isUp(m),
+        isDistributing: lag.bundle.isAdmissible(m),
+      })),
+    }));
   }
 
   receive(port: number, frame: Frame, nowNs: number): void {
-    const pc = this.portCounters[port];
-    pc.rxFrames++;
-    pc.rxBytes += frame.length;
+    const core = this.core;
+    core.countRx(port, frame);
     if (frame.length < ETHERNET_HEADER_LEN) {
-      this.drop(
+      core.drop(
         port,
         frame,
         nowNs,
@@ -218,19 +401,45 @@ export class PhysicalSwitch implements Device, SviHost {
       );
       return;
     }
-    const p = this.ports[port];
+    const logical = this.logicalOf[port];
+    const p = this.ports[logical];
     const b = frame.buf;
     const s = frame.start;
+    // Link-local protocol frames (IEEE 802.1Q Table 8-1): LACP for the port's engine, the rest
+    // (BPDUs, 802.1X, LLDP) consumed or refused, never forwarded.
+    if (
+      b[s] === 0x01 &&
+      ((b[s] << 16) | (b[s + 1] << 8) | b[s + 2]) === RESERVED_HI &&
+      b[s + 3] === 0 &&
+      b[s + 4] === 0 &&
+      (b[s + 5] & 0xf0) === 0
+    ) {
+      this.linkLocal(port, p, frame, nowNs);
+      return;
+    }
+    if (p.lag !== null && !p.lag.bundle.isAdmissible(port)) {
+      const lag = p.lag;
+      core.drop(
+        port,
+        frame,
+        nowNs,
+        null,
+        SwitchDrop.notCollecting,
+        () =>
+          `dropped: ${this.portNames[port]} is not collecting in ${p.name} (${this.memberWhy(lag, port, nowNs)})`,
+      );
+      return;
+    }
     const type = (b[s + 12] << 8) | b[s + 13];
     let vid: number;
     if (isVlanTpid(type)) {
       if (frame.length < ETHERNET_HEADER_LEN + VLAN_TAG_LEN) {
-        this.drop(port, frame, nowNs, null, SwitchDrop.runt, () => "dropped: truncated VLAN tag");
+        core.drop(port, frame, nowNs, null, SwitchDrop.runt, () => "dropped: truncated VLAN tag");
         return;
       }
       const tagVid = Vlan.vid(b, s + 12);
       if (type === EtherType.QinQ) {
-        this.drop(
+        core.drop(
           port,
           frame,
           nowNs,
@@ -243,7 +452,7 @@ export class PhysicalSwitch implements Device, SviHost {
       if (tagVid === 0) {
         // Priority-tagged: classified like an untagged frame (802.1Q 6.9).
         if (p.pvid < 0) {
-          this.drop(
+          core.drop(
             port,
             frame,
             nowNs,
@@ -255,7 +464,7 @@ export class PhysicalSwitch implements Device, SviHost {
         }
         vid = p.pvid;
       } else if (!p.isTrunk) {
-        this.drop(
+        core.drop(
           port,
           frame,
           nowNs,
@@ -265,7 +474,7 @@ export class PhysicalSwitch implements Device, SviHost {
         );
         return;
       } else if (tagVid === 4095 || (p.allowed !== null && p.allowed[tagVid] === 0)) {
-        this.drop(
+        core.drop(
           port,
           frame,
           nowNs,
@@ -279,7 +488,7 @@ export class PhysicalSwitch implements Device, SviHost {
       }
       frame.popVlanTag();
     } else if (p.pvid < 0) {
-      this.drop(
+      core.drop(
         port,
         frame,
         nowNs,
@@ -299,7 +508,7 @@ export class PhysicalSwitch implements Device, SviHost {
     // this one sent the frame out untagged on a trunk's native VLAN).
     if (frame.length >= ETHERNET_HEADER_LEN + VLAN_TAG_LEN && isVlanTpid((fb[fs + 12] << 8) | fb[fs + 13])) {
       const inner = Vlan.vid(fb, fs + 12);
-      this.drop(
+      core.drop(
         port,
         frame,
         nowNs,
@@ -311,7 +520,7 @@ export class PhysicalSwitch implements Device, SviHost {
       return;
     }
     if ((fb[fs + 6] & 1) !== 0) {
-      this.drop(
+      core.drop(
         port,
         frame,
         nowNs,
@@ -322,7 +531,7 @@ export class PhysicalSwitch implements Device, SviHost {
       return;
     }
     if (macHiAt(fb, fs + 6) === this.macHi && macLoAt(fb, fs + 6) === this.macLo) {
-      this.drop(
+      core.drop(
         port,
         frame,
         nowNs,
@@ -332,18 +541,18 @@ export class PhysicalSwitch implements Device, SviHost {
       );
       return;
     }
-    const r = this.macTable.learnAt(vid, fb, fs + 6, port, nowNs);
-    if (r !== Learn.refreshed && this.env?.isTracing) {
+    const r = this.macTable.learnAt(vid, fb, fs + 6, logical, nowNs);
+    if (r !== Learn.refreshed && core.isTracing) {
       const src = readMac(fb, fs + 6);
       const reason =
         r === Learn.learned
           ? `learned ${formatMac(src)} on ${p.name}`
           : r === Learn.moved
-            ? `moved ${formatMac(src)} from ${this.portNames[this.macTable.lastMovedFrom] ?? "?"} to ${p.name}`
+            ? `moved ${formatMac(src)} from ${this.logicalPortName(this.macTable.lastMovedFrom)} to ${p.name}`
             : `not learned: ${formatMac(src)} (table full of static entries)`;
-      this.record(nowNs, frame, p.name, null, vid, "receive", reason);
+      core.record(nowNs, frame, port, null, vid, "receive", reason);
     }
-    this.forward(port, frame, nowNs, vid);
+    this.forward(port, logical, frame, nowNs, vid);
   }
 
   /**
@@ -351,45 +560,58 @@ export class PhysicalSwitch implements Device, SviHost {
    * packet). It is forwarded like a frame arriving on an internal port of that VLAN.
    */
   sendFromSvi(vid: number, frame: Frame, nowNs: number): void {
-    this.sviCounters.rxFrames++;
-    this.sviCounters.rxBytes += frame.length;
+    const core = this.core;
+    core.countRx(this.sviDevicePort, frame);
     if (vid < 1 || vid > 4094 || this.hasSvi[vid] === 0) {
-      this.sviCounters.drops++;
-      this.drops.add(SwitchDrop.noSvi);
-      if (this.env?.isTracing)
-        this.record(nowNs, frame, `vlan${vid}`, null, vid, "drop", `dropped: no SVI in vlan ${vid}`);
+      core.drop(
+        this.sviDevicePort,
+        frame,
+        nowNs,
+        vid,
+        SwitchDrop.noSvi,
+        () => `dropped: no SVI in vlan ${vid}`,
+      );
       return;
     }
     if (frame.length < ETHERNET_HEADER_LEN) {
-      this.sviCounters.drops++;
-      this.drops.add(SwitchDrop.runt);
-      if (this.env?.isTracing)
-        this.record(nowNs, frame, `vlan${vid}`, null, vid, "drop", "dropped: runt frame from the gateway");
+      core.drop(
+        this.sviDevicePort,
+        frame,
+        nowNs,
+        vid,
+        SwitchDrop.runt,
+        () => "dropped: runt frame from the gateway",
+      );
       return;
     }
-    this.forward(this.sviPort, frame, nowNs, vid);
+    this.forward(this.sviDevicePort, this.sviPort, frame, nowNs, vid);
   }
 
-  /** Forwards an untagged frame of VLAN `vid` that came in on `inPort` (a front port or the SVI port). */
-  private forward(inPort: number, frame: Frame, nowNs: number, vid: number): void {
+  /**
+   * Forwards an untagged frame of VLAN `vid` that came in on device port `inPort` (logical port
+   * `inLogical`; the SVIs' internal port for the router's frames).
+   */
+  private forward(inPort: number, inLogical: number, frame: Frame, nowNs: number, vid: number): void {
     const b = frame.buf;
     const s = frame.start;
+    const isFront = inLogical !== this.sviPort;
     if ((b[s] & 1) !== 0) {
-      if (inPort !== this.sviPort && this.ports[inPort].storm !== null) {
+      if (isFront && this.ports[inLogical].storm !== null) {
         const c = isBroadcastAt(b, s) ? StormClass.broadcast : StormClass.multicast;
-        if (!this.admitStorm(inPort, c, frame, nowNs, vid)) return;
+        if (!this.admitStorm(inPort, inLogical, c, frame, nowNs, vid)) return;
       }
-      this.flood(inPort, frame, nowNs, vid, readMac(b, s), inPort !== this.sviPort && this.hasSvi[vid] === 1);
+      this.flood(inPort, inLogical, frame, nowNs, vid, readMac(b, s), isFront && this.hasSvi[vid] === 1);
       return;
     }
     const q = this.macTable.lookupAt(vid, b, s, nowNs);
-    if (q === -1 && inPort !== this.sviPort && this.ports[inPort].storm !== null) {
-      if (!this.admitStorm(inPort, StormClass.unknownUnicast, frame, nowNs, vid)) return;
+    if (q === -1 && isFront && this.ports[inLogical].storm !== null) {
+      if (!this.admitStorm(inPort, inLogical, StormClass.unknownUnicast, frame, nowNs, vid)) return;
     }
+    const core = this.core;
     if (q === -1) {
       const dst = readMac(b, s);
-      if (dst === this.mac && inPort !== this.sviPort) {
-        this.drop(
+      if (dst === this.mac && isFront) {
+        core.drop(
           inPort,
           frame,
           nowNs,
@@ -399,53 +621,55 @@ export class PhysicalSwitch implements Device, SviHost {
         );
         return;
       }
-      this.flood(inPort, frame, nowNs, vid, dst, false);
-    } else if (q === inPort) {
-      this.drop(
+      this.flood(inPort, inLogical, frame, nowNs, vid, dst, false);
+    } else if (q === inLogical) {
+      core.drop(
         inPort,
         frame,
         nowNs,
         vid,
         SwitchDrop.sameSegment,
-        () => `dropped: ${formatMac(readMac(b, s))} is on the ingress port ${this.inName(inPort, vid)}`,
+        () =>
+          `dropped: ${formatMac(readMac(b, s))} is on the ingress port ${this.inName(inPort, inLogical, vid)}`,
       );
     } else if (q === this.sviPort) {
       this.toSvi(inPort, frame, nowNs, vid, true);
-    } else if (!this.isPortUp[q]) {
-      this.drop(
-        inPort,
-        frame,
-        nowNs,
-        vid,
-        SwitchDrop.portDown,
-        () => `dropped: ${this.portNames[q]} is down`,
+    } else if (!this.isLogicalUp(q)) {
+      const name = this.ports[q].name;
+      const isLag = this.ports[q].lag !== null;
+      core.drop(inPort, frame, nowNs, vid, isLag ? SwitchDrop.lagDown : SwitchDrop.portDown, () =>
+        isLag ? `dropped: no member of ${name} can carry traffic` : `dropped: ${name} is down`,
       );
     } else {
-      this.out[0] = q;
-      this.emit(1, frame, vid);
-      if (this.env?.isTracing)
-        this.record(
-          nowNs,
-          frame,
-          this.inName(inPort, vid),
-          this.portNames[q],
-          vid,
-          "forward",
-          `forwarded to ${this.portNames[q]}: learned`,
-        );
+      this.outLogical[0] = q;
+      const isTracing = core.isTracing;
+      const n = this.emit(1, frame, vid, isTracing);
+      if (isTracing) {
+        const to = this.ports[q].lag === null ? this.ports[q].name : this.lagNote.slice(2);
+        core.record(nowNs, frame, inPort, core.outNames(n), vid, "forward", `forwarded to ${to}: learned`);
+      }
     }
   }
 
-  private flood(inPort: number, frame: Frame, nowNs: number, vid: number, dst: Mac, toSvi: boolean): void {
+  private flood(
+    inPort: number,
+    inLogical: number,
+    frame: Frame,
+    nowNs: number,
+    vid: number,
+    dst: Mac,
+    toSvi: boolean,
+  ): void {
     const members = this.membersOf(vid);
     let n = 0;
     for (let i = 0; i < members.length; i++) {
       const m = members[i];
-      if (m !== inPort && this.isPortUp[m]) this.out[n++] = m;
+      if (m !== inLogical && this.isLogicalUp(m)) this.outLogical[n++] = m;
     }
     const canSvi = toSvi && this.svi !== null;
+    const core = this.core;
     if (n === 0 && !canSvi) {
-      this.drop(
+      core.drop(
         inPort,
         frame,
         nowNs,
@@ -458,34 +682,35 @@ export class PhysicalSwitch implements Device, SviHost {
     // The router gets its copy after the front ports, so anything it sends back at once does
     // not interleave with this decision.
     const sviCopy = canSvi ? (n > 0 ? frame.clone() : frame) : null;
-    if (this.env?.isTracing) {
-      let names = "";
-      for (let i = 0; i < n; i++) names += (i > 0 ? "," : "") + this.portNames[this.out[i]];
-      if (canSvi) names += `${n > 0 ? "," : ""}vlan${vid}`;
+    const isTracing = core.isTracing;
+    const sent = n > 0 ? this.emit(n, frame, vid, isTracing) : 0;
+    if (isTracing) {
+      let names = core.outNames(sent);
+      if (canSvi) names += `${sent > 0 ? "," : ""}vlan${vid}`;
       const why =
         dst === 0xffffffffffff
           ? "broadcast"
           : isMulticastMac(dst)
             ? "multicast"
             : `no entry for ${formatMac(dst)}`;
-      this.record(
+      core.record(
         nowNs,
         frame,
-        this.inName(inPort, vid),
+        inPort,
         names,
         vid,
         "flood",
-        `flooded in vlan ${vid} to ${names}: ${why}`,
+        `flooded in vlan ${vid} to ${names}: ${why}${this.lagNote}`,
       );
     }
-    if (n > 0) this.emit(n, frame, vid);
     if (sviCopy !== null) this.toSvi(inPort, sviCopy, nowNs, vid, false);
   }
 
   /** Hands a frame to the router; `isOwnDecision`: a unicast for the switch (a flood recorded itself). */
   private toSvi(inPort: number, frame: Frame, nowNs: number, vid: number, isOwnDecision: boolean): void {
+    const core = this.core;
     if (this.svi === null) {
-      this.drop(
+      core.drop(
         inPort,
         frame,
         nowNs,
@@ -495,56 +720,86 @@ export class PhysicalSwitch implements Device, SviHost {
       );
       return;
     }
-    this.sviCounters.txFrames++;
-    this.sviCounters.txBytes += frame.length;
-    if (isOwnDecision && this.env?.isTracing)
-      this.record(
-        nowNs,
-        frame,
-        this.inName(inPort, vid),
-        `vlan${vid}`,
-        vid,
-        "deliver",
-        `to the gateway on vlan ${vid}`,
-      );
+    core.countTx(this.sviDevicePort, frame);
+    if (isOwnDecision && core.isTracing)
+      core.record(nowNs, frame, inPort, `vlan${vid}`, vid, "deliver", `to the gateway on vlan ${vid}`);
     this.svi.receiveOnSvi(vid, frame, nowNs);
   }
 
-  /** Sends to out[0..n): clones for all but the last; tags per egress port. */
-  private emit(n: number, frame: Frame, vid: number): void {
-    const env = this.env!;
+  /** While tracing, what the last `emit` chose for its LAGs ("; po1 via eth2 (l3l4 hash 0x1f, ...)"). */
+  private lagNote = "";
+
+  /**
+   * Sends to the logical ports outLogical[0..n): each LAG picks its member by its hash of the
+   * frame (taken before any tag is pushed); clones for all but the last; tags per egress port.
+   * Returns the number of device ports written to `core.out` (a LAG without a distributing
+   * member is skipped).
+   */
+  private emit(n: number, frame: Frame, vid: number, isNoting = false): number {
+    const core = this.core;
+    let sent = 0;
+    let note = "";
     for (let i = 0; i < n; i++) {
-      const q = this.out[i];
-      const f = i === n - 1 ? frame : frame.clone();
-      const p = this.ports[q];
-      if (p.isTrunk && p.pvid !== vid) f.pushVlanTag(vid);
-      const pc = this.portCounters[q];
-      pc.txFrames++;
-      pc.txBytes += f.length;
-      env.transmit(q, f);
+      const p = this.ports[this.outLogical[i]];
+      let dp = p.devicePort;
+      if (p.lag !== null) {
+        const hash = lagHash(p.lag.hash, frame.buf, frame.start, frame.length);
+        dp = p.lag.bundle.chooseOutput(hash);
+        if (dp < 0) continue;
+        if (isNoting) note += `; ${this.viaText(p, dp, hash)}`;
+      }
+      core.out[sent++] = dp;
     }
+    for (let i = 0; i < sent; i++) {
+      const dp = core.out[i];
+      const p = this.ports[this.logicalOf[dp]];
+      const f = i === sent - 1 ? frame : frame.clone();
+      if (p.isTrunk && p.pvid !== vid) f.pushVlanTag(vid);
+      core.transmit(dp, f);
+    }
+    this.lagNote = note;
+    return sent;
+  }
+
+  private viaText(p: Port, devicePort: number, hash: number): string {
+    const lag = p.lag as Lag;
+    return `${p.name} via ${this.portNames[devicePort]} (${lag.hash} hash 0x${(hash >>> 0).toString(16)}, ${lag.bundle.activeCount} of ${lag.bundle.members.length} members)`;
+  }
+
+  private isLogicalUp(logical: number): boolean {
+    const p = this.ports[logical];
+    return p.lag === null ? this.isPortUp[p.devicePort] : p.lag.bundle.activeCount > 0;
   }
 
   private membersOf(vid: number): Int32Array {
     let m = this.members[vid];
     if (m === undefined) {
       const list: number[] = [];
-      for (let i = 0; i < this.ports.length; i++) if (this.carries(i, vid)) list.push(i);
+      for (let i = 0; i < this.ports.length; i++) if (this.logicalCarries(i, vid)) list.push(i);
       m = Int32Array.from(list);
       this.members[vid] = m;
     }
     return m;
   }
 
-  private inName(inPort: number, vid: number): string {
-    return inPort === this.sviPort ? `vlan${vid}` : this.portNames[inPort];
+  private inName(inPort: number, inLogical: number, vid: number): string {
+    if (inLogical === this.sviPort) return `vlan${vid}`;
+    const p = this.ports[inLogical];
+    return p.lag === null ? p.name : `${p.name} (${this.portNames[inPort]})`;
   }
 
-  /** Storm control at `inPort`: false (and the frame dropped, counted) when over the class's rate. */
-  private admitStorm(inPort: number, c: StormClass, frame: Frame, nowNs: number, vid: number): boolean {
-    const p = this.ports[inPort];
+  /** Storm control at `inLogical`: false (and the frame dropped, counted) when over the class's rate. */
+  private admitStorm(
+    inPort: number,
+    inLogical: number,
+    c: StormClass,
+    frame: Frame,
+    nowNs: number,
+    vid: number,
+  ): boolean {
+    const p = this.ports[inLogical];
     if ((p.storm as StormControl).admit(c, nowNs)) return true;
-    this.drop(
+    this.core.drop(
       inPort,
       frame,
       nowNs,
@@ -556,42 +811,102 @@ export class PhysicalSwitch implements Device, SviHost {
     return false;
   }
 
-  private drop(
-    inPort: number,
-    frame: Frame,
-    nowNs: number,
-    vid: number | null,
-    code: string,
-    reason: () => string,
-  ): void {
-    this.drops.add(code);
-    if (inPort === this.sviPort) this.sviCounters.drops++;
-    else this.portCounters[inPort].drops++;
-    if (this.env?.isTracing)
-      this.record(nowNs, frame, this.inName(inPort, vid ?? 0), null, vid, "drop", reason(), code);
+  /** A frame to an IEEE 802.1Q reserved address: LACP to the port's engine, else refused. */
+  private linkLocal(port: number, p: Port, frame: Frame, nowNs: number): void {
+    const core = this.core;
+    const b = frame.buf;
+    const s = frame.start;
+    const isLacp = b[s + 5] === 0x02 && Lacp.isLacpFrame(b, s);
+    if (!isLacp) {
+      core.drop(
+        port,
+        frame,
+        nowNs,
+        null,
+        SwitchDrop.linkLocal,
+        () => `not forwarded: ${formatMac(readMac(b, s))} is an IEEE 802.1Q reserved (link-local) address`,
+      );
+      return;
+    }
+    const engine = p.lag?.lacp ?? null;
+    if (engine === null) {
+      core.drop(port, frame, nowNs, null, SwitchDrop.lacpOff, () =>
+        p.lag === null
+          ? `LACPDU refused: ${this.portNames[port]} is not in a LAG`
+          : `LACPDU refused: ${p.name} is a static LAG (lacp: off)`,
+      );
+      return;
+    }
+    let pdu: LacpRepr;
+    try {
+      pdu = Lacp.parse(b, s + ETHERNET_HEADER_LEN);
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      core.drop(port, frame, nowNs, null, SwitchDrop.badLacpdu, () => `LACPDU refused: ${e.message}`);
+      return;
+    }
+    if (core.isTracing)
+      core.record(
+        nowNs,
+        frame,
+        port,
+        null,
+        null,
+        "deliver",
+        `LACPDU for ${p.name}: partner ${formatMac(pdu.actor.system)} key ${pdu.actor.key} port ${pdu.actor.port}`,
+      );
+    engine.receive(port, pdu, nowNs);
+    this.runLacp(nowNs);
   }
 
-  private record(
-    nowNs: number,
-    frame: Frame,
-    inName: string,
-    out: string | null,
-    vid: number | null,
-    action: HopAction,
-    reason: string,
-    code?: string,
-  ): void {
-    this.env!.trace({
-      timeNs: nowNs,
-      frameId: frame.id,
-      device: this.name,
-      kind: "switch",
-      in: inName,
-      out,
-      vlan: vid,
-      action,
-      reason,
-      ...(code === undefined ? {} : { code }),
+  private sendLacpdu(member: number, pdu: LacpRepr): void {
+    if (this.env === null || !this.isPortUp[member]) return;
+    const f = Frame.alloc(124);
+    Lacp.emitFrame(pdu, f.buf, f.start, this.mac);
+    this.core.transmit(member, f);
+  }
+
+  /** Runs every LACP engine due, applies what they allow to the bundles, re-arms the timer. */
+  private runLacp(nowNs: number): void {
+    let next = Number.POSITIVE_INFINITY;
+    for (const lag of this.lags) {
+      const engine = lag.lacp;
+      if (engine === null) continue;
+      engine.run(nowNs);
+      const bundle = lag.bundle;
+      let changed = false;
+      for (let i = 0; i < bundle.members.length; i++) {
+        const m = bundle.members[i];
+        const isEnabled = engine.mayEnable(m);
+        if (bundle.setMemberEnabled(m, isEnabled)) {
+          changed = true;
+          this.onLacpChange?.(bundle.name, this.portNames[m], isEnabled, nowNs);
+        }
+      }
+      if (changed && bundle.activeCount === 0) this.macTable.flushPort(this.logicalOf[bundle.members[0]]);
+      next = Math.min(next, engine.nextTimerNs());
+    }
+    this.armLacp(next, nowNs);
+  }
+
+  private armLacp(atNs: number, nowNs: number): void {
+    const env = this.env;
+    if (env === null || atNs === this.lacpTimerAtNs) return;
+    if (this.lacpTimer >= 0) env.cancelTimer(this.lacpTimer);
+    this.lacpTimer = -1;
+    this.lacpTimerAtNs = atNs;
+    if (atNs === Number.POSITIVE_INFINITY) return;
+    this.lacpTimer = env.setTimer(Math.max(0, atNs - nowNs), (t) => {
+      this.lacpTimer = -1;
+      this.lacpTimerAtNs = Number.POSITIVE_INFINITY;
+      this.runLacp(t);
     });
+  }
+
+  private memberWhy(lag: Lag, port: number, nowNs: number): string {
+    if (!lag.bundle.isUp(port)) return "link down";
+    if (lag.lacp === null) return "static LAG";
+    const st = lag.lacp.status(nowNs).find((m) => m.member === port);
+    return st?.why ?? "LACP has not enabled it yet";
   }
 }

@@ -84,7 +84,7 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
     built.macTables.push({
       device: sw.name,
       table: dev.macTable,
-      portName: portNamer(dev, new Map([[dev.sviPort, "svi"]])),
+      portName: (port) => dev.logicalPortName(port),
     });
     sw.ports.forEach((p, i) => {
       cableEnds.set(`${sw.name}:${p.name}`, { device: dev, port: i });
