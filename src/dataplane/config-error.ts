@@ -12,7 +12,8 @@ export type DeviceConfigErrorCode =
   | "bad-port" // a port index or name that does not exist, or a duplicate name
   | "bad-value" // a number out of its documented range
   | "unknown-port-group" // a VM port names a port group that is not on the vswitch
-  | "too-many-vfs"; // SR-IOV: more virtual functions than the NIC supports
+  | "too-many-vfs" // SR-IOV: more virtual functions than the NIC supports
+  | "bad-teaming"; // a teaming policy the uplinks cannot have (LACP settings missing, mixed policies)
 
 export class DeviceConfigError extends Error {
   override readonly name = "DeviceConfigError";

@@ -268,6 +268,8 @@ export class TestNet {
   /** Frames sent into a connection that is down. */
   readonly lost: { from: string; port: string; frame: Frame; timeNs: number }[] = [];
   private readonly downPorts = new Map<Device, Set<number>>();
+  /** Ports whose frames vanish while the carrier stays up (a silent failure). */
+  private readonly blackholes = new Map<Device, Set<number>>();
   private readonly peers = new Map<Device, ({ device: Device; port: number } | null)[]>();
   private events: NetEvent[] = [];
   private seq = 0;
@@ -350,6 +352,17 @@ export class TestNet {
     if (peer !== null) peer.device.setPortUp?.(peer.port, isUp, this.nowNs);
   }
 
+  /**
+   * Makes the frames `device` sends out of `port` vanish (counted in `lost`) while both ends
+   * keep their carrier: a link that silently stops passing traffic in one direction.
+   */
+  setBlackhole(device: Device, port: number, isBlackhole: boolean): void {
+    const set = this.blackholes.get(device) ?? new Set<number>();
+    if (isBlackhole) set.add(port);
+    else set.delete(port);
+    this.blackholes.set(device, set);
+  }
+
   /** Delivers `frame` into `device` at `port` now (as if a cable had carried it there). */
   inject(device: Device, port: number, frame: Frame): void {
     this.schedule(this.nowNs + device.processingDelayNs, (t) => device.receive(port, frame, t));
@@ -389,7 +402,7 @@ export class TestNet {
       this.unconnected.push({ from, port: portName, frame, timeNs: this.nowNs });
       return;
     }
-    if (this.downPorts.get(device)?.has(port)) {
+    if (this.downPorts.get(device)?.has(port) || this.blackholes.get(device)?.has(port)) {
       this.lost.push({ from, port: portName, frame, timeNs: this.nowNs });
       return;
     }

@@ -8,7 +8,6 @@
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
 import { DeviceConfigError } from "./config-error.ts";
-import { ExplicitFailoverPolicy } from "./teaming.ts";
 import { bindRecording, ethFrame, mac, outerVid, type SentFrame, toHex } from "./testing.ts";
 import { Vswitch, VswitchDrop, type VswitchOptions } from "./vswitch.ts";
 
@@ -419,7 +418,7 @@ describe("teaming: explicit failover order (a second policy through the same int
         { name: "vm1", portGroup: "web", mac: M1 },
         { name: "vm2", portGroup: "web", mac: M2 },
       ],
-      teaming: new ExplicitFailoverPolicy(),
+      teaming: { policy: "explicit-failover" },
     });
     const env = bindRecording(vs);
     vs.receive(3, ethFrame({ dst: BCAST, src: M2 }), 0);

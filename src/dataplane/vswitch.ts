@@ -34,14 +34,18 @@
 
 import { formatIpv4, formatMac, isMulticastMac, MAC_BROADCAST, type Mac, readMac } from "../wire/addr.ts";
 import { Arp } from "../wire/arp.ts";
+import { WireError } from "../wire/error.ts";
 import { ETHERNET_HEADER_LEN, Ethernet } from "../wire/ethernet.ts";
 import { Ipv4Header } from "../wire/ipv4.ts";
+import { Lacp, type LacpRepr } from "../wire/lacp.ts";
 import { isVlanTpid, VLAN_TAG_LEN, Vlan } from "../wire/vlan.ts";
+import { Bundle } from "./bundle.ts";
 import { checkUnicastMac, checkVid, DeviceConfigError } from "./config-error.ts";
-import { DropCounters, newPortCounters, type PortCounters } from "./counters.ts";
+import type { DropCounters, PortCounters } from "./counters.ts";
 import { PROCESSING_DELAY_NS } from "./delays.ts";
 import type { Device, DeviceEnv } from "./device.ts";
 import { Frame } from "./frame.ts";
+import { LacpEngine, type LacpMemberStatus, type LacpMode, type LacpRate } from "./lacp.ts";
 import {
   DEFAULT_MAC_AGING_NS,
   DEFAULT_MAC_TABLE_SIZE,
@@ -50,6 +54,7 @@ import {
   macHiAt,
   macLoAt,
 } from "./mac-table.ts";
+import { PortCore } from "./port-core.ts";
 import {
   isBroadcastAt,
   STORM_DROP_CODES,
@@ -57,8 +62,8 @@ import {
   StormControl,
   type StormControlConfig,
 } from "./storm-control.ts";
-import { OriginatingPortPolicy, type TeamingPolicy, UplinkTeam } from "./teaming.ts";
-import type { HopAction, HopRecord } from "./trace.ts";
+import { Teaming, type TeamingConfig } from "./teaming.ts";
+import type { HopAction } from "./trace.ts";
 
 /** RARP (RFC 903): its EtherType and the "request reverse" opcode. */
 const ETHERTYPE_RARP = 0x8035;
@@ -84,6 +89,10 @@ export const VswitchDrop = {
   portDown: "port-down",
   spoofedArp: "spoofguard-arp",
   spoofedIp: "spoofguard-ip",
+  linkLocal: "link-local-multicast",
+  lacpOff: "lacp-not-running",
+  badLacpdu: "bad-lacpdu",
+  notCollecting: "lag-member-not-collecting",
 } as const;
 
 export interface VswitchSecurity {
@@ -109,10 +118,22 @@ export interface VswitchOptions {
   name: string;
   /** Uplink port names (e.g. "uplink:eth0"), in teaming order. Ports 0..n-1. */
   uplinks: string[];
-  portGroups: { name: string; vlan: number; security?: Partial<VswitchSecurity> }[];
+  portGroups: {
+    name: string;
+    vlan: number;
+    security?: Partial<VswitchSecurity>;
+    /** The port group's own teaming (vSphere's override); default: the switch's. */
+    teaming?: TeamingConfig | null;
+  }[];
   /** VM ports (one per vNIC), after the uplinks in port numbering. */
   vmPorts: { name: string; portGroup: string; mac: Mac; ip?: number | null }[];
-  teaming?: TeamingPolicy;
+  /** The switch's teaming policy (uplinks as port indexes 0..n-1); default originating-port. */
+  teaming?: TeamingConfig;
+  /**
+   * With `teaming.policy: lacp`: the LACP actor (vSphere's LAG on a distributed switch): mode,
+   * rate, the system id (a MAC of the host) and the uplinks' own MACs (LACPDU sources).
+   */
+  lacp?: { mode: LacpMode; rate: LacpRate; system: Mac; uplinkMacs?: Mac[]; key?: number } | null;
   /**
    * vSphere's "Notify switches" (default yes): when a VM's traffic moves to another uplink
    * (failover, failback) or its port comes up, send a RARP broadcast from the VM's MAC out of
@@ -130,6 +151,7 @@ interface PortGroup {
   name: string;
   vid: number;
   security: VswitchSecurity;
+  teaming: Teaming;
 }
 
 interface VmPort {
@@ -155,11 +177,20 @@ export class Vswitch implements Device {
   readonly name: string;
   readonly portNames: readonly string[];
   readonly portCounters: readonly PortCounters[];
-  readonly drops = new DropCounters();
+  readonly drops: DropCounters;
   readonly processingDelayNs: number;
   readonly macTable: MacTable;
-  readonly team: UplinkTeam;
-  readonly teaming: TeamingPolicy;
+  /** The uplinks as one bundle (their carrier and, with LACP, whether they may carry traffic). */
+  readonly team: Bundle;
+  /** The switch's teaming policy (port groups without an override use it). */
+  readonly teaming: Teaming;
+  private readonly core: PortCore;
+  private readonly lacp: LacpEngine<number> | null = null;
+  private readonly lacpMacs: Mac[] = [];
+  private lacpTimer = -1;
+  private lacpTimerAtNs = Number.POSITIVE_INFINITY;
+  /** Called when LACP lets an uplink in or takes it out (for timelines). */
+  onLacpChange: ((lag: string, member: string, isEnabled: boolean, nowNs: number) => void) | null = null;
   /** The MAC-table port that stands for the uplink team (one past the last device port). */
   readonly teamPort: number;
   private readonly groups = new Map<string, PortGroup>();
@@ -189,8 +220,23 @@ export class Vswitch implements Device {
       this.storms = options.uplinks.map(() => new StormControl(this.stormConfig as StormControlConfig));
     }
     this.processingDelayNs = options.processingDelayNs ?? PROCESSING_DELAY_NS.vswitch;
-    this.teaming = options.teaming ?? new OriginatingPortPolicy();
     this.isNotifyingSwitches = options.notifySwitches ?? true;
+    const teamingConfig = options.teaming ?? { policy: "originating-port" };
+    const isLacp = teamingConfig.policy === "lacp";
+    this.team = new Bundle(
+      "uplinks",
+      options.uplinks.map((_, i) => i),
+      isLacp,
+    );
+    this.teaming = new Teaming(this.team, teamingConfig);
+    for (const g of options.portGroups) {
+      const t = g.teaming ?? null;
+      if (t !== null && (t.policy === "lacp") !== isLacp)
+        throw new DeviceConfigError(
+          "bad-teaming",
+          `vswitch ${this.name} port group ${g.name}: ${isLacp ? "the switch's uplinks are a LACP LAG; a port group cannot use another policy" : "lacp is the switch's policy (its uplinks form the LAG), not a port group's"}`,
+        );
+    }
     const names: string[] = [];
     const seen = new Set<string>();
     const addName = (n: string) => {
@@ -208,6 +254,7 @@ export class Vswitch implements Device {
         name: g.name,
         vid: g.vlan,
         security: { ...DEFAULT_SECURITY, ...g.security },
+        teaming: g.teaming ? new Teaming(this.team, g.teaming) : this.teaming,
       });
     }
     const vidCount = Math.max(0, ...options.portGroups.map((g) => g.vlan)) + 1;
@@ -245,23 +292,50 @@ export class Vswitch implements Device {
     });
     for (const g of this.groups.values()) this.vlanVmPorts[g.vid] ??= [];
     this.portNames = names;
-    this.portCounters = names.map(() => newPortCounters());
-    this.isPortUp = names.map(() => true);
+    this.core = new PortCore(this.name, "vswitch", names);
+    this.portCounters = this.core.counters;
+    this.drops = this.core.drops;
+    this.isPortUp = this.core.isUp;
     this.teamPort = names.length;
-    this.team = new UplinkTeam(options.uplinks.map((_, i) => i));
-    this.out = new Int32Array(names.length + 1);
+    this.out = this.core.out;
     this.macTable = new MacTable({
       maxEntries: options.macTableSize ?? DEFAULT_MAC_TABLE_SIZE,
       agingNs: options.macAgingNs ?? DEFAULT_MAC_AGING_NS,
     });
     for (const v of this.vm) if (v !== null) this.macTable.addStatic(v.vid, v.honoredMac, v.index);
+    const lacp = options.lacp ?? null;
+    if (isLacp) {
+      if (lacp === null)
+        throw new DeviceConfigError(
+          "bad-teaming",
+          `vswitch ${this.name}: teaming policy lacp needs LACP settings`,
+        );
+      this.lacpMacs = options.uplinks.map((_, i) => lacp.uplinkMacs?.[i] ?? lacp.system);
+      const engine = new LacpEngine<number>(
+        { system: lacp.system, key: lacp.key ?? 1, mode: lacp.mode, rate: lacp.rate },
+        (member, pdu) => this.sendLacpdu(member, pdu),
+      );
+      options.uplinks.forEach((_, i) => {
+        engine.addMember(i, { port: i + 1 });
+      });
+      this.lacp = engine;
+    }
   }
 
   bind(env: DeviceEnv): void {
     this.env = env;
+    this.core.env = env;
   }
 
-  start(_nowNs: number): void {}
+  start(nowNs: number): void {
+    if (this.lacp !== null) this.runLacp(nowNs);
+  }
+
+  /** LACP state of the uplinks (`vnet show lacp`), or null when the team does not run LACP. */
+  lacpStatus(nowNs: number): LacpMemberStatus<string>[] | null {
+    if (this.lacp === null) return null;
+    return this.lacp.status(nowNs).map((m) => ({ ...m, member: this.portNames[m.member] }));
+  }
 
   /** Port index by name, or -1. */
   portIndex(name: string): number {
@@ -273,11 +347,19 @@ export class Vswitch implements Device {
     return this.vm[port]?.vid ?? null;
   }
 
-  /** The uplink a VM port is currently pinned to by the teaming policy, or -1. */
+  /**
+   * The uplink a VM port is currently pinned to by its teaming policy, or -1 (for a per-frame
+   * hash policy, the first usable uplink: where its "notify switches" frames go).
+   */
   pinnedUplink(port: number): number {
     const v = this.vm[port];
     if (v === null || v === undefined) return -1;
-    return this.teaming.selectUplink(this.team, v, null);
+    return v.group.teaming.selectUplink(v, null);
+  }
+
+  /** The teaming policy name of a VM port's port group (or the switch's, for an uplink). */
+  teamingOf(port: number): Teaming {
+    return this.vm[port]?.group.teaming ?? this.teaming;
   }
 
   /**
@@ -313,17 +395,29 @@ export class Vswitch implements Device {
     this.isPortUp[port] = isUp;
     const v = this.vm[port];
     if (v === null) {
-      const before = this.vm.map((p) => (p === null ? -1 : this.teaming.selectUplink(this.team, p, null)));
-      this.team.setMemberUp(port, isUp);
-      if (this.team.activePorts.length === 0) this.macTable.flushPort(this.teamPort);
-      for (const p of this.vm) {
-        if (p === null || !this.isPortUp[p.index]) continue;
-        if (this.teaming.selectUplink(this.team, p, null) !== before[p.index]) this.notify(p, nowNs);
-      }
+      this.changeTeam(nowNs, () => {
+        this.team.setMemberUp(port, isUp);
+        this.lacp?.setMemberUp(port, isUp, nowNs);
+      });
+      if (this.lacp !== null) this.runLacp(nowNs);
     } else if (!isUp) {
       this.macTable.flushPort(port);
     } else if (!wasUp) {
       this.notify(v, nowNs);
+    }
+  }
+
+  /**
+   * Applies a change to the team's members, then flushes what was learned behind the uplinks
+   * when none is left and notifies the switches for every VM whose uplink moved.
+   */
+  private changeTeam(nowNs: number, change: () => void): void {
+    const before = this.vm.map((p) => (p === null ? -1 : p.group.teaming.selectUplink(p, null)));
+    change();
+    if (this.team.activeCount === 0) this.macTable.flushPort(this.teamPort);
+    for (const p of this.vm) {
+      if (p === null || !this.isPortUp[p.index]) continue;
+      if (p.group.teaming.selectUplink(p, null) !== before[p.index]) this.notify(p, nowNs);
     }
   }
 
@@ -334,7 +428,7 @@ export class Vswitch implements Device {
    */
   private notify(v: VmPort, nowNs: number): void {
     if (!this.isNotifyingSwitches || this.env === null) return;
-    const uplink = this.teaming.selectUplink(this.team, v, null);
+    const uplink = v.group.teaming.selectUplink(v, null);
     if (uplink < 0) return;
     // 14 header + 28 RARP + 18 padding: the 60-byte Ethernet minimum without FCS.
     const f = Frame.alloc(60);
@@ -359,9 +453,7 @@ export class Vswitch implements Device {
   }
 
   receive(port: number, frame: Frame, nowNs: number): void {
-    const pc = this.portCounters[port];
-    pc.rxFrames++;
-    pc.rxBytes += frame.length;
+    this.core.countRx(port, frame);
     if (frame.length < ETHERNET_HEADER_LEN) {
       this.drop(
         port,
@@ -461,6 +553,29 @@ export class Vswitch implements Device {
   private fromUplink(port: number, frame: Frame, nowNs: number): void {
     const b = frame.buf;
     const s = frame.start;
+    if (
+      b[s] === 0x01 &&
+      b[s + 1] === 0x80 &&
+      b[s + 2] === 0xc2 &&
+      b[s + 3] === 0 &&
+      b[s + 4] === 0 &&
+      b[s + 5] < 0x10
+    ) {
+      this.linkLocal(port, frame, nowNs);
+      return;
+    }
+    if (this.lacp !== null && !this.team.isAdmissible(port)) {
+      this.drop(
+        port,
+        frame,
+        nowNs,
+        null,
+        VswitchDrop.notCollecting,
+        () =>
+          `dropped: ${this.portNames[port]} is not collecting in the uplinks' LAG (${this.lacpWhy(port, nowNs)})`,
+      );
+      return;
+    }
     const type = (b[s + 12] << 8) | b[s + 13];
     if (type !== 0x8100 || frame.length < ETHERNET_HEADER_LEN + VLAN_TAG_LEN) {
       const why =
@@ -640,7 +755,8 @@ export class Vswitch implements Device {
 
   /** Known unicast from a VM to a MAC learned behind the uplinks. */
   private toTeam(v: VmPort, frame: Frame, nowNs: number): void {
-    const uplink = this.teaming.selectUplink(this.team, v, frame);
+    const teaming = v.group.teaming;
+    const uplink = teaming.selectUplink(v, frame);
     let n = 0;
     n = this.addPromiscuous(n, v.vid, v.index, -1, -1);
     if (uplink >= 0) this.out[n++] = uplink;
@@ -654,7 +770,7 @@ export class Vswitch implements Device {
     if (this.env?.isTracing) {
       const reason =
         uplink >= 0
-          ? `forwarded to ${this.portNames[uplink]}: ${formatMac(dst)} learned on the uplinks (${v.name} pinned to ${this.portNames[uplink]}, ${this.teaming.name})`
+          ? `forwarded to ${this.portNames[uplink]}: ${formatMac(dst)} learned on the uplinks (${teaming.describe(this.portNames[uplink], v.name)})`
           : `copied to promiscuous ports only: no active uplink for ${formatMac(dst)}`;
       this.record(nowNs, frame, v.index, this.outNames(n), v.vid, uplink >= 0 ? "forward" : "flood", reason);
     }
@@ -668,11 +784,11 @@ export class Vswitch implements Device {
       const p = ports[i];
       if (p !== v.index && this.accepts(this.vm[p]!, frame)) this.out[n++] = p;
     }
-    const uplink = this.teaming.selectUplink(this.team, v, frame);
+    const uplink = v.group.teaming.selectUplink(v, frame);
     if (uplink >= 0) this.out[n++] = uplink;
     if (n === 0) {
       this.drop(v.index, frame, nowNs, vid, VswitchDrop.noReceiver, () =>
-        this.team.memberPorts.length > 0
+        this.team.members.length > 0
           ? `dropped: no active uplink and no other port in vlan ${vid}`
           : `dropped: no other port in vlan ${vid}`,
       );
@@ -687,7 +803,7 @@ export class Vswitch implements Device {
     let n = 0;
     for (let i = 0; i < ports.length; i++) {
       const v = this.vm[ports[i]]!;
-      if (this.accepts(v, frame) && this.teaming.acceptsFlood(this.team, port, v)) this.out[n++] = v.index;
+      if (this.accepts(v, frame) && v.group.teaming.acceptsFlood(port, v)) this.out[n++] = v.index;
     }
     if (n === 0) {
       this.drop(port, frame, nowNs, vid, VswitchDrop.noReceiver, () =>
@@ -711,7 +827,7 @@ export class Vswitch implements Device {
       const v = this.vm[p]!;
       if (!this.isPortUp[p] || (v.effectiveMac !== v.configuredMac && !v.group.security.allowMacChanges))
         continue;
-      if (fromUplink >= 0 && !this.teaming.acceptsFlood(this.team, fromUplink, v)) continue;
+      if (fromUplink >= 0 && !v.group.teaming.acceptsFlood(fromUplink, v)) continue;
       // Keep an uplink (always appended by the caller after this) last.
       this.out[n++] = p;
     }
@@ -723,22 +839,16 @@ export class Vswitch implements Device {
    * if any, is last, so the tag pushed for it never reaches a VM port's copy.
    */
   private emit(n: number, frame: Frame, vid: number): void {
-    const env = this.env!;
     for (let i = 0; i < n; i++) {
       const p = this.out[i];
       const f = i === n - 1 ? frame : frame.clone();
       if (this.vm[p] === null) f.pushVlanTag(vid);
-      const pc = this.portCounters[p];
-      pc.txFrames++;
-      pc.txBytes += f.length;
-      env.transmit(p, f);
+      this.core.transmit(p, f);
     }
   }
 
   private outNames(n: number): string {
-    let s = "";
-    for (let i = 0; i < n; i++) s += (i > 0 ? "," : "") + this.portNames[this.out[i]];
-    return s;
+    return this.core.outNames(n);
   }
 
   private recordFlood(nowNs: number, frame: Frame, inPort: number, n: number, vid: number, dst: Mac): void {
@@ -816,9 +926,7 @@ export class Vswitch implements Device {
     code: string,
     reason: () => string,
   ): void {
-    this.drops.add(code);
-    this.portCounters[port].drops++;
-    if (this.env?.isTracing) this.record(nowNs, frame, port, null, vid, "drop", reason(), code);
+    this.core.drop(port, frame, nowNs, vid, code, reason);
   }
 
   private record(
@@ -829,20 +937,96 @@ export class Vswitch implements Device {
     vid: number | null,
     action: HopAction,
     reason: string,
-    code?: string,
   ): void {
-    const record: HopRecord = {
-      timeNs: nowNs,
-      frameId: frame.id,
-      device: this.name,
-      kind: "vswitch",
-      in: this.portNames[inPort],
-      out,
-      vlan: vid,
-      action,
-      reason,
-    };
-    if (code !== undefined) record.code = code;
-    this.env!.trace(record);
+    this.core.record(nowNs, frame, inPort, out, vid, action, reason);
+  }
+
+  /** A frame to an IEEE 802.1Q reserved address on an uplink: LACP to the engine, else refused. */
+  private linkLocal(port: number, frame: Frame, nowNs: number): void {
+    const b = frame.buf;
+    const s = frame.start;
+    if (!(b[s + 5] === 0x02 && Lacp.isLacpFrame(b, s))) {
+      this.drop(
+        port,
+        frame,
+        nowNs,
+        null,
+        VswitchDrop.linkLocal,
+        () => `not forwarded: ${formatMac(readMac(b, s))} is an IEEE 802.1Q reserved (link-local) address`,
+      );
+      return;
+    }
+    const engine = this.lacp;
+    if (engine === null) {
+      this.drop(
+        port,
+        frame,
+        nowNs,
+        null,
+        VswitchDrop.lacpOff,
+        () => `LACPDU refused: the uplinks do not run LACP (teaming policy ${this.teaming.policy})`,
+      );
+      return;
+    }
+    let pdu: LacpRepr;
+    try {
+      pdu = Lacp.parse(b, s + ETHERNET_HEADER_LEN);
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      this.drop(port, frame, nowNs, null, VswitchDrop.badLacpdu, () => `LACPDU refused: ${e.message}`);
+      return;
+    }
+    if (this.core.isTracing)
+      this.record(
+        nowNs,
+        frame,
+        port,
+        null,
+        null,
+        "deliver",
+        `LACPDU for the uplinks' LAG: partner ${formatMac(pdu.actor.system)} key ${pdu.actor.key} port ${pdu.actor.port}`,
+      );
+    engine.receive(port, pdu, nowNs);
+    this.runLacp(nowNs);
+  }
+
+  private sendLacpdu(member: number, pdu: LacpRepr): void {
+    if (this.env === null || !this.isPortUp[member]) return;
+    const f = Frame.alloc(124);
+    Lacp.emitFrame(pdu, f.buf, f.start, this.lacpMacs[member]);
+    this.core.transmit(member, f);
+  }
+
+  /** Runs the LACP engine, applies what it allows to the team, re-arms its timer. */
+  private runLacp(nowNs: number): void {
+    const engine = this.lacp as LacpEngine<number>;
+    engine.run(nowNs);
+    const team = this.team;
+    this.changeTeam(nowNs, () => {
+      for (let i = 0; i < team.members.length; i++) {
+        const m = team.members[i];
+        const isEnabled = engine.mayEnable(m);
+        if (team.setMemberEnabled(m, isEnabled))
+          this.onLacpChange?.("uplinks", this.portNames[m], isEnabled, nowNs);
+      }
+    });
+    const atNs = engine.nextTimerNs();
+    const env = this.env;
+    if (env === null || atNs === this.lacpTimerAtNs) return;
+    if (this.lacpTimer >= 0) env.cancelTimer(this.lacpTimer);
+    this.lacpTimer = -1;
+    this.lacpTimerAtNs = atNs;
+    if (atNs === Number.POSITIVE_INFINITY) return;
+    this.lacpTimer = env.setTimer(Math.max(0, atNs - nowNs), (t) => {
+      this.lacpTimer = -1;
+      this.lacpTimerAtNs = Number.POSITIVE_INFINITY;
+      this.runLacp(t);
+    });
+  }
+
+  private lacpWhy(port: number, nowNs: number): string {
+    if (!this.team.isUp(port)) return "link down";
+    const st = this.lacp?.status(nowNs).find((m) => m.member === port);
+    return st?.why ?? "LACP has not enabled it yet";
   }
 }
