@@ -219,7 +219,7 @@ describe("RSTP engine (IEEE 802.1D-2004 clause 17)", () => {
     expect(n.roles("C")).toEqual(["1:alternate/discarding", "2:root/forwarding"]);
     n.run(cutAt + 6 * S);
     const aged = n.events.find((e) => e.kind === "info-aged" && e.bridge === "C")!;
-    expect(aged.port).toBe(2);
+    expect(aged).toMatchObject({ kind: "info-aged", port: 2 });
     expect(aged.timeNs - cutAt).toBeLessThanOrEqual(6 * S);
     expect(aged.timeNs - cutAt).toBeGreaterThan(3 * S);
     expect(n.roles("C")).toEqual(["1:root/forwarding", "2:designated/discarding"]);
