@@ -370,6 +370,25 @@ describe("RSTP engine (IEEE 802.1D-2004 clause 17)", () => {
     expect(once()).toEqual(first);
   });
 
+  it("sends at most txHoldCount BPDUs a second on a port; what is held goes out when the second is over", () => {
+    const sent: number[] = [];
+    let now = 0;
+    const r = new Rstp<number>({ bridgeMac: MAC(1) }, { send: () => sent.push(now) });
+    r.addPort(1, { portNumber: 1 }, 0);
+    // a neighbour with worse information keeps talking: each inferior BPDU asks for our answer
+    const inferior = Stp.parseFrame(frameFrom(MAC(9)));
+    for (let i = 1; i <= 20; i++) {
+      now = i * 1e6;
+      r.receive(1, inferior, now);
+    }
+    expect(sent.length).toBe(6);
+    expect(r.nextTimerNs()).toBe(1e9);
+    now = 1e9;
+    r.run(now);
+    expect(sent.length).toBe(7);
+    expect(sent.at(-1)).toBe(1e9);
+  });
+
   it("path costs by speed (Table 17-3) and refused configurations", () => {
     expect(pathCostForSpeed(1e9)).toBe(20000);
     expect(pathCostForSpeed(10e9)).toBe(2000);
