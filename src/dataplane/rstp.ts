@@ -29,7 +29,8 @@
  *   forwards at once; an alternate or backup port discards and agrees to any proposal. Edge
  *   ports forward at once and stay out of the handshake.
  * - **Topology change** (§17.25): a non-edge port that goes forwarding sets TC in its BPDUs for
- *   2 x hello time (tcWhile, as 802.1Q-2011 §13.25.x sets it for RSTP) and every other learning
+ *   2 x hello time (tcWhile; §17.21.7 newTcWhile says hello time + 1 s, the same at a 1 s hello)
+ *   and every other learning
  *   or forwarding non-edge port is flushed; a TC received on a root or designated forwarding
  *   port flushes and propagates on every other such port. A port that stops learning is flushed.
  * - **Transmission** (§17.26): designated ports send every hello time; any port sends at once
@@ -797,7 +798,7 @@ export class Rstp<H> {
     return p.tcWhileNs !== OFF && nowNs < p.tcWhileNs;
   }
 
-  /** Starts tcWhile unless running: TC goes out in BPDUs for 2 x hello (§17.21.7 newTcWhile). */
+  /** Starts tcWhile unless running: TC goes out in BPDUs for 2 x hello (§17.21.7, see the top). */
   private newTcWhile(p: Port<H>, nowNs: number): void {
     if (!this.isTcRunning(p, nowNs)) {
       p.tcWhileNs = nowNs + 2 * this.bridgeTimes.helloTimeS * S;
