@@ -30,8 +30,7 @@
  *   ports forward at once and stay out of the handshake.
  * - **Topology change** (§17.25): a non-edge port that goes forwarding sets TC in its BPDUs for
  *   2 x hello time (tcWhile; §17.21.7 newTcWhile says hello time + 1 s, the same at a 1 s hello)
- *   and every other learning
- *   or forwarding non-edge port is flushed; a TC received on a root or designated forwarding
+ *   and every other learning or forwarding non-edge port is flushed; a TC received on a root or designated forwarding
  *   port flushes and propagates on every other such port. A port that stops learning is flushed.
  * - **Transmission** (§17.26): designated ports send every hello time; any port sends at once
  *   when it has something new to say (a proposal, an agreement, new information), at most
