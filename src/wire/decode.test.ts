@@ -176,6 +176,39 @@ describe("decodeFrame", () => {
     expect(layers.at(-1)).toMatchObject({ layer: "error", code: "unsupported", offset: 12 + 32 });
   });
 
+  it("decodes spanning tree BPDUs behind an 802.3 length and LLC 42 42 03", () => {
+    const rst = oracleFrames().find((f) => f.name === "rstp proposal designated")!.bytes;
+    const layers = decodeFrame(rst);
+    expect(layers[0]).toMatchObject({ layer: "ethernet", dst: "01:80:c2:00:00:00", etherType: 39 });
+    expect(layers[1]).toMatchObject({
+      layer: "stp",
+      version: 2,
+      type: "rst",
+      flagsText: "proposal,designated",
+      isProposal: true,
+      portRole: "designated",
+      rootMac: "02:00:00:00:aa:01",
+      rootPriority: 4096,
+      bridgeSystemIdExtension: 10,
+      portId: 0x8007,
+      portNumber: 7,
+      maxAgeS: 20,
+    });
+    expect(summarizeLayers(layers)).toBe(
+      "02:00:00:00:0a:01 > 01:80:c2:00:00:00 802.3 len 39 | RSTP [proposal,designated] root 4096.02:00:00:00:aa:01 cost 20000 bridge 32778.02:00:00:00:bb:02 port 0x8007 age 1 max 20 hello 2 fwd 15",
+    );
+    const tcn = oracleFrames().find((f) => f.name === "stp tcn")!.bytes;
+    expect(decodeFrame(tcn)[1]).toEqual({ layer: "stp", protocolId: 0, version: 0, type: "tcn" });
+    // a BPDU cut short by its own length field: the error names the offset in the frame
+    const cut = rst.slice();
+    cut[13] = 30;
+    expect(decodeFrame(cut).at(-1)).toMatchObject({ layer: "error", code: "truncated", offset: 17 });
+    // another LLC (SNAP, AA AA 03) is left as payload
+    const snap = rst.slice();
+    snap.set([0xaa, 0xaa, 0x03], 14);
+    expect(decodeFrame(snap).map((l) => l.layer)).toEqual(["ethernet", "payload"]);
+  });
+
   it("names a link type it does not decode", () => {
     expect(decodePacket(PING, 147)).toEqual([
       {

@@ -24,6 +24,14 @@ import { IPV4_HEADER_LEN, IpProtocol, Ipv4Header } from "./ipv4.ts";
 import { IPV6_HEADER_LEN, Ipv6Header } from "./ipv6.ts";
 import { formatLacpState, Lacp, type LacpParticipant } from "./lacp.ts";
 import {
+  type BpduKind,
+  type BpduPortRole,
+  formatStpFlags,
+  LLC_HEADER_LEN,
+  Stp,
+  stpFlagWords,
+} from "./stp.ts";
+import {
   formatTcpFlags,
   parseTcpOptions,
   TCP_HEADER_LEN,
@@ -47,6 +55,7 @@ export interface EthernetLayer {
   layer: "ethernet";
   src: string;
   dst: string;
+  /** The Length/Type field: an EtherType, or below 0x600 an IEEE 802.3 length (LLC follows). */
   etherType: number;
 }
 
@@ -243,6 +252,45 @@ export interface LacpLayer {
   collectorMaxDelay: number;
 }
 
+/**
+ * A spanning tree BPDU (IEEE 802.1D-2004 §9.3) from an 802.3 frame with LLC 42 42 03. A TCN has
+ * only version and type; a config BPDU only the TC and TCA flags; an RST BPDU all of them.
+ */
+export interface StpLayer {
+  layer: "stp";
+  protocolId: number;
+  version: number;
+  type: BpduKind;
+  /** The flags byte, and in words ("tc,proposal,designated,learning,forwarding"). */
+  flags?: number;
+  flagsText?: string;
+  isTopologyChange?: boolean;
+  isTopologyChangeAck?: boolean;
+  isProposal?: boolean;
+  portRole?: BpduPortRole;
+  isLearning?: boolean;
+  isForwarding?: boolean;
+  isAgreement?: boolean;
+  /** Priority in steps of 4096 and the 12-bit system id extension, then the MAC. */
+  rootPriority?: number;
+  rootSystemIdExtension?: number;
+  rootMac?: string;
+  rootPathCost?: number;
+  bridgePriority?: number;
+  bridgeSystemIdExtension?: number;
+  bridgeMac?: string;
+  /** The port identifier as sent (priority in the top 4 bits), then split. */
+  portId?: number;
+  portPriority?: number;
+  portNumber?: number;
+  messageAgeS?: number;
+  maxAgeS?: number;
+  helloTimeS?: number;
+  forwardDelayS?: number;
+  /** RST BPDUs: always 0 (no version 1 protocol information). */
+  version1Length?: number;
+}
+
 export interface PayloadLayer {
   layer: "payload";
   /** Bytes not decoded further (application data, or a protocol vnet does not dissect). */
@@ -271,6 +319,7 @@ export type Layer =
   | VxlanLayer
   | WireguardLayer
   | LacpLayer
+  | StpLayer
   | PayloadLayer
   | ErrorLayer;
 
@@ -446,7 +495,54 @@ function decodeEthernet(buf: Uint8Array, offset: number, end: number, layers: La
     layers.push({ layer: "vlan", tpid: tag.tpid, vid: tag.vid, pcp: tag.pcp, dei: tag.dei, etherType: type });
     typeAt = next;
   }
+  // Below 0x600 the field is an IEEE 802.3 length and an LLC header follows; 42 42 03 is STP.
+  if (type < 0x600) {
+    const llcAt = typeAt + 2;
+    if (llcAt + LLC_HEADER_LEN <= end && Stp.isStpFrame(frame, typeAt - 12)) {
+      decodeStp(frame, typeAt - 12, layers);
+      return;
+    }
+    pushPayload(llcAt, end, layers);
+    return;
+  }
   decodeEtherPayload(frame, type, typeAt + 2, end, layers);
+}
+
+/** The BPDU of an 802.3/LLC frame whose (virtual) Ethernet header starts at `headerAt`. */
+function decodeStp(buf: Uint8Array, headerAt: number, layers: Layer[]): void {
+  const pdu = Stp.parseFrame(buf, headerAt);
+  const layer: StpLayer = { layer: "stp", protocolId: 0, version: pdu.version, type: pdu.type };
+  if (pdu.type !== "tcn") {
+    const isRst = pdu.type === "rst";
+    const w = stpFlagWords(pdu.flags);
+    layer.flags = pdu.flags;
+    layer.flagsText = formatStpFlags(pdu.flags, isRst);
+    layer.isTopologyChange = w.isTopologyChange;
+    if (isRst) {
+      layer.isProposal = w.isProposal;
+      layer.portRole = w.portRole;
+      layer.isLearning = w.isLearning;
+      layer.isForwarding = w.isForwarding;
+      layer.isAgreement = w.isAgreement;
+    }
+    layer.isTopologyChangeAck = w.isTopologyChangeAck;
+    layer.rootPriority = pdu.rootId.priority;
+    layer.rootSystemIdExtension = pdu.rootId.systemIdExtension;
+    layer.rootMac = formatMac(pdu.rootId.mac);
+    layer.rootPathCost = pdu.rootPathCost;
+    layer.bridgePriority = pdu.bridgeId.priority;
+    layer.bridgeSystemIdExtension = pdu.bridgeId.systemIdExtension;
+    layer.bridgeMac = formatMac(pdu.bridgeId.mac);
+    layer.portId = (pdu.portId.priority << 8) | pdu.portId.number;
+    layer.portPriority = pdu.portId.priority;
+    layer.portNumber = pdu.portId.number;
+    layer.messageAgeS = pdu.messageAgeS;
+    layer.maxAgeS = pdu.maxAgeS;
+    layer.helloTimeS = pdu.helloTimeS;
+    layer.forwardDelayS = pdu.forwardDelayS;
+    if (isRst) layer.version1Length = 0;
+  }
+  layers.push(layer);
 }
 
 function decodeEtherPayload(
@@ -922,7 +1018,7 @@ export function etherTypeName(type: number): string {
 export function summarizeLayer(l: Layer): string {
   switch (l.layer) {
     case "ethernet":
-      return `${l.src} > ${l.dst} ${etherTypeName(l.etherType)}`;
+      return `${l.src} > ${l.dst} ${l.etherType < 0x600 ? `802.3 len ${l.etherType}` : etherTypeName(l.etherType)}`;
     case "sll": {
       const dir = { host: "In", broadcast: "B", multicast: "M", otherhost: "P", outgoing: "Out" }[
         String(l.packetType)
@@ -971,6 +1067,15 @@ export function summarizeLayer(l: Layer): string {
       const side = (p: LacpParticipantLayer) =>
         `${p.systemPriority},${p.system} key ${p.key} port ${p.portPriority},${p.port} [${formatLacpState(p.state)}]`;
       return `LACP actor ${side(l.actor)} partner ${side(l.partner)}`;
+    }
+    case "stp": {
+      if (l.type === "tcn") return "STP topology change notification";
+      const id = (prio?: number, ext?: number, mac?: string) => `${(prio ?? 0) + (ext ?? 0)}.${mac}`;
+      return (
+        `${l.type === "rst" ? "RSTP" : "STP config"} [${l.flagsText}] root ${id(l.rootPriority, l.rootSystemIdExtension, l.rootMac)}` +
+        ` cost ${l.rootPathCost} bridge ${id(l.bridgePriority, l.bridgeSystemIdExtension, l.bridgeMac)}` +
+        ` port ${hex(l.portId ?? 0, 4)} age ${l.messageAgeS} max ${l.maxAgeS} hello ${l.helloTimeS} fwd ${l.forwardDelayS}`
+      );
     }
     case "payload":
       return `payload ${l.length} bytes`;

@@ -17,6 +17,7 @@ import { Icmpv6, parseNdpOptions } from "./icmpv6.ts";
 import { Ipv4Header, parseIpv4Options } from "./ipv4.ts";
 import { Ipv6Header, parseIpv6Options } from "./ipv6.ts";
 import { Lacp, LacpMarker } from "./lacp.ts";
+import { Stp } from "./stp.ts";
 import { parseTcpOptions, Tcp } from "./tcp.ts";
 import { Udp } from "./udp.ts";
 import { Vlan } from "./vlan.ts";
@@ -132,6 +133,24 @@ const SAMPLES: { name: string; bytes: Uint8Array; parse: (b: Uint8Array) => unkn
     name: "lacp marker",
     bytes: hex(`0201 0110 0001 0200 0000 00aa 0000 0007 0000 0000${"00".repeat(90)}`),
     parse: (b) => LacpMarker.parse(b),
+  },
+  {
+    name: "rst bpdu frame",
+    bytes: hex(
+      "0180 c200 0000 0200 0000 0002 0027 4242 03" +
+        `0000 0202 3e80 0002 0000 0000 0100 0000 0490 0102 0000 0000 0280 0301 0014 0002 000f 0000${"00".repeat(7)}`,
+    ),
+    parse: (b) => Stp.parseFrame(b),
+  },
+  {
+    name: "config bpdu",
+    bytes: hex("0000 0000 8180 0002 0000 0000 0100 0000 0490 0102 0000 0000 0280 0301 8014 0002 000f 00"),
+    parse: (b) => Stp.parse(b),
+  },
+  {
+    name: "tcn bpdu frame",
+    bytes: hex(`0180 c200 0000 0200 0000 0002 0007 4242 03 0000 0080${"00".repeat(39)}`),
+    parse: (b) => Stp.parseFrame(b),
   },
 ];
 

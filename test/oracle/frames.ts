@@ -13,6 +13,7 @@ import { emitNdpLinkLayerAddress, Icmpv6, type Icmpv6Repr, NdpOption } from "../
 import { IpProtocol, Ipv4Header, type Ipv4Repr } from "../../src/wire/ipv4.ts";
 import { Ipv6Header } from "../../src/wire/ipv6.ts";
 import { LACP_FRAME_LEN, Lacp, LacpState } from "../../src/wire/lacp.ts";
+import { STP_FRAME_LEN, Stp, StpFlag, type StpRepr } from "../../src/wire/stp.ts";
 import { emitTcpOptions, Tcp, TcpFlags, type TcpOption } from "../../src/wire/tcp.ts";
 import { Udp } from "../../src/wire/udp.ts";
 import { Vlan, type VlanTagRepr } from "../../src/wire/vlan.ts";
@@ -517,6 +518,52 @@ export function oracleFrames(): OracleFrame[] {
     MAC_A,
   );
   add("lacpdu", lacp, ["ethernet", "lacp"]);
+
+  // Spanning tree BPDUs (802.3 length + LLC 42 42 03): config and TCN of STP, RST of RSTP with
+  // the flag combinations a handshake goes through.
+  const bpdu = (repr: StpRepr) => {
+    const b = new Uint8Array(STP_FRAME_LEN);
+    Stp.emitFrame(repr, b, 0, MAC_A);
+    return b;
+  };
+  const vector = {
+    rootId: { priority: 4096, systemIdExtension: 0, mac: parseMac("02:00:00:00:aa:01") },
+    rootPathCost: 20000,
+    bridgeId: { priority: 32768, systemIdExtension: 10, mac: parseMac("02:00:00:00:bb:02") },
+    portId: { priority: 128, number: 7 },
+    messageAgeS: 1,
+    maxAgeS: 20,
+    helloTimeS: 2,
+    forwardDelayS: 15,
+  };
+  add("stp config", bpdu({ type: "config", version: 0, flags: 0, ...vector }), ["ethernet", "stp"]);
+  add(
+    "stp config tc tca",
+    bpdu({
+      type: "config",
+      version: 0,
+      flags: StpFlag.TopologyChange | StpFlag.TopologyChangeAck,
+      ...vector,
+      messageAgeS: 2.5,
+      helloTimeS: 1,
+    }),
+    ["ethernet", "stp"],
+  );
+  add("stp tcn", bpdu({ type: "tcn", version: 0 }), ["ethernet", "stp"]);
+  const rst = (flags: number) => bpdu({ type: "rst", version: 2, flags, ...vector });
+  add("rstp proposal designated", rst(StpFlag.Proposal | (3 << 2)), ["ethernet", "stp"]);
+  add(
+    "rstp agreement root forwarding",
+    rst(StpFlag.Agreement | (2 << 2) | StpFlag.Learning | StpFlag.Forwarding),
+    ["ethernet", "stp"],
+  );
+  add("rstp alternate", rst(1 << 2), ["ethernet", "stp"]);
+  add(
+    "rstp tc designated forwarding",
+    rst(StpFlag.TopologyChange | (3 << 2) | StpFlag.Learning | StpFlag.Forwarding),
+    ["ethernet", "stp"],
+  );
+  add("rstp all flags", rst(0xff), ["ethernet", "stp"]);
 
   // WireGuard's four messages on its port (contents are opaque bytes here: only the clear header
   // is dissected, by us and by tshark).

@@ -29,7 +29,9 @@ type Conv =
   | "tcpChecksum"
   | "tcpFlags"
   | "sllType"
-  | "wgType";
+  | "wgType"
+  | "stpType"
+  | "stpRole";
 
 /**
  * Per tshark protocol: our layer name, then [our field, tshark field(s), conversion]. tshark
@@ -41,7 +43,8 @@ const MAP: Record<string, { layer: string; fields: Array<[string, string, Conv]>
     fields: [
       ["src", "eth.src", "text"],
       ["dst", "eth.dst", "text"],
-      ["etherType", "eth.type", "num"],
+      // An 802.3 frame (BPDUs) has a length where Ethernet II has the EtherType.
+      ["etherType", "eth.type|eth.len", "num"],
     ],
   },
   vlan: {
@@ -164,6 +167,35 @@ const MAP: Record<string, { layer: string; fields: Array<[string, string, Conv]>
       ["collectorMaxDelay", "lacp.collector.max_delay", "num"],
     ],
   },
+  stp: {
+    layer: "stp",
+    fields: [
+      ["protocolId", "stp.protocol", "num"],
+      ["version", "stp.version", "num"],
+      ["type", "stp.type", "stpType"],
+      ["flags", "stp.flags", "num"],
+      ["isTopologyChange", "stp.flags.tc", "bool"],
+      ["isTopologyChangeAck", "stp.flags.tcack", "bool"],
+      ["isProposal", "stp.flags.proposal", "bool"],
+      ["portRole", "stp.flags.port_role", "stpRole"],
+      ["isLearning", "stp.flags.learning", "bool"],
+      ["isForwarding", "stp.flags.forwarding", "bool"],
+      ["isAgreement", "stp.flags.agreement", "bool"],
+      ["rootPriority", "stp.root.prio", "num"],
+      ["rootSystemIdExtension", "stp.root.ext", "num"],
+      ["rootMac", "stp.root.hw", "text"],
+      ["rootPathCost", "stp.root.cost", "num"],
+      ["bridgePriority", "stp.bridge.prio", "num"],
+      ["bridgeSystemIdExtension", "stp.bridge.ext", "num"],
+      ["bridgeMac", "stp.bridge.hw", "text"],
+      ["portId", "stp.port", "num"],
+      ["messageAgeS", "stp.msg_age", "num"],
+      ["maxAgeS", "stp.max_age", "num"],
+      ["helloTimeS", "stp.hello", "num"],
+      ["forwardDelayS", "stp.forward", "num"],
+      ["version1Length", "stp.version_1_length", "num"],
+    ],
+  },
   ipv6: {
     layer: "ipv6",
     fields: [
@@ -216,6 +248,10 @@ function convert(value: string, conv: Conv): unknown {
       return ["", "handshake-initiation", "handshake-response", "cookie-reply", "transport-data"][
         Number(value)
       ];
+    case "stpType":
+      return ({ 0: "config", 128: "tcn", 2: "rst" } as Record<number, string>)[Number(value)] ?? value;
+    case "stpRole":
+      return ["unknown", "alternate-or-backup", "root", "designated"][Number(value)];
     case "sllType":
       return ["host", "broadcast", "multicast", "otherhost", "outgoing"][Number(value)] ?? Number(value);
   }
@@ -379,7 +415,11 @@ describe.skipIf(!hasTshark())("tshark oracle", () => {
   it("tshark agrees on Linux cooked captures (SLL and SLL2, as `-i any` writes them)", () => {
     // The cooked header replaces the Ethernet header: packet type, device type, source MAC, then
     // the EtherType (RFC-less: tcpdump.org LINKTYPE_LINUX_SLL / LINKTYPE_LINUX_SLL2).
-    const untagged = frames.filter((f) => f.layers[1] !== "vlan" && f.layers[1] !== "payload");
+    // (802.3/LLC frames such as BPDUs are left out: Linux gives them protocol 4, ETH_P_802_2,
+    // and no length, which our cooked-header decoder does not follow.)
+    const untagged = frames.filter(
+      (f) => f.layers[1] !== "vlan" && f.layers[1] !== "payload" && f.layers[1] !== "stp",
+    );
     const cooked = (f: OracleFrame, i: number, isV2: boolean) => {
       const body = f.bytes.subarray(14);
       const head = isV2 ? new Uint8Array(20) : new Uint8Array(16);
