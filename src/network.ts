@@ -19,7 +19,10 @@ import {
   type VmEndpoint,
 } from "./analysis/trace.ts";
 import type { SendError, PingResult as StackPingResult } from "./dataplane/ip-host.ts";
+import type { LacpMemberStatus } from "./dataplane/lacp.ts";
+import { PhysicalSwitch } from "./dataplane/switch.ts";
 import type { HopRecord } from "./dataplane/trace.ts";
+import { Vswitch } from "./dataplane/vswitch.ts";
 import { formatDiagnostic } from "./model/diagnostics.ts";
 import { type LoadResult, loadTopologyText } from "./model/load-text.ts";
 import { closest } from "./model/suggest.ts";
@@ -28,6 +31,7 @@ import { type BuiltNetwork, buildWorld, type VmHandle } from "./sim/build.ts";
 import { type CaptureFile, type CaptureOptions, CaptureSet } from "./sim/capture.ts";
 import { Rng } from "./sim/rng.ts";
 import { formatIpv4, formatMac, tryParseIpv4 } from "./wire/addr.ts";
+import { formatLacpState } from "./wire/lacp.ts";
 
 /**
  * "; did you mean X?" for a misspelt name, or the known names when there are few; never a list
@@ -204,7 +208,7 @@ export interface PingAllResult {
   failures: PingAllFailure[];
 }
 
-export const SHOW_WHATS = ["fdb", "arp", "ports", "counters"] as const;
+export const SHOW_WHATS = ["fdb", "arp", "ports", "counters", "lacp", "teaming"] as const;
 export type ShowWhat = (typeof SHOW_WHATS)[number];
 
 /**
@@ -989,6 +993,88 @@ export class Network {
         }
         return rows;
       }
+      case "lacp":
+        return this.lacpRows(isWanted, now);
+      case "teaming":
+        return this.teamingRows(isWanted);
     }
+  }
+
+  /**
+   * One row per bundle member: switch LAGs (static ones too) and vswitch uplinks bonded by
+   * LACP, with the member's carrier, LACP receive state, selection, whether it distributes, our
+   * state bits and the partner as last heard (as `ovs-appctl lacp/show` or /proc/net/bonding).
+   */
+  private lacpRows(isWanted: (d: string) => boolean, now: number): Record<string, string | number | null>[] {
+    const rows: Record<string, string | number | null>[] = [];
+    const memberRow = (
+      device: string,
+      bundle: string,
+      mode: string,
+      hash: string,
+      m: LacpMemberStatus<string>,
+    ) => ({
+      device,
+      bundle,
+      mode,
+      hash,
+      member: m.member,
+      carrier: m.isUp ? "up" : "down",
+      lacp: m.rx,
+      selected: m.isSelected ? "yes" : "no",
+      distributing: m.isEnabled ? "yes" : "no",
+      actorState: m.actorStateText,
+      partner: m.partner === null ? null : formatMac(m.partner.system),
+      partnerKey: m.partner?.key ?? null,
+      partnerPort: m.partner?.port ?? null,
+      partnerState: m.partner === null ? null : formatLacpState(m.partner.state),
+      why: m.why,
+    });
+    for (const d of this.world.devices) {
+      if (!isWanted(d.name)) continue;
+      if (d instanceof PhysicalSwitch) {
+        const summary = d.lagSummary();
+        const status = d.lacpStatus(now);
+        summary.forEach((lag, i) => {
+          if (lag.lacp === "off") {
+            for (const m of lag.members)
+              rows.push({
+                device: d.name,
+                bundle: lag.lag,
+                mode: "off",
+                hash: lag.hash,
+                member: m.name,
+                carrier: m.isUp ? "up" : "down",
+                lacp: null,
+                selected: null,
+                distributing: m.isDistributing ? "yes" : "no",
+                actorState: null,
+                partner: null,
+                partnerKey: null,
+                partnerPort: null,
+                partnerState: null,
+                why: m.isUp ? null : "link down",
+              });
+          } else
+            for (const m of status[i].members) rows.push(memberRow(d.name, lag.lag, lag.lacp, lag.hash, m));
+        });
+      } else if (d instanceof Vswitch) {
+        const status = d.lacpStatus(now);
+        if (status === null) continue;
+        for (const m of status)
+          rows.push(memberRow(d.name, "uplinks", d.lacpMode ?? "-", d.teaming.lagHashName, m));
+      }
+    }
+    return rows;
+  }
+
+  /** One row per vswitch port group: its teaming policy, failover order and the uplinks in use. */
+  private teamingRows(isWanted: (d: string) => boolean): Record<string, string | number | null>[] {
+    const rows: Record<string, string | number | null>[] = [];
+    for (const d of this.world.devices) {
+      if (!(d instanceof Vswitch) || !isWanted(d.name)) continue;
+      for (const g of d.portGroupTeaming()) rows.push({ device: d.name, ...g });
+    }
+    return rows;
   }
 }

@@ -91,6 +91,16 @@ export class Teaming {
     this.refresh();
   }
 
+  /** The LAG hash this policy uses with `lacp` (for display). */
+  get lagHashName(): LagHash {
+    return this.hashKind;
+  }
+
+  /** Active and standby uplinks in configured order (device ports). */
+  get order(): { active: number[]; standby: number[] } {
+    return { active: Array.from(this.activeOrder), standby: Array.from(this.standbyOrder) };
+  }
+
   /** Whether the switch side must see the uplinks as one port (a port channel). */
   get isChannel(): boolean {
     return this.policy === "ip-hash" || this.policy === "lacp";

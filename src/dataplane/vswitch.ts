@@ -124,6 +124,8 @@ export interface VswitchOptions {
     security?: Partial<VswitchSecurity>;
     /** The port group's own teaming (vSphere's override); default: the switch's. */
     teaming?: TeamingConfig | null;
+    /** The port group's own "notify switches"; default: the switch's. */
+    notifySwitches?: boolean;
   }[];
   /** VM ports (one per vNIC), after the uplinks in port numbering. */
   vmPorts: { name: string; portGroup: string; mac: Mac; ip?: number | null }[];
@@ -152,6 +154,7 @@ interface PortGroup {
   vid: number;
   security: VswitchSecurity;
   teaming: Teaming;
+  isNotifying: boolean;
 }
 
 interface VmPort {
@@ -187,6 +190,8 @@ export class Vswitch implements Device {
   private readonly core: PortCore;
   private readonly lacp: LacpEngine<number> | null = null;
   private readonly lacpMacs: Mac[] = [];
+  /** The host's LACP mode, or null when the uplinks do not run LACP. */
+  readonly lacpMode: LacpMode | null = null;
   private lacpTimer = -1;
   private lacpTimerAtNs = Number.POSITIVE_INFINITY;
   /** Called when LACP lets an uplink in or takes it out (for timelines). */
@@ -255,6 +260,7 @@ export class Vswitch implements Device {
         vid: g.vlan,
         security: { ...DEFAULT_SECURITY, ...g.security },
         teaming: g.teaming ? new Teaming(this.team, g.teaming) : this.teaming,
+        isNotifying: g.notifySwitches ?? this.isNotifyingSwitches,
       });
     }
     const vidCount = Math.max(0, ...options.portGroups.map((g) => g.vlan)) + 1;
@@ -311,6 +317,7 @@ export class Vswitch implements Device {
           `vswitch ${this.name}: teaming policy lacp needs LACP settings`,
         );
       this.lacpMacs = options.uplinks.map((_, i) => lacp.uplinkMacs?.[i] ?? lacp.system);
+      this.lacpMode = lacp.mode;
       const engine = new LacpEngine<number>(
         { system: lacp.system, key: lacp.key ?? 1, mode: lacp.mode, rate: lacp.rate },
         (member, pdu) => this.sendLacpdu(member, pdu),
@@ -355,6 +362,35 @@ export class Vswitch implements Device {
     const v = this.vm[port];
     if (v === null || v === undefined) return -1;
     return v.group.teaming.selectUplink(v, null);
+  }
+
+  /** Per port group: its teaming policy, failover order, the uplinks in use now, and where each VM is. */
+  portGroupTeaming(): {
+    portGroup: string;
+    policy: string;
+    active: string;
+    standby: string;
+    inUse: string;
+    vms: string;
+  }[] {
+    const names = (ports: number[]) => ports.map((p) => this.portNames[p]).join(",") || "-";
+    return [...this.groups.values()].map((g) => {
+      const t = g.teaming;
+      const vms = this.vm
+        .filter((v): v is VmPort => v !== null && v.group === g)
+        .map((v) => {
+          const u = t.selectUplink(v, null);
+          return `${v.name}->${t.isChannel ? "hashed" : u < 0 ? "none" : this.portNames[u]}`;
+        });
+      return {
+        portGroup: g.name,
+        policy: t.policy + (t.isFailback ? "" : " (no failback)"),
+        active: names(t.order.active),
+        standby: names(t.order.standby),
+        inUse: names(t.usableUplinks()),
+        vms: vms.join(" ") || "-",
+      };
+    });
   }
 
   /** The teaming policy name of a VM port's port group (or the switch's, for an uplink). */
@@ -427,7 +463,7 @@ export class Vswitch implements Device {
    * MAC out of its uplink: what vSphere sends to "notify switches".
    */
   private notify(v: VmPort, nowNs: number): void {
-    if (!this.isNotifyingSwitches || this.env === null) return;
+    if (!v.group.isNotifying || this.env === null) return;
     const uplink = v.group.teaming.selectUplink(v, null);
     if (uplink < 0) return;
     // 14 header + 28 RARP + 18 padding: the 60-byte Ethernet minimum without FCS.

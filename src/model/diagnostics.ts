@@ -51,7 +51,13 @@ export type DiagnosticCode =
   | "bad-unit"
   | "vlan-not-carried"
   | "l2-loop"
+  | "lag-config"
+  | "teaming-config"
   // warnings
+  | "teaming-needs-port-channel"
+  | "port-channel-needs-teaming"
+  | "lacp-no-partner"
+  | "lag-split"
   | "gateway-outside-subnet"
   | "gateway-wrong-vlan"
   | "gateway-unknown"

@@ -95,6 +95,7 @@ describe("the shipped seed example", () => {
         allowForgedTransmits: false,
         spoofGuard: true,
       },
+      teaming: null,
     });
     const byName = new Map(s1.vms.map((v) => [v.name, v]));
     expect(byName.get("web1")!.nics[0]).toMatchObject({

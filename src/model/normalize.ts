@@ -32,14 +32,18 @@ import {
 import { assignMacs } from "./mac-assign.ts";
 import type {
   LinkFile,
+  PortGroupTeamingFile,
   SecurityFile,
   ServerFile,
+  SwitchFile,
   SwitchPortFile,
+  TeamingFile,
   TopologyFile,
   VmNicFile,
 } from "./schema.ts";
 import { hint } from "./suggest.ts";
 import {
+  type LagSpec,
   LINK_DEFAULTS,
   type LinkSpec,
   type NicSpec,
@@ -51,6 +55,7 @@ import {
   SWITCHING_DEFAULTS,
   type SwitchPortSpec,
   type SwitchSpec,
+  type TeamingSpec,
   type Topology,
   type VmNicSpec,
   type VmSpec,
@@ -180,6 +185,8 @@ class Normalizer {
   private readonly brokenPorts = new Set<string>();
   /** (landing switch, VLAN) pairs whose path to the gateway has been checked. */
   private readonly pathsChecked = new Set<string>();
+  /** Normalized vswitches by `server/vswitch`, for checks across the file. */
+  private readonly vswitchSpecs = new Map<string, VswitchSpec>();
   /** Per VLAN, the switch cables that carry it (set by `checkLayer2`). */
   private vlanGraphs: VlanGraphs | null = null;
 
@@ -238,6 +245,7 @@ class Normalizer {
           this.brokenPorts.add(`${name}:${portName}`);
         ports.set(portName, { spec, path: [...path, "ports", portName] });
       }
+      const lags = this.lags(name, sw, ports, path);
       portConfigured.set(name, ports);
       const gateway: SviSpec[] = [];
       for (const [vidText, cidrText] of Object.entries(sw.gateway ?? {})) {
@@ -287,6 +295,7 @@ class Normalizer {
         name,
         ports: [],
         gateway,
+        lags,
         mac: 0,
         macTableSize: sw.macTableSize ?? SWITCHING_DEFAULTS.macTableSize,
         macAgingSec: sw.macAgingSec ?? SWITCHING_DEFAULTS.macAgingSec,
@@ -513,6 +522,158 @@ class Normalizer {
     };
   }
 
+  /**
+   * A switch's LAGs: each LAG's port configuration (`ports.NAME`, default access VLAN 1) moves
+   * from the LAG's name to each member, which carries it with `lag` set, so every check that
+   * looks at a cabled port sees the LAG's VLANs.
+   */
+  private lags(
+    sw: string,
+    file: SwitchFile,
+    ports: Map<string, { spec: SwitchPortSpec; path: DocPath }>,
+    path: DocPath,
+  ): LagSpec[] {
+    const out: LagSpec[] = [];
+    const lagsIn = file.lags ?? {};
+    const memberOf = new Map<string, string>();
+    for (const [lagName, l] of Object.entries(lagsIn)) {
+      const lpath = [...path, "lags", lagName];
+      const cfg = ports.get(lagName);
+      ports.delete(lagName);
+      const base: SwitchPortSpec = cfg?.spec ?? { name: lagName, mode: "access", vlan: 1 };
+      const members: string[] = [];
+      l.members.forEach((m, j) => {
+        const mpath = [...lpath, "members", j];
+        if (m === lagName || lagsIn[m] !== undefined) {
+          this.error("lag-config", mpath, `${m} is a LAG; a LAG's members are physical ports`);
+          return;
+        }
+        const other = memberOf.get(m);
+        if (other !== undefined) {
+          this.error(
+            "lag-config",
+            mpath,
+            other === lagName
+              ? `${m} is listed twice in ${lagName}`
+              : `${m} is already a member of ${other}; a port belongs to one LAG`,
+          );
+          return;
+        }
+        const own = ports.get(m);
+        if (own !== undefined && own.path.length > 0 && !own.spec.lag) {
+          this.error(
+            "lag-config",
+            own.path,
+            `${m} is a member of ${lagName}; configure the LAG (ports.${lagName}), not its members`,
+            "key",
+          );
+          this.brokenPorts.add(`${sw}:${m}`);
+        }
+        memberOf.set(m, lagName);
+        members.push(m);
+        ports.set(m, { spec: { ...base, name: m, lag: lagName }, path: cfg?.path ?? lpath });
+        if (cfg !== undefined && this.brokenPorts.has(`${sw}:${lagName}`)) this.brokenPorts.add(`${sw}:${m}`);
+      });
+      out.push({
+        name: lagName,
+        members,
+        lacp: l.lacp ?? "active",
+        rate: l.rate ?? "slow",
+        hash: l.hash ?? "l3l4",
+        isMlag: l.mlag ?? false,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * A vswitch's (base null) or port group's teaming: uplink names checked against the vswitch's
+   * uplinks; a port group's keys not given come from the vswitch's (vSphere's inheritance).
+   */
+  private teaming(
+    file: TeamingFile | PortGroupTeamingFile | undefined,
+    uplinks: string[],
+    path: DocPath,
+    base: TeamingSpec | null,
+  ): TeamingSpec {
+    const policy = file?.policy ?? base?.policy ?? "originating-port";
+    const names = (list: string[] | undefined, key: string): string[] | undefined => {
+      if (list === undefined) return undefined;
+      const ok: string[] = [];
+      list.forEach((u, i) => {
+        if (!uplinks.includes(u)) {
+          if (!this.isCut(path.slice(0, 3)))
+            this.error(
+              "unknown-name",
+              [...path, key, i],
+              `${u} is not an uplink of this vswitch${hint(u, uplinks)}`,
+            );
+        } else if (ok.includes(u)) this.error("teaming-config", [...path, key, i], `${u} is listed twice`);
+        else ok.push(u);
+      });
+      return ok;
+    };
+    const activeIn = names(file?.active, "active");
+    const standbyIn = names(file?.standby, "standby");
+    let active: string[];
+    let standby: string[];
+    if (activeIn !== undefined) {
+      active = activeIn;
+      standby = standbyIn ?? [];
+    } else if (standbyIn !== undefined) {
+      standby = standbyIn;
+      active = uplinks.filter((u) => !standby.includes(u));
+    } else {
+      active = base?.active ?? [...uplinks];
+      standby = base?.standby ?? [];
+    }
+    for (const u of standby)
+      if (active.includes(u))
+        this.error("teaming-config", [...path, "standby"], `${u} is both active and standby; list it once`);
+    if (uplinks.length > 0 && active.length === 0 && file !== undefined)
+      this.error(
+        "teaming-config",
+        [...path, "active"],
+        "at least one active uplink is needed (standbys only replace failed active ones)",
+      );
+    let lacp: TeamingSpec["lacp"] = base?.lacp ?? null;
+    const lacpIn = file !== undefined && "lacp" in file ? file.lacp : undefined;
+    if (base === null) {
+      if (policy === "lacp")
+        lacp = { mode: lacpIn?.mode ?? "active", rate: lacpIn?.rate ?? "slow", hash: lacpIn?.hash ?? "l3l4" };
+      else if (lacpIn !== undefined)
+        this.warn(
+          "teaming-config",
+          [...path, "lacp"],
+          `lacp settings are used only with policy: lacp (this policy is ${policy})`,
+          "key",
+        );
+    } else if ((policy === "lacp") !== (base.policy === "lacp")) {
+      this.error(
+        "teaming-config",
+        [...path, "policy"],
+        base.policy === "lacp"
+          ? "the vswitch's uplinks form a LACP LAG; a port group cannot use another policy"
+          : "lacp is a vswitch's policy (its uplinks form the LAG), not a port group's: set it under the vswitch's teaming",
+      );
+    }
+    if (policy === "lacp" && (file?.active !== undefined || file?.standby !== undefined))
+      this.error(
+        "teaming-config",
+        [...path, file?.active !== undefined ? "active" : "standby"],
+        "with policy lacp the uplinks are one LAG: no active or standby order",
+        "key",
+      );
+    return {
+      policy,
+      active: policy === "lacp" ? [...uplinks] : active,
+      standby: policy === "lacp" ? [] : standby,
+      failback: file?.failback ?? base?.failback ?? true,
+      notifySwitches: file?.notifySwitches ?? base?.notifySwitches ?? true,
+      lacp,
+    };
+  }
+
   /** `{ stormControl }` when the port configures it, else nothing (the spec stays as before). */
   private stormControlOf(cfg: SwitchPortFile, path: DocPath): { stormControl?: StormControlSpec } {
     const sc = this.stormControl(cfg.stormControl, path);
@@ -627,23 +788,35 @@ class Normalizer {
         uplinks.push(u);
       });
       const vsSecurity = resolveSecurity(vs.security, REJECT_ALL);
+      const teaming = this.teaming(vs.teaming, uplinks, [...vpath, "teaming"], null);
       const portGroups: PortGroupSpec[] = [];
       for (const [pgName, pg] of Object.entries(vs.portGroups ?? {})) {
-        portGroups.push({ name: pgName, vlan: pg.vlan, security: resolveSecurity(pg.security, vsSecurity) });
+        portGroups.push({
+          name: pgName,
+          vlan: pg.vlan,
+          security: resolveSecurity(pg.security, vsSecurity),
+          teaming:
+            pg.teaming === undefined
+              ? null
+              : this.teaming(pg.teaming, uplinks, [...vpath, "portGroups", pgName, "teaming"], teaming),
+        });
         const l = pgIndex.get(pgName) ?? [];
         l.push(vsName);
         pgIndex.set(pgName, l);
       }
-      spec.vswitches.push({
+      const vsSpec: VswitchSpec = {
         name: vsName,
         uplinks,
         portGroups,
+        teaming,
         ...(vs.stormControl === undefined
           ? {}
           : { stormControl: this.stormControl(vs.stormControl, path.concat(["vswitches", vsName])) }),
         macTableSize: vs.macTableSize ?? SWITCHING_DEFAULTS.macTableSize,
         macAgingSec: vs.macAgingSec ?? SWITCHING_DEFAULTS.macAgingSec,
-      });
+      };
+      spec.vswitches.push(vsSpec);
+      this.vswitchSpecs.set(`${name}/${vsName}`, vsSpec);
     }
 
     for (const [vmName, vm] of Object.entries(sv.vms ?? {})) {
@@ -1047,6 +1220,15 @@ class Normalizer {
       }
       return { node, port };
     }
+    const lag = this.file.switches?.[node]?.lags?.[port];
+    if (lag !== undefined) {
+      this.error(
+        "lag-config",
+        path,
+        `${port} is a LAG of ${node}; cable its member ports (${lag.members.join(", ")}), each with its own link`,
+      );
+      return null;
+    }
     if (!/^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$/.test(port)) {
       this.error(
         "bad-name",
@@ -1060,6 +1242,134 @@ class Normalizer {
 
   // --- layer 2 -------------------------------------------------------------------------------
 
+  /**
+   * Whether the two sides of every bundle agree: a vswitch whose teaming needs a port channel
+   * (ip-hash, lacp) lands on one LAG of one switch, a LAG faces one partner (or an MLAG pair),
+   * and LACP has a partner that speaks it. These load (the simulator shows what happens) but are
+   * what an engineer must hear about.
+   */
+  private checkBundles(
+    switches: SwitchSpec[],
+    far: Map<string, { node: string; port: string; linkIndex: number }>,
+    lagOf: (sw: string, port: string) => string | undefined,
+  ): void {
+    const lagSpec = (sw: string, lag: string) =>
+      switches.find((s) => s.name === sw)?.lags.find((l) => l.name === lag);
+    const serversIn = this.file.servers ?? {};
+    for (const [server, sv] of Object.entries(serversIn)) {
+      for (const vsName of Object.keys(sv.vswitches ?? {})) {
+        const vpath = ["servers", server, "vswitches", vsName];
+        const spec = this.vswitchSpecs.get(`${server}/${vsName}`);
+        if (spec === undefined || spec.uplinks.length === 0) continue;
+        const t = spec.teaming;
+        const used = [...t.active, ...t.standby];
+        const lands = used
+          .map((u) => ({ u, end: far.get(`${server}:${u}`) }))
+          .filter(
+            (x): x is { u: string; end: { node: string; port: string; linkIndex: number } } =>
+              x.end !== undefined,
+          )
+          .filter((x) => this.nodes.get(x.end.node)?.kind === "switch");
+        if (lands.length === 0) continue;
+        const where = lands
+          .map(({ u, end }) => {
+            const lag = lagOf(end.node, end.port);
+            return `${server}:${u} -> ${end.node}:${end.port}${lag === undefined ? "" : ` (${lag})`}`;
+          })
+          .join(", ");
+        const groups = new Set(
+          lands.map(({ end }) => {
+            const lag = lagOf(end.node, end.port);
+            return lag === undefined ? `${end.node}:${end.port}` : `${end.node}/${lag}`;
+          }),
+        );
+        const first = lands[0].end;
+        const firstLag = lagOf(first.node, first.port);
+        const isOneLag = groups.size === 1 && firstLag !== undefined;
+        const lag = isOneLag ? lagSpec(first.node, firstLag as string) : undefined;
+        if (t.policy === "ip-hash" || t.policy === "lacp") {
+          if (!isOneLag && (lands.length > 1 || firstLag === undefined))
+            this.warn(
+              "teaming-needs-port-channel",
+              [...vpath, "teaming", "policy"],
+              `${t.policy} needs the uplinks' switch ports in one port channel (${t.policy === "lacp" ? "a LAG with lacp: active or passive" : "a static LAG, lacp: off"}) on one switch; here ${where}. Without it the switch floods every broadcast down each uplink and sees the VMs' MACs move between ports`,
+            );
+          else if (lag !== undefined && t.policy === "ip-hash" && lag.lacp !== "off")
+            this.warn(
+              "lacp-no-partner",
+              [...vpath, "teaming", "policy"],
+              `${first.node}'s ${lag.name} runs LACP (${lag.lacp}) but ip-hash teaming does not speak it, so the LAG never forms and these uplinks carry nothing: use policy: lacp, or lacp: off on ${lag.name}`,
+            );
+          else if (lag !== undefined && t.policy === "lacp" && lag.lacp === "off")
+            this.warn(
+              "lacp-no-partner",
+              [...vpath, "teaming", "policy"],
+              `${first.node}'s ${lag.name} is a static LAG (lacp: off), so the host's LACP finds no partner and its uplinks carry nothing: set lacp: active on ${lag.name}, or use policy: ip-hash`,
+            );
+          else if (
+            lag !== undefined &&
+            t.policy === "lacp" &&
+            lag.lacp === "passive" &&
+            t.lacp?.mode === "passive"
+          )
+            this.warn(
+              "lacp-no-partner",
+              [...vpath, "teaming", "lacp", "mode"],
+              `both ends are passive (${first.node}'s ${lag.name} and this host), so neither sends an LACPDU and the LAG never forms: make one of them active`,
+            );
+        } else {
+          const inLag = lands.find(({ end }) => lagOf(end.node, end.port) !== undefined);
+          if (inLag !== undefined) {
+            const l = lagSpec(inLag.end.node, lagOf(inLag.end.node, inLag.end.port) as string);
+            this.warn(
+              "port-channel-needs-teaming",
+              [...vpath, "teaming"],
+              l !== undefined && l.lacp !== "off"
+                ? `${inLag.end.node}'s ${l.name} runs LACP but this vswitch's teaming is ${t.policy}, which does not: the LAG never forms and its members carry nothing (${where}); use teaming policy: lacp`
+                : `${inLag.end.node}:${inLag.end.port} is in a port channel (${l?.name}) but this vswitch's teaming is ${t.policy}: the switch sends each flood down one member and a VM pinned to another uplink misses it; use policy: ip-hash (static LAG) or lacp (${where})`,
+            );
+          }
+        }
+      }
+    }
+    // A LAG's members should face one partner (or an MLAG pair).
+    for (const sw of switches) {
+      for (const l of sw.lags) {
+        const partners = new Set<string>();
+        for (const m of l.members) {
+          const f = far.get(`${sw.name}:${m}`);
+          if (f !== undefined) partners.add(f.node);
+        }
+        if (partners.size > 1 && !l.isMlag)
+          this.warn(
+            "lag-split",
+            ["switches", sw.name, "lags", l.name, "members"],
+            `${l.name}'s members reach ${[...partners].join(" and ")}; a LAG has one partner${l.lacp === "off" ? ", and a static LAG split across two devices sends frames down either: loops and black holes" : ": LACP aggregates only the members to one of them, the others stay out"} (to reach two switches as one, pair them in an mlag domain)`,
+          );
+        // LACP facing a switch port that does not run LACP.
+        if (l.lacp === "off") continue;
+        for (const m of l.members) {
+          const f = far.get(`${sw.name}:${m}`);
+          if (f === undefined || this.nodes.get(f.node)?.kind !== "switch") continue;
+          const farLag = lagOf(f.node, f.port);
+          const fl = farLag === undefined ? undefined : lagSpec(f.node, farLag);
+          if (fl === undefined || fl.lacp === "off" || (fl.lacp === "passive" && l.lacp === "passive")) {
+            this.warn(
+              "lacp-no-partner",
+              ["switches", sw.name, "lags", l.name],
+              fl === undefined
+                ? `${l.name} runs LACP but ${f.node}:${f.port} is not in a LAG, so no partner answers and ${l.name} never forms`
+                : fl.lacp === "off"
+                  ? `${l.name} runs LACP but ${f.node}'s ${fl.name} is static (lacp: off), so ${l.name} never forms`
+                  : `${l.name} and ${f.node}'s ${fl.name} are both passive: neither sends an LACPDU, the LAG never forms`,
+            );
+            break;
+          }
+        }
+      }
+    }
+  }
+
   private checkLayer2(
     switches: SwitchSpec[],
     links: LinkSpec[],
@@ -1070,12 +1380,25 @@ class Normalizer {
     const edges: SwitchEdge[] = [];
     /** Per `node:port` the far end and the link's file index. */
     const far = new Map<string, { node: string; port: string; linkIndex: number }>();
+    // Cables whose two ends are members of one LAG each are one logical link: the first of them
+    // stands for the bundle in the loop check (a LAG is one port to a bridge).
+    const lagOf = (sw: string, port: string) => ports.get(sw)?.get(port)?.spec.lag;
+    const bundles = new Set<string>();
     links.forEach((l, k) => {
       const i = linkIndexes[k];
       far.set(`${l.a.node}:${l.a.port}`, { ...l.b, linkIndex: i });
       far.set(`${l.b.node}:${l.b.port}`, { ...l.a, linkIndex: i });
-      if (isSwitch(l.a.node) && isSwitch(l.b.node)) edges.push({ linkIndex: i, a: l.a, b: l.b });
+      if (!isSwitch(l.a.node) || !isSwitch(l.b.node)) return;
+      const la = lagOf(l.a.node, l.a.port);
+      const lb = lagOf(l.b.node, l.b.port);
+      if (la !== undefined && lb !== undefined) {
+        const key = [`${l.a.node}/${la}`, `${l.b.node}/${lb}`].sort().join("|");
+        if (bundles.has(key)) return;
+        bundles.add(key);
+      }
+      edges.push({ linkIndex: i, a: l.a, b: l.b });
     });
+    this.checkBundles(switches, far, lagOf);
     const graph = new SwitchGraph(
       switches.map((s) => s.name),
       edges,

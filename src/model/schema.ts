@@ -220,6 +220,44 @@ const switchPort = z
     "Settings of one switch port. A port a link names but this map does not configure is an access port in VLAN 1.",
   );
 
+const lacpRate = z
+  .enum(["fast", "slow"], { error: (iss) => `expected fast or slow, got ${showValue(iss.input)}` })
+  .describe(
+    "LACPDU rate asked of the partner: fast (1 s, timeout 3 s) or slow (30 s, timeout 90 s; default).",
+  );
+
+const lag = z
+  .strictObject({
+    members: z
+      .array(switchPortName)
+      .min(1, { error: "a LAG needs at least one member port" })
+      .describe(
+        "The switch ports bundled into this LAG; cable them as usual, configure the LAG under ports.NAME.",
+      ),
+    lacp: z
+      .enum(["active", "passive", "off"], {
+        error: (iss) => `expected active, passive or off, got ${showValue(iss.input)}`,
+      })
+      .optional()
+      .describe(
+        "LACP (IEEE 802.1AX): active sends LACPDUs, passive answers an active partner, off is a static LAG (default active).",
+      ),
+    rate: lacpRate.optional(),
+    hash: z
+      .enum(["l2", "l3", "l3l4"], { error: (iss) => `expected l2, l3 or l3l4, got ${showValue(iss.input)}` })
+      .optional()
+      .describe(
+        "Transmit hash, as the Linux bonding driver's xmit_hash_policy: l2 = layer2, l3 = layer2+3, l3l4 = layer3+4 (default).",
+      ),
+    mlag: z
+      .boolean({ error: (iss) => `expected true or false, got ${showValue(iss.input)}` })
+      .optional()
+      .describe(
+        "A multi-chassis LAG: the LAG of the same name on the other switch of the MLAG domain is its other half.",
+      ),
+  })
+  .describe("A link aggregation group (port channel): several ports that act as one.");
+
 const switchSpec = z
   .strictObject({
     ports: z
@@ -242,6 +280,12 @@ const switchSpec = z
       .describe("The switch's own MAC (used by its SVIs); assigned from the name when omitted."),
     macTableSize: macTableSize.optional(),
     macAgingSec: macAgingSec.optional(),
+    lags: z
+      .record(switchPortName, lag)
+      .optional()
+      .describe(
+        "Link aggregation groups keyed by name (po1); each is configured as one port under ports.NAME.",
+      ),
   })
   .describe("A physical switch.");
 
@@ -285,10 +329,68 @@ const serverNic = z
   )
   .describe("A physical NIC: a name (eth0) or { name: eth1, sriov: { vfs: 8 } }.");
 
+const teamingPolicy = z
+  .enum(["originating-port", "source-mac", "ip-hash", "explicit-failover", "lacp"], {
+    error: (iss) =>
+      `expected originating-port, source-mac, ip-hash, explicit-failover or lacp, got ${showValue(iss.input)}`,
+  })
+  .describe(
+    "vSphere load balancing: originating-port (default), source-mac, ip-hash (needs a port channel on the switch), explicit-failover (first active uplink), lacp (the uplinks form a LAG negotiated with the switch).",
+  );
+
+const teamingFields = {
+  policy: teamingPolicy.optional(),
+  active: z
+    .array(serverNicName)
+    .optional()
+    .describe("Active uplinks in failover order (default: every uplink)."),
+  standby: z
+    .array(serverNicName)
+    .optional()
+    .describe("Standby uplinks, in order: each takes an active uplink's place when it fails."),
+  failback: z
+    .boolean({ error: (iss) => `expected true or false, got ${showValue(iss.input)}` })
+    .optional()
+    .describe("A recovered active uplink takes its place back (default true)."),
+  notifySwitches: z
+    .boolean({ error: (iss) => `expected true or false, got ${showValue(iss.input)}` })
+    .optional()
+    .describe("After a failover, send RARP frames so the switches learn where the VMs moved (default true)."),
+};
+
+const teaming = z
+  .strictObject({
+    ...teamingFields,
+    lacp: z
+      .strictObject({
+        mode: z
+          .enum(["active", "passive"], {
+            error: (iss) => `expected active or passive, got ${showValue(iss.input)}`,
+          })
+          .optional()
+          .describe("active sends LACPDUs (default); passive answers an active switch."),
+        rate: lacpRate.optional(),
+        hash: z
+          .enum(["l2", "l3", "l3l4"], {
+            error: (iss) => `expected l2, l3 or l3l4, got ${showValue(iss.input)}`,
+          })
+          .optional()
+          .describe("The LAG's transmit hash (default l3l4)."),
+      })
+      .optional()
+      .describe("With policy lacp: the host's LACP settings."),
+  })
+  .describe("NIC teaming (vSphere's teaming and failover policy) of the vswitch's uplinks.");
+
+const portGroupTeaming = z
+  .strictObject(teamingFields)
+  .describe("The port group's own teaming, overriding the vswitch's (vSphere allows it per port group).");
+
 const portGroup = z
   .strictObject({
     vlan: vlanId.describe("The VLAN of the port group; the vswitch tags it on its uplinks (802.1Q)."),
     security: security.optional(),
+    teaming: portGroupTeaming.optional(),
   })
   .describe("A port group: vswitch ports that share a VLAN and policies.");
 
@@ -303,6 +405,7 @@ const vswitch = z
       .optional()
       .describe("Port groups keyed by name; a VM NIC names one with portGroup."),
     security: security.optional().describe("Default security policy of the vswitch's port groups."),
+    teaming: teaming.optional(),
     stormControl: stormControl
       .optional()
       .describe(
@@ -436,6 +539,9 @@ export type ServerFile = z.infer<typeof server>;
 export type VmNicFile = z.infer<typeof vmNic>;
 export type LinkFile = z.infer<typeof link>;
 export type SecurityFile = z.infer<typeof security>;
+export type TeamingFile = z.infer<typeof teaming>;
+export type PortGroupTeamingFile = z.infer<typeof portGroupTeaming>;
+export type LagFile = z.infer<typeof lag>;
 
 /** The topology file's JSON Schema (draft 2020-12), for editors. */
 export function topologyJsonSchema(): Record<string, unknown> {

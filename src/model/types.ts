@@ -22,7 +22,34 @@ export type SwitchPortSpec = (
   | { name: string; mode: "access"; vlan: number }
   /** `vlans: null` means all VLANs (1..4094). `nativeVlan`: untagged frames belong to it. */
   | { name: string; mode: "trunk"; vlans: number[] | null; nativeVlan: number | null }
-) & { stormControl?: StormControlSpec | null };
+) & {
+  stormControl?: StormControlSpec | null;
+  /** A LAG member: the LAG's name (the member carries the LAG's configuration). */
+  lag?: string;
+};
+
+/** A link aggregation group of a switch; its members are ports of `SwitchSpec.ports` with `lag` set. */
+export interface LagSpec {
+  name: string;
+  members: string[];
+  lacp: "active" | "passive" | "off";
+  rate: "fast" | "slow";
+  hash: "l2" | "l3" | "l3l4";
+  /** One half of a multi-chassis LAG (the `mlag` domain pairs it with the same name on the peer). */
+  isMlag: boolean;
+}
+
+/** NIC teaming of a vswitch or a port group (uplinks by NIC name). */
+export interface TeamingSpec {
+  policy: "originating-port" | "source-mac" | "ip-hash" | "explicit-failover" | "lacp";
+  /** Active uplinks in failover order; uplinks in neither list are unused. */
+  active: string[];
+  standby: string[];
+  failback: boolean;
+  notifySwitches: boolean;
+  /** With policy lacp (vswitch level only). */
+  lacp: { mode: "active" | "passive"; rate: "fast" | "slow"; hash: "l2" | "l3" | "l3l4" } | null;
+}
 
 /** Storm-control levels in packets per second; null: that class is not limited. */
 export interface StormControlSpec {
@@ -43,6 +70,8 @@ export interface SwitchSpec {
   ports: SwitchPortSpec[];
   /** SVIs when the switch routes between its VLANs; empty when it does not. */
   gateway: SviSpec[];
+  /** Link aggregation groups (their members are in `ports`, each with `lag`). */
+  lags: LagSpec[];
   /** The switch's own MAC (used by its SVIs), assigned deterministically. */
   mac: Mac;
   macTableSize: number;
@@ -71,6 +100,8 @@ export interface PortGroupSpec {
   name: string;
   vlan: number;
   security: SecurityPolicy;
+  /** The port group's own teaming, or null to use the vswitch's. */
+  teaming: TeamingSpec | null;
 }
 
 export interface VswitchSpec {
@@ -78,6 +109,7 @@ export interface VswitchSpec {
   /** Names of server NICs that are this vswitch's uplinks, in order. */
   uplinks: string[];
   portGroups: PortGroupSpec[];
+  teaming: TeamingSpec;
   /** Storm control on each uplink's ingress, or null. */
   stormControl?: StormControlSpec | null;
   macTableSize: number;

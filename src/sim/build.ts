@@ -22,7 +22,7 @@ import { SviRouter } from "../dataplane/router.ts";
 import { PhysicalSwitch } from "../dataplane/switch.ts";
 import { Vm } from "../dataplane/vm.ts";
 import { Vswitch } from "../dataplane/vswitch.ts";
-import type { Topology, VmSpec } from "../model/types.ts";
+import type { TeamingSpec, Topology, VmSpec } from "../model/types.ts";
 import type { LinkEnd } from "./link.ts";
 import { World } from "./world.ts";
 
@@ -64,17 +64,29 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
       new PhysicalSwitch({
         name: sw.name,
         mac: sw.mac,
-        ports: sw.ports.map((p) =>
-          p.mode === "access"
-            ? { name: p.name, mode: "access", vlan: p.vlan, stormControl: p.stormControl }
-            : {
-                name: p.name,
-                mode: "trunk",
-                vlans: p.vlans,
-                nativeVlan: p.nativeVlan,
-                stormControl: p.stormControl,
-              },
-        ),
+        // A LAG is configured once, under its name, where its first member is; the switch
+        // expands it into its members.
+        ports: sw.ports
+          .filter((p) => p.lag === undefined || sw.lags.find((l) => l.name === p.lag)?.members[0] === p.name)
+          .map((p) => {
+            const name = p.lag ?? p.name;
+            return p.mode === "access"
+              ? { name, mode: "access" as const, vlan: p.vlan, stormControl: p.stormControl }
+              : {
+                  name,
+                  mode: "trunk" as const,
+                  vlans: p.vlans,
+                  nativeVlan: p.nativeVlan,
+                  stormControl: p.stormControl,
+                };
+          }),
+        lags: sw.lags.map((l) => ({
+          name: l.name,
+          members: l.members,
+          lacp: l.lacp,
+          rate: l.rate,
+          hash: l.hash,
+        })),
         sviVlans: sw.gateway.map((g) => g.vid),
         macTableSize: sw.macTableSize,
         macAgingNs: sw.macAgingSec * 1e9,
@@ -86,9 +98,8 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
       table: dev.macTable,
       portName: (port) => dev.logicalPortName(port),
     });
-    sw.ports.forEach((p, i) => {
-      cableEnds.set(`${sw.name}:${p.name}`, { device: dev, port: i });
-    });
+    for (const p of sw.ports)
+      cableEnds.set(`${sw.name}:${p.name}`, { device: dev, port: dev.portIndex(p.name) });
     if (sw.gateway.length > 0) {
       const router = new SviRouter(
         dev,
@@ -179,11 +190,38 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
     const vswitches = new Map<string, Vswitch>();
     for (const vs of server.vswitches) {
       const ports = vsPorts.get(vs.name) ?? [];
+      const uplinkIndex = (names: string[]) => names.map((u) => vs.uplinks.indexOf(u));
+      const teamingOf = (t: TeamingSpec) => ({
+        policy: t.policy,
+        active: uplinkIndex(t.active),
+        standby: uplinkIndex(t.standby),
+        failback: t.failback,
+        lagHash: t.lacp?.hash,
+      });
+      const nicMac = (u: string) => server.nics.find((n) => n.name === u)?.mac ?? 0;
+      const lacp = vs.teaming.lacp;
       const dev = world.add(
         new Vswitch({
           name: `${server.name}/${vs.name}`,
           uplinks: vs.uplinks.map((u) => `uplink:${u}`),
-          portGroups: vs.portGroups.map((pg) => ({ name: pg.name, vlan: pg.vlan, security: pg.security })),
+          portGroups: vs.portGroups.map((pg) => ({
+            name: pg.name,
+            vlan: pg.vlan,
+            security: pg.security,
+            teaming: pg.teaming === null || vs.uplinks.length === 0 ? null : teamingOf(pg.teaming),
+            notifySwitches: (pg.teaming ?? vs.teaming).notifySwitches,
+          })),
+          teaming: vs.uplinks.length === 0 ? undefined : teamingOf(vs.teaming),
+          notifySwitches: vs.teaming.notifySwitches,
+          lacp:
+            lacp === null || vs.uplinks.length === 0
+              ? null
+              : {
+                  mode: lacp.mode,
+                  rate: lacp.rate,
+                  system: nicMac(vs.uplinks[0]),
+                  uplinkMacs: vs.uplinks.map(nicMac),
+                },
           vmPorts: ports.map((p) => ({ name: p.name, portGroup: p.portGroup, mac: p.mac, ip: p.ip })),
           macTableSize: vs.macTableSize,
           macAgingNs: vs.macAgingSec * 1e9,
