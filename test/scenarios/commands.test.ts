@@ -152,7 +152,9 @@ describe("vnet show", () => {
   it("refuses an unknown table with exit 2", async () => {
     const r = await run("show", SEED, "routes");
     expect(r.code).toBe(2);
-    expect(r.err).toBe('vnet: show: unknown table "routes"; known: fdb, arp, ports, counters, lacp, teaming\n');
+    expect(r.err).toBe(
+      'vnet: show: unknown table "routes"; known: fdb, arp, ports, counters, lacp, teaming\n',
+    );
   });
 });
 
