@@ -23,6 +23,7 @@ import { formatMac, isMulticastMac, type Mac, readMac } from "../wire/addr.ts";
 import { WireError } from "../wire/error.ts";
 import { ETHERNET_HEADER_LEN, EtherType } from "../wire/ethernet.ts";
 import { Lacp, type LacpRepr } from "../wire/lacp.ts";
+import { ETHERTYPE_MLAG, MLAG_ORPHAN, MlagCodec, type MlagMessage, mlagMessageLength } from "../wire/mlag.ts";
 import { isVlanTpid, VLAN_TAG_LEN, Vlan } from "../wire/vlan.ts";
 import { Bundle, type LagHash, lagHash } from "./bundle.ts";
 import { checkUnicastMac, checkVid, DeviceConfigError } from "./config-error.ts";
@@ -39,6 +40,7 @@ import {
   macHiAt,
   macLoAt,
 } from "./mac-table.ts";
+import { MlagEngine, type MlagEvent } from "./mlag.ts";
 import { PortCore } from "./port-core.ts";
 import {
   isBroadcastAt,
@@ -67,6 +69,9 @@ export const SwitchDrop = {
   badLacpdu: "bad-lacpdu",
   notCollecting: "lag-member-not-collecting",
   lagDown: "lag-no-member",
+  mgmtPort: "management-port",
+  badMlag: "bad-mlag-message",
+  mlagSuspended: "mlag-suspended",
 } as const;
 
 export type SwitchPortConfig = (
@@ -96,6 +101,21 @@ export interface LagConfig {
   system?: Mac;
   systemPriority?: number;
   key?: number;
+  /** A half of a multi-chassis LAG: its id in the MLAG domain (the same on both switches). */
+  mlagId?: number;
+  /** Added to LACP port numbers so the two switches of an MLAG pair never announce the same one. */
+  portNumberOffset?: number;
+}
+
+/** This switch's part of an MLAG (vPC) domain. */
+export interface SwitchMlagConfig {
+  domain: number;
+  /** Role priority (lower is primary). */
+  priority: number;
+  /** The LAG that is the peer link. */
+  peerLink: string;
+  /** A front port used only for the keepalive (a management port), or null. */
+  keepalivePort: string | null;
 }
 
 export interface SwitchOptions {
@@ -107,6 +127,7 @@ export interface SwitchOptions {
   lags?: LagConfig[];
   /** VLANs with an SVI (the `gateway:` of the topology); the router attaches with `attachSvi`. */
   sviVlans?: number[];
+  mlag?: SwitchMlagConfig | null;
   macTableSize?: number;
   macAgingNs?: number;
   processingDelayNs?: number;
@@ -132,6 +153,10 @@ interface Lag {
   hash: LagHash;
   config: LagConfig;
   lacp: LacpEngine<number> | null;
+  /** The logical port this LAG is. */
+  logical: number;
+  /** Whether some member distributed at the last look (to notice the LAG going up or down). */
+  wasUp: boolean;
 }
 
 /** IEEE 802.1Q reserved group addresses 01-80-C2-00-00-00..0F: link-local, never forwarded. */
@@ -225,6 +250,8 @@ export class PhysicalSwitch implements Device, SviHost {
           hash: lagConfig.hash ?? "l3l4",
           config: lagConfig,
           lacp: null,
+          logical,
+          wasUp: lagConfig.lacp === "off",
         };
         this.lags.push(lag);
       }
@@ -289,8 +316,202 @@ export class PhysicalSwitch implements Device, SviHost {
         (member, pdu) => this.sendLacpdu(member, pdu),
       );
       for (let m = 0; m < lag.bundle.members.length; m++)
-        engine.addMember(lag.bundle.members[m], { port: lag.bundle.members[m] + 1 });
+        engine.addMember(lag.bundle.members[m], {
+          port: lag.bundle.members[m] + 1 + (c.portNumberOffset ?? 0),
+        });
       lag.lacp = engine;
+    });
+    this.mlagIdOf = new Int32Array(this.ports.length + 1).fill(-1);
+    const mlag = options.mlag ?? null;
+    if (mlag !== null) this.setUpMlag(mlag);
+  }
+
+  // --- MLAG -----------------------------------------------------------------------------------
+
+  /** Per logical port, the multi-chassis LAG id (-1: not one). */
+  private readonly mlagIdOf: Int32Array;
+  private readonly logicalOfMlag = new Map<number, number>();
+  private mlag: MlagEngine | null = null;
+  private peerLinkLogical = -1;
+  private keepalivePort = -1;
+  /** Device ports suspended by MLAG (the secondary's halves while the peer link is down). */
+  private isSuspendedPort: Uint8Array = new Uint8Array(0);
+  /** Carrier as the world reports it (a suspended port is down whatever its cable says). */
+  private isCableUp: boolean[] = [];
+  private mlagTimer = -1;
+  private mlagTimerAtNs = Number.POSITIVE_INFINITY;
+  /** Called with the MLAG engine's events (role changes, suspension, split brain), for timelines. */
+  onMlagEvent: ((e: MlagEvent) => void) | null = null;
+
+  private setUpMlag(c: SwitchMlagConfig): void {
+    const peer = this.ports.findIndex((p) => p.name === c.peerLink && p.lag !== null);
+    if (peer < 0)
+      throw new DeviceConfigError(
+        "bad-port",
+        `switch ${this.name}: MLAG peer link ${c.peerLink} is not a LAG of this switch`,
+      );
+    this.peerLinkLogical = peer;
+    if (c.keepalivePort !== null) {
+      this.keepalivePort = this.portIndex(c.keepalivePort);
+      if (this.keepalivePort < 0 || this.ports[this.logicalOf[this.keepalivePort]].lag !== null)
+        throw new DeviceConfigError(
+          "bad-port",
+          `switch ${this.name}: keepalive port ${c.keepalivePort} is not a front port`,
+        );
+      // The management port is no bridge port: it is in no VLAN's flood list.
+      this.members.fill(undefined);
+    }
+    const halves: number[] = [];
+    for (const lag of this.lags) {
+      const id = lag.config.mlagId;
+      if (id === undefined) continue;
+      this.mlagIdOf[lag.logical] = id;
+      this.logicalOfMlag.set(id, lag.logical);
+      halves.push(id);
+    }
+    this.isSuspendedPort = new Uint8Array(this.portNames.length);
+    this.isCableUp = this.portNames.map(() => true);
+    this.mlag = new MlagEngine(
+      {
+        domain: c.domain,
+        priority: c.priority,
+        system: this.mac,
+        hasKeepalive: c.keepalivePort !== null,
+        halves,
+      },
+      {
+        sendPeerLink: (msg) => this.sendMlag(msg, -1),
+        sendKeepalive: (msg) => this.sendMlag(msg, this.keepalivePort),
+        onPeerMac: (vid, mac, id, isAdd, nowNs) => this.installPeerMac(vid, mac, id, isAdd, nowNs),
+        onSuspend: (isSuspended, nowNs) => this.suspendHalves(isSuspended, nowNs),
+        onEvent: (e) => this.onMlagEvent?.(e),
+      },
+    );
+  }
+
+  /** MLAG state for display (`vnet show mlag`), or null when the switch is in no domain. */
+  mlagStatus():
+    | (ReturnType<MlagEngine["status"]> & {
+        domain: number;
+        halves: { id: number; lag: string; isLocalUp: boolean; isPeerUp: boolean }[];
+      })
+    | null {
+    const m = this.mlag;
+    if (m === null) return null;
+    const st = m.status();
+    return {
+      ...st,
+      domain: m.config.domain,
+      halves: st.halves.map((h) => ({ ...h, lag: this.ports[this.logicalOfMlag.get(h.id) as number].name })),
+    };
+  }
+
+  private sendMlag(msg: MlagMessage, devicePort: number): void {
+    if (this.env === null) return;
+    let port = devicePort;
+    if (port < 0) {
+      const lag = this.ports[this.peerLinkLogical].lag as Lag;
+      port = lag.bundle.chooseOutput(0);
+      if (port < 0) return;
+    } else if (!this.isPortUp[port]) return;
+    const len = ETHERNET_HEADER_LEN + mlagMessageLength(msg);
+    const f = Frame.alloc(Math.max(60, len));
+    const b = f.buf;
+    const s = f.start;
+    // To the peer: a group address outside the IEEE reserved block (the peer link is a trunk
+    // and the keepalive may cross a management switch).
+    b.set([0x01, 0x00, 0x0c, 0xcc, 0xcc, 0xcf], s);
+    b[s + 6] = Math.floor(this.mac / 0x10000000000) & 0xff;
+    for (let i = 1; i < 6; i++) b[s + 6 + i] = Math.floor(this.mac / 2 ** (8 * (5 - i))) & 0xff;
+    b[s + 12] = ETHERTYPE_MLAG >> 8;
+    b[s + 13] = ETHERTYPE_MLAG & 0xff;
+    MlagCodec.emit(msg, b, s + ETHERNET_HEADER_LEN);
+    this.core.transmit(port, f);
+  }
+
+  private receiveMlag(port: number, frame: Frame, nowNs: number): void {
+    const m = this.mlag as MlagEngine;
+    let msg: MlagMessage;
+    try {
+      msg = MlagCodec.parse(frame.buf, frame.start + ETHERNET_HEADER_LEN, frame.end);
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      this.core.drop(
+        port,
+        frame,
+        nowNs,
+        null,
+        SwitchDrop.badMlag,
+        () => `MLAG message refused: ${e.message}`,
+      );
+      return;
+    }
+    if (this.core.isTracing)
+      this.core.record(
+        nowNs,
+        frame,
+        port,
+        null,
+        null,
+        "deliver",
+        `MLAG ${msg.type} from the peer over the ${port === this.keepalivePort ? "keepalive" : "peer link"}`,
+      );
+    m.receive(msg, port === this.keepalivePort ? "keepalive" : "peer-link", nowNs);
+    this.armMlag(nowNs);
+  }
+
+  private installPeerMac(vid: number, mac: Mac, id: number, isAdd: boolean, nowNs: number): void {
+    let logical = this.peerLinkLogical;
+    if (id !== MLAG_ORPHAN) {
+      const local = this.logicalOfMlag.get(id);
+      if (local !== undefined && this.isLogicalUp(local)) logical = local;
+    }
+    if (!isAdd) {
+      if (this.macTable.lookup(vid, mac, nowNs) === logical) this.macTable.delete(vid, mac);
+      return;
+    }
+    this.macTable.learn(vid, mac, logical, nowNs);
+  }
+
+  private suspendHalves(isSuspended: boolean, nowNs: number): void {
+    for (const lag of this.lags) {
+      if (lag.config.mlagId === undefined) continue;
+      for (const m of lag.bundle.members) {
+        this.isSuspendedPort[m] = isSuspended ? 1 : 0;
+        this.applyCarrier(m, nowNs);
+        this.env?.setCarrier?.(m, !isSuspended && this.isCableUp[m]);
+      }
+    }
+  }
+
+  /** A LAG's distributing members changed: tell MLAG when the LAG as a whole went up or down. */
+  private lagChanged(lag: Lag, nowNs: number): void {
+    const isUp = lag.bundle.activeCount > 0;
+    if (isUp === lag.wasUp) return;
+    lag.wasUp = isUp;
+    if (!isUp) this.macTable.flushPort(lag.logical);
+    const m = this.mlag;
+    if (m === null) return;
+    if (lag.logical === this.peerLinkLogical) m.setPeerLinkUp(isUp, nowNs);
+    else if (lag.config.mlagId !== undefined) m.setLocalHalfUp(lag.config.mlagId, isUp, nowNs);
+    this.armMlag(nowNs);
+  }
+
+  private armMlag(nowNs: number): void {
+    const env = this.env;
+    const m = this.mlag;
+    if (env === null || m === null) return;
+    const atNs = m.nextTimerNs();
+    if (atNs === this.mlagTimerAtNs) return;
+    if (this.mlagTimer >= 0) env.cancelTimer(this.mlagTimer);
+    this.mlagTimer = -1;
+    this.mlagTimerAtNs = atNs;
+    if (atNs === Number.POSITIVE_INFINITY) return;
+    this.mlagTimer = env.setTimer(Math.max(0, atNs - nowNs), (t) => {
+      this.mlagTimer = -1;
+      this.mlagTimerAtNs = Number.POSITIVE_INFINITY;
+      m.run(t);
+      this.armMlag(t);
     });
   }
 
@@ -301,6 +522,11 @@ export class PhysicalSwitch implements Device, SviHost {
 
   start(nowNs: number): void {
     if (this.lags.some((l) => l.lacp !== null)) this.runLacp(nowNs);
+    for (const lag of this.lags) if (lag.lacp === null) this.lagChanged(lag, nowNs);
+    if (this.mlag !== null) {
+      this.mlag.start(nowNs);
+      this.armMlag(nowNs);
+    }
   }
 
   /** Connects the router behind the SVIs. */
@@ -331,6 +557,7 @@ export class PhysicalSwitch implements Device, SviHost {
 
   private logicalCarries(logical: number, vid: number): boolean {
     const p = this.ports[logical];
+    if (p.devicePort >= 0 && p.devicePort === this.keepalivePort) return false;
     if (!p.isTrunk) return p.pvid === vid;
     return vid >= 1 && vid <= 4094 && (p.allowed === null || p.allowed[vid] === 1);
   }
@@ -338,6 +565,21 @@ export class PhysicalSwitch implements Device, SviHost {
   setPortUp(port: number, isUp: boolean, nowNs: number): void {
     if (port < 0 || port >= this.portNames.length)
       throw new DeviceConfigError("bad-port", `switch ${this.name}: no port ${port}`);
+    if (this.mlag !== null) {
+      this.isCableUp[port] = isUp;
+      this.applyCarrier(port, nowNs);
+      return;
+    }
+    this.applyPortState(port, isUp, nowNs);
+  }
+
+  /** With MLAG: a port is up when its cable is and MLAG has not suspended it. */
+  private applyCarrier(port: number, nowNs: number): void {
+    const isUp = this.isCableUp[port] && this.isSuspendedPort[port] === 0;
+    if (isUp !== this.isPortUp[port]) this.applyPortState(port, isUp, nowNs);
+  }
+
+  private applyPortState(port: number, isUp: boolean, nowNs: number): void {
     this.isPortUp[port] = isUp;
     const logical = this.logicalOf[port];
     const lag = this.ports[logical].lag;
@@ -351,6 +593,7 @@ export class PhysicalSwitch implements Device, SviHost {
       this.runLacp(nowNs);
     }
     if (lag.bundle.activeCount === 0) this.macTable.flushPort(logical);
+    this.lagChanged(lag, nowNs);
   }
 
   /** LACP state of every LAG running it (`vnet show lacp`). */
@@ -405,6 +648,23 @@ export class PhysicalSwitch implements Device, SviHost {
     const p = this.ports[logical];
     const b = frame.buf;
     const s = frame.start;
+    if (this.mlag !== null && (port === this.keepalivePort || logical === this.peerLinkLogical)) {
+      if (((b[s + 12] << 8) | b[s + 13]) === ETHERTYPE_MLAG) {
+        this.receiveMlag(port, frame, nowNs);
+        return;
+      }
+      if (port === this.keepalivePort) {
+        core.drop(
+          port,
+          frame,
+          nowNs,
+          null,
+          SwitchDrop.mgmtPort,
+          () => `dropped: ${this.portNames[port]} is the MLAG keepalive port (not a bridge port)`,
+        );
+        return;
+      }
+    }
     // Link-local protocol frames (IEEE 802.1Q Table 8-1): LACP for the port's engine, the rest
     // (BPDUs, 802.1X, LLDP) consumed or refused, never forwarded.
     if (
@@ -542,6 +802,14 @@ export class PhysicalSwitch implements Device, SviHost {
       return;
     }
     const r = this.macTable.learnAt(vid, fb, fs + 6, logical, nowNs);
+    if (
+      (r === Learn.learned || r === Learn.moved) &&
+      this.mlag !== null &&
+      logical !== this.peerLinkLogical
+    ) {
+      const id = this.mlagIdOf[logical];
+      this.mlag.localMac(vid, readMac(fb, fs + 6), id >= 0 ? id : MLAG_ORPHAN, true);
+    }
     if (r !== Learn.refreshed && core.isTracing) {
       const src = readMac(fb, fs + 6);
       const reason =
@@ -662,9 +930,15 @@ export class PhysicalSwitch implements Device, SviHost {
   ): void {
     const members = this.membersOf(vid);
     let n = 0;
+    // MLAG loop prevention: what crossed the peer link does not go out of a multi-chassis LAG
+    // whose half on the peer is up (the peer delivered it there).
+    const isFromPeer = inLogical === this.peerLinkLogical && this.mlag !== null;
     for (let i = 0; i < members.length; i++) {
       const m = members[i];
-      if (m !== inLogical && this.isLogicalUp(m)) this.outLogical[n++] = m;
+      if (m === inLogical || !this.isLogicalUp(m)) continue;
+      if (isFromPeer && this.mlagIdOf[m] >= 0 && (this.mlag as MlagEngine).isPeerHalfUp(this.mlagIdOf[m]))
+        continue;
+      this.outLogical[n++] = m;
     }
     const canSvi = toSvi && this.svi !== null;
     const core = this.core;
@@ -884,6 +1158,7 @@ export class PhysicalSwitch implements Device, SviHost {
         }
       }
       if (changed && bundle.activeCount === 0) this.macTable.flushPort(this.logicalOf[bundle.members[0]]);
+      if (changed) this.lagChanged(lag, nowNs);
       next = Math.min(next, engine.nextTimerNs());
     }
     this.armLacp(next, nowNs);
