@@ -19,14 +19,17 @@ import {
   type VmEndpoint,
 } from "./analysis/trace.ts";
 import type { SendError, PingResult as StackPingResult } from "./dataplane/ip-host.ts";
+import { formatSeconds, sortTimeline, type TimelineEvent } from "./dataplane/timeline.ts";
 import type { HopRecord } from "./dataplane/trace.ts";
 import { formatDiagnostic } from "./model/diagnostics.ts";
 import { type LoadResult, loadTopologyText } from "./model/load-text.ts";
 import { closest } from "./model/suggest.ts";
-import type { Topology } from "./model/types.ts";
+import type { FaultSpec, Topology } from "./model/types.ts";
 import { type BuiltNetwork, buildWorld, type VmHandle } from "./sim/build.ts";
 import { type CaptureFile, type CaptureOptions, CaptureSet } from "./sim/capture.ts";
+import type { Link } from "./sim/link.ts";
 import { Rng } from "./sim/rng.ts";
+import { timelineWatch } from "./sim/timeline-watch.ts";
 import { formatIpv4, formatMac, tryParseIpv4 } from "./wire/addr.ts";
 
 /**
@@ -50,7 +53,8 @@ export class NetworkError extends Error {
       | "unknown-device"
       | "bad-target"
       | "no-address"
-      | "too-large",
+      | "too-large"
+      | "bad-run",
     message: string,
   ) {
     super(message);
@@ -204,6 +208,66 @@ export interface PingAllResult {
   failures: PingAllFailure[];
 }
 
+export interface RunOptions {
+  /** Simulated time to run, in ns; default the last fault + 2 s (2 s without faults). */
+  durationNs?: number;
+  /** Ordered VM pairs (names) that each send one echo every interval; default: see `run`. */
+  probes?: readonly (readonly [string, string])[];
+  /** Time between two echoes of a probe, in ns (default 10 ms). */
+  intervalNs?: number;
+  /** How long an echo may take before it counts as lost, in ns (default 1 s). */
+  probeTimeoutNs?: number;
+  /** The schedule to play; default the topology's `faults:`. */
+  faults?: readonly FaultSpec[];
+}
+
+/** A run of consecutive lost echoes of one probe. */
+export interface ProbeLoss {
+  /** Send time of the first lost echo and of the first echo after the last lost one (ns from the start). */
+  fromNs: number;
+  toNs: number;
+  lost: number;
+  firstSeq: number;
+  lastSeq: number;
+}
+
+export interface ProbeResult {
+  from: string;
+  to: string;
+  sent: number;
+  lost: number;
+  /** Every run of consecutive losses, in time order. */
+  losses: ProbeLoss[];
+}
+
+export interface RunResult {
+  durationNs: number;
+  intervalNs: number;
+  probeTimeoutNs: number;
+  /** True when the probes were chosen by vnet (no `probes` given). */
+  isDefaultProbes: boolean;
+  /** Faults applied, and those scheduled at or after the end (not applied). */
+  faultsApplied: number;
+  faultsAfterEnd: number;
+  /** Faults, carrier changes, failovers, flushes, ..., in time order, times from the start. */
+  timeline: TimelineEvent[];
+  probes: ProbeResult[];
+}
+
+/** The most echoes one probe sends in a run (sequence numbers are 16 bits; output stays readable). */
+export const MAX_ECHOES_PER_PROBE = 10_000;
+/** The most probes one run takes. */
+export const MAX_PROBES = 64;
+/** Default probes vnet picks when none are given (see `Network.run`). */
+export const DEFAULT_PROBE_COUNT = 8;
+
+/** What a fault target stands for: the connections it takes down, and in words. */
+interface FaultTarget {
+  links: Link[];
+  /** "cable server1:eth0<->tor1:eth1", "switch tor1 (3 cables)". */
+  text: string;
+}
+
 export const SHOW_WHATS = ["fdb", "arp", "ports", "counters"] as const;
 export type ShowWhat = (typeof SHOW_WHATS)[number];
 
@@ -216,6 +280,19 @@ export const MAX_PINGALL_VMS = 500;
 export const PINGALL_WINDOW = 8;
 /** Failed pairs that pingall traces again to name what refused them. */
 export const PINGALL_TRACED_FAILURES = 50;
+
+/** What a fault names: a cable end "node:port" or a device. */
+export function faultTargetName(f: FaultSpec): string {
+  return "end" in f ? `${f.end.node}:${f.end.port}` : f.device;
+}
+
+/** "10ms", "2s", "1.5s", "250us": a duration as `--for` and `--interval` take it. */
+export function formatDuration(ns: number): string {
+  if (ns >= 1e9 && ns % 1e6 === 0) return `${ns / 1e9}s`;
+  if (ns >= 1e6 && ns % 1e3 === 0) return `${ns / 1e6}ms`;
+  if (ns >= 1e3) return `${ns / 1e3}us`;
+  return `${ns}ns`;
+}
 
 /** What ping prints when the stack refuses to send. */
 export function sendErrorText(code: SendError): string {
@@ -770,6 +847,205 @@ export class Network {
         const r = k % (n - 1);
         return [i, r >= i ? r + 1 : r];
       });
+  }
+
+  /**
+   * Plays a schedule of faults (default: the topology's `faults:`) in simulated time while
+   * probes send one ICMP echo each every `intervalNs` through the VMs' own stacks, numbered, so
+   * every lost echo is known; returns the timeline (faults, carrier changes at each end, vswitch
+   * failovers and failbacks, MAC flushes) and per probe the runs of consecutive losses. Times
+   * are from the start of the run. Without `probes`, vnet picks up to `DEFAULT_PROBE_COUNT`: the
+   * first VM of each server with VMs to the first VM of the next (file order, wrapping; spread
+   * evenly over the servers when there are more), keeping only pairs that a trace delivers
+   * before the run, so that every loss is the schedule's doing. The faults stay applied
+   * afterwards (the network is as the run left it).
+   */
+  run(options: RunOptions = {}): RunResult {
+    const faults = [...(options.faults ?? this.topology.faults ?? [])];
+    const lastFaultNs = faults.reduce((m, f) => Math.max(m, f.atNs), 0);
+    const durationNs = options.durationNs ?? (faults.length > 0 ? lastFaultNs + 2e9 : 2e9);
+    const intervalNs = options.intervalNs ?? 10e6;
+    const timeoutNs = options.probeTimeoutNs ?? 1e9;
+    if (!(durationNs > 0)) throw new NetworkError("bad-run", "the run must last longer than 0 s");
+    if (!(intervalNs >= 1e3)) throw new NetworkError("bad-run", "the probe interval must be at least 1us");
+    const count = Math.max(1, Math.ceil(durationNs / intervalNs));
+    if (count > MAX_ECHOES_PER_PROBE) {
+      throw new NetworkError(
+        "too-large",
+        `an interval of ${formatDuration(intervalNs)} over ${formatDuration(durationNs)} is ${count.toLocaleString("en-US")} echoes per probe; at most ${MAX_ECHOES_PER_PROBE.toLocaleString("en-US")}: make the interval at least ${formatDuration(Math.ceil(durationNs / MAX_ECHOES_PER_PROBE / 1e3) * 1e3)} or the run shorter`,
+      );
+    }
+    const isDefaultProbes = options.probes === undefined;
+    const pairs = isDefaultProbes ? this.defaultProbes() : [...(options.probes ?? [])];
+    if (pairs.length === 0) {
+      throw new NetworkError(
+        "bad-target",
+        isDefaultProbes
+          ? "no default probe: no two VMs on different servers (or on one) reach each other before the run; name one with a probe (A:B)"
+          : "no probe given",
+      );
+    }
+    if (pairs.length > MAX_PROBES) {
+      throw new NetworkError("too-large", `${pairs.length} probes; at most ${MAX_PROBES} in one run`);
+    }
+    const flows = pairs.map(([from, to]) => {
+      if (from === to) throw new NetworkError("bad-target", `a probe from ${from} to itself`);
+      const src = this.vm(from);
+      return { from, to, src, ip: this.endpoint(this.vm(to)).ip, isLost: new Uint8Array(count), answered: 0 };
+    });
+    // Resolve every target now, so a mistake is reported before anything runs.
+    const targets = faults.map((f) => this.faultTarget(faultTargetName(f)));
+
+    const world = this.world;
+    const t0 = world.now();
+    const timeline: TimelineEvent[] = [];
+    const sink = (e: TimelineEvent) => {
+      timeline.push({ ...e, timeNs: e.timeNs - t0 });
+    };
+    world.setTimelineSink(sink, timelineWatch(this.built, sink));
+    let faultsApplied = 0;
+    /** Per connection a fault touched: what holds it down ("cable", "device:tor1"). */
+    const heldDown = new Map<Link, Set<string>>();
+    try {
+      // Faults first: at the same instant a fault comes before an echo (the scheduler keeps order).
+      faults.forEach((f, i) => {
+        if (f.atNs >= durationNs) return;
+        faultsApplied++;
+        world.scheduler.at(t0 + f.atNs, (now) => {
+          const isUp = f.action === "up" || f.action === "recover";
+          const target = targets[i];
+          sink({
+            timeNs: now,
+            device: "end" in f ? f.end.node : f.device,
+            kind: "fault",
+            text: `${f.action} ${faultTargetName(f)}: ${target.text}`,
+            fields: {
+              action: f.action,
+              target: faultTargetName(f),
+              connections: target.links.length,
+            },
+          });
+          // A connection is up when nothing holds it down: recovering a switch does not plug
+          // back a cable that a `down` of its own pulled, and the reverse.
+          const cause = "end" in f ? "cable" : `device:${f.device}`;
+          for (const l of target.links) {
+            let causes = heldDown.get(l);
+            if (causes === undefined) {
+              causes = new Set(l.isUp ? [] : ["cable"]);
+              heldDown.set(l, causes);
+            }
+            if (isUp) causes.delete(cause);
+            else causes.add(cause);
+            if (l.isUp !== (causes.size === 0)) world.setLinkUp(l, causes.size === 0);
+          }
+        });
+      });
+      for (const flow of flows) {
+        const id = this.nextEchoId++ & 0xffff;
+        const send = (i: number) => (now: number) => {
+          const err = flow.src.device.ping(flow.ip, { id, seq: (i + 1) & 0xffff, timeoutNs }, now, (r) => {
+            flow.answered++;
+            if (r.kind !== "reply") flow.isLost[i] = 1;
+          });
+          if (err !== null) {
+            flow.answered++;
+            flow.isLost[i] = 1;
+          }
+          if (i + 1 < count) world.scheduler.at(t0 + (i + 1) * intervalNs, send(i + 1));
+        };
+        world.scheduler.at(t0, send(0));
+      }
+      world.runUntil(t0 + durationNs);
+    } finally {
+      world.setTimelineSink(null);
+    }
+    // Echoes still out get their answer or their timeout.
+    this.runUntilDone(t0 + durationNs + timeoutNs + GRACE_NS, () => flows.every((f) => f.answered >= count));
+    const probes: ProbeResult[] = flows.map((f) => {
+      const losses: ProbeLoss[] = [];
+      for (let i = 0; i < count; i++) {
+        if (f.isLost[i] === 0) continue;
+        let j = i;
+        while (j + 1 < count && f.isLost[j + 1] === 1) j++;
+        losses.push({
+          fromNs: i * intervalNs,
+          toNs: (j + 1) * intervalNs,
+          lost: j - i + 1,
+          firstSeq: i + 1,
+          lastSeq: j + 1,
+        });
+        i = j;
+      }
+      return { from: f.from, to: f.to, sent: count, lost: losses.reduce((n, x) => n + x.lost, 0), losses };
+    });
+    return {
+      durationNs,
+      intervalNs,
+      probeTimeoutNs: timeoutNs,
+      isDefaultProbes,
+      faultsApplied,
+      faultsAfterEnd: faults.length - faultsApplied,
+      timeline: sortTimeline(timeline),
+      probes,
+    };
+  }
+
+  /** Up to `DEFAULT_PROBE_COUNT` probes that work now (see `run`). */
+  private defaultProbes(): [string, string][] {
+    const firsts = this.topology.servers.filter((s) => s.vms.length > 0).map((s) => s.vms[0].name);
+    let candidates: [string, string][];
+    if (firsts.length >= 2) candidates = firsts.map((v, i) => [v, firsts[(i + 1) % firsts.length]]);
+    else {
+      const only = this.topology.servers.find((s) => s.vms.length >= 2);
+      candidates = only === undefined ? [] : [[only.vms[0].name, only.vms[1].name]];
+    }
+    if (candidates.length > DEFAULT_PROBE_COUNT) {
+      const step = candidates.length / DEFAULT_PROBE_COUNT;
+      candidates = Array.from({ length: DEFAULT_PROBE_COUNT }, (_, i) => candidates[Math.floor(i * step)]);
+    }
+    return candidates.filter(([a, b]) => this.trace(a, b).delivered);
+  }
+
+  /**
+   * What failing `target` takes down: a cable by either end (`server1:eth0`) or as `links()`
+   * names it, a switch (all its cables), a server (its NICs' cables) or a VM (its vNICs).
+   */
+  private faultTarget(target: string): FaultTarget {
+    const cables = this.cables();
+    const cable = cables.find((l) => l.name === target || l.ends.some((e) => e.name === target));
+    if (cable !== undefined) return { links: [cable], text: `cable ${cable.name}` };
+    const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+    if (
+      this.topology.switches.some((s) => s.name === target) ||
+      this.topology.servers.some((s) => s.name === target)
+    ) {
+      const isSwitch = this.topology.switches.some((s) => s.name === target);
+      const links = cables.filter((l) => l.ends.some((e) => e.name.slice(0, e.name.indexOf(":")) === target));
+      return {
+        links,
+        text: `${isSwitch ? "switch" : "server"} ${target} (${plural(links.length, "cable")})`,
+      };
+    }
+    if (this.built.vms.has(target)) {
+      const vm = this.vm(target).device;
+      const links = this.world.links.filter(
+        (l) => (l.hopKind === "vnic" || l.hopKind === "vf") && l.ends.some((e) => e.device === vm),
+      );
+      return { links, text: `VM ${target} (${plural(links.length, "vNIC")})` };
+    }
+    if (target.includes(":")) {
+      const names = cables.flatMap((l) => l.ends.map((e) => e.name));
+      throw new NetworkError("unknown-link", `no cable end "${target}"${suggestion(target, names)}`);
+    }
+    const known = [
+      ...this.topology.switches.map((s) => s.name),
+      ...this.topology.servers.map((s) => s.name),
+      ...this.vmNames(),
+    ];
+    throw new NetworkError(
+      "unknown-device",
+      `no switch, server or VM named "${target}"${suggestion(target, known)} (or give a cable end node:port)`,
+    );
   }
 
   /** The cables of the topology (file order) with their state now. */
