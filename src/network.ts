@@ -19,7 +19,7 @@ import {
   type VmEndpoint,
 } from "./analysis/trace.ts";
 import type { SendError, PingResult as StackPingResult } from "./dataplane/ip-host.ts";
-import { formatSeconds, sortTimeline, type TimelineEvent } from "./dataplane/timeline.ts";
+import { sortTimeline, type TimelineEvent } from "./dataplane/timeline.ts";
 import type { HopRecord } from "./dataplane/trace.ts";
 import { formatDiagnostic } from "./model/diagnostics.ts";
 import { type LoadResult, loadTopologyText } from "./model/load-text.ts";
