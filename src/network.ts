@@ -254,6 +254,46 @@ export interface RunResult {
   probes: ProbeResult[];
 }
 
+export interface ReachChangeOptions {
+  /** Pairs listed per change (default `REACH_CHANGE_LISTED`); the count is always exact. */
+  listPairs?: number;
+  /** Called after each class probe with the phase ("before", "after"), done and total. */
+  onProgress?: (phase: string, done: number, total: number) => void;
+}
+
+/** Pairs of alike VMs whose reachability changed the same way. */
+export interface ReachChange {
+  /** Ordered VM pairs in it. */
+  pairs: number;
+  /** The VM classes of the pairs (labels as `reach` prints them). */
+  fromClass: string;
+  toClass: string;
+  /** How the probe went before the failure and after it (the path, or where and why it stopped). */
+  before: string;
+  after: string;
+  /** The first few pairs (see `ReachChangeOptions.listPairs`). */
+  examples: { from: string; to: string }[];
+}
+
+export interface ReachChangeResult {
+  /** What was failed, as given, and in words ("switch tor1 (3 cables)"), with its connections. */
+  target: string;
+  failed: string;
+  connections: string[];
+  /** Ordered VM pairs, and those delivered before and after the failure. */
+  pairs: number;
+  deliveredBefore: number;
+  deliveredAfter: number;
+  /** Pairs that were delivered and are not (`lost`), or the reverse (`gained`), by kind of pair. */
+  lostPairs: number;
+  gainedPairs: number;
+  lost: ReachChange[];
+  gained: ReachChange[];
+}
+
+/** Pairs `reachChange` lists per change by default. */
+export const REACH_CHANGE_LISTED = 20;
+
 /** The most echoes one probe sends in a run (sequence numbers are 16 bits; output stays readable). */
 export const MAX_ECHOES_PER_PROBE = 10_000;
 /** The most probes one run takes. */
@@ -1081,30 +1121,10 @@ export class Network {
    * differs from its class's.
    */
   reach(options: ReachOptions = {}): ReachResult {
-    const cableState = new Map(this.cables().map((l) => [l.name, l.isUp]));
-    const plan = planReach(this.topology, (i) => {
-      const l = this.topology.links[i];
-      return cableState.get(`${l.a.node}:${l.a.port}<->${l.b.node}:${l.b.port}`) ?? l.isUp;
-    });
+    const plan = this.planReachNow();
     const vms = plan.vms.map((v) => v.name);
     const vmIndex = new Map(vms.map((v, i) => [v, i]));
-    const results: ReachClassResult[] = [];
-    let done = 0;
-    for (const pc of plan.pairClasses) {
-      const [a, b] = pc.probe;
-      const t = this.trace(vms[a], vms[b]);
-      results.push({
-        from: pc.from,
-        to: pc.to,
-        placement: pc.placement,
-        pairs: pc.pairs,
-        delivered: t.delivered,
-        verdict: t.verdict,
-        failure: t.failure,
-        probe: { from: vms[a], to: vms[b] },
-      });
-      options.onProgress?.(++done, plan.pairClasses.length);
-    }
+    const results = this.probeReach(plan, options.onProgress);
     let deliveredPairs = 0;
     for (const r of results) if (r.delivered) deliveredPairs += r.pairs;
     const pairs = results.reduce((n, r) => n + r.pairs, 0);
@@ -1143,6 +1163,194 @@ export class Network {
         if (i === undefined || j === undefined || i === j) return false;
         return results[plan.pairClassOf(i, j)]?.delivered ?? false;
       },
+    };
+  }
+
+  /** The reach plan for the cables' state now. */
+  private planReachNow(): ReturnType<typeof planReach> {
+    const cableState = new Map(this.cables().map((l) => [l.name, l.isUp]));
+    return planReach(this.topology, (i) => {
+      const l = this.topology.links[i];
+      return cableState.get(`${l.a.node}:${l.a.port}<->${l.b.node}:${l.b.port}`) ?? l.isUp;
+    });
+  }
+
+  /** One traced echo per pair class of `plan`: its verdict holds for the class. */
+  private probeReach(
+    plan: ReturnType<typeof planReach>,
+    onProgress?: (done: number, total: number) => void,
+  ): ReachClassResult[] {
+    const vms = plan.vms;
+    const results: ReachClassResult[] = [];
+    let done = 0;
+    for (const pc of plan.pairClasses) {
+      const [a, b] = pc.probe;
+      const t = this.trace(vms[a].name, vms[b].name);
+      results.push({
+        from: pc.from,
+        to: pc.to,
+        placement: pc.placement,
+        pairs: pc.pairs,
+        delivered: t.delivered,
+        verdict: t.verdict,
+        failure: t.failure,
+        probe: { from: vms[a].name, to: vms[b].name },
+      });
+      onProgress?.(++done, plan.pairClasses.length);
+    }
+    return results;
+  }
+
+  /**
+   * What-if: the reachability that changes when `target` fails (a cable end `node:port` or a
+   * cable's name, a switch, a server or a VM, as `faults:` names them). Reach is answered by
+   * classes before and after (`reach`, the cables of `target` down for the second), and pairs
+   * are compared through the cells that refine both classings, so the cost is two reach runs
+   * whatever the size. A failed VM reaches nothing and nothing reaches it: its pairs are
+   * answered from the first run without probing. The network is left as it was.
+   */
+  reachChange(target: string, options: ReachChangeOptions = {}): ReachChangeResult {
+    const failed = this.faultTarget(target);
+    const progress = (phase: string) => (d: number, t: number) => options.onProgress?.(phase, d, t);
+    const before = this.planReachNow();
+    const beforeResults = this.probeReach(before, progress("before"));
+    const vms = before.vms.map((v) => v.name);
+    const limit = options.listPairs ?? REACH_CHANGE_LISTED;
+    const lost: ReachChange[] = [];
+    const gained: ReachChange[] = [];
+    const plain = (v: string) => v.replace(/^delivered: /, "");
+    const failedVm = this.built.vms.has(target) ? vms.indexOf(target) : -1;
+    let afterDelivered = 0;
+    if (failedVm >= 0) {
+      // A VM whose vNICs are down: every pair with it that was delivered is lost.
+      const byClass = new Map<number, ReachChange>();
+      for (let x = 0; x < vms.length; x++) {
+        if (x === failedVm) continue;
+        for (const [a, b] of [
+          [failedVm, x],
+          [x, failedVm],
+        ] as const) {
+          const pc = before.pairClassOf(a, b);
+          const r = beforeResults[pc];
+          if (r === undefined || !r.delivered) continue;
+          let ch = byClass.get(pc);
+          if (ch === undefined) {
+            ch = this.reachChangeOf(before, a, b, r.verdict, `${target} is failed (its vNICs are down)`);
+            byClass.set(pc, ch);
+            lost.push(ch);
+          }
+          ch.pairs++;
+          if (ch.examples.length < limit) ch.examples.push({ from: vms[a], to: vms[b] });
+        }
+      }
+      const beforeDelivered = beforeResults.reduce((n, r) => n + (r.delivered ? r.pairs : 0), 0);
+      afterDelivered = beforeDelivered - lost.reduce((n, c) => n + c.pairs, 0);
+      return this.reachChangeResult(target, failed, beforeResults, afterDelivered, lost, gained);
+    }
+    const changed = failed.links.filter((l) => l.isUp);
+    for (const l of changed) this.world.setLinkUp(l, false);
+    let afterResults: ReachClassResult[];
+    let after: ReturnType<typeof planReach>;
+    try {
+      after = this.planReachNow();
+      afterResults = this.probeReach(after, progress("after"));
+    } finally {
+      for (const l of changed) this.world.setLinkUp(l, true);
+    }
+    afterDelivered = afterResults.reduce((n, r) => n + (r.delivered ? r.pairs : 0), 0);
+    // Cells: VMs alike before and after (same attachment group, same class in both plans). Any
+    // two cells' pairs share a pair class before and one after, so one pair answers for them.
+    const cellIds = new Map<string, number>();
+    const cells: number[][] = [];
+    for (let k = 0; k < vms.length; k++) {
+      const key = `${before.vmGroup[k]}|${before.vmClass[k]}|${after.vmClass[k]}`;
+      let id = cellIds.get(key);
+      if (id === undefined) {
+        id = cells.length;
+        cellIds.set(key, id);
+        cells.push([]);
+      }
+      cells[id].push(k);
+    }
+    const changes = new Map<string, ReachChange>();
+    for (let ci = 0; ci < cells.length; ci++) {
+      for (let cj = 0; cj < cells.length; cj++) {
+        const A = cells[ci];
+        const B = cells[cj];
+        if (ci === cj && A.length < 2) continue;
+        const a = A[0];
+        const b = ci === cj ? A[1] : B[0];
+        const pb = before.pairClassOf(a, b);
+        const pa = after.pairClassOf(a, b);
+        const rb = beforeResults[pb];
+        const ra = afterResults[pa];
+        if (rb === undefined || ra === undefined || rb.delivered === ra.delivered) continue;
+        const key = `${pb}|${pa}`;
+        let ch = changes.get(key);
+        if (ch === undefined) {
+          ch = this.reachChangeOf(
+            before,
+            a,
+            b,
+            rb.delivered ? rb.verdict : (rb.failure?.text ?? rb.verdict),
+            ra.delivered ? plain(ra.verdict) : (ra.failure?.text ?? ra.verdict),
+          );
+          changes.set(key, ch);
+          (rb.delivered ? lost : gained).push(ch);
+        }
+        ch.pairs += ci === cj ? A.length * (A.length - 1) : A.length * B.length;
+        for (const x of A) {
+          if (ch.examples.length >= limit) break;
+          for (const y of B) {
+            if (ch.examples.length >= limit) break;
+            if (x !== y) ch.examples.push({ from: vms[x], to: vms[y] });
+          }
+        }
+      }
+    }
+    return this.reachChangeResult(target, failed, beforeResults, afterDelivered, lost, gained);
+  }
+
+  private reachChangeOf(
+    plan: ReturnType<typeof planReach>,
+    a: number,
+    b: number,
+    beforeText: string,
+    afterText: string,
+  ): ReachChange {
+    const label = (k: number) => plan.classes[plan.vmClass[k]]?.label ?? "?";
+    return {
+      pairs: 0,
+      fromClass: label(a),
+      toClass: label(b),
+      before: beforeText.replace(/^delivered: /, ""),
+      after: afterText,
+      examples: [],
+    };
+  }
+
+  private reachChangeResult(
+    target: string,
+    failed: FaultTarget,
+    beforeResults: ReachClassResult[],
+    afterDelivered: number,
+    lost: ReachChange[],
+    gained: ReachChange[],
+  ): ReachChangeResult {
+    const pairs = beforeResults.reduce((n, r) => n + r.pairs, 0);
+    const order = (x: ReachChange, y: ReachChange) =>
+      y.pairs - x.pairs || (x.examples[0]?.from ?? "").localeCompare(y.examples[0]?.from ?? "");
+    return {
+      target,
+      failed: failed.text,
+      connections: failed.links.map((l) => l.name),
+      pairs,
+      deliveredBefore: beforeResults.reduce((n, r) => n + (r.delivered ? r.pairs : 0), 0),
+      deliveredAfter: afterDelivered,
+      lostPairs: lost.reduce((n, c) => n + c.pairs, 0),
+      gainedPairs: gained.reduce((n, c) => n + c.pairs, 0),
+      lost: lost.sort(order),
+      gained: gained.sort(order),
     };
   }
 
