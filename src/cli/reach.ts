@@ -83,6 +83,9 @@ export function formatReach(r: ReachResult): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** Pairs the text of `reach --fail` names per change. */
+const TEXT_PAIRS_PER_CHANGE = 6;
+
 export function formatReachChange(r: ReachChangeResult): string {
   const lines: string[] = [];
   const plural = (n: number, one: string, many = `${one}s`) => `${int(n)} ${n === 1 ? one : many}`;
@@ -101,9 +104,11 @@ export function formatReachChange(r: ReachChangeResult): string {
       lines.push(`  ${plural(c.pairs, "pair")} from ${c.fromClass} to ${c.toClass}`);
       lines.push(`    before: ${c.before}`);
       lines.push(`    after:  ${c.after}`);
-      const more = c.pairs - c.examples.length;
+      // Text names a few pairs per change (all of a small topology's); --json gives more.
+      const shown = c.examples.slice(0, TEXT_PAIRS_PER_CHANGE);
+      const more = c.pairs - shown.length;
       lines.push(
-        `    ${c.examples.map((p) => `${p.from} -> ${p.to}`).join(", ")}${more > 0 ? `, and ${int(more)} more` : ""}`,
+        `    ${shown.map((p) => `${p.from} -> ${p.to}`).join(", ")}${more > 0 ? `, and ${int(more)} more` : ""}`,
       );
     }
   };
