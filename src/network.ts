@@ -895,9 +895,9 @@ export class Network {
    * every lost echo is known; returns the timeline (faults, carrier changes at each end, vswitch
    * failovers and failbacks, MAC flushes) and per probe the runs of consecutive losses. Times
    * are from the start of the run. Without `probes`, vnet picks up to `DEFAULT_PROBE_COUNT`: the
-   * first VM of each server with VMs to the first VM of the next (file order, wrapping; spread
-   * evenly over the servers when there are more), keeping only pairs that a trace delivers
-   * before the run, so that every loss is the schedule's doing. The faults stay applied
+   * first VM of up to that many servers (spread evenly over the file's servers with VMs), each
+   * to the next one's (wrapping), keeping only pairs that a trace delivers before the run, so
+   * that every loss is the schedule's doing. The faults stay applied
    * afterwards (the network is as the run left it).
    */
   run(options: RunOptions = {}): RunResult {
@@ -1032,16 +1032,18 @@ export class Network {
 
   /** Up to `DEFAULT_PROBE_COUNT` probes that work now (see `run`). */
   private defaultProbes(): [string, string][] {
-    const firsts = this.topology.servers.filter((s) => s.vms.length > 0).map((s) => s.vms[0].name);
+    let firsts = this.topology.servers.filter((s) => s.vms.length > 0).map((s) => s.vms[0].name);
+    if (firsts.length > DEFAULT_PROBE_COUNT) {
+      // Spread over the file (racks are usually written in order), so probes cross the fabric.
+      const step = firsts.length / DEFAULT_PROBE_COUNT;
+      const all = firsts;
+      firsts = Array.from({ length: DEFAULT_PROBE_COUNT }, (_, i) => all[Math.floor(i * step)]);
+    }
     let candidates: [string, string][];
     if (firsts.length >= 2) candidates = firsts.map((v, i) => [v, firsts[(i + 1) % firsts.length]]);
     else {
       const only = this.topology.servers.find((s) => s.vms.length >= 2);
       candidates = only === undefined ? [] : [[only.vms[0].name, only.vms[1].name]];
-    }
-    if (candidates.length > DEFAULT_PROBE_COUNT) {
-      const step = candidates.length / DEFAULT_PROBE_COUNT;
-      candidates = Array.from({ length: DEFAULT_PROBE_COUNT }, (_, i) => candidates[Math.floor(i * step)]);
     }
     return candidates.filter(([a, b]) => this.trace(a, b).delivered);
   }

@@ -57,7 +57,7 @@ export function formatRun(r: RunResult, file: string): string {
   );
   if (r.isDefaultProbes) {
     lines.push(
-      "probes chosen by vnet (no --probe given): the first VM of each server to the next server's, kept when a trace delivers it before the run",
+      "probes chosen by vnet (no --probe given): the first VM of up to 8 servers spread over the file, each to the next one's, kept when a trace delivers it before the run",
     );
   }
   if (r.faultsAfterEnd > 0) {

@@ -24,7 +24,7 @@ export type TimelineKind =
   | (string & {});
 
 /** A structured field of an event: plain values, so that `--json` prints them as they are. */
-export type TimelineValue = string | number | boolean | null;
+export type TimelineValue = string | number | boolean | null | readonly string[];
 
 export interface TimelineEvent {
   /** World time in ns (a run's report gives it from the start of the run). */

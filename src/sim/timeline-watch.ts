@@ -13,6 +13,9 @@ import { Vswitch } from "../dataplane/vswitch.ts";
 import type { BuiltNetwork } from "./build.ts";
 import type { PortWatch } from "./world.ts";
 
+/** VMs a failover line names before "...". */
+const SHOWN_VMS = 3;
+
 /** A port watch that emits `failover`, `failback` and `mac-flush` events for a built network. */
 export function timelineWatch(built: BuiltNetwork, emit: (e: TimelineEvent) => void): PortWatch {
   const tables = new Map<string, MacTable[]>();
@@ -37,26 +40,38 @@ export function timelineWatch(built: BuiltNetwork, emit: (e: TimelineEvent) => v
     const pins = ports.map((p) => (device as Vswitch).pinnedUplink(p.port));
     return () => {
       if (isUplink) {
+        // One event per kind of move: at scale a top-of-rack failure moves every VM of a host.
         const vs = device as Vswitch;
+        const name = (u: number) => (u < 0 ? null : (vs.portNames[u] ?? String(u)));
+        const moves = new Map<string, { from: number; to: number; vms: string[] }>();
         ports.forEach((p, i) => {
           const from = pins[i];
           const to = vs.pinnedUplink(p.port);
           if (from === to) return;
-          const name = (u: number) => vs.portNames[u] ?? String(u);
+          const key = `${from}>${to}`;
+          const m = moves.get(key) ?? { from, to, vms: [] };
+          m.vms.push(p.name);
+          moves.set(key, m);
+        });
+        for (const { from, to, vms } of moves.values()) {
+          const who =
+            vms.length === 1
+              ? vms[0]
+              : `${vms.length} VMs (${vms.slice(0, SHOWN_VMS).join(", ")}${vms.length > SHOWN_VMS ? ", ..." : ""})`;
           const text =
             to < 0
-              ? `${vs.name}: ${p.name} lost its last uplink (${name(from)})`
+              ? `${vs.name}: ${who} lost ${vms.length === 1 ? "its" : "their"} last uplink (${name(from)})`
               : from < 0
-                ? `${vs.name}: ${p.name} back on ${name(to)}`
-                : `${vs.name}: ${p.name} moved from ${name(from)} to ${name(to)}`;
+                ? `${vs.name}: ${who} back on ${name(to)}`
+                : `${vs.name}: ${who} moved from ${name(from)} to ${name(to)}`;
           emit({
             timeNs: nowNs,
             device: vs.name,
             kind: isUp ? "failback" : "failover",
             text,
-            fields: { vm: p.name, from: from < 0 ? null : name(from), to: to < 0 ? null : name(to) },
+            fields: { vm: vms[0], vms, from: name(from), to: name(to) },
           });
-        });
+        }
       }
       own.forEach((t, i) => {
         const flushed = sizes[i] - t.size;
