@@ -92,8 +92,7 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
     .option(
       "--probe <from:to>",
       "a probe: VM FROM sends VM TO one echo every interval (repeatable); default: a few chosen by vnet",
-      (v: string, acc: string[]) => [...acc, v],
-      [] as string[],
+      (v: string, acc: string[] | undefined) => [...(acc ?? []), v],
     )
     .option("--interval <time>", "time between two echoes of a probe", "10ms")
     .option("--json", "print { durationNs, intervalNs, timeline, probes, ... } as JSON")
@@ -102,11 +101,11 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
     .action(
       async (
         file: string,
-        opts: { for?: string; probe: string[]; interval: string; json?: boolean; seed: string },
+        opts: { for?: string; probe?: string[]; interval: string; json?: boolean; seed: string },
       ) => {
         const durationNs = opts.for === undefined ? undefined : parseDurationOption("--for", opts.for);
         const intervalNs = parseDurationOption("--interval", opts.interval);
-        const probes = opts.probe.length === 0 ? undefined : parseProbes(opts.probe);
+        const probes = opts.probe === undefined ? undefined : parseProbes(opts.probe);
         const progress = startProgress();
         const net = await loadNetwork(file, io, opts);
         progress.update("running");
