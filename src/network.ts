@@ -208,6 +208,19 @@ export interface PingAllResult {
   failures: PingAllFailure[];
 }
 
+export const SHOW_WHATS = ["fdb", "arp", "ports", "counters"] as const;
+export type ShowWhat = (typeof SHOW_WHATS)[number];
+
+/**
+ * Largest network `pingAll` runs in full: n(n-1) echoes, one sender at a time, and every ARP
+ * request flooded through its VLAN (300 VMs: 4 s here; 2,000 VMs: 11 minutes).
+ */
+export const MAX_PINGALL_VMS = 500;
+/** Echoes one pingall sender keeps in flight (a guest queues 101 packets per unresolved neighbour). */
+export const PINGALL_WINDOW = 8;
+/** Failed pairs that pingall traces again to name what refused them. */
+export const PINGALL_TRACED_FAILURES = 50;
+
 export interface RunOptions {
   /** Simulated time to run, in ns; default the last fault + 2 s (2 s without faults). */
   durationNs?: number;
@@ -307,19 +320,6 @@ interface FaultTarget {
   /** "cable server1:eth0<->tor1:eth1", "switch tor1 (3 cables)". */
   text: string;
 }
-
-export const SHOW_WHATS = ["fdb", "arp", "ports", "counters"] as const;
-export type ShowWhat = (typeof SHOW_WHATS)[number];
-
-/**
- * Largest network `pingAll` runs in full: n(n-1) echoes, one sender at a time, and every ARP
- * request flooded through its VLAN (300 VMs: 4 s here; 2,000 VMs: 11 minutes).
- */
-export const MAX_PINGALL_VMS = 500;
-/** Echoes one pingall sender keeps in flight (a guest queues 101 packets per unresolved neighbour). */
-export const PINGALL_WINDOW = 8;
-/** Failed pairs that pingall traces again to name what refused them. */
-export const PINGALL_TRACED_FAILURES = 50;
 
 /** What a fault names: a cable end "node:port" or a device. */
 export function faultTargetName(f: FaultSpec): string {
