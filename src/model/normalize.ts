@@ -40,8 +40,8 @@ import type {
   VmNicFile,
 } from "./schema.ts";
 import { hint } from "./suggest.ts";
+import type { FaultSpec } from "./types.ts";
 import {
-  type FaultSpec,
   LINK_DEFAULTS,
   type LinkSpec,
   MAX_FAULT_TIME_NS,
