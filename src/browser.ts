@@ -19,6 +19,13 @@ export {
   type TraceTarget,
   type VmEndpoint,
 } from "./analysis/trace.ts";
+export {
+  formatSeconds,
+  formatTimeline,
+  type TimelineEvent,
+  type TimelineKind,
+  type TimelineValue,
+} from "./dataplane/timeline.ts";
 export type { HopAction, HopKind } from "./dataplane/trace.ts";
 export {
   type Diagnostic,
@@ -32,6 +39,7 @@ export { type LoadResult, loadTopologyText } from "./model/load-text.ts";
 export { topologyJsonSchema } from "./model/schema.ts";
 export { formatSummary, summarize, type TopologySummary } from "./model/summary.ts";
 export type {
+  FaultSpec,
   LinkEndSpec,
   LinkSpec,
   NicSpec,
@@ -49,7 +57,9 @@ export type {
   VswitchSpec,
 } from "./model/types.ts";
 export {
+  MAX_ECHOES_PER_PROBE,
   MAX_PINGALL_VMS,
+  MAX_PROBES,
   Network,
   NetworkError,
   type NetworkOptions,
@@ -60,10 +70,17 @@ export {
   type PingEvent,
   type PingOptions,
   type PingResult,
+  type ProbeLoss,
+  type ProbeResult,
   QUIET_START_ABOVE_VMS,
+  type ReachChange,
+  type ReachChangeOptions,
+  type ReachChangeResult,
   type ReachClassResult,
   type ReachOptions,
   type ReachResult,
+  type RunOptions,
+  type RunResult,
   SHOW_WHATS,
   type ShowWhat,
 } from "./network.ts";

@@ -21,15 +21,18 @@ import {
 import type { SendError, PingResult as StackPingResult } from "./dataplane/ip-host.ts";
 import type { LacpMemberStatus } from "./dataplane/lacp.ts";
 import { PhysicalSwitch } from "./dataplane/switch.ts";
+import { sortTimeline, type TimelineEvent } from "./dataplane/timeline.ts";
 import type { HopRecord } from "./dataplane/trace.ts";
 import { Vswitch } from "./dataplane/vswitch.ts";
 import { formatDiagnostic } from "./model/diagnostics.ts";
 import { type LoadResult, loadTopologyText } from "./model/load-text.ts";
 import { closest } from "./model/suggest.ts";
-import type { Topology } from "./model/types.ts";
+import type { FaultSpec, Topology } from "./model/types.ts";
 import { type BuiltNetwork, buildWorld, type VmHandle } from "./sim/build.ts";
 import { type CaptureFile, type CaptureOptions, CaptureSet } from "./sim/capture.ts";
+import type { Link } from "./sim/link.ts";
 import { Rng } from "./sim/rng.ts";
+import { timelineWatch } from "./sim/timeline-watch.ts";
 import { formatIpv4, formatMac, tryParseIpv4 } from "./wire/addr.ts";
 import { formatLacpState } from "./wire/lacp.ts";
 
@@ -54,7 +57,8 @@ export class NetworkError extends Error {
       | "unknown-device"
       | "bad-target"
       | "no-address"
-      | "too-large",
+      | "too-large"
+      | "bad-run",
     message: string,
   ) {
     super(message);
@@ -220,6 +224,119 @@ export const MAX_PINGALL_VMS = 500;
 export const PINGALL_WINDOW = 8;
 /** Failed pairs that pingall traces again to name what refused them. */
 export const PINGALL_TRACED_FAILURES = 50;
+
+export interface RunOptions {
+  /** Simulated time to run, in ns; default the last fault + 2 s (2 s without faults). */
+  durationNs?: number;
+  /** Ordered VM pairs (names) that each send one echo every interval; default: see `run`. */
+  probes?: readonly (readonly [string, string])[];
+  /** Time between two echoes of a probe, in ns (default 10 ms). */
+  intervalNs?: number;
+  /** How long an echo may take before it counts as lost, in ns (default 1 s). */
+  probeTimeoutNs?: number;
+  /** The schedule to play; default the topology's `faults:`. */
+  faults?: readonly FaultSpec[];
+}
+
+/** A run of consecutive lost echoes of one probe. */
+export interface ProbeLoss {
+  /** Send time of the first lost echo and of the first echo after the last lost one (ns from the start). */
+  fromNs: number;
+  toNs: number;
+  lost: number;
+  firstSeq: number;
+  lastSeq: number;
+}
+
+export interface ProbeResult {
+  from: string;
+  to: string;
+  sent: number;
+  lost: number;
+  /** Every run of consecutive losses, in time order. */
+  losses: ProbeLoss[];
+}
+
+export interface RunResult {
+  durationNs: number;
+  intervalNs: number;
+  probeTimeoutNs: number;
+  /** True when the probes were chosen by vnet (no `probes` given). */
+  isDefaultProbes: boolean;
+  /** Faults applied, and those scheduled at or after the end (not applied). */
+  faultsApplied: number;
+  faultsAfterEnd: number;
+  /** Faults, carrier changes, failovers, flushes, ..., in time order, times from the start. */
+  timeline: TimelineEvent[];
+  probes: ProbeResult[];
+}
+
+export interface ReachChangeOptions {
+  /** Pairs listed per change (default `REACH_CHANGE_LISTED`); the count is always exact. */
+  listPairs?: number;
+  /** Called after each class probe with the phase ("before", "after"), done and total. */
+  onProgress?: (phase: string, done: number, total: number) => void;
+}
+
+/** Pairs of alike VMs whose reachability changed the same way. */
+export interface ReachChange {
+  /** Ordered VM pairs in it. */
+  pairs: number;
+  /** The VM classes of the pairs (labels as `reach` prints them). */
+  fromClass: string;
+  toClass: string;
+  /** How the probe went before the failure and after it (the path, or where and why it stopped). */
+  before: string;
+  after: string;
+  /** The first few pairs (see `ReachChangeOptions.listPairs`). */
+  examples: { from: string; to: string }[];
+}
+
+export interface ReachChangeResult {
+  /** What was failed, as given, and in words ("switch tor1 (3 cables)"), with its connections. */
+  target: string;
+  failed: string;
+  connections: string[];
+  /** Ordered VM pairs, and those delivered before and after the failure. */
+  pairs: number;
+  deliveredBefore: number;
+  deliveredAfter: number;
+  /** Pairs that were delivered and are not (`lost`), or the reverse (`gained`), by kind of pair. */
+  lostPairs: number;
+  gainedPairs: number;
+  lost: ReachChange[];
+  gained: ReachChange[];
+}
+
+/** Pairs `reachChange` lists per change by default. */
+export const REACH_CHANGE_LISTED = 20;
+
+/** The most echoes one probe sends in a run (sequence numbers are 16 bits; output stays readable). */
+export const MAX_ECHOES_PER_PROBE = 10_000;
+/** The most probes one run takes. */
+export const MAX_PROBES = 64;
+/** Default probes vnet picks when none are given (see `Network.run`). */
+export const DEFAULT_PROBE_COUNT = 8;
+
+/** What a fault target stands for: the connections it takes down, and in words. */
+interface FaultTarget {
+  links: Link[];
+  /** "cable server1:eth0<->tor1:eth1", "switch tor1 (3 cables)". */
+  text: string;
+}
+
+/** What a fault names: a cable end "node:port" or a device. */
+export function faultTargetName(f: FaultSpec): string {
+  return "end" in f ? `${f.end.node}:${f.end.port}` : f.device;
+}
+
+/** "10ms", "2s", "1.5s", "250us": a duration as `--for` and `--interval` take it. */
+export function formatDuration(ns: number): string {
+  if (ns >= 1e9 && ns % 1e6 === 0) return `${ns / 1e9}s`;
+  if (ns >= 1e6 && ns % 1e3 === 0) return `${ns / 1e6}ms`;
+  if (ns >= 1e3) return `${ns / 1e3}us`;
+  return `${ns}ns`;
+}
 
 /** What ping prints when the stack refuses to send. */
 export function sendErrorText(code: SendError): string {
@@ -776,6 +893,207 @@ export class Network {
       });
   }
 
+  /**
+   * Plays a schedule of faults (default: the topology's `faults:`) in simulated time while
+   * probes send one ICMP echo each every `intervalNs` through the VMs' own stacks, numbered, so
+   * every lost echo is known; returns the timeline (faults, carrier changes at each end, vswitch
+   * failovers and failbacks, MAC flushes) and per probe the runs of consecutive losses. Times
+   * are from the start of the run. Without `probes`, vnet picks up to `DEFAULT_PROBE_COUNT`: the
+   * first VM of up to that many servers (spread evenly over the file's servers with VMs), each
+   * to the next one's (wrapping), keeping only pairs that a trace delivers before the run, so
+   * that every loss is the schedule's doing. The faults stay applied
+   * afterwards (the network is as the run left it).
+   */
+  run(options: RunOptions = {}): RunResult {
+    const faults = [...(options.faults ?? this.topology.faults ?? [])];
+    const lastFaultNs = faults.reduce((m, f) => Math.max(m, f.atNs), 0);
+    const durationNs = options.durationNs ?? (faults.length > 0 ? lastFaultNs + 2e9 : 2e9);
+    const intervalNs = options.intervalNs ?? 10e6;
+    const timeoutNs = options.probeTimeoutNs ?? 1e9;
+    if (!(durationNs > 0)) throw new NetworkError("bad-run", "the run must last longer than 0 s");
+    if (!(intervalNs >= 1e3)) throw new NetworkError("bad-run", "the probe interval must be at least 1us");
+    const count = Math.max(1, Math.ceil(durationNs / intervalNs));
+    if (count > MAX_ECHOES_PER_PROBE) {
+      throw new NetworkError(
+        "too-large",
+        `an interval of ${formatDuration(intervalNs)} over ${formatDuration(durationNs)} is ${count.toLocaleString("en-US")} echoes per probe; at most ${MAX_ECHOES_PER_PROBE.toLocaleString("en-US")}: make the interval at least ${formatDuration(Math.ceil(durationNs / MAX_ECHOES_PER_PROBE / 1e3) * 1e3)} or the run shorter`,
+      );
+    }
+    const isDefaultProbes = options.probes === undefined;
+    const pairs = isDefaultProbes ? this.defaultProbes() : [...(options.probes ?? [])];
+    if (pairs.length === 0) {
+      throw new NetworkError(
+        "bad-target",
+        isDefaultProbes
+          ? "no default probe: no two VMs on different servers (or on one) reach each other before the run; name one with a probe (A:B)"
+          : "no probe given",
+      );
+    }
+    if (pairs.length > MAX_PROBES) {
+      throw new NetworkError("too-large", `${pairs.length} probes; at most ${MAX_PROBES} in one run`);
+    }
+    const flows = pairs.map(([from, to]) => {
+      if (from === to) throw new NetworkError("bad-target", `a probe from ${from} to itself`);
+      const src = this.vm(from);
+      return { from, to, src, ip: this.endpoint(this.vm(to)).ip, isLost: new Uint8Array(count), answered: 0 };
+    });
+    // Resolve every target now, so a mistake is reported before anything runs.
+    const targets = faults.map((f) => this.faultTarget(faultTargetName(f)));
+
+    const world = this.world;
+    const t0 = world.now();
+    const timeline: TimelineEvent[] = [];
+    const sink = (e: TimelineEvent) => {
+      timeline.push({ ...e, timeNs: e.timeNs - t0 });
+    };
+    world.setTimelineSink(sink, timelineWatch(this.built, sink));
+    let faultsApplied = 0;
+    /** Per connection a fault touched: what holds it down ("cable", "device:tor1"). */
+    const heldDown = new Map<Link, Set<string>>();
+    try {
+      // Faults first: at the same instant a fault comes before an echo (the scheduler keeps order).
+      faults.forEach((f, i) => {
+        if (f.atNs >= durationNs) return;
+        faultsApplied++;
+        world.scheduler.at(t0 + f.atNs, (now) => {
+          const isUp = f.action === "up" || f.action === "recover";
+          const target = targets[i];
+          sink({
+            timeNs: now,
+            device: "end" in f ? f.end.node : f.device,
+            kind: "fault",
+            text: `${f.action} ${faultTargetName(f)}: ${target.text}`,
+            fields: {
+              action: f.action,
+              target: faultTargetName(f),
+              connections: target.links.length,
+            },
+          });
+          // A connection is up when nothing holds it down: recovering a switch does not plug
+          // back a cable that a `down` of its own pulled, and the reverse.
+          const cause = "end" in f ? "cable" : `device:${f.device}`;
+          for (const l of target.links) {
+            let causes = heldDown.get(l);
+            if (causes === undefined) {
+              causes = new Set(l.isUp ? [] : ["cable"]);
+              heldDown.set(l, causes);
+            }
+            if (isUp) causes.delete(cause);
+            else causes.add(cause);
+            if (l.isUp !== (causes.size === 0)) world.setLinkUp(l, causes.size === 0);
+          }
+        });
+      });
+      for (const flow of flows) {
+        const id = this.nextEchoId++ & 0xffff;
+        const send = (i: number) => (now: number) => {
+          const err = flow.src.device.ping(flow.ip, { id, seq: (i + 1) & 0xffff, timeoutNs }, now, (r) => {
+            flow.answered++;
+            if (r.kind !== "reply") flow.isLost[i] = 1;
+          });
+          if (err !== null) {
+            flow.answered++;
+            flow.isLost[i] = 1;
+          }
+          if (i + 1 < count) world.scheduler.at(t0 + (i + 1) * intervalNs, send(i + 1));
+        };
+        world.scheduler.at(t0, send(0));
+      }
+      world.runUntil(t0 + durationNs);
+    } finally {
+      world.setTimelineSink(null);
+    }
+    // Echoes still out get their answer or their timeout.
+    this.runUntilDone(t0 + durationNs + timeoutNs + GRACE_NS, () => flows.every((f) => f.answered >= count));
+    const probes: ProbeResult[] = flows.map((f) => {
+      const losses: ProbeLoss[] = [];
+      for (let i = 0; i < count; i++) {
+        if (f.isLost[i] === 0) continue;
+        let j = i;
+        while (j + 1 < count && f.isLost[j + 1] === 1) j++;
+        losses.push({
+          fromNs: i * intervalNs,
+          toNs: (j + 1) * intervalNs,
+          lost: j - i + 1,
+          firstSeq: i + 1,
+          lastSeq: j + 1,
+        });
+        i = j;
+      }
+      return { from: f.from, to: f.to, sent: count, lost: losses.reduce((n, x) => n + x.lost, 0), losses };
+    });
+    return {
+      durationNs,
+      intervalNs,
+      probeTimeoutNs: timeoutNs,
+      isDefaultProbes,
+      faultsApplied,
+      faultsAfterEnd: faults.length - faultsApplied,
+      timeline: sortTimeline(timeline),
+      probes,
+    };
+  }
+
+  /** Up to `DEFAULT_PROBE_COUNT` probes that work now (see `run`). */
+  private defaultProbes(): [string, string][] {
+    let firsts = this.topology.servers.filter((s) => s.vms.length > 0).map((s) => s.vms[0].name);
+    if (firsts.length > DEFAULT_PROBE_COUNT) {
+      // Spread over the file (racks are usually written in order), so probes cross the fabric.
+      const step = firsts.length / DEFAULT_PROBE_COUNT;
+      const all = firsts;
+      firsts = Array.from({ length: DEFAULT_PROBE_COUNT }, (_, i) => all[Math.floor(i * step)]);
+    }
+    let candidates: [string, string][];
+    if (firsts.length >= 2) candidates = firsts.map((v, i) => [v, firsts[(i + 1) % firsts.length]]);
+    else {
+      const only = this.topology.servers.find((s) => s.vms.length >= 2);
+      candidates = only === undefined ? [] : [[only.vms[0].name, only.vms[1].name]];
+    }
+    return candidates.filter(([a, b]) => this.trace(a, b).delivered);
+  }
+
+  /**
+   * What failing `target` takes down: a cable by either end (`server1:eth0`) or as `links()`
+   * names it, a switch (all its cables), a server (its NICs' cables) or a VM (its vNICs).
+   */
+  private faultTarget(target: string): FaultTarget {
+    const cables = this.cables();
+    const cable = cables.find((l) => l.name === target || l.ends.some((e) => e.name === target));
+    if (cable !== undefined) return { links: [cable], text: `cable ${cable.name}` };
+    const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+    if (
+      this.topology.switches.some((s) => s.name === target) ||
+      this.topology.servers.some((s) => s.name === target)
+    ) {
+      const isSwitch = this.topology.switches.some((s) => s.name === target);
+      const links = cables.filter((l) => l.ends.some((e) => e.name.slice(0, e.name.indexOf(":")) === target));
+      return {
+        links,
+        text: `${isSwitch ? "switch" : "server"} ${target} (${plural(links.length, "cable")})`,
+      };
+    }
+    if (this.built.vms.has(target)) {
+      const vm = this.vm(target).device;
+      const links = this.world.links.filter(
+        (l) => (l.hopKind === "vnic" || l.hopKind === "vf") && l.ends.some((e) => e.device === vm),
+      );
+      return { links, text: `VM ${target} (${plural(links.length, "vNIC")})` };
+    }
+    if (target.includes(":")) {
+      const names = cables.flatMap((l) => l.ends.map((e) => e.name));
+      throw new NetworkError("unknown-link", `no cable end "${target}"${suggestion(target, names)}`);
+    }
+    const known = [
+      ...this.topology.switches.map((s) => s.name),
+      ...this.topology.servers.map((s) => s.name),
+      ...this.vmNames(),
+    ];
+    throw new NetworkError(
+      "unknown-device",
+      `no switch, server or VM named "${target}"${suggestion(target, known)} (or give a cable end node:port)`,
+    );
+  }
+
   /** The cables of the topology (file order) with their state now. */
   links(): { name: string; ends: [string, string]; isUp: boolean }[] {
     return this.cables().map((l) => ({
@@ -809,30 +1127,10 @@ export class Network {
    * differs from its class's.
    */
   reach(options: ReachOptions = {}): ReachResult {
-    const cableState = new Map(this.cables().map((l) => [l.name, l.isUp]));
-    const plan = planReach(this.topology, (i) => {
-      const l = this.topology.links[i];
-      return cableState.get(`${l.a.node}:${l.a.port}<->${l.b.node}:${l.b.port}`) ?? l.isUp;
-    });
+    const plan = this.planReachNow();
     const vms = plan.vms.map((v) => v.name);
     const vmIndex = new Map(vms.map((v, i) => [v, i]));
-    const results: ReachClassResult[] = [];
-    let done = 0;
-    for (const pc of plan.pairClasses) {
-      const [a, b] = pc.probe;
-      const t = this.trace(vms[a], vms[b]);
-      results.push({
-        from: pc.from,
-        to: pc.to,
-        placement: pc.placement,
-        pairs: pc.pairs,
-        delivered: t.delivered,
-        verdict: t.verdict,
-        failure: t.failure,
-        probe: { from: vms[a], to: vms[b] },
-      });
-      options.onProgress?.(++done, plan.pairClasses.length);
-    }
+    const results = this.probeReach(plan, options.onProgress);
     let deliveredPairs = 0;
     for (const r of results) if (r.delivered) deliveredPairs += r.pairs;
     const pairs = results.reduce((n, r) => n + r.pairs, 0);
@@ -871,6 +1169,194 @@ export class Network {
         if (i === undefined || j === undefined || i === j) return false;
         return results[plan.pairClassOf(i, j)]?.delivered ?? false;
       },
+    };
+  }
+
+  /** The reach plan for the cables' state now. */
+  private planReachNow(): ReturnType<typeof planReach> {
+    const cableState = new Map(this.cables().map((l) => [l.name, l.isUp]));
+    return planReach(this.topology, (i) => {
+      const l = this.topology.links[i];
+      return cableState.get(`${l.a.node}:${l.a.port}<->${l.b.node}:${l.b.port}`) ?? l.isUp;
+    });
+  }
+
+  /** One traced echo per pair class of `plan`: its verdict holds for the class. */
+  private probeReach(
+    plan: ReturnType<typeof planReach>,
+    onProgress?: (done: number, total: number) => void,
+  ): ReachClassResult[] {
+    const vms = plan.vms;
+    const results: ReachClassResult[] = [];
+    let done = 0;
+    for (const pc of plan.pairClasses) {
+      const [a, b] = pc.probe;
+      const t = this.trace(vms[a].name, vms[b].name);
+      results.push({
+        from: pc.from,
+        to: pc.to,
+        placement: pc.placement,
+        pairs: pc.pairs,
+        delivered: t.delivered,
+        verdict: t.verdict,
+        failure: t.failure,
+        probe: { from: vms[a].name, to: vms[b].name },
+      });
+      onProgress?.(++done, plan.pairClasses.length);
+    }
+    return results;
+  }
+
+  /**
+   * What-if: the reachability that changes when `target` fails (a cable end `node:port` or a
+   * cable's name, a switch, a server or a VM, as `faults:` names them). Reach is answered by
+   * classes before and after (`reach`, the cables of `target` down for the second), and pairs
+   * are compared through the cells that refine both classings, so the cost is two reach runs
+   * whatever the size. A failed VM reaches nothing and nothing reaches it: its pairs are
+   * answered from the first run without probing. The network is left as it was.
+   */
+  reachChange(target: string, options: ReachChangeOptions = {}): ReachChangeResult {
+    const failed = this.faultTarget(target);
+    const progress = (phase: string) => (d: number, t: number) => options.onProgress?.(phase, d, t);
+    const before = this.planReachNow();
+    const beforeResults = this.probeReach(before, progress("before"));
+    const vms = before.vms.map((v) => v.name);
+    const limit = options.listPairs ?? REACH_CHANGE_LISTED;
+    const lost: ReachChange[] = [];
+    const gained: ReachChange[] = [];
+    const plain = (v: string) => v.replace(/^delivered: /, "");
+    const failedVm = this.built.vms.has(target) ? vms.indexOf(target) : -1;
+    let afterDelivered = 0;
+    if (failedVm >= 0) {
+      // A VM whose vNICs are down: every pair with it that was delivered is lost.
+      const byClass = new Map<number, ReachChange>();
+      for (let x = 0; x < vms.length; x++) {
+        if (x === failedVm) continue;
+        for (const [a, b] of [
+          [failedVm, x],
+          [x, failedVm],
+        ] as const) {
+          const pc = before.pairClassOf(a, b);
+          const r = beforeResults[pc];
+          if (r === undefined || !r.delivered) continue;
+          let ch = byClass.get(pc);
+          if (ch === undefined) {
+            ch = this.reachChangeOf(before, a, b, r.verdict, `${target} is failed (its vNICs are down)`);
+            byClass.set(pc, ch);
+            lost.push(ch);
+          }
+          ch.pairs++;
+          if (ch.examples.length < limit) ch.examples.push({ from: vms[a], to: vms[b] });
+        }
+      }
+      const beforeDelivered = beforeResults.reduce((n, r) => n + (r.delivered ? r.pairs : 0), 0);
+      afterDelivered = beforeDelivered - lost.reduce((n, c) => n + c.pairs, 0);
+      return this.reachChangeResult(target, failed, beforeResults, afterDelivered, lost, gained);
+    }
+    const changed = failed.links.filter((l) => l.isUp);
+    for (const l of changed) this.world.setLinkUp(l, false);
+    let afterResults: ReachClassResult[];
+    let after: ReturnType<typeof planReach>;
+    try {
+      after = this.planReachNow();
+      afterResults = this.probeReach(after, progress("after"));
+    } finally {
+      for (const l of changed) this.world.setLinkUp(l, true);
+    }
+    afterDelivered = afterResults.reduce((n, r) => n + (r.delivered ? r.pairs : 0), 0);
+    // Cells: VMs alike before and after (same attachment group, same class in both plans). Any
+    // two cells' pairs share a pair class before and one after, so one pair answers for them.
+    const cellIds = new Map<string, number>();
+    const cells: number[][] = [];
+    for (let k = 0; k < vms.length; k++) {
+      const key = `${before.vmGroup[k]}|${before.vmClass[k]}|${after.vmClass[k]}`;
+      let id = cellIds.get(key);
+      if (id === undefined) {
+        id = cells.length;
+        cellIds.set(key, id);
+        cells.push([]);
+      }
+      cells[id].push(k);
+    }
+    const changes = new Map<string, ReachChange>();
+    for (let ci = 0; ci < cells.length; ci++) {
+      for (let cj = 0; cj < cells.length; cj++) {
+        const A = cells[ci];
+        const B = cells[cj];
+        if (ci === cj && A.length < 2) continue;
+        const a = A[0];
+        const b = ci === cj ? A[1] : B[0];
+        const pb = before.pairClassOf(a, b);
+        const pa = after.pairClassOf(a, b);
+        const rb = beforeResults[pb];
+        const ra = afterResults[pa];
+        if (rb === undefined || ra === undefined || rb.delivered === ra.delivered) continue;
+        const key = `${pb}|${pa}`;
+        let ch = changes.get(key);
+        if (ch === undefined) {
+          ch = this.reachChangeOf(
+            before,
+            a,
+            b,
+            rb.delivered ? rb.verdict : (rb.failure?.text ?? rb.verdict),
+            ra.delivered ? plain(ra.verdict) : (ra.failure?.text ?? ra.verdict),
+          );
+          changes.set(key, ch);
+          (rb.delivered ? lost : gained).push(ch);
+        }
+        ch.pairs += ci === cj ? A.length * (A.length - 1) : A.length * B.length;
+        for (const x of A) {
+          if (ch.examples.length >= limit) break;
+          for (const y of B) {
+            if (ch.examples.length >= limit) break;
+            if (x !== y) ch.examples.push({ from: vms[x], to: vms[y] });
+          }
+        }
+      }
+    }
+    return this.reachChangeResult(target, failed, beforeResults, afterDelivered, lost, gained);
+  }
+
+  private reachChangeOf(
+    plan: ReturnType<typeof planReach>,
+    a: number,
+    b: number,
+    beforeText: string,
+    afterText: string,
+  ): ReachChange {
+    const label = (k: number) => plan.classes[plan.vmClass[k]]?.label ?? "?";
+    return {
+      pairs: 0,
+      fromClass: label(a),
+      toClass: label(b),
+      before: beforeText.replace(/^delivered: /, ""),
+      after: afterText,
+      examples: [],
+    };
+  }
+
+  private reachChangeResult(
+    target: string,
+    failed: FaultTarget,
+    beforeResults: ReachClassResult[],
+    afterDelivered: number,
+    lost: ReachChange[],
+    gained: ReachChange[],
+  ): ReachChangeResult {
+    const pairs = beforeResults.reduce((n, r) => n + r.pairs, 0);
+    const order = (x: ReachChange, y: ReachChange) =>
+      y.pairs - x.pairs || (x.examples[0]?.from ?? "").localeCompare(y.examples[0]?.from ?? "");
+    return {
+      target,
+      failed: failed.text,
+      connections: failed.links.map((l) => l.name),
+      pairs,
+      deliveredBefore: beforeResults.reduce((n, r) => n + (r.delivered ? r.pairs : 0), 0),
+      deliveredAfter: afterDelivered,
+      lostPairs: lost.reduce((n, c) => n + c.pairs, 0),
+      gainedPairs: gained.reduce((n, c) => n + c.pairs, 0),
+      lost: lost.sort(order),
+      gained: gained.sort(order),
     };
   }
 

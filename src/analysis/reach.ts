@@ -72,6 +72,9 @@ export interface ReachPlan {
   pairClassOf(a: number, b: number): number;
   /** Servers, in file order, and the server index of each VM. */
   serverOfVm: Int32Array;
+  /** Per VM: its VM class, and its attachment group (its server and the NICs its frames use). */
+  vmClass: Int32Array;
+  vmGroup: Int32Array;
 }
 
 /** Interns strings as small integers, in order of first appearance (deterministic). */
@@ -435,6 +438,8 @@ export function planReach(
     placements,
     pairClasses,
     serverOfVm,
+    vmClass,
+    vmGroup,
     pairClassOf(a: number, b: number): number {
       const p = placementOf[vmGroup[a] * nG + vmGroup[b]];
       return pairIds.get((vmClass[a] * nC + vmClass[b]) * nP + p) ?? -1;

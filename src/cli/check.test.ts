@@ -164,7 +164,14 @@ describe("vnet schema", () => {
     const s = JSON.parse(r.out);
     expect(s.$schema).toBe("https://json-schema.org/draft/2020-12/schema");
     expect(s.required).toEqual(["name"]);
-    expect(Object.keys(s.properties)).toEqual(["name", "description", "switches", "servers", "links"]);
+    expect(Object.keys(s.properties)).toEqual([
+      "name",
+      "description",
+      "switches",
+      "servers",
+      "links",
+      "faults",
+    ]);
     expect(s.additionalProperties).toBe(false);
     const port = s.properties.switches.additionalProperties.properties.ports;
     expect(port.description).toContain("access ports in VLAN 1");

@@ -34,6 +34,7 @@ async function commandModules(): Promise<CommandModule[]> {
   mods.push((await import("./ping.ts")).register);
   mods.push((await import("./pingall.ts")).register);
   mods.push((await import("./reach.ts")).register);
+  mods.push((await import("./run.ts")).register);
   mods.push((await import("./show.ts")).register);
   mods.push((await import("./demo.ts")).register);
   return mods;

@@ -3,11 +3,15 @@
  * VMs, answered by classes: VM pairs that must behave alike share a class, one real probe (a
  * traced echo through the simulator, ARP included) answers for each class, and its verdict holds
  * for every pair of the class. Exit 1 when any pair is refused.
+ *
+ * `vnet reach FILE --fail X`: what-if: the pairs whose reachability changes when X (a cable end
+ * `node:port`, a switch, a server or a VM) fails, by kind of pair with the first pairs named.
+ * Exit 1 when some pair loses reachability.
  */
 
 import type { Command } from "commander";
-import type { ReachResult } from "../network.ts";
-import { ExitCode } from "./errors.ts";
+import type { ReachChange, ReachChangeResult, ReachResult } from "../network.ts";
+import { ExitCode, UserError } from "./errors.ts";
 import type { Io } from "./io.ts";
 import { guard, loadNetwork, parseIntOption } from "./net-common.ts";
 import { startProgress } from "./progress.ts";
@@ -79,6 +83,44 @@ export function formatReach(r: ReachResult): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** Pairs the text of `reach --fail` names per change. */
+const TEXT_PAIRS_PER_CHANGE = 6;
+
+export function formatReachChange(r: ReachChangeResult): string {
+  const lines: string[] = [];
+  const plural = (n: number, one: string, many = `${one}s`) => `${int(n)} ${n === 1 ? one : many}`;
+  lines.push(`failing ${r.failed}: ${r.connections.join(", ") || "nothing to take down"}`);
+  lines.push(
+    `before: ${int(r.deliveredBefore)} of ${plural(r.pairs, "ordered pair")} delivered; after: ${int(r.deliveredAfter)}`,
+  );
+  const section = (title: string, changes: ReachChange[], total: number) => {
+    lines.push("");
+    if (changes.length === 0) {
+      lines.push(`${title}: none`);
+      return;
+    }
+    lines.push(`${title} (${plural(total, "pair")}):`);
+    for (const c of changes) {
+      lines.push(`  ${plural(c.pairs, "pair")} from ${c.fromClass} to ${c.toClass}`);
+      lines.push(`    before: ${c.before}`);
+      lines.push(`    after:  ${c.after}`);
+      // Text names a few pairs per change (all of a small topology's); --json gives more.
+      const shown = c.examples.slice(0, TEXT_PAIRS_PER_CHANGE);
+      const more = c.pairs - shown.length;
+      lines.push(
+        `    ${shown.map((p) => `${p.from} -> ${p.to}`).join(", ")}${more > 0 ? `, and ${int(more)} more` : ""}`,
+      );
+    }
+  };
+  section("no longer delivered", r.lost, r.lostPairs);
+  section("newly delivered", r.gained, r.gainedPairs);
+  lines.push("");
+  lines.push(
+    `*** Failing ${r.target}: ${plural(r.lostPairs, "pair")} lose reachability, ${int(r.gainedPairs)} gain it ***`,
+  );
+  return `${lines.join("\n")}\n`;
+}
+
 export function register(program: Command, io: Io, setExit: (code: number) => void): void {
   program
     .command("reach")
@@ -90,13 +132,31 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
       "0",
     )
     .option("--json", "print { vms, pairs, classes, placements, results, verified } as JSON")
+    .option(
+      "--fail <x>",
+      "what-if: the pairs whose reachability changes when X fails (a cable end node:port, a switch, a server or a VM)",
+    )
     .option("--seed <n>", "simulation seed", "1")
     .option("-q, --quiet", "no progress line on standard error")
-    .action(async (file: string, opts: { verify: string; json?: boolean; seed: string }) => {
+    .action(async (file: string, opts: { verify: string; json?: boolean; seed: string; fail?: string }) => {
       const verify = parseIntOption("--verify", opts.verify, 0, 1_000_000);
       const progress = startProgress();
       progress.update("loading");
       const net = await loadNetwork(file, io, opts);
+      if (opts.fail !== undefined) {
+        if (verify > 0) throw new UserError("--verify goes with reach alone, not with --fail");
+        const target = opts.fail;
+        const c = guard(() =>
+          net.reachChange(target, {
+            onProgress: (phase, d, t) =>
+              progress.update(`reach ${phase} ${target} fails: probe ${d} of ${t}`),
+          }),
+        );
+        progress.done();
+        io.out(opts.json ? `${JSON.stringify(c, null, 2)}\n` : formatReachChange(c));
+        if (c.lostPairs > 0) setExit(ExitCode.networkFailure);
+        return;
+      }
       const r = guard(() =>
         net.reach({ verify, onProgress: (d, t) => progress.update(`reach: probe ${d} of ${t}`) }),
       );

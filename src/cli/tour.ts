@@ -23,6 +23,14 @@ const STEPS: { command: string; what: string }[] = [
     what: "every VM pair answered by classes of alike pairs: one real probe each, fast at any size",
   },
   {
+    command: `vnet reach ${EXAMPLE} --fail tor1`,
+    what: "what-if: the pairs that lose reachability when tor1 fails",
+  },
+  {
+    command: "vnet run examples/faults.yaml --probe web1:db1",
+    what: "the file's faults: over time: the timeline (failovers, flushes) and every lost echo",
+  },
+  {
     command: `vnet show ${EXAMPLE} fdb tor1`,
     what: "one device's MAC table after a pingall (also arp, ports, counters)",
   },

@@ -8,6 +8,7 @@
 
 import type { DropCounters, PortCounters } from "./counters.ts";
 import type { Frame } from "./frame.ts";
+import type { TimelineEvent } from "./timeline.ts";
 import type { HopRecord } from "./trace.ts";
 
 export type DeviceKind = "vm" | "vswitch" | "pnic" | "switch";
@@ -32,6 +33,12 @@ export interface DeviceEnv {
    * device at the other end of that port's connection. Worlds without port state may omit it.
    */
   setCarrier?(port: number, isUp: boolean): void;
+  /**
+   * Optional: a change of the device's control state worth a line in a run's timeline (a team
+   * failing over, a LACP partner lost, an STP port blocking). The world passes it to whoever
+   * listens and drops it when nobody does; events are rare, so a device may build them freely.
+   */
+  event?(e: TimelineEvent): void;
 }
 
 export interface Device {

@@ -401,7 +401,11 @@ function cutToShape(original: unknown): Cut | null {
     for (const iss of r.error.issues) {
       const path = iss.path as (string | number)[];
       if (iss.code === "unrecognized_keys") for (const k of iss.keys) targets.push([...path, k]);
-      else if (iss.code === "invalid_type" && valueAt(work, path) === undefined) {
+      // A required key that is absent (a union such as `faults[].at` reports it as invalid_union).
+      else if (
+        (iss.code === "invalid_type" || iss.code === "invalid_union") &&
+        valueAt(work, path) === undefined
+      ) {
         if (path.length === 1 && path[0] === "name") work.name = "unnamed";
         else targets.push(enclosingEntity(path));
       } else targets.push(path);

@@ -31,6 +31,7 @@ import {
 } from "./l2.ts";
 import { assignMacs } from "./mac-assign.ts";
 import type {
+  FaultFile,
   LinkFile,
   PortGroupTeamingFile,
   SecurityFile,
@@ -42,10 +43,12 @@ import type {
   VmNicFile,
 } from "./schema.ts";
 import { hint } from "./suggest.ts";
+import type { FaultSpec } from "./types.ts";
 import {
   type LagSpec,
   LINK_DEFAULTS,
   type LinkSpec,
+  MAX_FAULT_TIME_NS,
   type NicSpec,
   type PortGroupSpec,
   type SecurityPolicy,
@@ -61,7 +64,15 @@ import {
   type VmSpec,
   type VswitchSpec,
 } from "./types.ts";
-import { parseBandwidth, parseCidr, parseDelay, parseLoss, parsePps, parseVlanRange } from "./units.ts";
+import {
+  parseBandwidth,
+  parseCidr,
+  parseDelay,
+  parseLoss,
+  parsePps,
+  parseTime,
+  parseVlanRange,
+} from "./units.ts";
 
 /** A finding before it has a place in the file: `at` says whether to point at the key or its value. */
 export interface RawDiagnostic {
@@ -328,6 +339,7 @@ class Normalizer {
 
     this.checkLayer2(switches, links, linkIndexes, portConfigured);
     this.assignMacs();
+    const faults = this.faults(this.file.faults ?? [], links);
 
     const hasError = this.diags.some((d) => d.severity === "error");
     const topology: Topology | null = hasError
@@ -339,6 +351,7 @@ class Normalizer {
           switches,
           servers,
           links,
+          ...(faults.length > 0 ? { faults } : {}),
         };
     return { topology, diagnostics: this.diags };
   }
@@ -1238,6 +1251,102 @@ class Normalizer {
       return null;
     }
     return { node, port };
+  }
+
+  // --- faults (`vnet run`) -------------------------------------------------------------------
+
+  /**
+   * The `faults:` schedule: each entry a time and exactly one of down/up (a cable, by either
+   * end) or fail/recover (a switch, server or VM). An `up` of a cable never pulled, or a
+   * `recover` of a device never failed, is allowed: it changes nothing.
+   */
+  private faults(faultsIn: FaultFile[], links: LinkSpec[]): FaultSpec[] {
+    const out: FaultSpec[] = [];
+    const ACTIONS = ["down", "up", "fail", "recover"] as const;
+    faultsIn.forEach((f, i) => {
+      const path = ["faults", i];
+      const given = ACTIONS.filter((a) => f[a] !== undefined);
+      if (given.length !== 1) {
+        this.error(
+          "bad-value",
+          path,
+          given.length === 0
+            ? "a fault needs one of down, up (a cable end node:port), fail or recover (a device)"
+            : `a fault does one thing, but this one has ${given.join(" and ")}: write one entry per action`,
+        );
+        return;
+      }
+      const action = given[0];
+      const target = f[action] as string;
+      const time = parseTime(f.at, MAX_FAULT_TIME_NS);
+      if (!time.ok) this.error("bad-unit", [...path, "at"], time.message);
+      const tpath = [...path, action];
+      if (action === "down" || action === "up") {
+        const end = this.faultEnd(target, tpath, links);
+        if (end !== null && time.ok) out.push({ atNs: time.value, action, end: end.end, link: end.link });
+        return;
+      }
+      const info = this.nodes.get(target);
+      if (info === undefined) {
+        if (this.isCut(["switches", target]) || this.isCut(["servers", target])) return;
+        const known = [...this.nodes.keys()];
+        this.error("unknown-name", tpath, `no switch, server or VM '${target}'${hint(target, known)}`);
+        return;
+      }
+      if (this.clashing.has(target)) return; // which one is meant is unknowable; the clash is reported
+      if (time.ok) out.push({ atNs: time.value, action, device: target, deviceKind: info.kind });
+    });
+    return out;
+  }
+
+  /** A cable named by one of its ends (`esx1:eth0`), or null after reporting why not. */
+  private faultEnd(
+    text: string,
+    path: DocPath,
+    links: LinkSpec[],
+  ): { end: { node: string; port: string }; link: number } | null {
+    const colon = text.indexOf(":");
+    if (colon <= 0 || colon === text.length - 1 || text.indexOf(":", colon + 1) >= 0) {
+      const isDevice = this.nodes.has(text);
+      this.error(
+        "bad-value",
+        path,
+        `expected a cable end node:port (e.g. esx1:eth0), got '${text}'${isDevice ? `; to fail a whole device write fail: ${text}` : ""}`,
+      );
+      return null;
+    }
+    const node = text.slice(0, colon);
+    const port = text.slice(colon + 1);
+    const info = this.nodes.get(node);
+    if (info === undefined) {
+      if (this.isCut(["switches", node]) || this.isCut(["servers", node])) return null;
+      const known = [...this.nodes.keys()].filter((n) => this.nodes.get(n)?.kind !== "vm");
+      this.error("unknown-name", path, `no switch or server '${node}'${hint(node, known)}`);
+      return null;
+    }
+    if (info.kind === "vm") {
+      this.error(
+        "bad-value",
+        path,
+        `${node} is a VM: down and up name a cable end (a server NIC or switch port); to take a VM's vNICs down write fail: ${node}`,
+      );
+      return null;
+    }
+    const link = links.findIndex(
+      (l) => (l.a.node === node && l.a.port === port) || (l.b.node === node && l.b.port === port),
+    );
+    if (link >= 0) return { end: { node, port }, link };
+    if (this.cabled.has(text)) return null; // a link names it, and that link's error is reported
+    const cabled = links.flatMap((l) => [l.a, l.b].filter((e) => e.node === node).map((e) => e.port));
+    const isNic = info.kind === "server" && this.serverNics.get(node)?.has(port) === true;
+    this.error(
+      "unknown-name",
+      path,
+      isNic
+        ? `${node}:${port} has no cable; down and up name a cable end; cabled on ${node}: ${cabled.join(", ") || "none"}`
+        : `no port '${port}' on ${node}${hint(port, cabled)}`,
+    );
+    return null;
   }
 
   // --- layer 2 -------------------------------------------------------------------------------

@@ -135,6 +135,8 @@ export const BANDWIDTH_RE = /^([0-9]+(?:\.[0-9]+)?) ?([kKMGT]?)(?:bps|bit\/s|b\/
 export const DELAY_RE = /^([0-9]+(?:\.[0-9]+)?) ?(ns|us|µs|ms|s)$/;
 export const PERCENT_RE = /^([0-9]+(?:\.[0-9]+)?) ?%$/;
 export const VLAN_RANGE_RE = /^([0-9]+) ?- ?([0-9]+)$/;
+/** A time in a run (`faults[].at`): "2s", "150ms", "10us", "500ns". */
+export const TIME_RE = /^([0-9]+(?:\.[0-9]+)?) ?(ns|us|µs|ms|s)$/;
 
 const securityValue = z
   .union([z.enum(["accept", "reject"]), z.boolean()], {
@@ -509,6 +511,36 @@ const link = z
   })
   .describe("A cable between two ports.");
 
+const faultTarget = (what: string) =>
+  z
+    .string({ error: (iss) => `expected ${what}, got ${showValue(iss.input)}` })
+    .min(1, { error: `expected ${what}, got an empty text` });
+
+const timeError: ErrorFn = (iss) =>
+  `expected a time like 2s, 150ms, 10us (or a number of seconds), got ${showValue(iss.input)}`;
+
+const fault = z
+  .strictObject({
+    at: z
+      .union([z.number(), text(TIME_RE, timeError)], { error: timeError })
+      .describe("When, from the start of the run: 2s, 150ms, 10us, 500ns, or a number of seconds."),
+    down: faultTarget("a cable end node:port, e.g. esx1:eth0")
+      .optional()
+      .describe("Pulls the cable at this end (node:port, either end of a link): both ends lose carrier."),
+    up: faultTarget("a cable end node:port, e.g. esx1:eth0")
+      .optional()
+      .describe("Plugs the cable at this end back in (fine for a cable that is already up)."),
+    fail: faultTarget("a switch, server or VM name")
+      .optional()
+      .describe(
+        "Fails a device: a switch loses all its cables, a server its NICs' cables, a VM its vNICs (down at the vswitch port or VF).",
+      ),
+    recover: faultTarget("a switch, server or VM name")
+      .optional()
+      .describe("Brings a failed device back: its cables (or vNICs) come up again."),
+  })
+  .describe("One scheduled event of `vnet run`: at a time, exactly one of down, up, fail, recover.");
+
 export const TopologyFileSchema = z
   .strictObject({
     name: z
@@ -527,6 +559,12 @@ export const TopologyFileSchema = z
       .optional()
       .describe("Physical servers (hypervisor hosts), keyed by name."),
     links: z.array(link).optional().describe("Cables between switch ports and server NICs."),
+    faults: z
+      .array(fault)
+      .optional()
+      .describe(
+        "Failures over time for `vnet run`: cables pulled and plugged, devices failed and recovered, each at a time from the start of the run.",
+      ),
   })
   .describe(
     "A vnet topology (version 1): servers, switches, virtual switches, VMs and the links between them.",
@@ -538,6 +576,7 @@ export type SwitchPortFile = z.infer<typeof switchPort>;
 export type ServerFile = z.infer<typeof server>;
 export type VmNicFile = z.infer<typeof vmNic>;
 export type LinkFile = z.infer<typeof link>;
+export type FaultFile = z.infer<typeof fault>;
 export type SecurityFile = z.infer<typeof security>;
 export type TeamingFile = z.infer<typeof teaming>;
 export type PortGroupTeamingFile = z.infer<typeof portGroupTeaming>;

@@ -16,6 +16,8 @@ export interface Topology {
   switches: SwitchSpec[];
   servers: ServerSpec[];
   links: LinkSpec[];
+  /** Scheduled failures (`faults:`), in file order; absent or empty when the file has none. */
+  faults?: FaultSpec[];
 }
 
 export type SwitchPortSpec = (
@@ -176,3 +178,16 @@ export const SWITCHING_DEFAULTS = {
   /** Open vSwitch's default `other_config:mac-aging-time` (300 s). */
   macAgingSec: 300,
 } as const;
+
+/**
+ * One scheduled event of a run (`faults:`), at `atNs` from the run's start. `down`/`up` name a
+ * cable by either end (`end`, as written) and carry its index in `Topology.links`; `fail` and
+ * `recover` name a device: a switch (all its cables), a server (its NICs' cables) or a VM (its
+ * vNICs, down at the vswitch port or VF).
+ */
+export type FaultSpec =
+  | { atNs: number; action: "down" | "up"; end: LinkEndSpec; link: number }
+  | { atNs: number; action: "fail" | "recover"; device: string; deviceKind: "switch" | "server" | "vm" };
+
+/** The latest time a fault may be scheduled at (one hour of simulated time). */
+export const MAX_FAULT_TIME_NS = 3600e9;

@@ -6,7 +6,7 @@
  */
 
 import { type Ipv4, tryParseIpv4 } from "../wire/addr.ts";
-import { BANDWIDTH_RE, DELAY_RE, PERCENT_RE, VLAN_RANGE_RE } from "./schema.ts";
+import { BANDWIDTH_RE, DELAY_RE, PERCENT_RE, TIME_RE, VLAN_RANGE_RE } from "./schema.ts";
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -88,4 +88,28 @@ export function parsePps(v: number | string): number | null {
     pps = Number(m[1]) * scale;
   }
   return Number.isFinite(pps) && pps > 0 && pps <= 1e12 ? pps : null;
+}
+
+/**
+ * A time in a run (`faults[].at`, `vnet run --for`): "2s", "150ms", "10us", "500ns", or a number
+ * of seconds; at most `maxNs`. Whole nanoseconds.
+ */
+export function parseTime(v: number | string, maxNs: number): Parsed<number> {
+  let ns: number;
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) return fail(`expected a time like 2s, 150ms, 10us, got ${v}`);
+    ns = Math.round(v * 1e9);
+  } else {
+    const m = TIME_RE.exec(v.trim());
+    if (!m)
+      return fail(`expected a time like 2s, 150ms, 10us (or a number of seconds), got ${JSON.stringify(v)}`);
+    ns = Math.round(Number(m[1]) * DELAY_NS[m[2]]);
+  }
+  if (ns < 0)
+    return fail(
+      `${typeof v === "number" ? v : JSON.stringify(v)} is before the start of the run: a time is 0 or later`,
+    );
+  if (ns > maxNs)
+    return fail(`${typeof v === "number" ? `${v} s` : v} is too late: at most ${maxNs / 1e9} s`);
+  return ok(ns);
 }

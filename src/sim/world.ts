@@ -13,6 +13,7 @@
 import { DropCounters } from "../dataplane/counters.ts";
 import type { Device, DeviceEnv } from "../dataplane/device.ts";
 import { Frame } from "../dataplane/frame.ts";
+import type { TimelineEvent } from "../dataplane/timeline.ts";
 import type { HopKind, HopRecord, TraceSink } from "../dataplane/trace.ts";
 import type { CaptureSet } from "./capture.ts";
 import { Link, type LinkEnd, type LinkObserver, type LinkProps } from "./link.ts";
@@ -82,7 +83,16 @@ class WorldDeviceEnv implements DeviceEnv {
     const link = this.portLinks[port];
     if (link === undefined || link === null) return;
     const other = link.ends[1 - this.portSides[port]];
-    other.device.setPortUp?.(other.port, isUp, this.world.scheduler.now());
+    this.world.tellPortUp(
+      other.device,
+      other.port,
+      isUp,
+      `${other.device.name}:${other.device.portNames[other.port] ?? other.port}`,
+    );
+  }
+
+  event(e: TimelineEvent): void {
+    this.world.event(e);
   }
 
   get isTracing(): boolean {
@@ -93,6 +103,12 @@ class WorldDeviceEnv implements DeviceEnv {
     this.world.trace(record);
   }
 }
+
+/**
+ * Watches a port's state change: called before the device hears of it, it may return a function
+ * that is called after (to compare what changed, e.g. a team's pinning or a MAC table's size).
+ */
+export type PortWatch = (device: Device, port: number, isUp: boolean, nowNs: number) => (() => void) | null;
 
 export interface WorldOptions {
   seed?: number;
@@ -111,6 +127,8 @@ export class World implements LinkObserver {
   private sink: TraceSink | null = null;
   private frameHook: ((frame: Frame) => void) | null = null;
   private captures: CaptureSet | null = null;
+  private timelineSink: ((e: TimelineEvent) => void) | null = null;
+  private portWatch: PortWatch | null = null;
   private hasStarted = false;
   private readonly starters: { at: number; fn: (nowNs: number) => void }[] = [];
 
@@ -144,6 +162,48 @@ export class World implements LinkObserver {
   setTraceSink(sink: TraceSink | null, frameHook: ((frame: Frame) => void) | null = null): void {
     this.sink = sink;
     this.frameHook = sink === null ? null : frameHook;
+  }
+
+  /**
+   * Starts (or with null stops) collecting the timeline: devices' events, carrier changes at
+   * every port, and what `watch` (if given) reports around each port-state change. Without a
+   * sink, events cost a null check and no watch runs.
+   */
+  setTimelineSink(sink: ((e: TimelineEvent) => void) | null, watch: PortWatch | null = null): void {
+    this.timelineSink = sink;
+    this.portWatch = sink === null ? null : watch;
+  }
+
+  get isRecordingTimeline(): boolean {
+    return this.timelineSink !== null;
+  }
+
+  /** A timeline event (from a device's env, the world itself or the facade). */
+  event(e: TimelineEvent): void {
+    this.timelineSink?.(e);
+  }
+
+  /**
+   * Tells a device that a port went up or down (`setPortUp`), with a carrier event on the
+   * timeline and the port watch around it when someone listens. `endName` names the port for
+   * people ("tor1:eth1", "server1/vs0:uplink:eth0").
+   */
+  tellPortUp(device: Device, port: number, isUp: boolean, endName: string): void {
+    const now = this.scheduler.now();
+    if (this.timelineSink === null) {
+      device.setPortUp?.(port, isUp, now);
+      return;
+    }
+    const after = this.portWatch?.(device, port, isUp, now) ?? null;
+    this.timelineSink({
+      timeNs: now,
+      device: device.name,
+      kind: "carrier",
+      text: `${endName} ${isUp ? "carrier up" : "carrier down"}`,
+      fields: { port: device.portNames[port] ?? String(port), end: endName, isUp },
+    });
+    device.setPortUp?.(port, isUp, now);
+    after?.();
   }
 
   /** Starts (or with null stops) recording frames at every capturable link end. */
@@ -227,9 +287,14 @@ export class World implements LinkObserver {
    * so they forget what they learned behind that port and teams fail over.
    */
   setLinkUp(link: Link, isUp: boolean): void {
+    const wasUp = link.isUp;
     link.setUp(isUp);
     const now = this.scheduler.now();
-    for (const end of link.ends) end.device.setPortUp?.(end.port, isUp, now);
+    for (const end of link.ends) {
+      // The timeline says what changed: telling a device again that a port is up is no event.
+      if (this.timelineSink !== null && wasUp !== isUp) this.tellPortUp(end.device, end.port, isUp, end.name);
+      else end.device.setPortUp?.(end.port, isUp, now);
+    }
   }
 
   /**
