@@ -212,7 +212,7 @@ export interface PingAllResult {
   failures: PingAllFailure[];
 }
 
-export const SHOW_WHATS = ["fdb", "arp", "ports", "counters", "lacp", "teaming"] as const;
+export const SHOW_WHATS = ["fdb", "arp", "ports", "counters", "lacp", "teaming", "mlag"] as const;
 export type ShowWhat = (typeof SHOW_WHATS)[number];
 
 /**
@@ -950,6 +950,8 @@ export class Network {
     let faultsApplied = 0;
     /** Per connection a fault touched: what holds it down ("cable", "device:tor1"). */
     const heldDown = new Map<Link, Set<string>>();
+    /** Per connection a fault touched: whether its ends have carrier (a silent down keeps it). */
+    const carrier = new Map<Link, boolean>();
     try {
       // Faults first: at the same instant a fault comes before an echo (the scheduler keeps order).
       faults.forEach((f, i) => {
@@ -962,7 +964,7 @@ export class Network {
             timeNs: now,
             device: "end" in f ? f.end.node : f.device,
             kind: "fault",
-            text: `${f.action} ${faultTargetName(f)}: ${target.text}`,
+            text: `${f.action} ${faultTargetName(f)}${"end" in f && f.isSilent === true ? " (silent: both ends keep carrier)" : ""}: ${target.text}`,
             fields: {
               action: f.action,
               target: faultTargetName(f),
@@ -970,17 +972,28 @@ export class Network {
             },
           });
           // A connection is up when nothing holds it down: recovering a switch does not plug
-          // back a cable that a `down` of its own pulled, and the reverse.
-          const cause = "end" in f ? "cable" : `device:${f.device}`;
+          // back a cable that a `down` of its own pulled, and the reverse. A silent down stops
+          // the frames but leaves both ends their carrier (only protocol timeouts notice); an
+          // `up` of that cable ends either kind.
+          const isSilent = "end" in f && f.isSilent === true;
+          const cause = "end" in f ? (isSilent ? "silent" : "cable") : `device:${f.device}`;
           for (const l of target.links) {
             let causes = heldDown.get(l);
             if (causes === undefined) {
               causes = new Set(l.isUp ? [] : ["cable"]);
               heldDown.set(l, causes);
+              carrier.set(l, l.isUp);
             }
-            if (isUp) causes.delete(cause);
-            else causes.add(cause);
-            if (l.isUp !== (causes.size === 0)) world.setLinkUp(l, causes.size === 0);
+            if (isUp) {
+              causes.delete(cause);
+              if (cause === "cable") causes.delete("silent");
+            } else causes.add(cause);
+            const hasCarrier = ![...causes].some((c) => c !== "silent");
+            if (carrier.get(l) !== hasCarrier) {
+              carrier.set(l, hasCarrier);
+              world.setLinkUp(l, hasCarrier);
+            }
+            if (l.isUp !== (causes.size === 0)) l.setUp(causes.size === 0);
           }
         });
       });
@@ -1483,6 +1496,8 @@ export class Network {
         return this.lacpRows(isWanted, now);
       case "teaming":
         return this.teamingRows(isWanted);
+      case "mlag":
+        return this.mlagRows(isWanted);
     }
   }
 
@@ -1550,6 +1565,46 @@ export class Network {
         for (const m of status)
           rows.push(memberRow(d.name, "uplinks", d.lacpMode ?? "-", d.teaming.lagHashName, m));
       }
+    }
+    return rows;
+  }
+
+  /**
+   * One row per switch of an MLAG domain and multi-chassis LAG: role, peer link and keepalive
+   * state, whether the peer's half is up, suspension, and split brain (both switches primary
+   * with the peer link down: each believes the other gone).
+   */
+  private mlagRows(isWanted: (d: string) => boolean): Record<string, string | number | null>[] {
+    const rows: Record<string, string | number | null>[] = [];
+    const status = new Map<string, NonNullable<ReturnType<PhysicalSwitch["mlagStatus"]>>>();
+    for (const d of this.world.devices) {
+      if (!(d instanceof PhysicalSwitch)) continue;
+      const st = d.mlagStatus();
+      if (st !== null) status.set(d.name, st);
+    }
+    for (const [name, st] of status) {
+      if (!isWanted(name)) continue;
+      const domain = this.topology.mlag?.find((m) => m.switches.includes(name));
+      const peerName = domain?.switches.find((n) => n !== name) ?? null;
+      const peer = peerName === null ? undefined : status.get(peerName);
+      const isSplitBrain = st.role === "primary" && peer?.role === "primary" && !st.isPeerLinkUp;
+      const base = {
+        domain: st.domain,
+        switch: name,
+        role: st.role,
+        peerLink: st.isPeerLinkUp ? "up" : "down",
+        keepalive: domain?.keepalive === null ? "none" : st.isPeerAliveOnKeepalive ? "peer alive" : "silent",
+        suspended: st.isSuspended ? "yes" : "no",
+        splitBrain: isSplitBrain ? "yes" : "no",
+      };
+      if (st.halves.length === 0) rows.push({ ...base, lag: null, local: null, peerHalf: null });
+      for (const h of st.halves)
+        rows.push({
+          ...base,
+          lag: h.lag,
+          local: h.isLocalUp ? "up" : "down",
+          peerHalf: h.isPeerUp ? "up" : "down",
+        });
     }
     return rows;
   }

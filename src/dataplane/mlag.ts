@@ -69,6 +69,7 @@ export class MlagEngine {
   private lastLinkHelloNs = NEVER;
   private lastKeepaliveHelloNs = NEVER;
   private peerLinkDownAtNs = NEVER;
+  private peerLinkUpAtNs = NEVER;
   private hasEverSeenPeer = false;
   private nextHelloNs = 0;
   private readonly localHalves = new Map<number, boolean>();
@@ -100,7 +101,7 @@ export class MlagEngine {
     if (!isUp) {
       this.peerLinkDownAtNs = nowNs;
       this.lastLinkHelloNs = NEVER;
-    }
+    } else this.peerLinkUpAtNs = nowNs;
     this.event(nowNs, "peer-link", `peer link ${isUp ? "up" : "down"}`);
     // Tell the peer at once on both links, so a live peer is known without waiting a period.
     this.sendHellos(nowNs);
@@ -159,12 +160,9 @@ export class MlagEngine {
     for (const last of [this.lastLinkHelloNs, this.lastKeepaliveHelloNs])
       if (last !== NEVER && last + MLAG_TIMES.deadNs > this.lastNowNs)
         next = Math.min(next, last + MLAG_TIMES.deadNs);
-    if (
-      !this.isPeerLinkUp &&
-      this.peerLinkDownAtNs !== NEVER &&
-      this.peerLinkDownAtNs + MLAG_TIMES.deadNs > this.lastNowNs
-    )
-      next = Math.min(next, this.peerLinkDownAtNs + MLAG_TIMES.deadNs);
+    for (const at of [this.peerLinkDownAtNs, this.peerLinkUpAtNs])
+      if (at !== NEVER && at + MLAG_TIMES.deadNs > this.lastNowNs)
+        next = Math.min(next, at + MLAG_TIMES.deadNs);
     return next;
   }
 
@@ -228,6 +226,10 @@ export class MlagEngine {
       role = this.isPreferred() ? "primary" : "secondary";
     } else if (!this.hasEverSeenPeer) {
       role = "none";
+    } else if (this.isPeerLinkUp && nowNs - this.peerLinkUpAtNs < MLAG_TIMES.deadNs) {
+      // The peer link just came (back) up: the peer's first hello is on its way.
+      role = this.role;
+      suspend = this.isSuspended;
     } else if (
       !this.isPeerLinkUp &&
       this.isPeerAliveOnKeepalive(nowNs) &&

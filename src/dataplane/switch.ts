@@ -72,6 +72,7 @@ export const SwitchDrop = {
   mgmtPort: "management-port",
   badMlag: "bad-mlag-message",
   mlagSuspended: "mlag-suspended",
+  mlagPeerServed: "mlag-peer-delivered",
 } as const;
 
 export type SwitchPortConfig = (
@@ -384,7 +385,16 @@ export class PhysicalSwitch implements Device, SviHost {
         sendKeepalive: (msg) => this.sendMlag(msg, this.keepalivePort),
         onPeerMac: (vid, mac, id, isAdd, nowNs) => this.installPeerMac(vid, mac, id, isAdd, nowNs),
         onSuspend: (isSuspended, nowNs) => this.suspendHalves(isSuspended, nowNs),
-        onEvent: (e) => this.onMlagEvent?.(e),
+        onEvent: (e) => {
+          this.onMlagEvent?.(e);
+          this.env?.event?.({
+            timeNs: e.timeNs,
+            device: this.name,
+            kind: "mlag",
+            text: `${this.name}: MLAG domain ${c.domain}: ${e.text}`,
+            fields: { domain: c.domain, event: e.kind, role: this.mlag?.role ?? "none" },
+          });
+        },
       },
     );
   }
@@ -458,6 +468,12 @@ export class PhysicalSwitch implements Device, SviHost {
       );
     m.receive(msg, port === this.keepalivePort ? "keepalive" : "peer-link", nowNs);
     this.armMlag(nowNs);
+  }
+
+  /** Whether the source at `buf[at..]` is known on a port of this switch other than the peer link. */
+  private isHeldLocally(vid: number, buf: Uint8Array, at: number, nowNs: number): boolean {
+    const q = this.macTable.lookupAt(vid, buf, at, nowNs);
+    return q >= 0 && q !== this.peerLinkLogical;
   }
 
   private installPeerMac(vid: number, mac: Mac, id: number, isAdd: boolean, nowNs: number): void {
@@ -801,7 +817,12 @@ export class PhysicalSwitch implements Device, SviHost {
       );
       return;
     }
-    const r = this.macTable.learnAt(vid, fb, fs + 6, logical, nowNs);
+    // MLAG: what the peer told us about an address (on a multi-chassis LAG or a local port)
+    // outranks seeing it arrive over the peer link, which every flood from the peer does.
+    const r =
+      logical === this.peerLinkLogical && this.isHeldLocally(vid, fb, fs + 6, nowNs)
+        ? Learn.refreshed
+        : this.macTable.learnAt(vid, fb, fs + 6, logical, nowNs);
     if (
       (r === Learn.learned || r === Learn.moved) &&
       this.mlag !== null &&
@@ -933,24 +954,38 @@ export class PhysicalSwitch implements Device, SviHost {
     // MLAG loop prevention: what crossed the peer link does not go out of a multi-chassis LAG
     // whose half on the peer is up (the peer delivered it there).
     const isFromPeer = inLogical === this.peerLinkLogical && this.mlag !== null;
+    let servedByPeer = 0;
     for (let i = 0; i < members.length; i++) {
       const m = members[i];
       if (m === inLogical || !this.isLogicalUp(m)) continue;
-      if (isFromPeer && this.mlagIdOf[m] >= 0 && (this.mlag as MlagEngine).isPeerHalfUp(this.mlagIdOf[m]))
+      if (isFromPeer && this.mlagIdOf[m] >= 0 && (this.mlag as MlagEngine).isPeerHalfUp(this.mlagIdOf[m])) {
+        servedByPeer++;
         continue;
+      }
       this.outLogical[n++] = m;
     }
     const canSvi = toSvi && this.svi !== null;
     const core = this.core;
     if (n === 0 && !canSvi) {
-      core.drop(
-        inPort,
-        frame,
-        nowNs,
-        vid,
-        SwitchDrop.noReceiver,
-        () => `dropped: no other port in vlan ${vid}`,
-      );
+      if (servedByPeer > 0)
+        core.drop(
+          inPort,
+          frame,
+          nowNs,
+          vid,
+          SwitchDrop.mlagPeerServed,
+          () =>
+            `not flooded: it crossed the peer link, and the peer's halves of the ${servedByPeer} multi-chassis LAG(s) in vlan ${vid} delivered it (MLAG loop prevention)`,
+        );
+      else
+        core.drop(
+          inPort,
+          frame,
+          nowNs,
+          vid,
+          SwitchDrop.noReceiver,
+          () => `dropped: no other port in vlan ${vid}`,
+        );
       return;
     }
     // The router gets its copy after the front ports, so anything it sends back at once does
@@ -1155,6 +1190,7 @@ export class PhysicalSwitch implements Device, SviHost {
         if (bundle.setMemberEnabled(m, isEnabled)) {
           changed = true;
           this.onLacpChange?.(bundle.name, this.portNames[m], isEnabled, nowNs);
+          this.lacpEvent(lag, m, isEnabled, nowNs);
         }
       }
       if (changed && bundle.activeCount === 0) this.macTable.flushPort(this.logicalOf[bundle.members[0]]);
@@ -1162,6 +1198,20 @@ export class PhysicalSwitch implements Device, SviHost {
       next = Math.min(next, engine.nextTimerNs());
     }
     this.armLacp(next, nowNs);
+  }
+
+  /** A member joined or left its LAG: a timeline event (when someone listens). */
+  private lacpEvent(lag: Lag, member: number, isEnabled: boolean, nowNs: number): void {
+    const env = this.env;
+    if (env?.event === undefined) return;
+    const why = isEnabled ? "collecting and distributing" : this.memberWhy(lag, member, nowNs);
+    env.event({
+      timeNs: nowNs,
+      device: this.name,
+      kind: "lacp",
+      text: `${this.name}: ${this.portNames[member]} ${isEnabled ? "joined" : "left"} ${lag.bundle.name} (${why}); ${lag.bundle.activeCount} of ${lag.bundle.members.length} members distribute`,
+      fields: { lag: lag.bundle.name, member: this.portNames[member], isEnabled, why },
+    });
   }
 
   private armLacp(atNs: number, nowNs: number): void {

@@ -1042,8 +1042,16 @@ export class Vswitch implements Device {
       for (let i = 0; i < team.members.length; i++) {
         const m = team.members[i];
         const isEnabled = engine.mayEnable(m);
-        if (team.setMemberEnabled(m, isEnabled))
+        if (team.setMemberEnabled(m, isEnabled)) {
           this.onLacpChange?.("uplinks", this.portNames[m], isEnabled, nowNs);
+          this.env?.event?.({
+            timeNs: nowNs,
+            device: this.name,
+            kind: "lacp",
+            text: `${this.name}: ${this.portNames[m]} ${isEnabled ? "joined" : "left"} the uplinks' LAG (${isEnabled ? "collecting and distributing" : this.lacpWhy(m, nowNs)}); ${team.activeCount} of ${team.members.length} uplinks distribute`,
+            fields: { lag: "uplinks", member: this.portNames[m], isEnabled },
+          });
+        }
       }
     });
     const atNs = engine.nextTimerNs();

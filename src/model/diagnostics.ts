@@ -53,6 +53,7 @@ export type DiagnosticCode =
   | "l2-loop"
   | "lag-config"
   | "teaming-config"
+  | "mlag-config"
   // warnings
   | "teaming-needs-port-channel"
   | "port-channel-needs-teaming"

@@ -43,7 +43,7 @@ import type {
   VmNicFile,
 } from "./schema.ts";
 import { hint } from "./suggest.ts";
-import type { FaultSpec } from "./types.ts";
+import type { FaultSpec, MlagSpec } from "./types.ts";
 import {
   type LagSpec,
   LINK_DEFAULTS,
@@ -196,6 +196,8 @@ class Normalizer {
   private readonly brokenPorts = new Set<string>();
   /** (landing switch, VLAN) pairs whose path to the gateway has been checked. */
   private readonly pathsChecked = new Set<string>();
+  /** The MLAG domain of each switch in one. */
+  private readonly mlagOf = new Map<string, MlagSpec>();
   /** Normalized vswitches by `server/vswitch`, for checks across the file. */
   private readonly vswitchSpecs = new Map<string, VswitchSpec>();
   /** Per VLAN, the switch cables that carry it (set by `checkLayer2`). */
@@ -317,6 +319,7 @@ class Normalizer {
       switches.push(spec);
     }
 
+    const mlag = this.mlagDomains(switches);
     const servers: ServerSpec[] = [];
     for (const [name, sv] of Object.entries(serversIn)) servers.push(this.server(name, sv));
 
@@ -351,6 +354,7 @@ class Normalizer {
           switches,
           servers,
           links,
+          ...(mlag.length > 0 ? { mlag } : {}),
           ...(faults.length > 0 ? { faults } : {}),
         };
     return { topology, diagnostics: this.diags };
@@ -1253,6 +1257,157 @@ class Normalizer {
     return { node, port };
   }
 
+  // --- MLAG ------------------------------------------------------------------------------------
+
+  /**
+   * The `mlag:` domains: two distinct switches in at most one domain each, a peer link that is a
+   * LAG on both, keepalive ports of the pair; the multi-chassis LAGs are the LAGs with
+   * `mlag: true`, by name on both switches (one without its other half is reported).
+   */
+  private mlagDomains(switches: SwitchSpec[]): MlagSpec[] {
+    const out: MlagSpec[] = [];
+    const byName = new Map(switches.map((s) => [s.name, s]));
+    const domains = new Set<number>();
+    (this.file.mlag ?? []).forEach((d, i) => {
+      const path = ["mlag", i];
+      if (domains.has(d.domain)) {
+        this.error("mlag-config", [...path, "domain"], `domain ${d.domain} is defined twice`);
+        return;
+      }
+      domains.add(d.domain);
+      const [a, b] = d.switches;
+      let ok = true;
+      for (const [j, n] of [a, b].entries()) {
+        if (!byName.has(n)) {
+          this.error(
+            "unknown-name",
+            [...path, "switches", j],
+            `no switch '${n}'${hint(n, [...byName.keys()])}`,
+          );
+          ok = false;
+        } else if (this.mlagOf.has(n)) {
+          this.error(
+            "mlag-config",
+            [...path, "switches", j],
+            `${n} is already in MLAG domain ${this.mlagOf.get(n)?.domain}; a switch pairs with one peer`,
+          );
+          ok = false;
+        }
+      }
+      if (ok && a === b) {
+        this.error("mlag-config", [...path, "switches"], "an MLAG pair needs two different switches");
+        ok = false;
+      }
+      if (!ok) return;
+      const sa = byName.get(a) as SwitchSpec;
+      const sb = byName.get(b) as SwitchSpec;
+      for (const sw of [sa, sb])
+        if (!sw.lags.some((l) => l.name === d.peerLink)) {
+          this.error(
+            "mlag-config",
+            [...path, "peerLink"],
+            `${sw.name} has no LAG '${d.peerLink}'; the peer link is a LAG of that name on both switches${hint(
+              d.peerLink,
+              sw.lags.map((l) => l.name),
+            )}`,
+          );
+          ok = false;
+        }
+      let keepalive: [string, string] | null = null;
+      if (d.keepalive !== undefined) {
+        const ports: string[] = [];
+        d.keepalive.forEach((e, j) => {
+          const [node, port] = e.split(":");
+          const want = j === 0 ? a : b;
+          if (node !== want) {
+            this.error(
+              "mlag-config",
+              [...path, "keepalive", j],
+              `expected a port of ${want} here (the pair's order), got ${e}`,
+            );
+            ok = false;
+            return;
+          }
+          const sw = byName.get(node) as SwitchSpec;
+          if (sw.lags.some((l) => l.name === port || l.members.includes(port))) {
+            this.error(
+              "mlag-config",
+              [...path, "keepalive", j],
+              `${e} is a LAG or a LAG member; the keepalive needs a port of its own (a management port)`,
+            );
+            ok = false;
+            return;
+          }
+          ports.push(port);
+        });
+        if (ports.length === 2) keepalive = [ports[0], ports[1]];
+      }
+      const prio = (n: string) => d.priority?.[n] ?? 32768;
+      for (const k of Object.keys(d.priority ?? {}))
+        if (k !== a && k !== b)
+          this.error(
+            "mlag-config",
+            [...path, "priority", k],
+            `${k} is not a switch of this pair (${a}, ${b})`,
+            "key",
+          );
+      if (!ok) return;
+      // Multi-chassis LAGs: by name on both; ids in name order so both switches agree.
+      const halves = (sw: SwitchSpec) => sw.lags.filter((l) => l.isMlag).map((l) => l.name);
+      const ha = halves(sa);
+      const hb = halves(sb);
+      for (const [sw, mine, theirs, other] of [
+        [sa, ha, hb, b],
+        [sb, hb, ha, a],
+      ] as const)
+        for (const n of mine)
+          if (!theirs.includes(n))
+            this.warn(
+              "mlag-config",
+              ["switches", sw.name, "lags", n, "mlag"],
+              `${n} is a multi-chassis LAG on ${sw.name} but ${other} has no LAG ${n} with mlag: true; it acts as a LAG of ${sw.name} alone`,
+            );
+      const names = ha.filter((n) => hb.includes(n) && n !== d.peerLink).sort();
+      const spec: MlagSpec = {
+        domain: d.domain,
+        switches: [a, b],
+        peerLink: d.peerLink,
+        keepalive,
+        priority: [prio(a), prio(b)],
+        lags: names.map((name, k) => ({ name, id: k + 1 })),
+      };
+      this.mlagOf.set(a, spec);
+      this.mlagOf.set(b, spec);
+      out.push(spec);
+    });
+    for (const sw of switches)
+      for (const l of sw.lags)
+        if (l.isMlag && !this.mlagOf.has(sw.name))
+          this.warn(
+            "mlag-config",
+            ["switches", sw.name, "lags", l.name, "mlag"],
+            `${sw.name} is in no mlag domain, so ${l.name} is an ordinary LAG; add an mlag: entry pairing ${sw.name} with its peer`,
+          );
+    return out;
+  }
+
+  /**
+   * Which bundle a LAG end belongs to: a multi-chassis LAG's two halves are one bundle (the
+   * MLAG pair is one partner to its neighbours), any other LAG is its switch's own.
+   */
+  private bundleKey(sw: string, lag: string): string {
+    const d = this.mlagOf.get(sw);
+    return d !== undefined && d.lags.some((l) => l.name === lag)
+      ? `${d.switches[0]}+${d.switches[1]}/${lag}`
+      : `${sw}/${lag}`;
+  }
+
+  private isKeepalivePort(sw: string, port: string): boolean {
+    const d = this.mlagOf.get(sw);
+    if (d === undefined || d.keepalive === null) return false;
+    return d.keepalive[d.switches.indexOf(sw)] === port;
+  }
+
   // --- faults (`vnet run`) -------------------------------------------------------------------
 
   /**
@@ -1283,7 +1438,21 @@ class Normalizer {
       const tpath = [...path, action];
       if (action === "down" || action === "up") {
         const end = this.faultEnd(target, tpath, links);
-        if (end !== null && time.ok) out.push({ atNs: time.value, action, end: end.end, link: end.link });
+        if (f.silent !== undefined && action !== "down")
+          this.error(
+            "bad-value",
+            [...path, "silent"],
+            "silent goes with down (a cable that stops passing frames); up restores any down",
+            "key",
+          );
+        if (end !== null && time.ok)
+          out.push({
+            atNs: time.value,
+            action,
+            end: end.end,
+            link: end.link,
+            ...(f.silent === true && action === "down" ? { isSilent: true } : {}),
+          });
         return;
       }
       const info = this.nodes.get(target);
@@ -1389,7 +1558,7 @@ class Normalizer {
         const groups = new Set(
           lands.map(({ end }) => {
             const lag = lagOf(end.node, end.port);
-            return lag === undefined ? `${end.node}:${end.port}` : `${end.node}/${lag}`;
+            return lag === undefined ? `${end.node}:${end.port}` : this.bundleKey(end.node, lag);
           }),
         );
         const first = lands[0].end;
@@ -1447,7 +1616,10 @@ class Normalizer {
         const partners = new Set<string>();
         for (const m of l.members) {
           const f = far.get(`${sw.name}:${m}`);
-          if (f !== undefined) partners.add(f.node);
+          if (f === undefined) continue;
+          // The two halves of a multi-chassis LAG are one partner.
+          const farLag = this.nodes.get(f.node)?.kind === "switch" ? lagOf(f.node, f.port) : undefined;
+          partners.add(farLag === undefined ? f.node : this.bundleKey(f.node, farLag).split("/")[0]);
         }
         if (partners.size > 1 && !l.isMlag)
           this.warn(
@@ -1498,10 +1670,12 @@ class Normalizer {
       far.set(`${l.a.node}:${l.a.port}`, { ...l.b, linkIndex: i });
       far.set(`${l.b.node}:${l.b.port}`, { ...l.a, linkIndex: i });
       if (!isSwitch(l.a.node) || !isSwitch(l.b.node)) return;
+      // An MLAG keepalive port is no bridge port: its cable joins no VLAN.
+      if (this.isKeepalivePort(l.a.node, l.a.port) || this.isKeepalivePort(l.b.node, l.b.port)) return;
       const la = lagOf(l.a.node, l.a.port);
       const lb = lagOf(l.b.node, l.b.port);
       if (la !== undefined && lb !== undefined) {
-        const key = [`${l.a.node}/${la}`, `${l.b.node}/${lb}`].sort().join("|");
+        const key = [this.bundleKey(l.a.node, la), this.bundleKey(l.b.node, lb)].sort().join("|");
         if (bundles.has(key)) return;
         bundles.add(key);
       }

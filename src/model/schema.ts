@@ -464,6 +464,44 @@ const endpoint = text(
   (iss) => `expected node:port (e.g. server1:eth0 or tor1:eth1), got ${showValue(iss.input)}`,
 ).describe("node:port, where node is a switch or server and port a switch port or server NIC.");
 
+const mlagDomain = z
+  .strictObject({
+    domain: z
+      .int({ error: (iss) => `expected an MLAG domain id (1..1000), got ${showValue(iss.input)}` })
+      .min(1)
+      .max(1000)
+      .describe(
+        "The domain id (vPC domain, MLAG domain-id); both switches present one LACP system derived from it.",
+      ),
+    switches: z
+      .tuple([nodeName, nodeName], {
+        error: (iss) => `expected the two switches of the pair [a, b], got ${showValue(iss.input)}`,
+      })
+      .describe("The two switches of the pair."),
+    peerLink: switchPortName.describe(
+      "A LAG of this name on both switches, cabled between them: the peer link.",
+    ),
+    keepalive: z
+      .tuple([endpoint, endpoint], {
+        error: (iss) => `expected the two keepalive ports [a:mgmt0, b:mgmt0], got ${showValue(iss.input)}`,
+      })
+      .optional()
+      .describe(
+        "A separate keepalive path: one port on each switch (management ports, not bridged), cabled to each other or through a management switch. Without it a peer-link failure cannot be told from a dead peer.",
+      ),
+    priority: z
+      .record(
+        nodeName,
+        z
+          .int({ error: (iss) => `expected a role priority 0..65535, got ${showValue(iss.input)}` })
+          .min(0)
+          .max(65535),
+      )
+      .optional()
+      .describe("Role priority per switch: lower is primary (default 32768 each; then the lower MAC)."),
+  })
+  .describe("An MLAG (vPC) domain: two switches that present multi-chassis LAGs as one partner.");
+
 const link = z
   .strictObject({
     endpoints: z
@@ -527,6 +565,12 @@ const fault = z
     down: faultTarget("a cable end node:port, e.g. esx1:eth0")
       .optional()
       .describe("Pulls the cable at this end (node:port, either end of a link): both ends lose carrier."),
+    silent: z
+      .boolean({ error: (iss) => `expected true or false, got ${showValue(iss.input)}` })
+      .optional()
+      .describe(
+        "With down: the cable stops passing frames but both ends keep carrier (a failed transceiver, a cut fibre pair behind a media converter): only protocol timeouts (LACP, RSTP, MLAG hellos) notice. up restores it.",
+      ),
     up: faultTarget("a cable end node:port, e.g. esx1:eth0")
       .optional()
       .describe("Plugs the cable at this end back in (fine for a cable that is already up)."),
@@ -559,6 +603,10 @@ export const TopologyFileSchema = z
       .optional()
       .describe("Physical servers (hypervisor hosts), keyed by name."),
     links: z.array(link).optional().describe("Cables between switch ports and server NICs."),
+    mlag: z
+      .array(mlagDomain)
+      .optional()
+      .describe("MLAG (vPC) domains: pairs of switches whose LAGs with mlag: true are multi-chassis LAGs."),
     faults: z
       .array(fault)
       .optional()
@@ -581,6 +629,7 @@ export type SecurityFile = z.infer<typeof security>;
 export type TeamingFile = z.infer<typeof teaming>;
 export type PortGroupTeamingFile = z.infer<typeof portGroupTeaming>;
 export type LagFile = z.infer<typeof lag>;
+export type MlagFile = z.infer<typeof mlagDomain>;
 
 /** The topology file's JSON Schema (draft 2020-12), for editors. */
 export function topologyJsonSchema(): Record<string, unknown> {

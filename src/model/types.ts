@@ -16,6 +16,8 @@ export interface Topology {
   switches: SwitchSpec[];
   servers: ServerSpec[];
   links: LinkSpec[];
+  /** MLAG (vPC) domains; absent or empty when the file has none. */
+  mlag?: MlagSpec[];
   /** Scheduled failures (`faults:`), in file order; absent or empty when the file has none. */
   faults?: FaultSpec[];
 }
@@ -39,6 +41,19 @@ export interface LagSpec {
   hash: "l2" | "l3" | "l3l4";
   /** One half of a multi-chassis LAG (the `mlag` domain pairs it with the same name on the peer). */
   isMlag: boolean;
+}
+
+/** An MLAG (vPC) domain: two switches, their peer link (a LAG on both) and keepalive ports. */
+export interface MlagSpec {
+  domain: number;
+  switches: [string, string];
+  peerLink: string;
+  /** The keepalive port of each switch (same order as `switches`), or null. */
+  keepalive: [string, string] | null;
+  /** Role priority of each switch (same order). */
+  priority: [number, number];
+  /** The multi-chassis LAGs (names with mlag: true on both switches) and their ids. */
+  lags: { name: string; id: number }[];
 }
 
 /** NIC teaming of a vswitch or a port group (uplinks by NIC name). */
@@ -186,7 +201,7 @@ export const SWITCHING_DEFAULTS = {
  * vNICs, down at the vswitch port or VF).
  */
 export type FaultSpec =
-  | { atNs: number; action: "down" | "up"; end: LinkEndSpec; link: number }
+  | { atNs: number; action: "down" | "up"; end: LinkEndSpec; link: number; isSilent?: boolean }
   | { atNs: number; action: "fail" | "recover"; device: string; deviceKind: "switch" | "server" | "vm" };
 
 /** The latest time a fault may be scheduled at (one hour of simulated time). */

@@ -49,6 +49,11 @@ export interface BuildOptions {
 }
 
 /** The name of a device port for `show fdb`, including the logical ports beyond `portNames`. */
+/** The LACP system id both switches of MLAG domain `domain` present (locally administered). */
+export function mlagSystemMac(domain: number): number {
+  return 0x02004d4c0000 + domain;
+}
+
 function portNamer(device: Device, extra: Map<number, string>): (port: number) => string {
   return (port) => extra.get(port) ?? device.portNames[port] ?? `port${port}`;
 }
@@ -60,6 +65,8 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
   const cableEnds = new Map<string, { device: Device; port: number }>();
 
   for (const sw of topology.switches) {
+    const domain = topology.mlag?.find((d) => d.switches.includes(sw.name)) ?? null;
+    const side = domain === null ? 0 : domain.switches.indexOf(sw.name);
     const dev = world.add(
       new PhysicalSwitch({
         name: sw.name,
@@ -80,13 +87,35 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
                   stormControl: p.stormControl,
                 };
           }),
-        lags: sw.lags.map((l) => ({
-          name: l.name,
-          members: l.members,
-          lacp: l.lacp,
-          rate: l.rate,
-          hash: l.hash,
-        })),
+        lags: sw.lags.map((l) => {
+          const half = domain?.lags.find((h) => h.name === l.name);
+          return {
+            name: l.name,
+            members: l.members,
+            lacp: l.lacp,
+            rate: l.rate,
+            hash: l.hash,
+            // Both halves of a multi-chassis LAG speak as one LACP partner: the domain's system
+            // and one key; port numbers differ by switch so the partner sees distinct ports.
+            ...(half === undefined || domain === null
+              ? {}
+              : {
+                  mlagId: half.id,
+                  system: mlagSystemMac(domain.domain),
+                  key: 0x1000 + half.id,
+                  portNumberOffset: side * 0x8000,
+                }),
+          };
+        }),
+        mlag:
+          domain === null
+            ? null
+            : {
+                domain: domain.domain,
+                priority: domain.priority[side],
+                peerLink: domain.peerLink,
+                keepalivePort: domain.keepalive === null ? null : domain.keepalive[side],
+              },
         sviVlans: sw.gateway.map((g) => g.vid),
         macTableSize: sw.macTableSize,
         macAgingNs: sw.macAgingSec * 1e9,
