@@ -1397,9 +1397,7 @@ class Normalizer {
    */
   private bundleKey(sw: string, lag: string): string {
     const d = this.mlagOf.get(sw);
-    return d !== undefined && d.lags.some((l) => l.name === lag)
-      ? `${d.switches[0]}+${d.switches[1]}/${lag}`
-      : `${sw}/${lag}`;
+    return d?.lags.some((l) => l.name === lag) ? `${d.switches[0]}+${d.switches[1]}/${lag}` : `${sw}/${lag}`;
   }
 
   private isKeepalivePort(sw: string, port: string): boolean {
