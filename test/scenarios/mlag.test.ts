@@ -9,10 +9,17 @@
  * leaves end up primary and `show mlag` reports the split brain. Same file and seed, same bytes.
  */
 
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { Network, type RunResult } from "../../src/network.ts";
+import { writeCaptures } from "../../src/node.ts";
+import { captureRecords } from "../../src/wire/capture.ts";
+import { decodeFrame } from "../../src/wire/decode.ts";
+import { hasTshark } from "../oracle/tshark.ts";
+import { checkWithTshark } from "./tshark-check.ts";
 
 const MLAG = fileURLToPath(new URL("../../examples/mlag.yaml", import.meta.url));
 const PROBES = [
@@ -141,5 +148,32 @@ describe("failures in an MLAG design (vnet run)", () => {
     const a = run(faults, 5e9).r;
     const b = run(faults, 5e9).r;
     expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+  });
+});
+
+describe("LACPDUs and MLAG messages on the wire", () => {
+  it("are captured on every bundle's cables, decode as LACP, and tshark finds nothing malformed", () => {
+    const net = Network.fromText(readFileSync(MLAG, "utf8"), "mlag.yaml");
+    net.startCaptures();
+    net.run({ durationNs: 2.5e9, probes: [["web1", "web2"]] });
+    const dir = mkdtempSync(join(tmpdir(), "vnet-mlag-"));
+    try {
+      writeCaptures(net, dir);
+      let lacp = 0;
+      let mlag = 0;
+      for (const f of net.captures())
+        for (const r of captureRecords(f.bytes)) {
+          const layers = decodeFrame(r.data);
+          expect(layers.some((l) => l.layer === "error")).toBe(false);
+          if (layers.some((l) => l.layer === "lacp")) lacp++;
+          if ((layers[0] as { etherType?: number }).etherType === 0x88b5) mlag++;
+        }
+      // Fast rate: one LACPDU a second each way on each of the 12 bundle cables.
+      expect(lacp).toBeGreaterThanOrEqual(2 * 12 * 2);
+      expect(mlag).toBeGreaterThan(0);
+      if (hasTshark()) checkWithTshark(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
