@@ -208,7 +208,7 @@ export interface PingAllResult {
   failures: PingAllFailure[];
 }
 
-export const SHOW_WHATS = ["fdb", "arp", "ports", "counters", "lacp", "teaming"] as const;
+export const SHOW_WHATS = ["fdb", "arp", "ports", "counters", "lacp", "teaming", "stp"] as const;
 export type ShowWhat = (typeof SHOW_WHATS)[number];
 
 /**
@@ -997,7 +997,39 @@ export class Network {
         return this.lacpRows(isWanted, now);
       case "teaming":
         return this.teamingRows(isWanted);
+      case "stp":
+        return this.stpRows(isWanted);
     }
+  }
+
+  /**
+   * One row per port of every switch running spanning tree: its bridge and the root, the port's
+   * role and state, edge, path cost, the designated bridge and port on its link, and why (as
+   * `show spanning-tree` or `mstpctl showport`).
+   */
+  private stpRows(isWanted: (d: string) => boolean): Record<string, string | number | null>[] {
+    const rows: Record<string, string | number | null>[] = [];
+    for (const d of this.world.devices) {
+      if (!(d instanceof PhysicalSwitch) || !isWanted(d.name)) continue;
+      const st = d.stpStatus();
+      if (st === null) continue;
+      for (const p of st.ports)
+        rows.push({
+          device: d.name,
+          port: p.port,
+          bridge: st.bridgeId,
+          root: st.isRoot ? "this bridge" : st.rootId,
+          rootCost: st.rootPathCost,
+          role: p.role,
+          state: p.isErrDisabled ? "err-disabled" : p.state,
+          edge: p.isEdge ? "yes" : "no",
+          cost: p.pathCost,
+          designatedBridge: p.designatedBridge,
+          designatedPort: p.designatedPort,
+          why: p.why,
+        });
+    }
+    return rows;
   }
 
   /**

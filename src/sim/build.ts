@@ -22,7 +22,7 @@ import { SviRouter } from "../dataplane/router.ts";
 import { PhysicalSwitch } from "../dataplane/switch.ts";
 import { Vm } from "../dataplane/vm.ts";
 import { Vswitch } from "../dataplane/vswitch.ts";
-import type { TeamingSpec, Topology, VmSpec } from "../model/types.ts";
+import type { SwitchPortSpec, SwitchSpec, TeamingSpec, Topology, VmSpec } from "../model/types.ts";
 import type { LinkEnd } from "./link.ts";
 import { World } from "./world.ts";
 
@@ -53,6 +53,31 @@ function portNamer(device: Device, extra: Map<number, string>): (port: number) =
   return (port) => extra.get(port) ?? device.portNames[port] ?? `port${port}`;
 }
 
+/**
+ * A switch port's spanning-tree settings: edge and BPDU guard as normalized, and its speed for
+ * the path cost from the cables (a LAG: its members' together).
+ */
+function stpPortOptions(
+  topology: Topology,
+  sw: SwitchSpec,
+  port: SwitchPortSpec,
+): { isEdge: boolean; hasBpduGuard: boolean; speedBps?: number } {
+  const members =
+    port.lag === undefined ? [port.name] : (sw.lags.find((l) => l.name === port.lag)?.members ?? []);
+  let speedBps = 0;
+  for (const m of members) {
+    const link = topology.links.find(
+      (l) => (l.a.node === sw.name && l.a.port === m) || (l.b.node === sw.name && l.b.port === m),
+    );
+    if (link !== undefined) speedBps += link.bandwidthBps;
+  }
+  return {
+    isEdge: port.isEdge ?? false,
+    hasBpduGuard: port.hasBpduGuard ?? false,
+    ...(speedBps > 0 ? { speedBps } : {}),
+  };
+}
+
 export function buildWorld(topology: Topology, options: BuildOptions = {}): BuiltNetwork {
   const world = new World({ seed: options.seed ?? 1 });
   const built: BuiltNetwork = { world, vms: new Map(), switches: new Map(), macTables: [], arpCaches: [] };
@@ -70,14 +95,16 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
           .filter((p) => p.lag === undefined || sw.lags.find((l) => l.name === p.lag)?.members[0] === p.name)
           .map((p) => {
             const name = p.lag ?? p.name;
+            const stp = sw.stp === null ? {} : stpPortOptions(topology, sw, p);
             return p.mode === "access"
-              ? { name, mode: "access" as const, vlan: p.vlan, stormControl: p.stormControl }
+              ? { name, mode: "access" as const, vlan: p.vlan, stormControl: p.stormControl, ...stp }
               : {
                   name,
                   mode: "trunk" as const,
                   vlans: p.vlans,
                   nativeVlan: p.nativeVlan,
                   stormControl: p.stormControl,
+                  ...stp,
                 };
           }),
         lags: sw.lags.map((l) => ({
@@ -90,6 +117,7 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
         sviVlans: sw.gateway.map((g) => g.vid),
         macTableSize: sw.macTableSize,
         macAgingNs: sw.macAgingSec * 1e9,
+        stp: sw.stp === null ? null : { mode: sw.stp.mode, priority: sw.stp.priority },
       }),
     );
     built.switches.set(sw.name, dev);
