@@ -58,19 +58,14 @@ function portNamer(device: Device, extra: Map<number, string>): (port: number) =
  * the path cost from the cables (a LAG: its members' together).
  */
 function stpPortOptions(
-  topology: Topology,
+  speedOf: Map<string, number>,
   sw: SwitchSpec,
   port: SwitchPortSpec,
 ): { isEdge: boolean; hasBpduGuard: boolean; speedBps?: number } {
   const members =
     port.lag === undefined ? [port.name] : (sw.lags.find((l) => l.name === port.lag)?.members ?? []);
   let speedBps = 0;
-  for (const m of members) {
-    const link = topology.links.find(
-      (l) => (l.a.node === sw.name && l.a.port === m) || (l.b.node === sw.name && l.b.port === m),
-    );
-    if (link !== undefined) speedBps += link.bandwidthBps;
-  }
+  for (const m of members) speedBps += speedOf.get(`${sw.name}:${m}`) ?? 0;
   return {
     isEdge: port.isEdge ?? false,
     hasBpduGuard: port.hasBpduGuard ?? false,
@@ -83,6 +78,18 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
   const built: BuiltNetwork = { world, vms: new Map(), switches: new Map(), macTables: [], arpCaches: [] };
   /** Cable ends: "node:port" -> the device port behind it. */
   const cableEnds = new Map<string, { device: Device; port: number }>();
+  /** Cable ends: "node:port" -> the link's bandwidth, built once when an RSTP switch needs it. */
+  let speeds: Map<string, number> | null = null;
+  const cableSpeeds = (): Map<string, number> => {
+    if (speeds === null) {
+      speeds = new Map();
+      for (const l of topology.links) {
+        speeds.set(`${l.a.node}:${l.a.port}`, l.bandwidthBps);
+        speeds.set(`${l.b.node}:${l.b.port}`, l.bandwidthBps);
+      }
+    }
+    return speeds;
+  };
 
   for (const sw of topology.switches) {
     const dev = world.add(
@@ -95,7 +102,7 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
           .filter((p) => p.lag === undefined || sw.lags.find((l) => l.name === p.lag)?.members[0] === p.name)
           .map((p) => {
             const name = p.lag ?? p.name;
-            const stp = sw.stp === null ? {} : stpPortOptions(topology, sw, p);
+            const stp = sw.stp === null ? {} : stpPortOptions(cableSpeeds(), sw, p);
             return p.mode === "access"
               ? { name, mode: "access" as const, vlan: p.vlan, stormControl: p.stormControl, ...stp }
               : {
