@@ -366,6 +366,11 @@ export class PhysicalSwitch implements Device, SviHost {
 
   start(nowNs: number): void {
     if (this.lags.some((l) => l.lacp !== null)) this.runLacp(nowNs);
+    this.startProtocols(nowNs);
+  }
+
+  /** Spanning tree, also when the world starts quietly (`start` is not called then). */
+  startProtocols(nowNs: number): void {
     if (this.stp !== null) this.startStp(nowNs);
   }
 

@@ -69,6 +69,12 @@ describe("a ring of three RSTP switches", () => {
     expect(net.pingAll().lossPercent).toBe(0);
   });
 
+  it("runs spanning tree also when the world starts quietly (no announcements, large networks)", () => {
+    const net = Network.fromText(readFileSync(RING, "utf8"), "rstp-ring.yaml", { isAnnouncing: false });
+    expect(coreRoles(net)).toContain("tor2 eth50 alternate discarding");
+    expect(net.pingAll().lossPercent).toBe(0);
+  });
+
   it("show stp explains each port: bridge, root, role, state, edge, cost, designated bridge, why", () => {
     const rows = ring().show("stp", "tor2");
     expect(rows.map((r) => r.port)).toEqual(["eth49", "eth50", "eth5"]);
