@@ -212,7 +212,7 @@ export interface PingAllResult {
   failures: PingAllFailure[];
 }
 
-export const SHOW_WHATS = ["fdb", "arp", "ports", "counters", "lacp", "teaming", "mlag"] as const;
+export const SHOW_WHATS = ["fdb", "arp", "ports", "counters", "lacp", "teaming", "mlag", "stp"] as const;
 export type ShowWhat = (typeof SHOW_WHATS)[number];
 
 /**
@@ -1498,7 +1498,39 @@ export class Network {
         return this.teamingRows(isWanted);
       case "mlag":
         return this.mlagRows(isWanted);
+      case "stp":
+        return this.stpRows(isWanted);
     }
+  }
+
+  /**
+   * One row per port of every switch running spanning tree: its bridge and the root, the port's
+   * role and state, edge, path cost, the designated bridge and port on its link, and why (as
+   * `show spanning-tree` or `mstpctl showport`).
+   */
+  private stpRows(isWanted: (d: string) => boolean): Record<string, string | number | null>[] {
+    const rows: Record<string, string | number | null>[] = [];
+    for (const d of this.world.devices) {
+      if (!(d instanceof PhysicalSwitch) || !isWanted(d.name)) continue;
+      const st = d.stpStatus();
+      if (st === null) continue;
+      for (const p of st.ports)
+        rows.push({
+          device: d.name,
+          port: p.port,
+          bridge: st.bridgeId,
+          root: st.isRoot ? "this bridge" : st.rootId,
+          rootCost: st.rootPathCost,
+          role: p.role,
+          state: p.isErrDisabled ? "err-disabled" : p.state,
+          edge: p.isEdge ? "yes" : "no",
+          cost: p.pathCost,
+          designatedBridge: p.designatedBridge,
+          designatedPort: p.designatedPort,
+          why: p.why,
+        });
+    }
+    return rows;
   }
 
   /**

@@ -170,6 +170,7 @@ describe("vnet schema", () => {
       "switches",
       "servers",
       "links",
+      "mlag",
       "faults",
     ]);
     expect(s.additionalProperties).toBe(false);

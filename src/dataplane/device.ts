@@ -58,6 +58,11 @@ export interface Device {
   bind(env: DeviceEnv): void;
   /** Called once when the world starts (gratuitous ARP, timers). */
   start(nowNs: number): void;
+  /**
+   * Optional: starts only what keeps the network whole (LACP, MLAG, spanning tree), for a world that starts
+   * quietly without `start` (no announcements); `start` does it too, once.
+   */
+  startProtocols?(nowNs: number): void;
   receive(port: number, frame: Frame, nowNs: number): void;
   /**
    * Optional: the world tells the device that the link at `port` went down or came up (a cable

@@ -17,6 +17,12 @@
  * The switch's own MAC is the source of every frame its SVIs send. It is a static entry on an
  * internal port in every VLAN with an SVI, so it is never learned onto (moved to) a front port;
  * a frame arriving on a front port with that source is a loop or an impostor and is dropped.
+ *
+ * With `stp: { mode: "rstp" }` the switch runs one RSTP engine (rstp.ts) over its logical ports
+ * (a LAG is one spanning-tree port) and its port states gate the dataplane (802.1Q 8.4): a
+ * discarding port takes in no data frame and sends none, a learning port learns from what
+ * arrives but forwards nothing, only forwarding ports are flooded to or chosen for a learned
+ * destination. BPDUs go to the engine instead of being refused; without STP nothing changes.
  */
 
 import { formatMac, isMulticastMac, type Mac, readMac } from "../wire/addr.ts";
@@ -24,6 +30,7 @@ import { WireError } from "../wire/error.ts";
 import { ETHERNET_HEADER_LEN, EtherType } from "../wire/ethernet.ts";
 import { Lacp, type LacpRepr } from "../wire/lacp.ts";
 import { ETHERTYPE_MLAG, MLAG_ORPHAN, MlagCodec, type MlagMessage, mlagMessageLength } from "../wire/mlag.ts";
+import { formatStpFlags, STP_FRAME_LEN, Stp, type StpRepr } from "../wire/stp.ts";
 import { isVlanTpid, VLAN_TAG_LEN, Vlan } from "../wire/vlan.ts";
 import { Bundle, type LagHash, lagHash } from "./bundle.ts";
 import { checkUnicastMac, checkVid, DeviceConfigError } from "./config-error.ts";
@@ -42,6 +49,7 @@ import {
 } from "./mac-table.ts";
 import { MlagEngine, type MlagEvent } from "./mlag.ts";
 import { PortCore } from "./port-core.ts";
+import { formatBridgeId, Rstp, type RstpEvent, type RstpStatus } from "./rstp.ts";
 import {
   isBroadcastAt,
   STORM_DROP_CODES,
@@ -73,6 +81,13 @@ export const SwitchDrop = {
   badMlag: "bad-mlag-message",
   mlagSuspended: "mlag-suspended",
   mlagPeerServed: "mlag-peer-delivered",
+  /** RSTP: the port (in or out) is discarding: an alternate or backup port, or not yet agreed. */
+  stpDiscarding: "stp-discarding",
+  /** RSTP: the ingress port is learning: the source is learned, the frame not forwarded. */
+  stpLearning: "stp-learning",
+  /** RSTP: BPDU guard shut the port when a BPDU arrived on it. */
+  errDisabled: "err-disabled",
+  badBpdu: "bad-bpdu",
 } as const;
 
 export type SwitchPortConfig = (
@@ -82,7 +97,26 @@ export type SwitchPortConfig = (
 ) & {
   /** Ingress limits on what this port's frames may make the switch flood. */
   stormControl?: StormControlConfig | null;
+  /** RSTP: a port to hosts, never to a bridge: it forwards at once (802.1D AdminEdge). */
+  isEdge?: boolean;
+  /** RSTP: err-disable the port when a BPDU arrives on it. */
+  hasBpduGuard?: boolean;
+  /** RSTP: the port's speed for its path cost (a LAG: its members' total); default 10 Gb/s. */
+  speedBps?: number;
 };
+
+/** Spanning tree on the switch (`stp:` of the topology); only RSTP is run. */
+export interface SwitchStpConfig {
+  mode: "rstp";
+  /** Bridge priority, a multiple of 4096 in 0..61440 (default 32768); lowest becomes the root. */
+  priority?: number;
+  helloTimeS?: number;
+  maxAgeS?: number;
+  forwardDelayS?: number;
+}
+
+/** An RSTP event of the switch, its ports by name (for timelines). */
+export type SwitchStpEvent = RstpEvent<string>;
 
 /**
  * A link aggregation group: member front ports that act as the one port `name` (configured in
@@ -132,6 +166,8 @@ export interface SwitchOptions {
   macTableSize?: number;
   macAgingNs?: number;
   processingDelayNs?: number;
+  /** Spanning tree; null or absent: none (a loop storms, so the loader refuses one). */
+  stp?: SwitchStpConfig | null;
 }
 
 /** A logical port: a front port, or a LAG over several. Learning and flooding are on these. */
@@ -162,6 +198,13 @@ interface Lag {
 
 /** IEEE 802.1Q reserved group addresses 01-80-C2-00-00-00..0F: link-local, never forwarded. */
 const RESERVED_HI = 0x0180c2;
+
+/** A logical port's RSTP state as the hot path reads it (`stpState`). */
+const STP_DISCARDING = 0;
+const STP_LEARNING = 1;
+const STP_FORWARDING = 2;
+/** A port's default speed for its RSTP path cost: 10 Gb/s, cost 2000 (802.1D Table 17-3). */
+const DEFAULT_STP_SPEED_BPS = 10e9;
 
 export class PhysicalSwitch implements Device, SviHost {
   readonly kind = "switch" as const;
@@ -200,6 +243,19 @@ export class PhysicalSwitch implements Device, SviHost {
   private lacpTimerAtNs = Number.POSITIVE_INFINITY;
   /** Called when LACP lets a member in or takes it out of its LAG (for timelines). */
   onLacpChange: ((lag: string, member: string, isEnabled: boolean, nowNs: number) => void) | null = null;
+  /** The RSTP engine over the logical ports (handle = logical port), or null without STP. */
+  private readonly stp: Rstp<number> | null = null;
+  /** Per logical port (and the SVIs' internal port, always forwarding): STP_DISCARDING.. */
+  private readonly stpState: Uint8Array;
+  /** Per logical port: 1 while BPDU guard holds it err-disabled. */
+  private readonly stpErrDisabled: Uint8Array;
+  private readonly stpPorts: { isEdge: boolean; hasBpduGuard: boolean; speedBps: number }[];
+  /** Ports are registered with the engine at `start` (BPDUs need the env). */
+  private isStpStarted = false;
+  private stpTimer = -1;
+  private stpTimerAtNs = Number.POSITIVE_INFINITY;
+  /** Called with every RSTP event (roles, states, topology changes, BPDU guard), ports by name. */
+  onStpEvent: ((event: SwitchStpEvent) => void) | null = null;
 
   constructor(options: SwitchOptions) {
     this.name = options.name;
@@ -322,6 +378,15 @@ export class PhysicalSwitch implements Device, SviHost {
         });
       lag.lacp = engine;
     });
+    this.stpState = new Uint8Array(this.ports.length + 1).fill(STP_FORWARDING);
+    this.stpErrDisabled = new Uint8Array(this.ports.length);
+    this.stpPorts = options.ports.map((p, logical) => ({
+      isEdge: p.isEdge ?? false,
+      hasBpduGuard: p.hasBpduGuard ?? false,
+      // A LAG's speed is its members' together (802.1AX; the path cost of an aggregate).
+      speedBps: p.speedBps ?? DEFAULT_STP_SPEED_BPS * (this.ports[logical].lag?.bundle.members.length ?? 1),
+    }));
+    if (options.stp !== undefined && options.stp !== null) this.stp = this.createStp(options.stp);
     this.mlagIdOf = new Int32Array(this.ports.length + 1).fill(-1);
     const mlag = options.mlag ?? null;
     if (mlag !== null) this.setUpMlag(mlag);
@@ -537,12 +602,21 @@ export class PhysicalSwitch implements Device, SviHost {
   }
 
   start(nowNs: number): void {
+    this.startProtocols(nowNs);
+  }
+
+  /**
+   * LACP, MLAG and spanning tree, also when the world starts quietly (`start` is not called
+   * then): without them no LAG forms and every STP port stays discarding.
+   */
+  startProtocols(nowNs: number): void {
     if (this.lags.some((l) => l.lacp !== null)) this.runLacp(nowNs);
     for (const lag of this.lags) if (lag.lacp === null) this.lagChanged(lag, nowNs);
     if (this.mlag !== null) {
       this.mlag.start(nowNs);
       this.armMlag(nowNs);
     }
+    if (this.stp !== null) this.startStp(nowNs);
   }
 
   /** Connects the router behind the SVIs. */
@@ -601,6 +675,7 @@ export class PhysicalSwitch implements Device, SviHost {
     const lag = this.ports[logical].lag;
     if (lag === null) {
       if (!isUp) this.macTable.flushPort(logical);
+      this.stpCarrier(logical, nowNs);
       return;
     }
     lag.bundle.setMemberUp(port, isUp);
@@ -610,6 +685,7 @@ export class PhysicalSwitch implements Device, SviHost {
     }
     if (lag.bundle.activeCount === 0) this.macTable.flushPort(logical);
     this.lagChanged(lag, nowNs);
+    this.stpCarrier(logical, nowNs);
   }
 
   /** LACP state of every LAG running it (`vnet show lacp`). */
@@ -704,6 +780,10 @@ export class PhysicalSwitch implements Device, SviHost {
         () =>
           `dropped: ${this.portNames[port]} is not collecting in ${p.name} (${this.memberWhy(lag, port, nowNs)})`,
       );
+      return;
+    }
+    if (this.stpState[logical] === STP_DISCARDING) {
+      this.dropStp(port, logical, logical, frame, nowNs, null);
       return;
     }
     const type = (b[s + 12] << 8) | b[s + 13];
@@ -841,6 +921,10 @@ export class PhysicalSwitch implements Device, SviHost {
             : `not learned: ${formatMac(src)} (table full of static entries)`;
       core.record(nowNs, frame, port, null, vid, "receive", reason);
     }
+    if (this.stpState[logical] === STP_LEARNING) {
+      this.dropStp(port, logical, logical, frame, nowNs, vid);
+      return;
+    }
     this.forward(port, logical, frame, nowNs, vid);
   }
 
@@ -929,6 +1013,8 @@ export class PhysicalSwitch implements Device, SviHost {
       core.drop(inPort, frame, nowNs, vid, isLag ? SwitchDrop.lagDown : SwitchDrop.portDown, () =>
         isLag ? `dropped: no member of ${name} can carry traffic` : `dropped: ${name} is down`,
       );
+    } else if (this.stpState[q] !== STP_FORWARDING) {
+      this.dropStp(inPort, inLogical, q, frame, nowNs, vid);
     } else {
       this.outLogical[0] = q;
       const isTracing = core.isTracing;
@@ -957,7 +1043,7 @@ export class PhysicalSwitch implements Device, SviHost {
     let servedByPeer = 0;
     for (let i = 0; i < members.length; i++) {
       const m = members[i];
-      if (m === inLogical || !this.isLogicalUp(m)) continue;
+      if (m === inLogical || !this.isLogicalUp(m) || this.stpState[m] !== STP_FORWARDING) continue;
       if (isFromPeer && this.mlagIdOf[m] >= 0 && (this.mlag as MlagEngine).isPeerHalfUp(this.mlagIdOf[m])) {
         servedByPeer++;
         continue;
@@ -1125,6 +1211,10 @@ export class PhysicalSwitch implements Device, SviHost {
     const core = this.core;
     const b = frame.buf;
     const s = frame.start;
+    if (this.stp !== null && b[s + 5] === 0x00 && Stp.isStpFrame(b, s)) {
+      this.receiveBpdu(port, p, frame, nowNs);
+      return;
+    }
     const isLacp = b[s + 5] === 0x02 && Lacp.isLacpFrame(b, s);
     if (!isLacp) {
       core.drop(
@@ -1195,6 +1285,7 @@ export class PhysicalSwitch implements Device, SviHost {
       }
       if (changed && bundle.activeCount === 0) this.macTable.flushPort(this.logicalOf[bundle.members[0]]);
       if (changed) this.lagChanged(lag, nowNs);
+      if (changed) this.stpCarrier(this.logicalOf[bundle.members[0]], nowNs);
       next = Math.min(next, engine.nextTimerNs());
     }
     this.armLacp(next, nowNs);
@@ -1233,5 +1324,228 @@ export class PhysicalSwitch implements Device, SviHost {
     if (lag.lacp === null) return "static LAG";
     const st = lag.lacp.status(nowNs).find((m) => m.member === port);
     return st?.why ?? "LACP has not enabled it yet";
+  }
+
+  // ---- spanning tree (RSTP) ----------------------------------------------------------------
+
+  private createStp(c: SwitchStpConfig): Rstp<number> {
+    if (c.mode !== "rstp")
+      throw new DeviceConfigError(
+        "bad-value",
+        `switch ${this.name}: stp mode ${String(c.mode)}; only rstp runs`,
+      );
+    if (this.ports.length > 4095)
+      throw new DeviceConfigError("bad-port", `switch ${this.name}: RSTP numbers at most 4095 ports`);
+    let engine: Rstp<number>;
+    try {
+      engine = new Rstp<number>(
+        {
+          bridgeMac: this.mac,
+          priority: c.priority,
+          helloTimeS: c.helloTimeS,
+          maxAgeS: c.maxAgeS,
+          forwardDelayS: c.forwardDelayS,
+        },
+        {
+          send: (logical, bpdu) => this.sendBpdu(logical, bpdu),
+          onEvent: (e) => this.stpEvent(e),
+          flush: (logicals) => {
+            for (const l of logicals) this.macTable.flushPort(l);
+          },
+        },
+      );
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      throw new DeviceConfigError("bad-value", `switch ${this.name}: ${e.message}`);
+    }
+    // Nothing passes a front port until the engine says so; the SVIs are inside the bridge.
+    this.stpState.fill(STP_DISCARDING, 0, this.ports.length);
+    return engine;
+  }
+
+  /** Registers every logical port with the engine (port number = logical index + 1). */
+  private startStp(nowNs: number): void {
+    const stp = this.stp as Rstp<number>;
+    if (this.isStpStarted) return;
+    this.isStpStarted = true;
+    for (let l = 0; l < this.ports.length; l++) {
+      const c = this.stpPorts[l];
+      stp.addPort(
+        l,
+        {
+          portNumber: l + 1,
+          isEdge: c.isEdge,
+          hasBpduGuard: c.hasBpduGuard,
+          speedBps: c.speedBps,
+          isUp: this.isLogicalUp(l),
+        },
+        nowNs,
+      );
+    }
+    this.runStp(nowNs);
+  }
+
+  /** A logical port's carrier for the engine: a LAG is up while any member distributes. */
+  private stpCarrier(logical: number, nowNs: number): void {
+    if (this.stp === null || !this.isStpStarted) return;
+    this.stp.setPortUp(logical, this.isLogicalUp(logical), nowNs);
+    this.runStp(nowNs);
+  }
+
+  /** Runs what is due in the engine and re-arms its one timer (as `runLacp` does for LACP). */
+  private runStp(nowNs: number): void {
+    const stp = this.stp;
+    if (stp === null || !this.isStpStarted) return;
+    stp.run(nowNs);
+    const atNs = stp.nextTimerNs();
+    const env = this.env;
+    if (env === null || atNs === this.stpTimerAtNs) return;
+    if (this.stpTimer >= 0) env.cancelTimer(this.stpTimer);
+    this.stpTimer = -1;
+    this.stpTimerAtNs = atNs;
+    if (atNs === Number.POSITIVE_INFINITY) return;
+    this.stpTimer = env.setTimer(Math.max(0, atNs - nowNs), (t) => {
+      this.stpTimer = -1;
+      this.stpTimerAtNs = Number.POSITIVE_INFINITY;
+      this.runStp(t);
+    });
+  }
+
+  /** A BPDU out of a logical port: a LAG sends it on one distributing member. */
+  private sendBpdu(logical: number, bpdu: StpRepr): void {
+    if (this.env === null) return;
+    const p = this.ports[logical];
+    const dp = p.lag === null ? p.devicePort : p.lag.bundle.chooseOutput(0);
+    if (dp < 0 || !this.isPortUp[dp]) return;
+    const f = Frame.alloc(STP_FRAME_LEN);
+    Stp.emitFrame(bpdu, f.buf, f.start, this.mac);
+    this.core.transmit(dp, f);
+  }
+
+  /** A BPDU for the engine (STP is on): parsed, traced, handed over. */
+  private receiveBpdu(port: number, p: Port, frame: Frame, nowNs: number): void {
+    const core = this.core;
+    const logical = this.logicalOf[port];
+    if (p.lag !== null && !p.lag.bundle.isAdmissible(port)) {
+      const lag = p.lag;
+      core.drop(
+        port,
+        frame,
+        nowNs,
+        null,
+        SwitchDrop.notCollecting,
+        () =>
+          `BPDU refused: ${this.portNames[port]} is not collecting in ${p.name} (${this.memberWhy(lag, port, nowNs)})`,
+      );
+      return;
+    }
+    let bpdu: StpRepr;
+    try {
+      // The frame's own end bounds the parse (the buffer may be larger).
+      bpdu = Stp.parseFrame(frame.buf.subarray(0, frame.end), frame.start);
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      core.drop(port, frame, nowNs, null, SwitchDrop.badBpdu, () => `BPDU refused: ${e.message}`);
+      return;
+    }
+    if (this.stpErrDisabled[logical] === 1) {
+      core.drop(
+        port,
+        frame,
+        nowNs,
+        null,
+        SwitchDrop.errDisabled,
+        () => `BPDU refused: ${p.name} is err-disabled (BPDU guard)`,
+      );
+      return;
+    }
+    if (core.isTracing) {
+      const what =
+        bpdu.type === "tcn"
+          ? "TCN (802.1D STP, ignored: RSTP only)"
+          : `${bpdu.type === "rst" ? "RST" : "config (802.1D STP, ignored: RSTP only)"} from ${formatBridgeId(bpdu.bridgeId)} port ${bpdu.portId.priority}.${bpdu.portId.number}, root ${formatBridgeId(bpdu.rootId)} cost ${bpdu.rootPathCost}, ${formatStpFlags(bpdu.flags, bpdu.type === "rst")}`;
+      core.record(nowNs, frame, port, null, null, "deliver", `BPDU for ${p.name}: ${what}`);
+    }
+    if (!this.isStpStarted) return;
+    (this.stp as Rstp<number>).receive(logical, bpdu, nowNs);
+    this.runStp(nowNs);
+  }
+
+  /**
+   * A data frame stopped by spanning tree: `blocked` (the ingress or the egress logical port) is
+   * discarding, learning or err-disabled. Codes and counters as every other drop.
+   */
+  private dropStp(
+    inPort: number,
+    inLogical: number,
+    blocked: number,
+    frame: Frame,
+    nowNs: number,
+    vid: number | null,
+  ): void {
+    const state = this.stpState[blocked];
+    const isErr = this.stpErrDisabled[blocked] === 1;
+    const code = isErr
+      ? SwitchDrop.errDisabled
+      : state === STP_LEARNING && blocked === inLogical
+        ? SwitchDrop.stpLearning
+        : SwitchDrop.stpDiscarding;
+    this.core.drop(inPort, frame, nowNs, vid, code, () => {
+      const name = this.ports[blocked].name;
+      if (isErr) return `dropped: ${name} is err-disabled (BPDU guard)`;
+      const role = (this.stp as Rstp<number>).role(blocked);
+      const stateText = state === STP_LEARNING ? "learning" : "discarding";
+      return code === SwitchDrop.stpLearning
+        ? `dropped: ${name} is learning (RSTP ${role}): source learned, frame not forwarded`
+        : `dropped: ${name} is ${stateText} (RSTP ${role})`;
+    });
+  }
+
+  /** Keeps the hot path's view of port states, then passes the event on with port names. */
+  private stpEvent(e: RstpEvent<number>): void {
+    if (e.kind === "state")
+      this.stpState[e.port] =
+        e.to === "forwarding" ? STP_FORWARDING : e.to === "learning" ? STP_LEARNING : STP_DISCARDING;
+    else if (e.kind === "bpdu-guard") this.stpErrDisabled[e.port] = 1;
+    const hook = this.onStpEvent;
+    if (hook === null) return;
+    const name = (l: number) => this.ports[l].name;
+    switch (e.kind) {
+      case "topology-change":
+        hook({ ...e, port: name(e.port), flushPorts: e.flushPorts.map(name) });
+        return;
+      case "new-root":
+        hook({ ...e, rootPort: e.rootPort === null ? null : name(e.rootPort) });
+        return;
+      default:
+        hook({ ...e, port: name(e.port) } as SwitchStpEvent);
+    }
+  }
+
+  /** Whether the switch runs spanning tree. */
+  get isStpOn(): boolean {
+    return this.stp !== null;
+  }
+
+  /** Spanning-tree state (`vnet show stp`), ports by name; null without STP. */
+  stpStatus(): RstpStatus<string> | null {
+    const stp = this.stp;
+    if (stp === null) return null;
+    const st = stp.status();
+    return {
+      ...st,
+      rootPort: st.rootPort === null ? null : this.ports[st.rootPort].name,
+      ports: st.ports.map((p) => ({ ...p, port: this.ports[p.port].name })),
+    };
+  }
+
+  /** Brings a port that BPDU guard err-disabled back (as `errdisable recovery` or shut/no shut). */
+  reenableStpPort(name: string, nowNs: number): void {
+    const logical = this.ports.findIndex((p) => p.name === name);
+    if (this.stp === null || logical < 0)
+      throw new DeviceConfigError("bad-port", `switch ${this.name}: no spanning-tree port ${name}`);
+    this.stpErrDisabled[logical] = 0;
+    this.stp.reenablePort(logical, nowNs);
+    this.runStp(nowNs);
   }
 }

@@ -335,6 +335,11 @@ export class Vswitch implements Device {
   }
 
   start(nowNs: number): void {
+    this.startProtocols(nowNs);
+  }
+
+  /** LACP on the uplinks, also when the world starts quietly (`start` is not called then). */
+  startProtocols(nowNs: number): void {
     if (this.lacp !== null) this.runLacp(nowNs);
   }
 

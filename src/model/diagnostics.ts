@@ -66,7 +66,8 @@ export type DiagnosticCode =
   | "subnet-mismatch"
   | "vlan-mismatch"
   | "uncabled"
-  | "vlan-hopping-risk";
+  | "vlan-hopping-risk"
+  | "stp-config";
 
 export interface Diagnostic {
   code: DiagnosticCode;

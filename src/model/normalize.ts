@@ -135,6 +135,13 @@ interface Attachment {
   vid: number | null;
 }
 
+/** "a", "a and b", "a, b and c". */
+function andList(items: readonly string[]): string {
+  return items.length <= 1
+    ? items.join("")
+    : `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
+}
+
 function showIp(ip: Ipv4, prefixLen?: number): string {
   return prefixLen === undefined ? formatIpv4(ip) : `${formatIpv4(ip)}/${prefixLen}`;
 }
@@ -202,6 +209,8 @@ class Normalizer {
   private readonly vswitchSpecs = new Map<string, VswitchSpec>();
   /** Per VLAN, the switch cables that carry it (set by `checkLayer2`). */
   private vlanGraphs: VlanGraphs | null = null;
+  /** VLANs with a loop that was refused (a switch on it runs no spanning tree). */
+  private readonly refusedLoopVlans = new Set<number>();
 
   constructor(
     private readonly file: TopologyFile,
@@ -312,6 +321,7 @@ class Normalizer {
         mac: 0,
         macTableSize: sw.macTableSize ?? SWITCHING_DEFAULTS.macTableSize,
         macAgingSec: sw.macAgingSec ?? SWITCHING_DEFAULTS.macAgingSec,
+        stp: sw.stp === undefined ? null : { mode: sw.stp.mode, priority: sw.stp.priority ?? 32768 },
       };
       this.mac([...path, "mac"], sw.mac, `switch/${name}`, (m) => {
         spec.mac = m;
@@ -340,6 +350,7 @@ class Normalizer {
       }
     }
 
+    this.stpPorts(switches, links, linkIndexes);
     this.checkLayer2(switches, links, linkIndexes, portConfigured);
     this.assignMacs();
     const faults = this.faults(this.file.faults ?? [], links);
@@ -1649,6 +1660,57 @@ class Normalizer {
     }
   }
 
+  /**
+   * Spanning-tree port settings: on a switch that runs it, every port gets `isEdge` (as
+   * configured; unset, a port cabled to a server is an edge port, since a vswitch neither speaks
+   * nor forwards BPDUs, which is what automatic edge detection would find) and `hasBpduGuard`.
+   * `edge`/`bpduGuard` on a switch without `stp`, and an edge port cabled to another switch, are
+   * reported.
+   */
+  private stpPorts(switches: SwitchSpec[], links: LinkSpec[], linkIndexes: number[]): void {
+    const switchesIn = this.file.switches ?? {};
+    const far = new Map<string, { node: string; port: string; linkIndex: number }>();
+    links.forEach((l, k) => {
+      far.set(`${l.a.node}:${l.a.port}`, { ...l.b, linkIndex: linkIndexes[k] });
+      far.set(`${l.b.node}:${l.b.port}`, { ...l.a, linkIndex: linkIndexes[k] });
+    });
+    for (const sw of switches) {
+      const portsIn = switchesIn[sw.name]?.ports ?? {};
+      const warned = new Set<string>();
+      for (const spec of sw.ports) {
+        // A LAG member carries its LAG's configuration (ports.LAG).
+        const cfgName = spec.lag ?? spec.name;
+        const cfg = portsIn[cfgName];
+        const path = ["switches", sw.name, "ports", cfgName];
+        if (sw.stp === null) {
+          for (const key of ["edge", "bpduGuard"] as const) {
+            if (cfg?.[key] === undefined || warned.has(`${cfgName}.${key}`)) continue;
+            warned.add(`${cfgName}.${key}`);
+            this.warn(
+              "stp-config",
+              [...path, key],
+              `${key} has no effect: ${sw.name} runs no spanning tree (add stp: { mode: rstp } to the switch)`,
+              "key",
+            );
+          }
+          continue;
+        }
+        const peer = far.get(`${sw.name}:${spec.name}`);
+        const peerKind = peer === undefined ? undefined : this.nodes.get(peer.node)?.kind;
+        spec.isEdge = cfg?.edge ?? peerKind === "server";
+        spec.hasBpduGuard = cfg?.bpduGuard ?? false;
+        if (cfg?.edge === true && peerKind === "switch" && peer !== undefined && !warned.has(cfgName)) {
+          warned.add(cfgName);
+          this.warn(
+            "stp-config",
+            [...path, "edge"],
+            `${sw.name}:${spec.name} is an edge port but is cabled to the switch ${peer.node} (${peer.node}:${peer.port}): an edge port forwards at once, before spanning tree has checked for a loop, until a BPDU from ${peer.node} takes the edge role away; drop edge: true on ports between switches`,
+          );
+        }
+      }
+    }
+  }
+
   private checkLayer2(
     switches: SwitchSpec[],
     links: LinkSpec[],
@@ -1692,12 +1754,25 @@ class Normalizer {
       (sw, port) => portOf(sw, port)?.spec,
     );
     this.vlanGraphs = vlanGraphs;
-    for (const { loop, vlans } of vlanGraphs.loops())
+    // A loop whose switches all run spanning tree is what spanning tree is for: it blocks a port
+    // of it and reopens that port when a cable of the loop fails. Any switch without it storms.
+    const hasStp = new Set(switches.filter((s) => s.stp !== null).map((s) => s.name));
+    const edgeByLink = new Map(edges.map((e) => [e.linkIndex, e]));
+    for (const { loop, vlans } of vlanGraphs.loops()) {
+      const onLoop = new Set<string>();
+      for (const i of loop.linkIndexes) {
+        const e = edgeByLink.get(i);
+        if (e !== undefined) onLoop.add(e.a.node).add(e.b.node);
+      }
+      const withoutStp = [...onLoop].filter((n) => !hasStp.has(n));
+      if (withoutStp.length === 0) continue;
+      for (const v of vlans) this.refusedLoopVlans.add(v);
       this.error(
         "l2-loop",
         ["links", loop.closingLinkIndex],
-        `layer-2 loop in ${vlans.length === 1 ? "VLAN" : "VLANs"} ${formatVlanList(vlans)}: ${loop.text}; vnet has no spanning tree yet, so broadcasts would circle forever: remove one of these links or stop carrying ${vlans.length === 1 ? "that VLAN" : "those VLANs"} on one of them`,
+        `layer-2 loop in ${vlans.length === 1 ? "VLAN" : "VLANs"} ${formatVlanList(vlans)}: ${loop.text}; ${andList(withoutStp)} ${withoutStp.length === 1 ? "runs" : "run"} no spanning tree, so broadcasts would circle forever: remove one of these links, stop carrying ${vlans.length === 1 ? "that VLAN" : "those VLANs"} on one of them, or enable stp: { mode: rstp } on every switch of the loop`,
       );
+    }
 
     /** Where to point for a switch port: its configuration if any, else the link end naming it. */
     const portPath = (sw: string, port: string): DocPath => {
@@ -1911,7 +1986,7 @@ class Normalizer {
     once: (key: string) => boolean,
   ): void {
     const own = this.vlanGraphs?.of(vid);
-    if (own !== undefined && own.loops.length > 0) return; // paths are ambiguous; the loop is reported
+    if (this.refusedLoopVlans.has(vid)) return; // paths are ambiguous; the loop is reported
 
     // Every VM of a VLAN landing on the same switch takes the same path: check it once.
     const key = `${landing}\u0001${vid}`;

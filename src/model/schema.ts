@@ -217,9 +217,48 @@ const switchPort = z
       .optional()
       .describe("Trunk ports: untagged frames belong to this VLAN and it is sent untagged (default: none)."),
     stormControl: stormControl.optional(),
+    edge: z
+      .boolean({ error: (iss) => `expected true or false, got ${showValue(iss.input)}` })
+      .optional()
+      .describe(
+        "Spanning tree: the port faces hosts, never a bridge, so it forwards at once (Cisco portfast, 802.1D AdminEdge). Default: true on a port cabled to a server, false otherwise.",
+      ),
+    bpduGuard: z
+      .boolean({ error: (iss) => `expected true or false, got ${showValue(iss.input)}` })
+      .optional()
+      .describe(
+        "Spanning tree: a BPDU arriving on the port err-disables it (no traffic) until it is re-enabled. Default false.",
+      ),
   })
   .describe(
     "Settings of one switch port. A port a link names but this map does not configure is an access port in VLAN 1.",
+  );
+
+const stp = z
+  .strictObject({
+    mode: z
+      .enum(["rstp"], {
+        error: (iss) =>
+          `expected rstp (the Rapid Spanning Tree Protocol, IEEE 802.1D-2004; STP and MSTP are not run), got ${showValue(iss.input)}`,
+      })
+      .describe("rstp: the Rapid Spanning Tree Protocol (IEEE 802.1D-2004 clause 17)."),
+    priority: z
+      .int({
+        error: (iss) =>
+          typeof iss.input === "number"
+            ? `${iss.input} is not a bridge priority: a multiple of 4096 in 0..61440 (default 32768)`
+            : `expected a bridge priority (a multiple of 4096 in 0..61440), got ${showValue(iss.input)}`,
+      })
+      .min(0)
+      .max(61440)
+      .multipleOf(4096)
+      .optional()
+      .describe(
+        "Bridge priority, a multiple of 4096 in 0..61440 (default 32768); the lowest priority (then the lowest MAC) is the root.",
+      ),
+  })
+  .describe(
+    "Spanning tree on the switch: it blocks the ports that would close a loop and reopens them when a link fails. A loop is accepted only when every switch on it runs it.",
   );
 
 const lacpRate = z
@@ -288,6 +327,7 @@ const switchSpec = z
       .describe(
         "Link aggregation groups keyed by name (po1); each is configured as one port under ports.NAME.",
       ),
+    stp: stp.optional(),
   })
   .describe("A physical switch.");
 

@@ -30,7 +30,18 @@ export type SwitchPortSpec = (
   stormControl?: StormControlSpec | null;
   /** A LAG member: the LAG's name (the member carries the LAG's configuration). */
   lag?: string;
+  /** Spanning tree (set on switches that run it): an edge port, configured or cabled to a server. */
+  isEdge?: boolean;
+  /** Spanning tree: a BPDU err-disables the port. */
+  hasBpduGuard?: boolean;
 };
+
+/** Spanning tree of a switch (`stp:`). */
+export interface StpSpec {
+  mode: "rstp";
+  /** Bridge priority, a multiple of 4096 in 0..61440. */
+  priority: number;
+}
 
 /** A link aggregation group of a switch; its members are ports of `SwitchSpec.ports` with `lag` set. */
 export interface LagSpec {
@@ -93,6 +104,8 @@ export interface SwitchSpec {
   mac: Mac;
   macTableSize: number;
   macAgingSec: number;
+  /** Spanning tree, or null when the switch runs none. */
+  stp: StpSpec | null;
 }
 
 export interface NicSpec {

@@ -22,7 +22,7 @@ import { SviRouter } from "../dataplane/router.ts";
 import { PhysicalSwitch } from "../dataplane/switch.ts";
 import { Vm } from "../dataplane/vm.ts";
 import { Vswitch } from "../dataplane/vswitch.ts";
-import type { TeamingSpec, Topology, VmSpec } from "../model/types.ts";
+import type { SwitchPortSpec, SwitchSpec, TeamingSpec, Topology, VmSpec } from "../model/types.ts";
 import type { LinkEnd } from "./link.ts";
 import { World } from "./world.ts";
 
@@ -58,11 +58,43 @@ function portNamer(device: Device, extra: Map<number, string>): (port: number) =
   return (port) => extra.get(port) ?? device.portNames[port] ?? `port${port}`;
 }
 
+/**
+ * A switch port's spanning-tree settings: edge and BPDU guard as normalized, and its speed for
+ * the path cost from the cables (a LAG: its members' together).
+ */
+function stpPortOptions(
+  speedOf: Map<string, number>,
+  sw: SwitchSpec,
+  port: SwitchPortSpec,
+): { isEdge: boolean; hasBpduGuard: boolean; speedBps?: number } {
+  const members =
+    port.lag === undefined ? [port.name] : (sw.lags.find((l) => l.name === port.lag)?.members ?? []);
+  let speedBps = 0;
+  for (const m of members) speedBps += speedOf.get(`${sw.name}:${m}`) ?? 0;
+  return {
+    isEdge: port.isEdge ?? false,
+    hasBpduGuard: port.hasBpduGuard ?? false,
+    ...(speedBps > 0 ? { speedBps } : {}),
+  };
+}
+
 export function buildWorld(topology: Topology, options: BuildOptions = {}): BuiltNetwork {
   const world = new World({ seed: options.seed ?? 1 });
   const built: BuiltNetwork = { world, vms: new Map(), switches: new Map(), macTables: [], arpCaches: [] };
   /** Cable ends: "node:port" -> the device port behind it. */
   const cableEnds = new Map<string, { device: Device; port: number }>();
+  /** Cable ends: "node:port" -> the link's bandwidth, built once when an RSTP switch needs it. */
+  let speeds: Map<string, number> | null = null;
+  const cableSpeeds = (): Map<string, number> => {
+    if (speeds === null) {
+      speeds = new Map();
+      for (const l of topology.links) {
+        speeds.set(`${l.a.node}:${l.a.port}`, l.bandwidthBps);
+        speeds.set(`${l.b.node}:${l.b.port}`, l.bandwidthBps);
+      }
+    }
+    return speeds;
+  };
 
   for (const sw of topology.switches) {
     const domain = topology.mlag?.find((d) => d.switches.includes(sw.name)) ?? null;
@@ -77,14 +109,16 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
           .filter((p) => p.lag === undefined || sw.lags.find((l) => l.name === p.lag)?.members[0] === p.name)
           .map((p) => {
             const name = p.lag ?? p.name;
+            const stp = sw.stp === null ? {} : stpPortOptions(cableSpeeds(), sw, p);
             return p.mode === "access"
-              ? { name, mode: "access" as const, vlan: p.vlan, stormControl: p.stormControl }
+              ? { name, mode: "access" as const, vlan: p.vlan, stormControl: p.stormControl, ...stp }
               : {
                   name,
                   mode: "trunk" as const,
                   vlans: p.vlans,
                   nativeVlan: p.nativeVlan,
                   stormControl: p.stormControl,
+                  ...stp,
                 };
           }),
         lags: sw.lags.map((l) => {
@@ -119,6 +153,7 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
         sviVlans: sw.gateway.map((g) => g.vid),
         macTableSize: sw.macTableSize,
         macAgingNs: sw.macAgingSec * 1e9,
+        stp: sw.stp === null ? null : { mode: sw.stp.mode, priority: sw.stp.priority },
       }),
     );
     built.switches.set(sw.name, dev);

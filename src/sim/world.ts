@@ -301,12 +301,16 @@ export class World implements LinkObserver {
    * Starts the world without calling the devices' `start` (no boot-time announcements such as
    * gratuitous ARP from every VM at once): for benchmarks that measure steady-state forwarding
    * of a large data center, where 16,000 simultaneous announcements would be a broadcast storm
-   * measured instead. Ports with nothing attached are still marked down.
+   * measured instead. Ports with nothing attached are still marked down, and devices' protocols
+   * that keep the network whole (`startProtocols`: LACP, MLAG, spanning tree) still start.
    */
   startQuietly(): void {
     if (this.hasStarted) return;
     this.hasStarted = true;
-    this.markUnconnectedPortsDown(this.scheduler.now());
+    const now = this.scheduler.now();
+    // Spanning tree is no announcement: without it an RSTP switch's ports would stay discarding.
+    for (const d of this.devices) d.startProtocols?.(now);
+    this.markUnconnectedPortsDown(now);
   }
 
   /** Calls every device's `start` once, in the order they were added. */

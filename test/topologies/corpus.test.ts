@@ -72,6 +72,7 @@ describe("diagnostic codes, for scripts", () => {
     ["multicast-mac", ["bad-mac"]],
     ["unknown-port-group", ["unknown-name"]],
     ["l2-loop-triangle", ["l2-loop"]],
+    ["l2-loop-some-without-stp", ["l2-loop"]],
     ["vlan-not-on-trunk", ["vlan-not-carried"]],
     ["vms-over-vfs", ["too-many-vfs"]],
     ["yaml-duplicate-key", ["duplicate-key"]],
