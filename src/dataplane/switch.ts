@@ -37,6 +37,7 @@ import { checkUnicastMac, checkVid, DeviceConfigError } from "./config-error.ts"
 import type { DropCounters, PortCounters } from "./counters.ts";
 import { PROCESSING_DELAY_NS } from "./delays.ts";
 import type { Device, DeviceEnv } from "./device.ts";
+import { EngineTimer } from "./engine-timer.ts";
 import { Frame } from "./frame.ts";
 import { LacpEngine, type LacpMemberStatus, type LacpRate } from "./lacp.ts";
 import {
@@ -239,8 +240,7 @@ export class PhysicalSwitch implements Device, SviHost {
   private readonly outLogical: Int32Array;
   private svi: SviHandler | null = null;
   private env: DeviceEnv | null = null;
-  private lacpTimer = -1;
-  private lacpTimerAtNs = Number.POSITIVE_INFINITY;
+  private readonly lacpTimer = new EngineTimer((t) => this.runLacp(t));
   /** Called when LACP lets a member in or takes it out of its LAG (for timelines). */
   onLacpChange: ((lag: string, member: string, isEnabled: boolean, nowNs: number) => void) | null = null;
   /** The RSTP engine over the logical ports (handle = logical port), or null without STP. */
@@ -252,8 +252,7 @@ export class PhysicalSwitch implements Device, SviHost {
   private readonly stpPorts: { isEdge: boolean; hasBpduGuard: boolean; speedBps: number }[];
   /** Ports are registered with the engine at `start` (BPDUs need the env). */
   private isStpStarted = false;
-  private stpTimer = -1;
-  private stpTimerAtNs = Number.POSITIVE_INFINITY;
+  private readonly stpTimer = new EngineTimer((t) => this.runStp(t));
   /** Called with every RSTP event (roles, states, topology changes, BPDU guard), ports by name. */
   onStpEvent: ((event: SwitchStpEvent) => void) | null = null;
 
@@ -404,8 +403,10 @@ export class PhysicalSwitch implements Device, SviHost {
   private isSuspendedPort: Uint8Array = new Uint8Array(0);
   /** Carrier as the world reports it (a suspended port is down whatever its cable says). */
   private isCableUp: boolean[] = [];
-  private mlagTimer = -1;
-  private mlagTimerAtNs = Number.POSITIVE_INFINITY;
+  private readonly mlagTimer = new EngineTimer((t) => {
+    this.mlag?.run(t);
+    this.armMlag(t);
+  });
   /** Called with the MLAG engine's events (role changes, suspension, split brain), for timelines. */
   onMlagEvent: ((e: MlagEvent) => void) | null = null;
 
@@ -579,21 +580,7 @@ export class PhysicalSwitch implements Device, SviHost {
   }
 
   private armMlag(nowNs: number): void {
-    const env = this.env;
-    const m = this.mlag;
-    if (env === null || m === null) return;
-    const atNs = m.nextTimerNs();
-    if (atNs === this.mlagTimerAtNs) return;
-    if (this.mlagTimer >= 0) env.cancelTimer(this.mlagTimer);
-    this.mlagTimer = -1;
-    this.mlagTimerAtNs = atNs;
-    if (atNs === Number.POSITIVE_INFINITY) return;
-    this.mlagTimer = env.setTimer(Math.max(0, atNs - nowNs), (t) => {
-      this.mlagTimer = -1;
-      this.mlagTimerAtNs = Number.POSITIVE_INFINITY;
-      m.run(t);
-      this.armMlag(t);
-    });
+    if (this.mlag !== null) this.mlagTimer.arm(this.env, this.mlag.nextTimerNs(), nowNs);
   }
 
   bind(env: DeviceEnv): void {
@@ -1306,17 +1293,7 @@ export class PhysicalSwitch implements Device, SviHost {
   }
 
   private armLacp(atNs: number, nowNs: number): void {
-    const env = this.env;
-    if (env === null || atNs === this.lacpTimerAtNs) return;
-    if (this.lacpTimer >= 0) env.cancelTimer(this.lacpTimer);
-    this.lacpTimer = -1;
-    this.lacpTimerAtNs = atNs;
-    if (atNs === Number.POSITIVE_INFINITY) return;
-    this.lacpTimer = env.setTimer(Math.max(0, atNs - nowNs), (t) => {
-      this.lacpTimer = -1;
-      this.lacpTimerAtNs = Number.POSITIVE_INFINITY;
-      this.runLacp(t);
-    });
+    this.lacpTimer.arm(this.env, atNs, nowNs);
   }
 
   private memberWhy(lag: Lag, port: number, nowNs: number): string {
@@ -1397,18 +1374,7 @@ export class PhysicalSwitch implements Device, SviHost {
     const stp = this.stp;
     if (stp === null || !this.isStpStarted) return;
     stp.run(nowNs);
-    const atNs = stp.nextTimerNs();
-    const env = this.env;
-    if (env === null || atNs === this.stpTimerAtNs) return;
-    if (this.stpTimer >= 0) env.cancelTimer(this.stpTimer);
-    this.stpTimer = -1;
-    this.stpTimerAtNs = atNs;
-    if (atNs === Number.POSITIVE_INFINITY) return;
-    this.stpTimer = env.setTimer(Math.max(0, atNs - nowNs), (t) => {
-      this.stpTimer = -1;
-      this.stpTimerAtNs = Number.POSITIVE_INFINITY;
-      this.runStp(t);
-    });
+    this.stpTimer.arm(this.env, stp.nextTimerNs(), nowNs);
   }
 
   /** A BPDU out of a logical port: a LAG sends it on one distributing member. */

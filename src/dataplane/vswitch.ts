@@ -44,6 +44,7 @@ import { checkUnicastMac, checkVid, DeviceConfigError } from "./config-error.ts"
 import type { DropCounters, PortCounters } from "./counters.ts";
 import { PROCESSING_DELAY_NS } from "./delays.ts";
 import type { Device, DeviceEnv } from "./device.ts";
+import { EngineTimer } from "./engine-timer.ts";
 import { Frame } from "./frame.ts";
 import { LacpEngine, type LacpMemberStatus, type LacpMode, type LacpRate } from "./lacp.ts";
 import {
@@ -192,8 +193,7 @@ export class Vswitch implements Device {
   private readonly lacpMacs: Mac[] = [];
   /** The host's LACP mode, or null when the uplinks do not run LACP. */
   readonly lacpMode: LacpMode | null = null;
-  private lacpTimer = -1;
-  private lacpTimerAtNs = Number.POSITIVE_INFINITY;
+  private readonly lacpTimer = new EngineTimer((t) => this.runLacp(t));
   /** Called when LACP lets an uplink in or takes it out (for timelines). */
   onLacpChange: ((lag: string, member: string, isEnabled: boolean, nowNs: number) => void) | null = null;
   /** The MAC-table port that stands for the uplink team (one past the last device port). */
@@ -1059,18 +1059,7 @@ export class Vswitch implements Device {
         }
       }
     });
-    const atNs = engine.nextTimerNs();
-    const env = this.env;
-    if (env === null || atNs === this.lacpTimerAtNs) return;
-    if (this.lacpTimer >= 0) env.cancelTimer(this.lacpTimer);
-    this.lacpTimer = -1;
-    this.lacpTimerAtNs = atNs;
-    if (atNs === Number.POSITIVE_INFINITY) return;
-    this.lacpTimer = env.setTimer(Math.max(0, atNs - nowNs), (t) => {
-      this.lacpTimer = -1;
-      this.lacpTimerAtNs = Number.POSITIVE_INFINITY;
-      this.runLacp(t);
-    });
+    this.lacpTimer.arm(this.env, engine.nextTimerNs(), nowNs);
   }
 
   private lacpWhy(port: number, nowNs: number): string {
