@@ -31,7 +31,7 @@ export function register(program: Command, io: Io): void {
   program
     .command("show")
     .description(
-      "show MAC tables, ARP caches, ports, counters, LACP, teaming or spanning tree after traffic (all of them, or one device's)",
+      "show MAC tables, ARP caches, ports, counters, LACP, teaming, MLAG or spanning tree after traffic (all of them, or one device's)",
     )
     .argument("<file>", "topology file (YAML)")
     .argument("<what>", `one of: ${SHOW_WHATS.join(", ")}`)
