@@ -63,6 +63,7 @@ const host = {
     Ethernet.setDst(b, f.start, SW_MAC);
     Ethernet.setSrc(b, f.start, SRC_MAC);
   },
+  sendFromRoutedPort() {},
 };
 const router = new SviRouter(host, [
   { vid: 10, ip: GW10, prefixLen: 24 },

@@ -104,6 +104,7 @@ function subnetText(ip: number, prefixLen: number): string {
 function portText(p: SwitchPortSpec | undefined): string {
   if (p === undefined) return "access:1";
   if (p.mode === "access") return `access:${p.vlan}`;
+  if (p.mode === "routed") return `routed:${p.ip}/${p.prefixLen}`;
   return `trunk:${p.vlans === null ? "all" : p.vlans.join(",")}:${p.nativeVlan ?? "-"}`;
 }
 

@@ -170,6 +170,7 @@ describe("vnet schema", () => {
       "switches",
       "servers",
       "links",
+      "routers",
       "mlag",
       "faults",
     ]);

@@ -63,6 +63,7 @@ class Regateway implements SviHandler {
     const out = ethFrame({ dst: r.dst, src: this.sw.mac, payload: frame.bytes().subarray(14) });
     this.sw.sendFromSvi(r.vid, out, nowNs);
   }
+  receiveOnRoutedPort(): void {}
 }
 
 const M = {

@@ -38,6 +38,10 @@ class FakeSwitch implements SviHost {
   sendFromSvi(vid: number, frame: Frame, nowNs: number): void {
     this.sent.push({ vid, frame, timeNs: nowNs });
   }
+  /** Routed ports are sent as VLAN -1 - port, so a test tells them from SVIs. */
+  sendFromRoutedPort(port: number, frame: Frame, nowNs: number): void {
+    this.sent.push({ vid: -1 - port, frame, timeNs: nowNs });
+  }
   take() {
     return this.sent.splice(0, this.sent.length);
   }

@@ -33,6 +33,7 @@ import { Ipv4Header } from "../wire/ipv4.ts";
 import { checkVid, DeviceConfigError } from "./config-error.ts";
 import { DropCounters } from "./counters.ts";
 import type { DeviceEnv } from "./device.ts";
+import { flowHash } from "./fib.ts";
 import type { Frame } from "./frame.ts";
 import { fragmentIpv4 } from "./ip-fragment.ts";
 import {
@@ -53,8 +54,31 @@ export interface SviConfig {
   mtu?: number;
 }
 
+/** A switch port in `mode: routed` (or a router's interface): an IPv4 interface of its own. */
+export interface RoutedPortConfig {
+  /** The switch's device port. */
+  port: number;
+  name: string;
+  ip: Ipv4;
+  prefixLen: number;
+  mtu?: number;
+}
+
+/** A static route: `prefix/prefixLen` through one or more next hops (several: ECMP). */
+export interface StaticRouteConfig {
+  prefix: Ipv4;
+  prefixLen: number;
+  via: readonly Ipv4[];
+}
+
 export interface SviRouterOptions {
   arp?: Partial<ArpConfig>;
+  /** Routed ports (layer-3 interfaces on switch ports). */
+  routedPorts?: readonly RoutedPortConfig[];
+  /** The loopback address (a /32 the device answers on whatever interface it arrives). */
+  loopback?: { ip: Ipv4; prefixLen: number } | null;
+  /** Static routes, added after every interface's connected route. */
+  routes?: readonly StaticRouteConfig[];
   /** Count drops into these counters (the switch's), else the router's own. */
   drops?: DropCounters;
 }
@@ -63,6 +87,8 @@ export class SviRouter implements SviHandler {
   readonly stack: IpHost;
   readonly drops: DropCounters;
   private readonly byVid = new Map<number, IpInterface>();
+  /** Routed-port interfaces by the switch's device port. */
+  private readonly byPort = new Map<number, IpInterface>();
   private envOrNull: DeviceEnv | null = null;
 
   constructor(
@@ -83,6 +109,31 @@ export class SviRouter implements SviHandler {
       );
       this.byVid.set(vid, iface);
     }
+    for (const rp of options.routedPorts ?? []) {
+      const port = rp.port;
+      const iface = this.stack.addInterface(
+        { name: rp.name, mac: host.mac, ip: rp.ip, prefixLen: rp.prefixLen, mtu: rp.mtu, vid: null },
+        (frame, nowNs) => this.host.sendFromRoutedPort?.(port, frame, nowNs),
+      );
+      this.byPort.set(port, iface);
+    }
+    const lo = options.loopback ?? null;
+    if (lo !== null) {
+      // The loopback holds an address and sends nothing: packets for it are delivered locally
+      // whichever interface they arrive on (the weak host model of ip-host.ts).
+      const loIface: IpInterface = this.stack.addInterface(
+        { name: "lo", mac: host.mac, ip: lo.ip, prefixLen: lo.prefixLen, vid: null },
+        (frame, nowNs) =>
+          this.stack.dropFrame(
+            loIface,
+            frame,
+            "loopback-output",
+            "dropped: the loopback sends nothing",
+            nowNs,
+          ),
+      );
+    }
+    for (const r of options.routes ?? []) this.stack.addRoute(r.prefix, r.prefixLen, r.via);
     this.stack.forwardHook = (iface, frame, off, nowNs) => this.forward(iface, frame, off, nowNs);
   }
 
@@ -129,6 +180,25 @@ export class SviRouter implements SviHandler {
     if (dst !== iface.mac && !isBroadcastMac(dst)) {
       const code = isMulticastMac(dst) ? "multicast-not-routed" : "not-our-mac";
       this.stack.dropFrame(iface, frame, code, "dropped: not addressed to the gateway's MAC", nowNs);
+      return;
+    }
+    this.stack.receive(iface, frame, nowNs);
+  }
+
+  receiveOnRoutedPort(port: number, frame: Frame, nowNs: number): void {
+    const iface = this.byPort.get(port);
+    if (iface === undefined) {
+      this.drops.add("no-interface");
+      return;
+    }
+    if (frame.length < ETHERNET_HEADER_LEN) {
+      this.stack.dropFrame(iface, frame, "runt", "dropped: shorter than an Ethernet header", nowNs);
+      return;
+    }
+    const dst = Ethernet.dst(frame.buf, frame.start);
+    if (dst !== iface.mac && !isBroadcastMac(dst)) {
+      const code = isMulticastMac(dst) ? "multicast-not-routed" : "not-our-mac";
+      this.stack.dropFrame(iface, frame, code, `dropped: not addressed to ${iface.name}'s MAC`, nowNs);
       return;
     }
     this.stack.receive(iface, frame, nowNs);
@@ -193,8 +263,11 @@ export class SviRouter implements SviHandler {
       );
       return;
     }
-    const out = this.stack.connectedInterface(dst);
-    if (out === null) {
+    // The forwarding table: connected subnets and static routes, an ECMP group's member chosen
+    // by the 5-tuple (as Linux's fib_multipath_hash_policy=1).
+    const route = this.stack.route(dst >>> 0, nowNs, this.flowOf(b, off, src, dst));
+    const out = route === null ? null : route.iface;
+    if (route === null || out === null) {
       this.stack.dropFrame(
         inIface,
         frame,
@@ -214,7 +287,7 @@ export class SviRouter implements SviHandler {
     const totalLength = Ipv4Header.totalLength(b, off);
     const isTooBig = totalLength > out.mtu;
     if (isTooBig && Ipv4Header.dontFragment(b, off)) {
-      const reason = `dropped: ${totalLength} bytes exceed the MTU ${out.mtu} of vlan ${out.vid}, DF set`;
+      const reason = `dropped: ${totalLength} bytes exceed the MTU ${out.mtu} of ${label(out)}, DF set`;
       this.stack.dropFrame(inIface, frame, "frag-needed", reason, nowNs);
       this.stack.sendIcmpError(
         frame,
@@ -233,19 +306,21 @@ export class SviRouter implements SviHandler {
       // are carried, not interpreted).
       this.stack.sendIcmpError(frame, off, Icmpv4Type.Redirect, 1, dst >>> 0, nowNs);
     }
+    const nextHop = route.nextHop;
+    const via = nextHop === dst >>> 0 ? "" : ` via ${formatIpv4(nextHop)}`;
     if (!isTooBig) {
-      if (this.env.isTracing) this.traceRoute(inIface, out, frame, src, dst, ttl, newTtl, "", nowNs);
-      out.sendIpv4(frame, dst, nowNs);
+      if (this.env.isTracing) this.traceRoute(inIface, out, frame, src, dst, ttl, newTtl, via, nowNs);
+      out.sendIpv4(frame, nextHop, nowNs);
       return;
     }
     // RFC 1812 §5.2.6: DF clear, so the router fragments for the egress MTU.
     const fragments = fragmentIpv4(frame, off, out.mtu);
     this.stack.stats.ipFragmentsCreated += fragments.length;
     if (this.env.isTracing) {
-      const note = `, fragmented into ${fragments.length} for MTU ${out.mtu}`;
+      const note = `${via}, fragmented into ${fragments.length} for MTU ${out.mtu}`;
       this.traceRoute(inIface, out, frame, src, dst, ttl, newTtl, note, nowNs);
     }
-    for (const f of fragments) out.sendIpv4(f, dst, nowNs);
+    for (const f of fragments) out.sendIpv4(f, nextHop, nowNs);
   }
 
   private traceRoute(
@@ -268,8 +343,22 @@ export class SviRouter implements SviHandler {
       out: out.name,
       vlan: inIface.vid,
       action: "route",
-      reason: `routed vlan ${inIface.vid} -> vlan ${out.vid} (${formatIpv4(src >>> 0)} -> ${formatIpv4(dst >>> 0)}), ttl ${ttl} -> ${newTtl}${note}`,
+      reason: `routed ${label(inIface)} -> ${label(out)} (${formatIpv4(src >>> 0)} -> ${formatIpv4(dst >>> 0)}), ttl ${ttl} -> ${newTtl}${note}`,
     });
+  }
+
+  /** The 5-tuple hash of the packet at `off` (ports only for an unfragmented TCP/UDP packet). */
+  private flowOf(b: Uint8Array, off: number, src: number, dst: number): number {
+    const proto = b[off + 9];
+    let sport = 0;
+    let dport = 0;
+    const isFragment = (((b[off + 6] & 0x3f) << 8) | b[off + 7]) !== 0;
+    if ((proto === 6 || proto === 17) && !isFragment) {
+      const l4 = off + (b[off] & 0x0f) * 4;
+      sport = (b[l4] << 8) | b[l4 + 1];
+      dport = (b[l4 + 2] << 8) | b[l4 + 3];
+    }
+    return flowHash(src >>> 0, dst >>> 0, proto, sport, dport);
   }
 
   private isAnyBroadcast(ip: Ipv4): boolean {
@@ -277,4 +366,9 @@ export class SviRouter implements SviHandler {
     for (let i = 0; i < ifaces.length; i++) if (ifaces[i].isBroadcast(ip)) return true;
     return false;
   }
+}
+
+/** How traces name an interface: "vlan 10" for an SVI, its name ("eth1", "lo") otherwise. */
+function label(iface: IpInterface): string {
+  return iface.vid === null || iface.vid === undefined ? iface.name : `vlan ${iface.vid}`;
 }

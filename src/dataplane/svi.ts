@@ -15,9 +15,13 @@ export interface SviHost {
   /** The switch's own MAC, the source of every frame the router sends. */
   readonly mac: number;
   sendFromSvi(vid: number, frame: Frame, nowNs: number): void;
+  /** A frame out of routed port `port` (a device port in `mode: routed`), untagged. */
+  sendFromRoutedPort?(port: number, frame: Frame, nowNs: number): void;
 }
 
 /** Implemented by the router. */
 export interface SviHandler {
   receiveOnSvi(vid: number, frame: Frame, nowNs: number): void;
+  /** An untagged frame that arrived on routed port `port`. */
+  receiveOnRoutedPort?(port: number, frame: Frame, nowNs: number): void;
 }

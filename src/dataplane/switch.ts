@@ -79,6 +79,7 @@ export const SwitchDrop = {
   notCollecting: "lag-member-not-collecting",
   lagDown: "lag-no-member",
   mgmtPort: "management-port",
+  taggedOnRouted: "tagged-on-routed-port",
   badMlag: "bad-mlag-message",
   mlagSuspended: "mlag-suspended",
   mlagPeerServed: "mlag-peer-delivered",
@@ -95,6 +96,8 @@ export type SwitchPortConfig = (
   | { name: string; mode: "access"; vlan: number }
   /** `vlans: null` allows every VLAN 1..4094; `nativeVlan` is carried untagged. */
   | { name: string; mode: "trunk"; vlans: number[] | null; nativeVlan?: number | null }
+  /** A layer-3 port: no VLANs, no bridging; its frames go to the router (`attachSvi`). */
+  | { name: string; mode: "routed" }
 ) & {
   /** Ingress limits on what this port's frames may make the switch flood. */
   stormControl?: StormControlConfig | null;
@@ -184,6 +187,8 @@ interface Port {
   /** The front port of a single port; -1 for a LAG. */
   devicePort: number;
   lag: Lag | null;
+  /** A routed port: in no VLAN; its frames go to the router. */
+  isRouted: boolean;
 }
 
 interface Lag {
@@ -313,7 +318,12 @@ export class PhysicalSwitch implements Device, SviHost {
       }
       const stormConfig = StormControl.isEmpty(p.stormControl) ? null : (p.stormControl ?? null);
       const storm = stormConfig === null ? null : new StormControl(stormConfig);
-      const base = { name: p.name, storm, stormConfig, devicePort, lag };
+      const base = { name: p.name, storm, stormConfig, devicePort, lag, isRouted: false };
+      if (p.mode === "routed") {
+        if (lag !== null)
+          throw new DeviceConfigError("bad-port", `${what}: a LAG cannot be a routed port here`);
+        return { ...base, isRouted: true, isTrunk: false, pvid: -1, allowed: null };
+      }
       if (p.mode === "access") {
         checkVid(p.vlan, what);
         return { ...base, isTrunk: false, pvid: p.vlan, allowed: null };
@@ -634,6 +644,7 @@ export class PhysicalSwitch implements Device, SviHost {
 
   private logicalCarries(logical: number, vid: number): boolean {
     const p = this.ports[logical];
+    if (p.isRouted) return false;
     if (p.devicePort >= 0 && p.devicePort === this.keepalivePort) return false;
     if (!p.isTrunk) return p.pvid === vid;
     return vid >= 1 && vid <= 4094 && (p.allowed === null || p.allowed[vid] === 1);
@@ -767,6 +778,10 @@ export class PhysicalSwitch implements Device, SviHost {
         () =>
           `dropped: ${this.portNames[port]} is not collecting in ${p.name} (${this.memberWhy(lag, port, nowNs)})`,
       );
+      return;
+    }
+    if (p.isRouted) {
+      this.toRoutedPort(port, frame, nowNs);
       return;
     }
     if (this.stpState[logical] === STP_DISCARDING) {
@@ -913,6 +928,67 @@ export class PhysicalSwitch implements Device, SviHost {
       return;
     }
     this.forward(port, logical, frame, nowNs, vid);
+  }
+
+  /** A frame on a routed port: untagged, for the router (no learning, no flooding). */
+  private toRoutedPort(port: number, frame: Frame, nowNs: number): void {
+    const core = this.core;
+    const b = frame.buf;
+    const s = frame.start;
+    if (isVlanTpid((b[s + 12] << 8) | b[s + 13])) {
+      core.drop(
+        port,
+        frame,
+        nowNs,
+        null,
+        SwitchDrop.taggedOnRouted,
+        () => `dropped: tagged frame on routed port ${this.portNames[port]} (a routed port carries no VLANs)`,
+      );
+      return;
+    }
+    const svi = this.svi;
+    if (svi?.receiveOnRoutedPort === undefined) {
+      core.drop(
+        port,
+        frame,
+        nowNs,
+        null,
+        SwitchDrop.noSvi,
+        () => `dropped: no router behind routed port ${this.portNames[port]}`,
+      );
+      return;
+    }
+    core.countTx(this.sviDevicePort, frame);
+    svi.receiveOnRoutedPort(port, frame, nowNs);
+  }
+
+  /** The router sends a frame out of routed port `port` (untagged, straight to the cable). */
+  sendFromRoutedPort(port: number, frame: Frame, nowNs: number): void {
+    const core = this.core;
+    core.countRx(this.sviDevicePort, frame);
+    if (port < 0 || port >= this.portNames.length || !this.ports[this.logicalOf[port]].isRouted) {
+      core.drop(
+        this.sviDevicePort,
+        frame,
+        nowNs,
+        null,
+        SwitchDrop.noSvi,
+        () => `dropped: port ${port} is not a routed port`,
+      );
+      return;
+    }
+    if (!this.isPortUp[port]) {
+      core.drop(
+        this.sviDevicePort,
+        frame,
+        nowNs,
+        null,
+        SwitchDrop.portDown,
+        () => `dropped: ${this.portNames[port]} is down`,
+      );
+      return;
+    }
+    core.transmit(port, frame);
   }
 
   /**
@@ -1346,6 +1422,8 @@ export class PhysicalSwitch implements Device, SviHost {
     if (this.isStpStarted) return;
     this.isStpStarted = true;
     for (let l = 0; l < this.ports.length; l++) {
+      // A routed port is no bridge port: spanning tree does not run on it.
+      if (this.ports[l].isRouted) continue;
       const c = this.stpPorts[l];
       stp.addPort(
         l,
@@ -1364,7 +1442,7 @@ export class PhysicalSwitch implements Device, SviHost {
 
   /** A logical port's carrier for the engine: a LAG is up while any member distributes. */
   private stpCarrier(logical: number, nowNs: number): void {
-    if (this.stp === null || !this.isStpStarted) return;
+    if (this.stp === null || !this.isStpStarted || this.ports[logical].isRouted) return;
     this.stp.setPortUp(logical, this.isLogicalUp(logical), nowNs);
     this.runStp(nowNs);
   }

@@ -54,6 +54,7 @@ export type DiagnosticCode =
   | "lag-config"
   | "teaming-config"
   | "mlag-config"
+  | "route-config"
   // warnings
   | "teaming-needs-port-channel"
   | "port-channel-needs-teaming"

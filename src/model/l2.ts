@@ -12,6 +12,7 @@ import type { LinkSpec, SwitchPortSpec } from "./types.ts";
 
 /** Whether a trunk admits a VLAN at all (its allowed list). */
 export function isAllowed(port: SwitchPortSpec, vid: number): boolean {
+  if (port.mode === "routed") return false;
   if (port.mode === "access") return port.vlan === vid;
   return port.vlans === null || port.vlans.includes(vid);
 }
@@ -21,6 +22,7 @@ export function isAllowed(port: SwitchPortSpec, vid: number): boolean {
  * native VLAN), "tagged", or null when the port does not carry the VLAN.
  */
 export function egressTagging(port: SwitchPortSpec, vid: number): "tagged" | "untagged" | null {
+  if (port.mode === "routed") return null;
   if (port.mode === "access") return port.vlan === vid ? "untagged" : null;
   if (!isAllowed(port, vid)) return null;
   return port.nativeVlan === vid ? "untagged" : "tagged";
@@ -32,6 +34,7 @@ export function egressTagging(port: SwitchPortSpec, vid: number): "tagged" | "un
  * an untagged frame on a trunk without an allowed native VLAN).
  */
 export function ingressVlan(port: SwitchPortSpec, tag: number | null): number | null {
+  if (port.mode === "routed") return null;
   if (port.mode === "access") return tag === null ? port.vlan : null;
   if (tag === null)
     return port.nativeVlan !== null && isAllowed(port, port.nativeVlan) ? port.nativeVlan : null;
@@ -41,6 +44,7 @@ export function ingressVlan(port: SwitchPortSpec, tag: number | null): number | 
 /** How a port is configured, for messages: "access port in VLAN 10", "trunk (VLANs 10, 20)". */
 export function describePort(port: SwitchPortSpec): string {
   if (port.mode === "access") return `an access port in VLAN ${port.vlan}`;
+  if (port.mode === "routed") return `a routed port (no VLANs)`;
   const vl = port.vlans === null ? "all VLANs" : `VLANs ${formatVlanList(port.vlans)}`;
   return `a trunk (${vl}${port.nativeVlan !== null ? `, native ${port.nativeVlan}` : ""})`;
 }
@@ -225,7 +229,7 @@ export class VlanGraphs {
     const ends = edges.map((e) => [portOf(e.a.node, e.a.port), portOf(e.b.node, e.b.port)] as const);
     for (const [a, b] of ends) {
       for (const p of [a, b]) {
-        if (p === undefined) continue;
+        if (p === undefined || p.mode === "routed") continue;
         if (p.mode === "access") candidates.add(p.vlan);
         else if (p.vlans === null) for (let v = 1; v <= 4094; v++) candidates.add(v);
         else for (const v of p.vlans) candidates.add(v);

@@ -17,6 +17,7 @@ import {
   type Mac,
   prefixMask,
   sameSubnet,
+  tryParseIpv4,
   tryParseMac,
 } from "../wire/addr.ts";
 import { type DiagnosticCode, type DocPath, formatDocPath, type Severity } from "./diagnostics.ts";
@@ -51,6 +52,7 @@ import {
   MAX_FAULT_TIME_NS,
   type NicSpec,
   type PortGroupSpec,
+  type RouteSpec,
   type SecurityPolicy,
   type ServerSpec,
   type StormControlSpec,
@@ -203,6 +205,10 @@ class Normalizer {
   private readonly brokenPorts = new Set<string>();
   /** (landing switch, VLAN) pairs whose path to the gateway has been checked. */
   private readonly pathsChecked = new Set<string>();
+  /** Names of the standalone routers (normalized as switches whose ports are all routed). */
+  private readonly routerNames = new Set<string>();
+  /** Every routed interface address (routed ports, router interfaces, loopbacks): possible gateways. */
+  private readonly routedIps = new Map<Ipv4, string>();
   /** The MLAG domain of each switch in one. */
   private readonly mlagOf = new Map<string, MlagSpec>();
   /** Normalized vswitches by `server/vswitch`, for checks across the file. */
@@ -251,21 +257,36 @@ class Normalizer {
   }
 
   run(): NormalizeResult {
-    const switchesIn = this.file.switches ?? {};
+    const routersIn = this.file.routers ?? {};
+    // A standalone router is a switch whose every port is routed: one code path for both.
+    const switchesIn: Record<string, SwitchFile> = { ...(this.file.switches ?? {}) };
+    for (const [name, r] of Object.entries(routersIn)) {
+      if (switchesIn[name] !== undefined) continue; // the name clash is reported
+      switchesIn[name] = {
+        ports: Object.fromEntries(
+          Object.entries(r.interfaces).map(([p, ip]) => [p, { mode: "routed" as const, ip }]),
+        ),
+        ...(r.routes === undefined ? {} : { routes: r.routes }),
+        ...(r.loopback === undefined ? {} : { loopback: r.loopback }),
+        ...(r.mac === undefined ? {} : { mac: r.mac }),
+      };
+      this.routerNames.add(name);
+    }
     const serversIn = this.file.servers ?? {};
-    this.collectNames(switchesIn, serversIn);
+    this.collectNames(this.file.switches ?? {}, serversIn, routersIn);
 
     const switches: SwitchSpec[] = [];
     const portConfigured = new Map<string, Map<string, { spec: SwitchPortSpec; path: DocPath }>>();
     for (const [name, sw] of Object.entries(switchesIn)) {
-      const path = ["switches", name];
+      const isRouter = this.routerNames.has(name);
+      const path = isRouter ? ["routers", name] : ["switches", name];
       const ports = new Map<string, { spec: SwitchPortSpec; path: DocPath }>();
       for (const [portName, cfg] of Object.entries(sw.ports ?? {})) {
         const before = this.errorCount();
-        const spec = this.switchPort(portName, cfg, [...path, "ports", portName]);
-        if (this.errorCount() > before || this.isCut([...path, "ports", portName]))
-          this.brokenPorts.add(`${name}:${portName}`);
-        ports.set(portName, { spec, path: [...path, "ports", portName] });
+        const ppath = isRouter ? [...path, "interfaces", portName] : [...path, "ports", portName];
+        const spec = this.switchPort(portName, cfg, ppath, isRouter ? ppath : [...ppath, "ip"]);
+        if (this.errorCount() > before || this.isCut(ppath)) this.brokenPorts.add(`${name}:${portName}`);
+        ports.set(portName, { spec, path: ppath });
       }
       const lags = this.lags(name, sw, ports, path);
       portConfigured.set(name, ports);
@@ -313,11 +334,16 @@ class Normalizer {
           [...path, "macTableSize"],
           `${name} has ${gateway.length} SVIs, each a static entry of its MAC table, but macTableSize is ${tableSize}; raise it to at least ${gateway.length}`,
         );
+      const loopback = this.loopback(sw.loopback, [...path, "loopback"]);
+      const routes = this.routes(name, sw.routes ?? [], [...path, "routes"], gateway, ports, loopback);
       const spec: SwitchSpec = {
         name,
         ports: [],
         gateway,
         lags,
+        loopback,
+        routes,
+        isRouter,
         mac: 0,
         macTableSize: sw.macTableSize ?? SWITCHING_DEFAULTS.macTableSize,
         macAgingSec: sw.macAgingSec ?? SWITCHING_DEFAULTS.macAgingSec,
@@ -373,7 +399,11 @@ class Normalizer {
 
   // --- names -------------------------------------------------------------------------------
 
-  private collectNames(switchesIn: Record<string, unknown>, serversIn: Record<string, ServerFile>): void {
+  private collectNames(
+    switchesIn: Record<string, unknown>,
+    serversIn: Record<string, ServerFile>,
+    routersIn: Record<string, unknown>,
+  ): void {
     const claim = (name: string, info: NodeInfo) => {
       const prev = this.nodes.get(name);
       if (prev === undefined) {
@@ -388,6 +418,7 @@ class Normalizer {
       this.error("duplicate-name", info.path, what, "key");
     };
     for (const name of Object.keys(switchesIn)) claim(name, { kind: "switch", path: ["switches", name] });
+    for (const name of Object.keys(routersIn)) claim(name, { kind: "switch", path: ["routers", name] });
     for (const name of Object.keys(serversIn)) claim(name, { kind: "server", path: ["servers", name] });
     for (const [sname, sv] of Object.entries(serversIn)) {
       for (const vm of Object.keys(sv.vms ?? {}))
@@ -493,8 +524,41 @@ class Normalizer {
 
   // --- switches ------------------------------------------------------------------------------
 
-  private switchPort(name: string, cfg: SwitchPortFile, path: DocPath): SwitchPortSpec {
+  private switchPort(name: string, cfg: SwitchPortFile, path: DocPath, ipPath: DocPath): SwitchPortSpec {
     const mode = cfg.mode ?? "access";
+    if (mode === "routed") {
+      for (const key of ["vlan", "vlans", "native"] as const)
+        if (cfg[key] !== undefined)
+          this.error(
+            "port-config",
+            [...path, key],
+            `${key} is for access and trunk ports; a routed port carries no VLANs`,
+            "key",
+          );
+      if (cfg.ip === undefined) {
+        this.error(
+          "port-config",
+          path,
+          "a routed port needs ip: its address and prefix, e.g. ip: 10.0.1.0/31",
+          "value",
+        );
+        return { name, mode: "access", vlan: 1 };
+      }
+      const c = parseCidr(cfg.ip);
+      if (c === undefined || !this.checkHostAddress(ipPath, c.ip, c.prefixLen))
+        return { name, mode: "access", vlan: 1 };
+      this.claimIp(ipPath, c.ip);
+      this.routedIps.set(c.ip, name);
+      return { name, mode: "routed", ip: c.ip, prefixLen: c.prefixLen, mtu: cfg.mtu ?? 1500 };
+    }
+    for (const key of ["ip", "mtu"] as const)
+      if (cfg[key] !== undefined)
+        this.error(
+          "port-config",
+          [...path, key],
+          `${key} is for routed ports; add mode: routed (a switch's address in a VLAN is an SVI: gateway: { VLAN: address })`,
+          "key",
+        );
     if (mode === "access") {
       if (cfg.vlans !== undefined)
         this.error(
@@ -1248,6 +1312,15 @@ class Normalizer {
       }
       return { node, port };
     }
+    const router = this.file.routers?.[node];
+    if (router !== undefined && router.interfaces[port] === undefined) {
+      this.error(
+        "unknown-name",
+        path,
+        `no interface '${port}' on router ${node}${hint(port, Object.keys(router.interfaces))}`,
+      );
+      return null;
+    }
     const lag = this.file.switches?.[node]?.lags?.[port];
     if (lag !== undefined) {
       this.error(
@@ -1266,6 +1339,113 @@ class Normalizer {
       return null;
     }
     return { node, port };
+  }
+
+  // --- layer 3 ------------------------------------------------------------------------------
+
+  private loopback(text: string | undefined, path: DocPath): { ip: Ipv4; prefixLen: number } | null {
+    if (text === undefined) return null;
+    const c = parseCidr(text);
+    if (c === undefined) return null;
+    if (c.prefixLen !== 32) {
+      this.error(
+        "bad-address",
+        path,
+        `a loopback is one address: ${formatIpv4(c.ip)}/32, not /${c.prefixLen}`,
+      );
+      return null;
+    }
+    if (!this.checkHostAddress(path, c.ip, 32)) return null;
+    this.claimIp(path, c.ip);
+    this.routedIps.set(c.ip, "lo");
+    return { ip: c.ip, prefixLen: 32 };
+  }
+
+  /**
+   * Static routes: `to` a prefix (its host bits zero), each `via` an address on a subnet the
+   * device is connected to (an SVI or a routed port), not its own.
+   */
+  private routes(
+    sw: string,
+    routesIn: readonly { to: string; via: string | string[] }[],
+    path: DocPath,
+    svis: readonly SviSpec[],
+    ports: Map<string, { spec: SwitchPortSpec; path: DocPath }>,
+    loopback: { ip: Ipv4; prefixLen: number } | null,
+  ): RouteSpec[] {
+    const connected: { ip: Ipv4; prefixLen: number; name: string }[] = [
+      ...svis.map((s) => ({ ip: s.ip, prefixLen: s.prefixLen, name: `vlan ${s.vid}` })),
+      ...[...ports.values()].flatMap(({ spec }) =>
+        spec.mode === "routed" ? [{ ip: spec.ip, prefixLen: spec.prefixLen, name: spec.name }] : [],
+      ),
+    ];
+    // Two interfaces of one device in overlapping subnets: its routing could not tell them apart.
+    for (let i = 0; i < connected.length; i++)
+      for (let j = i + 1; j < connected.length; j++) {
+        const a = connected[i];
+        const b = connected[j];
+        if (sameSubnet(a.ip, b.ip, Math.min(a.prefixLen, b.prefixLen)))
+          this.error(
+            "subnet-overlap",
+            path.slice(0, 2),
+            `${sw}'s ${a.name} (${showIp(a.ip, a.prefixLen)}) and ${b.name} (${showIp(b.ip, b.prefixLen)}) are in overlapping subnets; each interface of a router needs its own`,
+          );
+      }
+    const out: RouteSpec[] = [];
+    const seen = new Set<string>();
+    routesIn.forEach((r, i) => {
+      const rpath = [...path, i];
+      const c = parseCidr(r.to);
+      if (c === undefined) return;
+      const net = (c.ip & prefixMask(c.prefixLen)) >>> 0;
+      if (net !== c.ip) {
+        this.error(
+          "bad-address",
+          [...rpath, "to"],
+          `${r.to} has host bits set; the prefix is ${showIp(net, c.prefixLen)}`,
+        );
+        return;
+      }
+      const key = `${net}/${c.prefixLen}`;
+      if (seen.has(key)) {
+        this.error(
+          "route-config",
+          [...rpath, "to"],
+          `a second route to ${r.to}; give one route with all its next hops in via`,
+        );
+        return;
+      }
+      seen.add(key);
+      const vias = Array.isArray(r.via) ? r.via : [r.via];
+      const via: Ipv4[] = [];
+      vias.forEach((v, k) => {
+        const vpath = Array.isArray(r.via) ? [...rpath, "via", k] : [...rpath, "via"];
+        const ip = tryParseIpv4(v);
+        if (ip === undefined) return;
+        if (connected.some((x) => x.ip === ip) || loopback?.ip === ip) {
+          this.error("route-config", vpath, `${v} is ${sw}'s own address; a next hop is a neighbour's`);
+          return;
+        }
+        if (!connected.some((x) => sameSubnet(ip, x.ip, x.prefixLen))) {
+          const list = connected.map(
+            (x) => `${showIp((x.ip & prefixMask(x.prefixLen)) >>> 0, x.prefixLen)} (${x.name})`,
+          );
+          this.error(
+            "route-config",
+            vpath,
+            `next hop ${v} is on no subnet ${sw} is connected to${list.length > 0 ? `: ${list.join(", ")}` : " (it has no SVI and no routed port)"}`,
+          );
+          return;
+        }
+        if (via.includes(ip)) {
+          this.error("route-config", vpath, `next hop ${v} is listed twice`);
+          return;
+        }
+        via.push(ip);
+      });
+      if (via.length === vias.length) out.push({ prefix: net, prefixLen: c.prefixLen, via });
+    });
+    return out;
   }
 
   // --- MLAG ------------------------------------------------------------------------------------
@@ -1730,6 +1910,9 @@ class Normalizer {
       far.set(`${l.a.node}:${l.a.port}`, { ...l.b, linkIndex: i });
       far.set(`${l.b.node}:${l.b.port}`, { ...l.a, linkIndex: i });
       if (!isSwitch(l.a.node) || !isSwitch(l.b.node)) return;
+      // A routed port bridges nothing: its cable is a layer-3 link, in no VLAN.
+      if (ports.get(l.a.node)?.get(l.a.port)?.spec.mode === "routed") return;
+      if (ports.get(l.b.node)?.get(l.b.port)?.spec.mode === "routed") return;
       // An MLAG keepalive port is no bridge port: its cable joins no VLAN.
       if (this.isKeepalivePort(l.a.node, l.a.port) || this.isKeepalivePort(l.b.node, l.b.port)) return;
       const la = lagOf(l.a.node, l.a.port);
@@ -1803,8 +1986,8 @@ class Normalizer {
           `${e.a.node}:${e.a.port} is ${describePort(pa)} but ${e.b.node}:${e.b.port} is ${describePort(pb)}; the two ends of a cable between switches are normally configured alike`,
         );
       else {
-        const ua = pa.mode === "access" ? pa.vlan : pa.nativeVlan;
-        const ub = pb.mode === "access" ? pb.vlan : pb.nativeVlan;
+        const ua = pa.mode === "access" ? pa.vlan : pa.mode === "routed" ? null : pa.nativeVlan;
+        const ub = pb.mode === "access" ? pb.vlan : pb.mode === "routed" ? null : pb.nativeVlan;
         if (ua !== ub)
           this.warn(
             "vlan-mismatch",
@@ -1943,7 +2126,7 @@ class Normalizer {
               [...att.nicPath, "gateway"],
               `gateway ${gwText} is ${owner.sw}'s SVI in VLAN ${owner.svi.vid}, but this NIC is in VLAN ${att.vid}, where ARP for it gets no answer${this.sviHint(att.vid)}`,
             );
-        } else if (!vmIps.has(att.gateway))
+        } else if (!vmIps.has(att.gateway) && !this.routedIps.has(att.gateway))
           this.warn(
             "gateway-unknown",
             [...att.nicPath, "gateway"],

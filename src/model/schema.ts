@@ -192,11 +192,20 @@ const stormControl = z
 const switchPort = z
   .strictObject({
     mode: z
-      .enum(["access", "trunk"], {
-        error: (iss) => `expected access or trunk, got ${showValue(iss.input)}`,
+      .enum(["access", "trunk", "routed"], {
+        error: (iss) => `expected access, trunk or routed, got ${showValue(iss.input)}`,
       })
       .optional()
-      .describe("access: untagged member of one VLAN (default). trunk: carries VLANs tagged (IEEE 802.1Q)."),
+      .describe(
+        "access: untagged member of one VLAN (default). trunk: carries VLANs tagged (IEEE 802.1Q). routed: a layer-3 port with an address of its own (ip), in no VLAN.",
+      ),
+    ip: cidr.optional().describe("Routed ports: the port's address and prefix length, e.g. 10.0.1.0/31."),
+    mtu: z
+      .int({ error: (iss) => `expected an MTU in bytes (68..9216), got ${showValue(iss.input)}` })
+      .min(68)
+      .max(9216)
+      .optional()
+      .describe("Routed ports: the largest IPv4 packet sent out of the port (default 1500)."),
     vlan: vlanId.optional().describe("Access ports: the VLAN the port belongs to (default 1)."),
     vlans: z
       .union(
@@ -299,6 +308,37 @@ const lag = z
   })
   .describe("A link aggregation group (port channel): several ports that act as one.");
 
+const staticRoute = z
+  .strictObject({
+    to: cidr.describe("The destination prefix, e.g. 10.255.1.0/24 (0.0.0.0/0: the default route)."),
+    via: z
+      .union([ipv4, z.array(ipv4).min(1, { error: "via needs at least one next hop" })], {
+        error: (iss) => `expected a next-hop address or a list of them, got ${showValue(iss.input)}`,
+      })
+      .describe(
+        "The next hop, or several for ECMP (equal-cost multipath: a flow's 5-tuple picks one, as Linux's fib_multipath_hash_policy=1).",
+      ),
+  })
+  .describe("A static route.");
+
+const router = z
+  .strictObject({
+    interfaces: z
+      .record(switchPortName, cidr)
+      .describe(
+        "The router's interfaces (ports) and their addresses: { eth0: 203.0.113.1/30, eth1: 10.0.0.1/24 }.",
+      ),
+    routes: z
+      .array(staticRoute)
+      .optional()
+      .describe("Static routes (connected subnets are routed without one)."),
+    loopback: cidr.optional().describe("A loopback address (/32)."),
+    mac: macText
+      .optional()
+      .describe("The router's MAC (every interface's); assigned from the name when omitted."),
+  })
+  .describe("A standalone router: every interface is a routed port; it routes between them.");
+
 const switchSpec = z
   .strictObject({
     ports: z
@@ -321,6 +361,13 @@ const switchSpec = z
       .describe("The switch's own MAC (used by its SVIs); assigned from the name when omitted."),
     macTableSize: macTableSize.optional(),
     macAgingSec: macAgingSec.optional(),
+    loopback: cidr
+      .optional()
+      .describe("The switch's loopback address (a /32 it answers on any interface), e.g. 10.255.0.1/32."),
+    routes: z
+      .array(staticRoute)
+      .optional()
+      .describe("Static routes: { to: prefix, via: next hop or [next hops] } (several next hops: ECMP)."),
     lags: z
       .record(switchPortName, lag)
       .optional()
@@ -643,6 +690,7 @@ export const TopologyFileSchema = z
       .optional()
       .describe("Physical servers (hypervisor hosts), keyed by name."),
     links: z.array(link).optional().describe("Cables between switch ports and server NICs."),
+    routers: z.record(nodeName, router).optional().describe("Standalone routers, keyed by name."),
     mlag: z
       .array(mlagDomain)
       .optional()
@@ -669,6 +717,8 @@ export type SecurityFile = z.infer<typeof security>;
 export type TeamingFile = z.infer<typeof teaming>;
 export type PortGroupTeamingFile = z.infer<typeof portGroupTeaming>;
 export type LagFile = z.infer<typeof lag>;
+export type RouterFile = z.infer<typeof router>;
+export type StaticRouteFile = z.infer<typeof staticRoute>;
 export type MlagFile = z.infer<typeof mlagDomain>;
 
 /** The topology file's JSON Schema (draft 2020-12), for editors. */

@@ -26,6 +26,8 @@ export type SwitchPortSpec = (
   | { name: string; mode: "access"; vlan: number }
   /** `vlans: null` means all VLANs (1..4094). `nativeVlan`: untagged frames belong to it. */
   | { name: string; mode: "trunk"; vlans: number[] | null; nativeVlan: number | null }
+  /** A layer-3 port: its own address, in no VLAN. */
+  | { name: string; mode: "routed"; ip: Ipv4; prefixLen: number; mtu: number }
 ) & {
   stormControl?: StormControlSpec | null;
   /** A LAG member: the LAG's name (the member carries the LAG's configuration). */
@@ -52,6 +54,13 @@ export interface LagSpec {
   hash: "l2" | "l3" | "l3l4";
   /** One half of a multi-chassis LAG (the `mlag` domain pairs it with the same name on the peer). */
   isMlag: boolean;
+}
+
+/** A static route: `prefix/prefixLen` through one or more next hops (several: ECMP). */
+export interface RouteSpec {
+  prefix: Ipv4;
+  prefixLen: number;
+  via: Ipv4[];
 }
 
 /** An MLAG (vPC) domain: two switches, their peer link (a LAG on both) and keepalive ports. */
@@ -100,6 +109,12 @@ export interface SwitchSpec {
   gateway: SviSpec[];
   /** Link aggregation groups (their members are in `ports`, each with `lag`). */
   lags: LagSpec[];
+  /** The loopback address, or null. */
+  loopback: { ip: Ipv4; prefixLen: number } | null;
+  /** Static routes, in file order. */
+  routes: RouteSpec[];
+  /** A standalone router of `routers:` (every port routed), not a switch. */
+  isRouter: boolean;
   /** The switch's own MAC (used by its SVIs), assigned deterministically. */
   mac: Mac;
   macTableSize: number;

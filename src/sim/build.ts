@@ -110,6 +110,7 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
           .map((p) => {
             const name = p.lag ?? p.name;
             const stp = sw.stp === null ? {} : stpPortOptions(cableSpeeds(), sw, p);
+            if (p.mode === "routed") return { name, mode: "routed" as const, stormControl: p.stormControl };
             return p.mode === "access"
               ? { name, mode: "access" as const, vlan: p.vlan, stormControl: p.stormControl, ...stp }
               : {
@@ -164,11 +165,21 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
     });
     for (const p of sw.ports)
       cableEnds.set(`${sw.name}:${p.name}`, { device: dev, port: dev.portIndex(p.name) });
-    if (sw.gateway.length > 0) {
+    const routedPorts = sw.ports.flatMap((p) =>
+      p.mode === "routed"
+        ? [{ port: dev.portIndex(p.name), name: p.name, ip: p.ip, prefixLen: p.prefixLen, mtu: p.mtu }]
+        : [],
+    );
+    if (sw.gateway.length > 0 || routedPorts.length > 0 || sw.loopback !== null) {
       const router = new SviRouter(
         dev,
         sw.gateway.map((g) => ({ vid: g.vid, ip: g.ip, prefixLen: g.prefixLen })),
-        { drops: dev.drops },
+        {
+          drops: dev.drops,
+          routedPorts,
+          loopback: sw.loopback,
+          routes: sw.routes.map((r) => ({ prefix: r.prefix, prefixLen: r.prefixLen, via: r.via })),
+        },
       );
       dev.attachSvi(router);
       router.bind(world.envOf(dev));
