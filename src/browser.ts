@@ -1,9 +1,9 @@
 /**
  * vnet's browser entry (`import ... from "vnet/browser"`): text in, results out. A topology comes
- * in as YAML text (`Network.fromText`), answers come out as plain data (ping, trace, pingAll,
- * show), captures as pcapng or pcap bytes, and frames are read with the dissector. Nothing here
- * or below it touches the file system or any `node:` module (the layers test and the bundling
- * test hold it to that); the Node entry (`src/index.ts`) adds what needs files.
+ * in as YAML text (`Network.fromText`), answers come out as plain data (ping, trace, traceroute,
+ * pingAll, show), captures as pcapng or pcap bytes, and frames are read with the dissector.
+ * Nothing here or below it touches the file system or any `node:` module (the layers test and
+ * the bundling test hold it to that); the Node entry (`src/index.ts`) adds what needs files.
  *
  * This is the public surface: what is exported here is what a user of the package can rely on.
  */
@@ -83,6 +83,12 @@ export {
   type RunResult,
   SHOW_WHATS,
   type ShowWhat,
+  TRACEROUTE_MAX_HOPS,
+  TRACEROUTE_MAX_PROBES,
+  type TracerouteHop,
+  type TracerouteOptions,
+  type TracerouteProbe,
+  type TracerouteResult,
 } from "./network.ts";
 export {
   CAPTURE_EPOCH,

@@ -23,6 +23,10 @@ import type { LacpMemberStatus } from "./dataplane/lacp.ts";
 import { PhysicalSwitch } from "./dataplane/switch.ts";
 import { sortTimeline, type TimelineEvent } from "./dataplane/timeline.ts";
 import type { HopRecord } from "./dataplane/trace.ts";
+import {
+  TRACEROUTE_DEFAULTS as STACK_TRACEROUTE,
+  type TracerouteResult as StackTracerouteResult,
+} from "./dataplane/traceroute.ts";
 import { Vswitch } from "./dataplane/vswitch.ts";
 import { formatDiagnostic } from "./model/diagnostics.ts";
 import { type LoadResult, loadTopologyText } from "./model/load-text.ts";
@@ -34,7 +38,9 @@ import type { Link } from "./sim/link.ts";
 import { Rng } from "./sim/rng.ts";
 import { timelineWatch } from "./sim/timeline-watch.ts";
 import { formatIpv4, formatMac, tryParseIpv4 } from "./wire/addr.ts";
+import { IPV4_HEADER_LEN } from "./wire/ipv4.ts";
 import { formatLacpState } from "./wire/lacp.ts";
+import { UDP_HEADER_LEN } from "./wire/udp.ts";
 
 /**
  * "; did you mean X?" for a misspelt name, or the known names when there are few; never a list
@@ -58,7 +64,8 @@ export class NetworkError extends Error {
       | "bad-target"
       | "no-address"
       | "too-large"
-      | "bad-run",
+      | "bad-run"
+      | "bad-option",
     message: string,
   ) {
     super(message);
@@ -106,6 +113,57 @@ export interface PingResult {
   rtt: { minNs: number; avgNs: number; maxNs: number; mdevNs: number } | null;
   events: PingEvent[];
 }
+
+/** Options of `Network.traceroute`: traceroute(8)'s -m, -q and -w. */
+export interface TracerouteOptions {
+  /** Highest TTL tried (-m), 1..255; default 30. */
+  maxHops?: number;
+  /** Probes per TTL (-q), 1..10; default 3. */
+  probesPerHop?: number;
+  /** How long a probe waits for its answer (-w), in ns of simulated time; default 5 s. */
+  waitNs?: number;
+}
+
+/** One probe of a traceroute hop. */
+export interface TracerouteProbe {
+  /** Who answered, or null when nothing did within the wait (traceroute's `*`). */
+  address: string | null;
+  /** The device `address` belongs to when vnet knows it (a VM's vNIC, a switch's SVI), else null. */
+  name: string | null;
+  /** Round-trip time in ns of simulated time; null without an answer. */
+  rttNs: number | null;
+  /** "" for a plain answer, else traceroute's annotation: "!H", "!N", "!P", "!F", "!X". */
+  annotation: string;
+}
+
+export interface TracerouteHop {
+  ttl: number;
+  probes: TracerouteProbe[];
+}
+
+export interface TracerouteResult {
+  from: string;
+  /** The destination as given, its address, and the device that address belongs to (or null). */
+  to: string;
+  toIp: string;
+  toName: string | null;
+  maxHops: number;
+  probesPerHop: number;
+  /** Size of each probe's IPv4 packet (traceroute's "60 byte packets"). */
+  packetBytes: number;
+  /** One entry per TTL tried, in order. */
+  hops: TracerouteHop[];
+  /** Whether the destination itself answered (ICMP port unreachable from its address). */
+  isReached: boolean;
+  /** Why the VM could not send at all ("Network is unreachable"); then `hops` is empty. */
+  sendError: string | null;
+  /** Simulated time from the first probe to the end of the trace. */
+  durationNs: number;
+}
+
+/** Largest `maxHops` (traceroute's own limit) and `probesPerHop` (likewise) `traceroute` takes. */
+export const TRACEROUTE_MAX_HOPS = 255;
+export const TRACEROUTE_MAX_PROBES = 10;
 
 export interface ReachOptions {
   /** After the class probes, ping this many random pairs and compare with their classes. */
@@ -611,6 +669,78 @@ export class Network {
       if (down.length > 0) result.verdict += `; cable${down.length > 1 ? "s" : ""} down: ${down.join(", ")}`;
     }
     return result;
+  }
+
+  /**
+   * traceroute(8) from VM `from` to `to` (a VM name or an IPv4 address), in simulated time: UDP
+   * probes with TTL 1, 2, ... (`dataplane/traceroute.ts`), each answered by an ICMP time
+   * exceeded from the hop where its TTL ran out or a port unreachable from the destination.
+   * Every answering address is named after the device it belongs to when the topology says
+   * (a VM's vNIC, a switch's SVI), as traceroute names hops by reverse DNS.
+   */
+  traceroute(from: string, to: string, options: TracerouteOptions = {}): TracerouteResult {
+    const maxHops = options.maxHops ?? STACK_TRACEROUTE.maxHops;
+    const probesPerHop = options.probesPerHop ?? STACK_TRACEROUTE.probesPerHop;
+    const waitNs = options.waitNs ?? STACK_TRACEROUTE.timeoutNs;
+    const isCount = (n: number, max: number) => Number.isInteger(n) && n >= 1 && n <= max;
+    if (!isCount(maxHops, TRACEROUTE_MAX_HOPS))
+      throw new NetworkError("bad-option", `traceroute: maxHops ${maxHops} is not 1..${TRACEROUTE_MAX_HOPS}`);
+    if (!isCount(probesPerHop, TRACEROUTE_MAX_PROBES))
+      throw new NetworkError(
+        "bad-option",
+        `traceroute: probesPerHop ${probesPerHop} is not 1..${TRACEROUTE_MAX_PROBES}`,
+      );
+    if (!Number.isFinite(waitNs) || waitNs <= 0)
+      throw new NetworkError("bad-option", `traceroute: waitNs ${waitNs} is not a positive time`);
+    const src = this.vm(from);
+    const target = this.target(to);
+    const world = this.world;
+    const t0 = world.now();
+    let done = null as StackTracerouteResult | null;
+    const err = src.device.traceroute(target.ip, { maxHops, probesPerHop, timeoutNs: waitNs }, t0, (r) => {
+      done = r;
+    });
+    if (err === null) {
+      // Bounded: one probe at a time, each answered or given up after `waitNs`.
+      this.runUntilDone(t0 + maxHops * probesPerHop * waitNs + GRACE_NS, () => done !== null);
+      if (done === null) throw new Error(`traceroute ${from} -> ${to} did not finish in its time bound`);
+    }
+    const hops = done?.hops ?? [];
+    const answered = hops.flatMap((h) => h.probes.flatMap((p) => (p.from === null ? [] : [p.from])));
+    const owners = this.addressOwners([target.ip, ...answered]);
+    return {
+      from,
+      to,
+      toIp: formatIpv4(target.ip),
+      toName: owners.get(target.ip) ?? null,
+      maxHops,
+      probesPerHop,
+      packetBytes: IPV4_HEADER_LEN + UDP_HEADER_LEN + STACK_TRACEROUTE.payloadBytes,
+      hops: hops.map((h) => ({
+        ttl: h.ttl,
+        probes: h.probes.map((p) => ({
+          address: p.from === null ? null : formatIpv4(p.from),
+          name: p.from === null ? null : (owners.get(p.from) ?? null),
+          rttNs: p.from === null ? null : p.rttNs,
+          annotation: p.annotation,
+        })),
+      })),
+      isReached: done?.isReached ?? false,
+      sendError: err === null ? null : sendErrorText(err as SendError),
+      durationNs: world.now() - t0,
+    };
+  }
+
+  /** The device each of `ips` belongs to, where the topology says: a VM's vNIC, a switch's SVI. */
+  private addressOwners(ips: readonly number[]): Map<number, string> {
+    const wanted = new Set(ips);
+    const owners = new Map<number, string>();
+    const claim = (ip: number, name: string) => {
+      if (wanted.has(ip) && !owners.has(ip)) owners.set(ip, name);
+    };
+    for (const vm of this.built.vms.values()) for (const n of vm.spec.nics) claim(n.ip, vm.spec.name);
+    for (const sw of this.topology.switches) for (const g of sw.gateway) claim(g.ip, sw.name);
+    return owners;
   }
 
   /**

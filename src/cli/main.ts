@@ -32,6 +32,7 @@ async function commandModules(): Promise<CommandModule[]> {
   mods.push((await import("./vpn.ts")).register);
   mods.push((await import("./trace.ts")).register);
   mods.push((await import("./ping.ts")).register);
+  mods.push((await import("./traceroute.ts")).register);
   mods.push((await import("./pingall.ts")).register);
   mods.push((await import("./reach.ts")).register);
   mods.push((await import("./run.ts")).register);
@@ -54,6 +55,9 @@ export async function main(argv: string[], io: Io = nodeIo): Promise<number> {
       writeErr: (s) => io.err(s),
     })
     .option("-q, --quiet", "no progress line on standard error for long runs")
+    // vnet's own options go before the command; after it, each command owns its options, so
+    // `traceroute -q 2` means probes per hop as in traceroute(8), not this --quiet.
+    .enablePositionalOptions()
     .showHelpAfterError("(run with --help for usage)")
     .hook("preAction", (cmd, action) =>
       setProgressEnabled(cmd.opts().quiet !== true && action.opts().quiet !== true),
