@@ -739,7 +739,11 @@ export class Network {
       if (wanted.has(ip) && !owners.has(ip)) owners.set(ip, name);
     };
     for (const vm of this.built.vms.values()) for (const n of vm.spec.nics) claim(n.ip, vm.spec.name);
-    for (const sw of this.topology.switches) for (const g of sw.gateway) claim(g.ip, sw.name);
+    for (const sw of this.topology.switches) {
+      for (const g of sw.gateway) claim(g.ip, sw.name);
+      for (const p of sw.ports) if (p.mode === "routed") claim(p.ip, sw.name);
+      if (sw.loopback !== null) claim(sw.loopback.ip, sw.name);
+    }
     return owners;
   }
 

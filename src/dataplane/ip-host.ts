@@ -1192,7 +1192,10 @@ export class IpHost implements InterfaceHost {
         this.stats.icmpErrorsSuppressed++;
         return;
       }
-      from = r.iface.ip;
+      // About a packet addressed to us (port or protocol unreachable, reassembly time exceeded):
+      // from the address it was sent to, as Linux's icmp_send does for a local destination, so
+      // a traceroute to a router's loopback or far interface sees its target answer.
+      from = this.isOwnAddress(dst) ? dst : r.iface.ip;
     }
     // Linux never limits errors to itself (loopback) nor fragmentation needed (path MTU discovery).
     const isLimited = !isLoopback && !(type === Icmpv4Type.DestUnreachable && code === 4);

@@ -52,4 +52,16 @@ describe("a routed leaf-spine underlay", () => {
     expect(t.delivered).toBe(false);
     expect(t.hops.some((h) => h.device === "leaf1" && h.reason.includes("no route to 10.9.9.9"))).toBe(true);
   });
+
+  it("traceroute names each router, reaches a router's loopback, and shows ECMP per probe", () => {
+    const net = load();
+    const t = net.traceroute("web1", "10.255.9.9");
+    expect(t.isReached).toBe(true);
+    expect(t.hops.map((h) => h.probes[0].name)).toEqual(["leaf1", "spine1", "edge1"]);
+    // The probes of one hop differ in destination port: ECMP may send them over either spine.
+    const back = net.traceroute("app2", "web1");
+    expect(back.isReached).toBe(true);
+    const spines = new Set(back.hops[1].probes.map((p) => p.name));
+    for (const s of spines) expect(s).toMatch(/^spine[12]$/);
+  });
 });
