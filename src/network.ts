@@ -744,6 +744,7 @@ export class Network {
       for (const p of sw.ports) if (p.mode === "routed") claim(p.ip, sw.name);
       if (sw.loopback !== null) claim(sw.loopback.ip, sw.name);
     }
+    for (const t of this.topology.tunnels ?? []) for (const e of t.ends) claim(e.ip, e.device);
     return owners;
   }
 

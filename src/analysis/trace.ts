@@ -184,7 +184,13 @@ export function analyseTrace(input: TraceInput): TraceResult {
   } else if (target.kind === "vm" && target.vm === source.vm && !crosses) {
     verdict = `to itself: stays inside ${source.vm} (the guest's own stack)`;
   } else {
-    verdict = `${relation(source, target)}: ${pathPhrase(source, target, crosses, physical, gateways, sawVswitch, gwSwitch)}`;
+    verdict = `${relation(source, target, gateways.length > 0)}: ${pathPhrase(source, target, crosses, physical, gateways, sawVswitch, gwSwitch)}`;
+    // A tunnel on the way: where the echo went in and came out (the routers between carried it
+    // encapsulated and never saw the inner packet).
+    const into = records.find((r) => r.action === "send" && r.reason.startsWith("encapsulated in GRE"));
+    const outOf = records.find((r) => r.action === "receive" && r.reason.startsWith("decapsulated from GRE"));
+    if (into !== undefined && outOf !== undefined)
+      verdict += `; through a GRE tunnel from ${into.device} to ${outOf.device}, which hides the routers between`;
   }
   return {
     from: source.vm,
@@ -202,7 +208,8 @@ export function analyseTrace(input: TraceInput): TraceResult {
 }
 
 /** The pair's relation in the document's terms, from the model. */
-function relation(src: VmEndpoint, dst: TraceTarget): string {
+/** `isRouted`: the exchange went through a router, so the two ends are not on one segment. */
+function relation(src: VmEndpoint, dst: TraceTarget, isRouted: boolean): string {
   if (dst.kind === "gateway") return `to the gateway ${formatIpv4(dst.ip)} on ${dst.switch}`;
   if (dst.kind === "address") return `to ${formatIpv4(dst.ip)}`;
   const sameServer = src.server === dst.server;
@@ -222,9 +229,11 @@ function relation(src: VmEndpoint, dst: TraceTarget): string {
     // On one server a port group is one object (its vswitch and name); across servers, port
     // groups of the same name and VLAN are one network, as vSphere treats a port group defined
     // alike on every host.
+    // A routed exchange between two alike-named port groups on different servers is between two
+    // networks (two sites that both call their LAN "lan" in VLAN 10), not one.
     const samePortGroup = sameServer
       ? a.vswitch === b.vswitch && a.portGroup === b.portGroup
-      : a.portGroup === b.portGroup && a.vlan === b.vlan;
+      : a.portGroup === b.portGroup && a.vlan === b.vlan && !isRouted;
     if (!samePortGroup && sameServer && a.portGroup === b.portGroup) {
       return `different port groups (${a.portGroup} on ${a.vswitch} and ${b.portGroup} on ${b.vswitch}), same server`;
     }

@@ -171,6 +171,7 @@ describe("vnet schema", () => {
       "servers",
       "links",
       "routers",
+      "tunnels",
       "mlag",
       "faults",
     ]);

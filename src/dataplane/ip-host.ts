@@ -223,6 +223,8 @@ export interface IpHostOptions {
  * packet is dropped as "not-our-address"); a router forwards it. The header is validated.
  */
 export type ForwardHook = (iface: IpInterface, frame: Frame, ipOffset: number, nowNs: number) => void;
+/** Takes a GRE packet addressed to the stack (true when it was a tunnel's and handled). */
+export type GreHook = (iface: IpInterface, frame: Frame, ipOffset: number, nowNs: number) => boolean;
 
 /** The IPv4 stack of one device: its interfaces, ARP, ICMP, UDP and the routing choice. */
 export class IpHost implements InterfaceHost {
@@ -235,6 +237,8 @@ export class IpHost implements InterfaceHost {
   readonly drops: DropCounters;
   readonly stats: IpStats = newStats();
   forwardHook: ForwardHook | null = null;
+  /** A router with GRE tunnels decapsulates through this (ip protocol 47 to one of our addresses). */
+  greHook: GreHook | null = null;
   private envOrNull: DeviceEnv | null = null;
   private ident = 0;
   private readonly pings = new Map<number, OutstandingPing>();
@@ -488,6 +492,7 @@ export class IpHost implements InterfaceHost {
       this.receiveUdp(iface, frame, off, hl, nowNs);
       return;
     }
+    if (proto === IpProtocol.GRE && this.greHook !== null && this.greHook(iface, frame, off, nowNs)) return;
     this.dropFrame(iface, frame, "ip-unknown-protocol", `dropped: IP protocol ${proto} not handled`, nowNs);
     // RFC 1122 §3.2.2.1: a host SHOULD answer an unknown protocol with protocol unreachable.
     this.sendIcmpError(frame, off, Icmpv4Type.DestUnreachable, 2, 0, nowNs);

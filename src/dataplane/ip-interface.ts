@@ -95,6 +95,11 @@ export interface IpInterfaceConfig {
   mtu?: number;
   /** The VLAN of an SVI, for trace records; null for a host's NIC. */
   vid?: number | null;
+  /**
+   * A point-to-point interface (a tunnel): no ARP; every packet is handed to the output with
+   * an Ethernet header the output removes (destination 0).
+   */
+  isPointToPoint?: boolean;
 }
 
 /** The ARP counters an interface keeps in its stack's statistics. */
@@ -175,6 +180,7 @@ export class IpInterface {
   readonly gateway: Ipv4 | null;
   readonly mtu: number;
   readonly vid: number | null;
+  readonly isPointToPoint: boolean;
   readonly name: string;
   private readonly neighbors = new Map<Ipv4, Neighbor>();
   private resolved: Neighbor | null = null;
@@ -216,6 +222,7 @@ export class IpInterface {
     this.gateway = config.gateway ?? null;
     this.mtu = mtu;
     this.vid = config.vid ?? null;
+    this.isPointToPoint = config.isPointToPoint ?? false;
     if (this.gateway !== null && !this.contains(this.gateway)) {
       throw new DeviceConfigError(
         "bad-value",
@@ -253,6 +260,11 @@ export class IpInterface {
     const s = frame.start;
     b.set(this.macBytes, s + 6);
     Ethernet.setEtherType(b, s, EtherType.IPv4);
+    if (this.isPointToPoint) {
+      Ethernet.setDst(b, s, 0);
+      this.output(frame, nowNs);
+      return;
+    }
     if (this.isBroadcast(nextHop)) {
       Ethernet.setDst(b, s, MAC_BROADCAST);
       this.output(frame, nowNs);
@@ -313,6 +325,7 @@ export class IpInterface {
 
   /** Sends a gratuitous ARP (RFC 5227 §3 announcement) for this interface's address. */
   announce(nowNs: number): void {
+    if (this.isPointToPoint) return;
     const f = this.buildArp(ArpOp.Request, MAC_BROADCAST, this.ip, 0, nowNs);
     this.host.stats.arpRequestsSent++;
     if (this.host.env.isTracing) {

@@ -27,9 +27,11 @@
  */
 
 import { formatIpv4, type Ipv4, isBroadcastMac, isMulticastMac } from "../wire/addr.ts";
+import { WireError } from "../wire/error.ts";
 import { ETHERNET_HEADER_LEN, Ethernet } from "../wire/ethernet.ts";
+import { GRE_HEADER_LEN, Gre } from "../wire/gre.ts";
 import { DestUnreachableCode, Icmpv4Type, TimeExceededCode } from "../wire/icmp.ts";
-import { Ipv4Header } from "../wire/ipv4.ts";
+import { IpProtocol, Ipv4Header } from "../wire/ipv4.ts";
 import { checkVid, DeviceConfigError } from "./config-error.ts";
 import { DropCounters } from "./counters.ts";
 import type { DeviceEnv } from "./device.ts";
@@ -64,6 +66,18 @@ export interface RoutedPortConfig {
   mtu?: number;
 }
 
+/** A GRE tunnel interface: its own address, and the underlay addresses of its two ends. */
+export interface GreTunnelConfig {
+  name: string;
+  ip: Ipv4;
+  prefixLen: number;
+  /** This end's underlay address (one of the router's addresses) and the far end's. */
+  source: Ipv4;
+  destination: Ipv4;
+  /** Largest inner packet (default 1476: 1500 less the 24 bytes of outer IPv4 and GRE). */
+  mtu?: number;
+}
+
 /** A static route: `prefix/prefixLen` through one or more next hops (several: ECMP). */
 export interface StaticRouteConfig {
   prefix: Ipv4;
@@ -79,6 +93,8 @@ export interface SviRouterOptions {
   loopback?: { ip: Ipv4; prefixLen: number } | null;
   /** Static routes, added after every interface's connected route. */
   routes?: readonly StaticRouteConfig[];
+  /** GRE tunnels (RFC 2784): point-to-point interfaces whose packets cross the underlay encapsulated. */
+  tunnels?: readonly GreTunnelConfig[];
   /** Count drops into these counters (the switch's), else the router's own. */
   drops?: DropCounters;
 }
@@ -87,6 +103,7 @@ export class SviRouter implements SviHandler {
   readonly stack: IpHost;
   readonly drops: DropCounters;
   private readonly byVid = new Map<number, IpInterface>();
+  private readonly tunnels: Tunnel[] = [];
   /** Routed-port interfaces by the switch's device port. */
   private readonly byPort = new Map<number, IpInterface>();
   private envOrNull: DeviceEnv | null = null;
@@ -133,7 +150,25 @@ export class SviRouter implements SviHandler {
           ),
       );
     }
+    for (const t of options.tunnels ?? []) {
+      const tunnel = { config: t, iface: null as IpInterface | null, ident: 0 };
+      tunnel.iface = this.stack.addInterface(
+        {
+          name: t.name,
+          mac: host.mac,
+          ip: t.ip,
+          prefixLen: t.prefixLen,
+          mtu: t.mtu ?? 1500 - GRE_OVERHEAD,
+          vid: null,
+          isPointToPoint: true,
+        },
+        (frame, nowNs) => this.encapsulate(tunnel, frame, nowNs),
+      );
+      this.tunnels.push(tunnel);
+    }
     for (const r of options.routes ?? []) this.stack.addRoute(r.prefix, r.prefixLen, r.via);
+    if (this.tunnels.length > 0)
+      this.stack.greHook = (iface, frame, off, nowNs) => this.decapsulate(iface, frame, off, nowNs);
     this.stack.forwardHook = (iface, frame, off, nowNs) => this.forward(iface, frame, off, nowNs);
   }
 
@@ -202,6 +237,101 @@ export class SviRouter implements SviHandler {
       return;
     }
     this.stack.receive(iface, frame, nowNs);
+  }
+
+  /**
+   * A packet routed into a tunnel: the Ethernet header the interface wrote goes, a GRE header
+   * and an outer IPv4 header (source and destination the tunnel's ends, TTL 64, DF clear, the
+   * inner DSCP kept) take its place, and the outer packet leaves as the router's own, routed
+   * through the underlay like any other.
+   */
+  private encapsulate(t: Tunnel, frame: Frame, nowNs: number): void {
+    const innerLen = frame.length - ETHERNET_HEADER_LEN;
+    const dscp = frame.buf[frame.start + ETHERNET_HEADER_LEN + 1] >> 2;
+    frame.strip(ETHERNET_HEADER_LEN);
+    frame.prepend(GRE_OVERHEAD + ETHERNET_HEADER_LEN);
+    const b = frame.buf;
+    const ip = frame.start + ETHERNET_HEADER_LEN;
+    Gre.emit({ hasChecksum: false, protocolType: 0x0800 }, b, ip + 20);
+    Ipv4Header.emit(
+      {
+        dscp,
+        ecn: 0,
+        ident: (t.ident = (t.ident + 1) & 0xffff),
+        dontFragment: false,
+        moreFragments: false,
+        fragmentOffsetBytes: 0,
+        ttl: 64,
+        protocol: IpProtocol.GRE,
+        src: t.config.source,
+        dst: t.config.destination,
+        options: EMPTY,
+        payloadLength: GRE_HEADER_LEN + innerLen,
+        checksumValid: true,
+      },
+      b,
+      ip,
+    );
+    if (this.env.isTracing)
+      this.env.trace({
+        timeNs: nowNs,
+        frameId: frame.id,
+        device: this.host.name,
+        kind: "gateway",
+        in: t.config.name,
+        out: null,
+        vlan: null,
+        action: "send",
+        reason: `encapsulated in GRE to ${formatIpv4(t.config.destination)} (tunnel ${t.config.name}, outer ${formatIpv4(t.config.source)} -> ${formatIpv4(t.config.destination)})`,
+      });
+    this.stack.output(frame, nowNs);
+  }
+
+  /**
+   * A GRE packet for one of our addresses: from a tunnel's far end to its source address, the
+   * inner IPv4 packet is received on the tunnel interface (then routed or delivered as any).
+   */
+  private decapsulate(_on: IpInterface, frame: Frame, off: number, nowNs: number): boolean {
+    const b = frame.buf;
+    const src = Ipv4Header.src(b, off);
+    const dst = Ipv4Header.dst(b, off);
+    const t = this.tunnels.find((x) => x.config.destination === src && x.config.source === dst);
+    if (t === undefined || t.iface === null) return false;
+    const hl = Ipv4Header.headerLength(b, off);
+    const end = off + Ipv4Header.totalLength(b, off);
+    let greLen: number;
+    try {
+      greLen = Gre.validate(b, off + hl, end);
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      this.stack.dropFrame(t.iface, frame, "gre-malformed", `dropped: ${e.message}`, nowNs);
+      return true;
+    }
+    if (Gre.protocolType(b, off + hl) !== 0x0800) {
+      this.stack.dropFrame(t.iface, frame, "gre-unsupported", "dropped: GRE payload is not IPv4", nowNs);
+      return true;
+    }
+    const inner = off + hl + greLen;
+    // The inner packet gets an Ethernet header in the bytes the outer headers leave free.
+    frame.end = end;
+    frame.strip(inner - ETHERNET_HEADER_LEN - frame.start);
+    Ethernet.setDst(frame.buf, frame.start, t.iface.mac);
+    Ethernet.setSrc(frame.buf, frame.start, 0);
+    Ethernet.setEtherType(frame.buf, frame.start, 0x0800);
+    if (this.env.isTracing)
+      this.env.trace({
+        timeNs: nowNs,
+        frameId: frame.id,
+        device: this.host.name,
+        kind: "gateway",
+        in: t.config.name,
+        out: null,
+        vlan: null,
+        action: "receive",
+        reason: `decapsulated from GRE (tunnel ${t.config.name}, from ${formatIpv4(src)})`,
+      });
+    this.stack.receive(t.iface, frame, nowNs);
+    return true;
   }
 
   /** The SVI of VLAN `vid`, or undefined. */
@@ -371,4 +501,15 @@ export class SviRouter implements SviHandler {
 /** How traces name an interface: "vlan 10" for an SVI, its name ("eth1", "lo") otherwise. */
 function label(iface: IpInterface): string {
   return iface.vid === null || iface.vid === undefined ? iface.name : `vlan ${iface.vid}`;
+}
+
+/** Outer IPv4 (20) and GRE (4) bytes a tunnel adds. */
+export const GRE_OVERHEAD = 24;
+const EMPTY = new Uint8Array(0);
+
+interface Tunnel {
+  config: GreTunnelConfig;
+  iface: IpInterface | null;
+  /** The outer IPv4 identification counter. */
+  ident: number;
 }

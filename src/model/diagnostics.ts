@@ -55,6 +55,7 @@ export type DiagnosticCode =
   | "teaming-config"
   | "mlag-config"
   | "route-config"
+  | "tunnel-config"
   // warnings
   | "teaming-needs-port-channel"
   | "port-channel-needs-teaming"

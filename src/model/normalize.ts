@@ -62,6 +62,7 @@ import {
   type SwitchSpec,
   type TeamingSpec,
   type Topology,
+  type TunnelSpec,
   type VmNicSpec,
   type VmSpec,
   type VswitchSpec,
@@ -377,6 +378,7 @@ class Normalizer {
     }
 
     this.stpPorts(switches, links, linkIndexes);
+    const tunnels = this.tunnels(switches);
     this.checkLayer2(switches, links, linkIndexes, portConfigured);
     this.assignMacs();
     const faults = this.faults(this.file.faults ?? [], links);
@@ -392,6 +394,7 @@ class Normalizer {
           servers,
           links,
           ...(mlag.length > 0 ? { mlag } : {}),
+          ...(tunnels.length > 0 ? { tunnels } : {}),
           ...(faults.length > 0 ? { faults } : {}),
         };
     return { topology, diagnostics: this.diags };
@@ -1375,6 +1378,7 @@ class Normalizer {
   ): RouteSpec[] {
     const connected: { ip: Ipv4; prefixLen: number; name: string }[] = [
       ...svis.map((s) => ({ ip: s.ip, prefixLen: s.prefixLen, name: `vlan ${s.vid}` })),
+      ...this.tunnelSubnetsOf(sw),
       ...[...ports.values()].flatMap(({ spec }) =>
         spec.mode === "routed" ? [{ ip: spec.ip, prefixLen: spec.prefixLen, name: spec.name }] : [],
       ),
@@ -1444,6 +1448,124 @@ class Normalizer {
         via.push(ip);
       });
       if (via.length === vias.length) out.push({ prefix: net, prefixLen: c.prefixLen, via });
+    });
+    return out;
+  }
+
+  /** A device's tunnel interfaces as the file gives them (for its routes, before tunnels are checked). */
+  private tunnelSubnetsOf(device: string): { ip: Ipv4; prefixLen: number; name: string }[] {
+    const out: { ip: Ipv4; prefixLen: number; name: string }[] = [];
+    for (const t of this.file.tunnels ?? []) {
+      const j = t.endpoints.indexOf(device);
+      if (j < 0 || t.endpoints[0] === t.endpoints[1]) continue;
+      const c = parseCidr(t.ips[j]);
+      if (c !== undefined) out.push({ ip: c.ip, prefixLen: c.prefixLen, name: `gre${out.length}` });
+    }
+    return out;
+  }
+
+  /**
+   * The `tunnels:` list: two different devices that route (a router, or a switch with a routed
+   * port, an SVI or a loopback), one subnet for the two tunnel addresses, and underlay addresses
+   * that are the ends' own (default: the loopback, else the first routed interface).
+   */
+  private tunnels(switches: SwitchSpec[]): TunnelSpec[] {
+    const out: TunnelSpec[] = [];
+    const byName = new Map(switches.map((s) => [s.name, s]));
+    const count = new Map<string, number>();
+    const ownAddresses = (sw: SwitchSpec): Ipv4[] => [
+      ...(sw.loopback === null ? [] : [sw.loopback.ip]),
+      ...sw.ports.flatMap((p) => (p.mode === "routed" ? [p.ip] : [])),
+      ...sw.gateway.map((g) => g.ip),
+    ];
+    (this.file.tunnels ?? []).forEach((t, i) => {
+      const path = ["tunnels", i];
+      const [a, b] = t.endpoints;
+      if (a === b) {
+        this.error("tunnel-config", [...path, "endpoints"], "a tunnel joins two different devices");
+        return;
+      }
+      const ends: SwitchSpec[] = [];
+      for (const [j, n] of [a, b].entries()) {
+        const sw = byName.get(n);
+        if (sw === undefined) {
+          this.error(
+            "unknown-name",
+            [...path, "endpoints", j],
+            `no router or switch '${n}'${hint(n, [...byName.keys()])}`,
+          );
+          return;
+        }
+        if (ownAddresses(sw).length === 0) {
+          this.error(
+            "tunnel-config",
+            [...path, "endpoints", j],
+            `${n} has no address to send the tunnel from: give it a routed port, an SVI or a loopback`,
+          );
+          return;
+        }
+        ends.push(sw);
+      }
+      const ca = parseCidr(t.ips[0]);
+      const cb = parseCidr(t.ips[1]);
+      if (ca === undefined || cb === undefined) return;
+      if (ca.prefixLen !== cb.prefixLen || !sameSubnet(ca.ip, cb.ip, ca.prefixLen) || ca.ip === cb.ip) {
+        this.error(
+          "tunnel-config",
+          [...path, "ips"],
+          `${t.ips[0]} and ${t.ips[1]} must be two addresses of one subnet (the tunnel is one link), e.g. 172.16.0.1/30 and 172.16.0.2/30`,
+        );
+        return;
+      }
+      if (!this.checkHostAddress([...path, "ips", 0], ca.ip, ca.prefixLen)) return;
+      if (!this.checkHostAddress([...path, "ips", 1], cb.ip, cb.prefixLen)) return;
+      this.claimIp([...path, "ips", 0], ca.ip);
+      this.claimIp([...path, "ips", 1], cb.ip);
+      let underlay: [Ipv4, Ipv4];
+      if (t.underlay !== undefined) {
+        const ua = tryParseIpv4(t.underlay[0]);
+        const ub = tryParseIpv4(t.underlay[1]);
+        if (ua === undefined || ub === undefined) return;
+        for (const [j, ip] of [ua, ub].entries())
+          if (!ownAddresses(ends[j]).includes(ip)) {
+            this.error(
+              "tunnel-config",
+              [...path, "underlay", j],
+              `${formatIpv4(ip)} is not an address of ${ends[j].name}; its addresses: ${ownAddresses(ends[j]).map(formatIpv4).join(", ")}`,
+            );
+            return;
+          }
+        underlay = [ua, ub];
+      } else underlay = [ownAddresses(ends[0])[0], ownAddresses(ends[1])[0]];
+      const name = (n: string) => {
+        const k = count.get(n) ?? 0;
+        count.set(n, k + 1);
+        return `gre${k}`;
+      };
+      out.push({
+        type: "gre",
+        mtu: t.mtu ?? 1476,
+        ends: [
+          {
+            device: a,
+            name: name(a),
+            ip: ca.ip,
+            prefixLen: ca.prefixLen,
+            source: underlay[0],
+            destination: underlay[1],
+          },
+          {
+            device: b,
+            name: name(b),
+            ip: cb.ip,
+            prefixLen: cb.prefixLen,
+            source: underlay[1],
+            destination: underlay[0],
+          },
+        ],
+      });
+      this.routedIps.set(ca.ip, "gre");
+      this.routedIps.set(cb.ip, "gre");
     });
     return out;
   }

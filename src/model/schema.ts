@@ -551,6 +551,40 @@ const endpoint = text(
   (iss) => `expected node:port (e.g. server1:eth0 or tor1:eth1), got ${showValue(iss.input)}`,
 ).describe("node:port, where node is a switch or server and port a switch port or server NIC.");
 
+const tunnel = z
+  .strictObject({
+    type: z
+      .literal("gre", {
+        error: (iss) => `expected gre (the tunnel types vnet builds), got ${showValue(iss.input)}`,
+      })
+      .describe("gre: Generic Routing Encapsulation (RFC 2784), IPv4 in IPv4."),
+    endpoints: z
+      .tuple([nodeName, nodeName], {
+        error: (iss) => `expected the two routers or switches [a, b], got ${showValue(iss.input)}`,
+      })
+      .describe("The two devices the tunnel joins (routers, or switches with routed ports)."),
+    ips: z
+      .tuple([cidr, cidr], {
+        error: (iss) => `expected the tunnel addresses [a/30, b/30], got ${showValue(iss.input)}`,
+      })
+      .describe("The tunnel interface's address on each end (one subnet), in the endpoints' order."),
+    underlay: z
+      .tuple([ipv4, ipv4], {
+        error: (iss) => `expected the two underlay addresses [a, b], got ${showValue(iss.input)}`,
+      })
+      .optional()
+      .describe(
+        "The outer source and destination addresses, in the endpoints' order (default: each end's loopback, else its first routed interface).",
+      ),
+    mtu: z
+      .int({ error: (iss) => `expected an MTU in bytes (68..9192), got ${showValue(iss.input)}` })
+      .min(68)
+      .max(9192)
+      .optional()
+      .describe("Largest inner packet (default 1476: 1500 less 24 bytes of outer IPv4 and GRE)."),
+  })
+  .describe("A point-to-point tunnel between two routers.");
+
 const mlagDomain = z
   .strictObject({
     domain: z
@@ -691,6 +725,7 @@ export const TopologyFileSchema = z
       .describe("Physical servers (hypervisor hosts), keyed by name."),
     links: z.array(link).optional().describe("Cables between switch ports and server NICs."),
     routers: z.record(nodeName, router).optional().describe("Standalone routers, keyed by name."),
+    tunnels: z.array(tunnel).optional().describe("Tunnels between routers (GRE)."),
     mlag: z
       .array(mlagDomain)
       .optional()
@@ -718,6 +753,7 @@ export type TeamingFile = z.infer<typeof teaming>;
 export type PortGroupTeamingFile = z.infer<typeof portGroupTeaming>;
 export type LagFile = z.infer<typeof lag>;
 export type RouterFile = z.infer<typeof router>;
+export type TunnelFile = z.infer<typeof tunnel>;
 export type StaticRouteFile = z.infer<typeof staticRoute>;
 export type MlagFile = z.infer<typeof mlagDomain>;
 

@@ -12,6 +12,8 @@ export interface TopologySummary {
   vms: number;
   vmNics: number;
   switches: number;
+  /** Standalone routers (`routers:`), not counted in `switches`. */
+  routers: number;
   links: number;
   vswitches: number;
   portGroups: number;
@@ -44,7 +46,8 @@ export function summarize(t: Topology): TopologySummary {
     servers: t.servers.length,
     vms,
     vmNics,
-    switches: t.switches.length,
+    switches: t.switches.filter((s) => !s.isRouter).length,
+    routers: t.switches.filter((s) => s.isRouter).length,
     links: t.links.length,
     vswitches,
     portGroups,
@@ -62,6 +65,7 @@ export function formatSummary(s: TopologySummary): string {
     plural(s.servers, "server"),
     plural(s.vms, "VM"),
     plural(s.switches, "switch", "switches"),
+    ...(s.routers > 0 ? [plural(s.routers, "router")] : []),
     plural(s.links, "link"),
     plural(s.portGroups, "port group"),
     `${plural(s.vfs, "VF")} (${s.vfsInUse} in use)`,

@@ -16,6 +16,8 @@ export interface Topology {
   switches: SwitchSpec[];
   servers: ServerSpec[];
   links: LinkSpec[];
+  /** Tunnels between routers; absent or empty when the file has none. */
+  tunnels?: TunnelSpec[];
   /** MLAG (vPC) domains; absent or empty when the file has none. */
   mlag?: MlagSpec[];
   /** Scheduled failures (`faults:`), in file order; absent or empty when the file has none. */
@@ -54,6 +56,24 @@ export interface LagSpec {
   hash: "l2" | "l3" | "l3l4";
   /** One half of a multi-chassis LAG (the `mlag` domain pairs it with the same name on the peer). */
   isMlag: boolean;
+}
+
+/** One end of a tunnel: its interface on `device` and the outer addresses. */
+export interface TunnelEndSpec {
+  device: string;
+  /** The tunnel interface's name on the device ("gre0", "gre1", ...). */
+  name: string;
+  ip: Ipv4;
+  prefixLen: number;
+  /** Outer source (this end's underlay address) and destination (the other end's). */
+  source: Ipv4;
+  destination: Ipv4;
+}
+
+export interface TunnelSpec {
+  type: "gre";
+  ends: [TunnelEndSpec, TunnelEndSpec];
+  mtu: number;
 }
 
 /** A static route: `prefix/prefixLen` through one or more next hops (several: ECMP). */

@@ -170,7 +170,19 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
         ? [{ port: dev.portIndex(p.name), name: p.name, ip: p.ip, prefixLen: p.prefixLen, mtu: p.mtu }]
         : [],
     );
-    if (sw.gateway.length > 0 || routedPorts.length > 0 || sw.loopback !== null) {
+    const tunnels = (topology.tunnels ?? []).flatMap((t) =>
+      t.ends
+        .filter((e) => e.device === sw.name)
+        .map((e) => ({
+          name: e.name,
+          ip: e.ip,
+          prefixLen: e.prefixLen,
+          source: e.source,
+          destination: e.destination,
+          mtu: t.mtu,
+        })),
+    );
+    if (sw.gateway.length > 0 || routedPorts.length > 0 || sw.loopback !== null || tunnels.length > 0) {
       const router = new SviRouter(
         dev,
         sw.gateway.map((g) => ({ vid: g.vid, ip: g.ip, prefixLen: g.prefixLen })),
@@ -179,6 +191,7 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
           routedPorts,
           loopback: sw.loopback,
           routes: sw.routes.map((r) => ({ prefix: r.prefix, prefixLen: r.prefixLen, via: r.via })),
+          tunnels,
         },
       );
       dev.attachSvi(router);

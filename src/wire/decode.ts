@@ -18,6 +18,7 @@ import { Arp, ArpOp } from "./arp.ts";
 import type { PseudoHeader } from "./checksum.ts";
 import { checkLen, WireError, type WireErrorCode } from "./error.ts";
 import { Ethernet, EtherType } from "./ethernet.ts";
+import { Gre } from "./gre.ts";
 import { DestUnreachableCode, ICMP_HEADER_LEN, Icmpv4, Icmpv4Type } from "./icmp.ts";
 import { ICMPV6_HEADER_LEN, Icmpv6, Icmpv6Type, NdpOption, ndpLinkLayerAddress } from "./icmpv6.ts";
 import { IPV4_HEADER_LEN, IpProtocol, Ipv4Header } from "./ipv4.ts";
@@ -213,6 +214,16 @@ export interface TcpLayer {
   isQuoted?: boolean;
 }
 
+/** A GRE header (RFC 2784); the carried packet's layers follow. */
+export interface GreLayer {
+  layer: "gre";
+  /** The payload's EtherType (0x0800: IPv4). */
+  protocolType: number;
+  hasChecksum: boolean;
+  /** Present when the header carries a checksum: whether it verified. */
+  checksumValid?: boolean;
+}
+
 export interface VxlanLayer {
   layer: "vxlan";
   vni: number;
@@ -317,6 +328,7 @@ export type Layer =
   | UdpLayer
   | TcpLayer
   | VxlanLayer
+  | GreLayer
   | WireguardLayer
   | LacpLayer
   | StpLayer
@@ -660,6 +672,20 @@ function decodeIpv4Payload(
     case IpProtocol.TCP:
       decodeTcp(buf, offset, end, pseudo, layers);
       return;
+    case IpProtocol.GRE: {
+      if (isFirstFragment) {
+        pushPayload(offset, end, layers);
+        return;
+      }
+      const gre = Gre.parse(buf, offset, end);
+      const layer: GreLayer = { layer: "gre", protocolType: gre.protocolType, hasChecksum: gre.hasChecksum };
+      if (gre.hasChecksum) layer.checksumValid = gre.checksumValid;
+      layers.push(layer);
+      const inner = offset + Gre.headerLength(buf, offset, end);
+      if (gre.protocolType === 0x0800) decodeIpv4(buf, inner, end, layers, false);
+      else pushPayload(inner, end, layers);
+      return;
+    }
     default:
       pushPayload(offset, end, layers);
   }
@@ -1061,6 +1087,8 @@ export function summarizeLayer(l: Layer): string {
       ].filter(Boolean);
       return `WireGuard ${l.type} ${ids.join(" ")} len ${l.length}`;
     }
+    case "gre":
+      return `GRE ${hex(l.protocolType, 4)}${l.hasChecksum ? ` checksum ${l.checksumValid ? "ok" : "bad"}` : ""}`;
     case "vxlan":
       return `VXLAN vni ${l.vni}${l.flags !== VXLAN_FLAG_I ? ` flags ${hex(l.flags, 2)}` : ""}`;
     case "lacp": {
