@@ -252,12 +252,13 @@ export class SviRouter implements SviHandler {
     frame.prepend(GRE_OVERHEAD + ETHERNET_HEADER_LEN);
     const b = frame.buf;
     const ip = frame.start + ETHERNET_HEADER_LEN;
+    t.ident = (t.ident + 1) & 0xffff;
     Gre.emit({ hasChecksum: false, protocolType: 0x0800 }, b, ip + 20);
     Ipv4Header.emit(
       {
         dscp,
         ecn: 0,
-        ident: (t.ident = (t.ident + 1) & 0xffff),
+        ident: t.ident,
         dontFragment: false,
         moreFragments: false,
         fragmentOffsetBytes: 0,
