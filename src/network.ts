@@ -114,6 +114,32 @@ export interface PingResult {
   events: PingEvent[];
 }
 
+/** One probe of `Network.mtu`: its IPv4 size and what became of it. */
+export interface MtuStep {
+  sizeBytes: number;
+  outcome: "delivered" | "frag-needed" | "black-hole";
+  text: string;
+}
+
+/** The last (delivered) probe's frame on one cable: its size and the layers around the packet. */
+export interface MtuHop {
+  link: string;
+  frameBytes: number;
+  /** What the layers add, outermost first ("Ethernet 14 + 802.1Q 4"). */
+  layers: string;
+}
+
+export interface MtuResult {
+  from: string;
+  to: string;
+  toIp: string;
+  /** The largest IPv4 packet that crosses unfragmented, or null when none got through. */
+  pathMtu: number | null;
+  steps: MtuStep[];
+  hops: MtuHop[];
+  failure: string | null;
+}
+
 /** Options of `Network.traceroute`: traceroute(8)'s -m, -q and -w. */
 export interface TracerouteOptions {
   /** Highest TTL tried (-m), 1..255; default 30. */
@@ -607,6 +633,137 @@ export class Network {
    * Traces one echo from `from` to `to` (a VM name or an IPv4 address): ARP resolution, the
    * request and the reply, every hop and decision, and the verdict.
    */
+  /**
+   * The path MTU from VM `from` to `to`, found as tracepath(8) finds it: echoes of the size the
+   * guest believes fits, with DF set (the guest sets it on what fits its NIC); a router that
+   * cannot forward one answers ICMP fragmentation needed with its next-hop MTU (RFC 1191), the
+   * guest learns it and the next echo is that size. A link that silently drops frames above its
+   * MTU (no ICMP: a black hole) is found from its drop record and reported as such. The last
+   * echo's frame is then followed hop by hop: its size on every cable and what each layer adds
+   * (Ethernet 14, 802.1Q 4, outer IPv4 20 + GRE 4).
+   */
+  mtu(from: string, to: string): MtuResult {
+    const src = this.vm(from);
+    const target = this.target(to);
+    const world = this.world;
+    const steps: MtuStep[] = [];
+    const out = src.device.stack.route(target.ip);
+    if (out === null)
+      return {
+        from,
+        to,
+        toIp: formatIpv4(target.ip),
+        pathMtu: null,
+        steps,
+        hops: [],
+        failure: "Network is unreachable",
+      };
+    let size = out.iface.mtu;
+    let hops: MtuHop[] = [];
+    let failure: string | null = null;
+    let pathMtu: number | null = null;
+    for (let round = 0; round < 12 && pathMtu === null && failure === null; round++) {
+      const records: HopRecord[] = [];
+      world.setTraceSink((r) => records.push(r), null);
+      let result: StackPingResult | null = null;
+      const t0 = world.now();
+      try {
+        const err = src.device.ping(
+          target.ip,
+          { id: this.nextEchoId++ & 0xffff, seq: 1, sizeBytes: size - 28, timeoutNs: EXCHANGE_TIMEOUT_NS },
+          t0,
+          (r) => {
+            result = r;
+          },
+        );
+        if (err !== null) {
+          failure = err === "no-route" ? "Network is unreachable" : err;
+          break;
+        }
+        this.runUntilDone(t0 + EXCHANGE_TIMEOUT_NS, () => result !== null);
+        world.runFor(GRACE_NS);
+      } finally {
+        world.setTraceSink(null);
+      }
+      const r = result as StackPingResult | null;
+      if (r !== null && r.kind === "reply") {
+        steps.push({ sizeBytes: size, outcome: "delivered", text: `delivered without fragmentation` });
+        pathMtu = size;
+        hops = this.mtuHops(records, size);
+        break;
+      }
+      if (
+        r !== null &&
+        r.kind === "error" &&
+        r.icmpType === 3 &&
+        r.icmpCode === 4 &&
+        r.mtu > 0 &&
+        r.mtu < size
+      ) {
+        steps.push({
+          sizeBytes: size,
+          outcome: "frag-needed",
+          text: `ICMP fragmentation needed from ${formatIpv4(r.from)}${this.ownerText(r.from)}: next-hop MTU ${r.mtu}`,
+        });
+        size = r.mtu;
+        continue;
+      }
+      const drop = records.find((x) => x.action === "drop" && x.code === "mtu-exceeded");
+      const m =
+        drop === undefined ? null : /frame of (\d+) bytes exceeds MTU (\d+) \+ (\d+)/.exec(drop.reason);
+      if (drop !== undefined && m !== null) {
+        const over = Number(m[1]) - Number(m[2]) - Number(m[3]);
+        steps.push({
+          sizeBytes: size,
+          outcome: "black-hole",
+          text: `dropped on ${drop.device} (link MTU ${m[2]}) without an ICMP error: a black hole for path MTU discovery; ${over} bytes too many`,
+        });
+        size -= over;
+        continue;
+      }
+      failure =
+        r !== null && r.kind === "error"
+          ? `${r.text} (from ${formatIpv4(r.from)})`
+          : `no reply to an echo of ${size} bytes`;
+    }
+    if (pathMtu === null && failure === null) failure = "path MTU not found in 12 rounds";
+    return { from, to, toIp: formatIpv4(target.ip), pathMtu, steps, hops, failure };
+  }
+
+  /** " (tor1)" when vnet knows whose address `ip` is. */
+  private ownerText(ip: number): string {
+    const name = this.addressOwners([ip]).get(ip);
+    return name === undefined ? "" : ` (${name})`;
+  }
+
+  /** The echo request's frame on every cable it crossed, and what each layer added to `ipBytes`. */
+  private mtuHops(records: readonly HopRecord[], ipBytes: number): MtuHop[] {
+    const hops: MtuHop[] = [];
+    let echoFrame = -1;
+    let isInTunnel = false;
+    for (const r of records) {
+      if (echoFrame < 0 && r.kind === "vm" && r.action === "send" && r.reason.startsWith("echo request"))
+        echoFrame = r.frameId;
+      if (r.frameId !== echoFrame) continue;
+      if (r.action === "send" && r.reason.startsWith("encapsulated in GRE")) isInTunnel = true;
+      if (r.action === "receive" && r.reason.startsWith("decapsulated from GRE")) isInTunnel = false;
+      if (r.kind !== "link" || r.action !== "transmit") continue;
+      const m = /^(\d+) bytes/.exec(r.reason);
+      if (m === null) continue;
+      const bytes = Number(m[1]);
+      // Outermost first: Ethernet, its tags, then an encapsulation's outer headers.
+      let rest = bytes - ipBytes;
+      const tunnel = isInTunnel ? ["outer IPv4 20 + GRE 4"] : [];
+      if (isInTunnel) rest -= 24;
+      const eth = rest >= 14 ? ["Ethernet 14"] : [];
+      if (rest >= 14) rest -= 14;
+      const tags = rest === 4 ? ["802.1Q 4"] : rest === 8 ? ["802.1Q 4", "802.1Q 4"] : [];
+      const layers = [...eth, ...tags, ...tunnel].join(" + ") || "-";
+      hops.push({ link: `${r.in ?? "?"} -> ${r.out ?? "?"}`, frameBytes: bytes, layers });
+    }
+    return hops;
+  }
+
   trace(from: string, to: string): TraceResult {
     const src = this.vm(from);
     const target = this.target(to);

@@ -33,6 +33,7 @@ async function commandModules(): Promise<CommandModule[]> {
   mods.push((await import("./trace.ts")).register);
   mods.push((await import("./ping.ts")).register);
   mods.push((await import("./traceroute.ts")).register);
+  mods.push((await import("./mtu.ts")).register);
   mods.push((await import("./pingall.ts")).register);
   mods.push((await import("./reach.ts")).register);
   mods.push((await import("./run.ts")).register);

@@ -1,0 +1,55 @@
+/**
+ * Scenario: `vnet mtu` finds the path MTU as tracepath does (DF echoes, ICMP fragmentation
+ * needed lowering the size) and names a black hole (a link that drops big frames without an
+ * ICMP error); the delivered echo's frame is shown on every cable with what each layer adds.
+ */
+
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { memoryIo } from "../../src/cli/io.ts";
+import { main } from "../../src/cli/main.ts";
+import { Network } from "../../src/network.ts";
+
+const SITES = fileURLToPath(new URL("../../examples/gre-sites.yaml", import.meta.url));
+const SEED = fileURLToPath(new URL("../../examples/seed-datacenter.yaml", import.meta.url));
+
+describe("vnet mtu", () => {
+  it("a plain VLAN path: 1500, the frames 1518 on tagged cables", () => {
+    const r = Network.fromText(readFileSync(SEED, "utf8"), "seed.yaml").mtu("web1", "db2");
+    expect(r.pathMtu).toBe(1500);
+    expect(r.hops.every((h) => h.frameBytes === 1518 && h.layers === "Ethernet 14 + 802.1Q 4")).toBe(true);
+  });
+
+  it("through a GRE tunnel: the tunnel's router says 1476 (fragmentation needed), the outer headers add 24", () => {
+    const r = Network.fromText(readFileSync(SITES, "utf8"), "sites.yaml").mtu("hq1", "br1");
+    expect(r.pathMtu).toBe(1476);
+    expect(r.steps.map((s) => s.outcome)).toEqual(["frag-needed", "delivered"]);
+    expect(r.steps[0].text).toContain("from 10.1.0.1 (hq-edge): next-hop MTU 1476");
+    const provider = r.hops.filter((h) => h.layers.includes("GRE"));
+    expect(provider.map((h) => h.frameBytes)).toEqual([1514, 1514]);
+  });
+
+  it("a link smaller than its routers think: a black hole, named, and the size that gets through", () => {
+    const text = readFileSync(SITES, "utf8").replace(
+      "  - endpoints: [isp:eth1, br-edge:eth0]",
+      "  - endpoints: [isp:eth1, br-edge:eth0]\n    mtu: 1400",
+    );
+    const r = Network.fromText(text, "small.yaml").mtu("hq1", "br1");
+    expect(r.pathMtu).toBe(1376);
+    expect(r.steps[1]).toMatchObject({ sizeBytes: 1476, outcome: "black-hole" });
+    expect(r.steps[1].text).toContain("isp:eth1<->br-edge:eth0 (link MTU 1400)");
+  });
+
+  it("through the CLI: text, --json, and a one-line error for an unknown VM", async () => {
+    const io = memoryIo();
+    expect(await main(["mtu", SITES, "hq1", "br1"], io)).toBe(0);
+    expect(io.stdout()).toContain("path MTU 1476 bytes");
+    const j = memoryIo();
+    expect(await main(["mtu", SITES, "hq1", "br1", "--json"], j)).toBe(0);
+    expect(JSON.parse(j.stdout()).pathMtu).toBe(1476);
+    const bad = memoryIo();
+    expect(await main(["mtu", SITES, "hq1", "br9"], bad)).toBe(2);
+    expect(bad.stderr()).toMatch(/^vnet: no VM named "br9"; did you mean "br1"\?\n$/);
+  });
+});
