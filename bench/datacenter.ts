@@ -15,8 +15,8 @@
  *    stay silent; then 2 s of simulated time pass so that LACP and MLAG settle (idle without
  *    LAGs; with them a few thousand LACPDUs and MLAG hellos). Quiet also means that a vswitch
  *    whose LACP team forms does not "notify switches" (one RARP per VM, flooded through its
- *    VLAN: 16,000 floods, about 80 M frame-hops, and every VM's MAC then learned by every
- *    vswitch), just as the VMs do not announce themselves; `--notify` keeps those RARPs
+ *    VLAN: 16,000 floods, tens of millions of frame-hops, and every VM's MAC then learned by
+ *    every vswitch), just as the VMs do not announce themselves; `--notify` keeps those RARPs
  *    (vswitch `notifySwitches`, default true in a topology). Then it picks `flows` random VM pairs
  *    (seeded); each sends one UDP datagram to warm the ARP caches (the ARP broadcasts are
  *    flooded through the whole VLAN: reported as the warm-up phase).
