@@ -2,13 +2,22 @@
  * The data center at scale, as a program (run by `bench/datacenter.bench.ts` in a child process
  * so its memory figures are its own; or directly: `node --expose-gc --import tsx
  * bench/datacenter.ts [--racks 40 --servers 20 --vms 20 --flows 200 --datagrams 2500 --seed 1
- * --repeat 1]`).
+ * --repeat 1] [--mlag [--notify]]`).
  *
  * 1. Generates the topology file of a data center (by default 40 racks x 20 servers x 20 VMs =
  *    16,000 VMs, a ToR per rack, one core switch that routes between the port groups' VLANs),
  *    writes it to a temporary file, and loads it like a user's file (parse, validate, normalize).
  * 2. Builds the simulated world from it and reports the build time and memory (heapUsed, RSS).
- * 3. Starts it quietly (no boot-time gratuitous ARP storm) and picks `flows` random VM pairs
+ *    With `--mlag`, every rack is an MLAG leaf pair and every server LACP-bonded to it
+ *    (`generateDatacenter({ mlag: true })`); the same VMs in the same order, so the same flows.
+ * 3. Starts it quietly (no boot-time gratuitous ARP storm): only the switches and vswitches are
+ *    started (their LACP and MLAG engines; without LAGs that does nothing), the VMs and gateways
+ *    stay silent; then 2 s of simulated time pass so that LACP and MLAG settle (idle without
+ *    LAGs; with them a few thousand LACPDUs and MLAG hellos). Quiet also means that a vswitch
+ *    whose LACP team forms does not "notify switches" (one RARP per VM, flooded through its
+ *    VLAN: 16,000 floods, tens of millions of frame-hops, and every VM's MAC then learned by
+ *    every vswitch), just as the VMs do not announce themselves; `--notify` keeps those RARPs
+ *    (vswitch `notifySwitches`, default true in a topology). Then it picks `flows` random VM pairs
  *    (seeded); each sends one UDP datagram to warm the ARP caches (the ARP broadcasts are
  *    flooded through the whole VLAN: reported as the warm-up phase).
  * 4. Steady state: every flow sends `datagrams` more UDP datagrams, 100 us apart, and the
@@ -21,6 +30,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PhysicalSwitch } from "../src/dataplane/switch.ts";
+import { Vswitch } from "../src/dataplane/vswitch.ts";
 import { generateDatacenter } from "../src/model/generate.ts";
 import { loadTopologyFile } from "../src/model/load.ts";
 import { buildWorld } from "../src/sim/build.ts";
@@ -34,6 +45,8 @@ const vmsPerServer = arg("vms", 20);
 const flowCount = arg("flows", 200);
 const datagrams = arg("datagrams", 2500);
 const seed = arg("seed", 1);
+const mlag = process.argv.includes("--mlag");
+const notify = process.argv.includes("--notify");
 const gc = (globalThis as { gc?: () => void }).gc;
 
 function mib(bytes: number): number {
@@ -59,22 +72,32 @@ function log(line: string): void {
 
 const before = memory();
 const t0 = performance.now();
-const yaml = generateDatacenter({ racks, serversPerRack, vmsPerServer });
+const yaml = generateDatacenter({ racks, serversPerRack, vmsPerServer, mlag });
 const dir = mkdtempSync(join(tmpdir(), "vnet-dc-"));
 const file = join(dir, "datacenter.yaml");
 writeFileSync(file, yaml);
 const t1 = performance.now();
 const { topology } = loadTopologyFile(file);
 rmSync(dir, { recursive: true, force: true });
+if (!notify)
+  for (const server of topology.servers)
+    for (const vs of server.vswitches) {
+      vs.teaming.notifySwitches = false;
+      for (const pg of vs.portGroups) if (pg.teaming !== null) pg.teaming.notifySwitches = false;
+    }
 const t2 = performance.now();
 const built = buildWorld(topology, { seed });
 const t3 = performance.now();
 const world = built.world;
 world.startQuietly();
+// The switching devices' protocols (LACP, MLAG) start; hosts and gateways stay quiet.
+for (const d of world.devices) if (d instanceof PhysicalSwitch || d instanceof Vswitch) d.start(world.now());
+const SETTLE_NS = 2e9;
+world.runUntil(world.now() + SETTLE_NS);
 const afterBuild = memory();
 const vmCount = built.vms.size;
 log(
-  `data center: ${racks} racks x ${serversPerRack} servers x ${vmsPerServer} VMs = ${vmCount} VMs, ` +
+  `data center${mlag ? " (MLAG leaf pairs, LACP-bonded servers)" : ""}${notify ? " (vswitches notify switches)" : ""}: ${racks} racks x ${serversPerRack} servers x ${vmsPerServer} VMs = ${vmCount} VMs, ` +
     `${world.devices.length} devices, ${world.links.length} links (${(yaml.length / 1e6).toFixed(1)} MB of YAML)`,
 );
 log(
@@ -165,6 +188,8 @@ log(
 );
 log(
   JSON.stringify({
+    mlag,
+    notify,
     vms: vmCount,
     devices: world.devices.length,
     links: world.links.length,

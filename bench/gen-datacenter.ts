@@ -4,6 +4,7 @@
  *
  *   node --import tsx bench/gen-datacenter.ts > /tmp/dc.yaml                  40 x 20 x 20 = 16,000 VMs
  *   node --import tsx bench/gen-datacenter.ts --racks 2 --servers 4 --vms 5 --port-groups 2 --sriov 1
+ *   node --import tsx bench/gen-datacenter.ts --mlag     every rack an MLAG leaf pair, servers LACP-bonded
  *
  * With --time it also loads what it generated and prints the sizes and the load time on stderr.
  */
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     "port-groups": { type: "string" },
     sriov: { type: "string" },
     name: { type: "string" },
+    mlag: { type: "boolean" },
     time: { type: "boolean" },
   },
 });
@@ -34,6 +36,7 @@ try {
     vmsPerServer: num(values.vms, DATACENTER_DEFAULTS.vmsPerServer),
     portGroups: num(values["port-groups"], DATACENTER_DEFAULTS.portGroups),
     sriovVmsPerServer: num(values.sriov, DATACENTER_DEFAULTS.sriovVmsPerServer),
+    mlag: values.mlag ?? DATACENTER_DEFAULTS.mlag,
     name: values.name ?? DATACENTER_DEFAULTS.name,
   });
 } catch (e) {
