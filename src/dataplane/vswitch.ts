@@ -171,6 +171,8 @@ interface VmPort {
   effectiveMac: Mac;
   /** The MAC the switch honours: configured, or effective when MAC changes are accepted. */
   honoredMac: Mac;
+  /** The uplink the VM's traffic last used (-1: none yet), to know when it moved. */
+  lastUplink: number;
   /** Its two 24-bit halves, compared against frame bytes without building a number. */
   honoredHi: number;
   honoredLo: number;
@@ -289,6 +291,7 @@ export class Vswitch implements Device {
         ip: p.ip ?? null,
         effectiveMac: p.mac,
         honoredMac: p.mac,
+        lastUplink: -1,
         honoredHi: Math.floor(p.mac / 0x1000000),
         honoredLo: p.mac % 0x1000000,
       });
@@ -309,6 +312,7 @@ export class Vswitch implements Device {
       agingNs: options.macAgingNs ?? DEFAULT_MAC_AGING_NS,
     });
     for (const v of this.vm) if (v !== null) this.macTable.addStatic(v.vid, v.honoredMac, v.index);
+    for (const v of this.vm) if (v !== null) v.lastUplink = v.group.teaming.selectUplink(v, null);
     const lacp = options.lacp ?? null;
     if (isLacp) {
       if (lacp === null)
@@ -458,7 +462,12 @@ export class Vswitch implements Device {
     if (this.team.activeCount === 0) this.macTable.flushPort(this.teamPort);
     for (const p of this.vm) {
       if (p === null || !this.isPortUp[p.index]) continue;
-      if (p.group.teaming.selectUplink(p, null) !== before[p.index]) this.notify(p, nowNs);
+      // Notify a move to another uplink than the VM last used; a team coming up for the first
+      // time (a LACP LAG forming at start) has nothing stale to correct and announces nothing.
+      const now = p.group.teaming.selectUplink(p, null);
+      if (now !== before[p.index] && now >= 0 && p.lastUplink >= 0 && now !== p.lastUplink)
+        this.notify(p, nowNs);
+      if (now >= 0) p.lastUplink = now;
     }
   }
 
