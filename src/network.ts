@@ -436,6 +436,17 @@ export function sendErrorText(code: SendError): string {
 
 /** Simulated time given to start-up traffic before the network answers questions. */
 const STARTUP_NS = 1e6;
+/** Start-up time given to link protocols before the first question (see the constructor). */
+const PROTOCOL_STARTUP_NS = 1.5e9;
+
+/** Whether the topology runs LACP, MLAG or spanning tree, which need time to converge. */
+function hasLinkProtocols(t: Topology): boolean {
+  return (
+    (t.mlag?.length ?? 0) > 0 ||
+    t.switches.some((s) => s.stp !== null || s.lags.some((l) => l.lacp !== "off")) ||
+    t.servers.some((s) => s.vswitches.some((v) => v.teaming.policy === "lacp"))
+  );
+}
 
 /** Simulated time a pingall or trace is allowed for ARP plus the echo (generous; links are us). */
 const EXCHANGE_TIMEOUT_NS = 5e9;
@@ -459,8 +470,9 @@ export class Network {
     if (isAnnouncing) this.built.world.start();
     else this.built.world.startQuietly();
     // Let the start-up announcements (gratuitous ARP) pass, so that what is asked next is not
-    // mixed with them.
-    this.world.runFor(STARTUP_NS);
+    // mixed with them. Link protocols (LACP, MLAG, RSTP) get longer: LACP may send only 3 PDUs a
+    // second (IEEE 802.1AX §6.4.16), so a LAG can take up to a second to form.
+    this.world.runFor(hasLinkProtocols(topology) ? PROTOCOL_STARTUP_NS : STARTUP_NS);
   }
 
   /**
