@@ -34,6 +34,18 @@ const STEPS: { command: string; what: string }[] = [
     command: `vnet show ${EXAMPLE} fdb tor1`,
     what: "one device's MAC table after a pingall (also arp, ports, counters)",
   },
+  {
+    command: "vnet show examples/mlag.yaml lacp",
+    what: "servers LACP-bonded to an MLAG leaf pair: every LAG member and its partner (also mlag, teaming)",
+  },
+  {
+    command: "vnet traceroute examples/leaf-spine.yaml app2 web1",
+    what: "a routed leaf-spine fabric: one line per router, ECMP over both spines",
+  },
+  {
+    command: "vnet mtu examples/gre-sites.yaml hq1 br1",
+    what: "a GRE tunnel between two sites: the path MTU and what each layer adds",
+  },
   { command: "vnet decode out/vnet.pcapng", what: "every layer of every frame, VXLAN inner frames too" },
   { command: "vnet vpn genkey | vnet vpn pubkey", what: "WireGuard keys, as wg genkey / wg pubkey" },
   {
