@@ -61,6 +61,7 @@ export type DiagnosticCode =
   | "port-channel-needs-teaming"
   | "lacp-no-partner"
   | "lag-split"
+  | "overlay-mtu"
   | "gateway-outside-subnet"
   | "gateway-wrong-vlan"
   | "gateway-unknown"

@@ -378,7 +378,7 @@ class Normalizer {
     }
 
     this.stpPorts(switches, links, linkIndexes);
-    const tunnels = this.tunnels(switches);
+    const tunnels = this.tunnels(switches, links);
     this.checkLayer2(switches, links, linkIndexes, portConfigured);
     this.assignMacs();
     const faults = this.faults(this.file.faults ?? [], links);
@@ -1469,7 +1469,7 @@ class Normalizer {
    * port, an SVI or a loopback), one subnet for the two tunnel addresses, and underlay addresses
    * that are the ends' own (default: the loopback, else the first routed interface).
    */
-  private tunnels(switches: SwitchSpec[]): TunnelSpec[] {
+  private tunnels(switches: SwitchSpec[], links: LinkSpec[]): TunnelSpec[] {
     const out: TunnelSpec[] = [];
     const byName = new Map(switches.map((s) => [s.name, s]));
     const count = new Map<string, number>();
@@ -1542,9 +1542,28 @@ class Normalizer {
         count.set(n, k + 1);
         return `gre${k}`;
       };
+      // The outer packet is the inner one plus 24 bytes: it must fit the underlay it leaves by.
+      const mtu = t.mtu ?? 1476;
+      for (const [j, sw] of ends.entries()) {
+        const fits = sw.ports.flatMap((p) => {
+          if (p.mode !== "routed") return [];
+          const cable = links.find(
+            (l) =>
+              (l.a.node === sw.name && l.a.port === p.name) || (l.b.node === sw.name && l.b.port === p.name),
+          );
+          return cable === undefined ? [] : [Math.min(p.mtu, cable.mtu)];
+        });
+        const underlay = fits.length === 0 ? null : Math.min(...fits);
+        if (underlay !== null && mtu + 24 > underlay)
+          this.warn(
+            "overlay-mtu",
+            t.mtu === undefined ? [...path, "endpoints", j] : [...path, "mtu"],
+            `the tunnel's MTU ${mtu} plus 24 bytes of outer IPv4 and GRE is ${mtu + 24}, more than ${sw.name}'s underlay MTU ${underlay}: full-size packets would have to be fragmented or dropped; make the tunnel's mtu at most ${underlay - 24}`,
+          );
+      }
       out.push({
         type: "gre",
-        mtu: t.mtu ?? 1476,
+        mtu,
         ends: [
           {
             device: a,
