@@ -282,6 +282,7 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
           portGroups: vs.portGroups.map((pg) => ({
             name: pg.name,
             vlan: pg.vlan,
+            vni: pg.vni,
             security: pg.security,
             teaming: pg.teaming === null || vs.uplinks.length === 0 ? null : teamingOf(pg.teaming),
             notifySwitches: (pg.teaming ?? vs.teaming).notifySwitches,
@@ -301,6 +302,19 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
           macTableSize: vs.macTableSize,
           macAgingNs: vs.macAgingSec * 1e9,
           stormControl: vs.stormControl,
+          vtep:
+            vs.vtep === null
+              ? null
+              : {
+                  mac: vs.vtep.mac,
+                  ip: vs.vtep.ip,
+                  prefixLen: vs.vtep.prefixLen,
+                  gateway: vs.vtep.gateway,
+                  vlan: vs.vtep.vlan,
+                  vnis: (topology.overlay ?? [])
+                    .filter((o) => vs.portGroups.some((pg) => pg.vni === o.vni))
+                    .map((o) => ({ vni: o.vni, flood: o.flood, isLearning: o.isLearning, static: o.static })),
+                },
         }),
       );
       vswitches.set(vs.name, dev);
