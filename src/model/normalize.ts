@@ -900,7 +900,12 @@ class Normalizer {
             `${pgName} has both vlan ${pg.vlan} and vni ${pg.vni}: it is an overlay segment (VNI ${pg.vni}), whose frames never leave tagged, so vlan ${pg.vlan} is not used; remove vlan`,
             "key",
           );
-        else if (pg.vni === undefined && pg.vlan === undefined && !this.isCut([...pgPath, "vlan"]))
+        else if (
+          pg.vni === undefined &&
+          pg.vlan === undefined &&
+          !this.isCut([...pgPath, "vlan"]) &&
+          !this.isCut([...pgPath, "vni"])
+        )
           this.error(
             "port-config",
             pgPath,
