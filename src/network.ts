@@ -527,7 +527,13 @@ export class Network {
       const pg = server?.vswitches
         .find((v) => v.name === a.vswitch)
         ?.portGroups.find((p) => p.name === a.portGroup);
-      attachment = { kind: "portGroup", vswitch: a.vswitch, portGroup: a.portGroup, vlan: pg?.vlan ?? 0 };
+      attachment = {
+        kind: "portGroup",
+        vswitch: a.vswitch,
+        portGroup: a.portGroup,
+        vlan: pg?.vlan ?? 0,
+        vni: pg?.vni ?? null,
+      };
     } else {
       attachment = { kind: "vf", nic: a.nic, vfIndex: a.vfIndex, vlan: a.vlan };
     }

@@ -104,6 +104,11 @@ export const VTEP_PORT_NAME = "vtep:vmk0";
 /** VNI segments take MAC-table "VLANs" above the 802.1Q range, so they never meet a VLAN. */
 const FIRST_VNI_SEGMENT = 4096;
 
+/** A trace record's VLAN: none for a VNI segment (its reason text names the VNI). */
+function toTraceVlan(vid: number | null): number | null {
+  return vid !== null && vid >= FIRST_VNI_SEGMENT ? null : vid;
+}
+
 export interface VswitchSecurity {
   allowPromiscuous: boolean;
   allowMacChanges: boolean;
@@ -1218,7 +1223,7 @@ export class Vswitch implements Device {
     code: string,
     reason: () => string,
   ): void {
-    this.core.drop(port, frame, nowNs, vid, code, reason);
+    this.core.drop(port, frame, nowNs, toTraceVlan(vid), code, reason);
   }
 
   private record(
@@ -1230,7 +1235,7 @@ export class Vswitch implements Device {
     action: HopAction,
     reason: string,
   ): void {
-    this.core.record(nowNs, frame, inPort, out, vid, action, reason);
+    this.core.record(nowNs, frame, inPort, out, toTraceVlan(vid), action, reason);
   }
 
   /** A frame to an IEEE 802.1Q reserved address on an uplink: LACP to the engine, else refused. */

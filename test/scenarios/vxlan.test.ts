@@ -69,6 +69,13 @@ describe("hypervisor VXLAN VTEPs over a routed leaf-spine underlay", () => {
     expect(routed.map((h) => h.device)).toEqual(["leaf1", expect.stringMatching(/^spine[12]$/), "leaf2"]);
     expect(routed[0].reason).toMatch(/^routed vlan 100 -> eth(49|50) \(10\.100\.0\.11 -> 10\.100\.1\.12\)/);
     expect(echo.some((h) => h.device === "a2" && h.action === "deliver")).toBe(true);
+    expect(t.verdict).toMatch(
+      /^same VXLAN segment \(VNI 5001\), different servers: crosses the physical network inside VXLAN \(VNI 5001\) between the hosts' VTEPs, carried by leaf1, spine[12], leaf2/,
+    );
+    // The inner frames are no VLAN's: no record of the tenant's segment names a VLAN.
+    expect(
+      echo.filter((h) => h.device === "esx1/vs0" && h.action === "forward" && h.in === "a1")[0].vlan,
+    ).toBeNull();
   });
 
   it("the inner frame never crosses a cable by itself, and different inner flows use both spines", () => {
