@@ -172,6 +172,7 @@ describe("vnet schema", () => {
       "links",
       "routers",
       "mlag",
+      "overlay",
       "faults",
     ]);
     expect(s.additionalProperties).toBe(false);
