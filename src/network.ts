@@ -1570,10 +1570,10 @@ export class Network {
     const now = this.world.now();
     switch (what) {
       case "fdb":
-        return this.built.macTables.flatMap(({ device, table, portName }) =>
+        return this.built.macTables.flatMap(({ device, table, portName, segmentName }) =>
           (isWanted(device) ? table.entries(now) : []).map((e) => ({
             device,
-            vlan: e.vid,
+            vlan: segmentName === undefined ? e.vid : segmentName(e.vid),
             mac: formatMac(e.mac),
             port: portName(e.port),
             type: e.isStatic ? "static" : "learned",

@@ -794,6 +794,11 @@ export class Vswitch implements Device {
     (this.vtep as Vtep).send(vni, copy, nowNs);
   }
 
+  /** A MAC-table VLAN as `show fdb` names it: the VLAN id, or "vni 5001" for an overlay segment. */
+  segmentName(vid: number): number | string {
+    return vid >= FIRST_VNI_SEGMENT ? `vni ${this.segmentVnis[vid - FIRST_VNI_SEGMENT]}` : vid;
+  }
+
   /** How traces name a segment: "vlan 10", or "VNI 5001" for an overlay segment. */
   private segmentLabel(vid: number): string {
     return vid >= FIRST_VNI_SEGMENT ? `VNI ${this.segmentVnis[vid - FIRST_VNI_SEGMENT]}` : `vlan ${vid}`;

@@ -39,7 +39,13 @@ export interface BuiltNetwork {
   vms: Map<string, VmHandle>;
   switches: Map<string, PhysicalSwitch>;
   /** Every MAC table (switches, vswitches, NIC embedded switches) for `show fdb`. */
-  macTables: { device: string; table: MacTable; portName: (port: number) => string }[];
+  macTables: {
+    device: string;
+    table: MacTable;
+    portName: (port: number) => string;
+    /** How `show fdb` names an entry's VLAN (a vswitch's overlay segments are VNIs). */
+    segmentName?: (vid: number) => number | string;
+  }[];
   /** Every ARP cache (VMs, gateways) for `show arp`. */
   arpCaches: { device: string; table: (nowNs: number) => NeighborInfo[] }[];
 }
@@ -322,7 +328,11 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
         device: dev.name,
         table: dev.macTable,
         portName: portNamer(dev, new Map([[dev.teamPort, "uplinks"]])),
+        segmentName: (vid) => dev.segmentName(vid),
       });
+      const vtep = dev.vtep;
+      if (vtep !== null)
+        built.arpCaches.push({ device: `${dev.name} (vtep)`, table: (now) => vtep.stack.neighborTable(now) });
       vs.uplinks.forEach((u, i) => {
         const pnic = pnics.get(u);
         if (pnic === undefined) throw new Error(`build: ${server.name}/${vs.name} uplink ${u} is not a NIC`);

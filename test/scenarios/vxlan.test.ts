@@ -147,6 +147,14 @@ describe("hypervisor VXLAN VTEPs over a routed leaf-spine underlay", () => {
       "02:00:00:00:10:01 10.100.1.12 static",
       "02:00:00:00:10:02 10.100.0.11 static",
     ]);
+    // The vswitch learned a1 behind its tunnel port, in the VNI's segment (show fdb names it).
+    const fdb = net.show("fdb", "esx2/vs0");
+    expect(fdb).toContainEqual(
+      expect.objectContaining({ vlan: "vni 5001", mac: formatMac(vmMac(net, "a1")), port: "vtep:vmk0" }),
+    );
+    expect(net.show("arp", "esx2").some((r) => r.device === "esx2/vs0 (vtep)" && r.ip === "10.100.1.1")).toBe(
+      true,
+    );
     // With learning off, the learned entry for a1 never appears in the static VNI's table.
     expect(esx2.remoteOf(5010, vmMac(net, "a1"))).toBeNull();
   });
