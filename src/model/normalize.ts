@@ -957,6 +957,7 @@ class Normalizer {
       for (const vm of spec.vms)
         for (const n of vm.nics)
           if (n.attachment.kind === "portGroup" && n.attachment.vswitch === vs.name) vnics++;
+      if (vs.vtep !== null) vnics++; // the VTEP's vmkernel port is a static entry too
       if (vnics > vs.macTableSize) {
         const vpath = [...path, "vswitches", vs.name];
         const given = sv.vswitches?.[vs.name]?.macTableSize !== undefined;
