@@ -565,7 +565,13 @@ export class Network {
       const pg = server?.vswitches
         .find((v) => v.name === a.vswitch)
         ?.portGroups.find((p) => p.name === a.portGroup);
-      attachment = { kind: "portGroup", vswitch: a.vswitch, portGroup: a.portGroup, vlan: pg?.vlan ?? 0 };
+      attachment = {
+        kind: "portGroup",
+        vswitch: a.vswitch,
+        portGroup: a.portGroup,
+        vlan: pg?.vlan ?? 0,
+        vni: pg?.vni ?? null,
+      };
     } else {
       attachment = { kind: "vf", nic: a.nic, vfIndex: a.vfIndex, vlan: a.vlan };
     }
@@ -1734,10 +1740,10 @@ export class Network {
     const now = this.world.now();
     switch (what) {
       case "fdb":
-        return this.built.macTables.flatMap(({ device, table, portName }) =>
+        return this.built.macTables.flatMap(({ device, table, portName, segmentName }) =>
           (isWanted(device) ? table.entries(now) : []).map((e) => ({
             device,
-            vlan: e.vid,
+            vlan: segmentName === undefined ? e.vid : segmentName(e.vid),
             mac: formatMac(e.mac),
             port: portName(e.port),
             type: e.isStatic ? "static" : "learned",

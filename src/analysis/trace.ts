@@ -17,7 +17,14 @@ import type { FrameKind, FrameLabel } from "./frame-label.ts";
 
 /** How a VM's NIC is attached, as the verdict needs it. */
 export type AttachmentInfo =
-  | { kind: "portGroup"; vswitch: string; portGroup: string; vlan: number }
+  | {
+      kind: "portGroup";
+      vswitch: string;
+      portGroup: string;
+      vlan: number;
+      /** The VXLAN segment of an overlay port group (its VLAN is then 0). */
+      vni?: number | null;
+    }
   | { kind: "vf"; nic: string; vfIndex: number; vlan: number | null };
 
 export interface VmEndpoint {
@@ -226,6 +233,15 @@ function relation(src: VmEndpoint, dst: TraceTarget, isRouted: boolean): string 
     return `${dir} ${pg.portGroup}, ${servers}`;
   }
   if (a.kind === "portGroup" && b.kind === "portGroup") {
+    // An overlay segment is its VNI: port groups of one VNI on any hosts are one network, and
+    // two VNIs are two networks whatever their names or subnets.
+    const aVni = a.vni ?? null;
+    const bVni = b.vni ?? null;
+    if (aVni !== null || bVni !== null) {
+      if (aVni === bVni) return `same VXLAN segment (VNI ${aVni}), ${servers}`;
+      const seg = (v: number | null, pg: string) => (v === null ? `port group ${pg}` : `VNI ${v}`);
+      return `different segments (${seg(aVni, a.portGroup)} and ${seg(bVni, b.portGroup)}), ${servers}`;
+    }
     // On one server a port group is one object (its vswitch and name); across servers, port
     // groups of the same name and VLAN are one network, as vSphere treats a port group defined
     // alike on every host.
@@ -263,6 +279,17 @@ function pathPhrase(
       return `stays inside ${src.server}'s ${src.attachment.nic} (SR-IOV embedded switch, no vswitch)`;
     }
     return `stays inside ${src.server}`;
+  }
+  const vni = src.attachment.kind === "portGroup" ? (src.attachment.vni ?? null) : null;
+  if (
+    vni !== null &&
+    dst.kind === "vm" &&
+    dst.attachment.kind === "portGroup" &&
+    dst.attachment.vni === vni
+  ) {
+    // The underlay routes the outer packet between the VTEPs; the VMs' segment has no gateway.
+    const by = physical.length > 0 ? `, carried by ${joinAnd(physical)}` : "";
+    return `crosses the physical network inside VXLAN (VNI ${vni}) between the hosts' VTEPs${by}`;
   }
   if (gateways.length > 0) {
     const gwHosts = unique(gateways.map(gwSwitch));

@@ -173,6 +173,7 @@ describe("vnet schema", () => {
       "routers",
       "tunnels",
       "mlag",
+      "overlay",
       "faults",
     ]);
     expect(s.additionalProperties).toBe(false);

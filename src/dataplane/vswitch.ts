@@ -65,6 +65,7 @@ import {
 } from "./storm-control.ts";
 import { Teaming, type TeamingConfig } from "./teaming.ts";
 import type { HopAction } from "./trace.ts";
+import { Vtep, type VtepVniConfig } from "./vtep.ts";
 
 /** RARP (RFC 903): its EtherType and the "request reverse" opcode. */
 const ETHERTYPE_RARP = 0x8035;
@@ -94,7 +95,19 @@ export const VswitchDrop = {
   lacpOff: "lacp-not-running",
   badLacpdu: "bad-lacpdu",
   notCollecting: "lag-member-not-collecting",
+  unknownVni: "unknown-vni",
+  tunnelToTunnel: "tunnel-to-tunnel",
 } as const;
+
+/** The device port of the VTEP (its vmkernel interface and, in VNI segments, the tunnel). */
+export const VTEP_PORT_NAME = "vtep:vmk0";
+/** VNI segments take MAC-table "VLANs" above the 802.1Q range, so they never meet a VLAN. */
+const FIRST_VNI_SEGMENT = 4096;
+
+/** A trace record's VLAN: none for a VNI segment (its reason text names the VNI). */
+function toTraceVlan(vid: number | null): number | null {
+  return vid !== null && vid >= FIRST_VNI_SEGMENT ? null : vid;
+}
 
 export interface VswitchSecurity {
   allowPromiscuous: boolean;
@@ -121,7 +134,10 @@ export interface VswitchOptions {
   uplinks: string[];
   portGroups: {
     name: string;
+    /** The VLAN (ignored when `vni` is set: an overlay segment never leaves tagged). */
     vlan: number;
+    /** A VXLAN-backed port group (an overlay segment): its frames go through the VTEP. */
+    vni?: number | null;
     security?: Partial<VswitchSecurity>;
     /** The port group's own teaming (vSphere's override); default: the switch's. */
     teaming?: TeamingConfig | null;
@@ -148,11 +164,27 @@ export interface VswitchOptions {
   processingDelayNs?: number;
   /** Ingress limits on each uplink for what the network may make this vswitch flood to its VMs. */
   stormControl?: StormControlConfig | null;
+  /**
+   * The hypervisor VTEP (a vmkernel port on VLAN `vlan` out of the uplinks), needed by port
+   * groups with a VNI; `vnis` says how each VNI floods and learns.
+   */
+  vtep?: {
+    mac: Mac;
+    ip: number;
+    prefixLen: number;
+    gateway: number | null;
+    vlan: number;
+    mtu?: number;
+    vnis: readonly VtepVniConfig[];
+  } | null;
 }
 
 interface PortGroup {
   name: string;
+  /** The 802.1Q VLAN, or for a VNI port group its segment (FIRST_VNI_SEGMENT and up). */
   vid: number;
+  /** The VXLAN network id of an overlay segment, or null for a VLAN port group. */
+  vni: number | null;
   security: VswitchSecurity;
   teaming: Teaming;
   isNotifying: boolean;
@@ -216,6 +248,14 @@ export class Vswitch implements Device {
   private env: DeviceEnv | null = null;
   private readonly isNotifyingSwitches: boolean;
 
+  /** The hypervisor VTEP, or null when no port group is backed by a VNI. */
+  readonly vtep: Vtep | null = null;
+  /** The VTEP's device port (its vmkernel interface; in VNI segments, the tunnel), or -1. */
+  readonly vtepPort: number = -1;
+  /** VNI -> its segment (MAC-table VLAN), and segment - FIRST_VNI_SEGMENT -> VNI. */
+  private readonly vniSegments = new Map<number, number>();
+  private readonly segmentVnis: number[] = [];
+
   /** Storm control per uplink (null when none is configured). */
   private readonly storms: StormControl[] | null = null;
   private readonly stormConfig: StormControlConfig | null = null;
@@ -253,19 +293,42 @@ export class Vswitch implements Device {
       names.push(n);
     };
     for (const u of options.uplinks) addName(u);
-    for (const g of options.portGroups) {
-      checkVid(g.vlan, `vswitch ${this.name} port group ${g.name}`);
+    const vtepConfig = options.vtep ?? null;
+    const groupSpecs = [...options.portGroups];
+    if (vtepConfig !== null) {
+      // The VTEP's vmkernel interface is a port of its own group on the VTEP VLAN; the name
+      // cannot clash with a user's (port group names have no parentheses).
+      groupSpecs.push({ name: "(vtep)", vlan: vtepConfig.vlan, security: { spoofGuard: true } });
+    }
+    for (const g of groupSpecs) {
+      const vni = g.vni ?? null;
+      if (vni === null) checkVid(g.vlan, `vswitch ${this.name} port group ${g.name}`);
+      else if (vtepConfig === null)
+        throw new DeviceConfigError(
+          "bad-port",
+          `vswitch ${this.name} port group ${g.name}: VNI ${vni} needs a VTEP on the vswitch`,
+        );
       if (this.groups.has(g.name))
         throw new DeviceConfigError("bad-port", `vswitch ${this.name}: duplicate port group "${g.name}"`);
+      let vid = g.vlan;
+      if (vni !== null) {
+        const seg = this.vniSegments.get(vni);
+        vid = seg ?? FIRST_VNI_SEGMENT + this.segmentVnis.length;
+        if (seg === undefined) {
+          this.vniSegments.set(vni, vid);
+          this.segmentVnis.push(vni);
+        }
+      }
       this.groups.set(g.name, {
         name: g.name,
-        vid: g.vlan,
+        vid,
+        vni,
         security: { ...DEFAULT_SECURITY, ...g.security },
         teaming: g.teaming ? new Teaming(this.team, g.teaming) : this.teaming,
         isNotifying: g.notifySwitches ?? this.isNotifyingSwitches,
       });
     }
-    const vidCount = Math.max(0, ...options.portGroups.map((g) => g.vlan)) + 1;
+    const vidCount = Math.max(0, ...[...this.groups.values()].map((g) => g.vid)) + 1;
     this.vlanVmPorts = new Array(vidCount);
     this.vlanPromiscuous = new Array(vidCount);
     this.vm = options.uplinks.map(() => null);
@@ -299,11 +362,57 @@ export class Vswitch implements Device {
       if (group.security.allowPromiscuous)
         this.vlanPromiscuous[group.vid] = [...(this.vlanPromiscuous[group.vid] ?? []), index];
     });
+    if (vtepConfig !== null) {
+      addName(VTEP_PORT_NAME);
+      const group = this.groups.get("(vtep)") as PortGroup;
+      const index = names.length - 1;
+      const mac = vtepConfig.mac;
+      checkUnicastMac(mac, `vswitch ${this.name} VTEP`);
+      this.vm.push({
+        index,
+        ordinal: options.vmPorts.length,
+        name: VTEP_PORT_NAME,
+        group,
+        vid: group.vid,
+        configuredMac: mac,
+        ip: vtepConfig.ip,
+        effectiveMac: mac,
+        honoredMac: mac,
+        lastUplink: -1,
+        honoredHi: Math.floor(mac / 0x1000000),
+        honoredLo: mac % 0x1000000,
+      });
+      this.vlanVmPorts[group.vid] = [...(this.vlanVmPorts[group.vid] ?? []), index];
+      this.vtepPort = index;
+      for (const vni of this.segmentVnis)
+        if (!vtepConfig.vnis.some((v) => v.vni === vni))
+          throw new DeviceConfigError("bad-port", `vswitch ${this.name}: VNI ${vni} has no VTEP settings`);
+    }
     for (const g of this.groups.values()) this.vlanVmPorts[g.vid] ??= [];
     this.portNames = names;
     this.core = new PortCore(this.name, "vswitch", names);
     this.portCounters = this.core.counters;
     this.drops = this.core.drops;
+    if (vtepConfig !== null) {
+      const index = this.vtepPort;
+      // The vmkernel port is inside the host: nothing cables it, so it is up from the start.
+      this.core.isUp[index] = true;
+      this.vtep = new Vtep(
+        {
+          name: this.name,
+          interfaceName: VTEP_PORT_NAME,
+          mac: vtepConfig.mac,
+          ip: vtepConfig.ip,
+          prefixLen: vtepConfig.prefixLen,
+          gateway: vtepConfig.gateway,
+          mtu: vtepConfig.mtu,
+          vnis: vtepConfig.vnis,
+          drops: this.drops,
+        },
+        (frame, nowNs) => this.receive(index, frame, nowNs),
+        (vni, frame, nowNs) => this.fromTunnel(vni, frame, nowNs),
+      );
+    }
     this.isPortUp = this.core.isUp;
     this.teamPort = names.length;
     this.out = this.core.out;
@@ -336,10 +445,12 @@ export class Vswitch implements Device {
   bind(env: DeviceEnv): void {
     this.env = env;
     this.core.env = env;
+    this.vtep?.bind(env);
   }
 
   start(nowNs: number): void {
     this.startProtocols(nowNs);
+    this.vtep?.start(nowNs);
   }
 
   /** LACP on the uplinks, also when the world starts quietly (`start` is not called then). */
@@ -436,6 +547,8 @@ export class Vswitch implements Device {
   setPortUp(port: number, isUp: boolean, nowNs: number): void {
     if (port < 0 || port >= this.portNames.length)
       throw new DeviceConfigError("bad-port", `vswitch ${this.name}: no port ${port}`);
+    // The VTEP's vmkernel port is inside the host: no cable or vNIC takes it up or down.
+    if (port === this.vtepPort) return;
     const wasUp = this.isPortUp[port];
     this.isPortUp[port] = isUp;
     const v = this.vm[port];
@@ -595,9 +708,110 @@ export class Vswitch implements Device {
       );
     } else if (q === this.teamPort) {
       this.toTeam(v, frame, nowNs);
+    } else if (q === this.vtepPort && v.group.vni !== null) {
+      this.toTunnel(v, frame, nowNs);
     } else {
       this.toVm(port, this.vm[q]!, frame, nowNs);
     }
+  }
+
+  /**
+   * An inner frame the VTEP decapsulated for `vni`: learned on the tunnel (as NSX and OVS learn
+   * a remote VM's MAC behind the tunnel port), then delivered to the VNI's local VM ports only:
+   * never back into the tunnel (split horizon, RFC 7348 §4.2) and never to an uplink.
+   */
+  private fromTunnel(vni: number, frame: Frame, nowNs: number): void {
+    const port = this.vtepPort;
+    const seg = this.vniSegments.get(vni);
+    if (seg === undefined) {
+      this.drop(
+        port,
+        frame,
+        nowNs,
+        null,
+        VswitchDrop.unknownVni,
+        () => `dropped: no port group carries VNI ${vni}`,
+      );
+      return;
+    }
+    this.core.countRx(port, frame);
+    const b = frame.buf;
+    const s = frame.start;
+    if (frame.length < ETHERNET_HEADER_LEN || (b[s + 6] & 1) !== 0) {
+      this.drop(
+        port,
+        frame,
+        nowNs,
+        seg,
+        VswitchDrop.multicastSource,
+        () => "dropped: inner frame with a multicast source",
+      );
+      return;
+    }
+    this.learn(seg, port, frame, nowNs);
+    const dst = readMac(b, s);
+    const q = (b[s] & 1) !== 0 ? -1 : this.macTable.lookupAt(seg, b, s, nowNs);
+    if (q === port) {
+      this.drop(
+        port,
+        frame,
+        nowNs,
+        seg,
+        VswitchDrop.tunnelToTunnel,
+        () => `dropped: ${formatMac(dst)} is behind the tunnel too (never tunnel to tunnel)`,
+      );
+    } else if (q >= 0 && this.vm[q] !== null && this.vm[q] !== undefined) {
+      this.toVm(port, this.vm[q] as VmPort, frame, nowNs);
+    } else {
+      const ports = this.vlanVmPorts[seg]!;
+      let n = 0;
+      for (let i = 0; i < ports.length; i++) {
+        const v = this.vm[ports[i]]!;
+        if (this.accepts(v, frame)) this.out[n++] = v.index;
+      }
+      if (n === 0) {
+        this.drop(port, frame, nowNs, seg, VswitchDrop.noReceiver, () =>
+          isMulticastMac(dst)
+            ? `dropped: no port in VNI ${vni} takes this ${dst === 0xffffffffffff ? "broadcast" : "multicast"}`
+            : `dropped: no vNIC here has ${formatMac(dst)}`,
+        );
+        return;
+      }
+      this.emit(n, frame, seg);
+      if (this.env?.isTracing) this.recordFlood(nowNs, frame, port, n, seg, dst);
+    }
+  }
+
+  /** Known unicast from a VM of an overlay segment to a MAC learned behind the tunnel. */
+  private toTunnel(v: VmPort, frame: Frame, nowNs: number): void {
+    const vni = v.group.vni as number;
+    let n = 0;
+    n = this.addPromiscuous(n, v.vid, v.index, -1, -1);
+    const copy = n > 0 ? frame.clone() : frame;
+    if (n > 0) this.emit(n, frame, v.vid);
+    if (this.env?.isTracing) {
+      const dst = readMac(copy.buf, copy.start);
+      this.record(
+        nowNs,
+        copy,
+        v.index,
+        n > 0 ? `${this.outNames(n)},${VTEP_PORT_NAME}` : VTEP_PORT_NAME,
+        v.vid,
+        "forward",
+        `forwarded to the VTEP: ${formatMac(dst)} is learned behind VNI ${vni}'s tunnel`,
+      );
+    }
+    (this.vtep as Vtep).send(vni, copy, nowNs);
+  }
+
+  /** A MAC-table VLAN as `show fdb` names it: the VLAN id, or "vni 5001" for an overlay segment. */
+  segmentName(vid: number): number | string {
+    return vid >= FIRST_VNI_SEGMENT ? `vni ${this.segmentVnis[vid - FIRST_VNI_SEGMENT]}` : vid;
+  }
+
+  /** How traces name a segment: "vlan 10", or "VNI 5001" for an overlay segment. */
+  private segmentLabel(vid: number): string {
+    return vid >= FIRST_VNI_SEGMENT ? `VNI ${this.segmentVnis[vid - FIRST_VNI_SEGMENT]}` : `vlan ${vid}`;
   }
 
   private fromUplink(port: number, frame: Frame, nowNs: number): void {
@@ -834,6 +1048,32 @@ export class Vswitch implements Device {
       const p = ports[i];
       if (p !== v.index && this.accepts(this.vm[p]!, frame)) this.out[n++] = p;
     }
+    if (v.group.vni !== null) {
+      // An overlay segment floods to its local VMs and, through the VTEP, to the remote ones;
+      // the tunnel goes last because sending there reuses this decision's scratch list.
+      const copy = n > 0 ? frame.clone() : frame;
+      if (n > 0) this.emit(n, frame, vid);
+      if (this.env?.isTracing) {
+        const names = n > 0 ? `${this.outNames(n)},${VTEP_PORT_NAME}` : VTEP_PORT_NAME;
+        const why =
+          dst === 0xffffffffffff
+            ? "broadcast"
+            : isMulticastMac(dst)
+              ? "multicast"
+              : `no entry for ${formatMac(dst)}`;
+        this.record(
+          nowNs,
+          copy,
+          v.index,
+          names,
+          vid,
+          "flood",
+          `flooded in VNI ${v.group.vni} (local ports and the VTEP): ${why}`,
+        );
+      }
+      (this.vtep as Vtep).send(v.group.vni, copy, nowNs);
+      return;
+    }
     const uplink = v.group.teaming.selectUplink(v, frame);
     if (uplink >= 0) this.out[n++] = uplink;
     if (n === 0) {
@@ -893,8 +1133,22 @@ export class Vswitch implements Device {
       const p = this.out[i];
       const f = i === n - 1 ? frame : frame.clone();
       if (this.vm[p] === null) f.pushVlanTag(vid);
-      this.core.transmit(p, f);
+      if (p === this.vtepPort) this.toVtep(f);
+      else this.core.transmit(p, f);
     }
+  }
+
+  /**
+   * A frame for the VTEP's vmkernel interface. It is handed over on a zero-delay timer, not
+   * inside this decision: what the VTEP does with it (decapsulate and deliver, answer an ARP)
+   * makes decisions of this switch again, which reuse the scratch list this one is still using.
+   */
+  private toVtep(frame: Frame): void {
+    const env = this.env;
+    const vtep = this.vtep;
+    if (env === null || vtep === null) return;
+    this.core.countTx(this.vtepPort, frame);
+    env.setTimer(0, (t) => vtep.receiveUnderlay(frame, t));
   }
 
   private outNames(n: number): string {
@@ -908,7 +1162,15 @@ export class Vswitch implements Device {
         : isMulticastMac(dst)
           ? "multicast"
           : `no entry for ${formatMac(dst)}`;
-    this.record(nowNs, frame, inPort, this.outNames(n), vid, "flood", `flooded in vlan ${vid}: ${why}`);
+    this.record(
+      nowNs,
+      frame,
+      inPort,
+      this.outNames(n),
+      vid,
+      "flood",
+      `flooded in ${this.segmentLabel(vid)}: ${why}`,
+    );
   }
 
   /**
@@ -976,7 +1238,7 @@ export class Vswitch implements Device {
     code: string,
     reason: () => string,
   ): void {
-    this.core.drop(port, frame, nowNs, vid, code, reason);
+    this.core.drop(port, frame, nowNs, toTraceVlan(vid), code, reason);
   }
 
   private record(
@@ -988,7 +1250,7 @@ export class Vswitch implements Device {
     action: HopAction,
     reason: string,
   ): void {
-    this.core.record(nowNs, frame, inPort, out, vid, action, reason);
+    this.core.record(nowNs, frame, inPort, out, toTraceVlan(vid), action, reason);
   }
 
   /** A frame to an IEEE 802.1Q reserved address on an uplink: LACP to the engine, else refused. */

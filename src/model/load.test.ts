@@ -89,6 +89,7 @@ describe("the shipped seed example", () => {
     expect(s1.vswitches[0].portGroups[0]).toEqual({
       name: "web",
       vlan: 10,
+      vni: null,
       security: {
         allowPromiscuous: false,
         allowMacChanges: false,

@@ -42,6 +42,7 @@ import type {
   TeamingFile,
   TopologyFile,
   VmNicFile,
+  VswitchFile,
 } from "./schema.ts";
 import { hint } from "./suggest.ts";
 import type { FaultSpec, MlagSpec } from "./types.ts";
@@ -65,7 +66,9 @@ import {
   type TunnelSpec,
   type VmNicSpec,
   type VmSpec,
+  type VniSpec,
   type VswitchSpec,
+  type VtepSpec,
 } from "./types.ts";
 import {
   parseBandwidth,
@@ -190,6 +193,8 @@ class Normalizer {
   private readonly nodes = new Map<string, NodeInfo>();
   /** Every IPv4 address in use (VM NICs, SVIs), to find duplicates. */
   private readonly ips = new Map<Ipv4, DocPath>();
+  /** Hypervisor VTEPs and the VNIs of their port groups, in file order (for `overlay`). */
+  private readonly vteps: { ip: Ipv4; vnis: Set<number> }[] = [];
   /** Every MAC the file gives, to find duplicates and to keep assigned ones away from them. */
   private readonly macsGiven = new Map<Mac, DocPath>();
   /** NICs, switches and VM NICs that need an assigned MAC: identity -> setter. */
@@ -382,6 +387,7 @@ class Normalizer {
     this.checkLayer2(switches, links, linkIndexes, portConfigured);
     this.assignMacs();
     const faults = this.faults(this.file.faults ?? [], links);
+    const overlay = this.overlay();
 
     const hasError = this.diags.some((d) => d.severity === "error");
     const topology: Topology | null = hasError
@@ -396,6 +402,7 @@ class Normalizer {
           ...(mlag.length > 0 ? { mlag } : {}),
           ...(tunnels.length > 0 ? { tunnels } : {}),
           ...(faults.length > 0 ? { faults } : {}),
+          ...(overlay.length > 0 ? { overlay } : {}),
         };
     return { topology, diagnostics: this.diags };
   }
@@ -885,10 +892,33 @@ class Normalizer {
       const vsSecurity = resolveSecurity(vs.security, REJECT_ALL);
       const teaming = this.teaming(vs.teaming, uplinks, [...vpath, "teaming"], null);
       const portGroups: PortGroupSpec[] = [];
+      const vnisHere = new Set<number>();
       for (const [pgName, pg] of Object.entries(vs.portGroups ?? {})) {
+        const pgPath = [...vpath, "portGroups", pgName];
+        if (pg.vni !== undefined) vnisHere.add(pg.vni);
+        if (pg.vni !== undefined && pg.vlan !== undefined)
+          this.warn(
+            "port-config",
+            [...pgPath, "vlan"],
+            `${pgName} has both vlan ${pg.vlan} and vni ${pg.vni}: it is an overlay segment (VNI ${pg.vni}), whose frames never leave tagged, so vlan ${pg.vlan} is not used; remove vlan`,
+            "key",
+          );
+        else if (
+          pg.vni === undefined &&
+          pg.vlan === undefined &&
+          !this.isCut([...pgPath, "vlan"]) &&
+          !this.isCut([...pgPath, "vni"])
+        )
+          this.error(
+            "port-config",
+            pgPath,
+            `port group ${pgName} needs vlan (a VLAN 1..4094) or vni (a VXLAN segment 1..16777215)`,
+          );
         portGroups.push({
           name: pgName,
-          vlan: pg.vlan,
+          // A vlan the shape check refused stays undefined, as before VNIs, so no check follows it.
+          vlan: pg.vni !== undefined ? 0 : (pg.vlan as number),
+          vni: pg.vni ?? null,
           security: resolveSecurity(pg.security, vsSecurity),
           teaming:
             pg.teaming === undefined
@@ -903,6 +933,7 @@ class Normalizer {
         name: vsName,
         uplinks,
         portGroups,
+        vtep: this.vtep(name, vsName, vs.vtep, vnisHere, uplinks, vpath),
         teaming,
         ...(vs.stormControl === undefined
           ? {}
@@ -929,6 +960,7 @@ class Normalizer {
       for (const vm of spec.vms)
         for (const n of vm.nics)
           if (n.attachment.kind === "portGroup" && n.attachment.vswitch === vs.name) vnics++;
+      if (vs.vtep !== null) vnics++; // the VTEP's vmkernel port is a static entry too
       if (vnics > vs.macTableSize) {
         const vpath = [...path, "vswitches", vs.name];
         const given = sv.vswitches?.[vs.name]?.macTableSize !== undefined;
@@ -941,6 +973,138 @@ class Normalizer {
       }
     }
     return spec;
+  }
+
+  /**
+   * A vswitch's VTEP: required when a port group has a VNI; its address is claimed like any
+   * other and its gateway must be on its subnet. It joins the VLAN checks as an attachment of
+   * its VLAN (the VLAN must reach the gateway's SVI, the gateway must be an SVI of it).
+   */
+  private vtep(
+    server: string,
+    vsName: string,
+    file: VswitchFile["vtep"],
+    vnis: Set<number>,
+    uplinks: string[],
+    vpath: DocPath,
+  ): VtepSpec | null {
+    const path = [...vpath, "vtep"];
+    if (file === undefined) {
+      if (vnis.size > 0)
+        this.error(
+          "port-config",
+          vpath,
+          `${server}/${vsName} has port groups backed by VNI ${[...vnis].join(", ")}, so it needs a VTEP: vtep: { ip: 10.100.0.11/24, gateway: 10.100.0.1, vlan: 100 }`,
+        );
+      return null;
+    }
+    const c = parseCidr(file.ip);
+    if (c === undefined || !this.checkHostAddress([...path, "ip"], c.ip, c.prefixLen)) return null;
+    this.claimIp([...path, "ip"], c.ip);
+    let gateway: Ipv4 | null = null;
+    if (file.gateway !== undefined) {
+      const gw = parseCidr(`${file.gateway}/32`)?.ip;
+      if (gw !== undefined) {
+        if (gw === c.ip || !sameSubnet(gw, c.ip, c.prefixLen)) {
+          this.error(
+            "bad-gateway",
+            [...path, "gateway"],
+            gw === c.ip
+              ? `the gateway ${file.gateway} is the VTEP's own address`
+              : `the VTEP's gateway ${file.gateway} is outside its subnet ${showIp((c.ip & prefixMask(c.prefixLen)) >>> 0, c.prefixLen)}; a VTEP reaches its gateway by ARP`,
+          );
+        } else gateway = gw;
+      }
+    }
+    const spec: VtepSpec = { ip: c.ip, prefixLen: c.prefixLen, gateway, vlan: file.vlan, mac: 0 };
+    this.mac(path, undefined, `vtep/${server}/${vsName}`, (m) => {
+      spec.mac = m;
+    });
+    this.vteps.push({ ip: c.ip, vnis });
+    this.attachments.push({
+      server,
+      nics: uplinks,
+      tag: file.vlan,
+      what: `the VTEP of ${server}/${vsName} (VLAN ${file.vlan})`,
+      vmName: `${server}/${vsName}'s VTEP`,
+      path: [...path, "vlan"],
+      nicPath: path,
+      ip: c.ip,
+      prefixLen: c.prefixLen,
+      gateway,
+      vid: file.vlan,
+    });
+    return spec;
+  }
+
+  /**
+   * Every VNI a port group uses, with `overlay.vnis` applied: head-end replication to every
+   * other VTEP carrying it and learning unless the file says otherwise. A flood-list address or
+   * static entry naming no VTEP of the file is a warning (it may be a VTEP outside it).
+   */
+  private overlay(): VniSpec[] {
+    const entries = this.file.overlay?.vnis ?? {};
+    const used = new Set<number>();
+    for (const v of this.vteps) for (const n of v.vnis) used.add(n);
+    const vtepIps = new Set(this.vteps.map((v) => v.ip));
+    const out: VniSpec[] = [];
+    for (const [key, e] of Object.entries(entries)) {
+      const vni = Number(key);
+      const path = ["overlay", "vnis", key];
+      if (!Number.isInteger(vni) || vni < 1 || vni > 16_777_215) {
+        this.error(
+          "bad-value",
+          path,
+          `${key} is not a usable VNI: VXLAN network ids are 1..16777215 (24 bits)`,
+          "key",
+        );
+        continue;
+      }
+      const flood: Ipv4[] = [];
+      (e.flood ?? []).forEach((t, i) => {
+        const ip = parseCidr(`${t}/32`)?.ip;
+        if (ip === undefined) return;
+        if (!vtepIps.has(ip))
+          this.warn(
+            "unknown-name",
+            [...path, "flood", i],
+            `${t} is no VTEP of this file; frames flooded to it leave the fabric's known VTEPs`,
+          );
+        flood.push(ip);
+      });
+      const statics: { mac: Mac; vtep: Ipv4 }[] = [];
+      for (const [macText, t] of Object.entries(e.static ?? {})) {
+        const mac = tryParseMac(macText);
+        const ip = parseCidr(`${t}/32`)?.ip;
+        if (mac === undefined || ip === undefined) continue;
+        if (!vtepIps.has(ip))
+          this.warn(
+            "unknown-name",
+            [...path, "static", macText],
+            `${t} is no VTEP of this file (VTEPs: ${[...vtepIps].map(formatIpv4).join(", ") || "none"})`,
+          );
+        statics.push({ mac, vtep: ip });
+      }
+      if (!used.has(vni)) this.warn("unknown-name", path, `no port group uses VNI ${vni}`, "key");
+      out.push({
+        vni,
+        replication: e.replication ?? "head-end",
+        isLearning: e.learning ?? true,
+        flood: e.flood === undefined ? this.vteps.filter((v) => v.vnis.has(vni)).map((v) => v.ip) : flood,
+        static: statics,
+      });
+    }
+    for (const vni of [...used].sort((a, b) => a - b)) {
+      if (out.some((o) => o.vni === vni)) continue;
+      out.push({
+        vni,
+        replication: "head-end",
+        isLearning: true,
+        flood: this.vteps.filter((v) => v.vnis.has(vni)).map((v) => v.ip),
+        static: [],
+      });
+    }
+    return out;
   }
 
   /** Resolution without messages, for servers with parts cut by the shape check. */
@@ -1038,7 +1202,9 @@ class Normalizer {
   ): VmNicSpec | null {
     if (this.isCut(path)) return null; // part of it was refused by the shape check
     let attachment: VmNicSpec["attachment"] | null = null;
-    let pending: Omit<Attachment, "ip" | "prefixLen" | "gateway" | "nicPath" | "vid"> | null = null;
+    let pending:
+      | (Omit<Attachment, "ip" | "prefixLen" | "gateway" | "nicPath" | "vid"> & { isOverlay: boolean })
+      | null = null;
     let isValid = true;
     if (n.portGroup !== undefined && n.vf !== undefined) {
       this.error(
@@ -1073,6 +1239,7 @@ class Normalizer {
       if (r !== null) {
         attachment = { kind: "portGroup", vswitch: r.vs.name, portGroup: r.pg.name };
         pending = {
+          isOverlay: r.pg.vni !== null,
           server: server.name,
           nics: r.vs.uplinks,
           tag: r.pg.vlan,
@@ -1119,6 +1286,7 @@ class Normalizer {
             spoofCheck: n.spoofCheck ?? true,
           };
           pending = {
+            isOverlay: false,
             server: server.name,
             nics: [n.vf],
             tag: n.vlan ?? null,
@@ -1169,14 +1337,17 @@ class Normalizer {
       }
     }
     if (!isValid || attachment === null || pending === null || c === undefined) return null;
-    this.attachments.push({
-      ...pending,
-      nicPath: path,
-      ip: c.ip,
-      prefixLen: c.prefixLen,
-      gateway: isGatewayPlausible ? gateway : null,
-      vid: pending.tag,
-    });
+    // A VM of an overlay segment is on no VLAN of the physical network: its frames cross it
+    // inside the VTEP's, which is an attachment of its own.
+    if (!pending.isOverlay && pending.tag !== undefined)
+      this.attachments.push({
+        ...pending,
+        nicPath: path,
+        ip: c.ip,
+        prefixLen: c.prefixLen,
+        gateway: isGatewayPlausible ? gateway : null,
+        vid: pending.tag,
+      });
     const spec: VmNicSpec = {
       name: `eth${index}`,
       attachment,
@@ -2188,7 +2359,7 @@ class Normalizer {
         const f = far.get(`${att.server}:${nicName}`);
         if (f === undefined) {
           if (!this.cabled.has(`${att.server}:${nicName}`)) {
-            const vs = att.what.startsWith("port group") ? "an uplink" : "an SR-IOV NIC";
+            const vs = att.what.startsWith("VF ") ? "an SR-IOV NIC" : "an uplink";
             if (once(`nolink ${att.server}:${nicName}`))
               this.warn(
                 "uncabled",
@@ -2316,8 +2487,12 @@ class Normalizer {
     const key = `${landing}\u0001${vid}`;
     if (this.pathsChecked.has(key)) return;
     this.pathsChecked.add(key);
-    const gws = this.svis.get(vid);
-    if (gws === undefined) return;
+    const all = this.svis.get(vid);
+    if (all === undefined) return;
+    // A VLAN routed on several switches in different subnets (a VTEP VLAN per rack) needs
+    // only the gateway of the attachment's own subnet.
+    const inSubnet = all.filter((x) => sameSubnet(att.ip, x.svi.ip, x.svi.prefixLen));
+    const gws = inSubnet.length > 0 ? inSubnet : all;
     for (const { sw: gw } of gws) {
       if (gw === landing) continue;
       // Joined by cables that carry the VLAN: nothing to report. Otherwise a path over any

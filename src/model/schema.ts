@@ -475,13 +475,41 @@ const portGroupTeaming = z
   .strictObject(teamingFields)
   .describe("The port group's own teaming, overriding the vswitch's (vSphere allows it per port group).");
 
+/** A VXLAN network identifier (RFC 7348 §5: 24 bits; 0 is not used here). */
+const vniId = z
+  .int({
+    error: (iss) =>
+      typeof iss.input === "number"
+        ? `${iss.input} is not a usable VNI: VXLAN network ids are 1..16777215 (24 bits)`
+        : `expected a VNI (1..16777215), got ${showValue(iss.input)}`,
+  })
+  .min(1)
+  .max(16_777_215);
+
 const portGroup = z
   .strictObject({
-    vlan: vlanId.describe("The VLAN of the port group; the vswitch tags it on its uplinks (802.1Q)."),
+    vlan: vlanId
+      .optional()
+      .describe(
+        "The VLAN of the port group; the vswitch tags it on its uplinks (802.1Q). Required without vni.",
+      ),
+    vni: vniId
+      .optional()
+      .describe(
+        "A VXLAN-backed port group (an overlay segment, RFC 7348): its VMs' frames leave through the vswitch's VTEP, never tagged on the uplinks. Needs vtep on the vswitch.",
+      ),
     security: security.optional(),
     teaming: portGroupTeaming.optional(),
   })
-  .describe("A port group: vswitch ports that share a VLAN and policies.");
+  .describe("A port group: vswitch ports that share a VLAN (or a VXLAN VNI) and policies.");
+
+const vtep = z
+  .strictObject({
+    ip: cidr.describe("The VTEP's underlay address with prefix length, e.g. 10.100.0.11/24."),
+    gateway: ipv4.optional().describe("The VTEP's default gateway on its subnet, e.g. 10.100.0.1."),
+    vlan: vlanId.describe("The VLAN of the VTEP's vmkernel port on the uplinks (tagged, like a port group)."),
+  })
+  .describe("The hypervisor's VXLAN tunnel endpoint (a vmkernel port), for port groups with a vni.");
 
 const vswitch = z
   .strictObject({
@@ -493,6 +521,7 @@ const vswitch = z
       .record(nodeName, portGroup)
       .optional()
       .describe("Port groups keyed by name; a VM NIC names one with portGroup."),
+    vtep: vtep.optional(),
     security: security.optional().describe("Default security policy of the vswitch's port groups."),
     teaming: teaming.optional(),
     stormControl: stormControl
@@ -537,6 +566,49 @@ const vm = z
       .describe("The VM's NICs, eth0, eth1, ... in order."),
   })
   .describe("A virtual machine. Its name is unique in the whole file.");
+
+const overlayVni = z
+  .strictObject({
+    replication: z
+      .enum(["head-end"], { error: (iss) => `expected head-end, got ${showValue(iss.input)}` })
+      .optional()
+      .describe(
+        "How broadcast, multicast and unknown unicast reach the other VTEPs: head-end (one unicast copy per remote VTEP, RFC 7348 §4.2). The default.",
+      ),
+    learning: z
+      .boolean({ error: (iss) => `expected true or false, got ${showValue(iss.input)}` })
+      .optional()
+      .describe(
+        "Learn remote MACs from the outer source of decapsulated frames (flood and learn). Default true.",
+      ),
+    flood: z
+      .array(ipv4)
+      .optional()
+      .describe(
+        "The VTEPs that get flooded frames; default: every other VTEP with a port group of this VNI.",
+      ),
+    static: z
+      .record(macText, ipv4)
+      .optional()
+      .describe('Static entries MAC -> remote VTEP address, e.g. { "02:00:00:00:10:01": 10.100.1.12 }.'),
+  })
+  .describe("One VNI's flooding and learning.");
+
+const overlay = z
+  .strictObject({
+    vnis: z
+      .record(
+        z
+          .string()
+          .regex(/^[0-9]+$/, { error: (iss) => `expected a VNI (1..16777215), got ${showValue(iss.input)}` }),
+        overlayVni,
+      )
+      .optional()
+      .describe(
+        "Per VNI: replication, learning, flood list, static MACs. A VNI not listed floods to every VTEP carrying it and learns.",
+      ),
+  })
+  .describe("The VXLAN overlay (RFC 7348): how each VNI floods and learns.");
 
 const server = z
   .strictObject({
@@ -730,6 +802,7 @@ export const TopologyFileSchema = z
       .array(mlagDomain)
       .optional()
       .describe("MLAG (vPC) domains: pairs of switches whose LAGs with mlag: true are multi-chassis LAGs."),
+    overlay: overlay.optional(),
     faults: z
       .array(fault)
       .optional()
@@ -745,6 +818,7 @@ export type TopologyFile = z.infer<typeof TopologyFileSchema>;
 export type SwitchFile = z.infer<typeof switchSpec>;
 export type SwitchPortFile = z.infer<typeof switchPort>;
 export type ServerFile = z.infer<typeof server>;
+export type VswitchFile = z.infer<typeof vswitch>;
 export type VmNicFile = z.infer<typeof vmNic>;
 export type LinkFile = z.infer<typeof link>;
 export type FaultFile = z.infer<typeof fault>;

@@ -22,6 +22,28 @@ export interface Topology {
   mlag?: MlagSpec[];
   /** Scheduled failures (`faults:`), in file order; absent or empty when the file has none. */
   faults?: FaultSpec[];
+  /** Every VNI a port group uses, with its flooding and learning; absent when there is none. */
+  overlay?: VniSpec[];
+}
+
+/** One VXLAN segment (`overlay.vnis`, defaults filled in). */
+export interface VniSpec {
+  vni: number;
+  replication: "head-end";
+  isLearning: boolean;
+  /** The VTEPs flooded frames go to (given, or every VTEP with a port group of the VNI). */
+  flood: Ipv4[];
+  static: { mac: Mac; vtep: Ipv4 }[];
+}
+
+/** A hypervisor VTEP (`vswitches.*.vtep`): a vmkernel port on `vlan` out of the uplinks. */
+export interface VtepSpec {
+  ip: Ipv4;
+  prefixLen: number;
+  gateway: Ipv4 | null;
+  vlan: number;
+  /** The vmkernel port's MAC, assigned deterministically. */
+  mac: Mac;
 }
 
 export type SwitchPortSpec = (
@@ -163,7 +185,10 @@ export interface SecurityPolicy {
 
 export interface PortGroupSpec {
   name: string;
+  /** The VLAN; 0 for a VNI port group (its frames never leave tagged). */
   vlan: number;
+  /** The VXLAN network id of an overlay port group, or null. */
+  vni: number | null;
   security: SecurityPolicy;
   /** The port group's own teaming, or null to use the vswitch's. */
   teaming: TeamingSpec | null;
@@ -174,6 +199,8 @@ export interface VswitchSpec {
   /** Names of server NICs that are this vswitch's uplinks, in order. */
   uplinks: string[];
   portGroups: PortGroupSpec[];
+  /** The hypervisor VTEP, or null. */
+  vtep: VtepSpec | null;
   teaming: TeamingSpec;
   /** Storm control on each uplink's ingress, or null. */
   stormControl?: StormControlSpec | null;

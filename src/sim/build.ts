@@ -39,7 +39,13 @@ export interface BuiltNetwork {
   vms: Map<string, VmHandle>;
   switches: Map<string, PhysicalSwitch>;
   /** Every MAC table (switches, vswitches, NIC embedded switches) for `show fdb`. */
-  macTables: { device: string; table: MacTable; portName: (port: number) => string }[];
+  macTables: {
+    device: string;
+    table: MacTable;
+    portName: (port: number) => string;
+    /** How `show fdb` names an entry's VLAN (a vswitch's overlay segments are VNIs). */
+    segmentName?: (vid: number) => number | string;
+  }[];
   /** Every ARP cache (VMs, gateways) for `show arp`. */
   arpCaches: { device: string; table: (nowNs: number) => NeighborInfo[] }[];
 }
@@ -295,6 +301,7 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
           portGroups: vs.portGroups.map((pg) => ({
             name: pg.name,
             vlan: pg.vlan,
+            vni: pg.vni,
             security: pg.security,
             teaming: pg.teaming === null || vs.uplinks.length === 0 ? null : teamingOf(pg.teaming),
             notifySwitches: (pg.teaming ?? vs.teaming).notifySwitches,
@@ -314,6 +321,19 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
           macTableSize: vs.macTableSize,
           macAgingNs: vs.macAgingSec * 1e9,
           stormControl: vs.stormControl,
+          vtep:
+            vs.vtep === null
+              ? null
+              : {
+                  mac: vs.vtep.mac,
+                  ip: vs.vtep.ip,
+                  prefixLen: vs.vtep.prefixLen,
+                  gateway: vs.vtep.gateway,
+                  vlan: vs.vtep.vlan,
+                  vnis: (topology.overlay ?? [])
+                    .filter((o) => vs.portGroups.some((pg) => pg.vni === o.vni))
+                    .map((o) => ({ vni: o.vni, flood: o.flood, isLearning: o.isLearning, static: o.static })),
+                },
         }),
       );
       vswitches.set(vs.name, dev);
@@ -321,7 +341,11 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
         device: dev.name,
         table: dev.macTable,
         portName: portNamer(dev, new Map([[dev.teamPort, "uplinks"]])),
+        segmentName: (vid) => dev.segmentName(vid),
       });
+      const vtep = dev.vtep;
+      if (vtep !== null)
+        built.arpCaches.push({ device: `${dev.name} (vtep)`, table: (now) => vtep.stack.neighborTable(now) });
       vs.uplinks.forEach((u, i) => {
         const pnic = pnics.get(u);
         if (pnic === undefined) throw new Error(`build: ${server.name}/${vs.name} uplink ${u} is not a NIC`);

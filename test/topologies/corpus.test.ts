@@ -78,6 +78,10 @@ describe("diagnostic codes, for scripts", () => {
     ["yaml-duplicate-key", ["duplicate-key"]],
     ["missing-name", ["missing-key"]],
     ["unknown-key-typo", ["unknown-key"]],
+    ["vni-out-of-range", ["bad-value"]],
+    ["vni-without-vtep", ["port-config"]],
+    ["vtep-gateway-outside-subnet", ["bad-gateway"]],
+    ["vtep-ip-duplicate", ["duplicate-ip"]],
   ];
   for (const [name, want] of codes) {
     it(`${name}: ${want.join(", ")}`, () => {
