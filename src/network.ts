@@ -726,6 +726,21 @@ export class Network {
         size = r.mtu;
         continue;
       }
+      // A VTEP does not fragment (RFC 7348 §4.3): a frame too big to encapsulate is dropped
+      // without an ICMP error, a black hole as a small link is.
+      const vtep = records.find((x) => x.action === "drop" && x.code === "vxlan-too-big");
+      const v =
+        vtep === undefined ? null : /is (\d+) bytes in VXLAN, over the VTEP's MTU (\d+)/.exec(vtep.reason);
+      if (vtep !== undefined && v !== null) {
+        const over = Number(v[1]) - Number(v[2]);
+        steps.push({
+          sizeBytes: size,
+          outcome: "black-hole",
+          text: `dropped by ${vtep.device}'s VTEP: ${v[1]} bytes once in VXLAN, over its MTU ${v[2]}, without an ICMP error (VTEPs do not fragment); ${over} bytes too many`,
+        });
+        size -= over;
+        continue;
+      }
       const drop = records.find((x) => x.action === "drop" && x.code === "mtu-exceeded");
       const m =
         drop === undefined ? null : /frame of (\d+) bytes exceeds MTU (\d+) \+ (\d+)/.exec(drop.reason);
@@ -759,20 +774,28 @@ export class Network {
     const hops: MtuHop[] = [];
     let echoFrame = -1;
     let isInTunnel = false;
+    let isInVxlan = false;
     for (const r of records) {
       if (echoFrame < 0 && r.kind === "vm" && r.action === "send" && r.reason.startsWith("echo request"))
         echoFrame = r.frameId;
       if (r.frameId !== echoFrame) continue;
       if (r.action === "send" && r.reason.startsWith("encapsulated in GRE")) isInTunnel = true;
       if (r.action === "receive" && r.reason.startsWith("decapsulated from GRE")) isInTunnel = false;
+      if (r.action === "send" && r.reason.startsWith("encapsulated in VXLAN")) isInVxlan = true;
+      if (r.reason.startsWith("decapsulated VNI")) isInVxlan = false;
       if (r.kind !== "link" || r.action !== "transmit") continue;
       const m = /^(\d+) bytes/.exec(r.reason);
       if (m === null) continue;
       const bytes = Number(m[1]);
       // Outermost first: Ethernet, its tags, then an encapsulation's outer headers.
       let rest = bytes - ipBytes;
-      const tunnel = isInTunnel ? ["outer IPv4 20 + GRE 4"] : [];
+      const tunnel = isInTunnel
+        ? ["outer IPv4 20 + GRE 4"]
+        : isInVxlan
+          ? ["outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14"]
+          : [];
       if (isInTunnel) rest -= 24;
+      if (isInVxlan) rest -= 50;
       const eth = rest >= 14 ? ["Ethernet 14"] : [];
       if (rest >= 14) rest -= 14;
       const tags = rest === 4 ? ["802.1Q 4"] : rest === 8 ? ["802.1Q 4", "802.1Q 4"] : [];

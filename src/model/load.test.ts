@@ -75,8 +75,8 @@ describe("the shipped seed example", () => {
       { name: "eth3", mode: "trunk", vlans: [10], nativeVlan: null },
     ]);
     expect(tor.gateway).toEqual([
-      { vid: 10, ip: parseIpv4("192.168.10.1"), prefixLen: 24 },
-      { vid: 20, ip: parseIpv4("192.168.20.1"), prefixLen: 24 },
+      { vid: 10, ip: parseIpv4("192.168.10.1"), prefixLen: 24, mtu: 1500 },
+      { vid: 20, ip: parseIpv4("192.168.20.1"), prefixLen: 24, mtu: 1500 },
     ]);
     expect(tor.macTableSize).toBe(8192);
     expect(tor.macAgingSec).toBe(300);

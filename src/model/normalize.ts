@@ -309,7 +309,8 @@ class Normalizer {
           );
           continue;
         }
-        const c = parseCidr(cidrText);
+        const c = parseCidr(typeof cidrText === "string" ? cidrText : cidrText.ip);
+        const sviMtu = typeof cidrText === "string" ? 1500 : (cidrText.mtu ?? 1500);
         if (c === undefined) continue; // the schema has reported it
         if (!this.checkHostAddress(gpath, c.ip, c.prefixLen)) continue;
         // Two SVIs of one switch in overlapping subnets: its routing table could not tell the
@@ -326,7 +327,7 @@ class Normalizer {
           continue;
         }
         this.claimIp(gpath, c.ip);
-        const svi: SviSpec = { vid, ip: c.ip, prefixLen: c.prefixLen };
+        const svi: SviSpec = { vid, ip: c.ip, prefixLen: c.prefixLen, mtu: sviMtu };
         gateway.push(svi);
         const list = this.svis.get(vid) ?? [];
         list.push({ sw: name, svi });
@@ -384,6 +385,7 @@ class Normalizer {
 
     this.stpPorts(switches, links, linkIndexes);
     const tunnels = this.tunnels(switches, links);
+    this.checkOverlayMtu(servers, links);
     this.checkLayer2(switches, links, linkIndexes, portConfigured);
     this.assignMacs();
     const faults = this.faults(this.file.faults ?? [], links);
@@ -1016,7 +1018,14 @@ class Normalizer {
         } else gateway = gw;
       }
     }
-    const spec: VtepSpec = { ip: c.ip, prefixLen: c.prefixLen, gateway, vlan: file.vlan, mac: 0 };
+    const spec: VtepSpec = {
+      ip: c.ip,
+      prefixLen: c.prefixLen,
+      gateway,
+      vlan: file.vlan,
+      mac: 0,
+      mtu: file.mtu ?? 1500,
+    };
     this.mac(path, undefined, `vtep/${server}/${vsName}`, (m) => {
       spec.mac = m;
     });
@@ -1355,6 +1364,7 @@ class Normalizer {
       ip: c.ip,
       prefixLen: c.prefixLen,
       gateway,
+      mtu: n.mtu ?? 1500,
     };
     this.mac([...path, "mac"], n.mac, `vm/${vmName}/${index}`, (m) => {
       spec.mac = m;
@@ -1621,6 +1631,55 @@ class Normalizer {
       if (via.length === vias.length) out.push({ prefix: net, prefixLen: c.prefixLen, via });
     });
     return out;
+  }
+
+  /**
+   * The classic overlay mistake: VMs sending full-size packets over a VTEP whose MTU has no room
+   * for VXLAN's 50 bytes (1500-byte VMs on a 1500-byte fabric), or a VTEP MTU larger than the
+   * cables its uplinks leave by. VTEPs do not fragment (RFC 7348 §4.3): such packets are dropped.
+   */
+  private checkOverlayMtu(servers: ServerSpec[], links: LinkSpec[]): void {
+    for (const sv of servers) {
+      for (const vs of sv.vswitches) {
+        if (vs.vtep === null) continue;
+        const vpath = ["servers", sv.name, "vswitches", vs.name, "vtep"];
+        const hasMtuKey = this.file.servers?.[sv.name]?.vswitches?.[vs.name]?.vtep?.mtu !== undefined;
+        const segments = new Set(vs.portGroups.filter((pg) => pg.vni !== null).map((pg) => pg.name));
+        let largest = 0;
+        let who = "";
+        for (const vm of sv.vms)
+          for (const n of vm.nics)
+            if (
+              n.attachment.kind === "portGroup" &&
+              n.attachment.vswitch === vs.name &&
+              segments.has(n.attachment.portGroup) &&
+              n.mtu > largest
+            ) {
+              largest = n.mtu;
+              who = `${vm.name} (${n.attachment.portGroup}, MTU ${n.mtu})`;
+            }
+        if (largest > 0 && largest + 50 > vs.vtep.mtu)
+          this.warn(
+            "overlay-mtu",
+            hasMtuKey ? [...vpath, "mtu"] : vpath,
+            `${who} sends ${largest}-byte packets: ${largest + 50} in VXLAN, over the VTEP's MTU ${vs.vtep.mtu}; VTEPs do not fragment, so full-size packets are dropped: give the underlay at least ${largest + 50} (vtep mtu, the cables, the SVIs and routed ports on the way; NSX asks 1600) or the VMs an MTU of ${vs.vtep.mtu - 50}`,
+          );
+        const cable = Math.min(
+          ...vs.uplinks.flatMap((u) => {
+            const l = links.find(
+              (x) => (x.a.node === sv.name && x.a.port === u) || (x.b.node === sv.name && x.b.port === u),
+            );
+            return l === undefined ? [] : [l.mtu];
+          }),
+        );
+        if (Number.isFinite(cable) && vs.vtep.mtu > cable)
+          this.warn(
+            "overlay-mtu",
+            hasMtuKey ? [...vpath, "mtu"] : vpath,
+            `the VTEP's MTU ${vs.vtep.mtu} is more than its uplinks' cables carry (${cable}); give the cables mtu: ${vs.vtep.mtu} or more`,
+          );
+      }
+    }
   }
 
   /** A device's tunnel interfaces as the file gives them (for its routes, before tunnels are checked). */

@@ -350,7 +350,24 @@ const switchSpec = z
     gateway: z
       .record(
         text(/^[0-9]+$/, (iss) => `expected a VLAN id as key, got ${showValue(iss.input)}`),
-        cidr,
+        z.union(
+          [
+            cidr,
+            z.strictObject({
+              ip: cidr.describe("The SVI's address and prefix length."),
+              mtu: z
+                .int({ error: (iss) => `expected an MTU in bytes (68..9216), got ${showValue(iss.input)}` })
+                .min(68)
+                .max(9216)
+                .optional()
+                .describe("The largest IPv4 packet routed out of this SVI (default 1500)."),
+            }),
+          ],
+          {
+            error: (iss) =>
+              `expected an address like 192.168.10.1/24 or { ip, mtu }, got ${showValue(iss.input)}`,
+          },
+        ),
       )
       .optional()
       .describe(
@@ -508,6 +525,14 @@ const vtep = z
     ip: cidr.describe("The VTEP's underlay address with prefix length, e.g. 10.100.0.11/24."),
     gateway: ipv4.optional().describe("The VTEP's default gateway on its subnet, e.g. 10.100.0.1."),
     vlan: vlanId.describe("The VLAN of the VTEP's vmkernel port on the uplinks (tagged, like a port group)."),
+    mtu: z
+      .int({ error: (iss) => `expected an MTU in bytes (68..9216), got ${showValue(iss.input)}` })
+      .min(68)
+      .max(9216)
+      .optional()
+      .describe(
+        "The largest outer IPv4 packet the VTEP sends (default 1500). A VM's 1500-byte packet is 1550 in VXLAN: NSX asks 1600 of the underlay.",
+      ),
   })
   .describe("The hypervisor's VXLAN tunnel endpoint (a vmkernel port), for port groups with a vni.");
 
@@ -554,6 +579,12 @@ const vmNic = z
       .describe("VF NICs only: drop frames whose source MAC is not the VF's (default true)."),
     ip: cidr.describe("The NIC's IPv4 address with prefix length, e.g. 192.168.10.11/24."),
     gateway: ipv4.optional().describe("Default gateway (an address in the NIC's subnet), e.g. 192.168.10.1."),
+    mtu: z
+      .int({ error: (iss) => `expected an MTU in bytes (68..9216), got ${showValue(iss.input)}` })
+      .min(68)
+      .max(9216)
+      .optional()
+      .describe("The NIC's MTU in the guest (default 1500), as ip link set eth0 mtu N."),
     mac: macText.optional().describe("The vNIC's MAC; assigned from the VM name when omitted."),
   })
   .describe("A VM NIC: on a port group ({ portGroup: web, ip }) or on an SR-IOV VF ({ vf: eth1, ip }).");

@@ -44,6 +44,8 @@ export interface VtepSpec {
   vlan: number;
   /** The vmkernel port's MAC, assigned deterministically. */
   mac: Mac;
+  /** The largest outer IPv4 packet it sends. */
+  mtu: number;
 }
 
 export type SwitchPortSpec = (
@@ -141,6 +143,8 @@ export interface SviSpec {
   vid: number;
   ip: Ipv4;
   prefixLen: number;
+  /** The largest IPv4 packet routed out of it (default 1500). */
+  mtu: number;
 }
 
 export interface SwitchSpec {
@@ -220,6 +224,8 @@ export interface VmNicSpec {
   ip: Ipv4;
   prefixLen: number;
   gateway: Ipv4 | null;
+  /** The guest's MTU on this NIC (default 1500). */
+  mtu: number;
 }
 
 export interface VmSpec {

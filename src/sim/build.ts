@@ -191,7 +191,7 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
     if (sw.gateway.length > 0 || routedPorts.length > 0 || sw.loopback !== null || tunnels.length > 0) {
       const router = new SviRouter(
         dev,
-        sw.gateway.map((g) => ({ vid: g.vid, ip: g.ip, prefixLen: g.prefixLen })),
+        sw.gateway.map((g) => ({ vid: g.vid, ip: g.ip, prefixLen: g.prefixLen, mtu: g.mtu })),
         {
           drops: dev.drops,
           routedPorts,
@@ -330,6 +330,7 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
                   prefixLen: vs.vtep.prefixLen,
                   gateway: vs.vtep.gateway,
                   vlan: vs.vtep.vlan,
+                  mtu: vs.vtep.mtu,
                   vnis: (topology.overlay ?? [])
                     .filter((o) => vs.portGroups.some((pg) => pg.vni === o.vni))
                     .map((o) => ({ vni: o.vni, flood: o.flood, isLearning: o.isLearning, static: o.static })),
@@ -367,6 +368,7 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
             ip: n.ip,
             prefixLen: n.prefixLen,
             gateway: n.gateway,
+            mtu: n.mtu,
             attachment: n.attachment.kind === "vf" ? "vf" : "virtio",
           })),
         }),

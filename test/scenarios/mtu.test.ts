@@ -52,4 +52,21 @@ describe("vnet mtu", () => {
     expect(await main(["mtu", SITES, "hq1", "br9"], bad)).toBe(2);
     expect(bad.stderr()).toMatch(/^vnet: no VM named "br9"; did you mean "br1"\?\n$/);
   });
+
+  it("over VXLAN: 1500 on a 1600 underlay; a VTEP left at 1500 drops full-size packets silently (50 too many)", () => {
+    const FABRIC = fileURLToPath(new URL("../../examples/vxlan-fabric.yaml", import.meta.url));
+    const text = readFileSync(FABRIC, "utf8");
+    const ok = Network.fromText(text, "fabric.yaml").mtu("a1", "a2");
+    expect(ok.pathMtu).toBe(1500);
+    expect(ok.hops[0]).toMatchObject({ frameBytes: 1568 });
+    expect(ok.hops[0].layers).toContain("VXLAN 8 + inner Ethernet 14");
+    const small = text.replace(
+      "vtep: { ip: 10.100.0.11/24, gateway: 10.100.0.1, vlan: 100, mtu: 1600 }",
+      "vtep: { ip: 10.100.0.11/24, gateway: 10.100.0.1, vlan: 100 }",
+    );
+    const r = Network.fromText(small, "small.yaml").mtu("a1", "a2");
+    expect(r.pathMtu).toBe(1450);
+    expect(r.steps[0].outcome).toBe("black-hole");
+    expect(r.steps[0].text).toContain("esx1/vs0's VTEP: 1550 bytes once in VXLAN, over its MTU 1500");
+  });
 });
