@@ -175,8 +175,10 @@ export function planReach(
           : "?";
         // The vswitch and port group by name: two vswitches of one server are two attachments
         // even when configured alike (their uplinks may be cabled differently).
-        att = `pg:${a.vswitch}/${a.portGroup}:${vswitchSig(s, a.vswitch)}:${pg?.vlan ?? 0}:${sec}`;
-        lab = `${a.portGroup} (vlan ${pg?.vlan ?? 0})`;
+        // A VNI port group is its VNI's segment (its vlan is 0): the VNI is part of what it is.
+        const segment = pg?.vni !== null && pg?.vni !== undefined ? `vni:${pg.vni}` : `vlan:${pg?.vlan ?? 0}`;
+        att = `pg:${a.vswitch}/${a.portGroup}:${vswitchSig(s, a.vswitch)}:${segment}:${sec}`;
+        lab = `${a.portGroup} (${segment.replace(":", " ")})`;
       } else {
         const nic = s.nics.find((x) => x.name === a.nic);
         att = `vf:${a.nic}:${nic?.sriov?.vfs ?? 0}:${a.vlan ?? "-"}:${+a.spoofCheck}`;
@@ -222,7 +224,7 @@ export function planReach(
       for (let i = 0; i < s.vms.length; i++) local.push(vmLocal[k++]);
       local.sort((a, b) => a - b);
       const vsw = s.vswitches
-        .map((v) => `${vswitchSig(s, v.name)}{${v.portGroups.map((p) => p.vlan).join(",")}}`)
+        .map((v) => `${vswitchSig(s, v.name)}{${v.portGroups.map((p) => (p.vni === null ? p.vlan : `vni${p.vni}`)).join(",")}}`)
         .sort();
       serverNode.push(nodes.length);
       nodeOf.set(s.name, nodes.length);

@@ -178,6 +178,15 @@ describe("reach answers as pingall does, on every pair", () => {
       "two vswitches of one server configured alike, one uplink cable out",
       file("./topologies/two-vswitches-cable-out.yaml"),
     ],
+    ["teaming policies and LAGs", file("../../examples/teaming.yaml")],
+    ["servers LACP-bonded to an MLAG pair", file("../../examples/mlag.yaml")],
+    ["a ring of switches under RSTP", file("../../examples/rstp-ring.yaml")],
+    ["a routed leaf-spine underlay with ECMP", file("../../examples/leaf-spine.yaml")],
+    ["two sites joined by a GRE tunnel", file("../../examples/gre-sites.yaml")],
+    [
+      "hypervisor VXLAN on a leaf-spine fabric, two VNIs with one subnet",
+      file("../../examples/vxlan-fabric.yaml"),
+    ],
   ] as const) {
     it(name, async () => {
       const text = (await import("node:fs")).readFileSync(path, "utf8");
