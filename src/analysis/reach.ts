@@ -224,7 +224,10 @@ export function planReach(
       for (let i = 0; i < s.vms.length; i++) local.push(vmLocal[k++]);
       local.sort((a, b) => a - b);
       const vsw = s.vswitches
-        .map((v) => `${vswitchSig(s, v.name)}{${v.portGroups.map((p) => (p.vni === null ? p.vlan : `vni${p.vni}`)).join(",")}}`)
+        .map(
+          (v) =>
+            `${vswitchSig(s, v.name)}{${v.portGroups.map((p) => (p.vni === null ? p.vlan : `vni${p.vni}`)).join(",")}}`,
+        )
         .sort();
       serverNode.push(nodes.length);
       nodeOf.set(s.name, nodes.length);
