@@ -754,10 +754,18 @@ export class Network {
         size -= over;
         continue;
       }
+      // No answer: say where the network dropped the echo when it did (the last refusal by a
+      // switching or routing device; guests refuse flooded copies not for them).
+      const refused = records.filter(
+        (x) => x.action === "drop" && x.kind !== "vm" && x.kind !== "vnic" && !x.reason.includes("ARP"),
+      );
+      const last = refused.at(-1);
       failure =
         r !== null && r.kind === "error"
           ? `${r.text} (from ${formatIpv4(r.from)})`
-          : `no reply to an echo of ${size} bytes`;
+          : last !== undefined
+            ? `no reply to an echo of ${size} bytes: ${last.reason.replace(/^dropped: /, `dropped at ${last.device}: `)}`
+            : `no reply to an echo of ${size} bytes`;
     }
     if (pathMtu === null && failure === null) failure = "path MTU not found in 12 rounds";
     return { from, to, toIp: formatIpv4(target.ip), pathMtu, steps, hops, failure };
