@@ -23,6 +23,7 @@ import { DropCounters, newPortCounters, type PortCounters } from "../dataplane/c
 import type { Device } from "../dataplane/device.ts";
 import type { Frame } from "../dataplane/frame.ts";
 import type { HopKind, HopRecord } from "../dataplane/trace.ts";
+import { describeEncapsulation } from "../wire/encapsulation.ts";
 import type { Rng } from "./rng.ts";
 import type { EventTarget, Scheduler } from "./scheduler.ts";
 
@@ -279,7 +280,7 @@ export class Link implements EventTarget {
           action: "transmit",
           reason: this.isInternal
             ? "internal connection"
-            : `${len} bytes, arrives after ${arrivalNs - nowNs} ns`,
+            : `${len} bytes, arrives after ${arrivalNs - nowNs} ns${encapsulated(frame)}`,
         },
         frame,
       );
@@ -337,4 +338,10 @@ export class Link implements EventTarget {
   setUp(isUp: boolean): void {
     this.isUp = isUp;
   }
+}
+
+/** "; inside VXLAN VNI 5001, outer a > b" for a tunnelled frame (trace text only), else "". */
+function encapsulated(frame: Frame): string {
+  const note = describeEncapsulation(frame.buf, frame.start, frame.end);
+  return note === null ? "" : `; carried in ${note}`;
 }

@@ -1,0 +1,30 @@
+/**
+ * Whether an Ethernet frame carries another network's packet inside (VXLAN over UDP 4789, GRE),
+ * said in a few words for trace text ("VXLAN VNI 5001, outer 10.100.0.11 > 10.100.1.12"), so the
+ * underlay hops of a tunnelled packet say what they carry. Reads only what it needs,
+ * bounds-checked; anything else is null. Used only when tracing.
+ */
+
+import { formatIpv4, readIpv4 } from "./addr.ts";
+
+export function describeEncapsulation(buf: Uint8Array, start: number, end: number): string | null {
+  let off = start + 12;
+  if (end - start < 14) return null;
+  let type = (buf[off] << 8) | buf[off + 1];
+  for (let i = 0; i < 2 && (type === 0x8100 || type === 0x88a8) && off + 6 <= end; i++) {
+    off += 4;
+    type = (buf[off] << 8) | buf[off + 1];
+  }
+  const ip = off + 2;
+  if (type !== 0x0800 || ip + 20 > end || buf[ip] >> 4 !== 4) return null;
+  const ihl = (buf[ip] & 0x0f) * 4;
+  const proto = buf[ip + 9];
+  const outer = `outer ${formatIpv4(readIpv4(buf, ip + 12))} > ${formatIpv4(readIpv4(buf, ip + 16))}`;
+  const l4 = ip + ihl;
+  if (proto === 47) return `GRE, ${outer}`;
+  if (proto === 17 && l4 + 16 <= end && ((buf[l4 + 2] << 8) | buf[l4 + 3]) === 4789) {
+    const vni = (buf[l4 + 12] << 16) | (buf[l4 + 13] << 8) | buf[l4 + 14];
+    return `VXLAN VNI ${vni}, ${outer}`;
+  }
+  return null;
+}
