@@ -191,7 +191,34 @@ export function analyseTrace(input: TraceInput): TraceResult {
   } else if (target.kind === "vm" && target.vm === source.vm && !crosses) {
     verdict = `to itself: stays inside ${source.vm} (the guest's own stack)`;
   } else {
-    verdict = `${relation(source, target, gateways.length > 0)}: ${pathPhrase(source, target, crosses, physical, gateways, sawVswitch, gwSwitch)}`;
+    // A hardware VTEP on the way bridged a VLAN into a VNI: the VLAN side is that segment too.
+    const hw =
+      records.find(
+        (r) =>
+          r.action === "send" &&
+          r.reason.startsWith("encapsulated in VXLAN VNI") &&
+          r.reason.includes("hardware VTEP"),
+      ) ??
+      records.find(
+        (r) =>
+          r.action === "receive" &&
+          r.reason.startsWith("decapsulated VNI") &&
+          r.reason.includes(" into vlan "),
+      );
+    const hwVni = hw === undefined ? null : Number(/VNI (\d+)/.exec(hw.reason)?.[1] ?? Number.NaN);
+    const bridged = <T extends VmEndpoint | TraceTarget>(e: T): T =>
+      hwVni === null ||
+      Number.isNaN(hwVni) ||
+      e.kind !== "vm" ||
+      e.attachment.kind !== "portGroup" ||
+      (e.attachment.vni ?? null) !== null
+        ? e
+        : { ...e, attachment: { ...e.attachment, vni: hwVni } };
+    const src = bridged(source);
+    const dst = bridged(target);
+    verdict = `${relation(src, dst, gateways.length > 0 && hwVni === null)}: ${pathPhrase(src, dst, crosses, physical, gateways, sawVswitch, gwSwitch)}`;
+    if (hw !== undefined && hwVni !== null)
+      verdict += ` (${hw.device} bridges vlan ${hw.vlan ?? "?"} into VNI ${hwVni} as a hardware VTEP)`;
     // A tunnel on the way: where the echo went in and came out (the routers between carried it
     // encapsulated and never saw the inner packet).
     const into = records.find((r) => r.action === "send" && r.reason.startsWith("encapsulated in GRE"));

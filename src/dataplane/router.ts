@@ -95,6 +95,8 @@ export interface SviRouterOptions {
   routes?: readonly StaticRouteConfig[];
   /** GRE tunnels (RFC 2784): point-to-point interfaces whose packets cross the underlay encapsulated. */
   tunnels?: readonly GreTunnelConfig[];
+  /** The switch has a hardware VTEP: UDP 4789 to our addresses goes to it (`SviHost.receiveVxlan`). */
+  hasVtep?: boolean;
   /** Count drops into these counters (the switch's), else the router's own. */
   drops?: DropCounters;
 }
@@ -167,6 +169,8 @@ export class SviRouter implements SviHandler {
       this.tunnels.push(tunnel);
     }
     for (const r of options.routes ?? []) this.stack.addRoute(r.prefix, r.prefixLen, r.via);
+    if (options.hasVtep === true)
+      this.stack.bindUdp(4789, (d) => this.host.receiveVxlan?.(d.src, d.payload, d.nowNs));
     if (this.tunnels.length > 0)
       this.stack.greHook = (iface, frame, off, nowNs) => this.decapsulate(iface, frame, off, nowNs);
     this.stack.forwardHook = (iface, frame, off, nowNs) => this.forward(iface, frame, off, nowNs);
@@ -333,6 +337,11 @@ export class SviRouter implements SviHandler {
       });
     this.stack.receive(t.iface, frame, nowNs);
     return true;
+  }
+
+  /** A packet the switch built (its hardware VTEP's), routed as the router's own. */
+  sendUnderlay(frame: Frame, nowNs: number): void {
+    this.stack.output(frame, nowNs);
   }
 
   /** The SVI of VLAN `vid`, or undefined. */

@@ -17,6 +17,8 @@ export interface SviHost {
   sendFromSvi(vid: number, frame: Frame, nowNs: number): void;
   /** A frame out of routed port `port` (a device port in `mode: routed`), untagged. */
   sendFromRoutedPort?(port: number, frame: Frame, nowNs: number): void;
+  /** UDP 4789 for the switch's hardware VTEP address (the router received it). */
+  receiveVxlan?(src: number, payload: Uint8Array, nowNs: number): void;
 }
 
 /** Implemented by the router. */
@@ -24,4 +26,6 @@ export interface SviHandler {
   receiveOnSvi(vid: number, frame: Frame, nowNs: number): void;
   /** An untagged frame that arrived on routed port `port`. */
   receiveOnRoutedPort?(port: number, frame: Frame, nowNs: number): void;
+  /** Routes a packet the switch built (an encapsulated VXLAN frame of its hardware VTEP). */
+  sendUnderlay?(frame: Frame, nowNs: number): void;
 }

@@ -25,13 +25,14 @@
  * destination. BPDUs go to the engine instead of being refused; without STP nothing changes.
  */
 
-import { formatMac, isMulticastMac, type Mac, readMac } from "../wire/addr.ts";
+import { formatIpv4, formatMac, type Ipv4, isMulticastMac, type Mac, readMac } from "../wire/addr.ts";
 import { WireError } from "../wire/error.ts";
 import { ETHERNET_HEADER_LEN, EtherType } from "../wire/ethernet.ts";
 import { Lacp, type LacpRepr } from "../wire/lacp.ts";
 import { ETHERTYPE_MLAG, MLAG_ORPHAN, MlagCodec, type MlagMessage, mlagMessageLength } from "../wire/mlag.ts";
 import { formatStpFlags, STP_FRAME_LEN, Stp, type StpRepr } from "../wire/stp.ts";
 import { isVlanTpid, VLAN_TAG_LEN, Vlan } from "../wire/vlan.ts";
+import { VXLAN_OVERHEAD, VXLAN_UDP_PORT, type VxlanOuter, vxlanEncapsulate } from "../wire/vxlan.ts";
 import { Bundle, type LagHash, lagHash } from "./bundle.ts";
 import { checkUnicastMac, checkVid, DeviceConfigError } from "./config-error.ts";
 import type { DropCounters, PortCounters } from "./counters.ts";
@@ -83,6 +84,9 @@ export const SwitchDrop = {
   badMlag: "bad-mlag-message",
   mlagSuspended: "mlag-suspended",
   mlagPeerServed: "mlag-peer-delivered",
+  vxlanNoRemote: "vxlan-no-remote-vtep",
+  vxlanMalformed: "vxlan-malformed",
+  unknownVni: "unknown-vni",
   /** RSTP: the port (in or out) is discarding: an alternate or backup port, or not yet agreed. */
   stpDiscarding: "stp-discarding",
   /** RSTP: the ingress port is learning: the source is learned, the frame not forwarded. */
@@ -146,6 +150,18 @@ export interface LagConfig {
   portNumberOffset?: number;
 }
 
+/** A switch's hardware VTEP (see `SwitchOptions.vtep`). */
+export interface HardwareVtepConfig {
+  ip: Ipv4;
+  vnis: {
+    vni: number;
+    vid: number;
+    flood: readonly Ipv4[];
+    isLearning: boolean;
+    static?: readonly { mac: Mac; vtep: Ipv4 }[];
+  }[];
+}
+
 /** This switch's part of an MLAG (vPC) domain. */
 export interface SwitchMlagConfig {
   domain: number;
@@ -166,6 +182,11 @@ export interface SwitchOptions {
   lags?: LagConfig[];
   /** VLANs with an SVI (the `gateway:` of the topology); the router attaches with `attachSvi`. */
   sviVlans?: number[];
+  /**
+   * A hardware VTEP: `ip` (the switch's loopback or another of its addresses, owned by the router
+   * attached with `attachSvi`) and per local VLAN its VNI, flood list and static entries.
+   */
+  vtep?: HardwareVtepConfig | null;
   mlag?: SwitchMlagConfig | null;
   macTableSize?: number;
   macAgingNs?: number;
@@ -399,6 +420,163 @@ export class PhysicalSwitch implements Device, SviHost {
     this.mlagIdOf = new Int32Array(this.ports.length + 1).fill(-1);
     const mlag = options.mlag ?? null;
     if (mlag !== null) this.setUpMlag(mlag);
+    const vtep = options.vtep ?? null;
+    if (vtep !== null) this.setUpVtep(vtep);
+  }
+
+  // --- hardware VTEP ----------------------------------------------------------------------
+
+  /** The MAC-table port standing for the VXLAN tunnel (-1 without a VTEP). */
+  private tunnelLogical = -1;
+  private vtepIp = 0;
+  /** Per VLAN its VNI (0: none), and back. */
+  private readonly vniOfVid = new Int32Array(4096);
+  private readonly vtepVnis = new Map<
+    number,
+    { vid: number; flood: readonly Ipv4[]; isLearning: boolean; remotes: Map<Mac, Ipv4> }
+  >();
+  private readonly vtepOuters = new Map<number, VxlanOuter>();
+
+  private setUpVtep(c: HardwareVtepConfig): void {
+    this.tunnelLogical = this.ports.length + 1;
+    this.vtepIp = c.ip;
+    for (const v of c.vnis) {
+      checkVid(v.vid, `switch ${this.name} VTEP`);
+      this.vniOfVid[v.vid] = v.vni;
+      const remotes = new Map<Mac, Ipv4>();
+      for (const st of v.static ?? []) remotes.set(st.mac, st.vtep);
+      this.vtepVnis.set(v.vni, {
+        vid: v.vid,
+        flood: v.flood.filter((ip) => ip !== c.ip),
+        isLearning: v.isLearning,
+        remotes,
+      });
+    }
+  }
+
+  /** VXLAN entries of the hardware VTEP (MAC -> remote VTEP per VNI), for display. */
+  vtepTable(): { vni: number; vid: number; mac: Mac; vtep: Ipv4 }[] {
+    const rows: { vni: number; vid: number; mac: Mac; vtep: Ipv4 }[] = [];
+    for (const [vni, v] of this.vtepVnis)
+      for (const [mac, vtep] of v.remotes) rows.push({ vni, vid: v.vid, mac, vtep });
+    return rows;
+  }
+
+  /**
+   * A frame of VLAN `vid` into its VNI: to the remote VTEP that has `dst` (known unicast), or a
+   * copy to every VTEP of the flood list (head-end replication, RFC 7348 §4.2); encapsulated
+   * from the VTEP's address and routed through the underlay by the switch's router.
+   */
+  private toTunnel(inPort: number, vid: number, frame: Frame, nowNs: number, dst: Mac | null): void {
+    const vni = this.vniOfVid[vid];
+    const v = this.vtepVnis.get(vni);
+    const core = this.core;
+    const svi = this.svi;
+    if (v === undefined || svi?.sendUnderlay === undefined) {
+      core.drop(
+        inPort,
+        frame,
+        nowNs,
+        vid,
+        SwitchDrop.noSvi,
+        () => `dropped: no router to send VNI ${vni} from`,
+      );
+      return;
+    }
+    const known = dst === null ? undefined : v.remotes.get(dst);
+    const targets = known === undefined ? v.flood : [known];
+    if (targets.length === 0) {
+      core.drop(
+        inPort,
+        frame,
+        nowNs,
+        vid,
+        SwitchDrop.vxlanNoRemote,
+        () => `dropped: VNI ${vni} has no remote VTEP to flood to`,
+      );
+      return;
+    }
+    for (let i = 0; i < targets.length; i++) {
+      const f = i === targets.length - 1 ? frame : frame.clone();
+      const remote = targets[i];
+      let outer = this.vtepOuters.get(remote | 0);
+      if (outer === undefined) {
+        outer = {
+          srcMac: this.mac,
+          dstMac: 0,
+          srcIp: this.vtepIp,
+          dstIp: remote,
+          vni,
+          ttl: 64,
+          dscp: 0,
+          dontFragment: true,
+          ipId: 0,
+          dstPort: VXLAN_UDP_PORT,
+        };
+        this.vtepOuters.set(remote | 0, outer);
+      }
+      outer.vni = vni;
+      const innerLen = f.length;
+      f.prepend(VXLAN_OVERHEAD);
+      f.start = vxlanEncapsulate(f.buf, f.start + VXLAN_OVERHEAD, innerLen, outer);
+      if (core.isTracing)
+        core.recordAt(
+          nowNs,
+          f,
+          "vxlan",
+          null,
+          vid,
+          "send",
+          `encapsulated in VXLAN VNI ${vni} to VTEP ${formatIpv4(remote)} (hardware VTEP ${formatIpv4(this.vtepIp)}, vlan ${vid}${known === undefined ? ", head-end replication" : ""})`,
+        );
+      svi.sendUnderlay(f, nowNs);
+    }
+  }
+
+  /**
+   * UDP 4789 for the VTEP's address, from `src` (the router hands it over): the inner frame
+   * enters its VLAN as from the tunnel port (learned there, and its remote VTEP with it).
+   */
+  receiveVxlan(src: Ipv4, payload: Uint8Array, nowNs: number): void {
+    const core = this.core;
+    if (payload.length < 8 + ETHERNET_HEADER_LEN || (payload[0] & 0x08) === 0) {
+      this.drops.add(SwitchDrop.vxlanMalformed);
+      return;
+    }
+    const vni = (payload[4] << 16) | (payload[5] << 8) | payload[6];
+    const v = this.vtepVnis.get(vni);
+    if (v === undefined) {
+      this.drops.add(SwitchDrop.unknownVni);
+      return;
+    }
+    const frame = Frame.fromBytes(payload.subarray(8));
+    const b = frame.buf;
+    const s = frame.start;
+    if ((b[s + 6] & 1) !== 0) {
+      core.drop(
+        this.sviDevicePort,
+        frame,
+        nowNs,
+        v.vid,
+        SwitchDrop.multicastSource,
+        () => "dropped: multicast inner source",
+      );
+      return;
+    }
+    const srcMac = readMac(b, s + 6);
+    if (v.isLearning) v.remotes.set(srcMac, src);
+    this.macTable.learnAt(v.vid, b, s + 6, this.tunnelLogical, nowNs);
+    if (core.isTracing)
+      core.recordAt(
+        nowNs,
+        frame,
+        "vxlan",
+        null,
+        v.vid,
+        "receive",
+        `decapsulated VNI ${vni} from ${formatIpv4(src)} into vlan ${v.vid}`,
+      );
+    this.forward(this.sviDevicePort, this.tunnelLogical, frame, nowNs, v.vid);
   }
 
   // --- MLAG -----------------------------------------------------------------------------------
@@ -628,6 +806,7 @@ export class PhysicalSwitch implements Device, SviHost {
 
   /** The name of a MAC-table port: a front port, a LAG, or `svi`. */
   logicalPortName(port: number): string {
+    if (port === this.tunnelLogical) return "vxlan";
     return port === this.sviPort ? "svi" : (this.ports[port]?.name ?? `port${port}`);
   }
 
@@ -1030,7 +1209,7 @@ export class PhysicalSwitch implements Device, SviHost {
   private forward(inPort: number, inLogical: number, frame: Frame, nowNs: number, vid: number): void {
     const b = frame.buf;
     const s = frame.start;
-    const isFront = inLogical !== this.sviPort;
+    const isFront = inLogical < this.ports.length;
     if ((b[s] & 1) !== 0) {
       if (isFront && this.ports[inLogical].storm !== null) {
         const c = isBroadcastAt(b, s) ? StormClass.broadcast : StormClass.multicast;
@@ -1068,6 +1247,8 @@ export class PhysicalSwitch implements Device, SviHost {
         () =>
           `dropped: ${formatMac(readMac(b, s))} is on the ingress port ${this.inName(inPort, inLogical, vid)}`,
       );
+    } else if (q === this.tunnelLogical) {
+      this.toTunnel(inPort, vid, frame, nowNs, readMac(b, s));
     } else if (q === this.sviPort) {
       this.toSvi(inPort, frame, nowNs, vid, true);
     } else if (!this.isLogicalUp(q)) {
@@ -1114,8 +1295,10 @@ export class PhysicalSwitch implements Device, SviHost {
       this.outLogical[n++] = m;
     }
     const canSvi = toSvi && this.svi !== null;
+    // A hardware VTEP floods a copy into the VLAN's VNI (head-end), never back into the tunnel.
+    const toTunnel = this.tunnelLogical >= 0 && inLogical !== this.tunnelLogical && this.vniOfVid[vid] !== 0;
     const core = this.core;
-    if (n === 0 && !canSvi) {
+    if (n === 0 && !canSvi && !toTunnel) {
       if (servedByPeer > 0)
         core.drop(
           inPort,
@@ -1139,12 +1322,14 @@ export class PhysicalSwitch implements Device, SviHost {
     }
     // The router gets its copy after the front ports, so anything it sends back at once does
     // not interleave with this decision.
+    const tunnelCopy = toTunnel ? (n > 0 || canSvi ? frame.clone() : frame) : null;
     const sviCopy = canSvi ? (n > 0 ? frame.clone() : frame) : null;
     const isTracing = core.isTracing;
     const sent = n > 0 ? this.emit(n, frame, vid, isTracing) : 0;
     if (isTracing) {
       let names = core.outNames(sent);
-      if (canSvi) names += `${sent > 0 ? "," : ""}vlan${vid}`;
+      if (canSvi) names += `${names === "" ? "" : ","}vlan${vid}`;
+      if (toTunnel) names += `${names === "" ? "" : ","}vxlan`;
       const why =
         dst === 0xffffffffffff
           ? "broadcast"
@@ -1161,6 +1346,7 @@ export class PhysicalSwitch implements Device, SviHost {
         `flooded in vlan ${vid} to ${names}: ${why}${this.lagNote}`,
       );
     }
+    if (tunnelCopy !== null) this.toTunnel(inPort, vid, tunnelCopy, nowNs, null);
     if (sviCopy !== null) this.toSvi(inPort, sviCopy, nowNs, vid, false);
   }
 
@@ -1242,6 +1428,7 @@ export class PhysicalSwitch implements Device, SviHost {
 
   private inName(inPort: number, inLogical: number, vid: number): string {
     if (inLogical === this.sviPort) return `vlan${vid}`;
+    if (inLogical === this.tunnelLogical) return "vxlan";
     const p = this.ports[inLogical];
     return p.lag === null ? p.name : `${p.name} (${this.portNames[inPort]})`;
   }

@@ -343,6 +343,7 @@ class Normalizer {
         );
       const loopback = this.loopback(sw.loopback, [...path, "loopback"]);
       const routes = this.routes(name, sw.routes ?? [], [...path, "routes"], gateway, ports, loopback);
+      const vtep = this.switchVtep(name, sw, [...path, "vtep"], loopback, gateway, ports);
       const spec: SwitchSpec = {
         name,
         ports: [],
@@ -351,6 +352,7 @@ class Normalizer {
         loopback,
         routes,
         isRouter,
+        vtep,
         mac: 0,
         macTableSize: sw.macTableSize ?? SWITCHING_DEFAULTS.macTableSize,
         macAgingSec: sw.macAgingSec ?? SWITCHING_DEFAULTS.macAgingSec,
@@ -1523,6 +1525,76 @@ class Normalizer {
       return null;
     }
     return { node, port };
+  }
+
+  /**
+   * A hardware VTEP: its source (the loopback, or an address of the switch) and its VLAN-to-VNI
+   * map (one VNI per VLAN, one VLAN per VNI). It joins the file's VTEPs, so head-end flood lists
+   * derived for a VNI include it.
+   */
+  private switchVtep(
+    sw: string,
+    file: SwitchFile,
+    path: DocPath,
+    loopback: { ip: Ipv4; prefixLen: number } | null,
+    svis: readonly SviSpec[],
+    ports: Map<string, { spec: SwitchPortSpec; path: DocPath }>,
+  ): SwitchSpec["vtep"] {
+    const v = file.vtep;
+    if (v === undefined) return null;
+    let ip: Ipv4 | undefined;
+    if (v.source === "loopback") {
+      if (loopback === null) {
+        this.error(
+          "bad-value",
+          [...path, "source"],
+          `${sw} has no loopback; give it loopback: ADDRESS/32, or name one of its addresses`,
+        );
+        return null;
+      }
+      ip = loopback.ip;
+    } else {
+      ip = tryParseIpv4(v.source);
+      const own = [
+        ...svis.map((s) => s.ip),
+        ...[...ports.values()].flatMap(({ spec }) => (spec.mode === "routed" ? [spec.ip] : [])),
+        ...(loopback === null ? [] : [loopback.ip]),
+      ];
+      if (ip === undefined || !own.includes(ip)) {
+        this.error(
+          "bad-value",
+          [...path, "source"],
+          `${v.source} is not an address of ${sw}; use loopback or one of ${own.map(formatIpv4).join(", ") || "its addresses (it has none)"}`,
+        );
+        return null;
+      }
+    }
+    const map: { vid: number; vni: number }[] = [];
+    const vnis = new Set<number>();
+    for (const [vidText, vni] of Object.entries(v.vlanToVni)) {
+      const vid = Number(vidText);
+      if (!(vid >= 1 && vid <= 4094)) {
+        this.error(
+          "bad-vlan",
+          [...path, "vlanToVni", vidText],
+          `${vidText} is not a usable VLAN id (1..4094)`,
+          "key",
+        );
+        continue;
+      }
+      if (vnis.has(vni)) {
+        this.error(
+          "bad-value",
+          [...path, "vlanToVni", vidText],
+          `VNI ${vni} is mapped from two VLANs; one VLAN per VNI`,
+        );
+        continue;
+      }
+      vnis.add(vni);
+      map.push({ vid, vni });
+    }
+    this.vteps.push({ ip, vnis });
+    return { ip, map };
   }
 
   // --- layer 3 ------------------------------------------------------------------------------

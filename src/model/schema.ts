@@ -381,6 +381,27 @@ const switchSpec = z
     loopback: cidr
       .optional()
       .describe("The switch's loopback address (a /32 it answers on any interface), e.g. 10.255.0.1/32."),
+    vtep: z
+      .strictObject({
+        source: z
+          .string({
+            error: (iss) => `expected loopback or an address of the switch, got ${showValue(iss.input)}`,
+          })
+          .describe("The VTEP's underlay address: loopback (the switch's loopback) or one of its addresses."),
+        vlanToVni: z
+          .record(
+            text(/^[0-9]+$/, (iss) => `expected a VLAN id as key, got ${showValue(iss.input)}`),
+            z
+              .int({ error: (iss) => `expected a VNI (1..16777215), got ${showValue(iss.input)}` })
+              .min(1)
+              .max(16_777_215),
+          )
+          .describe("Which local VLAN is which VXLAN segment: { 10: 5010 }."),
+      })
+      .optional()
+      .describe(
+        "A hardware VTEP (a ToR doing VXLAN): local VLANs bridged into VNIs, encapsulated from its own address.",
+      ),
     routes: z
       .array(staticRoute)
       .optional()

@@ -161,6 +161,8 @@ export interface SwitchSpec {
   routes: RouteSpec[];
   /** A standalone router of `routers:` (every port routed), not a switch. */
   isRouter: boolean;
+  /** A hardware VTEP: its underlay address and which VLAN is which VNI; null when none. */
+  vtep: { ip: Ipv4; map: { vid: number; vni: number }[] } | null;
   /** The switch's own MAC (used by its SVIs), assigned deterministically. */
   mac: Mac;
   macTableSize: number;

@@ -148,6 +148,22 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
                 }),
           };
         }),
+        vtep:
+          sw.vtep === null
+            ? null
+            : {
+                ip: sw.vtep.ip,
+                vnis: sw.vtep.map.map((m) => {
+                  const o = topology.overlay?.find((x) => x.vni === m.vni);
+                  return {
+                    vni: m.vni,
+                    vid: m.vid,
+                    flood: o?.flood ?? [],
+                    isLearning: o?.isLearning ?? true,
+                    static: o?.static ?? [],
+                  };
+                }),
+              },
         mlag:
           domain === null
             ? null
@@ -188,7 +204,13 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
           mtu: t.mtu,
         })),
     );
-    if (sw.gateway.length > 0 || routedPorts.length > 0 || sw.loopback !== null || tunnels.length > 0) {
+    if (
+      sw.gateway.length > 0 ||
+      routedPorts.length > 0 ||
+      sw.loopback !== null ||
+      tunnels.length > 0 ||
+      sw.vtep !== null
+    ) {
       const router = new SviRouter(
         dev,
         sw.gateway.map((g) => ({ vid: g.vid, ip: g.ip, prefixLen: g.prefixLen, mtu: g.mtu })),
@@ -198,6 +220,7 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
           loopback: sw.loopback,
           routes: sw.routes.map((r) => ({ prefix: r.prefix, prefixLen: r.prefixLen, via: r.via })),
           tunnels,
+          hasVtep: sw.vtep !== null,
         },
       );
       dev.attachSvi(router);

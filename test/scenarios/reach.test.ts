@@ -187,6 +187,7 @@ describe("reach answers as pingall does, on every pair", () => {
       "hypervisor VXLAN on a leaf-spine fabric, two VNIs with one subnet",
       file("../../examples/vxlan-fabric.yaml"),
     ],
+    ["a ToR hardware VTEP and hypervisor VTEPs in one VNI", file("../../examples/vxlan-tor.yaml")],
   ] as const) {
     it(name, async () => {
       const text = (await import("node:fs")).readFileSync(path, "utf8");
