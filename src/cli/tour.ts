@@ -46,6 +46,10 @@ const STEPS: { command: string; what: string }[] = [
     command: "vnet mtu examples/gre-sites.yaml hq1 br1",
     what: "a GRE tunnel between two sites: the path MTU and what each layer adds",
   },
+  {
+    command: "vnet trace examples/vxlan-tor.yaml bm1 a1",
+    what: "VXLAN: a ToR hardware VTEP and hypervisor VTEPs in one VNI over a routed leaf-spine underlay",
+  },
   { command: "vnet decode out/vnet.pcapng", what: "every layer of every frame, VXLAN inner frames too" },
   { command: "vnet vpn genkey | vnet vpn pubkey", what: "WireGuard keys, as wg genkey / wg pubkey" },
   {
