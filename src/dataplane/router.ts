@@ -341,6 +341,20 @@ export class SviRouter implements SviHandler {
 
   /** A packet the switch built (its hardware VTEP's), routed as the router's own. */
   sendUnderlay(frame: Frame, nowNs: number): void {
+    // A VTEP does not fragment (RFC 7348 §4.3): what does not fit the egress is dropped.
+    const dst = Ipv4Header.dst(frame.buf, frame.start + ETHERNET_HEADER_LEN);
+    const r = this.stack.route(dst, nowNs);
+    const ipLen = frame.length - ETHERNET_HEADER_LEN;
+    if (r !== null && ipLen > r.iface.mtu) {
+      this.stack.dropFrame(
+        r.iface,
+        frame,
+        "vxlan-too-big",
+        `dropped: a ${ipLen - 36}-byte frame is ${ipLen} bytes in VXLAN, over the VTEP's MTU ${r.iface.mtu} (VTEPs do not fragment, RFC 7348 §4.3)`,
+        nowNs,
+      );
+      return;
+    }
     this.stack.output(frame, nowNs);
   }
 
