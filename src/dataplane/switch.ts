@@ -946,19 +946,7 @@ export class PhysicalSwitch implements Device, SviHost {
       this.linkLocal(port, p, frame, nowNs);
       return;
     }
-    if (p.lag !== null && !p.lag.bundle.isAdmissible(port)) {
-      const lag = p.lag;
-      core.drop(
-        port,
-        frame,
-        nowNs,
-        null,
-        SwitchDrop.notCollecting,
-        () =>
-          `dropped: ${this.portNames[port]} is not collecting in ${p.name} (${this.memberWhy(lag, port, nowNs)})`,
-      );
-      return;
-    }
+    if (this.isRefusedByLag(port, p, frame, nowNs, "dropped")) return;
     if (p.isRouted) {
       this.toRoutedPort(port, frame, nowNs);
       return;
@@ -1653,23 +1641,27 @@ export class PhysicalSwitch implements Device, SviHost {
     this.core.transmit(dp, f);
   }
 
+  /** True (and the frame dropped, counted) when `port` is a LAG member LACP does not let collect. */
+  private isRefusedByLag(port: number, p: Port, frame: Frame, nowNs: number, what: string): boolean {
+    if (p.lag === null || p.lag.bundle.isAdmissible(port)) return false;
+    const lag = p.lag;
+    this.core.drop(
+      port,
+      frame,
+      nowNs,
+      null,
+      SwitchDrop.notCollecting,
+      () =>
+        `${what}: ${this.portNames[port]} is not collecting in ${p.name} (${this.memberWhy(lag, port, nowNs)})`,
+    );
+    return true;
+  }
+
   /** A BPDU for the engine (STP is on): parsed, traced, handed over. */
   private receiveBpdu(port: number, p: Port, frame: Frame, nowNs: number): void {
     const core = this.core;
     const logical = this.logicalOf[port];
-    if (p.lag !== null && !p.lag.bundle.isAdmissible(port)) {
-      const lag = p.lag;
-      core.drop(
-        port,
-        frame,
-        nowNs,
-        null,
-        SwitchDrop.notCollecting,
-        () =>
-          `BPDU refused: ${this.portNames[port]} is not collecting in ${p.name} (${this.memberWhy(lag, port, nowNs)})`,
-      );
-      return;
-    }
+    if (this.isRefusedByLag(port, p, frame, nowNs, "BPDU refused")) return;
     let bpdu: StpRepr;
     try {
       // The frame's own end bounds the parse (the buffer may be larger).
