@@ -2,7 +2,7 @@
  * The data center at scale, as a program (run by `bench/datacenter.bench.ts` in a child process
  * so its memory figures are its own; or directly: `node --expose-gc --import tsx
  * bench/datacenter.ts [--racks 40 --servers 20 --vms 20 --flows 200 --datagrams 2500 --seed 1
- * --repeat 1] [--mlag [--notify]]`).
+ * --repeat 1] [--mlag [--notify]] [--vxlan | --same-group]`).
  *
  * 1. Generates the topology file of a data center (by default 40 racks x 20 servers x 20 VMs =
  *    16,000 VMs, a ToR per rack, one core switch that routes between the port groups' VLANs),
@@ -10,6 +10,10 @@
  * 2. Builds the simulated world from it and reports the build time and memory (heapUsed, RSS).
  *    With `--mlag`, every rack is an MLAG leaf pair and every server LACP-bonded to it
  *    (`generateDatacenter({ mlag: true })`); the same VMs in the same order, so the same flows.
+ *    With `--vxlan`, every port group is a VNI over a VTEP per vswitch on a routed leaf-spine
+ *    (`generateDatacenter({ vxlan: true })`); VNIs are not routed to each other, so the flows
+ *    are drawn within a port group, as `--same-group` draws them in the VLAN-only data center
+ *    (same seed: the same pairs).
  * 3. Starts it quietly (no boot-time gratuitous ARP storm): only the switches and vswitches are
  *    started (their LACP and MLAG engines; without LAGs that does nothing), the VMs and gateways
  *    stay silent; then 2 s of simulated time pass so that LACP and MLAG settle (idle without
@@ -46,6 +50,10 @@ const flowCount = arg("flows", 200);
 const datagrams = arg("datagrams", 2500);
 const seed = arg("seed", 1);
 const mlag = process.argv.includes("--mlag");
+const vxlan = process.argv.includes("--vxlan");
+// Flows between VMs of one port group only: with --vxlan the VNIs are not routed to each other,
+// so a VLAN-only run to compare with uses the same flag and gets the same flows.
+const sameGroup = vxlan || process.argv.includes("--same-group");
 const notify = process.argv.includes("--notify");
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -72,7 +80,7 @@ function log(line: string): void {
 
 const before = memory();
 const t0 = performance.now();
-const yaml = generateDatacenter({ racks, serversPerRack, vmsPerServer, mlag });
+const yaml = generateDatacenter({ racks, serversPerRack, vmsPerServer, mlag, vxlan });
 const dir = mkdtempSync(join(tmpdir(), "vnet-dc-"));
 const file = join(dir, "datacenter.yaml");
 writeFileSync(file, yaml);
@@ -97,7 +105,7 @@ world.runUntil(world.now() + SETTLE_NS);
 const afterBuild = memory();
 const vmCount = built.vms.size;
 log(
-  `data center${mlag ? " (MLAG leaf pairs, LACP-bonded servers)" : ""}${notify ? " (vswitches notify switches)" : ""}: ${racks} racks x ${serversPerRack} servers x ${vmsPerServer} VMs = ${vmCount} VMs, ` +
+  `data center${mlag ? " (MLAG leaf pairs, LACP-bonded servers)" : ""}${vxlan ? " (VNIs over VTEPs, routed leaf-spine)" : ""}${sameGroup ? " (flows within a port group)" : ""}${notify ? " (vswitches notify switches)" : ""}: ${racks} racks x ${serversPerRack} servers x ${vmsPerServer} VMs = ${vmCount} VMs, ` +
     `${world.devices.length} devices, ${world.links.length} links (${(yaml.length / 1e6).toFixed(1)} MB of YAML)`,
 );
 log(
@@ -112,10 +120,30 @@ const rng = new Rng(seed);
 const flows: { src: (typeof vms)[number]; dstIp: number; srcPort: number }[] = [];
 const sinks = new Set<number>();
 let received = 0;
+const groupOf = (i: number) => {
+  const a = vms[i].spec.nics[0].attachment;
+  return a.kind === "portGroup" ? a.portGroup : "";
+};
+const members = new Map<string, number[]>();
+vms.forEach((_, i) => {
+  const g = groupOf(i);
+  const list = members.get(g);
+  if (list === undefined) members.set(g, [i]);
+  else list.push(i);
+});
 for (let i = 0; i < flowCount; i++) {
   const a = rng.int(vms.length);
-  let b = rng.int(vms.length - 1);
-  if (b >= a) b++;
+  let b: number;
+  if (sameGroup) {
+    const m = members.get(groupOf(a)) as number[];
+    const k = m.indexOf(a);
+    let j = rng.int(m.length - 1);
+    if (j >= k) j++;
+    b = m[j];
+  } else {
+    b = rng.int(vms.length - 1);
+    if (b >= a) b++;
+  }
   flows.push({ src: vms[a], dstIp: vms[b].spec.nics[0].ip, srcPort: 10_000 + (i % 50_000) });
   if (!sinks.has(b)) {
     sinks.add(b);
@@ -189,6 +217,8 @@ log(
 log(
   JSON.stringify({
     mlag,
+    vxlan,
+    sameGroup,
     notify,
     vms: vmCount,
     devices: world.devices.length,
