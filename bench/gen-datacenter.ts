@@ -5,6 +5,7 @@
  *   node --import tsx bench/gen-datacenter.ts > /tmp/dc.yaml                  40 x 20 x 20 = 16,000 VMs
  *   node --import tsx bench/gen-datacenter.ts --racks 2 --servers 4 --vms 5 --port-groups 2 --sriov 1
  *   node --import tsx bench/gen-datacenter.ts --mlag     every rack an MLAG leaf pair, servers LACP-bonded
+ *   node --import tsx bench/gen-datacenter.ts --vxlan [--spines 2]   port groups on VNIs over VTEPs, routed leaf-spine
  *
  * With --time it also loads what it generated and prints the sizes and the load time on stderr.
  */
@@ -23,6 +24,8 @@ const { values } = parseArgs({
     sriov: { type: "string" },
     name: { type: "string" },
     mlag: { type: "boolean" },
+    vxlan: { type: "boolean" },
+    spines: { type: "string" },
     time: { type: "boolean" },
   },
 });
@@ -37,6 +40,8 @@ try {
     portGroups: num(values["port-groups"], DATACENTER_DEFAULTS.portGroups),
     sriovVmsPerServer: num(values.sriov, DATACENTER_DEFAULTS.sriovVmsPerServer),
     mlag: values.mlag ?? DATACENTER_DEFAULTS.mlag,
+    vxlan: values.vxlan ?? DATACENTER_DEFAULTS.vxlan,
+    spines: num(values.spines, DATACENTER_DEFAULTS.spines),
     name: values.name ?? DATACENTER_DEFAULTS.name,
   });
 } catch (e) {

@@ -75,13 +75,52 @@ export interface VtepOptions {
   drops?: DropCounters;
 }
 
+/**
+ * MAC -> remote VTEP address, keyed by the MAC's two 24-bit halves and holding the address as an
+ * int32: every key and value is a small integer, so a lookup or a refresh from a frame's bytes
+ * boxes no 48-bit MAC (or 32-bit address) as a heap number on the per-frame path.
+ */
+class RemoteTable {
+  private readonly byHi = new Map<number, Map<number, number>>();
+
+  /** The address (int32, `ip | 0`) for the MAC whose halves are hi, lo, or NO_REMOTE. */
+  get(hi: number, lo: number): number {
+    const m = this.byHi.get(hi);
+    if (m === undefined) return NO_REMOTE;
+    const v = m.get(lo);
+    return v === undefined ? NO_REMOTE : v;
+  }
+
+  set(hi: number, lo: number, ip: number): void {
+    let m = this.byHi.get(hi);
+    if (m === undefined) {
+      m = new Map();
+      this.byHi.set(hi, m);
+    }
+    m.set(lo, ip | 0);
+  }
+
+  *entries(): Generator<[Mac, Ipv4]> {
+    for (const [hi, m] of this.byHi) for (const [lo, ip] of m) yield [hi * 0x1000000 + lo, ip >>> 0];
+  }
+}
+
+/** RemoteTable.get's "no entry" (255.255.255.255 | 0, never a VTEP's address). */
+const NO_REMOTE = -1;
+
+const macHi = (mac: Mac) => Math.floor(mac / 0x1000000);
+const macLo = (mac: Mac) => mac % 0x1000000;
+const hiAt = (b: Uint8Array, o: number) => (b[o] << 16) | (b[o + 1] << 8) | b[o + 2];
+const loAt = (b: Uint8Array, o: number) => (b[o + 3] << 16) | (b[o + 4] << 8) | b[o + 5];
+
 interface VniState {
   vni: number;
   flood: readonly Ipv4[];
   isLearning: boolean;
   /** MAC -> remote VTEP address; learned entries and static ones (static ones never move). */
-  remotes: Map<Mac, Ipv4>;
-  statics: Set<Mac>;
+  remotes: RemoteTable;
+  /** The static entries (the value is unused). */
+  statics: RemoteTable;
 }
 
 export class Vtep {
@@ -119,11 +158,11 @@ export class Vtep {
     for (const v of options.vnis) {
       if (!Number.isInteger(v.vni) || v.vni < 1 || v.vni > VNI_MAX)
         throw new DeviceConfigError("bad-value", `${options.name}: VNI ${v.vni} is not 1..${VNI_MAX}`);
-      const remotes = new Map<Mac, Ipv4>();
-      const statics = new Set<Mac>();
+      const remotes = new RemoteTable();
+      const statics = new RemoteTable();
       for (const s of v.static ?? []) {
-        remotes.set(s.mac, s.vtep);
-        statics.add(s.mac);
+        remotes.set(macHi(s.mac), macLo(s.mac), s.vtep);
+        statics.set(macHi(s.mac), macLo(s.mac), s.vtep);
       }
       this.vnis.set(v.vni, {
         vni: v.vni,
@@ -156,14 +195,16 @@ export class Vtep {
 
   /** The remote VTEP known for `mac` in `vni` (learned or static), or null. */
   remoteOf(vni: number, mac: Mac): Ipv4 | null {
-    return this.vnis.get(vni)?.remotes.get(mac) ?? null;
+    const v = this.vnis.get(vni)?.remotes.get(macHi(mac), macLo(mac)) ?? NO_REMOTE;
+    return v === NO_REMOTE ? null : v >>> 0;
   }
 
   /** The MAC -> VTEP table of every VNI (`show fdb`-like listings and tests). */
   table(): { vni: number; mac: Mac; vtep: Ipv4; isStatic: boolean }[] {
     const out: { vni: number; mac: Mac; vtep: Ipv4; isStatic: boolean }[] = [];
     for (const s of this.vnis.values())
-      for (const [mac, vtep] of s.remotes) out.push({ vni: s.vni, mac, vtep, isStatic: s.statics.has(mac) });
+      for (const [mac, vtep] of s.remotes.entries())
+        out.push({ vni: s.vni, mac, vtep, isStatic: s.statics.get(macHi(mac), macLo(mac)) !== NO_REMOTE });
     return out;
   }
 
@@ -179,8 +220,8 @@ export class Vtep {
     }
     const b = frame.buf;
     if ((b[frame.start] & 1) === 0) {
-      const remote = s.remotes.get(readMac(b, frame.start));
-      if (remote !== undefined) {
+      const remote = s.remotes.get(hiAt(b, frame.start), loAt(b, frame.start));
+      if (remote !== NO_REMOTE) {
         this.encapsulateTo(vni, remote, frame, nowNs, "");
         return;
       }
@@ -199,11 +240,13 @@ export class Vtep {
       (b[frame.start] & 1) !== 0 ? ", head-end replication" : ", unknown unicast, head-end replication";
     for (let i = 0; i < flood.length; i++) {
       const f = i === flood.length - 1 ? frame : frame.clone();
-      this.encapsulateTo(vni, flood[i], f, nowNs, why);
+      this.encapsulateTo(vni, flood[i] | 0, f, nowNs, why);
     }
   }
 
-  private encapsulateTo(vni: number, remote: Ipv4, frame: Frame, nowNs: number, why: string): void {
+  /** `remoteInt` is the remote VTEP's address as an int32 (`ip | 0`): a small integer, never boxed. */
+  private encapsulateTo(vni: number, remoteInt: number, frame: Frame, nowNs: number, why: string): void {
+    const remote = remoteInt >>> 0;
     const innerLen = frame.length;
     const outerIpLen = innerLen + VXLAN_OVERHEAD - ETHERNET_HEADER_LEN;
     if (outerIpLen > this.iface.mtu) {
@@ -220,7 +263,7 @@ export class Vtep {
       this.drop(frame, VtepDrop.noRoute, `dropped: no route to VTEP ${formatIpv4(remote)}`, nowNs);
       return;
     }
-    let outer = this.outers.get(remote | 0);
+    let outer = this.outers.get(remoteInt);
     if (outer === undefined) {
       outer = {
         srcMac: this.iface.mac,
@@ -234,7 +277,7 @@ export class Vtep {
         ipId: Math.floor(this.env.random() * 0x10000),
         dstPort: VXLAN_UDP_PORT,
       };
-      this.outers.set(remote | 0, outer);
+      this.outers.set(remoteInt, outer);
     }
     outer.vni = vni;
     frame.prepend(VXLAN_OVERHEAD);
@@ -318,8 +361,9 @@ export class Vtep {
     frame.start = inner;
     frame.end = info.innerEnd;
     if (frame.length >= ETHERNET_HEADER_LEN && s.isLearning && (frame.buf[inner + 6] & 1) === 0) {
-      const src = readMac(frame.buf, inner + 6);
-      if (!s.statics.has(src)) s.remotes.set(src, from);
+      const hi = hiAt(frame.buf, inner + 6);
+      const lo = loAt(frame.buf, inner + 6);
+      if (s.statics.get(hi, lo) === NO_REMOTE) s.remotes.set(hi, lo, from);
     }
     this.deliver(vni, frame, nowNs);
   }

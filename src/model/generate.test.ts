@@ -93,4 +93,58 @@ describe("generateDatacenter", () => {
       generateDatacenter({ racks: 100, serversPerRack: 100, vmsPerServer: 100, portGroups: 1 }),
     ).toThrow("1000000 VMs over 1 port groups do not fit a /16 each; add port groups");
   });
+
+  it("with vxlan, puts every port group on a VNI over VTEPs on a routed leaf-spine; it loads clean and VMs reach exactly the VMs of their VNI", () => {
+    const text = generateDatacenter({
+      racks: 2,
+      serversPerRack: 2,
+      vmsPerServer: 3,
+      portGroups: 2,
+      vxlan: true,
+    });
+    const { topology, warnings } = loadTopologyText(text, "gen.yaml");
+    expect(warnings).toEqual([]);
+    // 2 leaves + 2 spines; per rack 2 server cables and 2 leaf-to-spine cables.
+    expect(summarize(topology)).toMatchObject({
+      servers: 4,
+      vms: 12,
+      switches: 4,
+      links: 2 * (2 + 2),
+      vfs: 0,
+    });
+    const leaf1 = topology.switches.find((s) => s.name === "leaf1")!;
+    expect(leaf1.gateway.map((g) => g.vid)).toEqual([100]);
+    const vniOf = new Map<string, number>();
+    for (const s of topology.servers) {
+      const vs = s.vswitches[0];
+      expect(vs.vtep).not.toBeNull();
+      for (const vm of s.vms) {
+        const a = vm.nics[0].attachment;
+        if (a.kind !== "portGroup") throw new Error("expected a port group");
+        const pg = vs.portGroups.find((g) => g.name === a.portGroup)!;
+        vniOf.set(vm.name, pg.vni as number);
+      }
+    }
+    expect(new Set(vniOf.values())).toEqual(new Set([5001, 5002]));
+    const net = Network.fromText(text, "gen.yaml");
+    expect(net.warnings).toEqual([]);
+    const r = net.pingAll();
+    expect(r.pairs).toBe(12 * 11);
+    // Reached exactly when both VMs are on the same VNI (6 VMs each: 2 x 6 x 5 pairs); the other
+    // pairs fail, since an overlay segment has no router.
+    const m = r.matrix!;
+    for (let i = 0; i < r.senders.length; i++)
+      for (let j = 0; j < r.vms.length; j++)
+        expect([r.senders[i], r.vms[j], m[i][j]]).toEqual([
+          r.senders[i],
+          r.vms[j],
+          vniOf.get(r.senders[i]) === vniOf.get(r.vms[j]),
+        ]);
+    expect(r.received).toBe(2 * 6 * 5);
+  });
+
+  it("refuses vxlan with SR-IOV or MLAG", () => {
+    expect(() => generateDatacenter({ vxlan: true, sriovVmsPerServer: 1 })).toThrow(RangeError);
+    expect(() => generateDatacenter({ vxlan: true, mlag: true })).toThrow(RangeError);
+  });
 });

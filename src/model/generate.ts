@@ -15,6 +15,19 @@
  * The pair reaches the core over the multi-chassis LAG `uplink` (eth(S+3) on each leaf), which
  * the core sees as one LACP LAG `poN` over two ports. SR-IOV NICs stay single-homed: eth2 of an
  * odd server goes to leaf a, of an even server to leaf b (an orphan port of the pair).
+ *
+ * With `vxlan`, the same racks, servers and VMs (same names, same addresses, same order) over a
+ * routed leaf-spine underlay with every port group backed by a VNI (5001, 5002, ...) instead of a
+ * VLAN: a leaf per rack (`leafN`) and `spines` spines (`spine1`, ...), every leaf-to-spine cable
+ * a routed /31 (192.168.0.0/16); each server's vswitch has a VTEP (VLAN 100, 172.16+.N.(10+s)/24
+ * for rack N, MTU 1600) whose gateway is the SVI of VLAN 100 on its rack's leaf (.1, MTU 1600);
+ * each leaf reaches the other racks' VTEP subnets with one static route to 172.16.0.0/12 over
+ * every spine (ECMP; its own /24 is connected and more specific), each spine has a route per
+ * rack to that rack's leaf. Cables, routed ports, SVIs and VTEPs carry 1600 bytes, so the VMs'
+ * 1500-byte packets fit in VXLAN. The VNIs flood head-end to every VTEP carrying them and learn.
+ * An overlay segment has no router here, so the VMs have no gateway: only VMs of one port group
+ * (one VNI) reach each other. No SR-IOV and no MLAG in this mode (a VF's VLAN would need a
+ * subnet per rack): those options are refused.
  */
 
 export interface DatacenterOptions {
@@ -27,6 +40,10 @@ export interface DatacenterOptions {
   sriovVmsPerServer: number;
   /** Every rack an MLAG leaf pair, every server's two NICs LACP-bonded to it (see above). */
   mlag: boolean;
+  /** A routed leaf-spine underlay, every port group a VNI over hypervisor VTEPs (see above). */
+  vxlan: boolean;
+  /** Spines of the vxlan underlay (every leaf is cabled to each). */
+  spines: number;
   name: string;
 }
 
@@ -37,6 +54,8 @@ export const DATACENTER_DEFAULTS: DatacenterOptions = {
   portGroups: 4,
   sriovVmsPerServer: 0,
   mlag: false,
+  vxlan: false,
+  spines: 2,
   name: "datacenter",
 };
 
@@ -56,6 +75,25 @@ function hostIp(pg: number, h: number): string {
   return `10.${pg + 1}.${h >>> 8}.${h & 255}`;
 }
 
+/** VNI of port group i in the vxlan data center. */
+export function portGroupVni(i: number): number {
+  return 5001 + i;
+}
+
+/** The VLAN of the VTEPs in the vxlan data center. */
+export const VTEP_VLAN = 100;
+
+/** The VTEP subnet of rack r (1-based) in the vxlan data center: 172.(16 + r/256).(r%256).0/24. */
+function vtepNet(r: number): string {
+  return `172.${16 + (r >>> 8)}.${r & 255}`;
+}
+
+/** Address of the spine (side 0) or leaf (side 1) end of routed link l. */
+function linkIp(l: number, side: 0 | 1): string {
+  const a = 2 * l + side;
+  return `192.168.${a >>> 8}.${a & 255}`;
+}
+
 /** The YAML text of the data center. Throws RangeError for options no topology can hold. */
 export function generateDatacenter(options: Partial<DatacenterOptions> = {}): string {
   const o: DatacenterOptions = { ...DATACENTER_DEFAULTS, ...options };
@@ -73,6 +111,20 @@ export function generateDatacenter(options: Partial<DatacenterOptions> = {}): st
   if (o.sriovVmsPerServer > 512) throw new RangeError("an SR-IOV NIC presents at most 512 VFs");
   if (o.mlag && o.racks > 1000)
     throw new RangeError(`at most 1000 racks with mlag (one MLAG domain each), got ${o.racks}`);
+  if (o.vxlan) {
+    if (o.mlag) throw new RangeError("vxlan and mlag cannot be combined");
+    if (o.sriovVmsPerServer > 0)
+      throw new RangeError("vxlan has no SR-IOV VMs (a VF's VLAN would need a subnet per rack)");
+    if (!Number.isInteger(o.spines) || o.spines < 1)
+      throw new RangeError(`spines must be a whole number >= 1, got ${o.spines}`);
+    if (o.racks > 4095) throw new RangeError(`at most 4095 racks with vxlan, got ${o.racks}`);
+    if (o.serversPerRack > 244)
+      throw new RangeError(
+        `at most 244 servers per rack with vxlan (one /24 of VTEPs), got ${o.serversPerRack}`,
+      );
+    if (o.racks * o.spines > 32_768)
+      throw new RangeError(`racks x spines must be at most 32768 (/31 links in 192.168.0.0/16)`);
+  }
   const totalVms = o.racks * o.serversPerRack * o.vmsPerServer;
   // Each port group's /16 holds 65,533 hosts after the network, gateway and broadcast addresses.
   if (Math.ceil(totalVms / o.portGroups) > 65_533)
@@ -80,6 +132,7 @@ export function generateDatacenter(options: Partial<DatacenterOptions> = {}): st
       `${totalVms} VMs over ${o.portGroups} port groups do not fit a /16 each; add port groups`,
     );
 
+  if (o.vxlan) return generateVxlanDatacenter(o, totalVms);
   const vlans = Array.from({ length: o.portGroups }, (_, i) => portGroupVlan(i));
   const vlanList = `[${vlans.join(", ")}]`;
   const trunk = `{ mode: trunk, vlans: ${vlanList} }`;
@@ -206,6 +259,96 @@ export function generateDatacenter(options: Partial<DatacenterOptions> = {}): st
     out.push(`  - { endpoints: [${a}:mgmt0, ${b}:mgmt0], bandwidth: 1Gbps, delay: 1us }`);
     out.push(`  - { endpoints: [${a}:${uplinkPort}, core1:eth${2 * r - 1}], ${fabric} }`);
     out.push(`  - { endpoints: [${b}:${uplinkPort}, core1:eth${2 * r}], ${fabric} }`);
+  }
+  out.push("");
+  return out.join("\n");
+}
+
+/** The vxlan data center (see the header): the same VMs over VNIs and a routed leaf-spine. */
+function generateVxlanDatacenter(o: DatacenterOptions, totalVms: number): string {
+  const S = o.serversPerRack;
+  const K = o.spines;
+  const link = (r: number, k: number) => (r - 1) * K + (k - 1);
+  const mtu = 1600;
+  const out: string[] = [];
+  out.push(
+    `# Generated by vnet (src/model/generate.ts): ${o.racks} racks x ${S} servers x ${o.vmsPerServer} VMs, VXLAN over a routed leaf-spine.`,
+    `name: ${o.name}`,
+    `description: ${o.racks} racks of ${S} servers with ${o.vmsPerServer} VMs each (${totalVms} VMs) on ${o.portGroups} VNIs over hypervisor VTEPs, a leaf per rack routed to ${K} spines (ECMP).`,
+    "",
+    "switches:",
+  );
+  for (let k = 1; k <= K; k++) {
+    out.push(`  spine${k}:`, "    ports:");
+    for (let r = 1; r <= o.racks; r++)
+      out.push(`      eth${r}: { mode: routed, ip: ${linkIp(link(r, k), 0)}/31, mtu: ${mtu} }`);
+    out.push("    routes:");
+    for (let r = 1; r <= o.racks; r++)
+      out.push(`      - { to: ${vtepNet(r)}.0/24, via: ${linkIp(link(r, k), 1)} }`);
+  }
+  const spineHops = Array.from({ length: K }, (_, i) => i + 1);
+  for (let r = 1; r <= o.racks; r++) {
+    out.push(
+      `  leaf${r}:`,
+      "    gateway:",
+      `      ${VTEP_VLAN}: { ip: ${vtepNet(r)}.1/24, mtu: ${mtu} }`,
+      "    ports:",
+    );
+    for (let s = 1; s <= S; s++) out.push(`      eth${s}: { mode: trunk, vlans: [${VTEP_VLAN}] }`);
+    for (const k of spineHops)
+      out.push(`      eth${S + k}: { mode: routed, ip: ${linkIp(link(r, k), 1)}/31, mtu: ${mtu} }`);
+    out.push(
+      "    routes:",
+      `      - { to: 172.16.0.0/12, via: [${spineHops.map((k) => linkIp(link(r, k), 0)).join(", ")}] }`,
+    );
+  }
+
+  out.push("", "servers:");
+  const pgLines = Array.from(
+    { length: o.portGroups },
+    (_, i) => `          ${portGroupName(i)}: { vni: ${portGroupVni(i)} }`,
+  );
+  const hostNext = new Array<number>(o.portGroups).fill(2);
+  let vmIndex = 0;
+  for (let r = 1; r <= o.racks; r++) {
+    for (let s = 1; s <= S; s++) {
+      const sv = `r${r}s${s}`;
+      out.push(
+        `  ${sv}:`,
+        "    nics: [eth0]",
+        "    vswitches:",
+        "      vs0:",
+        "        uplinks: [eth0]",
+        `        vtep: { ip: ${vtepNet(r)}.${10 + s}/24, gateway: ${vtepNet(r)}.1, vlan: ${VTEP_VLAN}, mtu: ${mtu} }`,
+        "        portGroups:",
+        ...pgLines,
+        "    vms:",
+      );
+      for (let v = 1; v <= o.vmsPerServer; v++) {
+        const pg = vmIndex % o.portGroups;
+        const h = hostNext[pg]++;
+        out.push(
+          `      vm-${sv}-${v}: { nics: [{ portGroup: ${portGroupName(pg)}, ip: ${hostIp(pg, h)}/16 }] }`,
+        );
+        vmIndex++;
+      }
+    }
+  }
+
+  out.push("", "overlay:", "  vnis:");
+  for (let i = 0; i < o.portGroups; i++)
+    out.push(`    ${portGroupVni(i)}: { replication: head-end, learning: true }`);
+
+  out.push("", "links:");
+  for (let r = 1; r <= o.racks; r++) {
+    for (let s = 1; s <= S; s++)
+      out.push(
+        `  - { endpoints: [r${r}s${s}:eth0, leaf${r}:eth${s}], bandwidth: 25Gbps, delay: 1us, mtu: ${mtu} }`,
+      );
+    for (const k of spineHops)
+      out.push(
+        `  - { endpoints: [leaf${r}:eth${S + k}, spine${k}:eth${r}], bandwidth: 100Gbps, delay: 2us, mtu: ${mtu} }`,
+      );
   }
   out.push("");
   return out.join("\n");
