@@ -222,6 +222,12 @@ export interface IpHostOptions {
  * Called for an IPv4 packet that is not addressed to this stack. A host leaves it unset (the
  * packet is dropped as "not-our-address"); a router forwards it. The header is validated.
  */
+/** What `IpHost.route` chose: the egress interface and the next hop. */
+export interface RouteChoice {
+  iface: IpInterface;
+  nextHop: Ipv4;
+}
+
 export type ForwardHook = (iface: IpInterface, frame: Frame, ipOffset: number, nowNs: number) => void;
 /** Takes a GRE packet addressed to the stack (true when it was a tunnel's and handled). */
 export type GreHook = (iface: IpInterface, frame: Frame, ipOffset: number, nowNs: number) => boolean;
@@ -239,6 +245,8 @@ export class IpHost implements InterfaceHost {
   forwardHook: ForwardHook | null = null;
   /** A router with GRE tunnels decapsulates through this (ip protocol 47 to one of our addresses). */
   greHook: GreHook | null = null;
+  /** The one answer `route` fills in and returns. */
+  private readonly routeChoice = { iface: null as unknown as IpInterface, nextHop: 0 };
   private envOrNull: DeviceEnv | null = null;
   private ident = 0;
   private readonly pings = new Map<number, OutstandingPing>();
@@ -363,25 +371,32 @@ export class IpHost implements InterfaceHost {
    * the one `flow` hashes to: `flowHash` of the packet's 5-tuple). A first hop learned from an
    * ICMP redirect overrides a gateway route for its destination. The limited broadcast and
    * multicast groups leave by the first interface. Null when nothing fits ("Network is
-   * unreachable").
+   * unreachable"). The answer is one object reused by every call: read it before routing again.
    */
-  route(dst: Ipv4, nowNs = 0, flow = 0): { iface: IpInterface; nextHop: Ipv4 } | null {
+  route(dst: Ipv4, nowNs = 0, flow = 0): RouteChoice | null {
     if (((dst | 0) === -1 || isMulticastIp(dst)) && this.interfaces.length > 0) {
       // Link-local delivery: the limited broadcast and groups leave by the first interface.
-      return { iface: this.interfaces[0], nextHop: dst };
+      return this.choose(this.interfaces[0], dst);
     }
     const r = this.fib.lookup(dst);
-    if (r !== null && r.kind === "connected") return { iface: r.nextHops[0].iface, nextHop: dst };
+    if (r !== null && r.kind === "connected") return this.choose(r.nextHops[0].iface, dst);
     if (this.redirects.size > 0) {
       const red = this.redirects.get(dst | 0);
       if (red !== undefined) {
-        if (nowNs < red.expiresNs) return { iface: red.iface, nextHop: red.gateway };
+        if (nowNs < red.expiresNs) return this.choose(red.iface, red.gateway);
         this.redirects.delete(dst | 0);
       }
     }
     if (r === null) return null;
     const hop = Fib.pick(r, flow);
-    return { iface: hop.iface, nextHop: hop.gateway ?? dst };
+    return this.choose(hop.iface, hop.gateway ?? dst);
+  }
+  /** Fills the one reused answer of `route` (the forwarding path allocates nothing per packet). */
+  private choose(iface: IpInterface, nextHop: Ipv4): RouteChoice {
+    const c = this.routeChoice;
+    c.iface = iface;
+    c.nextHop = nextHop;
+    return c;
   }
 
   /** Every interface's neighbour cache, for `show arp`. */

@@ -421,6 +421,8 @@ export class SviRouter implements SviHandler {
     // by the 5-tuple (as Linux's fib_multipath_hash_policy=1).
     const route = this.stack.route(dst >>> 0, nowNs, this.flowOf(b, off, src, dst));
     const out = route === null ? null : route.iface;
+    // Read now: an ICMP error sent below routes again, and `route` reuses its answer.
+    const nextHop = route === null ? 0 : route.nextHop;
     if (route === null || out === null) {
       this.stack.dropFrame(
         inIface,
@@ -460,7 +462,6 @@ export class SviRouter implements SviHandler {
       // are carried, not interpreted).
       this.stack.sendIcmpError(frame, off, Icmpv4Type.Redirect, 1, dst >>> 0, nowNs);
     }
-    const nextHop = route.nextHop;
     const via = nextHop === dst >>> 0 ? "" : ` via ${formatIpv4(nextHop)}`;
     if (!isTooBig) {
       if (this.env.isTracing) this.traceRoute(inIface, out, frame, src, dst, ttl, newTtl, via, nowNs);

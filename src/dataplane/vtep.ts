@@ -263,6 +263,7 @@ export class Vtep {
       this.drop(frame, VtepDrop.noRoute, `dropped: no route to VTEP ${formatIpv4(remote)}`, nowNs);
       return;
     }
+    const nextHop = route.nextHop;
     let outer = this.outers.get(remoteInt);
     if (outer === undefined) {
       outer = {
@@ -293,7 +294,7 @@ export class Vtep {
         nowNs,
       );
     }
-    this.iface.sendIpv4(frame, route.nextHop, nowNs);
+    this.iface.sendIpv4(frame, nextHop, nowNs);
   }
 
   /**
