@@ -1148,8 +1148,22 @@ export class Vswitch implements Device {
     const vtep = this.vtep;
     if (env === null || vtep === null) return;
     this.core.countTx(this.vtepPort, frame);
-    env.setTimer(0, (t) => vtep.receiveUnderlay(frame, t));
+    // A queue and one bound callback, not a closure per frame: zero-delay timers run in the
+    // order they were set, so each takes the oldest frame.
+    this.vtepQueue.push(frame);
+    env.setTimer(0, this.drainVtep);
   }
+
+  private readonly vtepQueue: Frame[] = [];
+  private vtepQueueHead = 0;
+  private readonly drainVtep = (nowNs: number): void => {
+    const frame = this.vtepQueue[this.vtepQueueHead++];
+    if (this.vtepQueueHead === this.vtepQueue.length) {
+      this.vtepQueue.length = 0;
+      this.vtepQueueHead = 0;
+    }
+    this.vtep?.receiveUnderlay(frame, nowNs);
+  };
 
   private outNames(n: number): string {
     return this.core.outNames(n);
