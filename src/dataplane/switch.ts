@@ -1730,9 +1730,31 @@ export class PhysicalSwitch implements Device, SviHost {
       this.stpState[e.port] =
         e.to === "forwarding" ? STP_FORWARDING : e.to === "learning" ? STP_LEARNING : STP_DISCARDING;
     else if (e.kind === "bpdu-guard") this.stpErrDisabled[e.port] = 1;
+    const name = (l: number) => this.ports[l].name;
+    const env = this.env;
+    if (env?.event !== undefined && e.kind !== "flush") {
+      const text =
+        e.kind === "role" || e.kind === "state"
+          ? `${name(e.port)} ${e.kind} ${e.from} -> ${e.to}`
+          : e.kind === "topology-change"
+            ? `topology change ${e.cause} on ${name(e.port)}${e.flushPorts.length > 0 ? `, MACs flushed on ${e.flushPorts.map(name).join(", ")}` : ""}`
+            : e.kind === "new-root"
+              ? `new root ${formatBridgeId(e.rootId)}${e.rootPort === null ? " (this switch)" : ` via ${name(e.rootPort)}`}, cost ${e.rootPathCost}`
+              : e.kind === "info-aged"
+                ? `${name(e.port)}: the designated bridge's BPDUs stopped (information aged)`
+                : e.kind === "edge-lost"
+                  ? `${name(e.port)}: a BPDU arrived, no longer an edge port`
+                  : `${name(e.port)}: BPDU guard err-disabled the port`;
+      env.event({
+        timeNs: e.timeNs,
+        device: this.name,
+        kind: "stp",
+        text: `${this.name}: ${text}`,
+        fields: { event: e.kind },
+      });
+    }
     const hook = this.onStpEvent;
     if (hook === null) return;
-    const name = (l: number) => this.ports[l].name;
     switch (e.kind) {
       case "topology-change":
         hook({ ...e, port: name(e.port), flushPorts: e.flushPorts.map(name) });
