@@ -1,47 +1,12 @@
-/**
- * What a bundle (link aggregation, `src/dataplane/bundle.ts`) costs per frame (run by `npm run
- * bench -- bundle`; figures in BENCHMARKS.md, "Link aggregation"):
- *
- * - physical switch, known unicast from an access port out of a single access port, out of a
- *   static LAG of 2 members and out of a static LAG of 4 members (l3l4 hash, the default). Three
- *   switches built alike, the same 64 IPv4/UDP frames (distinct addresses and ports, so the hash
- *   spreads them over the members) to the same 64 learned destinations, no tags anywhere: the
- *   difference between the rows is the bundle's egress (`lagHash` + `chooseOutput`) and its
- *   ingress admission check (`isAdmissible`, on the learning frames only: the measured frames
- *   enter on a plain port);
- * - vswitch, VM to uplink over a team of two uplinks with the originating-port policy (a pinned
- *   uplink, no hash) against the lacp policy (the LAG's l3l4 hash per frame). The lacp team is
- *   negotiated first, back to back with a switch in a TestNet, then rebound to the sink; the sink
- *   pops the port group's tag the vswitch pushed (the same work in both rows).
- *
- * Each iteration forwards the batch once; rates are per frame. The environment's `transmit`
- * drops the frame (after the vswitch rows' tag pop), so the same frames go round again without
- * allocation; an allocation check after mitata counts garbage collections over a million frames
- * per path, as `dataplane.bench.ts` does.
- */
-
-import { PerformanceObserver } from "node:perf_hooks";
-import type { DeviceEnv } from "../src/dataplane/device.ts";
 import type { Frame } from "../src/dataplane/frame.ts";
 import { PhysicalSwitch } from "../src/dataplane/switch.ts";
 import { ethFrame, TestNet } from "../src/dataplane/testing.ts";
 import { Vswitch } from "../src/dataplane/vswitch.ts";
+import { checkAllocations, sinkEnv } from "./harness.ts";
 import { benchOps, runAndReport } from "./report.ts";
 
 const BATCH = 64;
 const VID = 10;
-
-function sinkEnv(onTransmit: (port: number, frame: Frame) => void): DeviceEnv {
-  return {
-    transmit: onTransmit,
-    setTimer: () => 0,
-    cancelTimer: () => {},
-    now: () => 0,
-    random: () => 0,
-    isTracing: false,
-    trace: () => {},
-  };
-}
 
 const srcMac = (i: number) => 0x020000001000 + i;
 const dstMac = (i: number) => 0x020000009000 + i;
@@ -204,32 +169,14 @@ benchOps("vswitch: VM to uplink team, lacp (l3l4)", vswitchLacp, BATCH);
 
 await runAndReport();
 
-let gcs = 0;
-const observer = new PerformanceObserver((list) => {
-  gcs += list.getEntries().length;
-});
-observer.observe({ entryTypes: ["gc"] });
-const ROUNDS = Math.ceil(1e6 / BATCH);
-process.stdout.write("\nallocation check (known unicast, ~1M frames each):\n");
-for (const [name, fn] of [
-  ["switch single port", switchSingle],
-  ["switch LAG of 2", switchLag2],
-  ["switch LAG of 4", switchLag4],
-  ["vswitch originating-port", vswitchPinned],
-  ["vswitch lacp", vswitchLacp],
-] as const) {
-  let result = "";
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    await new Promise((r) => setTimeout(r, 20));
-    gcs = 0;
-    const heapBefore = process.memoryUsage().heapUsed;
-    for (let r = 0; r < ROUNDS; r++) fn();
-    const grownBytes = process.memoryUsage().heapUsed - heapBefore;
-    await new Promise((r) => setTimeout(r, 20));
-    const perFrame = gcs === 0 ? `${(grownBytes / (ROUNDS * BATCH)).toFixed(3)} bytes/frame` : "n/a";
-    result = `garbage collections: ${gcs}, heap growth ${perFrame}${attempt > 1 ? ` (try ${attempt})` : ""}`;
-    if (gcs === 0) break;
-  }
-  process.stdout.write(`  ${name.padEnd(28)} ${result}\n`);
-}
-observer.disconnect();
+await checkAllocations(
+  [
+    ["switch single port", switchSingle],
+    ["switch LAG of 2", switchLag2],
+    ["switch LAG of 4", switchLag4],
+    ["vswitch originating-port", vswitchPinned],
+    ["vswitch lacp", vswitchLacp],
+  ],
+  BATCH,
+  28,
+);

@@ -15,31 +15,16 @@
  * must cause no garbage collection and no heap growth.
  */
 
-import { PerformanceObserver } from "node:perf_hooks";
 import { do_not_optimize } from "mitata";
-import type { DeviceEnv } from "../src/dataplane/device.ts";
-import type { Frame } from "../src/dataplane/frame.ts";
 import { FIRST_VF_PORT, Pnic } from "../src/dataplane/pnic.ts";
 import { PhysicalSwitch } from "../src/dataplane/switch.ts";
 import { ethFrame } from "../src/dataplane/testing.ts";
 import { Vswitch } from "../src/dataplane/vswitch.ts";
+import { checkAllocations, sinkEnv } from "./harness.ts";
 import { benchOps, runAndReport } from "./report.ts";
 
 const BATCH = 64;
 const VID = 10;
-
-/** A world that forwards nowhere; `onTransmit` may restore the frame for the next round. */
-function sinkEnv(onTransmit: (port: number, frame: Frame) => void): DeviceEnv {
-  return {
-    transmit: onTransmit,
-    setTimer: () => 0,
-    cancelTimer: () => {},
-    now: () => 0,
-    random: () => 0,
-    isTracing: false,
-    trace: () => {},
-  };
-}
 
 // --- vswitch: one uplink, BATCH + 1 VMs in port group "web" (VLAN 10) ---
 const vmMac = (i: number) => 0x020000001000 + i;
@@ -168,38 +153,14 @@ benchOps(
 
 await runAndReport();
 
-// Allocation check: a million frames per path, counting garbage collections.
-let gcs = 0;
-const observer = new PerformanceObserver((list) => {
-  gcs += list.getEntries().length;
-});
-observer.observe({ entryTypes: ["gc"] });
-const ROUNDS = Math.ceil(1e6 / BATCH);
-const paths: [string, () => void][] = [
-  ["vswitch VM to VM", vswitchVmToVm],
-  ["vswitch uplink<->VM", vswitchVmUplink],
-  ["switch access to access", switchAccess],
-  ["switch trunk to trunk", switchTrunk],
-  ["sr-iov VF to VF", vebVfToVf],
-];
-process.stdout.write("\nallocation check (known unicast, ~1M frames each):\n");
-for (const [name, fn] of paths) {
-  // A collection can also be set off by garbage left from before the loop (mitata, timers), so a
-  // path gets up to three tries; one clean million is the proof, a real per-frame allocation
-  // (16 bytes and up) would set off collections in every try.
-  let result = "";
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    await new Promise((r) => setTimeout(r, 20));
-    gcs = 0;
-    const heapBefore = process.memoryUsage().heapUsed;
-    for (let r = 0; r < ROUNDS; r++) fn();
-    const grownBytes = process.memoryUsage().heapUsed - heapBefore;
-    await new Promise((r) => setTimeout(r, 20));
-    // Without a collection in between, heap growth is what the loop allocated.
-    const perFrame = gcs === 0 ? `${(grownBytes / (ROUNDS * BATCH)).toFixed(3)} bytes/frame` : "n/a";
-    result = `garbage collections: ${gcs}, heap growth ${perFrame}${attempt > 1 ? ` (try ${attempt})` : ""}`;
-    if (gcs === 0) break;
-  }
-  process.stdout.write(`  ${name.padEnd(28)} ${result}\n`);
-}
-observer.disconnect();
+await checkAllocations(
+  [
+    ["vswitch VM to VM", vswitchVmToVm],
+    ["vswitch uplink<->VM", vswitchVmUplink],
+    ["switch access to access", switchAccess],
+    ["switch trunk to trunk", switchTrunk],
+    ["sr-iov VF to VF", vebVfToVf],
+  ],
+  BATCH,
+  28,
+);

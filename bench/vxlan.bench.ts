@@ -25,7 +25,6 @@
  * After mitata, the allocation check: a million frames per path, `gc` PerformanceObserver.
  */
 
-import { PerformanceObserver } from "node:perf_hooks";
 import type { DeviceEnv } from "../src/dataplane/device.ts";
 import type { Frame } from "../src/dataplane/frame.ts";
 import { arpFrame, ip, ipv4Frame, mac, udpMessage } from "../src/dataplane/ip-testing.ts";
@@ -33,6 +32,7 @@ import { Vswitch } from "../src/dataplane/vswitch.ts";
 import { ArpOp } from "../src/wire/arp.ts";
 import { IpProtocol } from "../src/wire/ipv4.ts";
 import { VXLAN_OVERHEAD, vxlanEncapsulate } from "../src/wire/vxlan.ts";
+import { checkAllocations } from "./harness.ts";
 import { benchOps, runAndReport } from "./report.ts";
 
 const BATCH = 64;
@@ -280,34 +280,14 @@ benchOps("vswitch VNI 5001: uplink to VTEP to VM (decap; sink restores outer + t
 
 await runAndReport();
 
-// Allocation check: a million frames per path, counting garbage collections.
-let gcs = 0;
-const observer = new PerformanceObserver((list) => {
-  gcs += list.getEntries().length;
-});
-observer.observe({ entryTypes: ["gc"] });
-const ROUNDS = Math.ceil(1e6 / BATCH);
-const paths: [string, () => void][] = [
-  ["VLAN VM to uplink", vlanVmToUplink],
-  ["VXLAN VM to uplink (learned)", vxlanVmToUplink],
-  ["VXLAN VM to uplink (static)", vxlanVmToUplinkStatic],
-  ["VLAN uplink to VM", vlanUplinkToVm],
-  ["VXLAN uplink to VM (decap)", vxlanUplinkToVm],
-];
-process.stdout.write("\nallocation check (known unicast, ~1M frames each):\n");
-for (const [name, fn] of paths) {
-  let result = "";
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    await new Promise((r) => setTimeout(r, 20));
-    gcs = 0;
-    const heapBefore = process.memoryUsage().heapUsed;
-    for (let r = 0; r < ROUNDS; r++) fn();
-    const grownBytes = process.memoryUsage().heapUsed - heapBefore;
-    await new Promise((r) => setTimeout(r, 20));
-    const perFrame = gcs === 0 ? `${(grownBytes / (ROUNDS * BATCH)).toFixed(3)} bytes/frame` : "n/a";
-    result = `garbage collections: ${gcs}, heap growth ${perFrame}${attempt > 1 ? ` (try ${attempt})` : ""}`;
-    if (gcs === 0) break;
-  }
-  process.stdout.write(`  ${name.padEnd(30)} ${result}\n`);
-}
-observer.disconnect();
+await checkAllocations(
+  [
+    ["VLAN VM to uplink", vlanVmToUplink],
+    ["VXLAN VM to uplink (learned)", vxlanVmToUplink],
+    ["VXLAN VM to uplink (static)", vxlanVmToUplinkStatic],
+    ["VLAN uplink to VM", vlanUplinkToVm],
+    ["VXLAN uplink to VM (decap)", vxlanUplinkToVm],
+  ],
+  BATCH,
+  30,
+);
