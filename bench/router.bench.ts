@@ -14,7 +14,6 @@
  */
 
 import { PerformanceObserver } from "node:perf_hooks";
-import type { DeviceEnv } from "../src/dataplane/device.ts";
 import type { Frame } from "../src/dataplane/frame.ts";
 import { arpFrame, echoRequestFrame } from "../src/dataplane/ip-testing.ts";
 import { SviRouter } from "../src/dataplane/router.ts";
@@ -23,6 +22,7 @@ import { MAC_BROADCAST } from "../src/wire/addr.ts";
 import { ArpOp } from "../src/wire/arp.ts";
 import { updateChecksum16 } from "../src/wire/checksum.ts";
 import { ETHERNET_HEADER_LEN, Ethernet } from "../src/wire/ethernet.ts";
+import { sinkEnv } from "./harness.ts";
 import { benchOps, runAndReport } from "./report.ts";
 
 const BATCH = 64;
@@ -33,18 +33,6 @@ const SRC_IP = 0xc0a8140c; // 192.168.20.12
 const SRC_MAC = 0x020000002012;
 const dstIp = (i: number) => 0xc0a80a10 + i; // 192.168.10.16 + i
 const dstMac = (i: number) => 0x020000001000 + i;
-
-function sinkEnv(onTransmit: (port: number, frame: Frame) => void): DeviceEnv {
-  return {
-    transmit: onTransmit,
-    setTimer: () => 0,
-    cancelTimer: () => {},
-    now: () => 0,
-    random: () => 0,
-    isTracing: false,
-    trace: () => {},
-  };
-}
 
 // --- router: two SVIs, BATCH resolved neighbours on vlan 10 ---
 let restoreTtl = false;
