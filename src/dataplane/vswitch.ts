@@ -1328,22 +1328,28 @@ export class Vswitch implements Device {
     const engine = this.lacp as LacpEngine<number>;
     engine.run(nowNs);
     const team = this.team;
-    this.changeTeam(nowNs, () => {
-      for (let i = 0; i < team.members.length; i++) {
-        const m = team.members[i];
-        const isEnabled = engine.mayEnable(m);
-        if (team.setMemberEnabled(m, isEnabled)) {
-          this.onLacpChange?.("uplinks", this.portNames[m], isEnabled, nowNs);
-          this.env?.event?.({
-            timeNs: nowNs,
-            device: this.name,
-            kind: "lacp",
-            text: `${this.name}: ${this.portNames[m]} ${isEnabled ? "joined" : "left"} the uplinks' LAG (${isEnabled ? "collecting and distributing" : this.lacpWhy(m, nowNs)}); ${team.activeCount} of ${team.members.length} uplinks distribute`,
-            fields: { lag: "uplinks", member: this.portNames[m], isEnabled },
-          });
+    // Most runs (a periodic LACPDU) change no member: only a change is worth comparing every
+    // VM's uplink before and after.
+    let isChanging = false;
+    for (let i = 0; i < team.members.length && !isChanging; i++)
+      isChanging = engine.mayEnable(team.members[i]) !== team.isEnabled(team.members[i]);
+    if (isChanging)
+      this.changeTeam(nowNs, () => {
+        for (let i = 0; i < team.members.length; i++) {
+          const m = team.members[i];
+          const isEnabled = engine.mayEnable(m);
+          if (team.setMemberEnabled(m, isEnabled)) {
+            this.onLacpChange?.("uplinks", this.portNames[m], isEnabled, nowNs);
+            this.env?.event?.({
+              timeNs: nowNs,
+              device: this.name,
+              kind: "lacp",
+              text: `${this.name}: ${this.portNames[m]} ${isEnabled ? "joined" : "left"} the uplinks' LAG (${isEnabled ? "collecting and distributing" : this.lacpWhy(m, nowNs)}); ${team.activeCount} of ${team.members.length} uplinks distribute`,
+              fields: { lag: "uplinks", member: this.portNames[m], isEnabled },
+            });
+          }
         }
-      }
-    });
+      });
     this.lacpTimer.arm(this.env, engine.nextTimerNs(), nowNs);
   }
 
