@@ -15,6 +15,8 @@ export type FrameKind =
   | "echo-reply"
   | "icmp-error"
   | "udp"
+  /** A WireGuard message (whitepaper §5.4): what an eavesdropper on a VPN's path sees. */
+  | "wireguard"
   | "other";
 
 export interface FrameLabel {
@@ -52,7 +54,15 @@ export function labelFrame(buf: Uint8Array, start: number, end: number): FrameLa
       if (t === 0) return { kind: "echo-reply", text: `ICMP echo reply ${src} > ${dst}` };
       return { kind: "icmp-error", text: `ICMP type ${t} ${src} > ${dst}` };
     }
-    if (proto === 17) return { kind: "udp", text: `UDP ${src} > ${dst}` };
+    if (proto === 17) {
+      const wg = l4 + 8 <= end ? wireguardMessage(buf, l4 + 8, end) : null;
+      if (wg !== null) {
+        const sport = (buf[l4] << 8) | buf[l4 + 1];
+        const dport = (buf[l4 + 2] << 8) | buf[l4 + 3];
+        return { kind: "wireguard", text: `WireGuard ${wg} ${src}:${sport} > ${dst}:${dport}` };
+      }
+      return { kind: "udp", text: `UDP ${src} > ${dst}` };
+    }
     return { kind: "other", text: `IPv4 protocol ${proto} ${src} > ${dst}` };
   }
   return { kind: "other", text: `EtherType 0x${type.toString(16).padStart(4, "0")}` };
@@ -62,4 +72,25 @@ function macText(buf: Uint8Array, off: number): string {
   const parts: string[] = [];
   for (let i = 0; i < 6; i++) parts.push(buf[off + i].toString(16).padStart(2, "0"));
   return parts.join(":");
+}
+
+/**
+ * The WireGuard message a UDP payload is, by its shape (type byte, three zero bytes, the
+ * type's length: 148, 92, 64, or 32 + a multiple of 16 for transport data), or null.
+ */
+function wireguardMessage(buf: Uint8Array, at: number, end: number): string | null {
+  const len = end - at;
+  if (len < 32 || buf[at + 1] !== 0 || buf[at + 2] !== 0 || buf[at + 3] !== 0) return null;
+  switch (buf[at]) {
+    case 1:
+      return len === 148 ? "handshake initiation" : null;
+    case 2:
+      return len === 92 ? "handshake response" : null;
+    case 3:
+      return len === 64 ? "cookie reply" : null;
+    case 4:
+      return (len - 32) % 16 === 0 ? (len === 32 ? "keepalive" : "transport data") : null;
+    default:
+      return null;
+  }
 }

@@ -225,6 +225,7 @@ export function analyseTrace(input: TraceInput): TraceResult {
     const outOf = records.find((r) => r.action === "receive" && r.reason.startsWith("decapsulated from GRE"));
     if (into !== undefined && outOf !== undefined)
       verdict += `; through a GRE tunnel from ${into.device} to ${outOf.device}, which hides the routers between`;
+    verdict += vpnPhrase(records, kindOf);
   }
   return {
     from: source.vm,
@@ -239,6 +240,32 @@ export function analyseTrace(input: TraceInput): TraceResult {
     verdict,
     failure,
   };
+}
+
+/**
+ * "; through the VPN hq-branch: encrypted between hq-gw and branch-gw, carried as WireGuard
+ * messages by internet and branch-cpe (source NAT)": where the exchange entered and left a VPN,
+ * from the gateways' records, and who carried the encrypted datagrams (never the inner packet).
+ */
+function vpnPhrase(records: readonly HopRecord[], kindOf: (id: number) => FrameKind): string {
+  const enc = records.filter((r) => r.vpn?.event === "encrypt" || r.vpn?.event === "queue");
+  const dec = records.filter((r) => r.vpn?.event === "decrypt");
+  if (enc.length === 0 || dec.length === 0) return "";
+  const vpns = unique([...enc, ...dec].map((r) => r.vpn!.vpn));
+  const gateways = unique([...enc, ...dec].map((r) => r.device));
+  const carriers: string[] = [];
+  const natted: string[] = [];
+  for (const r of records) {
+    if (kindOf(r.frameId) !== "wireguard" || (r.kind !== "gateway" && r.kind !== "switch")) continue;
+    if (gateways.includes(r.device) || r.action === "drop") continue;
+    if (!carriers.includes(r.device)) carriers.push(r.device);
+    if (r.nat !== undefined && !natted.includes(r.device)) natted.push(r.device);
+  }
+  const carried =
+    carriers.length === 0
+      ? ""
+      : `, carried as WireGuard messages by ${joinAnd(carriers.map((d) => (natted.includes(d) ? `${d} (NAT)` : d)))}`;
+  return `; through the VPN ${joinAnd(vpns)}: encrypted between ${joinAnd(gateways)}${carried}`;
 }
 
 /** The pair's relation in the document's terms, from the model. */

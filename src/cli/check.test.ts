@@ -172,6 +172,7 @@ describe("vnet schema", () => {
       "links",
       "routers",
       "tunnels",
+      "vpns",
       "mlag",
       "overlay",
       "faults",

@@ -129,6 +129,8 @@ export interface UdpDatagram {
   /** The interface it arrived on. */
   interfaceName: string;
   nowNs: number;
+  /** The frame that carried it (for trace records about it). */
+  frameId?: number;
 }
 
 /** An ICMP error received by this stack, with the quoted datagram's key fields. */
@@ -243,6 +245,12 @@ export class IpHost implements InterfaceHost {
   readonly drops: DropCounters;
   readonly stats: IpStats = newStats();
   forwardHook: ForwardHook | null = null;
+  /**
+   * Called for every valid IPv4 packet received, before the stack decides whether it is its own
+   * (a NAT translating a reply's destination back to an inside host sits here, as Linux's
+   * PREROUTING); it may rewrite the packet in place.
+   */
+  preRouteHook: ForwardHook | null = null;
   /** A router with GRE tunnels decapsulates through this (ip protocol 47 to one of our addresses). */
   greHook: GreHook | null = null;
   /** The one answer `route` fills in and returns. */
@@ -466,6 +474,7 @@ export class IpHost implements InterfaceHost {
     // Anything past the total length is Ethernet padding: not part of the packet.
     frame.end = off + Ipv4Header.totalLength(b, off);
     this.stats.ipRxPackets++;
+    if (this.preRouteHook !== null) this.preRouteHook(iface, frame, off, nowNs);
     const dst = Ipv4Header.dst(b, off) | 0;
     if (this.isOwnAddress(dst) || iface.isBroadcast(dst)) {
       this.deliverLocal(iface, frame, off, hl, nowNs);
@@ -827,6 +836,7 @@ export class IpHost implements InterfaceHost {
       ttl: Ipv4Header.ttl(b, off),
       interfaceName: iface.name,
       nowNs,
+      frameId: frame.id,
     });
   }
 

@@ -46,6 +46,7 @@ import {
   isUnicastAddress,
   type NeighborInfo,
 } from "./ip-host.ts";
+import { Masquerade, type NatDrop } from "./nat.ts";
 import type { SviHandler, SviHost } from "./svi.ts";
 
 export interface SviConfig {
@@ -99,6 +100,22 @@ export interface SviRouterOptions {
   hasVtep?: boolean;
   /** Count drops into these counters (the switch's), else the router's own. */
   drops?: DropCounters;
+  /**
+   * Tunnel ports whose packets something else carries (a VPN gateway's WireGuard interface):
+   * point-to-point interfaces whose output is the given function, added before the routes.
+   */
+  virtualInterfaces?: readonly VirtualInterfaceConfig[];
+  /** Source NAT (masquerade) out of this routed port (the switch's device port). */
+  nat?: { outsidePort: number } | null;
+}
+
+/** A point-to-point interface whose routed packets (Ethernet header in front) go to `output`. */
+export interface VirtualInterfaceConfig {
+  name: string;
+  ip: Ipv4;
+  prefixLen: number;
+  mtu: number;
+  output: (frame: Frame, nowNs: number) => void;
 }
 
 export class SviRouter implements SviHandler {
@@ -109,6 +126,9 @@ export class SviRouter implements SviHandler {
   /** Routed-port interfaces by the switch's device port. */
   private readonly byPort = new Map<number, IpInterface>();
   private envOrNull: DeviceEnv | null = null;
+  /** Source NAT on the outside interface, or null. */
+  readonly nat: Masquerade | null = null;
+  private readonly natIface: IpInterface | null = null;
 
   constructor(
     private readonly host: SviHost,
@@ -168,7 +188,30 @@ export class SviRouter implements SviHandler {
       );
       this.tunnels.push(tunnel);
     }
+    for (const v of options.virtualInterfaces ?? []) {
+      this.stack.addInterface(
+        {
+          name: v.name,
+          mac: host.mac,
+          ip: v.ip,
+          prefixLen: v.prefixLen,
+          mtu: v.mtu,
+          vid: null,
+          isPointToPoint: true,
+        },
+        v.output,
+      );
+    }
     for (const r of options.routes ?? []) this.stack.addRoute(r.prefix, r.prefixLen, r.via);
+    const natPort = options.nat?.outsidePort;
+    if (natPort !== undefined) {
+      const outside = this.byPort.get(natPort);
+      if (outside === undefined)
+        throw new DeviceConfigError("bad-port", `${host.name}: the NAT's outside port is not a routed port`);
+      this.nat = new Masquerade(outside.ip);
+      this.natIface = outside;
+      this.stack.preRouteHook = (iface, frame, off, nowNs) => this.natInbound(iface, frame, off, nowNs);
+    }
     if (options.hasVtep === true)
       this.stack.bindUdp(4789, (d) => this.host.receiveVxlan?.(d.src, d.payload, d.nowNs));
     if (this.tunnels.length > 0)
@@ -457,14 +500,33 @@ export class SviRouter implements SviHandler {
     }
     const newTtl = Ipv4Header.decrementTtl(b, off);
     this.stack.stats.ipForwarded++;
-    if (out === inIface && inIface.contains(src)) {
+    if (out === inIface && !inIface.isPointToPoint && inIface.contains(src)) {
       // The sender could have reached the destination itself (no source-route check: options
       // are carried, not interpreted).
       this.stack.sendIcmpError(frame, off, Icmpv4Type.Redirect, 1, dst >>> 0, nowNs);
     }
-    const via = nextHop === dst >>> 0 ? "" : ` via ${formatIpv4(nextHop)}`;
+    let via = nextHop === dst >>> 0 ? "" : ` via ${formatIpv4(nextHop)}`;
+    let isNatted = false;
+    if (this.nat !== null && out === this.natIface && inIface !== out) {
+      const refused = this.nat.outbound(b, off, nowNs);
+      if (refused !== null) {
+        this.stack.dropFrame(
+          inIface,
+          frame,
+          refused,
+          `dropped: source NAT: ${NAT_DROP_TEXT[refused]}`,
+          nowNs,
+        );
+        return;
+      }
+      if (this.env.isTracing && (Ipv4Header.src(b, off) | 0) !== src) {
+        via += `, source NAT to ${formatIpv4(Ipv4Header.src(b, off))}${portText(b, off)}`;
+        isNatted = true;
+      }
+    }
     if (!isTooBig) {
-      if (this.env.isTracing) this.traceRoute(inIface, out, frame, src, dst, ttl, newTtl, via, nowNs);
+      if (this.env.isTracing)
+        this.traceRoute(inIface, out, frame, src, dst, ttl, newTtl, via, nowNs, isNatted);
       out.sendIpv4(frame, nextHop, nowNs);
       return;
     }
@@ -473,7 +535,7 @@ export class SviRouter implements SviHandler {
     this.stack.stats.ipFragmentsCreated += fragments.length;
     if (this.env.isTracing) {
       const note = `${via}, fragmented into ${fragments.length} for MTU ${out.mtu}`;
-      this.traceRoute(inIface, out, frame, src, dst, ttl, newTtl, note, nowNs);
+      this.traceRoute(inIface, out, frame, src, dst, ttl, newTtl, note, nowNs, isNatted);
     }
     for (const f of fragments) out.sendIpv4(f, nextHop, nowNs);
   }
@@ -488,6 +550,7 @@ export class SviRouter implements SviHandler {
     newTtl: number,
     note: string,
     nowNs: number,
+    isNatted = false,
   ): void {
     this.env.trace({
       timeNs: nowNs,
@@ -499,6 +562,27 @@ export class SviRouter implements SviHandler {
       vlan: inIface.vid,
       action: "route",
       reason: `routed ${label(inIface)} -> ${label(out)} (${formatIpv4(src >>> 0)} -> ${formatIpv4(dst >>> 0)}), ttl ${ttl} -> ${newTtl}${note}`,
+      ...(isNatted ? { nat: "source" as const } : {}),
+    });
+  }
+
+  /** Pre-routing on the NAT's outside interface: replies to translated flows go back inside. */
+  private natInbound(iface: IpInterface, frame: Frame, off: number, nowNs: number): void {
+    if (iface !== this.natIface || this.nat === null) return;
+    const b = frame.buf;
+    const before = Ipv4Header.dst(b, off);
+    if (!this.nat.inbound(b, off, nowNs) || !this.env.isTracing) return;
+    this.env.trace({
+      timeNs: nowNs,
+      frameId: frame.id,
+      device: this.host.name,
+      kind: "gateway",
+      in: iface.name,
+      out: null,
+      vlan: null,
+      action: "receive",
+      reason: `NAT: a reply for ${formatIpv4(before)}, destination translated back to ${formatIpv4(Ipv4Header.dst(b, off))}${portText(b, off, false)}`,
+      nat: "destination",
     });
   }
 
@@ -526,6 +610,24 @@ export class SviRouter implements SviHandler {
 /** How traces name an interface: "vlan 10" for an SVI, its name ("eth1", "lo") otherwise. */
 function label(iface: IpInterface): string {
   return iface.vid === null || iface.vid === undefined ? iface.name : `vlan ${iface.vid}`;
+}
+
+const NAT_DROP_TEXT: Record<NatDrop, string> = {
+  "nat-fragment": "a non-first fragment carries no ports (vnet's NAT does not reassemble)",
+  "nat-table-full": "the connection table is full",
+  "nat-no-port": "no free port towards that destination",
+};
+
+/** ":51820" (UDP/TCP source or destination port, ICMP echo id as "id 7"), "" for others. */
+function portText(b: Uint8Array, off: number, isSource = true): string {
+  const proto = b[off + 9];
+  const l4 = off + (b[off] & 0x0f) * 4;
+  if (proto === 6 || proto === 17) {
+    const at = isSource ? l4 : l4 + 2;
+    return `:${(b[at] << 8) | b[at + 1]}`;
+  }
+  if (proto === 1 && (b[l4] === 0 || b[l4] === 8)) return ` (echo id ${(b[l4 + 4] << 8) | b[l4 + 5]})`;
+  return "";
 }
 
 /** Outer IPv4 (20) and GRE (4) bytes a tunnel adds. */

@@ -34,6 +34,18 @@ export interface HopRecord {
   reason: string;
   /** On drop records, where the device gives it: the reason code its drop counter is kept under. */
   code?: string;
+  /** On a VPN gateway's records: which VPN and peer, and what the gateway did. */
+  vpn?: VpnHop;
+  /** A NAT translated the packet here: its source on the way out, its destination on a reply. */
+  nat?: "source" | "destination";
+}
+
+/** What a VPN gateway did with a packet or datagram (the facts behind its record's text). */
+export interface VpnHop {
+  vpn: string;
+  /** The peer gateway concerned ("" when the datagram came from no known peer). */
+  peer: string;
+  event: "encrypt" | "queue" | "decrypt" | "handshake" | "keepalive" | "drop";
 }
 
 export type TraceSink = (record: HopRecord) => void;

@@ -56,7 +56,11 @@ export type DiagnosticCode =
   | "mlag-config"
   | "route-config"
   | "tunnel-config"
+  | "vpn-config"
+  | "nat-config"
   // warnings
+  | "vpn-key-mismatch"
+  | "vpn-no-endpoint"
   | "teaming-needs-port-channel"
   | "port-channel-needs-teaming"
   | "lacp-no-partner"

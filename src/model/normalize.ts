@@ -9,6 +9,7 @@
  * Browser-safe.
  */
 
+import { KeyError, keyFromBase64, keysEqual, publicKeyOf } from "../vpn/keys.ts";
 import {
   formatIpv4,
   formatMac,
@@ -67,6 +68,8 @@ import {
   type VmNicSpec,
   type VmSpec,
   type VniSpec,
+  type VpnPeerSpec,
+  type VpnSpec,
   type VswitchSpec,
   type VtepSpec,
 } from "./types.ts";
@@ -344,6 +347,7 @@ class Normalizer {
       const loopback = this.loopback(sw.loopback, [...path, "loopback"]);
       const routes = this.routes(name, sw.routes ?? [], [...path, "routes"], gateway, ports, loopback);
       const vtep = this.switchVtep(name, sw, [...path, "vtep"], loopback, gateway, ports);
+      const nat = isRouter ? this.nat(routersIn[name]?.nat, ports, [...path, "nat"]) : null;
       const spec: SwitchSpec = {
         name,
         ports: [],
@@ -352,6 +356,7 @@ class Normalizer {
         loopback,
         routes,
         isRouter,
+        ...(nat === null ? {} : { nat }),
         vtep,
         mac: 0,
         macTableSize: sw.macTableSize ?? SWITCHING_DEFAULTS.macTableSize,
@@ -387,6 +392,7 @@ class Normalizer {
 
     this.stpPorts(switches, links, linkIndexes);
     const tunnels = this.tunnels(switches, links);
+    const vpns = this.vpns(switches);
     this.checkOverlayMtu(servers, links);
     this.checkLayer2(switches, links, linkIndexes, portConfigured);
     this.assignMacs();
@@ -405,6 +411,7 @@ class Normalizer {
           links,
           ...(mlag.length > 0 ? { mlag } : {}),
           ...(tunnels.length > 0 ? { tunnels } : {}),
+          ...(vpns.length > 0 ? { vpns } : {}),
           ...(faults.length > 0 ? { faults } : {}),
           ...(overlay.length > 0 ? { overlay } : {}),
         };
@@ -1754,7 +1761,10 @@ class Normalizer {
     }
   }
 
-  /** A device's tunnel interfaces as the file gives them (for its routes, before tunnels are checked). */
+  /**
+   * A device's tunnel interfaces as the file gives them (GRE tunnels, then VPN interfaces), for
+   * its routes, before tunnels and VPNs are checked.
+   */
   private tunnelSubnetsOf(device: string): { ip: Ipv4; prefixLen: number; name: string }[] {
     const out: { ip: Ipv4; prefixLen: number; name: string }[] = [];
     for (const t of this.file.tunnels ?? []) {
@@ -1763,6 +1773,235 @@ class Normalizer {
       const c = parseCidr(t.ips[j]);
       if (c !== undefined) out.push({ ip: c.ip, prefixLen: c.prefixLen, name: `gre${out.length}` });
     }
+    let wg = 0;
+    for (const v of this.file.vpns ?? []) {
+      const p = v.peers[device];
+      if (p === undefined) continue;
+      const c = parseCidr(p.address);
+      if (c !== undefined) out.push({ ip: c.ip, prefixLen: c.prefixLen, name: `wg${wg}` });
+      wg++;
+    }
+    return out;
+  }
+
+  /** A router's `nat:`: the outside interface must be one of its interfaces. */
+  private nat(
+    natIn: { outside: string } | undefined,
+    ports: Map<string, { spec: SwitchPortSpec; path: DocPath }>,
+    path: DocPath,
+  ): { outside: string } | null {
+    if (natIn === undefined) return null;
+    const p = ports.get(natIn.outside);
+    if (p === undefined || p.spec.mode !== "routed") {
+      this.error(
+        "nat-config",
+        [...path, "outside"],
+        `no interface '${natIn.outside}' on this router${hint(natIn.outside, [...ports.keys()])}; nat.outside names the interface facing the outside`,
+      );
+      return null;
+    }
+    return { outside: natIn.outside };
+  }
+
+  // --- VPNs --------------------------------------------------------------------------------------
+
+  /**
+   * The `vpns:` list: gateways that route (a router, or a switch with a layer-3 address), tunnel
+   * addresses in one subnet, endpoints that are the gateway's own address and listen port, site
+   * networks that no two peers claim (WireGuard's cryptokey routing gives a prefix to one peer
+   * and would silently take it from the other), valid keys. Warned: a pair of peers that must
+   * talk and neither of which has an endpoint (no side can start), and a given public key that
+   * does not match the given private key (the others will refuse its handshakes).
+   */
+  private vpns(switches: SwitchSpec[]): VpnSpec[] {
+    const out: VpnSpec[] = [];
+    const byName = new Map(switches.map((s) => [s.name, s]));
+    const wgCount = new Map<string, number>();
+    const names = new Set<string>();
+    (this.file.vpns ?? []).forEach((v, i) => {
+      const path: DocPath = ["vpns", i];
+      const before = this.errorCount();
+      if (names.has(v.name)) this.error("duplicate-name", [...path, "name"], `a second VPN named ${v.name}`);
+      names.add(v.name);
+      const entries = Object.entries(v.peers);
+      if (entries.length < 2) {
+        this.error("vpn-config", [...path, "peers"], "a VPN needs at least two gateways");
+        return;
+      }
+      if (v.hub !== undefined && v.peers[v.hub] === undefined) {
+        this.error(
+          "unknown-name",
+          [...path, "hub"],
+          `the hub ${v.hub} is not one of the VPN's peers${hint(v.hub, Object.keys(v.peers))}`,
+        );
+      }
+      const peers: VpnPeerSpec[] = [];
+      let subnet: { ip: Ipv4; prefixLen: number; device: string } | null = null;
+      const claimed: { prefix: Ipv4; prefixLen: number; device: string }[] = [];
+      for (const [device, p] of entries) {
+        const ppath = [...path, "peers", device];
+        const sw = byName.get(device);
+        if (sw === undefined) {
+          this.error(
+            "unknown-name",
+            ppath,
+            `no router or switch '${device}'${hint(device, [...byName.keys()])}; a VPN gateway is a router`,
+            "key",
+          );
+          continue;
+        }
+        const own = [
+          ...(sw.loopback === null ? [] : [sw.loopback.ip]),
+          ...sw.ports.flatMap((x) => (x.mode === "routed" ? [x.ip] : [])),
+          ...sw.gateway.map((g) => g.ip),
+        ];
+        if (own.length === 0) {
+          this.error(
+            "vpn-config",
+            ppath,
+            `${device} has no address to send the tunnel from: give it a routed port, an SVI or a loopback`,
+            "key",
+          );
+          continue;
+        }
+        const c = parseCidr(p.address);
+        if (c === undefined) continue;
+        if (!this.checkHostAddress([...ppath, "address"], c.ip, c.prefixLen)) continue;
+        if (subnet === null) subnet = { ip: c.ip, prefixLen: c.prefixLen, device };
+        else if (subnet.prefixLen !== c.prefixLen || !sameSubnet(subnet.ip, c.ip, c.prefixLen)) {
+          this.error(
+            "vpn-config",
+            [...ppath, "address"],
+            `${p.address} is not in the subnet of ${subnet.device}'s ${showIp(subnet.ip, subnet.prefixLen)}: the gateways of one VPN share one tunnel subnet`,
+          );
+          continue;
+        }
+        this.claimIp([...ppath, "address"], c.ip);
+        this.routedIps.set(c.ip, "wg");
+        const listenPort = p.listenPort ?? 51820;
+        let endpoint: { ip: Ipv4; port: number } | null = null;
+        if (p.endpoint !== undefined) {
+          const [ipText, portText] = p.endpoint.split(":");
+          const ip = tryParseIpv4(ipText);
+          const port = Number(portText);
+          if (ip === undefined || !(port >= 1 && port <= 65535)) {
+            this.error(
+              "vpn-config",
+              [...ppath, "endpoint"],
+              `${p.endpoint} is not address:port with a port 1..65535`,
+            );
+            continue;
+          }
+          if (!own.includes(ip)) {
+            this.error(
+              "vpn-config",
+              [...ppath, "endpoint"],
+              `${formatIpv4(ip)} is not an address of ${device} (its addresses: ${own.map(formatIpv4).join(", ")}); the endpoint is where the others send to, and vnet does not forward ports through a NAT`,
+            );
+            continue;
+          }
+          if (port !== listenPort) {
+            this.error(
+              "vpn-config",
+              [...ppath, "endpoint"],
+              `the endpoint's port ${port} is not ${device}'s listenPort ${listenPort}${p.listenPort === undefined ? " (the default)" : ""}; give listenPort: ${port}`,
+            );
+            continue;
+          }
+          endpoint = { ip, port };
+        }
+        const networks: { prefix: Ipv4; prefixLen: number }[] = [];
+        (p.networks ?? []).forEach((n, k) => {
+          const nc = parseCidr(n);
+          if (nc === undefined) return;
+          const net = (nc.ip & prefixMask(nc.prefixLen)) >>> 0;
+          if (net !== nc.ip) {
+            this.error(
+              "bad-address",
+              [...ppath, "networks", k],
+              `${n} has host bits set; the network is ${showIp(net, nc.prefixLen)}`,
+            );
+            return;
+          }
+          const clash = claimed.find(
+            (x) => x.prefixLen === nc.prefixLen && x.prefix === net && x.device !== device,
+          );
+          if (clash !== undefined) {
+            this.error(
+              "vpn-config",
+              [...ppath, "networks", k],
+              `${n} is also ${clash.device}'s: WireGuard gives a prefix to one peer only (cryptokey routing), so one of them would never get its packets`,
+            );
+            return;
+          }
+          claimed.push({ prefix: net, prefixLen: nc.prefixLen, device });
+          networks.push({ prefix: net, prefixLen: nc.prefixLen });
+        });
+        let keepaliveSec = 0;
+        if (p.keepalive !== undefined)
+          keepaliveSec = typeof p.keepalive === "number" ? p.keepalive : Number.parseInt(p.keepalive, 10);
+        if (!(keepaliveSec >= 0 && keepaliveSec <= 65535)) {
+          this.error(
+            "vpn-config",
+            [...ppath, "keepalive"],
+            `keepalive must be 1..65535 seconds, got ${p.keepalive}`,
+          );
+          continue;
+        }
+        const key = (text: string | undefined, what: string): Uint8Array | null | undefined => {
+          if (text === undefined) return null;
+          try {
+            return keyFromBase64(text);
+          } catch (e) {
+            if (!(e instanceof KeyError)) throw e;
+            this.error("vpn-config", [...ppath, what], `${what}: ${e.message}`);
+            return undefined;
+          }
+        };
+        const privateKey = key(p.privateKey, "privateKey");
+        const publicKey = key(p.publicKey, "publicKey");
+        if (privateKey === undefined || publicKey === undefined) continue;
+        if (publicKey !== null && (privateKey === null || !keysEqual(publicKeyOf(privateKey), publicKey)))
+          this.warn(
+            "vpn-key-mismatch",
+            [...ppath, "publicKey"],
+            privateKey === null
+              ? `${device} has a publicKey but no privateKey: vnet derives its private key from the seed, which does not match, so the others will refuse its handshakes; give its privateKey too`
+              : `this is not the public key of ${device}'s privateKey: the others will refuse its handshakes (wg pubkey < private key gives the right one)`,
+          );
+        const k = wgCount.get(device) ?? 0;
+        wgCount.set(device, k + 1);
+        peers.push({
+          device,
+          iface: `wg${k}`,
+          ip: c.ip,
+          prefixLen: c.prefixLen,
+          listenPort,
+          endpoint,
+          networks,
+          keepaliveSec,
+          privateKey,
+          publicKey,
+        });
+      }
+      if (this.errorCount() > before) return;
+      const hub = v.hub ?? null;
+      // Who must reach whom: everyone in a mesh, the hub and each spoke.
+      for (let a = 0; a < peers.length; a++)
+        for (let b = a + 1; b < peers.length; b++) {
+          const x = peers[a];
+          const y = peers[b];
+          if (hub !== null && x.device !== hub && y.device !== hub) continue;
+          if (x.endpoint === null && y.endpoint === null)
+            this.warn(
+              "vpn-no-endpoint",
+              [...path, "peers", y.device],
+              `neither ${x.device} nor ${y.device} has an endpoint: neither can send the first handshake, so they never talk; give the one the other can reach an endpoint`,
+              "key",
+            );
+        }
+      out.push({ name: v.name, type: "wireguard", hub, mtu: v.mtu ?? 1420, peers });
+    });
     return out;
   }
 

@@ -336,6 +336,16 @@ const router = z
     mac: macText
       .optional()
       .describe("The router's MAC (every interface's); assigned from the name when omitted."),
+    nat: z
+      .strictObject({
+        outside: switchPortName.describe(
+          "The interface facing the outside: packets routed out of it leave from its address.",
+        ),
+      })
+      .optional()
+      .describe(
+        "Source NAT (masquerade, as iptables -t nat -j MASQUERADE): packets routed out of `outside` take its address and, where needed, another port; replies are translated back; unsolicited packets from outside reach no inside host.",
+      ),
   })
   .describe("A standalone router: every interface is a routed port; it routes between them.");
 
@@ -709,6 +719,93 @@ const tunnel = z
   })
   .describe("A point-to-point tunnel between two routers.");
 
+const keyText = (what: string) =>
+  text(
+    /^[A-Za-z0-9+/]{43}=$/,
+    (iss) =>
+      `expected ${what} as 44 characters of base64 (wg genkey / wg pubkey), got ${showValue(iss.input)}`,
+  );
+
+const durationSec = z
+  .union(
+    [
+      z.number().int().min(1).max(65535),
+      text(/^[0-9]+ ?s$/, (iss) => `expected whole seconds like 25s, got ${showValue(iss.input)}`),
+    ],
+    {
+      error: (iss) => `expected whole seconds like 25s (or a number of seconds), got ${showValue(iss.input)}`,
+    },
+  )
+  .describe("Whole seconds: 25s or 25.");
+
+const vpnPeer = z
+  .strictObject({
+    address: cidr.describe(
+      "The gateway's address inside the tunnel (its WireGuard interface), e.g. 10.99.0.1/24; every peer of one VPN in one subnet.",
+    ),
+    listenPort: z
+      .int({ error: (iss) => `expected a UDP port 1..65535, got ${showValue(iss.input)}` })
+      .min(1)
+      .max(65535)
+      .optional()
+      .describe("The UDP port the gateway listens on (default 51820)."),
+    endpoint: text(
+      /^[0-9]{1,3}(\.[0-9]{1,3}){3}:[0-9]{1,5}$/,
+      (iss) => `expected address:port like "198.51.100.1:51820", got ${showValue(iss.input)}`,
+    )
+      .optional()
+      .describe(
+        "Where the other peers reach this gateway: one of its own addresses and its listenPort. Without it (a site behind NAT) the others learn it from its first authenticated packet, as WireGuard roams.",
+      ),
+    networks: z
+      .array(cidr)
+      .optional()
+      .describe(
+        "The site networks behind this gateway, e.g. [10.1.0.0/16]: the others route them into the tunnel and accept them only from this peer (WireGuard's AllowedIPs, with the tunnel address).",
+      ),
+    keepalive: durationSec
+      .optional()
+      .describe(
+        "This gateway sends a keepalive to its peers after this long without sending (PersistentKeepalive): keeps a NAT mapping open, e.g. 25s.",
+      ),
+    privateKey: keyText("a WireGuard private key")
+      .optional()
+      .describe("The gateway's private key; derived from the run's seed when omitted."),
+    publicKey: keyText("a WireGuard public key")
+      .optional()
+      .describe("The public key the other peers expect (checked against privateKey when both are given)."),
+  })
+  .describe("One VPN gateway (a router or routing switch) and what it brings to the VPN.");
+
+const vpn = z
+  .strictObject({
+    name: nodeName.describe("The VPN's name, used in traces and `vnet show FILE vpn`."),
+    type: z
+      .literal("wireguard", {
+        error: (iss) => `expected wireguard (the VPN type vnet builds), got ${showValue(iss.input)}`,
+      })
+      .describe("wireguard: the WireGuard protocol (Noise IK, ChaCha20-Poly1305 over UDP)."),
+    peers: z
+      .record(nodeName, vpnPeer)
+      .describe("The gateways, keyed by router name; each gets a WireGuard interface (wg0, wg1, ...)."),
+    hub: nodeName
+      .optional()
+      .describe(
+        "Hub and spoke: the spokes peer only with this gateway, which forwards between them. Default: a full mesh (every gateway peers with every other).",
+      ),
+    mtu: z
+      .int({ error: (iss) => `expected an MTU in bytes (576..9152), got ${showValue(iss.input)}` })
+      .min(576)
+      .max(9152)
+      .optional()
+      .describe(
+        "The WireGuard interfaces' MTU (default 1420, as wg-quick: 1500 less 80 bytes of IPv6, UDP and WireGuard).",
+      ),
+  })
+  .describe(
+    "A VPN between sites: encrypted, authenticated tunnels between gateways over an untrusted network.",
+  );
+
 const mlagDomain = z
   .strictObject({
     domain: z
@@ -850,6 +947,10 @@ export const TopologyFileSchema = z
     links: z.array(link).optional().describe("Cables between switch ports and server NICs."),
     routers: z.record(nodeName, router).optional().describe("Standalone routers, keyed by name."),
     tunnels: z.array(tunnel).optional().describe("Tunnels between routers (GRE)."),
+    vpns: z
+      .array(vpn)
+      .optional()
+      .describe("VPNs between sites (WireGuard): gateways, their tunnel addresses and site networks."),
     mlag: z
       .array(mlagDomain)
       .optional()

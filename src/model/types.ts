@@ -18,6 +18,8 @@ export interface Topology {
   links: LinkSpec[];
   /** Tunnels between routers; absent or empty when the file has none. */
   tunnels?: TunnelSpec[];
+  /** WireGuard VPNs between sites; absent or empty when the file has none. */
+  vpns?: VpnSpec[];
   /** MLAG (vPC) domains; absent or empty when the file has none. */
   mlag?: MlagSpec[];
   /** Scheduled failures (`faults:`), in file order; absent or empty when the file has none. */
@@ -100,6 +102,37 @@ export interface TunnelSpec {
   mtu: number;
 }
 
+/** A VPN (`vpns:`): its gateways, each with a WireGuard interface, and who peers with whom. */
+export interface VpnSpec {
+  name: string;
+  type: "wireguard";
+  /** Hub and spoke: the hub's device name; null: a full mesh. */
+  hub: string | null;
+  /** The WireGuard interfaces' MTU. */
+  mtu: number;
+  peers: VpnPeerSpec[];
+}
+
+/** One gateway of a VPN. */
+export interface VpnPeerSpec {
+  /** The router (or routing switch) that runs it. */
+  device: string;
+  /** Its WireGuard interface on the device ("wg0", "wg1", ...). */
+  iface: string;
+  ip: Ipv4;
+  prefixLen: number;
+  listenPort: number;
+  /** Where the others send to; null: learned from its first authenticated packet. */
+  endpoint: { ip: Ipv4; port: number } | null;
+  /** The site networks behind it (host bits cleared). */
+  networks: { prefix: Ipv4; prefixLen: number }[];
+  /** Persistent keepalive to its peers in seconds; 0: none. */
+  keepaliveSec: number;
+  /** Raw 32-byte keys as given; null: derived from the run's seed. */
+  privateKey: Uint8Array | null;
+  publicKey: Uint8Array | null;
+}
+
 /** A static route: `prefix/prefixLen` through one or more next hops (several: ECMP). */
 export interface RouteSpec {
   prefix: Ipv4;
@@ -161,6 +194,8 @@ export interface SwitchSpec {
   routes: RouteSpec[];
   /** A standalone router of `routers:` (every port routed), not a switch. */
   isRouter: boolean;
+  /** Source NAT (masquerade) out of the port named `outside`; absent or null: none. */
+  nat?: { outside: string } | null;
   /** A hardware VTEP: its underlay address and which VLAN is which VNI; null when none. */
   vtep: { ip: Ipv4; map: { vid: number; vni: number }[] } | null;
   /** The switch's own MAC (used by its SVIs), assigned deterministically. */

@@ -17,12 +17,18 @@
 import type { Device } from "../dataplane/device.ts";
 import type { NeighborInfo } from "../dataplane/ip-host.ts";
 import type { MacTable } from "../dataplane/mac-table.ts";
+import type { Masquerade } from "../dataplane/nat.ts";
 import { PF_PORT, Pnic, WIRE_PORT } from "../dataplane/pnic.ts";
 import { SviRouter } from "../dataplane/router.ts";
 import { PhysicalSwitch } from "../dataplane/switch.ts";
 import { Vm } from "../dataplane/vm.ts";
 import { Vswitch } from "../dataplane/vswitch.ts";
 import type { SwitchPortSpec, SwitchSpec, TeamingSpec, Topology, VmSpec } from "../model/types.ts";
+import { planVpnGateways, prefixText } from "../model/vpn-plan.ts";
+import type { WgCrypto } from "../vpn/crypto.ts";
+import { nobleCrypto } from "../vpn/crypto-noble.ts";
+import type { WgTimerConfig } from "../vpn/engine-api.ts";
+import { WgGateway } from "../vpn/gateway.ts";
 import type { LinkEnd } from "./link.ts";
 import { World } from "./world.ts";
 
@@ -48,10 +54,18 @@ export interface BuiltNetwork {
   }[];
   /** Every ARP cache (VMs, gateways) for `show arp`. */
   arpCaches: { device: string; table: (nowNs: number) => NeighborInfo[] }[];
+  /** Every VPN gateway (one per VPN and router), in file order. */
+  vpnGateways: WgGateway[];
+  /** Every router's source NAT. */
+  nats: { device: string; nat: Masquerade }[];
 }
 
 export interface BuildOptions {
   seed?: number;
+  /** The VPN gateways' crypto (default: the browser-safe @noble backend). */
+  crypto?: WgCrypto;
+  /** Overrides of WireGuard's timers (tests shorten them). */
+  wgTimers?: Partial<WgTimerConfig>;
 }
 
 /** The name of a device port for `show fdb`, including the logical ports beyond `portNames`. */
@@ -86,7 +100,16 @@ function stpPortOptions(
 
 export function buildWorld(topology: Topology, options: BuildOptions = {}): BuiltNetwork {
   const world = new World({ seed: options.seed ?? 1 });
-  const built: BuiltNetwork = { world, vms: new Map(), switches: new Map(), macTables: [], arpCaches: [] };
+  const built: BuiltNetwork = {
+    world,
+    vms: new Map(),
+    switches: new Map(),
+    macTables: [],
+    arpCaches: [],
+    vpnGateways: [],
+    nats: [],
+  };
+  const vpnPlans = planVpnGateways(topology, options.seed ?? 1);
   /** Cable ends: "node:port" -> the device port behind it. */
   const cableEnds = new Map<string, { device: Device; port: number }>();
   /** Cable ends: "node:port" -> the link's bandwidth, built once when an RSTP switch needs it. */
@@ -192,6 +215,27 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
         ? [{ port: dev.portIndex(p.name), name: p.name, ip: p.ip, prefixLen: p.prefixLen, mtu: p.mtu }]
         : [],
     );
+    // VPN gateways: a WireGuard engine behind a tunnel interface per VPN this device is in.
+    const vpnHere = vpnPlans.filter((g) => g.device === sw.name);
+    const gateways = vpnHere.map(
+      (g) =>
+        new WgGateway({
+          vpn: g.vpn,
+          device: g.device,
+          privateKey: g.privateKey,
+          listenPort: g.listenPort,
+          mtu: g.mtu,
+          crypto: options.crypto ?? nobleCrypto,
+          ...(options.wgTimers === undefined ? {} : { timers: options.wgTimers }),
+          peers: g.peers.map((p) => ({
+            name: p.name,
+            publicKey: p.publicKey,
+            allowedIps: p.allowedIps.map(prefixText),
+            endpoint: p.endpoint,
+            keepaliveSec: p.keepaliveSec,
+          })),
+        }),
+    );
     const tunnels = (topology.tunnels ?? []).flatMap((t) =>
       t.ends
         .filter((e) => e.device === sw.name)
@@ -209,7 +253,8 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
       routedPorts.length > 0 ||
       sw.loopback !== null ||
       tunnels.length > 0 ||
-      sw.vtep !== null
+      sw.vtep !== null ||
+      gateways.length > 0
     ) {
       const router = new SviRouter(
         dev,
@@ -218,13 +263,34 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
           drops: dev.drops,
           routedPorts,
           loopback: sw.loopback,
-          routes: sw.routes.map((r) => ({ prefix: r.prefix, prefixLen: r.prefixLen, via: r.via })),
+          // The VPN's routes first: a static route of the file for the same prefix replaces one.
+          routes: [
+            ...vpnHere.flatMap((g) =>
+              g.routes.map((r) => ({ prefix: r.prefix, prefixLen: r.prefixLen, via: [r.via] })),
+            ),
+            ...sw.routes.map((r) => ({ prefix: r.prefix, prefixLen: r.prefixLen, via: r.via })),
+          ],
           tunnels,
           hasVtep: sw.vtep !== null,
+          virtualInterfaces: vpnHere.map((g, i) => ({
+            name: g.iface,
+            ip: g.ip,
+            prefixLen: g.prefixLen,
+            mtu: g.mtu,
+            output: (frame, nowNs) => gateways[i].send(frame, nowNs),
+          })),
+          nat: sw.nat == null ? null : { outsidePort: dev.portIndex(sw.nat.outside) },
         },
       );
       dev.attachSvi(router);
       router.bind(world.envOf(dev));
+      vpnHere.forEach((g, i) => {
+        const iface = router.stack.interfaces.find((x) => x.name === g.iface)!;
+        gateways[i].attach(router.stack, iface);
+        built.vpnGateways.push(gateways[i]);
+        world.onStart((now) => gateways[i].start(now));
+      });
+      if (router.nat !== null) built.nats.push({ device: sw.name, nat: router.nat });
       world.onStart((now) => router.start(now));
       built.arpCaches.push({
         device: `${sw.name} (gateway)`,

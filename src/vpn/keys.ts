@@ -14,6 +14,7 @@
  */
 
 import { x25519 } from "@noble/curves/ed25519.js";
+import { blake2s } from "@noble/hashes/blake2.js";
 
 export const WG_KEY_BYTES = 32;
 export const WG_KEY_BASE64_CHARS = 44;
@@ -115,6 +116,17 @@ export function generatePrivateKey(randomBytes: (n: number) => Uint8Array = webR
   const k = randomBytes(WG_KEY_BYTES);
   if (k.length !== WG_KEY_BYTES) throw new KeyError("bad-length", "random source returned the wrong length");
   return clampPrivateKey(k);
+}
+
+/**
+ * A private key derived from a simulation's seed, a VPN's name and a gateway's name (BLAKE2s of
+ * the three, clamped): the same topology and seed give the same keys, so runs and the configs
+ * `vnet vpn export` prints are reproducible. Keys known to anyone who has the file and seed:
+ * for simulations and labs, never for a real network (give `privateKey:` there).
+ */
+export function derivePrivateKey(seed: number, vpn: string, device: string): Uint8Array {
+  const input = new TextEncoder().encode(`vnet wireguard key\0${seed}\0${vpn}\0${device}`);
+  return clampPrivateKey(blake2s(input));
 }
 
 /** The X25519 public key of a private key (the private key is clamped first, as `wg pubkey`). */
