@@ -37,6 +37,7 @@ import { type CaptureFile, type CaptureOptions, CaptureSet } from "./sim/capture
 import type { Link } from "./sim/link.ts";
 import { Rng } from "./sim/rng.ts";
 import { timelineWatch } from "./sim/timeline-watch.ts";
+import { keyToBase64 } from "./vpn/keys.ts";
 import { formatIpv4, formatMac, tryParseIpv4 } from "./wire/addr.ts";
 import { IPV4_HEADER_LEN } from "./wire/ipv4.ts";
 import { formatLacpState } from "./wire/lacp.ts";
@@ -296,7 +297,18 @@ export interface PingAllResult {
   failures: PingAllFailure[];
 }
 
-export const SHOW_WHATS = ["fdb", "arp", "ports", "counters", "lacp", "teaming", "mlag", "stp"] as const;
+export const SHOW_WHATS = [
+  "fdb",
+  "arp",
+  "ports",
+  "counters",
+  "lacp",
+  "teaming",
+  "mlag",
+  "stp",
+  "vpn",
+  "nat",
+] as const;
 export type ShowWhat = (typeof SHOW_WHATS)[number];
 
 /**
@@ -1841,7 +1853,65 @@ export class Network {
         return this.mlagRows(isWanted);
       case "stp":
         return this.stpRows(isWanted);
+      case "vpn":
+        return this.vpnRows(isWanted, now);
+      case "nat":
+        return this.built.nats.flatMap(({ device, nat }) =>
+          (isWanted(device) ? nat.entries(now) : []).map((e) => ({
+            device,
+            protocol: e.protocol,
+            inside: e.inside,
+            outside: e.outside,
+            remote: e.remote,
+            state: e.isReplied ? "replied" : "unreplied",
+            expiresSec: Math.round(e.expiresInNs / 1e6) / 1e3,
+            packetsOut: e.packetsOut,
+            packetsIn: e.packetsIn,
+          })),
+        );
     }
+  }
+
+  /**
+   * One row per peer of every VPN gateway, as `wg show` prints it: the gateway's interface,
+   * public key and listen port, the peer, its endpoint (given, or learned: roaming), allowed
+   * IPs, the latest handshake in simulated time, bytes each way, the keepalive; and the
+   * gateway's drops by reason (the engine's counters: bad MACs, failed decryptions, replays...).
+   */
+  private vpnRows(
+    isWanted: (device: string) => boolean,
+    now: number,
+  ): Record<string, string | number | null>[] {
+    const rows: Record<string, string | number | null>[] = [];
+    for (const g of this.built.vpnGateways) {
+      if (!isWanted(g.config.device)) continue;
+      const st = g.status();
+      const drops = Object.entries(st.counters.drops)
+        .filter(([, n]) => n > 0)
+        .map(([k, n]) => `${k}:${n}`)
+        .join(" ");
+      for (const p of st.counters.peers) {
+        const cfg = g.config.peers.find((x) => x.name === p.name);
+        rows.push({
+          vpn: st.vpn,
+          device: st.device,
+          interface: st.iface,
+          publicKey: keyToBase64(g.engine.publicKey),
+          listenPort: st.listenPort,
+          peer: p.name,
+          peerKey: cfg === undefined ? null : keyToBase64(cfg.publicKey),
+          endpoint: p.endpoint ?? null,
+          allowedIps: cfg === undefined ? null : cfg.allowedIps.join(","),
+          latestHandshake:
+            p.lastHandshakeNs === undefined ? null : `${((now - p.lastHandshakeNs) / 1e9).toFixed(3)} s ago`,
+          rxBytes: p.rxBytes,
+          txBytes: p.txBytes,
+          keepaliveSec: cfg === undefined || cfg.keepaliveSec === 0 ? null : cfg.keepaliveSec,
+          drops: drops === "" ? null : drops,
+        });
+      }
+    }
+    return rows;
   }
 
   /**

@@ -15,13 +15,17 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { Option } from "commander";
+import { loadTopologyFile } from "../model/load.ts";
+import type { Topology } from "../model/types.ts";
+import { planVpnGateways } from "../model/vpn-plan.ts";
 import { abortOnSignals } from "../real/signals.ts";
-import { formatCidr } from "../vpn/allowed-ips.ts";
-import { ConfigError, formatEndpoint, parseWgConfig, type WgConfig } from "../vpn/config.ts";
+import { formatCidr, parseCidr } from "../vpn/allowed-ips.ts";
+import { ConfigError, formatEndpoint, formatWgConfig, parseWgConfig, type WgConfig } from "../vpn/config.ts";
 import { generatePrivateKey, KeyError, keyFromBase64, keyToBase64, publicKeyOf } from "../vpn/keys.ts";
-import { tryParseIpv4, tryParseIpv6 } from "../wire/addr.ts";
+import { formatIpv4, tryParseIpv4, tryParseIpv6 } from "../wire/addr.ts";
 import { ExitCode, UserError } from "./errors.ts";
 import type { Io } from "./io.ts";
+import { parseIntOption } from "./net-common.ts";
 
 /** Reads all of stdin (replaceable in tests). */
 export let readStdin: () => Promise<string> = async () => {
@@ -136,6 +140,20 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
       }
       for (const n of s.notes) lines.push(`note: ${cfg.file}:${n.line}: ${n.message}`);
       io.out(`${lines.join("\n")}\n`);
+    });
+
+  vpn
+    .command("export")
+    .description(
+      "print a topology's VPN gateway as a WireGuard config (as `wg showconf`), so a real peer can take its place",
+    )
+    .argument("<file>", "topology file (YAML)")
+    .argument("<gateway>", "a router that is a peer of a VPN in the file")
+    .option("--vpn <name>", "which VPN, when the gateway is in several")
+    .option("--wg-quick", "also Address and MTU as keys (for wg-quick; `wg setconf` refuses them)")
+    .option("--seed <n>", "simulation seed the derived keys come from", "1")
+    .action((file: string, gateway: string, opts: { vpn?: string; wgQuick?: boolean; seed: string }) => {
+      io.out(exportGateway(file, gateway, opts));
     });
 
   vpn
@@ -360,4 +378,78 @@ async function runListen(opts: ListenOptions, io: Io): Promise<number> {
   } finally {
     scope.dispose();
   }
+}
+
+/**
+ * The WireGuard config of one gateway of a topology: [Interface] with its private key and listen
+ * port, a [Peer] per peer with AllowedIPs, Endpoint and PersistentKeepalive. By default it is
+ * what `wg setconf` reads (Address and MTU as comments), with `--wg-quick` those as keys.
+ */
+export function exportGateway(
+  file: string,
+  gateway: string,
+  opts: { vpn?: string; wgQuick?: boolean; seed: string },
+): string {
+  const seed = parseIntOption("--seed", opts.seed, 0, 0xffffffff);
+  let topology: Topology;
+  try {
+    topology = loadTopologyFile(file).topology;
+  } catch (e) {
+    if (e instanceof Error && "code" in e && typeof e.code === "string" && /^E[A-Z]+$/.test(e.code))
+      throw new UserError(`${file}: ${e.message}`, ExitCode.usage);
+    throw e;
+  }
+  const all = planVpnGateways(topology, seed);
+  const mine = all.filter((g) => g.device === gateway && (opts.vpn === undefined || g.vpn === opts.vpn));
+  if (mine.length === 0) {
+    const names = [...new Set(all.map((g) => g.device))];
+    if (names.length === 0) throw new UserError(`export: ${file} has no VPN (no vpns: list)`);
+    if (opts.vpn !== undefined && !all.some((g) => g.vpn === opts.vpn))
+      throw new UserError(
+        `export: no VPN named ${opts.vpn} in ${file}; its VPNs: ${[...new Set(all.map((g) => g.vpn))].join(", ")}`,
+      );
+    throw new UserError(
+      `export: ${gateway} is not a VPN gateway${opts.vpn === undefined ? "" : ` of ${opts.vpn}`} in ${file}; the gateways: ${names.join(", ")}`,
+    );
+  }
+  if (mine.length > 1)
+    throw new UserError(
+      `export: ${gateway} is in several VPNs (${mine.map((g) => g.vpn).join(", ")}); pick one with --vpn`,
+    );
+  const g = mine[0];
+  const cidr4 = (prefix: number, prefixLen: number) => parseCidr(`${formatIpv4(prefix)}/${prefixLen}`);
+  const text = formatWgConfig(
+    {
+      interface: {
+        privateKey: g.privateKey,
+        publicKey: g.publicKey,
+        addresses: [{ ...cidr4(g.ip, g.prefixLen) }],
+        listenPort: g.listenPort,
+        mtu: g.mtu,
+        line: 0,
+      },
+      peers: g.peers.map((p) => ({
+        publicKey: p.publicKey,
+        presharedKey: undefined,
+        allowedIps: p.allowedIps.map((a) => cidr4(a.prefix, a.prefixLen)),
+        endpoint:
+          p.endpoint === null
+            ? undefined
+            : { host: formatIpv4(p.endpoint.ip), port: p.endpoint.port, family: 4 as const },
+        persistentKeepaliveSec: p.keepaliveSec,
+        line: 0,
+      })),
+    },
+    { isForSetconf: opts.wgQuick !== true },
+  );
+  const head = [
+    `# ${g.device} in VPN ${g.vpn} of ${topology.name} (${file}), exported by vnet`,
+    ...(g.isKeyDerived
+      ? [
+          `# The private key is derived from the seed ${seed}: anyone with the file can derive it; lab use only.`,
+        ]
+      : []),
+    ...(opts.wgQuick === true ? [] : [`# Address = ${formatIpv4(g.ip)}/${g.prefixLen}`, `# MTU = ${g.mtu}`]),
+  ];
+  return `${head.join("\n")}\n${text}`;
 }
