@@ -540,6 +540,16 @@ export class Network {
     this.world.runFor(GRACE_NS);
   }
 
+  /**
+   * Lets `durationNs` of simulated time pass with no traffic of vnet's own: the devices' timers
+   * run (keepalives, rekeys, ageing of MAC tables, ARP caches and NAT connections).
+   */
+  advance(durationNs: number): void {
+    if (!(durationNs >= 0) || !Number.isFinite(durationNs))
+      throw new NetworkError("bad-option", `advance: ${durationNs} is not a time in ns`);
+    this.world.runFor(durationNs);
+  }
+
   private vm(name: string): VmHandle {
     const vm = this.built.vms.get(name);
     if (vm === undefined) {
@@ -1328,6 +1338,11 @@ export class Network {
           // back a cable that a `down` of its own pulled, and the reverse. A silent down stops
           // the frames but leaves both ends their carrier (only protocol timeouts notice); an
           // `up` of that cable ends either kind.
+          if (f.action === "tamper" || f.action === "replay") {
+            for (const l of target.links) l.attack = f.action;
+            return;
+          }
+          if (f.action === "up") for (const l of target.links) l.attack = null;
           const isSilent = "end" in f && f.isSilent === true;
           const cause = "end" in f ? (isSilent ? "silent" : "cable") : `device:${f.device}`;
           for (const l of target.links) {

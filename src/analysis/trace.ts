@@ -248,11 +248,20 @@ export function analyseTrace(input: TraceInput): TraceResult {
  * from the gateways' records, and who carried the encrypted datagrams (never the inner packet).
  */
 function vpnPhrase(records: readonly HopRecord[], kindOf: (id: number) => FrameKind): string {
-  const enc = records.filter((r) => r.vpn?.event === "encrypt" || r.vpn?.event === "queue");
-  const dec = records.filter((r) => r.vpn?.event === "decrypt");
+  const isEcho = (r: HopRecord) => ECHO.has(kindOf(r.frameId));
+  const enc = records.filter((r) => (r.vpn?.event === "encrypt" || r.vpn?.event === "queue") && isEcho(r));
+  const dec = records.filter((r) => r.vpn?.event === "decrypt" && isEcho(r));
   if (enc.length === 0 || dec.length === 0) return "";
   const vpns = unique([...enc, ...dec].map((r) => r.vpn!.vpn));
   const gateways = unique([...enc, ...dec].map((r) => r.device));
+  // A hub decrypts what one spoke sent and encrypts it again for another.
+  const relays = gateways.filter(
+    (g) =>
+      enc.some((r) => r.device === g) &&
+      dec.some((r) => r.device === g) &&
+      records.some((r) => r.device === g && r.action === "route" && r.in !== null && r.in === r.out),
+  );
+  const ends = gateways.filter((g) => !relays.includes(g));
   const carriers: string[] = [];
   const natted: string[] = [];
   for (const r of records) {
@@ -265,7 +274,8 @@ function vpnPhrase(records: readonly HopRecord[], kindOf: (id: number) => FrameK
     carriers.length === 0
       ? ""
       : `, carried as WireGuard messages by ${joinAnd(carriers.map((d) => (natted.includes(d) ? `${d} (NAT)` : d)))}`;
-  return `; through the VPN ${joinAnd(vpns)}: encrypted between ${joinAnd(gateways)}${carried}`;
+  const relayed = relays.length === 0 ? "" : `, decrypted and encrypted again at ${joinAnd(relays)}`;
+  return `; through the VPN ${joinAnd(vpns)}: encrypted between ${joinAnd(ends)}${relayed}${carried}`;
 }
 
 /** The pair's relation in the document's terms, from the model. */

@@ -27,6 +27,12 @@ export interface DeviceEnv {
   readonly isTracing: boolean;
   trace(record: HopRecord): void;
   /**
+   * Optional: a record about a frame made inside the device that may never reach a link (a
+   * packet decrypted from a tunnel), with the frame, so the tracer can say what it is from its
+   * bytes. Worlds that do not label frames may omit it (`trace` is used then).
+   */
+  traceFrame?(record: HopRecord, frame: Frame): void;
+  /**
    * Optional: port `port` of this device lost or regained carrier because of something inside
    * the device (a NIC's PF and VFs follow the state of its cable, so the host's vswitch fails
    * over and a VM on a VF sees its link go down). The world passes it on as `setPortUp` to the

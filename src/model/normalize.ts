@@ -2288,7 +2288,7 @@ class Normalizer {
    */
   private faults(faultsIn: FaultFile[], links: LinkSpec[]): FaultSpec[] {
     const out: FaultSpec[] = [];
-    const ACTIONS = ["down", "up", "fail", "recover"] as const;
+    const ACTIONS = ["down", "up", "fail", "recover", "tamper", "replay"] as const;
     faultsIn.forEach((f, i) => {
       const path = ["faults", i];
       const given = ACTIONS.filter((a) => f[a] !== undefined);
@@ -2297,7 +2297,7 @@ class Normalizer {
           "bad-value",
           path,
           given.length === 0
-            ? "a fault needs one of down, up (a cable end node:port), fail or recover (a device)"
+            ? "a fault needs one of down, up, tamper, replay (a cable end node:port), fail or recover (a device)"
             : `a fault does one thing, but this one has ${given.join(" and ")}: write one entry per action`,
         );
         return;
@@ -2307,7 +2307,7 @@ class Normalizer {
       const time = parseTime(f.at, MAX_FAULT_TIME_NS);
       if (!time.ok) this.error("bad-unit", [...path, "at"], time.message);
       const tpath = [...path, action];
-      if (action === "down" || action === "up") {
+      if (action === "down" || action === "up" || action === "tamper" || action === "replay") {
         const end = this.faultEnd(target, tpath, links);
         if (f.silent !== undefined && action !== "down")
           this.error(

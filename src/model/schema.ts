@@ -915,7 +915,19 @@ const fault = z
       ),
     up: faultTarget("a cable end node:port, e.g. esx1:eth0")
       .optional()
-      .describe("Plugs the cable at this end back in (fine for a cable that is already up)."),
+      .describe(
+        "Plugs the cable at this end back in (fine for a cable that is already up); also ends a tamper or replay on it.",
+      ),
+    tamper: faultTarget("a cable end node:port, e.g. internet:eth1")
+      .optional()
+      .describe(
+        "An on-path attacker on this cable flips a bit of every UDP datagram's payload and fixes the UDP checksum: only end-to-end authentication (a VPN) notices. up ends it.",
+      ),
+    replay: faultTarget("a cable end node:port, e.g. internet:eth1")
+      .optional()
+      .describe(
+        "An on-path attacker on this cable delivers a copy of every UDP datagram again 1 ms later (a replay). up ends it.",
+      ),
     fail: faultTarget("a switch, server or VM name")
       .optional()
       .describe(
@@ -925,7 +937,9 @@ const fault = z
       .optional()
       .describe("Brings a failed device back: its cables (or vNICs) come up again."),
   })
-  .describe("One scheduled event of `vnet run`: at a time, exactly one of down, up, fail, recover.");
+  .describe(
+    "One scheduled event of `vnet run`: at a time, exactly one of down, up, fail, recover, tamper, replay.",
+  );
 
 export const TopologyFileSchema = z
   .strictObject({

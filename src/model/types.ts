@@ -319,7 +319,14 @@ export const SWITCHING_DEFAULTS = {
  * vNICs, down at the vswitch port or VF).
  */
 export type FaultSpec =
-  | { atNs: number; action: "down" | "up"; end: LinkEndSpec; link: number; isSilent?: boolean }
+  | {
+      atNs: number;
+      /** tamper, replay: an on-path attacker on the cable from then on (up ends it). */
+      action: "down" | "up" | "tamper" | "replay";
+      end: LinkEndSpec;
+      link: number;
+      isSilent?: boolean;
+    }
   | { atNs: number; action: "fail" | "recover"; device: string; deviceKind: "switch" | "server" | "vm" };
 
 /** The latest time a fault may be scheduled at (one hour of simulated time). */

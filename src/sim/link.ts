@@ -23,6 +23,7 @@ import { DropCounters, newPortCounters, type PortCounters } from "../dataplane/c
 import type { Device } from "../dataplane/device.ts";
 import type { Frame } from "../dataplane/frame.ts";
 import type { HopKind, HopRecord } from "../dataplane/trace.ts";
+import { updateChecksum16 } from "../wire/checksum.ts";
 import { describeEncapsulation } from "../wire/encapsulation.ts";
 import type { Rng } from "./rng.ts";
 import type { EventTarget, Scheduler } from "./scheduler.ts";
@@ -56,6 +57,44 @@ export const LinkDrop = {
   queueFull: "queue-full",
   loss: "loss",
 } as const;
+
+/** How long after the original an on-path attacker's replayed copy arrives. */
+export const REPLAY_DELAY_NS = 1e6;
+
+/** The offset of the UDP header of an IPv4 datagram in `frame` (behind up to two tags), or -1. */
+function udpOffset(frame: Frame): number {
+  const b = frame.buf;
+  let off = frame.start + 12;
+  let type = (b[off] << 8) | b[off + 1];
+  for (let i = 0; i < 2 && (type === 0x8100 || type === 0x88a8); i++) {
+    off += 4;
+    type = (b[off] << 8) | b[off + 1];
+  }
+  const ip = off + 2;
+  if (type !== 0x0800 || ip + 20 > frame.end || b[ip + 9] !== 17) return -1;
+  if ((((b[ip + 6] & 0x1f) << 8) | b[ip + 7]) !== 0) return -1; // a non-first fragment
+  const udp = ip + (b[ip] & 0x0f) * 4;
+  return udp + 9 <= frame.end ? udp : -1;
+}
+
+/** Flips the low bit of a UDP datagram's last payload byte and updates its checksum (RFC 1624). */
+function tamperUdp(b: Uint8Array, udp: number, end: number): void {
+  const udpEnd = Math.min(end, udp + ((b[udp + 4] << 8) | b[udp + 5]));
+  const at = udpEnd - 1;
+  if (at < udp + 8) return;
+  const before = b[at];
+  b[at] ^= 1;
+  const sum = (b[udp + 6] << 8) | b[udp + 7];
+  if (sum === 0) return; // no checksum sent
+  // The byte sits high or low in its 16-bit word depending on its distance from the header.
+  const isHigh = (at - udp) % 2 === 0;
+  const oldWord = isHigh ? before << 8 : before;
+  const newWord = isHigh ? b[at] << 8 : b[at];
+  let n = updateChecksum16(sum, oldWord, newWord);
+  if (n === 0) n = 0xffff;
+  b[udp + 6] = n >>> 8;
+  b[udp + 7] = n & 0xff;
+}
 
 /** Observers the world attaches to a link (captures and tracing); all optional. */
 export interface LinkObserver {
@@ -170,6 +209,14 @@ export class Link implements EventTarget {
   /** Frames and bytes sent from each end (index = side) and delivered to each end. */
   readonly counters: readonly [PortCounters, PortCounters];
   readonly drops = new DropCounters();
+  /**
+   * An on-path attacker on this cable (a fault of `vnet run`), or null: "tamper" flips a bit of
+   * every UDP datagram's payload and fixes its UDP checksum, so only end-to-end authentication
+   * can notice; "replay" delivers a copy of every UDP datagram again `REPLAY_DELAY_NS` later.
+   */
+  attack: "tamper" | "replay" | null = null;
+  /** Datagrams the attacker altered and copies it replayed. */
+  readonly attacks = { tampered: 0, replayed: 0 };
   private readonly dirs: readonly [Direction, Direction] | null;
   /**
    * The delivery path reads these flat fields rather than `ends[to]` and `counters[to]`: one
@@ -266,6 +313,27 @@ export class Link implements EventTarget {
       this.drop(side, frame, nowNs, LinkDrop.loss, `lost on the wire (loss rate ${this.lossRate})`, false);
       return;
     }
+    let attacked = "";
+    if (this.attack !== null) {
+      const udp = udpOffset(frame);
+      if (udp >= 0) {
+        if (this.attack === "tamper") {
+          tamperUdp(frame.buf, udp, frame.end);
+          this.attacks.tampered++;
+          attacked = "; an on-path attacker flipped a bit of its UDP payload (checksum fixed)";
+        } else {
+          const copy = frame.clone();
+          this.attacks.replayed++;
+          attacked = `; an on-path attacker replays a copy ${REPLAY_DELAY_NS / 1e6} ms later`;
+          this.scheduler.schedule(
+            arrivalNs + REPLAY_DELAY_NS + (to === 1 ? this.procB : this.procA),
+            this,
+            copy,
+            to,
+          );
+        }
+      }
+    }
     if (obs.isTracing) {
       const e = this.ends;
       obs.traceLink(
@@ -280,7 +348,7 @@ export class Link implements EventTarget {
           action: "transmit",
           reason: this.isInternal
             ? "internal connection"
-            : `${len} bytes, arrives after ${arrivalNs - nowNs} ns${encapsulated(frame)}`,
+            : `${len} bytes, arrives after ${arrivalNs - nowNs} ns${encapsulated(frame)}${attacked}`,
         },
         frame,
       );

@@ -102,6 +102,10 @@ class WorldDeviceEnv implements DeviceEnv {
   trace(record: HopRecord): void {
     this.world.trace(record);
   }
+
+  traceFrame(record: HopRecord, frame: Frame): void {
+    this.world.traceLink(record, frame);
+  }
 }
 
 /**

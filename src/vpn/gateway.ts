@@ -19,7 +19,7 @@ import type { DeviceEnv } from "../dataplane/device.ts";
 import { EngineTimer } from "../dataplane/engine-timer.ts";
 import { Frame } from "../dataplane/frame.ts";
 import type { IpHost, IpInterface, UdpDatagram } from "../dataplane/ip-host.ts";
-import type { HopAction, VpnHop } from "../dataplane/trace.ts";
+import type { HopAction, HopRecord, VpnHop } from "../dataplane/trace.ts";
 import { formatIpv4, type Ipv4, tryParseIpv4 } from "../wire/addr.ts";
 import { ETHERNET_HEADER_LEN, Ethernet, EtherType } from "../wire/ethernet.ts";
 import { AllowedIps } from "./allowed-ips.ts";
@@ -69,11 +69,12 @@ export interface WgGatewayStatus {
 }
 
 const RECEIVE_TEXT: Partial<Record<WgReceiveOutcome, string>> = {
-  "handshake-initiation": "handshake initiation accepted, response sent",
-  "handshake-response": "handshake response accepted: session established",
-  "cookie-reply": "cookie reply accepted: the next initiation carries it",
-  keepalive: "keepalive (authenticated, empty)",
-  "cookie-sent": "under load: answered with a cookie reply, not processed",
+  "handshake-initiation":
+    "handshake initiation from % accepted: session established (responder), response sent",
+  "handshake-response": "handshake response from % accepted: session established (initiator)",
+  "cookie-reply": "cookie reply from % accepted: the next initiation carries it",
+  keepalive: "keepalive from % (authenticated, empty)",
+  "cookie-sent": "handshake from % while under load: answered with a cookie reply, not processed",
 };
 
 export class WgGateway {
@@ -184,10 +185,7 @@ export class WgGateway {
             : outcome;
       this.drop(frame.id, outcome, `dropped: ${why}`, nowNs, peerName);
     }
-    const held = this.held;
-    for (let i = 0; i < held.length; i += 2)
-      this.sendDatagram(held[i] as Uint8Array, held[i + 1] as WgEndpoint);
-    held.length = 0;
+    this.flushHeld();
     this.rearm(nowNs);
   }
 
@@ -196,33 +194,44 @@ export class WgGateway {
     this.nowNs = nowNs;
     this.causeFrameId = d.frameId ?? 0;
     const from: WgEndpoint = { address: formatIpv4(d.src), port: d.srcPort };
-    const outcome = this.engine.receiveDatagram(d.payload, from, nowNs);
+    // A response the engine sends leaves after the record of what it answered.
+    this.isHoldingDatagrams = true;
+    let outcome: WgReceiveOutcome;
+    try {
+      outcome = this.engine.receiveDatagram(d.payload, from, nowNs);
+    } finally {
+      this.isHoldingDatagrams = false;
+    }
     if (outcome !== "data") {
       const text = RECEIVE_TEXT[outcome];
-      if (text !== undefined) {
-        if (this.env.isTracing)
-          this.record(
-            this.causeFrameId,
-            "receive",
-            `WireGuard from ${from.address}:${from.port}: ${text}`,
-            nowNs,
-            {
-              vpn: this.config.vpn,
-              peer: this.peerAt(from),
-              event: outcome === "keepalive" ? "keepalive" : "handshake",
-            },
-          );
-      } else {
+      if (text === undefined) {
+        const peer = this.peerAt(from);
         this.drop(
           this.causeFrameId,
           outcome,
-          `dropped: WireGuard from ${from.address}:${from.port}: ${outcome}`,
+          `dropped: WireGuard from ${from.address}:${from.port}${peer === "" ? "" : ` (${peer})`}: ${outcome}`,
           nowNs,
-          this.peerAt(from),
+          peer,
         );
+      } else if (this.env.isTracing) {
+        const peer = this.peerAt(from);
+        const who = peer === "" ? `${from.address}:${from.port}` : `${peer} (${from.address}:${from.port})`;
+        this.record(this.causeFrameId, "receive", `WireGuard ${text.replace("%", who)}`, nowNs, {
+          vpn: this.config.vpn,
+          peer,
+          event: outcome === "keepalive" ? "keepalive" : "handshake",
+        });
       }
     }
+    this.flushHeld();
     this.rearm(nowNs);
+  }
+
+  private flushHeld(): void {
+    const held = this.held;
+    for (let i = 0; i < held.length; i += 2)
+      this.sendDatagram(held[i] as Uint8Array, held[i + 1] as WgEndpoint);
+    held.length = 0;
   }
 
   private sendDatagram(bytes: Uint8Array, to: WgEndpoint): void {
@@ -253,15 +262,24 @@ export class WgGateway {
     Ethernet.setEtherType(f.buf, f.start, EtherType.IPv4);
     f.buf.set(ip, f.start + ETHERNET_HEADER_LEN);
     const name = this.peerNames.get(peer.name) ?? peer.name;
-    if (this.env.isTracing)
-      this.record(
-        f.id,
-        "receive",
-        `decrypted from ${name} (VPN ${this.config.vpn}): authenticated, source allowed`,
-        this.nowNs,
-        { vpn: this.config.vpn, peer: name, event: "decrypt" },
-        iface.name,
-      );
+    const env = this.env;
+    if (env.isTracing) {
+      const record: HopRecord = {
+        timeNs: this.nowNs,
+        frameId: f.id,
+        device: this.config.device,
+        kind: "gateway",
+        in: iface.name,
+        out: null,
+        vlan: null,
+        action: "receive",
+        reason: `decrypted from ${name} (VPN ${this.config.vpn}): authenticated, source allowed`,
+        vpn: { vpn: this.config.vpn, peer: name, event: "decrypt" },
+      };
+      // With the frame: it never crosses a link before it is routed, so label it here.
+      if (env.traceFrame !== undefined) env.traceFrame(record, f);
+      else env.trace(record);
+    }
     this.stack.receive(iface, f, this.nowNs);
   }
 
@@ -301,15 +319,6 @@ export class WgGateway {
         this.causeFrameId,
         "send",
         `VPN ${this.config.vpn}: handshake initiation to ${peer} (attempt ${e.attempt})`,
-        e.nowNs,
-        { vpn: this.config.vpn, peer, event: "handshake" },
-      );
-    } else if (e.type === "handshake-complete") {
-      const peer = this.peerNames.get(e.peer) ?? e.peer;
-      this.record(
-        this.causeFrameId,
-        "receive",
-        `VPN ${this.config.vpn}: session with ${peer} established (${e.role})`,
         e.nowNs,
         { vpn: this.config.vpn, peer, event: "handshake" },
       );

@@ -145,11 +145,12 @@ export class RealLab {
 
   /**
    * Starts wireguard-go (foreground, userspace) on a new interface in `ns`, configures it with
-   * `wg setconf` and gives it `address` (one CIDR or several). Returns the interface name.
+   * `wg setconf` (a config, or its text as is) and gives it `address` (one CIDR or several).
+   * Returns the interface name.
    */
   async wireguardGo(
     ns: string,
-    config: WgConfig,
+    config: WgConfig | string,
     address: string | string[],
     opts: { mtu?: number } = {},
   ): Promise<string> {
@@ -174,7 +175,8 @@ export class RealLab {
       await new Promise((r) => setTimeout(r, 50));
     }
     const file = join(this.dir, `${ifname}.conf`);
-    writeFileSync(file, formatWgConfig(config, { isForSetconf: true }), { mode: 0o600 });
+    const text = typeof config === "string" ? config : formatWgConfig(config, { isForSetconf: true });
+    writeFileSync(file, text, { mode: 0o600 });
     sh("ip", ["netns", "exec", ns, "wg", "setconf", ifname, file]);
     for (const addr of Array.isArray(address) ? address : [address]) {
       // nodad: an IPv6 address is usable at once (no duplicate detection on a point-to-point tun).
