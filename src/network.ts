@@ -973,6 +973,7 @@ export class Network {
       if (sw.loopback !== null) claim(sw.loopback.ip, sw.name);
     }
     for (const t of this.topology.tunnels ?? []) for (const e of t.ends) claim(e.ip, e.device);
+    for (const v of this.topology.vpns ?? []) for (const p of v.peers) claim(p.ip, p.device);
     return owners;
   }
 

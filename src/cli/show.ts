@@ -1,8 +1,9 @@
 /**
- * `vnet show FILE fdb|arp|ports|counters|lacp|teaming|stp [DEVICE]`: the state of the simulated
- * network after a pingall (reach's probes above pingall's size, or `--after none`): MAC tables,
- * ARP caches, ports with their counters, drops by reason, LACP, teaming, spanning tree; all
- * devices or one.
+ * `vnet show FILE fdb|arp|ports|counters|lacp|teaming|mlag|stp|vpn|nat [DEVICE]`: the state of
+ * the simulated network after a pingall (reach's probes above pingall's size, or `--after
+ * none`): MAC tables, ARP caches, ports with their counters, drops by reason, LACP, teaming,
+ * MLAG, spanning tree, VPN tunnels (as wg show), NAT connections (as conntrack -L); all devices
+ * or one.
  * Tables in text, arrays of objects with `--json`.
  */
 
@@ -31,7 +32,7 @@ export function register(program: Command, io: Io): void {
   program
     .command("show")
     .description(
-      "show MAC tables, ARP caches, ports, counters, LACP, teaming, MLAG or spanning tree after traffic (all of them, or one device's)",
+      "show MAC tables, ARP caches, ports, counters, LACP, teaming, MLAG, spanning tree, VPN tunnels or NAT connections after traffic (all of them, or one device's)",
     )
     .argument("<file>", "topology file (YAML)")
     .argument("<what>", `one of: ${SHOW_WHATS.join(", ")}`)

@@ -153,8 +153,9 @@ export class Masquerade {
     const proto = protoIndex(ipProto, b, l4);
     if (proto === ICMP && b[l4] !== 0) return false; // only echo replies belong to a mapping
     const src = readU32(b, off + 12);
-    const sport = portOf(proto, ipProto, b, l4, true);
-    const dport = portOf(proto, ipProto, b, l4, false);
+    // An echo reply carries the identifier the request left with: our side's "port".
+    const sport = proto === ICMP ? 0 : portOf(proto, ipProto, b, l4, true);
+    const dport = proto === ICMP ? portOf(proto, ipProto, b, l4, true) : portOf(proto, ipProto, b, l4, false);
     const e = this.lookupOutside(remoteKey(src, sport), proto, dport, nowNs);
     if (e === undefined) return false;
     e.packetsIn++;
