@@ -423,6 +423,7 @@ describe("vm: IPv4, ICMP, UDP", () => {
         ttl: 64,
         interfaceName: "eth0",
         nowNs: 5,
+        frameId: toBound.id,
       },
     ]);
     expect(env.take()).toEqual([]);

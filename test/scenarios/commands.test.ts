@@ -153,7 +153,7 @@ describe("vnet show", () => {
     const r = await run("show", SEED, "routes");
     expect(r.code).toBe(2);
     expect(r.err).toBe(
-      'vnet: show: unknown table "routes"; known: fdb, arp, ports, counters, lacp, teaming, mlag, stp\n',
+      'vnet: show: unknown table "routes"; known: fdb, arp, ports, counters, lacp, teaming, mlag, stp, vpn, nat\n',
     );
   });
 });
