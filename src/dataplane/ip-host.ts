@@ -373,6 +373,15 @@ export class IpHost implements InterfaceHost {
    * multicast groups leave by the first interface. Null when nothing fits ("Network is
    * unreachable"). The answer is one object reused by every call: read it before routing again.
    */
+  /**
+   * Changes whenever `route`'s answer may change (a route added or removed, an interface added),
+   * or -1 while redirects are held (their answers expire with time): a caller may keep `route`'s
+   * answer for a destination and flow while this stays the same number, >= 0.
+   */
+  get routeGeneration(): number {
+    return this.redirects.size > 0 ? -1 : this.fib.version;
+  }
+
   route(dst: Ipv4, nowNs = 0, flow = 0): RouteChoice | null {
     if (((dst | 0) === -1 || isMulticastIp(dst)) && this.interfaces.length > 0) {
       // Link-local delivery: the limited broadcast and groups leave by the first interface.

@@ -34,6 +34,9 @@ export interface RemoteVtep {
    * so it is also that tunnel's ID counter (RFC 6864).
    */
   outer: VxlanOuter | null;
+  /** The underlay next hop toward it, valid while the stack's `routeGeneration` is `routeGeneration`. */
+  nextHop: Ipv4;
+  routeGeneration: number;
 }
 
 /** Every remote VTEP one VTEP knows (from flood lists, static entries and received frames). */
@@ -46,7 +49,7 @@ export class RemoteVteps {
     const k = ip | 0;
     let r = this.byIp.get(k);
     if (r === undefined) {
-      r = { index: this.all.length, ip: ip >>> 0, ipInt: k, outer: null };
+      r = { index: this.all.length, ip: ip >>> 0, ipInt: k, outer: null, nextHop: 0, routeGeneration: -1 };
       this.all.push(r);
       this.byIp.set(k, r);
     }

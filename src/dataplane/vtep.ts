@@ -197,12 +197,19 @@ export class Vtep {
       );
       return;
     }
-    const route = this.stack.route(to.ip, nowNs);
-    if (route === null) {
-      this.drop(frame, VtepDrop.noRoute, `dropped: no route to VTEP ${formatIpv4(to.ip)}`, nowNs);
-      return;
+    // The route to a remote VTEP is kept until the stack's routes change (a lookup per frame
+    // was a tenth of the encapsulation's cost).
+    const generation = this.stack.routeGeneration;
+    if (generation < 0 || to.routeGeneration !== generation) {
+      const route = this.stack.route(to.ip, nowNs);
+      if (route === null) {
+        this.drop(frame, VtepDrop.noRoute, `dropped: no route to VTEP ${formatIpv4(to.ip)}`, nowNs);
+        return;
+      }
+      to.nextHop = route.nextHop;
+      to.routeGeneration = generation;
     }
-    const nextHop = route.nextHop;
+    const nextHop = to.nextHop;
     let outer = to.outer;
     if (outer === null) {
       outer = {
