@@ -22,7 +22,14 @@ import { SviRouter } from "../dataplane/router.ts";
 import { PhysicalSwitch } from "../dataplane/switch.ts";
 import { Vm } from "../dataplane/vm.ts";
 import { Vswitch } from "../dataplane/vswitch.ts";
-import type { SwitchPortSpec, SwitchSpec, TeamingSpec, Topology, VmSpec } from "../model/types.ts";
+import {
+  SWITCHING_DEFAULTS,
+  type SwitchPortSpec,
+  type SwitchSpec,
+  type TeamingSpec,
+  type Topology,
+  type VmSpec,
+} from "../model/types.ts";
 import type { LinkEnd } from "./link.ts";
 import { World } from "./world.ts";
 
@@ -161,6 +168,7 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
                     flood: o?.flood ?? [],
                     isLearning: o?.isLearning ?? true,
                     static: o?.static ?? [],
+                    ageingNs: (o?.ageingSec ?? SWITCHING_DEFAULTS.vxlanAgeingSec) * 1e9,
                   };
                 }),
               },
@@ -356,7 +364,13 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
                   mtu: vs.vtep.mtu,
                   vnis: (topology.overlay ?? [])
                     .filter((o) => vs.portGroups.some((pg) => pg.vni === o.vni))
-                    .map((o) => ({ vni: o.vni, flood: o.flood, isLearning: o.isLearning, static: o.static })),
+                    .map((o) => ({
+                      vni: o.vni,
+                      flood: o.flood,
+                      isLearning: o.isLearning,
+                      static: o.static,
+                      ageingNs: o.ageingSec * 1e9,
+                    })),
                 },
         }),
       );
