@@ -55,7 +55,7 @@ import {
   isUnicastAddress,
   type NeighborInfo,
 } from "./ip-interface.ts";
-import type { HopAction, HopKind } from "./trace.ts";
+import type { HopAction, HopFacts, HopKind } from "./trace.ts";
 
 // Re-exported so that users of the stack need one import.
 export { fragmentIpv4 } from "./ip-fragment.ts";
@@ -1364,9 +1364,16 @@ export class IpHost implements InterfaceHost {
   }
 
   /** Counts a drop and traces it. */
-  dropFrame(iface: IpInterface, frame: Frame, code: string, reason: string, nowNs: number): void {
+  dropFrame(
+    iface: IpInterface,
+    frame: Frame,
+    code: string,
+    reason: string,
+    nowNs: number,
+    facts?: HopFacts,
+  ): void {
     this.drops.add(code);
-    if (this.env.isTracing) this.record(frame, iface, "drop", reason, nowNs, code);
+    if (this.env.isTracing) this.record(frame, iface, "drop", reason, nowNs, code, facts);
   }
 
   private dropNoIface(frame: Frame, code: string, reason: string, nowNs: number): void {
@@ -1395,6 +1402,7 @@ export class IpHost implements InterfaceHost {
     reason: string,
     nowNs: number,
     code?: string,
+    facts?: HopFacts,
   ): void {
     const isOutgoing = action === "send" || action === "reply" || action === "route";
     // Traffic of 127.0.0.0/8 is the loopback's, whichever interface carries it here (the
@@ -1416,6 +1424,7 @@ export class IpHost implements InterfaceHost {
       action,
       reason,
       ...(code === undefined ? {} : { code }),
+      ...facts,
     });
   }
 

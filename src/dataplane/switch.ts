@@ -525,6 +525,18 @@ export class PhysicalSwitch implements Device, SviHost {
           vid,
           "send",
           `encapsulated in VXLAN VNI ${vni} to VTEP ${formatIpv4(remote)} (hardware VTEP ${formatIpv4(this.vtepIp)}, vlan ${vid}${known === undefined ? ", head-end replication" : ""})`,
+          undefined,
+          undefined,
+          {
+            encap: {
+              type: "vxlan",
+              step: "encapsulate",
+              vni,
+              outerSrc: formatIpv4(this.vtepIp),
+              outerDst: formatIpv4(remote),
+              bridgedVlan: vid,
+            },
+          },
         );
       svi.sendUnderlay(f, nowNs);
     }
@@ -571,6 +583,18 @@ export class PhysicalSwitch implements Device, SviHost {
         v.vid,
         "receive",
         `decapsulated VNI ${vni} from ${formatIpv4(src)} into vlan ${v.vid}`,
+        undefined,
+        undefined,
+        {
+          encap: {
+            type: "vxlan",
+            step: "decapsulate",
+            vni,
+            outerSrc: formatIpv4(src),
+            outerDst: formatIpv4(this.vtepIp),
+            bridgedVlan: v.vid,
+          },
+        },
       );
     this.forward(this.sviDevicePort, this.tunnelLogical, frame, nowNs, v.vid);
   }

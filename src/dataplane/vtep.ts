@@ -189,11 +189,13 @@ export class Vtep {
     const innerLen = frame.length;
     const outerIpLen = innerLen + VXLAN_OVERHEAD - ETHERNET_HEADER_LEN;
     if (outerIpLen > this.iface.mtu) {
-      this.drop(
+      this.stack.dropFrame(
+        this.iface,
         frame,
         VtepDrop.tooBig,
         `dropped: a ${innerLen}-byte frame is ${outerIpLen} bytes in VXLAN, over the VTEP's MTU ${this.iface.mtu} (VTEPs do not fragment, RFC 7348 §4.3)`,
         nowNs,
+        { mtu: { sizeBytes: outerIpLen, mtuBytes: this.iface.mtu, allowanceBytes: 0 } },
       );
       return;
     }
@@ -238,6 +240,16 @@ export class Vtep {
         "send",
         `encapsulated in VXLAN VNI ${vni} to VTEP ${formatIpv4(to.ip)} (outer UDP ${VXLAN_UDP_PORT}, sport ${sport}${why})`,
         nowNs,
+        undefined,
+        {
+          encap: {
+            type: "vxlan",
+            step: "encapsulate",
+            vni,
+            outerSrc: formatIpv4(this.ip),
+            outerDst: formatIpv4(to.ip),
+          },
+        },
       );
     }
     this.iface.sendIpv4(frame, nextHop, nowNs);
@@ -304,6 +316,16 @@ export class Vtep {
         "deliver",
         `decapsulated VNI ${vni} from ${formatIpv4(from)}`,
         nowNs,
+        undefined,
+        {
+          encap: {
+            type: "vxlan",
+            step: "decapsulate",
+            vni,
+            outerSrc: formatIpv4(from),
+            outerDst: formatIpv4(info.dstIp),
+          },
+        },
       );
     frame.start = inner;
     frame.end = info.innerEnd;

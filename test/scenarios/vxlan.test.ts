@@ -123,6 +123,20 @@ describe("hypervisor VXLAN VTEPs over a routed leaf-spine underlay", () => {
     expect(tx("spine2")).toBeGreaterThan(0);
   });
 
+  it("trace records carry the VXLAN facts as data: encapsulate, carried on every underlay cable, decapsulate", () => {
+    const t = load().trace("a1", "a2");
+    const echo = t.hops.filter((h) => h.frame.startsWith("ICMP echo request") && h.encap !== undefined);
+    const facts = { type: "vxlan", vni: 5001, outerSrc: "10.100.0.11", outerDst: "10.100.1.12" };
+    expect(echo[0]).toMatchObject({ device: "esx1/vs0", encap: { ...facts, step: "encapsulate" } });
+    expect(echo.at(-1)).toMatchObject({ device: "esx2/vs0", encap: { ...facts, step: "decapsulate" } });
+    const carried = echo.slice(1, -1);
+    expect(carried.length).toBeGreaterThanOrEqual(4);
+    for (const h of carried) {
+      expect(h).toMatchObject({ kind: "link", encap: { ...facts, step: "carried" } });
+      expect(h.reason.startsWith(`${h.frameBytes} bytes`)).toBe(true);
+    }
+  });
+
   it("two VNIs with the same subnet are two networks: no cross talk", () => {
     const net = load();
     // 192.168.1.22 is b2 (VNI 5010); a1 is in VNI 5001.
