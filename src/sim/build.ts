@@ -22,14 +22,7 @@ import { SviRouter } from "../dataplane/router.ts";
 import { PhysicalSwitch } from "../dataplane/switch.ts";
 import { Vm } from "../dataplane/vm.ts";
 import { Vswitch } from "../dataplane/vswitch.ts";
-import {
-  SWITCHING_DEFAULTS,
-  type SwitchPortSpec,
-  type SwitchSpec,
-  type TeamingSpec,
-  type Topology,
-  type VmSpec,
-} from "../model/types.ts";
+import type { SwitchPortSpec, SwitchSpec, TeamingSpec, Topology, VmSpec } from "../model/types.ts";
 import type { LinkEnd } from "./link.ts";
 import { World } from "./world.ts";
 
@@ -168,7 +161,8 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
                     flood: o?.flood ?? [],
                     isLearning: o?.isLearning ?? true,
                     static: o?.static ?? [],
-                    ageingNs: (o?.ageingSec ?? SWITCHING_DEFAULTS.vxlanAgeingSec) * 1e9,
+                    // Without an overlay entry the VTEP's default ageing (300 s) applies.
+                    ageingNs: o === undefined ? undefined : o.ageingSec * 1e9,
                   };
                 }),
               },
