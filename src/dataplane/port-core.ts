@@ -13,7 +13,7 @@
 import { DropCounters, newPortCounters, type PortCounters } from "./counters.ts";
 import type { DeviceEnv } from "./device.ts";
 import type { Frame } from "./frame.ts";
-import type { HopAction, HopKind, HopRecord } from "./trace.ts";
+import type { HopAction, HopFacts, HopKind, HopRecord } from "./trace.ts";
 
 export class PortCore {
   /** Front port names, indexed by port number. */
@@ -125,6 +125,7 @@ export class PortCore {
     reason: string,
     code?: string,
     kind: HopKind = this.kind,
+    facts?: HopFacts,
   ): void {
     const record: HopRecord = {
       timeNs: nowNs,
@@ -138,6 +139,7 @@ export class PortCore {
       reason,
     };
     if (code !== undefined) record.code = code;
+    if (facts !== undefined) Object.assign(record, facts);
     (this.env as DeviceEnv).trace(record);
   }
 

@@ -331,6 +331,13 @@ export class SviRouter implements SviHandler {
         vlan: null,
         action: "send",
         reason: `encapsulated in GRE to ${formatIpv4(t.config.destination)} (tunnel ${t.config.name}, outer ${formatIpv4(t.config.source)} -> ${formatIpv4(t.config.destination)})`,
+        encap: {
+          type: "gre",
+          step: "encapsulate",
+          outerSrc: formatIpv4(t.config.source),
+          outerDst: formatIpv4(t.config.destination),
+          tunnel: t.config.name,
+        },
       });
     this.stack.output(frame, nowNs);
   }
@@ -377,6 +384,13 @@ export class SviRouter implements SviHandler {
         vlan: null,
         action: "receive",
         reason: `decapsulated from GRE (tunnel ${t.config.name}, from ${formatIpv4(src)})`,
+        encap: {
+          type: "gre",
+          step: "decapsulate",
+          outerSrc: formatIpv4(src),
+          outerDst: formatIpv4(dst),
+          tunnel: t.config.name,
+        },
       });
     this.stack.receive(t.iface, frame, nowNs);
     return true;

@@ -32,7 +32,7 @@ import { Lacp, type LacpRepr } from "../wire/lacp.ts";
 import { ETHERTYPE_MLAG, MLAG_ORPHAN, MlagCodec, type MlagMessage, mlagMessageLength } from "../wire/mlag.ts";
 import { formatStpFlags, STP_FRAME_LEN, Stp, type StpRepr } from "../wire/stp.ts";
 import { isVlanTpid, VLAN_TAG_LEN, Vlan } from "../wire/vlan.ts";
-import { VXLAN_OVERHEAD, VXLAN_UDP_PORT, type VxlanOuter, vxlanEncapsulate } from "../wire/vxlan.ts";
+import { VXLAN_OVERHEAD, VXLAN_UDP_PORT, vxlanEncapsulate } from "../wire/vxlan.ts";
 import { Bundle, type LagHash, lagHash } from "./bundle.ts";
 import { checkUnicastMac, checkVid, DeviceConfigError } from "./config-error.ts";
 import type { DropCounters, PortCounters } from "./counters.ts";
@@ -60,6 +60,7 @@ import {
   type StormControlConfig,
 } from "./storm-control.ts";
 import type { SviHandler, SviHost } from "./svi.ts";
+import { RemoteVteps, VniTable, type VniTableConfig } from "./vtep-table.ts";
 
 export const SwitchDrop = {
   runt: "runt",
@@ -153,13 +154,8 @@ export interface LagConfig {
 /** A switch's hardware VTEP (see `SwitchOptions.vtep`). */
 export interface HardwareVtepConfig {
   ip: Ipv4;
-  vnis: {
-    vni: number;
-    vid: number;
-    flood: readonly Ipv4[];
-    isLearning: boolean;
-    static?: readonly { mac: Mac; vtep: Ipv4 }[];
-  }[];
+  /** Per VNI its VLAN, flood list, learning, static entries and ageing (`vtep-table.ts`). */
+  vnis: (VniTableConfig & { vid: number })[];
 }
 
 /** This switch's part of an MLAG (vPC) domain. */
@@ -431,11 +427,10 @@ export class PhysicalSwitch implements Device, SviHost {
   private vtepIp = 0;
   /** Per VLAN its VNI (0: none), and back. */
   private readonly vniOfVid = new Int32Array(4096);
-  private readonly vtepVnis = new Map<
-    number,
-    { vid: number; flood: readonly Ipv4[]; isLearning: boolean; remotes: Map<Mac, Ipv4> }
-  >();
-  private readonly vtepOuters = new Map<number, VxlanOuter>();
+  /** Per VNI its VLAN and its flood list and MAC -> remote VTEP table (learned entries age). */
+  private readonly vtepVnis = new Map<number, { vid: number; table: VniTable }>();
+  /** The remote VTEPs, each with the outer header template of the tunnel to it. */
+  private readonly vtepRemotes = new RemoteVteps();
 
   private setUpVtep(c: HardwareVtepConfig): void {
     this.tunnelLogical = this.ports.length + 1;
@@ -443,22 +438,20 @@ export class PhysicalSwitch implements Device, SviHost {
     for (const v of c.vnis) {
       checkVid(v.vid, `switch ${this.name} VTEP`);
       this.vniOfVid[v.vid] = v.vni;
-      const remotes = new Map<Mac, Ipv4>();
-      for (const st of v.static ?? []) remotes.set(st.mac, st.vtep);
       this.vtepVnis.set(v.vni, {
         vid: v.vid,
-        flood: v.flood.filter((ip) => ip !== c.ip),
-        isLearning: v.isLearning,
-        remotes,
+        table: new VniTable(v, this.vtepRemotes, c.ip, `switch ${this.name} VTEP`),
       });
     }
   }
 
-  /** VXLAN entries of the hardware VTEP (MAC -> remote VTEP per VNI), for display. */
-  vtepTable(): { vni: number; vid: number; mac: Mac; vtep: Ipv4 }[] {
-    const rows: { vni: number; vid: number; mac: Mac; vtep: Ipv4 }[] = [];
+  /** VXLAN entries of the hardware VTEP (MAC -> remote VTEP per VNI) at `nowNs`, for display. */
+  vtepTable(
+    nowNs = this.env?.now() ?? 0,
+  ): { vni: number; vid: number; mac: Mac; vtep: Ipv4; isStatic: boolean; ageNs: number }[] {
+    const rows: { vni: number; vid: number; mac: Mac; vtep: Ipv4; isStatic: boolean; ageNs: number }[] = [];
     for (const [vni, v] of this.vtepVnis)
-      for (const [mac, vtep] of v.remotes) rows.push({ vni, vid: v.vid, mac, vtep });
+      for (const e of v.table.entries(nowNs)) rows.push({ vni, vid: v.vid, ...e });
     return rows;
   }
 
@@ -483,8 +476,11 @@ export class PhysicalSwitch implements Device, SviHost {
       );
       return;
     }
-    const known = dst === null ? undefined : v.remotes.get(dst);
-    const targets = known === undefined ? v.flood : [known];
+    const b = frame.buf;
+    const knownIndex =
+      dst === null || (b[frame.start] & 1) !== 0 ? -1 : v.table.lookupAt(b, frame.start, nowNs);
+    const known = knownIndex < 0 ? undefined : this.vtepRemotes.all[knownIndex];
+    const targets = known === undefined ? v.table.flood : [known];
     if (targets.length === 0) {
       core.drop(
         inPort,
@@ -498,9 +494,10 @@ export class PhysicalSwitch implements Device, SviHost {
     }
     for (let i = 0; i < targets.length; i++) {
       const f = i === targets.length - 1 ? frame : frame.clone();
-      const remote = targets[i];
-      let outer = this.vtepOuters.get(remote | 0);
-      if (outer === undefined) {
+      const to = targets[i];
+      const remote = to.ip;
+      let outer = to.outer;
+      if (outer === null) {
         outer = {
           srcMac: this.mac,
           dstMac: 0,
@@ -513,7 +510,7 @@ export class PhysicalSwitch implements Device, SviHost {
           ipId: 0,
           dstPort: VXLAN_UDP_PORT,
         };
-        this.vtepOuters.set(remote | 0, outer);
+        to.outer = outer;
       }
       outer.vni = vni;
       const innerLen = f.length;
@@ -528,6 +525,18 @@ export class PhysicalSwitch implements Device, SviHost {
           vid,
           "send",
           `encapsulated in VXLAN VNI ${vni} to VTEP ${formatIpv4(remote)} (hardware VTEP ${formatIpv4(this.vtepIp)}, vlan ${vid}${known === undefined ? ", head-end replication" : ""})`,
+          undefined,
+          undefined,
+          {
+            encap: {
+              type: "vxlan",
+              step: "encapsulate",
+              vni,
+              outerSrc: formatIpv4(this.vtepIp),
+              outerDst: formatIpv4(remote),
+              bridgedVlan: vid,
+            },
+          },
         );
       svi.sendUnderlay(f, nowNs);
     }
@@ -563,8 +572,7 @@ export class PhysicalSwitch implements Device, SviHost {
       );
       return;
     }
-    const srcMac = readMac(b, s + 6);
-    if (v.isLearning) v.remotes.set(srcMac, src);
+    v.table.learnAt(b, s + 6, this.vtepRemotes.of(src), nowNs);
     this.macTable.learnAt(v.vid, b, s + 6, this.tunnelLogical, nowNs);
     if (core.isTracing)
       core.recordAt(
@@ -575,6 +583,18 @@ export class PhysicalSwitch implements Device, SviHost {
         v.vid,
         "receive",
         `decapsulated VNI ${vni} from ${formatIpv4(src)} into vlan ${v.vid}`,
+        undefined,
+        undefined,
+        {
+          encap: {
+            type: "vxlan",
+            step: "decapsulate",
+            vni,
+            outerSrc: formatIpv4(src),
+            outerDst: formatIpv4(this.vtepIp),
+            bridgedVlan: v.vid,
+          },
+        },
       );
     this.forward(this.sviDevicePort, this.tunnelLogical, frame, nowNs, v.vid);
   }

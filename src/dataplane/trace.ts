@@ -4,6 +4,8 @@
  * path builds no strings when nobody is looking. `vnet trace` assembles them into hops.
  */
 
+import type { Encapsulation } from "../wire/encapsulation.ts";
+
 /** What a hop is, as `vnet trace` names it. */
 export type HopKind = "vm" | "vnic" | "vf" | "vswitch" | "pnic" | "switch" | "gateway" | "link";
 
@@ -38,6 +40,21 @@ export interface HopRecord {
   vpn?: VpnHop;
   /** A NAT translated the packet here: its source on the way out, its destination on a reply. */
   nat?: "source" | "destination";
+  /**
+   * The tunnel facts of a record about one: the device put the frame into a VXLAN or GRE tunnel
+   * (`step: "encapsulate"`), took it out (`"decapsulate"`), or a cable carried it inside one
+   * (`"carried"`). The same facts as the reason's text, as data for tools (`Network.mtu`, the
+   * trace verdict) and `--json`.
+   */
+  encap?: HopEncapsulation;
+  /** A cable's record (not an internal connection's): the frame's size on the cable, in bytes. */
+  frameBytes?: number;
+  /**
+   * A drop for size: the packet or frame was `sizeBytes`, over what fits, `mtuBytes` plus
+   * `allowanceBytes` (a cable allows its layer-2 headers over the MTU; a VTEP allows nothing
+   * over the MTU of its outer IPv4 packet).
+   */
+  mtu?: { sizeBytes: number; mtuBytes: number; allowanceBytes: number };
 }
 
 /** What a VPN gateway did with a packet or datagram (the facts behind its record's text). */
@@ -47,5 +64,17 @@ export interface VpnHop {
   peer: string;
   event: "encrypt" | "queue" | "decrypt" | "handshake" | "keepalive" | "drop";
 }
+
+/** `HopRecord.encap`. */
+export interface HopEncapsulation extends Encapsulation {
+  step: "encapsulate" | "decapsulate" | "carried";
+  /** A switch's hardware VTEP: the local VLAN it bridges into the VNI. */
+  bridgedVlan?: number;
+  /** GRE: the tunnel interface's name. */
+  tunnel?: string;
+}
+
+/** The optional facts a device adds to a record beside its text. */
+export type HopFacts = Pick<HopRecord, "encap" | "frameBytes" | "mtu">;
 
 export type TraceSink = (record: HopRecord) => void;

@@ -208,6 +208,11 @@ interface VmPort {
   /** Its two 24-bit halves, compared against frame bytes without building a number. */
   honoredHi: number;
   honoredLo: number;
+  /**
+   * Whether the MAC table's entry for (vid, honoredMac) is this port's static one (true unless
+   * two ports claim one MAC): then learning the port's own source is a no-op and is skipped.
+   */
+  hasOwnStaticEntry: boolean;
 }
 
 export class Vswitch implements Device {
@@ -357,6 +362,7 @@ export class Vswitch implements Device {
         lastUplink: -1,
         honoredHi: Math.floor(p.mac / 0x1000000),
         honoredLo: p.mac % 0x1000000,
+        hasOwnStaticEntry: false,
       });
       this.vlanVmPorts[group.vid] = [...(this.vlanVmPorts[group.vid] ?? []), index];
       if (group.security.allowPromiscuous)
@@ -381,6 +387,7 @@ export class Vswitch implements Device {
         lastUplink: -1,
         honoredHi: Math.floor(mac / 0x1000000),
         honoredLo: mac % 0x1000000,
+        hasOwnStaticEntry: false,
       });
       this.vlanVmPorts[group.vid] = [...(this.vlanVmPorts[group.vid] ?? []), index];
       this.vtepPort = index;
@@ -421,6 +428,7 @@ export class Vswitch implements Device {
       agingNs: options.macAgingNs ?? DEFAULT_MAC_AGING_NS,
     });
     for (const v of this.vm) if (v !== null) this.macTable.addStatic(v.vid, v.honoredMac, v.index);
+    this.checkOwnStaticEntries();
     for (const v of this.vm) if (v !== null) v.lastUplink = v.group.teaming.selectUplink(v, null);
     const lacp = options.lacp ?? null;
     if (isLacp) {
@@ -536,7 +544,17 @@ export class Vswitch implements Device {
       v.honoredHi = Math.floor(honored / 0x1000000);
       v.honoredLo = honored % 0x1000000;
       this.macTable.addStatic(v.vid, honored, v.index);
+      this.checkOwnStaticEntries();
     }
+  }
+
+  /** Sets every VM port's `hasOwnStaticEntry` (after the static entries changed). */
+  private checkOwnStaticEntries(): void {
+    for (const v of this.vm)
+      if (v !== null)
+        v.hasOwnStaticEntry =
+          this.macTable.isStatic(v.vid, v.honoredMac) &&
+          this.macTable.lookup(v.vid, v.honoredMac, 0) === v.index;
   }
 
   /**
@@ -688,7 +706,8 @@ export class Vswitch implements Device {
       return;
     }
     if (v.ip !== null && v.group.security.spoofGuard && !this.isGuarded(v, frame, nowNs)) return;
-    this.learn(vid, port, frame, nowNs);
+    // A port's own MAC is its static entry: learning it would only find it there.
+    if (!isOwnSource || !v.hasOwnStaticEntry) this.learn(vid, port, frame, nowNs);
     if ((b[s] & 1) !== 0) {
       this.floodFromVm(v, frame, nowNs, readMac(b, s));
       return;
@@ -1150,17 +1169,32 @@ export class Vswitch implements Device {
     this.core.countTx(this.vtepPort, frame);
     // A queue and one bound callback, not a closure per frame: zero-delay timers run in the
     // order they were set, so each takes the oldest frame.
-    this.vtepQueue.push(frame);
+    this.enqueueVtep(frame);
     env.setTimer(0, this.drainVtep);
   }
 
-  private readonly vtepQueue: Frame[] = [];
+  /**
+   * Frames waiting for the VTEP, `vtepQueue[vtepQueueHead, vtepQueueTail)`. The array is never
+   * shortened: setting `length = 0` when it empties (every frame, on a quiet switch) frees its
+   * backing store and the next `push` allocates a new one (measured: about 150 bytes a frame,
+   * most of decapsulation's collections). Slots are cleared as they are taken, so the queue
+   * keeps no frame alive.
+   */
+  private readonly vtepQueue: (Frame | null)[] = [];
   private vtepQueueHead = 0;
+  private vtepQueueTail = 0;
+  private enqueueVtep(frame: Frame): void {
+    if (this.vtepQueueTail === this.vtepQueue.length) this.vtepQueue.push(frame);
+    else this.vtepQueue[this.vtepQueueTail] = frame;
+    this.vtepQueueTail++;
+  }
   private readonly drainVtep = (nowNs: number): void => {
-    const frame = this.vtepQueue[this.vtepQueueHead++];
-    if (this.vtepQueueHead === this.vtepQueue.length) {
-      this.vtepQueue.length = 0;
+    const q = this.vtepQueue;
+    const frame = q[this.vtepQueueHead] as Frame;
+    q[this.vtepQueueHead++] = null;
+    if (this.vtepQueueHead === this.vtepQueueTail) {
       this.vtepQueueHead = 0;
+      this.vtepQueueTail = 0;
     }
     this.vtep?.receiveUnderlay(frame, nowNs);
   };

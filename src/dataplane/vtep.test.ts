@@ -149,6 +149,70 @@ describe("Vtep", () => {
     expect(out.map((f) => outerOf(f).dst)).toEqual([ip("10.100.2.13")]);
   });
 
+  it("ages learned entries (300 s by default): an idle entry expires and the MAC is flooded head-end again", () => {
+    const { out, vtep, resolve, env } = setup();
+    const S = 1e9;
+    vtep.receiveUnderlay(vxlanTo(ethFrame({ dst: LOCAL_VM, src: REMOTE_VM }), 5001, ip("10.100.2.13")), 0);
+    vtep.send(5001, ethFrame({ dst: REMOTE_VM, src: LOCAL_VM }), 0);
+    resolve();
+    expect(out.splice(0).map((f) => outerOf(f).dst)).toEqual([ip("10.100.2.13")]);
+    // A frame from the MAC at 200 s refreshes the entry: at 499 s it is still known.
+    env.advanceTo(200 * S);
+    vtep.receiveUnderlay(
+      vxlanTo(ethFrame({ dst: LOCAL_VM, src: REMOTE_VM }), 5001, ip("10.100.2.13")),
+      env.nowNs,
+    );
+    env.advanceTo(499 * S);
+    vtep.send(5001, ethFrame({ dst: REMOTE_VM, src: LOCAL_VM }), env.nowNs);
+    expect(out.splice(0).map((f) => outerOf(f).dst)).toEqual([ip("10.100.2.13")]);
+    expect(vtep.table().find((e) => e.vni === 5001)).toMatchObject({
+      vtep: ip("10.100.2.13"),
+      ageNs: 299 * S,
+    });
+    // 300 s after the last frame from it, the entry is gone: unknown unicast, one copy per VTEP.
+    env.advanceTo(500 * S);
+    expect(vtep.remoteOf(5001, REMOTE_VM)).toBeNull();
+    vtep.send(5001, ethFrame({ dst: REMOTE_VM, src: LOCAL_VM }), env.nowNs);
+    expect(out.splice(0).map((f) => outerOf(f).dst)).toEqual([ip("10.100.1.12"), ip("10.100.2.13")]);
+    expect(env.traceLines().at(-1)).toContain("unknown unicast, head-end replication");
+  });
+
+  it("ages per VNI (ageing) and never ages static entries", () => {
+    const env = new RecordingEnv();
+    const out: Frame[] = [];
+    const vtep = new Vtep(
+      {
+        name: "esx1/vs0",
+        mac: VTEP_MAC,
+        ip: ip("10.100.0.11"),
+        prefixLen: 24,
+        gateway: ip("10.100.0.1"),
+        vnis: [
+          {
+            vni: 5001,
+            flood: [ip("10.100.1.12"), ip("10.100.2.13")],
+            isLearning: true,
+            ageingNs: 10e9,
+            static: [{ mac: STATIC_VM, vtep: ip("10.100.1.12") }],
+          },
+        ],
+      },
+      (f) => out.push(f),
+      () => {},
+    );
+    vtep.bind(env);
+    vtep.receiveUnderlay(vxlanTo(ethFrame({ dst: LOCAL_VM, src: REMOTE_VM }), 5001, ip("10.100.2.13")), 0);
+    env.advanceTo(9e9);
+    expect(vtep.remoteOf(5001, REMOTE_VM)).toBe(ip("10.100.2.13"));
+    env.advanceTo(10e9);
+    expect(vtep.remoteOf(5001, REMOTE_VM)).toBeNull();
+    env.advanceTo(1e15);
+    expect(vtep.remoteOf(5001, STATIC_VM)).toBe(ip("10.100.1.12"));
+    expect(vtep.table()).toEqual([
+      { vni: 5001, mac: STATIC_VM, vtep: ip("10.100.1.12"), isStatic: true, ageNs: 0 },
+    ]);
+  });
+
   it("does not learn on a VNI with learning off, nor over a static entry", () => {
     const { vtep, delivered } = setup();
     vtep.receiveUnderlay(vxlanTo(ethFrame({ dst: LOCAL_VM, src: REMOTE_VM }), 5010, ip("10.100.2.13")), 0);

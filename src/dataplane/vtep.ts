@@ -27,7 +27,6 @@ import {
   VNI_MAX,
   VXLAN_OVERHEAD,
   VXLAN_UDP_PORT,
-  type VxlanOuter,
   vxlanApplyOuterEcn,
   vxlanDecapsulate,
   vxlanEncapsulate,
@@ -37,6 +36,7 @@ import type { DropCounters } from "./counters.ts";
 import type { DeviceEnv } from "./device.ts";
 import type { Frame } from "./frame.ts";
 import { DEFAULT_TTL, IpHost, type IpInterface } from "./ip-host.ts";
+import { type RemoteVtep, RemoteVteps, VniTable, type VniTableConfig } from "./vtep-table.ts";
 
 /** Drop reason codes of the VTEP (besides the stack's own: ARP, `no-route`, ...). */
 export const VtepDrop = {
@@ -48,16 +48,8 @@ export const VtepDrop = {
   noRoute: "no-route",
 } as const;
 
-/** One VNI as the VTEP carries it. */
-export interface VtepVniConfig {
-  vni: number;
-  /** Remote VTEPs that get a copy of every broadcast, multicast and unknown unicast frame. */
-  flood: readonly Ipv4[];
-  /** Learn MAC -> VTEP from decapsulated frames' outer source (flood and learn). */
-  isLearning: boolean;
-  /** Static entries MAC -> remote VTEP. */
-  static?: readonly { mac: Mac; vtep: Ipv4 }[];
-}
+/** One VNI as the VTEP carries it (flood list, learning, static entries, ageing). */
+export type VtepVniConfig = VniTableConfig;
 
 export interface VtepOptions {
   /** The owning vswitch's name: the device of trace records. */
@@ -75,61 +67,16 @@ export interface VtepOptions {
   drops?: DropCounters;
 }
 
-/**
- * MAC -> remote VTEP address, keyed by the MAC's two 24-bit halves and holding the address as an
- * int32: every key and value is a small integer, so a lookup or a refresh from a frame's bytes
- * boxes no 48-bit MAC (or 32-bit address) as a heap number on the per-frame path.
- */
-class RemoteTable {
-  private readonly byHi = new Map<number, Map<number, number>>();
-
-  /** The address (int32, `ip | 0`) for the MAC whose halves are hi, lo, or NO_REMOTE. */
-  get(hi: number, lo: number): number {
-    const m = this.byHi.get(hi);
-    if (m === undefined) return NO_REMOTE;
-    const v = m.get(lo);
-    return v === undefined ? NO_REMOTE : v;
-  }
-
-  set(hi: number, lo: number, ip: number): void {
-    let m = this.byHi.get(hi);
-    if (m === undefined) {
-      m = new Map();
-      this.byHi.set(hi, m);
-    }
-    m.set(lo, ip | 0);
-  }
-
-  *entries(): Generator<[Mac, Ipv4]> {
-    for (const [hi, m] of this.byHi) for (const [lo, ip] of m) yield [hi * 0x1000000 + lo, ip >>> 0];
-  }
-}
-
-/** RemoteTable.get's "no entry" (255.255.255.255 | 0, never a VTEP's address). */
-const NO_REMOTE = -1;
-
-const macHi = (mac: Mac) => Math.floor(mac / 0x1000000);
-const macLo = (mac: Mac) => mac % 0x1000000;
-const hiAt = (b: Uint8Array, o: number) => (b[o] << 16) | (b[o + 1] << 8) | b[o + 2];
-const loAt = (b: Uint8Array, o: number) => (b[o + 3] << 16) | (b[o + 4] << 8) | b[o + 5];
-
-interface VniState {
-  vni: number;
-  flood: readonly Ipv4[];
-  isLearning: boolean;
-  /** MAC -> remote VTEP address; learned entries and static ones (static ones never move). */
-  remotes: RemoteTable;
-  /** The static entries (the value is unused). */
-  statics: RemoteTable;
-}
-
 export class Vtep {
   readonly stack: IpHost;
   readonly iface: IpInterface;
   readonly ip: Ipv4;
-  private readonly vnis = new Map<number, VniState>();
-  /** One outer header template per remote VTEP: it also carries that tunnel's IPv4 ID counter. */
-  private readonly outers = new Map<number, VxlanOuter>();
+  private readonly vnis = new Map<number, VniTable>();
+  /** The VNI of the last lookup and its table: a VTEP's frames come in runs of one VNI. */
+  private lastVni = -1;
+  private lastTable: VniTable | null = null;
+  /** Every remote VTEP, each with its outer header template (and that tunnel's IPv4 ID counter). */
+  private readonly remotes = new RemoteVteps();
   private readonly info = newVxlanDecapInfo();
   private envOrNull: DeviceEnv | null = null;
 
@@ -158,25 +105,8 @@ export class Vtep {
     for (const v of options.vnis) {
       if (!Number.isInteger(v.vni) || v.vni < 1 || v.vni > VNI_MAX)
         throw new DeviceConfigError("bad-value", `${options.name}: VNI ${v.vni} is not 1..${VNI_MAX}`);
-      const remotes = new RemoteTable();
-      const statics = new RemoteTable();
-      for (const s of v.static ?? []) {
-        remotes.set(macHi(s.mac), macLo(s.mac), s.vtep);
-        statics.set(macHi(s.mac), macLo(s.mac), s.vtep);
-      }
-      this.vnis.set(v.vni, {
-        vni: v.vni,
-        flood: v.flood.filter((ip) => ip !== options.ip),
-        isLearning: v.isLearning,
-        remotes,
-        statics,
-      });
+      this.vnis.set(v.vni, new VniTable(v, this.remotes, options.ip, options.name));
     }
-  }
-
-  private get env(): DeviceEnv {
-    if (this.envOrNull === null) throw new Error(`${this.stack.name} VTEP used before bind()`);
-    return this.envOrNull;
   }
 
   bind(env: DeviceEnv): void {
@@ -193,18 +123,28 @@ export class Vtep {
     return this.vnis.has(vni);
   }
 
-  /** The remote VTEP known for `mac` in `vni` (learned or static), or null. */
-  remoteOf(vni: number, mac: Mac): Ipv4 | null {
-    const v = this.vnis.get(vni)?.remotes.get(macHi(mac), macLo(mac)) ?? NO_REMOTE;
-    return v === NO_REMOTE ? null : v >>> 0;
+  /** The table of `vni`, or undefined when this VTEP does not carry it. */
+  private tableOf(vni: number): VniTable | undefined {
+    if (vni === this.lastVni) return this.lastTable as VniTable;
+    const t = this.vnis.get(vni);
+    if (t !== undefined) {
+      this.lastVni = vni;
+      this.lastTable = t;
+    }
+    return t;
   }
 
-  /** The MAC -> VTEP table of every VNI (`show fdb`-like listings and tests). */
-  table(): { vni: number; mac: Mac; vtep: Ipv4; isStatic: boolean }[] {
-    const out: { vni: number; mac: Mac; vtep: Ipv4; isStatic: boolean }[] = [];
-    for (const s of this.vnis.values())
-      for (const [mac, vtep] of s.remotes.entries())
-        out.push({ vni: s.vni, mac, vtep, isStatic: s.statics.get(macHi(mac), macLo(mac)) !== NO_REMOTE });
+  /** The remote VTEP known for `mac` in `vni` (learned and not expired, or static), or null. */
+  remoteOf(vni: number, mac: Mac, nowNs = this.envOrNull?.now() ?? 0): Ipv4 | null {
+    return this.vnis.get(vni)?.remoteOf(mac, nowNs) ?? null;
+  }
+
+  /** The MAC -> VTEP table of every VNI at `nowNs` (`show fdb`-like listings and tests). */
+  table(
+    nowNs = this.envOrNull?.now() ?? 0,
+  ): { vni: number; mac: Mac; vtep: Ipv4; isStatic: boolean; ageNs: number }[] {
+    const out: { vni: number; mac: Mac; vtep: Ipv4; isStatic: boolean; ageNs: number }[] = [];
+    for (const t of this.vnis.values()) for (const e of t.entries(nowNs)) out.push({ vni: t.vni, ...e });
     return out;
   }
 
@@ -213,20 +153,20 @@ export class Vtep {
    * else to every VTEP of the flood list (head-end replication). Takes ownership of the frame.
    */
   send(vni: number, frame: Frame, nowNs: number): void {
-    const s = this.vnis.get(vni);
-    if (s === undefined) {
+    const t = this.tableOf(vni);
+    if (t === undefined) {
       this.drop(frame, VtepDrop.unknownVni, `dropped: VNI ${vni} is not carried by this VTEP`, nowNs);
       return;
     }
     const b = frame.buf;
     if ((b[frame.start] & 1) === 0) {
-      const remote = s.remotes.get(hiAt(b, frame.start), loAt(b, frame.start));
-      if (remote !== NO_REMOTE) {
-        this.encapsulateTo(vni, remote, frame, nowNs, "");
+      const remote = t.lookupAt(b, frame.start, nowNs);
+      if (remote >= 0) {
+        this.encapsulateTo(vni, this.remotes.all[remote], frame, nowNs, "");
         return;
       }
     }
-    const flood = s.flood;
+    const flood = t.flood;
     if (flood.length === 0) {
       this.drop(
         frame,
@@ -240,58 +180,76 @@ export class Vtep {
       (b[frame.start] & 1) !== 0 ? ", head-end replication" : ", unknown unicast, head-end replication";
     for (let i = 0; i < flood.length; i++) {
       const f = i === flood.length - 1 ? frame : frame.clone();
-      this.encapsulateTo(vni, flood[i] | 0, f, nowNs, why);
+      this.encapsulateTo(vni, flood[i], f, nowNs, why);
     }
   }
 
-  /** `remoteInt` is the remote VTEP's address as an int32 (`ip | 0`): a small integer, never boxed. */
-  private encapsulateTo(vni: number, remoteInt: number, frame: Frame, nowNs: number, why: string): void {
-    const remote = remoteInt >>> 0;
+  private encapsulateTo(vni: number, to: RemoteVtep, frame: Frame, nowNs: number, why: string): void {
+    const env = this.envOrNull as DeviceEnv;
     const innerLen = frame.length;
     const outerIpLen = innerLen + VXLAN_OVERHEAD - ETHERNET_HEADER_LEN;
     if (outerIpLen > this.iface.mtu) {
-      this.drop(
+      this.stack.dropFrame(
+        this.iface,
         frame,
         VtepDrop.tooBig,
         `dropped: a ${innerLen}-byte frame is ${outerIpLen} bytes in VXLAN, over the VTEP's MTU ${this.iface.mtu} (VTEPs do not fragment, RFC 7348 §4.3)`,
         nowNs,
+        { mtu: { sizeBytes: outerIpLen, mtuBytes: this.iface.mtu, allowanceBytes: 0 } },
       );
       return;
     }
-    const route = this.stack.route(remote, nowNs);
-    if (route === null) {
-      this.drop(frame, VtepDrop.noRoute, `dropped: no route to VTEP ${formatIpv4(remote)}`, nowNs);
-      return;
+    // The route to a remote VTEP is kept until the stack's routes change (a lookup per frame
+    // was a tenth of the encapsulation's cost).
+    const generation = this.stack.routeGeneration;
+    if (generation < 0 || to.routeGeneration !== generation) {
+      const route = this.stack.route(to.ip, nowNs);
+      if (route === null) {
+        this.drop(frame, VtepDrop.noRoute, `dropped: no route to VTEP ${formatIpv4(to.ip)}`, nowNs);
+        return;
+      }
+      to.nextHop = route.nextHop;
+      to.routeGeneration = generation;
     }
-    const nextHop = route.nextHop;
-    let outer = this.outers.get(remoteInt);
-    if (outer === undefined) {
+    const nextHop = to.nextHop;
+    let outer = to.outer;
+    if (outer === null) {
       outer = {
         srcMac: this.iface.mac,
         dstMac: 0,
         srcIp: this.ip,
-        dstIp: remote,
+        dstIp: to.ip,
         vni,
         ttl: DEFAULT_TTL,
         dscp: 0,
         dontFragment: true,
-        ipId: Math.floor(this.env.random() * 0x10000),
+        ipId: Math.floor(env.random() * 0x10000),
         dstPort: VXLAN_UDP_PORT,
       };
-      this.outers.set(remoteInt, outer);
+      to.outer = outer;
     }
     outer.vni = vni;
     frame.prepend(VXLAN_OVERHEAD);
     frame.start = vxlanEncapsulate(frame.buf, frame.start + VXLAN_OVERHEAD, innerLen, outer);
-    if (this.env.isTracing) {
+    if (env.isTracing) {
       const udp = frame.start + ETHERNET_HEADER_LEN + 20;
       const sport = (frame.buf[udp] << 8) | frame.buf[udp + 1];
       this.stack.record(
         frame,
         this.iface,
         "send",
-        `encapsulated in VXLAN VNI ${vni} to VTEP ${formatIpv4(remote)} (outer UDP ${VXLAN_UDP_PORT}, sport ${sport}${why})`,
+        `encapsulated in VXLAN VNI ${vni} to VTEP ${formatIpv4(to.ip)} (outer UDP ${VXLAN_UDP_PORT}, sport ${sport}${why})`,
         nowNs,
+        undefined,
+        {
+          encap: {
+            type: "vxlan",
+            step: "encapsulate",
+            vni,
+            outerSrc: formatIpv4(this.ip),
+            outerDst: formatIpv4(to.ip),
+          },
+        },
       );
     }
     this.iface.sendIpv4(frame, nextHop, nowNs);
@@ -330,8 +288,8 @@ export class Vtep {
       return;
     }
     const vni = info.vni;
-    const s = this.vnis.get(vni);
-    if (s === undefined) {
+    const t = this.tableOf(vni);
+    if (t === undefined) {
       const from = info.srcIp;
       this.drop(
         frame,
@@ -351,21 +309,28 @@ export class Vtep {
       return;
     }
     const from = info.srcIp;
-    if (this.env.isTracing)
+    if ((this.envOrNull as DeviceEnv).isTracing)
       this.stack.record(
         frame,
         this.iface,
         "deliver",
         `decapsulated VNI ${vni} from ${formatIpv4(from)}`,
         nowNs,
+        undefined,
+        {
+          encap: {
+            type: "vxlan",
+            step: "decapsulate",
+            vni,
+            outerSrc: formatIpv4(from),
+            outerDst: formatIpv4(info.dstIp),
+          },
+        },
       );
     frame.start = inner;
     frame.end = info.innerEnd;
-    if (frame.length >= ETHERNET_HEADER_LEN && s.isLearning && (frame.buf[inner + 6] & 1) === 0) {
-      const hi = hiAt(frame.buf, inner + 6);
-      const lo = loAt(frame.buf, inner + 6);
-      if (s.statics.get(hi, lo) === NO_REMOTE) s.remotes.set(hi, lo, from);
-    }
+    if (frame.length >= ETHERNET_HEADER_LEN && t.isLearning && (frame.buf[inner + 6] & 1) === 0)
+      t.learnAt(frame.buf, inner + 6, this.remotes.of(from), nowNs);
     this.deliver(vni, frame, nowNs);
   }
 

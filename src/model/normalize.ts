@@ -1110,6 +1110,7 @@ class Normalizer {
         isLearning: e.learning ?? true,
         flood: e.flood === undefined ? this.vteps.filter((v) => v.vnis.has(vni)).map((v) => v.ip) : flood,
         static: statics,
+        ageingSec: e.ageing ?? SWITCHING_DEFAULTS.vxlanAgeingSec,
       });
     }
     for (const vni of [...used].sort((a, b) => a - b)) {
@@ -1120,6 +1121,7 @@ class Normalizer {
         isLearning: true,
         flood: this.vteps.filter((v) => v.vnis.has(vni)).map((v) => v.ip),
         static: [],
+        ageingSec: SWITCHING_DEFAULTS.vxlanAgeingSec,
       });
     }
     return out;

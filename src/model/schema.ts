@@ -653,8 +653,13 @@ const overlayVni = z
       .record(macText, ipv4)
       .optional()
       .describe('Static entries MAC -> remote VTEP address, e.g. { "02:00:00:00:10:01": 10.100.1.12 }.'),
+    ageing: positiveInt("an ageing time in seconds", 1_000_000)
+      .optional()
+      .describe(
+        "Seconds a learned MAC -> VTEP entry stays without a frame from that MAC (default 300, as Linux's vxlan ageing); then the MAC is flooded again. Static entries never age.",
+      ),
   })
-  .describe("One VNI's flooding and learning.");
+  .describe("One VNI's flooding, learning and ageing.");
 
 const overlay = z
   .strictObject({

@@ -36,6 +36,8 @@ export interface VniSpec {
   /** The VTEPs flooded frames go to (given, or every VTEP with a port group of the VNI). */
   flood: Ipv4[];
   static: { mac: Mac; vtep: Ipv4 }[];
+  /** Seconds a learned MAC -> VTEP entry lives without traffic (`ageing`, default 300). */
+  ageingSec: number;
 }
 
 /** A hypervisor VTEP (`vswitches.*.vtep`): a vmkernel port on `vlan` out of the uplinks. */
@@ -310,6 +312,8 @@ export const SWITCHING_DEFAULTS = {
   macTableSize: 8192,
   /** Open vSwitch's default `other_config:mac-aging-time` (300 s). */
   macAgingSec: 300,
+  /** Linux vxlan's default `ageing` of learned MAC -> VTEP entries (300 s). */
+  vxlanAgeingSec: 300,
 } as const;
 
 /**

@@ -184,6 +184,8 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
                     flood: o?.flood ?? [],
                     isLearning: o?.isLearning ?? true,
                     static: o?.static ?? [],
+                    // Without an overlay entry the VTEP's default ageing (300 s) applies.
+                    ageingNs: o === undefined ? undefined : o.ageingSec * 1e9,
                   };
                 }),
               },
@@ -422,7 +424,13 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
                   mtu: vs.vtep.mtu,
                   vnis: (topology.overlay ?? [])
                     .filter((o) => vs.portGroups.some((pg) => pg.vni === o.vni))
-                    .map((o) => ({ vni: o.vni, flood: o.flood, isLearning: o.isLearning, static: o.static })),
+                    .map((o) => ({
+                      vni: o.vni,
+                      flood: o.flood,
+                      isLearning: o.isLearning,
+                      static: o.static,
+                      ageingNs: o.ageingSec * 1e9,
+                    })),
                 },
         }),
       );

@@ -22,9 +22,9 @@
 import { DropCounters, newPortCounters, type PortCounters } from "../dataplane/counters.ts";
 import type { Device } from "../dataplane/device.ts";
 import type { Frame } from "../dataplane/frame.ts";
-import type { HopKind, HopRecord } from "../dataplane/trace.ts";
+import type { HopFacts, HopKind, HopRecord } from "../dataplane/trace.ts";
 import { updateChecksum16 } from "../wire/checksum.ts";
-import { describeEncapsulation } from "../wire/encapsulation.ts";
+import { describeEncapsulationOf, encapsulationOf } from "../wire/encapsulation.ts";
 import type { Rng } from "./rng.ts";
 import type { EventTarget, Scheduler } from "./scheduler.ts";
 
@@ -290,6 +290,10 @@ export class Link implements EventTarget {
           nowNs,
           LinkDrop.mtu,
           `frame of ${len} bytes exceeds MTU ${this.mtu} + ${allowance}`,
+          true,
+          this.observer.isTracing
+            ? { mtu: { sizeBytes: len, mtuBytes: this.mtu, allowanceBytes: allowance } }
+            : undefined,
         );
         return;
       }
@@ -336,22 +340,23 @@ export class Link implements EventTarget {
     }
     if (obs.isTracing) {
       const e = this.ends;
-      obs.traceLink(
-        {
-          timeNs: nowNs,
-          frameId: frame.id,
-          device: this.name,
-          kind: this.hopKind,
-          in: e[side].name,
-          out: e[to].name,
-          vlan: outerVid(frame),
-          action: "transmit",
-          reason: this.isInternal
-            ? "internal connection"
-            : `${len} bytes, arrives after ${arrivalNs - nowNs} ns${encapsulated(frame)}${attacked}`,
-        },
-        frame,
-      );
+      const encap = this.isInternal ? null : encapsulationOf(frame.buf, frame.start, frame.end);
+      const record: HopRecord = {
+        timeNs: nowNs,
+        frameId: frame.id,
+        device: this.name,
+        kind: this.hopKind,
+        in: e[side].name,
+        out: e[to].name,
+        vlan: outerVid(frame),
+        action: "transmit",
+        reason: this.isInternal
+          ? "internal connection"
+          : `${len} bytes, arrives after ${arrivalNs - nowNs} ns${encap === null ? "" : `; carried in ${describeEncapsulationOf(encap)}`}${attacked}`,
+      };
+      if (!this.isInternal) record.frameBytes = len;
+      if (encap !== null) record.encap = { ...encap, step: "carried" };
+      obs.traceLink(record, frame);
     }
     this.scheduler.schedule(arrivalNs + (to === 1 ? this.procB : this.procA), this, frame, to);
   }
@@ -377,14 +382,29 @@ export class Link implements EventTarget {
     else this.deviceA.receive(this.portA, frame, nowNs);
   }
 
-  private drop(side: number, frame: Frame, nowNs: number, code: string, why: string, countTx = true): void {
+  private drop(
+    side: number,
+    frame: Frame,
+    nowNs: number,
+    code: string,
+    why: string,
+    countTx = true,
+    facts?: HopFacts,
+  ): void {
     this.drops.add(code);
     if (countTx) this.counters[side].drops++;
     else this.counters[side ^ 1].drops++;
-    if (this.observer.isTracing) this.traceDrop(side, frame, nowNs, why, code);
+    if (this.observer.isTracing) this.traceDrop(side, frame, nowNs, why, code, facts);
   }
 
-  private traceDrop(side: number, frame: Frame, nowNs: number, why: string, code: string): void {
+  private traceDrop(
+    side: number,
+    frame: Frame,
+    nowNs: number,
+    why: string,
+    code: string,
+    facts?: HopFacts,
+  ): void {
     this.observer.traceLink(
       {
         timeNs: nowNs,
@@ -397,6 +417,7 @@ export class Link implements EventTarget {
         action: "drop",
         reason: why,
         code,
+        ...facts,
       },
       frame,
     );
@@ -406,10 +427,4 @@ export class Link implements EventTarget {
   setUp(isUp: boolean): void {
     this.isUp = isUp;
   }
-}
-
-/** "; inside VXLAN VNI 5001, outer a > b" for a tunnelled frame (trace text only), else "". */
-function encapsulated(frame: Frame): string {
-  const note = describeEncapsulation(frame.buf, frame.start, frame.end);
-  return note === null ? "" : `; carried in ${note}`;
 }

@@ -30,6 +30,28 @@ describe("a GRE tunnel between two sites", () => {
     expect(t.verdict).toContain("through a GRE tunnel from br-edge to hq-edge");
   });
 
+  it("records the tunnel as data beside the text: encapsulate, carried (with the frame's size), decapsulate", () => {
+    const t = load().trace("br1", "hq1");
+    const echo = t.hops.filter((h) => h.frame.startsWith("ICMP echo request") && h.encap !== undefined);
+    expect(echo.map((h) => `${h.device} ${h.encap?.step}`)).toEqual([
+      "br-edge encapsulate",
+      ...echo.slice(1, -1).map((h) => `${h.device} carried`),
+      "hq-edge decapsulate",
+    ]);
+    expect(echo[0].encap).toMatchObject({ type: "gre", step: "encapsulate" });
+    expect(echo[0].encap?.tunnel).toBeDefined();
+    const carried = echo.filter((h) => h.encap?.step === "carried");
+    expect(carried.length).toBeGreaterThan(0);
+    for (const h of carried) {
+      expect(h.encap).toMatchObject({
+        type: "gre",
+        outerSrc: echo[0].encap?.outerSrc,
+        outerDst: echo[0].encap?.outerDst,
+      });
+      expect(h.reason).toContain(`${h.frameBytes} bytes`);
+    }
+  });
+
   it("hides the provider's router from a traceroute", () => {
     const r = load().traceroute("hq1", "br1");
     expect(r.isReached).toBe(true);

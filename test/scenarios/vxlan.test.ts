@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { Vswitch } from "../../src/dataplane/vswitch.ts";
 import { Network } from "../../src/network.ts";
-import { formatIpv4, formatMac } from "../../src/wire/addr.ts";
+import { formatIpv4, formatMac, parseIpv4 } from "../../src/wire/addr.ts";
 import { captureRecords } from "../../src/wire/capture.ts";
 import { decodeFrame } from "../../src/wire/decode.ts";
 import { hasTshark, tsharkPdml } from "../oracle/tshark.ts";
@@ -33,6 +33,8 @@ function vtepOf(net: Network, name: string) {
   if (!(dev instanceof Vswitch) || dev.vtep === null) throw new Error(`${name} has no VTEP`);
   return dev.vtep;
 }
+
+const ip = (text: string) => parseIpv4(text);
 
 function vmMac(net: Network, vm: string): number {
   for (const s of net.topology.servers) for (const v of s.vms) if (v.name === vm) return v.nics[0].mac;
@@ -121,6 +123,20 @@ describe("hypervisor VXLAN VTEPs over a routed leaf-spine underlay", () => {
     expect(tx("spine2")).toBeGreaterThan(0);
   });
 
+  it("trace records carry the VXLAN facts as data: encapsulate, carried on every underlay cable, decapsulate", () => {
+    const t = load().trace("a1", "a2");
+    const echo = t.hops.filter((h) => h.frame.startsWith("ICMP echo request") && h.encap !== undefined);
+    const facts = { type: "vxlan", vni: 5001, outerSrc: "10.100.0.11", outerDst: "10.100.1.12" };
+    expect(echo[0]).toMatchObject({ device: "esx1/vs0", encap: { ...facts, step: "encapsulate" } });
+    expect(echo.at(-1)).toMatchObject({ device: "esx2/vs0", encap: { ...facts, step: "decapsulate" } });
+    const carried = echo.slice(1, -1);
+    expect(carried.length).toBeGreaterThanOrEqual(4);
+    for (const h of carried) {
+      expect(h).toMatchObject({ kind: "link", encap: { ...facts, step: "carried" } });
+      expect(h.reason.startsWith(`${h.frameBytes} bytes`)).toBe(true);
+    }
+  });
+
   it("two VNIs with the same subnet are two networks: no cross talk", () => {
     const net = load();
     // 192.168.1.22 is b2 (VNI 5010); a1 is in VNI 5001.
@@ -129,6 +145,43 @@ describe("hypervisor VXLAN VTEPs over a routed leaf-spine underlay", () => {
     const t = net.trace("a1", "192.168.1.22");
     expect(t.delivered).toBe(false);
     expect(t.hops.some((h) => h.device === "b2")).toBe(false);
+  });
+
+  it("learned entries age (overlay.vnis.VNI.ageing): idle past it, the next frame is flooded head-end again", () => {
+    const text = readFileSync(FABRIC, "utf8").replace(
+      "5001: { replication: head-end, learning: true }",
+      "5001: { replication: head-end, learning: true, ageing: 60 }",
+    );
+    const net = Network.fromText(text, "vxlan-fabric.yaml");
+    expect(net.topology.overlay?.find((o) => o.vni === 5001)?.ageingSec).toBe(60);
+    expect(net.topology.overlay?.find((o) => o.vni === 5010)?.ageingSec).toBe(300);
+    expect(net.ping("a1", "a2", { count: 1 }).received).toBe(1);
+    const esx1 = vtepOf(net, "esx1/vs0");
+    expect(esx1.remoteOf(5001, vmMac(net, "a2"))).toBe(ip("10.100.1.12"));
+    // The last frame from a2 is its ARP probe a few seconds after the ping (its cache entry for
+    // a1 was used while stale); 60 s after that frame the entry is gone.
+    net.world.runFor(50e9);
+    const entry = esx1.table().find((e) => e.vni === 5001 && e.mac === vmMac(net, "a2"));
+    expect(entry?.ageNs).toBeGreaterThan(40e9);
+    expect(entry?.ageNs).toBeLessThan(60e9);
+    net.world.runFor(60e9 - (entry?.ageNs ?? 0) - 1);
+    expect(esx1.remoteOf(5001, vmMac(net, "a2"))).toBe(ip("10.100.1.12"));
+    net.world.runFor(1);
+    expect(esx1.remoteOf(5001, vmMac(net, "a2"))).toBeNull();
+    // a1's next echo to a2 is unknown unicast at esx1 again: one copy per VTEP of VNI 5001.
+    const t = net.trace("a1", "a2");
+    expect(t.delivered).toBe(true);
+    const copies = t.hops.filter(
+      (h) =>
+        h.frame.startsWith("ICMP echo request") &&
+        h.device === "esx1/vs0" &&
+        h.reason.startsWith("encapsulated in VXLAN VNI 5001"),
+    );
+    expect(copies.map((h) => h.reason.replace(/sport \d+/, "sport N"))).toEqual([
+      "encapsulated in VXLAN VNI 5001 to VTEP 10.100.0.13 (outer UDP 4789, sport N, unknown unicast, head-end replication)",
+      "encapsulated in VXLAN VNI 5001 to VTEP 10.100.1.12 (outer UDP 4789, sport N, unknown unicast, head-end replication)",
+    ]);
+    expect(esx1.remoteOf(5001, vmMac(net, "a2"))).toBe(ip("10.100.1.12"));
   });
 
   it("a learning VNI learns remote MACs from the outer source; a static one keeps its entries only", () => {
