@@ -1,0 +1,180 @@
+/**
+ * A tunnel under a handshake flood, side by side (`npm run bench -- wg-flood`; figures in
+ * BENCHMARKS.md, section "VPN under a handshake flood"). Root, wireguard-go and wg needed;
+ * otherwise one line says why it was skipped. Not a test: nothing here is asserted.
+ *
+ * For each responder (vnet's `vnet vpn listen`, then wireguard-go), in two fresh namespaces joined
+ * by a veth pair:
+ *   - namespace A runs wireguard-go as the pinging peer (the kernel's `ping` through its tun);
+ *   - namespace B runs the responder, which answers those pings;
+ *   - once the tunnel is up, `bench/wg-flood.ts` in namespace A (one source address and port)
+ *     sends handshake initiations with a valid mac1 for the responder's public key at `--rate`
+ *     per second (default 120,000, or as fast as one core goes: the achieved rate is printed);
+ *   - one second into the flood, `ping` sends `--pings-per-sec` (default 100) echo requests for
+ *     `--seconds` (default 10) through the tunnel, with a 1 s deadline each; the loss is the figure.
+ * Everything created is removed at the end (RealLab: processes by pid, namespaces).
+ *
+ *   npm run bench -- wg-flood [--seconds 10] [--rate 120000] [--pings-per-sec 100]
+ */
+
+import { loadavg } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { WgDeviceCounters } from "../src/vpn/engine-api.ts";
+import { keyToBase64 } from "../src/vpn/keys.ts";
+import { keypair, RealLab, realWireguardSkipReason, sh, wgConfig } from "../test/real/wireguard-harness.ts";
+import { arg } from "./args.ts";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const seconds = arg("seconds", 10);
+const ratePerSec = arg("rate", 120_000);
+const pingsPerSec = arg("pings-per-sec", 100);
+
+interface FloodRun {
+  responder: string;
+  pingsSent: number;
+  pingsReceived: number;
+  lossPct: number;
+  floodSent: number;
+  floodRatePerSec: number;
+  /** The vnet responder's own counters at the end (drops by reason, cookie replies). */
+  notes: string;
+}
+
+const UNDERLAY_A = "10.97.0.1";
+const UNDERLAY_B = "10.97.0.2";
+const TUNNEL_A = "10.202.0.1";
+const TUNNEL_B = "10.202.0.2";
+const PORT = 51820;
+
+async function runOne(responder: "vnet" | "wireguard-go"): Promise<FloodRun> {
+  const lab = new RealLab();
+  try {
+    const { nsA, nsB } = lab.pair({ a: UNDERLAY_A, b: UNDERLAY_B, prefixLen: 24 });
+    const pinger = keypair();
+    const target = keypair();
+    await lab.wireguardGo(
+      nsA,
+      wgConfig({
+        self: pinger,
+        listenPort: PORT,
+        peer: {
+          publicKey: target.publicKey,
+          allowedIps: [`${TUNNEL_B}/32`],
+          endpoint: { host: UNDERLAY_B, port: PORT },
+        },
+      }),
+      `${TUNNEL_A}/24`,
+    );
+    const targetConfig = wgConfig({
+      self: target,
+      listenPort: PORT,
+      addresses: [`${TUNNEL_B}/24`],
+      peer: { publicKey: pinger.publicKey, allowedIps: [`${TUNNEL_A}/32`] },
+    });
+    let listen: ReturnType<RealLab["vnet"]> | undefined;
+    if (responder === "vnet") {
+      listen = lab.vnet(nsB, ["vpn", "listen", "--config", lab.configFile(targetConfig), "--json"]);
+      await listen.waitFor('"event":"listening"');
+    } else {
+      await lab.wireguardGo(nsB, targetConfig, `${TUNNEL_B}/24`);
+    }
+    // The tunnel is up (handshake done, key confirmed) before the flood starts.
+    sh("ip", ["netns", "exec", nsA, "ping", "-c", "3", "-i", "0.2", "-W", "2", TUNNEL_B]);
+
+    const flooder = lab.run(nsA, process.execPath, [
+      "--import",
+      "tsx",
+      join(here, "wg-flood.ts"),
+      "--to",
+      `${UNDERLAY_B}:${PORT}`,
+      "--public-key",
+      keyToBase64(target.publicKey),
+      "--rate",
+      String(ratePerSec),
+      "--seconds",
+      String(seconds + 2),
+      "--json",
+    ]);
+    await flooder.waitFor('"event":"start"', 30_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    const count = seconds * pingsPerSec;
+    const ping = lab.run(nsA, "ping", [
+      "-q",
+      "-c",
+      String(count),
+      "-i",
+      String(1 / pingsPerSec),
+      "-W",
+      "1",
+      TUNNEL_B,
+    ]);
+    await ping.exited;
+    const m = /(\d+) packets transmitted, (\d+) received/.exec(ping.stdout());
+    if (!m) throw new Error(`ping printed no summary: ${ping.stdout()} ${ping.stderr()}`);
+    await flooder.exited;
+    const done = JSON.parse(flooder.stdout().trim().split("\n").at(-1) ?? "{}") as {
+      sent?: number;
+      ratePerSec?: number;
+    };
+    let notes = "";
+    if (listen) {
+      listen.child.kill("SIGINT");
+      await listen.exited;
+      const summary = listen
+        .stdout()
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { event: string; counters?: { device: WgDeviceCounters } })
+        .find((e) => e.event === "summary");
+      const d = summary?.counters?.device;
+      if (d) {
+        const drops = Object.entries(d.drops)
+          .filter(([, n]) => n > 0)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(", ");
+        notes = `datagrams read ${d.rxDatagrams}; cookie replies ${d.cookieRepliesSent}; drops ${drops || "none"}`;
+      }
+    }
+    const sent = Number(m[1]);
+    const received = Number(m[2]);
+    return {
+      responder,
+      pingsSent: sent,
+      pingsReceived: received,
+      lossPct: sent === 0 ? 100 : (100 * (sent - received)) / sent,
+      floodSent: done.sent ?? 0,
+      floodRatePerSec: done.ratePerSec ?? 0,
+      notes,
+    };
+  } finally {
+    await lab.cleanup();
+  }
+}
+
+const skip = realWireguardSkipReason();
+if (skip) {
+  process.stdout.write(`wg-flood skipped: ${skip}\n`);
+} else {
+  process.stdout.write(
+    `\nhandshake flood (valid mac1, one source) at ${ratePerSec}/s offered; ping ${pingsPerSec}/s for ${seconds} s through an established tunnel; load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")}\n`,
+  );
+  const rows: FloodRun[] = [];
+  for (const responder of ["vnet", "wireguard-go"] as const) {
+    const r = await runOne(responder);
+    rows.push(r);
+    process.stdout.write(
+      `  ${responder.padEnd(13)} ping loss ${r.lossPct.toFixed(1).padStart(5)}% (${r.pingsReceived}/${r.pingsSent}); flood sent ${r.floodSent} = ${Math.round(r.floodRatePerSec)}/s${r.notes ? `; ${r.notes}` : ""}\n`,
+    );
+  }
+  process.stdout.write(
+    `\n| responder | ping loss under the flood | pings answered | flood achieved |\n|---|---|---|---|\n${rows
+      .map(
+        (r) =>
+          `| ${r.responder} | ${r.lossPct.toFixed(1)}% | ${r.pingsReceived} / ${r.pingsSent} | ${Math.round(r.floodRatePerSec / 1000)}k/s |`,
+      )
+      .join("\n")}\n`,
+  );
+}
