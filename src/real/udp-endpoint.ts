@@ -8,6 +8,15 @@
  * Sockets: one udp4 socket on ListenPort (any free port when absent), and a udp6 socket
  * (IPv6-only) on the same port when the host has IPv6, as wireguard-go binds both. Peer
  * endpoints given as host names are resolved once at start (wg resolves them once too).
+ *
+ * Under a handshake flood the tunnel's data comes first: the device runs in its "queued" mode,
+ * so a socket message is only classified (transport data and cookie replies are processed at
+ * once, handshake messages go to the device's bounded queue), and the queue is drained on
+ * `setImmediate` for at most `handshakeBudgetNs` per turn of the event loop. Between turns Node
+ * reads the sockets again (libuv reads up to 32 datagrams per socket per turn), so the data
+ * behind a burst of initiations waits for a turn, not for every initiation's Diffie-Hellman or
+ * cookie reply. A large socket receive buffer (`recvBufferBytes`) absorbs what arrives while a
+ * turn runs (and garbage-collection pauses) instead of the kernel dropping it.
  */
 
 import { randomFillSync } from "node:crypto";
@@ -44,7 +53,25 @@ export interface WgUdpEndpointOptions {
   readonly resolve?: (host: string) => Promise<string>;
   /** A socket error after start (the endpoint keeps running; the caller decides). */
   readonly onSocketError?: (error: Error) => void;
+  /**
+   * Time spent on queued handshake messages per turn of the event loop (default 200 µs): the
+   * larger, the more handshakes a flood gets answered (cookie replies), the smaller, the sooner
+   * the sockets are read again.
+   */
+  readonly handshakeBudgetNs?: number;
+  /** Handshake messages waiting at most (default 1024; the oldest is dropped and counted). */
+  readonly maxQueuedHandshakes?: number;
+  /**
+   * Socket receive buffer asked of the kernel per socket (default 4 MiB; Linux caps it at
+   * net.core.rmem_max and reports double). 0: the system default.
+   */
+  readonly recvBufferBytes?: number;
 }
+
+/** See `WgUdpEndpointOptions.handshakeBudgetNs`. */
+export const DEFAULT_HANDSHAKE_BUDGET_NS = 50_000;
+/** See `WgUdpEndpointOptions.recvBufferBytes`. */
+export const DEFAULT_RECV_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** Failure to bring the endpoint up (port in use, unresolvable endpoint): the user's to fix. */
 export class EndpointError extends Error {
@@ -59,6 +86,8 @@ export class WgUdpEndpoint {
   private sock4: Socket | undefined;
   private sock6: Socket | undefined;
   private isClosed = false;
+  private isDrainScheduled = false;
+  private readonly handshakeBudgetNs: number;
   /** Socket errors after start, in practice datagrams the kernel refused to send (counted, never silent). */
   sendErrors = 0;
 
@@ -76,7 +105,12 @@ export class WgUdpEndpoint {
       timers: opts.timers,
       unixEpochOffsetNs: this.clock.unixEpochOffsetNs,
       mtu: config.interface.mtu,
+      handshakeProcessing: "queued",
+      maxQueuedHandshakes: opts.maxQueuedHandshakes,
     });
+    this.handshakeBudgetNs = opts.handshakeBudgetNs ?? DEFAULT_HANDSHAKE_BUDGET_NS;
+    if (!(this.handshakeBudgetNs > 0))
+      throw new EndpointError(`the handshake budget must be positive, got ${this.handshakeBudgetNs} ns`);
     this.timer = new DeviceTimer(
       this.clock,
       () => this.device.nextTimerNs(),
@@ -121,11 +155,18 @@ export class WgUdpEndpoint {
 
     const bind = this.opts.bindAddress;
     const isV6Bind = bind?.includes(":") ?? false;
-    if (!isV6Bind) this.sock4 = await bindSocket("udp4", config.interface.listenPort ?? 0, bind ?? "0.0.0.0");
+    const recvBufferBytes = this.opts.recvBufferBytes ?? DEFAULT_RECV_BUFFER_BYTES;
+    if (!isV6Bind)
+      this.sock4 = await bindSocket(
+        "udp4",
+        config.interface.listenPort ?? 0,
+        bind ?? "0.0.0.0",
+        recvBufferBytes,
+      );
     const port = this.sock4?.address().port ?? config.interface.listenPort ?? 0;
     if (isV6Bind || bind === undefined) {
       try {
-        this.sock6 = await bindSocket("udp6", port, bind ?? "::");
+        this.sock6 = await bindSocket("udp6", port, bind ?? "::", recvBufferBytes);
       } catch (e) {
         // No IPv6 on this host (or only the v4 side was asked for): run IPv4-only, as documented.
         if (isV6Bind) throw e;
@@ -135,8 +176,14 @@ export class WgUdpEndpoint {
       if (!s) continue;
       s.on("message", (msg, rinfo) => {
         if (this.isClosed) return;
-        this.device.receiveDatagram(msg, { address: rinfo.address, port: rinfo.port }, this.clock.nowNs());
-        this.timer.rearm();
+        const outcome = this.device.receiveDatagram(
+          msg,
+          { address: rinfo.address, port: rinfo.port },
+          this.clock.nowNs(),
+        );
+        // A queued handshake changes no timer until it is processed: no rearm per flood message.
+        if (outcome === "handshake-queued") this.scheduleHandshakes();
+        else this.timer.rearm();
       });
       s.on("error", (err) => {
         this.sendErrors++;
@@ -181,9 +228,39 @@ export class WgUdpEndpoint {
     this.timer.rearm();
   }
 
-  counters(): WgDeviceCounters & { socketSendErrors: number } {
-    return { ...this.device.counters(), socketSendErrors: this.sendErrors };
+  counters(): WgDeviceCounters & { socketSendErrors: number; recvBufferBytes: number } {
+    let recvBufferBytes = 0;
+    try {
+      recvBufferBytes = (this.sock4 ?? this.sock6)?.getRecvBufferSize() ?? 0;
+    } catch {
+      // closed: report 0
+    }
+    return { ...this.device.counters(), socketSendErrors: this.sendErrors, recvBufferBytes };
   }
+
+  private scheduleHandshakes(): void {
+    if (this.isDrainScheduled) return;
+    this.isDrainScheduled = true;
+    setImmediate(this.processHandshakes);
+  }
+
+  /**
+   * One turn's share of the queued handshakes: one message at a time until the budget is spent
+   * (a cookie reply costs tens of µs, a full handshake about a millisecond), then the event loop
+   * reads the sockets again before the next turn.
+   */
+  private readonly processHandshakes = (): void => {
+    this.isDrainScheduled = false;
+    if (this.isClosed) return;
+    let nowNs = this.clock.nowNs();
+    const endNs = nowNs + this.handshakeBudgetNs;
+    while (this.device.processHandshakes(nowNs, 1) > 0) {
+      nowNs = this.clock.nowNs();
+      if (nowNs >= endNs) break;
+    }
+    this.timer.rearm();
+    if (this.device.queuedHandshakes() > 0) this.scheduleHandshakes();
+  };
 
   private sendDatagram(bytes: Uint8Array, to: WgEndpoint): void {
     if (this.isClosed) return;
@@ -217,7 +294,12 @@ export class WgUdpEndpoint {
   }
 }
 
-function bindSocket(type: "udp4" | "udp6", port: number, address: string): Promise<Socket> {
+function bindSocket(
+  type: "udp4" | "udp6",
+  port: number,
+  address: string,
+  recvBufferBytes: number,
+): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = createSocket({ type, ipv6Only: type === "udp6", reuseAddr: false });
     const onError = (err: NodeJS.ErrnoException) => {
@@ -233,6 +315,13 @@ function bindSocket(type: "udp4" | "udp6", port: number, address: string): Promi
     s.once("error", onError);
     s.bind(port, address, () => {
       s.off("error", onError);
+      if (recvBufferBytes > 0) {
+        try {
+          s.setRecvBufferSize(recvBufferBytes);
+        } catch {
+          // Above what this system allows (not Linux, which caps silently): keep its default.
+        }
+      }
       resolve(s);
     });
   });
