@@ -3,8 +3,7 @@
  * BENCHMARKS.md, section "VPN under a handshake flood"). Root, wireguard-go and wg needed;
  * otherwise one line says why it was skipped. Not a test: nothing here is asserted.
  *
- * For each responder (vnet's `vnet vpn listen`, then wireguard-go), in two fresh namespaces joined
- * by a veth pair:
+ * For each responder, in two fresh namespaces joined by a veth pair:
  *   - namespace A runs wireguard-go as the pinging peer (the kernel's `ping` through its tun);
  *   - namespace B runs the responder, which answers those pings;
  *   - once the tunnel is up, `bench/wg-flood.ts` in namespace A (one source address and port)
@@ -12,6 +11,10 @@
  *     per second (default 120,000, or as fast as one core goes: the achieved rate is printed);
  *   - one second into the flood, `ping` sends `--pings-per-sec` (default 100) echo requests for
  *     `--seconds` (default 10) through the tunnel, with a 1 s deadline each; the loss is the figure.
+ * The responders: vnet as it was before the handshake queue (every handshake message processed in
+ * the socket's callback, the system's socket buffer; `wg-flood-responder.ts` with that tuning),
+ * vnet with the queue and its budget but without peer sockets, vnet as shipped (`vnet vpn
+ * listen`), and wireguard-go (the kernel answers the pings behind its tun).
  * Everything created is removed at the end (RealLab: processes by pid, namespaces).
  *
  *   npm run bench -- wg-flood [--seconds 10] [--rate 120000] [--pings-per-sec 100]
@@ -20,6 +23,7 @@
 import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { WgUdpEndpointCounters, WgUdpEndpointTuning } from "../src/real/udp-endpoint.ts";
 import type { WgDeviceCounters } from "../src/vpn/engine-api.ts";
 import { keyToBase64 } from "../src/vpn/keys.ts";
 import { keypair, RealLab, realWireguardSkipReason, sh, wgConfig } from "../test/real/wireguard-harness.ts";
@@ -47,7 +51,24 @@ const TUNNEL_A = "10.202.0.1";
 const TUNNEL_B = "10.202.0.2";
 const PORT = 51820;
 
-async function runOne(responder: "vnet" | "wireguard-go"): Promise<FloodRun> {
+interface Responder {
+  label: string;
+  kind: "vnet-cli" | "vnet-tuned" | "wireguard-go";
+  tuning?: WgUdpEndpointTuning;
+}
+
+const RESPONDERS: Responder[] = [
+  {
+    label: "vnet before (handshakes inline)",
+    kind: "vnet-tuned",
+    tuning: { handshakeProcessing: "inline", recvBufferBytes: 0, hasPeerSockets: false },
+  },
+  { label: "vnet queue, no peer sockets", kind: "vnet-tuned", tuning: { hasPeerSockets: false } },
+  { label: "vnet as shipped", kind: "vnet-cli" },
+  { label: "wireguard-go", kind: "wireguard-go" },
+];
+
+async function runOne(responder: Responder): Promise<FloodRun> {
   const lab = new RealLab();
   try {
     const { nsA, nsB } = lab.pair({ a: UNDERLAY_A, b: UNDERLAY_B, prefixLen: 24 });
@@ -73,8 +94,17 @@ async function runOne(responder: "vnet" | "wireguard-go"): Promise<FloodRun> {
       peer: { publicKey: pinger.publicKey, allowedIps: [`${TUNNEL_A}/32`] },
     });
     let listen: ReturnType<RealLab["vnet"]> | undefined;
-    if (responder === "vnet") {
+    if (responder.kind === "vnet-cli") {
       listen = lab.vnet(nsB, ["vpn", "listen", "--config", lab.configFile(targetConfig), "--json"]);
+      await listen.waitFor('"event":"listening"');
+    } else if (responder.kind === "vnet-tuned") {
+      listen = lab.run(nsB, process.execPath, [
+        "--import",
+        "tsx",
+        join(here, "wg-flood-responder.ts"),
+        lab.configFile(targetConfig),
+        JSON.stringify(responder.tuning ?? {}),
+      ]);
       await listen.waitFor('"event":"listening"');
     } else {
       await lab.wireguardGo(nsB, targetConfig, `${TUNNEL_B}/24`);
@@ -125,7 +155,13 @@ async function runOne(responder: "vnet" | "wireguard-go"): Promise<FloodRun> {
         .stdout()
         .trim()
         .split("\n")
-        .map((l) => JSON.parse(l) as { event: string; counters?: { device: WgDeviceCounters } })
+        .map(
+          (l) =>
+            JSON.parse(l) as {
+              event: string;
+              counters?: { device: WgDeviceCounters & Partial<WgUdpEndpointCounters> };
+            },
+        )
         .find((e) => e.event === "summary");
       const d = summary?.counters?.device;
       if (d) {
@@ -133,13 +169,15 @@ async function runOne(responder: "vnet" | "wireguard-go"): Promise<FloodRun> {
           .filter(([, n]) => n > 0)
           .map(([k, n]) => `${k} ${n}`)
           .join(", ");
-        notes = `datagrams read ${d.rxDatagrams}; cookie replies ${d.cookieRepliesSent}; drops ${drops || "none"}`;
+        notes =
+          `datagrams read ${d.rxDatagrams} (${d.peerSocketDatagrams ?? 0} on the peer socket); ` +
+          `cookie replies ${d.cookieRepliesSent}; drops ${drops || "none"}`;
       }
     }
     const sent = Number(m[1]);
     const received = Number(m[2]);
     return {
-      responder,
+      responder: responder.label,
       pingsSent: sent,
       pingsReceived: received,
       lossPct: sent === 0 ? 100 : (100 * (sent - received)) / sent,
@@ -162,11 +200,11 @@ if (skip) {
       .join(" ")}\n`,
   );
   const rows: FloodRun[] = [];
-  for (const responder of ["vnet", "wireguard-go"] as const) {
+  for (const responder of RESPONDERS) {
     const r = await runOne(responder);
     rows.push(r);
     process.stdout.write(
-      `  ${responder.padEnd(13)} ping loss ${r.lossPct.toFixed(1).padStart(5)}% (${r.pingsReceived}/${r.pingsSent}); flood sent ${r.floodSent} = ${Math.round(r.floodRatePerSec)}/s${r.notes ? `; ${r.notes}` : ""}\n`,
+      `  ${responder.label.padEnd(32)} ping loss ${r.lossPct.toFixed(1).padStart(5)}% (${r.pingsReceived}/${r.pingsSent}); flood sent ${r.floodSent} = ${Math.round(r.floodRatePerSec)}/s${r.notes ? `; ${r.notes}` : ""}\n`,
     );
   }
   process.stdout.write(
