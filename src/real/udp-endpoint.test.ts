@@ -82,8 +82,7 @@ describe("WgUdpEndpoint", () => {
 });
 
 /** Two endpoints on IPv4 loopback, b without an Endpoint for a (learned from the handshake). */
-async function loopbackPair(tuningB: WgUdpEndpointTuning = {}) {
-  const ka = generatePrivateKey();
+async function loopbackPair(tuningB: WgUdpEndpointTuning = {}, ka = generatePrivateKey()) {
   const kb = generatePrivateKey();
   const delivered: Uint8Array[] = [];
   const b = await WgUdpEndpoint.open({
@@ -166,6 +165,36 @@ describe("WgUdpEndpoint under a handshake flood (loopback)", () => {
     } finally {
       flooder.close();
       await a.close();
+      await b.close();
+    }
+  });
+
+  it("a peer that roams gets a new peer socket; the old one is closed", async () => {
+    const ka = generatePrivateKey();
+    const { a, b, kb, delivered } = await loopbackPair({}, ka);
+    let a2: WgUdpEndpoint | undefined;
+    try {
+      a.sendPacket(ipv4Packet(1));
+      await until(() => delivered.length === 1 && b.counters().peerSockets === 1, "the tunnel");
+      await a.close();
+      // The same key from another port: b follows it (roaming) and moves its peer socket.
+      a2 = await WgUdpEndpoint.open({
+        config: parseWgConfig(
+          `[Interface]\nPrivateKey = ${keyToBase64(ka)}\n[Peer]\nPublicKey = ${keyToBase64(publicKeyOf(kb))}\nAllowedIPs = 10.0.0.2/32\nEndpoint = 127.0.0.1:${b.port}\n`,
+        ),
+        bindAddress: "127.0.0.1",
+      });
+      a2.sendPacket(ipv4Packet(2));
+      await until(() => delivered.length === 2, "the packet from the new port");
+      expect(b.peers[0].endpoint).toEqual({ address: "127.0.0.1", port: a2.port });
+      await until(() => b.counters().peerSockets === 1, "one peer socket");
+      const before = b.counters().peerSocketDatagrams;
+      a2.sendPacket(ipv4Packet(3));
+      await until(() => delivered.length === 3, "the third packet");
+      expect(b.counters().peerSocketDatagrams).toBeGreaterThan(before);
+    } finally {
+      await a.close();
+      await a2?.close();
       await b.close();
     }
   });
