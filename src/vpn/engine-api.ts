@@ -113,9 +113,10 @@ export interface WgDeviceOptions {
    */
   handshakeProcessing?: WgHandshakeProcessing;
   /**
-   * Handshake messages held in the "queued" mode (default 1024, wireguard-go's queue length);
-   * when full, the oldest is dropped ("handshake-queue-full"). At an eighth of it or more the
-   * device is under load, as in wireguard-go.
+   * Handshake messages held in the "queued" mode (default 1024, wireguard-go's queue length) in
+   * each of two lanes: messages from a peer's current endpoint (taken first) and all others. A
+   * full lane drops its oldest ("handshake-queue-full"). With an eighth of this or more waiting
+   * the device is under load, as in wireguard-go.
    */
   maxQueuedHandshakes?: number;
   /**

@@ -1,7 +1,7 @@
 import { inspect } from "node:util";
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
-import { WgInitiation, WgTransport } from "../wire/wireguard.ts";
+import { WgCookieReply, WgInitiation, WgTransport } from "../wire/wireguard.ts";
 import { CookieMaker } from "./cookie.ts";
 import type { WgCrypto } from "./crypto.ts";
 import { nobleCrypto } from "./crypto-noble.ts";
@@ -607,16 +607,12 @@ describe("WgDevice: the handshake queue (queued mode)", () => {
   });
 
   it("holds at most maxQueuedHandshakes: the oldest is dropped and counted", () => {
-    const { w, a, b, peerB, strangerInitiation } = queuedSites({ maxQueuedHandshakes: 4 });
+    const { b, strangerInitiation } = queuedSites({ maxQueuedHandshakes: 4 });
     b.dev.forceUnderLoad(false);
-    a.dev.initiateHandshake(peerB, 0);
-    const real = w.wire.pop()!;
-    // The real initiation first, then five from the stranger: the real one is pushed out.
-    expect(b.dev.receiveDatagram(real.bytes, real.src, 0)).toBe("handshake-queued");
-    const outcomes = [1, 2, 3, 4, 5].map((i) =>
-      b.dev.receiveDatagram(strangerInitiation(i), { address: "203.0.113.3", port: 51820 }, i),
-    );
-    expect(outcomes).toEqual(Array(5).fill("handshake-queued"));
+    const from = { address: "203.0.113.3", port: 51820 };
+    const sent = [1, 2, 3, 4, 5, 6].map((i) => strangerInitiation(i));
+    const outcomes = sent.map((m, i) => b.dev.receiveDatagram(m, from, i));
+    expect(outcomes).toEqual(Array(6).fill("handshake-queued"));
     expect(b.dev.queuedHandshakes()).toBe(4);
     expect(b.dev.drops.get("handshake-queue-full")).toBe(2);
     expect(eventsOf(b, "drop").map((e) => e.type === "drop" && e.reason)).toEqual([
@@ -625,24 +621,48 @@ describe("WgDevice: the handshake queue (queued mode)", () => {
     ]);
     expect(b.dev.processHandshakes(10, 100)).toBe(4);
     expect(b.dev.drops.get("unknown-peer")).toBe(4);
-    expect(eventsOf(b, "handshake-complete")).toHaveLength(0);
     expect(b.dev.counters()).toMatchObject({ queuedHandshakes: 0, rxDatagrams: 6 });
+    expect(b.dev.processHandshakes(11, 100)).toBe(0);
   });
 
-  it("a real initiation among the newest survives and completes when drained", () => {
+  it("the oldest waiting are the ones pushed out: the survivors are the newest", () => {
+    const { w, b, strangerInitiation } = queuedSites({ maxQueuedHandshakes: 4 });
+    b.dev.forceUnderLoad(true);
+    const from = { address: "203.0.113.3", port: 51820 };
+    const sent = [1, 2, 3, 4, 5, 6].map((i) => strangerInitiation(i));
+    for (const m of sent) b.dev.receiveDatagram(m, from, 0);
+    w.wire = [];
+    b.dev.processHandshakes(1, 100);
+    // A cookie reply's receiver index is the sender index of the initiation it answers.
+    const answered = w.wire.map((d) => WgCookieReply.receiverIndex(d.bytes, 0));
+    expect(answered).toEqual(sent.slice(2).map((m) => WgInitiation.senderIndex(m, 0)));
+  });
+
+  it("a peer's own endpoint has a lane of its own: a flood from elsewhere neither pushes its initiation out nor delays it", () => {
     const { w, a, b, peerB, strangerInitiation } = queuedSites({ maxQueuedHandshakes: 4 });
     b.dev.forceUnderLoad(false);
-    for (let i = 1; i <= 3; i++)
-      b.dev.receiveDatagram(strangerInitiation(i), { address: "203.0.113.3", port: 51820 }, i);
-    a.dev.initiateHandshake(peerB, 5);
+    const from = { address: "203.0.113.3", port: 51820 };
+    b.dev.receiveDatagram(strangerInitiation(1), from, 1);
+    a.dev.initiateHandshake(peerB, 2);
     const real = w.wire.pop()!;
-    b.dev.receiveDatagram(real.bytes, real.src, 5);
-    b.dev.receiveDatagram(strangerInitiation(6), { address: "203.0.113.3", port: 51820 }, 6);
-    expect(b.dev.drops.get("handshake-queue-full")).toBe(1);
+    expect(b.dev.receiveDatagram(real.bytes, real.src, 2)).toBe("handshake-queued");
+    for (let i = 3; i <= 10; i++) b.dev.receiveDatagram(strangerInitiation(i), from, i);
+    expect(b.dev.drops.get("handshake-queue-full")).toBe(5);
+    expect(b.dev.queuedHandshakes()).toBe(5);
     expect(w.wire).toHaveLength(0); // nothing answered before the world drains
-    b.dev.processHandshakes(10, 100);
+    expect(b.dev.processHandshakes(11, 1)).toBe(1);
     expect(eventsOf(b, "handshake-complete")).toHaveLength(1);
     expect(w.wire.map((d) => `${d.from}:${d.bytes[0]}`)).toEqual(["b:2"]);
+    // A source that is no peer's endpoint (here: the peer from another port) waits with the rest.
+    a.dev.initiateHandshake(peerB, 3 * SEC);
+    const moved = w.wire.pop()!;
+    b.dev.receiveDatagram(moved.bytes, { address: a.ep.address, port: 40000 }, 3 * SEC);
+    expect(b.dev.drops.get("handshake-queue-full")).toBe(6); // it pushed out the oldest stranger
+    expect(b.dev.processHandshakes(3 * SEC, 3)).toBe(3);
+    expect(eventsOf(b, "handshake-complete")).toHaveLength(1);
+    expect(b.dev.processHandshakes(3 * SEC, 1)).toBe(1);
+    expect(eventsOf(b, "handshake-complete")).toHaveLength(2);
+    expect(b.dev.peers()[0].endpoint).toEqual({ address: a.ep.address, port: 40000 });
   });
 
   it("transport data is processed at once while handshakes wait", () => {

@@ -183,8 +183,15 @@ export class WgDevice implements WgDeviceApi {
   private readonly mtu: number;
   private readonly maxQueuedPackets: number;
   private readonly handshakeProcessing: WgHandshakeProcessing;
-  /** Handshake messages waiting ("queued" mode only). */
+  /**
+   * Handshake messages waiting ("queued" mode only): those from a peer's current endpoint in a
+   * lane of their own, taken first, so that a flood from elsewhere cannot push a peer's rekey
+   * out (a spoofed source can only crowd its own lane, and still meets mac2 under load).
+   */
   private readonly handshakeQueue: HandshakeQueue;
+  private readonly peerHandshakeQueue: HandshakeQueue;
+  /** Peers by current endpoint ("address|port"), rebuilt when an endpoint changed. */
+  private peersByEndpoint: Map<string, PeerState> | undefined;
   private readonly rejectAfterMessages: number;
   private readonly table: WgAllowedIpsTable;
   private readonly checker: CookieChecker;
@@ -236,6 +243,7 @@ export class WgDevice implements WgDeviceApi {
     if (!Number.isInteger(maxQueuedHandshakes) || maxQueuedHandshakes < 1)
       throw new WgConfigError(`the handshake queue holds at least 1 message, got ${maxQueuedHandshakes}`);
     this.handshakeQueue = new HandshakeQueue(maxQueuedHandshakes);
+    this.peerHandshakeQueue = new HandshakeQueue(maxQueuedHandshakes);
     this.rejectAfterMessages = Math.min(this.timers.rejectAfterMessages, MAX_SAFE_COUNTER);
     this.table = options.allowedIps ?? new AllowedIps<WgPeerInfo>();
     this.checker = new CookieChecker(
@@ -284,6 +292,7 @@ export class WgDevice implements WgDeviceApi {
     peer.endpoint = config.endpoint
       ? { address: config.endpoint.address, port: config.endpoint.port }
       : undefined;
+    this.peersByEndpoint = undefined;
     peer.persistentKeepaliveNs = keepaliveSec * SEC;
     for (const c of prefixes) {
       this.table.insert(c, peer);
@@ -305,6 +314,7 @@ export class WgDevice implements WgDeviceApi {
     peer.clearHandshake();
     peer.queue = [];
     this.peerList.splice(this.peerList.indexOf(peer), 1);
+    this.peersByEndpoint = undefined;
     this.peersByKey.delete(keyIdOf(peer.publicKey));
   }
 
@@ -325,6 +335,7 @@ export class WgDevice implements WgDeviceApi {
   setEndpoint(info: WgPeerInfo, endpoint: WgEndpoint): void {
     const peer = this.own(info);
     peer.endpoint = { address: endpoint.address, port: endpoint.port };
+    this.peersByEndpoint = undefined;
     this.armFirstPersistentKeepalive(peer);
   }
 
@@ -420,18 +431,33 @@ export class WgDevice implements WgDeviceApi {
     }
   }
 
-  /** "queued" mode: copies the message into the queue, pushing out (and counting) the oldest. */
+  /**
+   * "queued" mode: copies the message into its lane (a peer's current endpoint, or any other
+   * source), pushing out (and counting) the oldest when the lane is full.
+   */
   private enqueueHandshake(bytes: Uint8Array, from: WgEndpoint, nowNs: number): WgReceiveOutcome {
-    if (this.handshakeQueue.push(new Uint8Array(bytes), { address: from.address, port: from.port }))
-      this.drop("handshake-queue-full", undefined, nowNs);
+    const peer = this.peerAtEndpoint(from);
+    const lane = peer ? this.peerHandshakeQueue : this.handshakeQueue;
+    if (lane.push(new Uint8Array(bytes), { address: from.address, port: from.port }))
+      this.drop("handshake-queue-full", peer, nowNs);
     return "handshake-queued";
+  }
+
+  private peerAtEndpoint(from: WgEndpoint): PeerState | undefined {
+    let map = this.peersByEndpoint;
+    if (!map) {
+      map = new Map();
+      for (const p of this.peerList) if (p.endpoint) map.set(`${p.endpoint.address}|${p.endpoint.port}`, p);
+      this.peersByEndpoint = map;
+    }
+    return map.size === 0 ? undefined : map.get(`${from.address}|${from.port}`);
   }
 
   processHandshakes(nowNs: number, maxMessages: number): number {
     this.lastNowNs = nowNs;
     let n = 0;
     for (; n < maxMessages; n++) {
-      const next = this.handshakeQueue.shift();
+      const next = this.peerHandshakeQueue.shift() ?? this.handshakeQueue.shift();
       if (!next) break;
       if (next.msg[0] === 1) this.receiveInitiation(next.msg, next.from, nowNs);
       else this.receiveResponse(next.msg, next.from, nowNs);
@@ -440,7 +466,7 @@ export class WgDevice implements WgDeviceApi {
   }
 
   queuedHandshakes(): number {
-    return this.handshakeQueue.size;
+    return this.handshakeQueue.size + this.peerHandshakeQueue.size;
   }
 
   /**
@@ -450,7 +476,7 @@ export class WgDevice implements WgDeviceApi {
    */
   private isUnderLoad(nowNs: number): boolean {
     if (this.forcedLoad !== undefined) return this.forcedLoad;
-    if (this.handshakeQueue.size * 8 >= this.handshakeQueue.capacity)
+    if (this.queuedHandshakes() * 8 >= this.handshakeQueue.capacity)
       this.underLoadUntilNs = nowNs + this.load.holdNs;
     if (nowNs - this.loadWindowStartNs >= SEC) {
       this.loadWindowStartNs = nowNs;
@@ -945,6 +971,7 @@ export class WgDevice implements WgDeviceApi {
     const e = p.endpoint;
     if (e && e.address === from.address && e.port === from.port) return;
     p.endpoint = { address: from.address, port: from.port };
+    this.peersByEndpoint = undefined;
     this.emit({ type: "endpoint-changed", peer: p.name, endpoint: p.endpoint, nowNs });
   }
 
@@ -1027,7 +1054,7 @@ export class WgDevice implements WgDeviceApi {
       rxDatagrams: this.rxDatagrams,
       txDatagrams: this.txDatagrams,
       cookieRepliesSent: this.cookieRepliesSent,
-      queuedHandshakes: this.handshakeQueue.size,
+      queuedHandshakes: this.queuedHandshakes(),
       isUnderLoad: this.forcedLoad ?? this.lastNowNs < this.underLoadUntilNs,
       drops,
       dropsTotal: this.drops.total,
