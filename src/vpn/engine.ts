@@ -113,9 +113,9 @@ class SourceRateLimiter {
 }
 
 /**
- * The bounded FIFO of handshake messages in the "queued" mode: a ring of fixed capacity, so that
- * a flood costs no allocation beyond the messages themselves. Pushing into a full ring pushes the
- * oldest message out (the caller counts it).
+ * A bounded FIFO of handshake messages in the "queued" mode: a ring of fixed capacity (no array
+ * growth or shifting under a flood). Pushing into a full ring pushes the oldest message out (the
+ * caller counts it).
  */
 class HandshakeQueue {
   private readonly messages: (Uint8Array | undefined)[];
@@ -149,10 +149,6 @@ class HandshakeQueue {
     this.head = (this.head + 1) % this.capacity;
     this.size--;
     return { msg, from };
-  }
-
-  clear(): void {
-    while (this.size > 0) this.shift();
   }
 }
 
