@@ -53,7 +53,8 @@ const PORT = 51820;
 
 interface Responder {
   label: string;
-  kind: "vnet-cli" | "vnet-tuned" | "wireguard-go";
+  /** vnet-rekey: `vnet vpn listen`, pinged by `vnet vpn ping` that rekeys every 2 s. */
+  kind: "vnet-cli" | "vnet-tuned" | "wireguard-go" | "vnet-rekey";
   tuning?: WgUdpEndpointTuning;
 }
 
@@ -66,7 +67,11 @@ const RESPONDERS: Responder[] = [
   { label: "vnet queue, no peer sockets", kind: "vnet-tuned", tuning: { hasPeerSockets: false } },
   { label: "vnet as shipped", kind: "vnet-cli" },
   { label: "wireguard-go", kind: "wireguard-go" },
+  { label: "vnet to vnet, rekey every 2 s", kind: "vnet-rekey" },
 ];
+
+/** The pinging side of the vnet-rekey row: rekeys every 2 s, retries after 1 s (cookie, mac2). */
+const REKEYING_ENV = { VNET_WG_REKEY_AFTER_SEC: "2", VNET_WG_REKEY_TIMEOUT_SEC: "1" };
 
 async function runOne(responder: Responder): Promise<FloodRun> {
   const lab = new RealLab();
@@ -74,19 +79,18 @@ async function runOne(responder: Responder): Promise<FloodRun> {
     const { nsA, nsB } = lab.pair({ a: UNDERLAY_A, b: UNDERLAY_B, prefixLen: 24 });
     const pinger = keypair();
     const target = keypair();
-    await lab.wireguardGo(
-      nsA,
-      wgConfig({
-        self: pinger,
-        listenPort: PORT,
-        peer: {
-          publicKey: target.publicKey,
-          allowedIps: [`${TUNNEL_B}/32`],
-          endpoint: { host: UNDERLAY_B, port: PORT },
-        },
-      }),
-      `${TUNNEL_A}/24`,
-    );
+    const pingerConfig = wgConfig({
+      self: pinger,
+      listenPort: PORT,
+      addresses: [`${TUNNEL_A}/24`],
+      peer: {
+        publicKey: target.publicKey,
+        allowedIps: [`${TUNNEL_B}/32`],
+        endpoint: { host: UNDERLAY_B, port: PORT },
+      },
+    });
+    const isVnetPinger = responder.kind === "vnet-rekey";
+    if (!isVnetPinger) await lab.wireguardGo(nsA, pingerConfig, `${TUNNEL_A}/24`);
     const targetConfig = wgConfig({
       self: target,
       listenPort: PORT,
@@ -94,7 +98,7 @@ async function runOne(responder: Responder): Promise<FloodRun> {
       peer: { publicKey: pinger.publicKey, allowedIps: [`${TUNNEL_A}/32`] },
     });
     let listen: ReturnType<RealLab["vnet"]> | undefined;
-    if (responder.kind === "vnet-cli") {
+    if (responder.kind === "vnet-cli" || responder.kind === "vnet-rekey") {
       listen = lab.vnet(nsB, ["vpn", "listen", "--config", lab.configFile(targetConfig), "--json"]);
       await listen.waitFor('"event":"listening"');
     } else if (responder.kind === "vnet-tuned") {
@@ -109,8 +113,32 @@ async function runOne(responder: Responder): Promise<FloodRun> {
     } else {
       await lab.wireguardGo(nsB, targetConfig, `${TUNNEL_B}/24`);
     }
-    // The tunnel is up (handshake done, key confirmed) before the flood starts.
-    sh("ip", ["netns", "exec", nsA, "ping", "-c", "3", "-i", "0.2", "-W", "2", TUNNEL_B]);
+    // The tunnel is up (handshake done, key confirmed) before the flood starts. `vnet vpn ping`
+    // handshakes first by itself and pings all along; only its replies after the flood began count.
+    const count = seconds * pingsPerSec;
+    let vnetPing: ReturnType<RealLab["vnet"]> | undefined;
+    if (isVnetPinger) {
+      vnetPing = lab.vnet(
+        nsA,
+        [
+          "vpn",
+          "ping",
+          "--config",
+          lab.configFile(pingerConfig),
+          TUNNEL_B,
+          "-c",
+          String(count + 5 * pingsPerSec),
+          "-i",
+          String(1 / pingsPerSec),
+          "-W",
+          "1",
+        ],
+        REKEYING_ENV,
+      );
+      await vnetPing.waitFor("icmp_seq=");
+    } else {
+      sh("ip", ["netns", "exec", nsA, "ping", "-c", "3", "-i", "0.2", "-W", "2", TUNNEL_B]);
+    }
 
     const flooder = lab.run(nsA, process.execPath, [
       "--import",
@@ -128,20 +156,34 @@ async function runOne(responder: Responder): Promise<FloodRun> {
     ]);
     await flooder.waitFor('"event":"start"', 30_000);
     await new Promise((r) => setTimeout(r, 1000));
-    const count = seconds * pingsPerSec;
-    const ping = lab.run(nsA, "ping", [
-      "-q",
-      "-c",
-      String(count),
-      "-i",
-      String(1 / pingsPerSec),
-      "-W",
-      "1",
-      TUNNEL_B,
-    ]);
-    await ping.exited;
-    const m = /(\d+) packets transmitted, (\d+) received/.exec(ping.stdout());
-    if (!m) throw new Error(`ping printed no summary: ${ping.stdout()} ${ping.stderr()}`);
+    let sent: number;
+    let received: number;
+    if (vnetPing) {
+      const seqs = () =>
+        [...vnetPing.stdout().matchAll(/bytes from \S+ icmp_seq=(\d+)/g)].map((x) => Number(x[1]));
+      const floodFromSeq = Math.max(0, ...seqs()) + 1;
+      await vnetPing.exited;
+      const m = /(\d+) packets transmitted, (\d+) received/.exec(vnetPing.stdout());
+      if (!m) throw new Error(`vnet vpn ping printed no summary: ${vnetPing.stdout()} ${vnetPing.stderr()}`);
+      sent = Number(m[1]) - floodFromSeq + 1;
+      received = new Set(seqs().filter((q) => q >= floodFromSeq)).size;
+    } else {
+      const ping = lab.run(nsA, "ping", [
+        "-q",
+        "-c",
+        String(count),
+        "-i",
+        String(1 / pingsPerSec),
+        "-W",
+        "1",
+        TUNNEL_B,
+      ]);
+      await ping.exited;
+      const m = /(\d+) packets transmitted, (\d+) received/.exec(ping.stdout());
+      if (!m) throw new Error(`ping printed no summary: ${ping.stdout()} ${ping.stderr()}`);
+      sent = Number(m[1]);
+      received = Number(m[2]);
+    }
     await flooder.exited;
     const done = JSON.parse(flooder.stdout().trim().split("\n").at(-1) ?? "{}") as {
       sent?: number;
@@ -171,11 +213,10 @@ async function runOne(responder: Responder): Promise<FloodRun> {
           .join(", ");
         notes =
           `datagrams read ${d.rxDatagrams} (${d.peerSocketDatagrams ?? 0} on the peer socket); ` +
-          `cookie replies ${d.cookieRepliesSent}; drops ${drops || "none"}`;
+          `cookie replies ${d.cookieRepliesSent}; handshakes completed ${d.peers[0]?.handshakesCompleted ?? 0}; ` +
+          `drops ${drops || "none"}`;
       }
     }
-    const sent = Number(m[1]);
-    const received = Number(m[2]);
     return {
       responder: responder.label,
       pingsSent: sent,
