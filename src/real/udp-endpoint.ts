@@ -19,7 +19,7 @@
  * turn runs (and garbage-collection pauses) instead of the kernel dropping it.
  *
  * The kernel's receive buffer is still one queue for everyone: a flood faster than Node reads a
- * socket (about 100k datagrams/s on one core of the reference machine, whatever is done with
+ * socket (about 100-140k datagrams/s on one core of the reference machine, whatever is done with
  * them) overflows it, and the kernel drops the peer's data along with the flood. So on Linux,
  * each peer endpoint also gets a *peer socket*: a udp socket bound to the same port
  * (SO_REUSEADDR on all of ours) and connected to that endpoint, which the kernel prefers for
