@@ -12,7 +12,13 @@ import { parseWgConfig } from "../vpn/config.ts";
 import { generatePrivateKey, keyToBase64, publicKeyOf } from "../vpn/keys.ts";
 import { parseIpv6 } from "../wire/addr.ts";
 import { DeviceTimer, RealClock } from "./clock.ts";
-import { EndpointError, timersFromEnv, WgUdpEndpoint, type WgUdpEndpointTuning } from "./udp-endpoint.ts";
+import {
+  EndpointError,
+  MAX_PEER_SOCKETS,
+  timersFromEnv,
+  WgUdpEndpoint,
+  type WgUdpEndpointTuning,
+} from "./udp-endpoint.ts";
 
 const priv = keyToBase64(generatePrivateKey());
 const peer = keyToBase64(publicKeyOf(generatePrivateKey()));
@@ -206,6 +212,25 @@ describe("WgUdpEndpoint under a handshake flood (loopback)", () => {
       await a.close();
       await a2?.close();
       await b.close();
+    }
+  });
+
+  it("opens at most MAX_PEER_SOCKETS peer sockets", async () => {
+    const peers = Array.from(
+      { length: MAX_PEER_SOCKETS + 2 },
+      (_, i) =>
+        `[Peer]\nPublicKey = ${keyToBase64(publicKeyOf(generatePrivateKey()))}\nAllowedIPs = 10.9.${i >> 8}.${i & 255}/32\nEndpoint = 127.0.0.1:${20000 + i}\n`,
+    ).join("");
+    const ep = await WgUdpEndpoint.open({
+      config: parseWgConfig(`[Interface]\nPrivateKey = ${priv}\n${peers}`),
+      bindAddress: "127.0.0.1",
+    });
+    try {
+      await until(() => ep.counters().peerSockets === MAX_PEER_SOCKETS, "the peer sockets");
+      await new Promise((r) => setTimeout(r, 50));
+      expect(ep.counters()).toMatchObject({ peerSockets: MAX_PEER_SOCKETS, peerSocketErrors: 0 });
+    } finally {
+      await ep.close();
     }
   });
 

@@ -78,7 +78,10 @@ export interface WgUdpEndpointOptions {
    * net.core.rmem_max and reports double). 0: the system default.
    */
   readonly recvBufferBytes?: number;
-  /** A connected socket per peer endpoint (see above). Default: on Linux, where the kernel prefers it. */
+  /**
+   * A connected socket per peer endpoint (see above), at most MAX_PEER_SOCKETS. Default: on
+   * Linux, where the kernel prefers it.
+   */
   readonly hasPeerSockets?: boolean;
   /**
    * The device's handshake processing (engine-api.ts). Default "queued"; "inline" (every
@@ -107,6 +110,8 @@ export interface WgUdpEndpointCounters {
 
 /** See `WgUdpEndpointOptions.handshakeBudgetNs`. */
 export const DEFAULT_HANDSHAKE_BUDGET_NS = 50_000;
+/** Peer sockets open at most (the first peers in configuration order get them). */
+export const MAX_PEER_SOCKETS = 256;
 /** See `WgUdpEndpointOptions.recvBufferBytes`. */
 export const DEFAULT_RECV_BUFFER_BYTES = 4 * 1024 * 1024;
 
@@ -281,6 +286,8 @@ export class WgUdpEndpoint {
     }
     for (const [key, e] of wanted) {
       if (this.peerSockets.has(key)) continue;
+      // A file descriptor each: past the cap, a peer is served by the listening socket alone.
+      if (this.peerSockets.size >= MAX_PEER_SOCKETS) break;
       this.peerSockets.set(key, "opening");
       void this.openPeerSocket(key, e);
     }
