@@ -8,10 +8,30 @@
  * Sockets: one udp4 socket on ListenPort (any free port when absent), and a udp6 socket
  * (IPv6-only) on the same port when the host has IPv6, as wireguard-go binds both. Peer
  * endpoints given as host names are resolved once at start (wg resolves them once too).
+ *
+ * Under a handshake flood the tunnel's data comes first: the device runs in its "queued" mode,
+ * so a socket message is only classified (transport data and cookie replies are processed at
+ * once, handshake messages go to the device's bounded queue), and the queue is drained on
+ * `setImmediate` for at most `handshakeBudgetNs` per turn of the event loop. Between turns Node
+ * reads the sockets again (libuv reads up to 32 datagrams per socket per turn), so the data
+ * behind a burst of initiations waits for a turn, not for every initiation's Diffie-Hellman or
+ * cookie reply. A large socket receive buffer (`recvBufferBytes`) absorbs what arrives while a
+ * turn runs (and garbage-collection pauses) instead of the kernel dropping it.
+ *
+ * The kernel's receive buffer is still one queue for everyone: a flood faster than Node reads a
+ * socket (about 100-140k datagrams/s on one core of the reference machine, whatever is done with
+ * them) overflows it, and the kernel drops the peer's data along with the flood. So on Linux,
+ * each peer endpoint also gets a *peer socket*: a udp socket bound to the same port
+ * (SO_REUSEADDR on all of ours) and connected to that endpoint, which the kernel prefers for
+ * datagrams from exactly that address and port. A peer's traffic then has its own buffer that a
+ * flood from elsewhere cannot fill; everything else (new peers, roaming, the flood) arrives on the
+ * listening socket as before. Peer sockets follow the endpoints (roaming closes the old one). A
+ * probe bind without SO_REUSEADDR first keeps "port already in use" true against other programs
+ * and other vnet endpoints alike.
  */
 
 import { randomFillSync } from "node:crypto";
-import { createSocket, type Socket } from "node:dgram";
+import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { lookup } from "node:dns/promises";
 import { formatCidr } from "../vpn/allowed-ips.ts";
 import type { WgConfig } from "../vpn/config.ts";
@@ -22,6 +42,7 @@ import type {
   WgDeviceCounters,
   WgEndpoint,
   WgEvent,
+  WgHandshakeProcessing,
   WgPeerInfo,
   WgSendOutcome,
   WgTimerConfig,
@@ -44,7 +65,55 @@ export interface WgUdpEndpointOptions {
   readonly resolve?: (host: string) => Promise<string>;
   /** A socket error after start (the endpoint keeps running; the caller decides). */
   readonly onSocketError?: (error: Error) => void;
+  /**
+   * Time spent on queued handshake messages per turn of the event loop (default 50 µs): the
+   * larger, the more handshakes a flood gets answered (cookie replies), the smaller, the sooner
+   * the sockets are read again.
+   */
+  readonly handshakeBudgetNs?: number;
+  /** Handshake messages waiting at most (default 1024; the oldest is dropped and counted). */
+  readonly maxQueuedHandshakes?: number;
+  /**
+   * Socket receive buffer asked of the kernel per socket (default 4 MiB; Linux caps it at
+   * net.core.rmem_max and reports double). 0: the system default.
+   */
+  readonly recvBufferBytes?: number;
+  /**
+   * A connected socket per peer endpoint (see above), at most MAX_PEER_SOCKETS. Default: on
+   * Linux, where the kernel prefers it.
+   */
+  readonly hasPeerSockets?: boolean;
+  /**
+   * The device's handshake processing (engine-api.ts). Default "queued"; "inline" (every
+   * handshake message processed in the socket's callback) is how the endpoint worked before the
+   * queue, kept for the side-by-side benchmark (`bench/wg-flood.bench.ts`).
+   */
+  readonly handshakeProcessing?: WgHandshakeProcessing;
 }
+
+/** The endpoint's knobs for traffic under attack, as the tunnel host and benchmarks pass them on. */
+export type WgUdpEndpointTuning = Pick<
+  WgUdpEndpointOptions,
+  "handshakeBudgetNs" | "maxQueuedHandshakes" | "recvBufferBytes" | "hasPeerSockets" | "handshakeProcessing"
+>;
+
+/** What the endpoint counts besides the device's counters. */
+export interface WgUdpEndpointCounters {
+  socketSendErrors: number;
+  /** What the kernel granted the listening socket (Linux reports double what was asked). */
+  recvBufferBytes: number;
+  /** Peer sockets open now. */
+  peerSockets: number;
+  peerSocketDatagrams: number;
+  peerSocketErrors: number;
+}
+
+/** See `WgUdpEndpointOptions.handshakeBudgetNs`. */
+export const DEFAULT_HANDSHAKE_BUDGET_NS = 50_000;
+/** Peer sockets open at most (the first peers in configuration order get them). */
+export const MAX_PEER_SOCKETS = 256;
+/** See `WgUdpEndpointOptions.recvBufferBytes`. */
+export const DEFAULT_RECV_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** Failure to bring the endpoint up (port in use, unresolvable endpoint): the user's to fix. */
 export class EndpointError extends Error {
@@ -59,8 +128,18 @@ export class WgUdpEndpoint {
   private sock4: Socket | undefined;
   private sock6: Socket | undefined;
   private isClosed = false;
+  private isDrainScheduled = false;
+  private readonly handshakeBudgetNs: number;
+  private readonly hasPeerSockets: boolean;
+  private recvBufferBytes = 0;
+  /** Connected sockets by peer endpoint ("address|port"); "opening" while bind/connect run. */
+  private readonly peerSockets = new Map<string, Socket | "opening">();
   /** Socket errors after start, in practice datagrams the kernel refused to send (counted, never silent). */
   sendErrors = 0;
+  /** Datagrams that arrived on a peer socket (the rest arrived on the listening sockets). */
+  peerSocketDatagrams = 0;
+  /** Peer sockets that could not be opened, and errors on open ones (an unreachable peer's ICMP). */
+  peerSocketErrors = 0;
 
   private constructor(private readonly opts: WgUdpEndpointOptions) {
     const { config } = opts;
@@ -72,11 +151,20 @@ export class WgUdpEndpoint {
       },
       sendDatagram: (bytes, to) => this.sendDatagram(bytes, to),
       deliverPacket: (ip, peer) => opts.onPacket?.(ip, peer, this.clock.nowNs()),
-      onEvent: opts.onEvent ? (e) => opts.onEvent?.(e, this.clock.nowNs()) : undefined,
+      onEvent: (e) => {
+        if (e.type === "endpoint-changed") this.syncPeerSockets();
+        if (opts.onEvent) opts.onEvent(e, this.clock.nowNs());
+      },
       timers: opts.timers,
       unixEpochOffsetNs: this.clock.unixEpochOffsetNs,
       mtu: config.interface.mtu,
+      handshakeProcessing: opts.handshakeProcessing ?? "queued",
+      maxQueuedHandshakes: opts.maxQueuedHandshakes,
     });
+    this.hasPeerSockets = opts.hasPeerSockets ?? process.platform === "linux";
+    this.handshakeBudgetNs = opts.handshakeBudgetNs ?? DEFAULT_HANDSHAKE_BUDGET_NS;
+    if (!(this.handshakeBudgetNs > 0))
+      throw new EndpointError(`the handshake budget must be positive, got ${this.handshakeBudgetNs} ns`);
     this.timer = new DeviceTimer(
       this.clock,
       () => this.device.nextTimerNs(),
@@ -121,11 +209,21 @@ export class WgUdpEndpoint {
 
     const bind = this.opts.bindAddress;
     const isV6Bind = bind?.includes(":") ?? false;
-    if (!isV6Bind) this.sock4 = await bindSocket("udp4", config.interface.listenPort ?? 0, bind ?? "0.0.0.0");
+    const recvBufferBytes = this.opts.recvBufferBytes ?? DEFAULT_RECV_BUFFER_BYTES;
+    this.recvBufferBytes = recvBufferBytes;
+    const isShared = this.hasPeerSockets;
+    if (!isV6Bind)
+      this.sock4 = await bindSocket(
+        "udp4",
+        config.interface.listenPort ?? 0,
+        bind ?? "0.0.0.0",
+        recvBufferBytes,
+        isShared,
+      );
     const port = this.sock4?.address().port ?? config.interface.listenPort ?? 0;
     if (isV6Bind || bind === undefined) {
       try {
-        this.sock6 = await bindSocket("udp6", port, bind ?? "::");
+        this.sock6 = await bindSocket("udp6", port, bind ?? "::", recvBufferBytes, isShared);
       } catch (e) {
         // No IPv6 on this host (or only the v4 side was asked for): run IPv4-only, as documented.
         if (isV6Bind) throw e;
@@ -133,11 +231,7 @@ export class WgUdpEndpoint {
     }
     for (const s of [this.sock4, this.sock6]) {
       if (!s) continue;
-      s.on("message", (msg, rinfo) => {
-        if (this.isClosed) return;
-        this.device.receiveDatagram(msg, { address: rinfo.address, port: rinfo.port }, this.clock.nowNs());
-        this.timer.rearm();
-      });
+      s.on("message", this.onMessage);
       s.on("error", (err) => {
         this.sendErrors++;
         this.opts.onSocketError?.(err);
@@ -155,8 +249,85 @@ export class WgUdpEndpoint {
       });
       this.peers.push(info);
     });
+    this.syncPeerSockets();
     // Persistent keepalives start as soon as the interface is up.
     this.timer.rearm();
+  }
+
+  private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
+    if (this.isClosed) return;
+    const outcome = this.device.receiveDatagram(
+      msg,
+      { address: rinfo.address, port: rinfo.port },
+      this.clock.nowNs(),
+    );
+    // A queued handshake changes no timer until it is processed: no rearm per flood message.
+    if (outcome === "handshake-queued") this.scheduleHandshakes();
+    else this.timer.rearm();
+  };
+
+  private readonly onPeerSocketMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
+    this.peerSocketDatagrams++;
+    this.onMessage(msg, rinfo);
+  };
+
+  /** Opens a peer socket for every peer endpoint that lacks one, closes those no peer uses. */
+  private syncPeerSockets(): void {
+    if (!this.hasPeerSockets || this.isClosed) return;
+    const wanted = new Map<string, WgEndpoint>();
+    for (const p of this.peers) {
+      const e = p.endpoint;
+      if (e && (e.address.includes(":") ? this.sock6 : this.sock4)) wanted.set(`${e.address}|${e.port}`, e);
+    }
+    for (const [key, s] of this.peerSockets) {
+      if (wanted.has(key)) continue;
+      this.peerSockets.delete(key);
+      if (s !== "opening") closeQuietly(s);
+    }
+    for (const [key, e] of wanted) {
+      if (this.peerSockets.has(key)) continue;
+      // A file descriptor each: past the cap, a peer is served by the listening socket alone.
+      if (this.peerSockets.size >= MAX_PEER_SOCKETS) break;
+      this.peerSockets.set(key, "opening");
+      void this.openPeerSocket(key, e);
+    }
+  }
+
+  private async openPeerSocket(key: string, to: WgEndpoint): Promise<void> {
+    const type = to.address.includes(":") ? "udp6" : "udp4";
+    const s = createSocket({ type, ipv6Only: type === "udp6", reuseAddr: true });
+    s.on("error", () => {
+      this.peerSocketErrors++;
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        s.once("error", reject);
+        s.bind(this.port, this.opts.bindAddress ?? (type === "udp6" ? "::" : "0.0.0.0"), () => {
+          s.connect(to.port, to.address, () => {
+            s.off("error", reject);
+            resolve();
+          });
+        });
+      });
+    } catch {
+      // Counted by the "error" listener; the listening socket still receives this peer.
+      closeQuietly(s);
+      if (this.peerSockets.get(key) === "opening") this.peerSockets.delete(key);
+      return;
+    }
+    if (this.isClosed || this.peerSockets.get(key) !== "opening") {
+      closeQuietly(s); // closed, or the peer roamed away meanwhile
+      return;
+    }
+    if (this.recvBufferBytes > 0) {
+      try {
+        s.setRecvBufferSize(this.recvBufferBytes);
+      } catch {
+        // as for the listening sockets
+      }
+    }
+    s.on("message", this.onPeerSocketMessage);
+    this.peerSockets.set(key, s);
   }
 
   /** The UDP port the endpoint listens on. */
@@ -181,9 +352,48 @@ export class WgUdpEndpoint {
     this.timer.rearm();
   }
 
-  counters(): WgDeviceCounters & { socketSendErrors: number } {
-    return { ...this.device.counters(), socketSendErrors: this.sendErrors };
+  counters(): WgDeviceCounters & WgUdpEndpointCounters {
+    let recvBufferBytes = 0;
+    try {
+      recvBufferBytes = (this.sock4 ?? this.sock6)?.getRecvBufferSize() ?? 0;
+    } catch {
+      // closed: report 0
+    }
+    let peerSockets = 0;
+    for (const s of this.peerSockets.values()) if (s !== "opening") peerSockets++;
+    return {
+      ...this.device.counters(),
+      socketSendErrors: this.sendErrors,
+      recvBufferBytes,
+      peerSockets,
+      peerSocketDatagrams: this.peerSocketDatagrams,
+      peerSocketErrors: this.peerSocketErrors,
+    };
   }
+
+  private scheduleHandshakes(): void {
+    if (this.isDrainScheduled) return;
+    this.isDrainScheduled = true;
+    setImmediate(this.processHandshakes);
+  }
+
+  /**
+   * One turn's share of the queued handshakes: one message at a time until the budget is spent
+   * (a cookie reply costs tens of µs, a full handshake about a millisecond), then the event loop
+   * reads the sockets again before the next turn.
+   */
+  private readonly processHandshakes = (): void => {
+    this.isDrainScheduled = false;
+    if (this.isClosed) return;
+    let nowNs = this.clock.nowNs();
+    const endNs = nowNs + this.handshakeBudgetNs;
+    while (this.device.processHandshakes(nowNs, 1) > 0) {
+      nowNs = this.clock.nowNs();
+      if (nowNs >= endNs) break;
+    }
+    this.timer.rearm();
+    if (this.device.queuedHandshakes() > 0) this.scheduleHandshakes();
+  };
 
   private sendDatagram(bytes: Uint8Array, to: WgEndpoint): void {
     if (this.isClosed) return;
@@ -201,8 +411,10 @@ export class WgUdpEndpoint {
     if (this.isClosed) return;
     this.isClosed = true;
     this.timer.close();
+    const peerSockets = [...this.peerSockets.values()].filter((s): s is Socket => s !== "opening");
+    this.peerSockets.clear();
     await Promise.all(
-      [this.sock4, this.sock6].map(
+      [this.sock4, this.sock6, ...peerSockets].map(
         (s) =>
           new Promise<void>((resolve) => {
             if (!s) return resolve();
@@ -217,9 +429,40 @@ export class WgUdpEndpoint {
   }
 }
 
-function bindSocket(type: "udp4" | "udp6", port: number, address: string): Promise<Socket> {
+/** Binds a listening socket; `isShared`: with SO_REUSEADDR, after a probe that it is free. */
+async function bindSocket(
+  type: "udp4" | "udp6",
+  port: number,
+  address: string,
+  recvBufferBytes: number,
+  isShared: boolean,
+): Promise<Socket> {
+  if (!isShared) return bindOnce(type, port, address, recvBufferBytes, false);
+  // SO_REUSEADDR would let us share the port with any other socket that sets it (another vnet
+  // endpoint): a plain bind first says whether the port is really free (and picks one for 0).
+  const probe = await bindOnce(type, port, address, 0, false);
+  const freePort = probe.address().port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  return bindOnce(type, freePort, address, recvBufferBytes, true);
+}
+
+function closeQuietly(s: Socket): void {
+  try {
+    s.close();
+  } catch {
+    // already closed
+  }
+}
+
+function bindOnce(
+  type: "udp4" | "udp6",
+  port: number,
+  address: string,
+  recvBufferBytes: number,
+  isReusable: boolean,
+): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = createSocket({ type, ipv6Only: type === "udp6", reuseAddr: false });
+    const s = createSocket({ type, ipv6Only: type === "udp6", reuseAddr: isReusable });
     const onError = (err: NodeJS.ErrnoException) => {
       s.close();
       reject(
@@ -233,6 +476,13 @@ function bindSocket(type: "udp4" | "udp6", port: number, address: string): Promi
     s.once("error", onError);
     s.bind(port, address, () => {
       s.off("error", onError);
+      if (recvBufferBytes > 0) {
+        try {
+          s.setRecvBufferSize(recvBufferBytes);
+        } catch {
+          // Above what this system allows (not Linux, which caps silently): keep its default.
+        }
+      }
       resolve(s);
     });
   });

@@ -15,7 +15,12 @@ import type { WgDeviceCounters, WgEvent, WgPeerInfo, WgTimerConfig } from "../vp
 import { formatIpv4, formatIpv6, tryParseIpv4, tryParseIpv6 } from "../wire/addr.ts";
 import { type EchoError, type EchoReply, IcmpHost, type IcmpHostDrop } from "./icmp-host.ts";
 import { sleep } from "./signals.ts";
-import { EndpointError, WgUdpEndpoint } from "./udp-endpoint.ts";
+import {
+  EndpointError,
+  WgUdpEndpoint,
+  type WgUdpEndpointCounters,
+  type WgUdpEndpointTuning,
+} from "./udp-endpoint.ts";
 
 export interface TunnelHostOptions {
   readonly config: WgConfig;
@@ -23,6 +28,8 @@ export interface TunnelHostOptions {
   readonly timers?: Partial<WgTimerConfig>;
   readonly bindAddress?: string;
   readonly onEvent?: (event: WgEvent, nowNs: number) => void;
+  /** Handshake queue, budget, socket buffer and peer sockets (defaults: udp-endpoint.ts). */
+  readonly tuning?: WgUdpEndpointTuning;
 }
 
 /** A handshake seen by the host, as the CLI prints it. */
@@ -34,7 +41,7 @@ export interface HandshakeNote {
 }
 
 export interface TunnelHostCounters {
-  readonly device: WgDeviceCounters & { socketSendErrors: number };
+  readonly device: WgDeviceCounters & WgUdpEndpointCounters;
   readonly echoRequestsAnswered: number;
   readonly echoRepliesReceived: number;
   readonly echoErrorsReceived: number;
@@ -65,6 +72,7 @@ export class TunnelHost {
   static async open(opts: TunnelHostOptions): Promise<TunnelHost> {
     let host: TunnelHost | undefined;
     const ep = await WgUdpEndpoint.open({
+      ...opts.tuning,
       config: opts.config,
       crypto: opts.crypto,
       timers: opts.timers,

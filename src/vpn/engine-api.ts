@@ -103,11 +103,31 @@ export interface WgDeviceOptions {
   /** Packets held per peer while a handshake is under way (default 128; more are dropped, counted). */
   maxQueuedPackets?: number;
   /**
+   * What `receiveDatagram` does with a handshake initiation or response. "inline" (default): it
+   * processes the message at once and returns the outcome, as a simulated world wants (one call,
+   * one deterministic result). "queued": it only classifies the datagram by type and length, puts
+   * the message in a bounded queue and returns "handshake-queued"; the world drains the queue
+   * with `processHandshakes(nowNs, maxMessages)` when it has time, so that transport data keeps
+   * flowing under a handshake flood (a real endpoint). Transport data and cookie replies are
+   * processed at once in both modes.
+   */
+  handshakeProcessing?: WgHandshakeProcessing;
+  /**
+   * Handshake messages held in the "queued" mode (default 1024, wireguard-go's queue length) in
+   * each of two lanes: messages from a peer's current endpoint (taken first) and all others. A
+   * full lane drops its oldest ("handshake-queue-full"). With an eighth of this or more waiting
+   * the device is under load, as in wireguard-go.
+   */
+  maxQueuedHandshakes?: number;
+  /**
    * The cryptokey routing table. Default: a fresh `AllowedIps` (allowed-ips.ts). The engine
    * inserts and removes its peers' prefixes itself.
    */
   allowedIps?: WgAllowedIpsTable;
 }
+
+/** See `WgDeviceOptions.handshakeProcessing`. */
+export type WgHandshakeProcessing = "inline" | "queued";
 
 /** A longest-prefix-match table from IP prefixes to peers (whitepaper section 2, cryptokey routing). */
 export interface WgAllowedIpsTable {
@@ -154,6 +174,7 @@ export type WgReceiveOutcome =
   | "data" // decrypted and delivered
   | "keepalive" // authenticated empty packet
   | "cookie-sent" // under load and no valid MAC2: answered with a cookie reply, not processed
+  | "handshake-queued" // "queued" mode: waits for `processHandshakes`
   | WgDropReason;
 
 /** Outcome of `sendPacket`. */
@@ -181,7 +202,8 @@ export type WgDropReason =
   | "not-ip" // a packet to send that is not IPv4/IPv6
   | "no-endpoint" // the peer has no known endpoint yet
   | "queue-full" // too many packets waiting for a handshake
-  | "handshake-gave-up"; // queued packets dropped after REKEY_ATTEMPT_TIME without a handshake
+  | "handshake-gave-up" // queued packets dropped after REKEY_ATTEMPT_TIME without a handshake
+  | "handshake-queue-full"; // "queued" mode: the oldest waiting handshake message, pushed out by a new one
 
 export type WgEvent =
   | { type: "handshake-initiation-sent"; peer: string; attempt: number; hasMac2: boolean; nowNs: number }
@@ -220,6 +242,8 @@ export interface WgDeviceCounters {
   rxDatagrams: number;
   txDatagrams: number;
   cookieRepliesSent: number;
+  /** Handshake messages waiting in the "queued" mode (always 0 "inline"). */
+  queuedHandshakes: number;
   isUnderLoad: boolean;
   drops: Record<string, number>;
   dropsTotal: number;
@@ -235,8 +259,20 @@ export interface WgDeviceApi {
   setEndpoint(peer: WgPeerInfo, endpoint: WgEndpoint): void;
   /** A plaintext IP packet from the tunnel interface: route by allowed IPs, encrypt, send or queue. */
   sendPacket(ipPacket: Uint8Array, nowNs: number): WgSendOutcome;
-  /** A UDP payload received from `from`. */
+  /**
+   * A UDP payload received from `from`. In the "queued" mode a handshake message is copied into
+   * the queue (the world may reuse `bytes`) and "handshake-queued" is returned.
+   */
   receiveDatagram(bytes: Uint8Array, from: WgEndpoint, nowNs: number): WgReceiveOutcome;
+  /**
+   * "queued" mode: processes at most `maxMessages` waiting handshake messages, oldest first, as
+   * if they arrived now (mac1, the load rule, mac2 and cookie replies, the per-source limit, then
+   * the handshake); returns how many were taken off the queue. "inline": always 0. The world
+   * bounds the time it spends by calling this in small batches and reading its own clock.
+   */
+  processHandshakes(nowNs: number, maxMessages: number): number;
+  /** Handshake messages waiting for `processHandshakes` (0 in the "inline" mode). */
+  queuedHandshakes(): number;
   /** Starts a handshake with `peer` now (as `wg` does on the first packet; for tools and tests). */
   initiateHandshake(peer: WgPeerInfo, nowNs: number): void;
   /** Runs every timer due at or before `nowNs`. */

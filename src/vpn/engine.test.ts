@@ -1,13 +1,13 @@
 import { inspect } from "node:util";
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
-import { WgInitiation, WgTransport } from "../wire/wireguard.ts";
+import { WgCookieReply, WgInitiation, WgTransport } from "../wire/wireguard.ts";
 import { CookieMaker } from "./cookie.ts";
 import type { WgCrypto } from "./crypto.ts";
 import { nobleCrypto } from "./crypto-noble.ts";
 import { nodeCrypto } from "./crypto-node.ts";
 import { WgDevice } from "./engine.ts";
-import type { WgEndpoint, WgEvent, WgPeerInfo, WgTimerConfig } from "./engine-api.ts";
+import type { WgDeviceOptions, WgEndpoint, WgEvent, WgPeerInfo, WgTimerConfig } from "./engine-api.ts";
 
 const SEC = 1_000_000_000;
 
@@ -68,6 +68,8 @@ class World {
   wire: Datagram[] = [];
   log: Datagram[] = [];
   nodes = new Map<string, Node>();
+  /** Drain each device's handshake queue right after every datagram it receives. */
+  isDrainingHandshakes = false;
   /** Return false to lose a datagram in flight. */
   filter: (d: Datagram) => boolean = () => true;
 
@@ -76,7 +78,7 @@ class World {
     readonly timers: Partial<WgTimerConfig> = {},
   ) {}
 
-  add(name: string, seed: number, address: string): Node {
+  add(name: string, seed: number, address: string, options: Partial<WgDeviceOptions> = {}): Node {
     const ep = { address, port: 51820 };
     const node: Node = {
       name,
@@ -98,6 +100,7 @@ class World {
       },
       deliverPacket: (packet, peer) => node.delivered.push({ packet: Uint8Array.from(packet), peer }),
       onEvent: (e) => node.events.push(e),
+      ...options,
     });
     node.publicKey = node.dev.publicKey;
     this.nodes.set(name, node);
@@ -133,6 +136,8 @@ class World {
         (n) => n.ep.address === d.to.address && n.ep.port === d.to.port,
       );
       target?.dev.receiveDatagram(d.bytes, d.src, this.nowNs);
+      // A world with queued handshakes that drains them at once (deterministic, like "inline").
+      if (this.isDrainingHandshakes) target?.dev.processHandshakes(this.nowNs, Number.POSITIVE_INFINITY);
     }
   }
 
@@ -540,6 +545,228 @@ describe("WgDevice: cookie replies under load", () => {
     }
     expect(outcomes).toEqual(["handshake-initiation", "handshake-initiation", "cookie-sent", "cookie-sent"]);
     expect(b2.counters().isUnderLoad).toBe(true);
+  });
+});
+
+describe("WgDevice: the handshake queue (queued mode)", () => {
+  const queued = { handshakeProcessing: "queued" } as const;
+
+  /** a and b, b with queued handshakes (drained by the world), and c, a stranger to b. */
+  function queuedSites(options: Partial<WgDeviceOptions> = {}) {
+    const w = new World();
+    const a = w.add("a", 1, "192.0.2.1");
+    const b = w.add("b", 2, "198.51.100.2", { ...queued, ...options });
+    const c = w.add("c", 3, "203.0.113.3");
+    const peers = w.pair(a, "10.1.0.0/16", b, "10.2.0.0/16");
+    const bForC = c.dev.addPeer({ publicKey: b.publicKey, allowedIps: ["10.2.0.0/16"], endpoint: b.ep });
+    /** An initiation from c (valid mac1 for b; c is no peer of b), taken off the wire. */
+    const strangerInitiation = (atNs: number): Uint8Array => {
+      c.dev.initiateHandshake(bForC, atNs);
+      return w.wire.pop()!.bytes;
+    };
+    return { w, a, b, c, ...peers, strangerInitiation };
+  }
+
+  it("is off by default: inline, nothing waits, processHandshakes does nothing", () => {
+    const { w, a, b, peerB } = twoSites();
+    a.dev.initiateHandshake(peerB, 0);
+    const init = w.wire.pop()!;
+    expect(b.dev.receiveDatagram(init.bytes, init.src, 0)).toBe("handshake-initiation");
+    expect(b.dev.queuedHandshakes()).toBe(0);
+    expect(b.dev.processHandshakes(0, 10)).toBe(0);
+    expect(b.dev.counters().queuedHandshakes).toBe(0);
+  });
+
+  it("a world that drains after each datagram sends byte for byte what an inline world sends", () => {
+    const run = (isQueued: boolean) => {
+      const w = new World();
+      const opts = isQueued ? queued : {};
+      const a = w.add("a", 1, "192.0.2.1", opts);
+      const b = w.add("b", 2, "198.51.100.2", opts);
+      w.pair(a, "10.1.0.0/16", b, "10.2.0.0/16");
+      w.isDrainingHandshakes = isQueued;
+      // Data both ways every 10 s for 150 s: keepalives and a rekey (REKEY_AFTER_TIME) on the way.
+      for (let t = 0; t <= 150; t += 10) {
+        w.advance(t * SEC);
+        a.dev.sendPacket(ipv4("10.1.0.1", "10.2.0.1"), w.nowNs);
+        b.dev.sendPacket(ipv4("10.2.0.1", "10.1.0.1"), w.nowNs);
+        w.flush();
+      }
+      return { log: w.log.map((d) => `${d.from}@${d.atNs}:${Buffer.from(d.bytes).toString("hex")}`), a, b };
+    };
+    const inline = run(false);
+    const queuedRun = run(true);
+    expect(queuedRun.log).toEqual(inline.log);
+    expect(queuedRun.log.length).toBeGreaterThan(32);
+    expect(eventsOf(queuedRun.a, "handshake-complete").length).toBeGreaterThan(1);
+    expect(queuedRun.b.delivered).toHaveLength(16);
+    expect(queuedRun.a.delivered).toHaveLength(16);
+    const { queuedHandshakes: _q, ...countersQueued } = queuedRun.b.dev.counters();
+    const { queuedHandshakes: _i, ...countersInline } = inline.b.dev.counters();
+    expect(countersQueued).toEqual(countersInline);
+  });
+
+  it("holds at most maxQueuedHandshakes: the oldest is dropped and counted", () => {
+    const { b, strangerInitiation } = queuedSites({ maxQueuedHandshakes: 4 });
+    b.dev.forceUnderLoad(false);
+    const from = { address: "203.0.113.3", port: 51820 };
+    const sent = [1, 2, 3, 4, 5, 6].map((i) => strangerInitiation(i));
+    const outcomes = sent.map((m, i) => b.dev.receiveDatagram(m, from, i));
+    expect(outcomes).toEqual(Array(6).fill("handshake-queued"));
+    expect(b.dev.queuedHandshakes()).toBe(4);
+    expect(b.dev.drops.get("handshake-queue-full")).toBe(2);
+    expect(eventsOf(b, "drop").map((e) => e.type === "drop" && e.reason)).toEqual([
+      "handshake-queue-full",
+      "handshake-queue-full",
+    ]);
+    expect(b.dev.processHandshakes(10, 100)).toBe(4);
+    expect(b.dev.drops.get("unknown-peer")).toBe(4);
+    expect(b.dev.counters()).toMatchObject({ queuedHandshakes: 0, rxDatagrams: 6 });
+    expect(b.dev.processHandshakes(11, 100)).toBe(0);
+  });
+
+  it("the oldest waiting are the ones pushed out: the survivors are the newest", () => {
+    const { w, b, strangerInitiation } = queuedSites({ maxQueuedHandshakes: 4 });
+    b.dev.forceUnderLoad(true);
+    const from = { address: "203.0.113.3", port: 51820 };
+    const sent = [1, 2, 3, 4, 5, 6].map((i) => strangerInitiation(i));
+    for (const m of sent) b.dev.receiveDatagram(m, from, 0);
+    w.wire = [];
+    b.dev.processHandshakes(1, 100);
+    // A cookie reply's receiver index is the sender index of the initiation it answers.
+    const answered = w.wire.map((d) => WgCookieReply.receiverIndex(d.bytes, 0));
+    expect(answered).toEqual(sent.slice(2).map((m) => WgInitiation.senderIndex(m, 0)));
+  });
+
+  it("a peer's own endpoint has a lane of its own: a flood from elsewhere neither pushes its initiation out nor delays it", () => {
+    const { w, a, b, peerB, strangerInitiation } = queuedSites({ maxQueuedHandshakes: 4 });
+    b.dev.forceUnderLoad(false);
+    const from = { address: "203.0.113.3", port: 51820 };
+    b.dev.receiveDatagram(strangerInitiation(1), from, 1);
+    a.dev.initiateHandshake(peerB, 2);
+    const real = w.wire.pop()!;
+    expect(b.dev.receiveDatagram(real.bytes, real.src, 2)).toBe("handshake-queued");
+    for (let i = 3; i <= 10; i++) b.dev.receiveDatagram(strangerInitiation(i), from, i);
+    expect(b.dev.drops.get("handshake-queue-full")).toBe(5);
+    expect(b.dev.queuedHandshakes()).toBe(5);
+    expect(w.wire).toHaveLength(0); // nothing answered before the world drains
+    expect(b.dev.processHandshakes(11, 1)).toBe(1);
+    expect(eventsOf(b, "handshake-complete")).toHaveLength(1);
+    expect(w.wire.map((d) => `${d.from}:${d.bytes[0]}`)).toEqual(["b:2"]);
+    // A source that is no peer's endpoint (here: the peer from another port) waits with the rest.
+    a.dev.initiateHandshake(peerB, 3 * SEC);
+    const moved = w.wire.pop()!;
+    b.dev.receiveDatagram(moved.bytes, { address: a.ep.address, port: 40000 }, 3 * SEC);
+    expect(b.dev.drops.get("handshake-queue-full")).toBe(6); // it pushed out the oldest stranger
+    expect(b.dev.processHandshakes(3 * SEC, 3)).toBe(3);
+    expect(eventsOf(b, "handshake-complete")).toHaveLength(1);
+    expect(b.dev.processHandshakes(3 * SEC, 1)).toBe(1);
+    expect(eventsOf(b, "handshake-complete")).toHaveLength(2);
+    expect(b.dev.peers()[0].endpoint).toEqual({ address: a.ep.address, port: 40000 });
+  });
+
+  it("transport data is processed at once while handshakes wait", () => {
+    const { w, a, b, strangerInitiation } = queuedSites();
+    w.isDrainingHandshakes = true;
+    a.dev.sendPacket(ipv4("10.1.0.1", "10.2.0.1"), 0);
+    w.flush();
+    expect(b.delivered).toHaveLength(1);
+    w.isDrainingHandshakes = false;
+    for (let i = 0; i < 50; i++)
+      b.dev.receiveDatagram(strangerInitiation(i + 1), { address: "203.0.113.3", port: 51820 }, 100);
+    expect(b.dev.queuedHandshakes()).toBe(50);
+    a.dev.sendPacket(ipv4("10.1.0.1", "10.2.0.1"), 200);
+    const data = w.wire.pop()!;
+    expect(b.dev.receiveDatagram(data.bytes, data.src, 200)).toBe("data");
+    expect(b.delivered).toHaveLength(2);
+    expect(b.dev.queuedHandshakes()).toBe(50);
+    // And the answer goes out at once too.
+    expect(b.dev.sendPacket(ipv4("10.2.0.1", "10.1.0.1"), 201)).toBe("sent");
+  });
+
+  it("processHandshakes takes at most maxMessages, oldest first", () => {
+    const { b, strangerInitiation } = queuedSites();
+    b.dev.forceUnderLoad(false);
+    const from = { address: "203.0.113.3", port: 51820 };
+    for (let i = 0; i < 10; i++) b.dev.receiveDatagram(strangerInitiation(i + 1), from, 0);
+    expect(b.dev.processHandshakes(1, 3)).toBe(3);
+    expect(b.dev.drops.get("unknown-peer")).toBe(3);
+    expect(b.dev.queuedHandshakes()).toBe(7);
+    expect(b.dev.processHandshakes(2, 0)).toBe(0);
+    expect(b.dev.processHandshakes(3, 100)).toBe(7);
+    expect(b.dev.processHandshakes(4, 100)).toBe(0);
+    expect(b.dev.drops.get("unknown-peer")).toBe(10);
+  });
+
+  it("an eighth of the queue waiting puts the device under load: cookie replies, as inline", () => {
+    const { w, b, strangerInitiation } = queuedSites({ maxQueuedHandshakes: 16 });
+    const from = { address: "203.0.113.3", port: 51820 };
+    for (let i = 0; i < 3; i++) b.dev.receiveDatagram(strangerInitiation(i + 1), from, 0);
+    w.wire = [];
+    // 2 still waiting when the first is processed: 2 x 8 >= 16, under load, no valid mac2.
+    b.dev.processHandshakes(1, 1);
+    expect(b.dev.counters()).toMatchObject({ cookieRepliesSent: 1, isUnderLoad: true });
+    expect(w.wire.map((d) => `${d.from}:${d.bytes[0]}:${d.to.address}`)).toEqual(["b:3:203.0.113.3"]);
+    // Held for holdNs (1 s) although the queue is short now.
+    b.dev.processHandshakes(2, 2);
+    expect(b.dev.counters().cookieRepliesSent).toBe(3);
+    expect(b.dev.drops.get("unknown-peer")).toBe(0);
+  });
+
+  it("bad mac1 in the queue is counted when processed; malformed never enters it", () => {
+    const { b, strangerInitiation } = queuedSites();
+    const from = { address: "203.0.113.3", port: 51820 };
+    const junk = strangerInitiation(1);
+    junk[120] ^= 1;
+    expect(b.dev.receiveDatagram(junk, from, 0)).toBe("handshake-queued");
+    expect(b.dev.receiveDatagram(junk.subarray(0, 100), from, 0)).toBe("malformed");
+    expect(b.dev.queuedHandshakes()).toBe(1);
+    b.dev.processHandshakes(1, 10);
+    expect(b.dev.drops.get("bad-mac1")).toBe(1);
+  });
+
+  it("copies what it queues: the world may reuse its receive buffer", () => {
+    const { w, a, b, peerB } = queuedSites();
+    a.dev.initiateHandshake(peerB, 0);
+    const real = w.wire.pop()!;
+    const buffer = Uint8Array.from(real.bytes);
+    b.dev.receiveDatagram(buffer, real.src, 0);
+    buffer.fill(0);
+    b.dev.processHandshakes(1, 1);
+    expect(eventsOf(b, "handshake-complete")).toHaveLength(1);
+  });
+
+  it("refuses a queue of no room and an unknown processing mode", () => {
+    const base = {
+      privateKey: keyFrom(9),
+      crypto: nodeCrypto,
+      randomBytes: seededBytes(9),
+      sendDatagram: () => {},
+      deliverPacket: () => {},
+    };
+    expect(() => new WgDevice({ ...base, ...queued, maxQueuedHandshakes: 0 })).toThrow(/at least 1/);
+    expect(() => new WgDevice({ ...base, handshakeProcessing: "later" as "queued" })).toThrow(/inline/);
+  });
+
+  it("is deterministic: the same flood and drains give the same bytes", () => {
+    const run = () => {
+      const { w, a, b, strangerInitiation } = queuedSites({ maxQueuedHandshakes: 8 });
+      const from = { address: "203.0.113.3", port: 51820 };
+      w.isDrainingHandshakes = true;
+      a.dev.sendPacket(ipv4("10.1.0.1", "10.2.0.1"), 0);
+      w.flush();
+      w.isDrainingHandshakes = false;
+      for (let t = 1; t <= 40; t++) {
+        b.dev.receiveDatagram(strangerInitiation(t * 1000), from, t * 1000);
+        if (t % 5 === 0) b.dev.processHandshakes(t * 1000, 2);
+      }
+      return { log: w.log.map((d) => Buffer.from(d.bytes).toString("hex")), counters: b.dev.counters() };
+    };
+    const first = run();
+    const second = run();
+    expect(second).toEqual(first);
+    expect(first.counters.drops["handshake-queue-full"]).toBeGreaterThan(0);
+    expect(first.counters.cookieRepliesSent).toBeGreaterThan(0);
   });
 });
 

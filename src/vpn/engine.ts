@@ -34,6 +34,7 @@ import type {
   WgDropReason,
   WgEndpoint,
   WgEvent,
+  WgHandshakeProcessing,
   WgLoadPolicy,
   WgPeerConfig,
   WgPeerInfo,
@@ -111,6 +112,46 @@ class SourceRateLimiter {
   }
 }
 
+/**
+ * A bounded FIFO of handshake messages in the "queued" mode: a ring of fixed capacity (no array
+ * growth or shifting under a flood). Pushing into a full ring pushes the oldest message out (the
+ * caller counts it).
+ */
+class HandshakeQueue {
+  private readonly messages: (Uint8Array | undefined)[];
+  private readonly sources: (WgEndpoint | undefined)[];
+  private head = 0;
+  size = 0;
+
+  constructor(readonly capacity: number) {
+    this.messages = new Array(capacity).fill(undefined);
+    this.sources = new Array(capacity).fill(undefined);
+  }
+
+  /** Adds a message; true when the oldest had to go to make room. */
+  push(msg: Uint8Array, from: WgEndpoint): boolean {
+    const isFull = this.size === this.capacity;
+    if (isFull) this.shift();
+    const at = (this.head + this.size) % this.capacity;
+    this.messages[at] = msg;
+    this.sources[at] = from;
+    this.size++;
+    return isFull;
+  }
+
+  /** The oldest message (and where it came from), or undefined when empty. */
+  shift(): { msg: Uint8Array; from: WgEndpoint } | undefined {
+    if (this.size === 0) return undefined;
+    const msg = this.messages[this.head]!;
+    const from = this.sources[this.head]!;
+    this.messages[this.head] = undefined;
+    this.sources[this.head] = undefined;
+    this.head = (this.head + 1) % this.capacity;
+    this.size--;
+    return { msg, from };
+  }
+}
+
 /** A peer configuration the device cannot accept (bad key or prefix, duplicate peer). */
 export class WgConfigError extends Error {
   override readonly name = "WgConfigError";
@@ -137,6 +178,16 @@ export class WgDevice implements WgDeviceApi {
   private readonly unixEpochOffsetNs: number;
   private readonly mtu: number;
   private readonly maxQueuedPackets: number;
+  private readonly handshakeProcessing: WgHandshakeProcessing;
+  /**
+   * Handshake messages waiting ("queued" mode only): those from a peer's current endpoint in a
+   * lane of their own, taken first, so that a flood from elsewhere cannot push a peer's rekey
+   * out (a spoofed source can only crowd its own lane, and still meets mac2 under load).
+   */
+  private readonly handshakeQueue: HandshakeQueue;
+  private readonly peerHandshakeQueue: HandshakeQueue;
+  /** Peers by current endpoint ("address|port"), rebuilt when an endpoint changed. */
+  private peersByEndpoint: Map<string, PeerState> | undefined;
   private readonly rejectAfterMessages: number;
   private readonly table: WgAllowedIpsTable;
   private readonly checker: CookieChecker;
@@ -179,6 +230,16 @@ export class WgDevice implements WgDeviceApi {
     this.unixEpochOffsetNs = options.unixEpochOffsetNs ?? 0;
     this.mtu = options.mtu ?? 1420;
     this.maxQueuedPackets = options.maxQueuedPackets ?? 128;
+    this.handshakeProcessing = options.handshakeProcessing ?? "inline";
+    if (this.handshakeProcessing !== "inline" && this.handshakeProcessing !== "queued")
+      throw new WgConfigError(
+        `handshake processing is "inline" or "queued", got "${this.handshakeProcessing}"`,
+      );
+    const maxQueuedHandshakes = options.maxQueuedHandshakes ?? 1024;
+    if (!Number.isInteger(maxQueuedHandshakes) || maxQueuedHandshakes < 1)
+      throw new WgConfigError(`the handshake queue holds at least 1 message, got ${maxQueuedHandshakes}`);
+    this.handshakeQueue = new HandshakeQueue(maxQueuedHandshakes);
+    this.peerHandshakeQueue = new HandshakeQueue(maxQueuedHandshakes);
     this.rejectAfterMessages = Math.min(this.timers.rejectAfterMessages, MAX_SAFE_COUNTER);
     this.table = options.allowedIps ?? new AllowedIps<WgPeerInfo>();
     this.checker = new CookieChecker(
@@ -227,6 +288,7 @@ export class WgDevice implements WgDeviceApi {
     peer.endpoint = config.endpoint
       ? { address: config.endpoint.address, port: config.endpoint.port }
       : undefined;
+    this.peersByEndpoint = undefined;
     peer.persistentKeepaliveNs = keepaliveSec * SEC;
     for (const c of prefixes) {
       this.table.insert(c, peer);
@@ -248,6 +310,7 @@ export class WgDevice implements WgDeviceApi {
     peer.clearHandshake();
     peer.queue = [];
     this.peerList.splice(this.peerList.indexOf(peer), 1);
+    this.peersByEndpoint = undefined;
     this.peersByKey.delete(keyIdOf(peer.publicKey));
   }
 
@@ -268,6 +331,7 @@ export class WgDevice implements WgDeviceApi {
   setEndpoint(info: WgPeerInfo, endpoint: WgEndpoint): void {
     const peer = this.own(info);
     peer.endpoint = { address: endpoint.address, port: endpoint.port };
+    this.peersByEndpoint = undefined;
     this.armFirstPersistentKeepalive(peer);
   }
 
@@ -332,6 +396,11 @@ export class WgDevice implements WgDeviceApi {
 
   // ---------------------------------------------------------------- receiving datagrams
 
+  /**
+   * Classifies a datagram by its type and length (nothing else: no MAC, no lookup) and handles
+   * it: transport data and cookie replies at once; handshake messages at once ("inline") or into
+   * the bounded queue ("queued"), so that a flood of them cannot delay the tunnel's data.
+   */
   receiveDatagram(bytes: Uint8Array, from: WgEndpoint, nowNs: number): WgReceiveOutcome {
     this.rxDatagrams++;
     this.lastNowNs = nowNs;
@@ -341,9 +410,11 @@ export class WgDevice implements WgDeviceApi {
     switch (type) {
       case 1:
         if (len !== WG_INITIATION_LEN) return this.drop("malformed", undefined, nowNs);
+        if (this.handshakeProcessing === "queued") return this.enqueueHandshake(bytes, from, nowNs);
         return this.receiveInitiation(bytes, from, nowNs);
       case 2:
         if (len !== WG_RESPONSE_LEN) return this.drop("malformed", undefined, nowNs);
+        if (this.handshakeProcessing === "queued") return this.enqueueHandshake(bytes, from, nowNs);
         return this.receiveResponse(bytes, from, nowNs);
       case 3:
         if (len !== WG_COOKIE_REPLY_LEN) return this.drop("malformed", undefined, nowNs);
@@ -356,9 +427,53 @@ export class WgDevice implements WgDeviceApi {
     }
   }
 
-  /** Counts a handshake message toward the load policy; true when a valid mac2 is required. */
+  /**
+   * "queued" mode: copies the message into its lane (a peer's current endpoint, or any other
+   * source), pushing out (and counting) the oldest when the lane is full.
+   */
+  private enqueueHandshake(bytes: Uint8Array, from: WgEndpoint, nowNs: number): WgReceiveOutcome {
+    const peer = this.peerAtEndpoint(from);
+    const lane = peer ? this.peerHandshakeQueue : this.handshakeQueue;
+    if (lane.push(new Uint8Array(bytes), { address: from.address, port: from.port }))
+      this.drop("handshake-queue-full", peer, nowNs);
+    return "handshake-queued";
+  }
+
+  private peerAtEndpoint(from: WgEndpoint): PeerState | undefined {
+    let map = this.peersByEndpoint;
+    if (!map) {
+      map = new Map();
+      for (const p of this.peerList) if (p.endpoint) map.set(`${p.endpoint.address}|${p.endpoint.port}`, p);
+      this.peersByEndpoint = map;
+    }
+    return map.size === 0 ? undefined : map.get(`${from.address}|${from.port}`);
+  }
+
+  processHandshakes(nowNs: number, maxMessages: number): number {
+    this.lastNowNs = nowNs;
+    let n = 0;
+    for (; n < maxMessages; n++) {
+      const next = this.peerHandshakeQueue.shift() ?? this.handshakeQueue.shift();
+      if (!next) break;
+      if (next.msg[0] === 1) this.receiveInitiation(next.msg, next.from, nowNs);
+      else this.receiveResponse(next.msg, next.from, nowNs);
+    }
+    return n;
+  }
+
+  queuedHandshakes(): number {
+    return this.handshakeQueue.size + this.peerHandshakeQueue.size;
+  }
+
+  /**
+   * Counts a handshake message toward the load policy; true when a valid mac2 is required. Under
+   * load: more than `handshakesPerSecond` of them in a second, or (the "queued" mode) an eighth
+   * of the queue or more still waiting, as wireguard-go judges it; either holds for `holdNs`.
+   */
   private isUnderLoad(nowNs: number): boolean {
     if (this.forcedLoad !== undefined) return this.forcedLoad;
+    if (this.queuedHandshakes() * 8 >= this.handshakeQueue.capacity)
+      this.underLoadUntilNs = nowNs + this.load.holdNs;
     if (nowNs - this.loadWindowStartNs >= SEC) {
       this.loadWindowStartNs = nowNs;
       this.loadWindowCount = 0;
@@ -852,6 +967,7 @@ export class WgDevice implements WgDeviceApi {
     const e = p.endpoint;
     if (e && e.address === from.address && e.port === from.port) return;
     p.endpoint = { address: from.address, port: from.port };
+    this.peersByEndpoint = undefined;
     this.emit({ type: "endpoint-changed", peer: p.name, endpoint: p.endpoint, nowNs });
   }
 
@@ -934,6 +1050,7 @@ export class WgDevice implements WgDeviceApi {
       rxDatagrams: this.rxDatagrams,
       txDatagrams: this.txDatagrams,
       cookieRepliesSent: this.cookieRepliesSent,
+      queuedHandshakes: this.queuedHandshakes(),
       isUnderLoad: this.forcedLoad ?? this.lastNowNs < this.underLoadUntilNs,
       drops,
       dropsTotal: this.drops.total,

@@ -196,8 +196,15 @@ export class RealLab {
 
   /** Runs `vnet ARGS...` inside `ns` (undefined: here) as a child process. */
   vnet(ns: string | undefined, args: string[], env: Record<string, string> = {}): VnetRun {
-    const argv = ns ? ["netns", "exec", ns, process.execPath, VNET_BIN, ...args] : [VNET_BIN, ...args];
-    const child = spawn(ns ? "ip" : process.execPath, argv, {
+    return this.run(ns, process.execPath, [VNET_BIN, ...args], env);
+  }
+
+  /**
+   * Runs `cmd ARGS...` inside `ns` (undefined: here) as a tracked child process (killed by
+   * `cleanup`) whose output can be read and waited for.
+   */
+  run(ns: string | undefined, cmd: string, args: string[], env: Record<string, string> = {}): VnetRun {
+    const child = spawn(ns ? "ip" : cmd, ns ? ["netns", "exec", ns, cmd, ...args] : args, {
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
