@@ -797,16 +797,38 @@ export class Network {
     return name === undefined ? "" : ` (${name})`;
   }
 
-  /** The echo request's frame on every cable it crossed, and what each layer added to `ipBytes`. */
+  /**
+   * The echo request's frame on every cable it crossed, and what each layer added to `ipBytes`.
+   * Through a VPN the echo is another frame on the internet (the WireGuard datagram its gateway
+   * sent right after encrypting it) and another again after decryption: both are followed.
+   */
   private mtuHops(records: readonly HopRecord[], ipBytes: number): MtuHop[] {
     const hops: MtuHop[] = [];
     let echoFrame = -1;
     let isInTunnel = false;
     let isInVxlan = false;
+    /** Frames that are the echo: plaintext (false) or inside WireGuard (true). */
+    const followed = new Map<number, boolean>();
+    /** Gateways that just encrypted the echo (their next datagram carries it), or received it. */
+    const encryptedAt = new Set<string>();
+    const deliveredAt = new Set<string>();
     for (const r of records) {
-      if (echoFrame < 0 && r.kind === "vm" && r.action === "send" && r.reason.startsWith("echo request"))
+      if (echoFrame < 0 && r.kind === "vm" && r.action === "send" && r.reason.startsWith("echo request")) {
         echoFrame = r.frameId;
-      if (r.frameId !== echoFrame) continue;
+        followed.set(echoFrame, false);
+      }
+      if (!followed.has(r.frameId)) {
+        if (encryptedAt.has(r.device) && r.action === "send") {
+          encryptedAt.delete(r.device);
+          followed.set(r.frameId, true);
+        } else if (deliveredAt.has(r.device) && r.vpn?.event === "decrypt") {
+          deliveredAt.delete(r.device);
+          followed.set(r.frameId, false);
+        } else continue;
+      }
+      const isInWireguard = followed.get(r.frameId) === true;
+      if (r.vpn?.event === "encrypt" && !isInWireguard) encryptedAt.add(r.device);
+      if (isInWireguard && r.action === "deliver") deliveredAt.add(r.device);
       const e = r.encap;
       if (e !== undefined && e.step !== "carried") {
         const isIn = e.step === "encapsulate";
@@ -824,6 +846,12 @@ export class Network {
           : [];
       if (isInTunnel) rest -= 24;
       if (isInVxlan) rest -= 50;
+      if (isInWireguard) {
+        // IPv4 20, UDP 8, WireGuard's header 16 and tag 16, the plaintext padded to 16.
+        const padding = rest - 14 - 60 >= 0 ? (rest - 14 - 60) % 16 : 0;
+        tunnel.push(`outer IPv4 20 + UDP 8 + WireGuard 32${padding > 0 ? ` + padding ${padding}` : ""}`);
+        rest -= 60 + padding;
+      }
       const eth = rest >= 14 ? ["Ethernet 14"] : [];
       if (rest >= 14) rest -= 14;
       const tags = rest === 4 ? ["802.1Q 4"] : rest === 8 ? ["802.1Q 4", "802.1Q 4"] : [];

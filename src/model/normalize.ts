@@ -392,7 +392,7 @@ class Normalizer {
 
     this.stpPorts(switches, links, linkIndexes);
     const tunnels = this.tunnels(switches, links);
-    const vpns = this.vpns(switches);
+    const vpns = this.vpns(switches, links);
     this.checkOverlayMtu(servers, links);
     this.checkLayer2(switches, links, linkIndexes, portConfigured);
     this.assignMacs();
@@ -1815,7 +1815,7 @@ class Normalizer {
    * talk and neither of which has an endpoint (no side can start), and a given public key that
    * does not match the given private key (the others will refuse its handshakes).
    */
-  private vpns(switches: SwitchSpec[]): VpnSpec[] {
+  private vpns(switches: SwitchSpec[], links: LinkSpec[]): VpnSpec[] {
     const out: VpnSpec[] = [];
     const byName = new Map(switches.map((s) => [s.name, s]));
     const wgCount = new Map<string, number>();
@@ -2002,7 +2002,30 @@ class Normalizer {
               "key",
             );
         }
-      out.push({ name: v.name, type: "wireguard", hub, mtu: v.mtu ?? 1420, peers });
+      // WireGuard adds 60 bytes over IPv4 (IPv4 20, UDP 8, its header and tag 32) and never
+      // fragments its datagrams itself: the underlay must carry mtu + 60.
+      const mtu = v.mtu ?? 1420;
+      for (const p of peers) {
+        const sw = byName.get(p.device)!;
+        const fits = sw.ports.flatMap((port) => {
+          if (port.mode !== "routed") return [];
+          const cable = links.find(
+            (l) =>
+              (l.a.node === sw.name && l.a.port === port.name) ||
+              (l.b.node === sw.name && l.b.port === port.name),
+          );
+          return cable === undefined ? [] : [Math.min(port.mtu, cable.mtu)];
+        });
+        const underlay = fits.length === 0 ? null : Math.min(...fits);
+        if (underlay !== null && mtu + 60 > underlay)
+          this.warn(
+            "overlay-mtu",
+            v.mtu === undefined ? [...path, "peers", p.device] : [...path, "mtu"],
+            `the VPN's MTU ${mtu} plus 60 bytes of IPv4, UDP and WireGuard is ${mtu + 60}, more than ${p.device}'s underlay MTU ${underlay}: full-size packets would be fragmented on the way; make the VPN's mtu at most ${underlay - 60}`,
+            v.mtu === undefined ? "key" : "value",
+          );
+      }
+      out.push({ name: v.name, type: "wireguard", hub, mtu, peers });
     });
     return out;
   }

@@ -59,6 +59,25 @@ describe("two sites, the branch behind NAT", () => {
     );
   });
 
+  it("vnet mtu follows the echo through the tunnel and names WireGuard's 60 bytes", () => {
+    const net = Network.fromText(SITES, "vpn-sites.yaml");
+    const r = net.mtu("hq1", "br1");
+    expect(r.pathMtu).toBe(1420);
+    const internet = r.hops.find((h) => h.link === "hq-gw:eth0 -> internet:eth0");
+    expect(internet).toEqual({
+      link: "hq-gw:eth0 -> internet:eth0",
+      frameBytes: 1494,
+      layers: "Ethernet 14 + outer IPv4 20 + UDP 8 + WireGuard 32",
+    });
+    expect(r.hops.at(-1)?.link).toBe("br-sw:eth2 -> br-host:eth0");
+    // A 1400-byte underlay is too small for the default 1420: check says so.
+    const small = SITES.replace(
+      "  - endpoints: [hq-gw:eth0, internet:eth0]",
+      "  - endpoints: [hq-gw:eth0, internet:eth0]\n    mtu: 1400",
+    );
+    expect(Network.fromText(small, "small.yaml").warnings.join("\n")).toMatch(/VPN's MTU 1420 plus 60 bytes/);
+  });
+
   it("an eavesdropper on the internet sees only WireGuard; inside a site the packets are plain", () => {
     const net = Network.fromText(SITES, "vpn-sites.yaml");
     net.startCaptures();
