@@ -224,6 +224,17 @@ describe("hub and spoke, three sites", () => {
     expect(net.show("vpn", "hq-gw").map((r) => r.peer)).toEqual(["b-gw", "c-gw"]);
   });
 
+  it("without a hub the same file is a full mesh: branch to branch directly", () => {
+    const net = Network.fromText(HUB.replace("    hub: hq-gw\n", ""), "mesh.yaml");
+    const t = net.trace("b1", "c1");
+    expect(t.delivered).toBe(true);
+    expect(t.verdict).toContain(
+      "through the VPN corp: encrypted between b-gw and c-gw, carried as WireGuard messages by internet",
+    );
+    expect(t.verdict).not.toContain("hq-gw");
+    expect(net.show("vpn", "b-gw").map((r) => r.peer)).toEqual(["hq-gw", "c-gw"]);
+  });
+
   it("every site reaches every other", () => {
     const net = Network.fromText(HUB, "vpn-hub-spoke.yaml");
     const r = net.pingAll();
