@@ -43,6 +43,10 @@ export function register(program: Command, io: Io): void {
       "--trace <vms...>",
       "trace one ping from VM A to B (a VM or IPv4 address) and draw its path: --trace A B",
     )
+    .option(
+      "--json",
+      "print the graph's model instead: { name, clusters, nodes, edges, caption } with each element's trace mark",
+    )
     .option("-o, --output <file>", "write to this file instead of standard output")
     .option("--seed <n>", "simulation seed (with --trace)", "1")
     .addHelpText(
@@ -50,7 +54,10 @@ export function register(program: Command, io: Io): void {
       "\nExamples:\n  vnet graph examples/seed-datacenter.yaml -o seed.svg\n  vnet graph examples/seed-datacenter.yaml --trace web1 db1 --format dot | dot -Tpng > path.png\n  vnet graph examples/vpn-sites.yaml --format mermaid > vpn.mmd\n\nThe echo's path is blue, drops are red; output is deterministic (same file, same bytes).",
     )
     .action(
-      async (file: string, opts: { format?: string; trace?: string[]; output?: string; seed: string }) => {
+      async (
+        file: string,
+        opts: { format?: string; json?: boolean; trace?: string[]; output?: string; seed: string },
+      ) => {
         const format = chooseFormat(opts.format, opts.output);
         if (opts.trace !== undefined && opts.trace.length !== 2)
           throw new UserError(`--trace takes two names, FROM and TO (got ${opts.trace.length})`);
@@ -75,7 +82,11 @@ export function register(program: Command, io: Io): void {
           for (const w of loaded.warnings) io.err(`${formatDiagnostic(w)}\n`);
           graph = buildGraph(loaded.topology);
         }
-        const text = renderGraph(graph, format);
+        const isMarkdown = opts.json !== true && format === "mermaid" && /\.md$/i.test(opts.output ?? "");
+        const rendered =
+          opts.json === true ? `${JSON.stringify(graph, null, 2)}\n` : renderGraph(graph, format);
+        // In a Markdown file the diagram goes in a mermaid code block, as GitHub renders it.
+        const text = isMarkdown ? `\`\`\`mermaid\n${rendered}\`\`\`\n` : rendered;
         if (opts.output === undefined) io.out(text);
         else {
           try {
