@@ -110,7 +110,7 @@ describe("graph model", () => {
     const g = graphOf(VPN);
     expect(node(g, "sw:hq-gw").kind).toBe("router");
     expect(node(g, "sw:branch-cpe").label).toContain("NAT out eth0");
-    expect(edgeBetween(g, "sw:hq-gw", "sw:hq-sw")[0].label).toContain("eth1: access 10");
+    expect(edgeBetween(g, "sw:hq-gw", "sw:hq-sw")[0].label).toContain("hq-sw eth1: access 10");
     const vpn = g.edges.filter((e) => e.kind === "vpn");
     expect(vpn).toHaveLength(1);
     expect(vpn[0]).toMatchObject({ from: "sw:hq-gw", to: "sw:branch-gw", isDashed: true });

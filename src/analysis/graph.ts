@@ -88,6 +88,8 @@ export function buildGraph(topology: Topology): TopologyGraph {
     edges.push({ isDashed: false, isLag: false, ...e, id: `e${edges.length}`, mark: null });
 
   const switchNames = new Set(topology.switches.map((s) => s.name));
+  const vfIds = new Set<string>();
+  const routerNames = new Set(topology.switches.filter((s) => s.isRouter).map((s) => s.name));
   for (const sw of topology.switches) {
     const label = [sw.name];
     for (const g of sw.gateway) label.push(`SVI vlan${g.vid} ${prefix(g.ip, g.prefixLen)}`);
@@ -164,7 +166,8 @@ export function buildGraph(topology: Topology): TopologyGraph {
           });
         } else {
           const vfId = `vf:${server.name}/${a.nic}/vf${a.vfIndex}`;
-          if (!nodes.some((x) => x.id === vfId)) {
+          if (!vfIds.has(vfId)) {
+            vfIds.add(vfId);
             node({ id: vfId, kind: "vf", label: [`${a.nic} vf${a.vfIndex}`], cluster, traceNames: [] });
             edge({ kind: "vf", from: vfId, to: `nic:${server.name}/${a.nic}`, label: [], traceNames: [] });
           }
@@ -180,24 +183,28 @@ export function buildGraph(topology: Topology): TopologyGraph {
     }
   }
 
-  const portOf = (nodeName: string, port: string) =>
-    topology.switches.find((s) => s.name === nodeName)?.ports.find((p) => p.name === port);
+  const switchPorts = new Map(
+    topology.switches.flatMap((s) => s.ports.map((p) => [`${s.name}:${p.name}`, p] as const)),
+  );
+  const portOf = (nodeName: string, port: string) => switchPorts.get(`${nodeName}:${port}`);
   for (const l of topology.links) {
     const endId = (e: { node: string; port: string }) =>
       switchNames.has(e.node) ? `sw:${e.node}` : `nic:${e.node}/${e.port}`;
     const label = [`${l.a.node}:${l.a.port} -- ${l.b.node}:${l.b.port}`];
     let lag: string | null = null;
+    const isBetweenSwitches = switchNames.has(l.a.node) && switchNames.has(l.b.node);
     for (const e of [l.a, l.b]) {
       const p = portOf(e.node, e.port);
       if (p === undefined) continue;
       if (p.lag !== undefined) lag ??= p.lag;
-      if (p.mode === "access") label.push(`${e.port}: access ${p.vlan}`);
+      // Between two switches the port names alone could be either's.
+      const port = isBetweenSwitches ? `${e.node} ${e.port}` : e.port;
+      if (p.mode === "access") label.push(`${port}: access ${p.vlan}`);
       else if (p.mode === "trunk")
         label.push(
-          `${e.port}: trunk ${p.vlans === null ? "all" : formatVlanList(p.vlans)}${p.nativeVlan !== null ? ` native ${p.nativeVlan}` : ""}`,
+          `${port}: trunk ${p.vlans === null ? "all" : formatVlanList(p.vlans)}${p.nativeVlan !== null ? ` native ${p.nativeVlan}` : ""}`,
         );
-      else if (topology.switches.find((s) => s.name === e.node)?.isRouter !== true)
-        label.push(`${e.port}: ${prefix(p.ip, p.prefixLen)}`);
+      else if (!routerNames.has(e.node)) label.push(`${port}: ${prefix(p.ip, p.prefixLen)}`);
     }
     if (lag !== null) label.push(`LAG ${lag}`);
     if (!l.isUp) label.push("down");
@@ -339,7 +346,20 @@ const DOT_SHAPES: Record<GraphNodeKind, string> = {
   router: 'box, style="filled,rounded", fillcolor="#fdf2e0"',
 };
 
+/** Each cluster's nodes, in order. */
+function clusterMembers(graph: TopologyGraph): Map<string, GraphNode[]> {
+  const m = new Map<string, GraphNode[]>();
+  for (const n of graph.nodes) {
+    if (n.cluster === null) continue;
+    const list = m.get(n.cluster);
+    if (list === undefined) m.set(n.cluster, [n]);
+    else list.push(n);
+  }
+  return m;
+}
+
 export function toDot(graph: TopologyGraph): string {
+  const members = clusterMembers(graph);
   const out: string[] = [];
   out.push(`graph ${dotString(graph.name)} {`);
   out.push('  graph [rankdir=TB, fontname="Helvetica", fontsize=11, compound=true];');
@@ -356,7 +376,7 @@ export function toDot(graph: TopologyGraph): string {
   graph.clusters.forEach((c, i) => {
     out.push(`  subgraph ${dotString(`cluster_${i}`)} {`);
     out.push(`    label=${dotString(c.label)}; style=rounded; color="#888888";`);
-    for (const n of graph.nodes) if (n.cluster === c.id) out.push(`    ${nodeLine(n)}`);
+    for (const n of members.get(c.id) ?? []) out.push(`    ${nodeLine(n)}`);
     out.push("  }");
   });
   for (const e of graph.edges) {
@@ -388,6 +408,7 @@ export function mermaidText(lines: readonly string[]): string {
 }
 
 export function toMermaid(graph: TopologyGraph): string {
+  const members = clusterMembers(graph);
   const ids = new Map(graph.nodes.map((n, i) => [n.id, `n${i}`]));
   const out: string[] = [];
   if (graph.caption !== null) out.push("---", `title: ${JSON.stringify(graph.caption)}`, "---");
@@ -400,7 +421,7 @@ export function toMermaid(graph: TopologyGraph): string {
   for (const n of graph.nodes) if (n.cluster === null) out.push(`  ${nodeLine(n)}`);
   graph.clusters.forEach((c, i) => {
     out.push(`  subgraph c${i}[${mermaidText([c.label])}]`);
-    for (const n of graph.nodes) if (n.cluster === c.id) out.push(`    ${nodeLine(n)}`);
+    for (const n of members.get(c.id) ?? []) out.push(`    ${nodeLine(n)}`);
     out.push("  end");
   });
   const styles: string[] = [];
@@ -453,6 +474,7 @@ function sizeOf(n: GraphNode): { w: number; h: number } {
 const round = (v: number) => Math.round(v * 10) / 10;
 
 export function toSvg(graph: TopologyGraph): string {
+  const members = clusterMembers(graph);
   const boxes = new Map<string, Box>();
   const clusterBoxes = new Map<string, Box>();
   const top = graph.caption !== null ? 36 : 12;
@@ -484,7 +506,7 @@ export function toSvg(graph: TopologyGraph): string {
 
   // Servers first (their width sets the picture's), then the physical layers centred above.
   const clusterRows = graph.clusters.map((c) => {
-    const inC = graph.nodes.filter((n) => n.cluster === c.id);
+    const inC = members.get(c.id) ?? [];
     return [
       inC.filter((n) => n.kind === "nic"),
       inC.filter((n) => n.kind === "vf" || n.kind === "vswitch"),
