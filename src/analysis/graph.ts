@@ -454,6 +454,9 @@ const LINE_H = 14;
 const PAD = 8;
 const GAP = 24;
 const ROW_GAP = 60;
+/** Between two physical devices of one layer, and between two servers. */
+const PHYS_GAP = 160;
+const CLUSTER_GAP = 60;
 
 export function xmlEscape(s: string): string {
   return s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
@@ -515,7 +518,11 @@ export function toSvg(graph: TopologyGraph): string {
   });
   const rowWidth = (row: GraphNode[]) => row.reduce((s, n) => s + sizeOf(n).w, 0) + GAP * (row.length - 1);
   const rowHeight = (row: GraphNode[]) => Math.max(...row.map((n) => sizeOf(n).h));
-  const physHeight = layers.reduce((s, l) => s + (l.length > 0 ? rowHeight(l) + ROW_GAP : 0), 0);
+  // Cables between physical devices carry two-line labels: their rows get more room.
+  const physRowGap = ROW_GAP * 1.6;
+  const physWidth = (row: GraphNode[]) =>
+    row.reduce((s, n) => s + sizeOf(n).w, 0) + PHYS_GAP * (row.length - 1);
+  const physHeight = layers.reduce((s, l) => s + (l.length > 0 ? rowHeight(l) + physRowGap : 0), 0);
   let x = GAP;
   const clusterTop = top + physHeight + (layers.some((l) => l.length > 0) ? 0 : 0);
   graph.clusters.forEach((c, i) => {
@@ -533,21 +540,31 @@ export function toSvg(graph: TopologyGraph): string {
       y += h + ROW_GAP * 0.75;
     }
     clusterBoxes.set(c.id, { x, y: clusterTop, w, h: y - clusterTop - ROW_GAP * 0.75 + PAD * 2 });
-    x += w + GAP;
+    x += w + CLUSTER_GAP;
   });
-  const layerWidths = layers.map(rowWidth);
+  x += GAP - CLUSTER_GAP;
+  // Wide enough that a cable label between two neighbours of a layer fits between them.
+  const layerWidths = layers.map((l) =>
+    l.length <= 1 ? physWidth(l) : l.length * (Math.max(...l.map((n) => sizeOf(n).w)) + PHYS_GAP + 60),
+  );
   const width = Math.max(x, ...layerWidths.map((w) => w + 2 * GAP), 200);
+  // The servers centred under the wider physical layers.
+  const shift = (width - x) / 2;
+  if (shift > 0) {
+    for (const b of boxes.values()) b.x += shift;
+    for (const b of clusterBoxes.values()) b.x += shift;
+  }
   let y = top;
   for (const layer of layers) {
     if (layer.length === 0) continue;
-    let lx = (width - rowWidth(layer)) / 2;
+    // Spread over the picture's width, each device centred in its share of it.
+    const slot = width / layer.length;
     const h = rowHeight(layer);
-    for (const n of layer) {
+    layer.forEach((n, i) => {
       const s = sizeOf(n);
-      boxes.set(n.id, { x: lx, y: y + (h - s.h) / 2, w: s.w, h: s.h });
-      lx += s.w + GAP;
-    }
-    y += h + ROW_GAP;
+      boxes.set(n.id, { x: slot * i + (slot - s.w) / 2, y: y + (h - s.h) / 2, w: s.w, h: s.h });
+    });
+    y += h + physRowGap;
   }
   const height = Math.max(top + physHeight, ...[...clusterBoxes.values()].map((b) => b.y + b.h + GAP), 80);
 
@@ -589,7 +606,13 @@ export function toSvg(graph: TopologyGraph): string {
       out.push(
         `<line class="edge ${e.kind}" x1="${round(a.x)}" y1="${round(a.y)}" x2="${round(b.x)}" y2="${round(b.y)}" stroke="${c}" stroke-width="${sw}"${dash}/>`,
       );
-      pushLabel(edgeLabels, e, (a.x + b.x) / 2, (a.y + b.y) / 2);
+      // Near the lower end: edges fan out from a parent, so their labels collide at the middle
+      // and part at the children, which are laid side by side.
+      const [hi, lo, loId] = a.y <= b.y ? [a, b, e.to] : [b, a, e.from];
+      const loTop = (boxes.get(loId) as Box).y;
+      const ly = Math.max(hi.y + (lo.y - hi.y) * 0.5, loTop - 4 - e.label.length * 6);
+      const t = lo.y === hi.y ? 0.5 : (ly - hi.y) / (lo.y - hi.y);
+      pushLabel(edgeLabels, e, hi.x + (lo.x - hi.x) * t, ly);
     }
   }
   const fills: Record<GraphNodeKind, string> = {
