@@ -155,11 +155,13 @@ describe("trace over the graph", () => {
     expect(toSvg(g)).toContain('class="node switch drop"');
   });
 
-  it("hq1 -> br1 over the VPN: the VPN edge and both sites' cables on the path", () => {
+  it("hq1 -> br1 over the VPN: the VPN edge, both sites' cables and the internet it was encrypted across", () => {
     const g = traced(VPN, "hq1", "br1");
     expect(g.edges.find((e) => e.kind === "vpn")?.mark).toBe("path");
     expect(edgeBetween(g, "sw:branch-gw", "sw:br-sw")[0].mark).toBe("path");
-    expect(edgeBetween(g, "sw:hq-gw", "sw:internet")[0].mark).toBe(null);
+    // The echo crossed the internet as WireGuard transport data.
+    expect(edgeBetween(g, "sw:hq-gw", "sw:internet")[0].mark).toBe("path");
+    expect(g.nodes.find((n) => n.id === "sw:branch-cpe")?.mark).toBe("path");
   });
 });
 

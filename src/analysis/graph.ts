@@ -284,7 +284,10 @@ export function markTrace(graph: TopologyGraph, trace: TraceResult): TopologyGra
   const nodeById = new Map(nodes.map((n) => [n.id, n]));
 
   const isEcho = trace.hops.some((h) => h.frame.startsWith("ICMP echo"));
-  const hops = isEcho ? trace.hops.filter((h) => h.frame.startsWith("ICMP echo")) : trace.hops;
+  // Through a VPN the echo crosses the untrusted network as WireGuard transport data.
+  const isPath = (h: TraceResult["hops"][number]) =>
+    h.frame.startsWith("ICMP echo") || h.frame.startsWith("WireGuard transport data");
+  const hops = isEcho ? trace.hops.filter(isPath) : trace.hops;
   const markNode = (n: GraphNode | undefined, m: GraphMark) => {
     if (n !== undefined && n.mark !== "drop") n.mark = m;
   };
