@@ -38,6 +38,9 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
     .description("check a topology file: a summary when valid, every error as file:line:col when not")
     .argument("<file>", "the topology file (YAML)")
     .option("--json", "answer as JSON: { ok, errors, warnings, summary }")
+    // Every command that loads a topology takes -q; check prints no progress line, so it is a
+    // no-op here, accepted so that scripts can pass it to any command.
+    .option("-q, --quiet", "no progress line (check prints none; accepted for uniformity)")
     .action((file: string, opts: { json?: boolean }) => {
       const r = checkFile(file);
       if (!r.ok) setExit(ExitCode.usage);
