@@ -42,7 +42,7 @@ export async function loadNetwork(file: string, io: Io, opts: LoadCliOptions = {
   }
 }
 
-function isNodeFsError(e: unknown): e is Error & { code: string } {
+export function isNodeFsError(e: unknown): e is Error & { code: string } {
   const code = (e as { code?: unknown } | null)?.code;
   return e instanceof Error && typeof code === "string" && /^E[A-Z]+$/.test(code);
 }

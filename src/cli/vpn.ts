@@ -25,7 +25,7 @@ import { generatePrivateKey, KeyError, keyFromBase64, keyToBase64, publicKeyOf }
 import { formatIpv4, tryParseIpv4, tryParseIpv6 } from "../wire/addr.ts";
 import { ExitCode, UserError } from "./errors.ts";
 import type { Io } from "./io.ts";
-import { parseIntOption } from "./net-common.ts";
+import { isNodeFsError, parseIntOption } from "./net-common.ts";
 
 /** Reads all of stdin (replaceable in tests). */
 export let readStdin: () => Promise<string> = async () => {
@@ -395,8 +395,7 @@ export function exportGateway(
   try {
     topology = loadTopologyFile(file).topology;
   } catch (e) {
-    if (e instanceof Error && "code" in e && typeof e.code === "string" && /^E[A-Z]+$/.test(e.code))
-      throw new UserError(`${file}: ${e.message}`, ExitCode.usage);
+    if (isNodeFsError(e)) throw new UserError(`${file}: ${e.message}`, ExitCode.usage);
     throw e;
   }
   const all = planVpnGateways(topology, seed);

@@ -99,11 +99,11 @@ export class Masquerade {
     const frag = ((b[off + 6] & 0x1f) << 8) | b[off + 7];
     if (frag !== 0) return "nat-fragment";
     const l4 = off + (b[off] & 0x0f) * 4;
-    const proto = protoIndex(ipProto, b, l4);
+    const proto = protoIndex(ipProto);
     if (proto === ICMP && b[l4] !== 8) return null; // only echo requests open a mapping
-    const sport = portOf(proto, ipProto, b, l4, true);
+    const sport = portOf(proto, b, l4, true);
     const dst = readU32(b, off + 16);
-    const dport = portOf(proto, ipProto, b, l4, false);
+    const dport = portOf(proto, b, l4, false);
     const remote = remoteKey(dst, dport);
     let e = this.byInside.get(remote)?.get(localKey(proto, src, sport));
     if (e !== undefined && e.expiresNs <= nowNs) {
@@ -150,12 +150,12 @@ export class Masquerade {
     if (frag !== 0) return false;
     const l4 = off + (b[off] & 0x0f) * 4;
     if (ipProto === 1 && isIcmpError(b[l4])) return this.inboundIcmpError(b, off, l4, nowNs);
-    const proto = protoIndex(ipProto, b, l4);
+    const proto = protoIndex(ipProto);
     if (proto === ICMP && b[l4] !== 0) return false; // only echo replies belong to a mapping
     const src = readU32(b, off + 12);
     // An echo reply carries the identifier the request left with: our side's "port".
-    const sport = proto === ICMP ? 0 : portOf(proto, ipProto, b, l4, true);
-    const dport = proto === ICMP ? portOf(proto, ipProto, b, l4, true) : portOf(proto, ipProto, b, l4, false);
+    const sport = proto === ICMP ? 0 : portOf(proto, b, l4, true);
+    const dport = proto === ICMP ? portOf(proto, b, l4, true) : portOf(proto, b, l4, false);
     const e = this.lookupOutside(remoteKey(src, sport), proto, dport, nowNs);
     if (e === undefined) return false;
     e.packetsIn++;
@@ -179,9 +179,9 @@ export class Masquerade {
     const qIpProto = b[q + 9];
     const ql4 = q + qhl;
     if (readU32(b, q + 12) !== this.outsideIp || ql4 + 8 > end) return false;
-    const proto = protoIndex(qIpProto, b, ql4);
-    const qsport = portOf(proto, qIpProto, b, ql4, true);
-    const qdport = portOf(proto, qIpProto, b, ql4, false);
+    const proto = protoIndex(qIpProto);
+    const qsport = portOf(proto, b, ql4, true);
+    const qdport = portOf(proto, b, ql4, false);
     const e = this.lookupOutside(remoteKey(readU32(b, q + 16), qdport), proto, qsport, nowNs);
     if (e === undefined) return false;
     e.packetsIn++;
@@ -301,12 +301,12 @@ export class Masquerade {
   }
 }
 
-function protoIndex(ipProto: number, _b: Uint8Array, _l4: number): number {
+function protoIndex(ipProto: number): number {
   return ipProto === 6 ? TCP : ipProto === 17 ? UDP : ipProto === 1 ? ICMP : OTHER;
 }
 
 /** The source or destination "port": TCP/UDP ports, the echo identifier (both ways), 0 else. */
-function portOf(proto: number, _ipProto: number, b: Uint8Array, l4: number, isSource: boolean): number {
+function portOf(proto: number, b: Uint8Array, l4: number, isSource: boolean): number {
   if (proto === TCP || proto === UDP)
     return isSource ? (b[l4] << 8) | b[l4 + 1] : (b[l4 + 2] << 8) | b[l4 + 3];
   if (proto === ICMP) return isSource ? (b[l4 + 4] << 8) | b[l4 + 5] : 0;

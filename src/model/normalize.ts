@@ -1852,11 +1852,7 @@ class Normalizer {
           );
           continue;
         }
-        const own = [
-          ...(sw.loopback === null ? [] : [sw.loopback.ip]),
-          ...sw.ports.flatMap((x) => (x.mode === "routed" ? [x.ip] : [])),
-          ...sw.gateway.map((g) => g.ip),
-        ];
+        const own = ownAddressesOf(sw);
         if (own.length === 0) {
           this.error(
             "vpn-config",
@@ -2006,17 +2002,7 @@ class Normalizer {
       // fragments its datagrams itself: the underlay must carry mtu + 60.
       const mtu = v.mtu ?? 1420;
       for (const p of peers) {
-        const sw = byName.get(p.device)!;
-        const fits = sw.ports.flatMap((port) => {
-          if (port.mode !== "routed") return [];
-          const cable = links.find(
-            (l) =>
-              (l.a.node === sw.name && l.a.port === port.name) ||
-              (l.b.node === sw.name && l.b.port === port.name),
-          );
-          return cable === undefined ? [] : [Math.min(port.mtu, cable.mtu)];
-        });
-        const underlay = fits.length === 0 ? null : Math.min(...fits);
+        const underlay = underlayMtuOf(byName.get(p.device)!, links);
         if (underlay !== null && mtu + 60 > underlay)
           this.warn(
             "overlay-mtu",
@@ -2039,11 +2025,7 @@ class Normalizer {
     const out: TunnelSpec[] = [];
     const byName = new Map(switches.map((s) => [s.name, s]));
     const count = new Map<string, number>();
-    const ownAddresses = (sw: SwitchSpec): Ipv4[] => [
-      ...(sw.loopback === null ? [] : [sw.loopback.ip]),
-      ...sw.ports.flatMap((p) => (p.mode === "routed" ? [p.ip] : [])),
-      ...sw.gateway.map((g) => g.ip),
-    ];
+    const ownAddresses = ownAddressesOf;
     (this.file.tunnels ?? []).forEach((t, i) => {
       const path = ["tunnels", i];
       const [a, b] = t.endpoints;
@@ -2111,15 +2093,7 @@ class Normalizer {
       // The outer packet is the inner one plus 24 bytes: it must fit the underlay it leaves by.
       const mtu = t.mtu ?? 1476;
       for (const [j, sw] of ends.entries()) {
-        const fits = sw.ports.flatMap((p) => {
-          if (p.mode !== "routed") return [];
-          const cable = links.find(
-            (l) =>
-              (l.a.node === sw.name && l.a.port === p.name) || (l.b.node === sw.name && l.b.port === p.name),
-          );
-          return cable === undefined ? [] : [Math.min(p.mtu, cable.mtu)];
-        });
-        const underlay = fits.length === 0 ? null : Math.min(...fits);
+        const underlay = underlayMtuOf(sw, links);
         if (underlay !== null && mtu + 24 > underlay)
           this.warn(
             "overlay-mtu",
@@ -2929,4 +2903,25 @@ class Normalizer {
       }
     }
   }
+}
+
+/** A routing device's own addresses: its loopback, routed ports and SVIs (tunnel sources). */
+function ownAddressesOf(sw: SwitchSpec): Ipv4[] {
+  return [
+    ...(sw.loopback === null ? [] : [sw.loopback.ip]),
+    ...sw.ports.flatMap((p) => (p.mode === "routed" ? [p.ip] : [])),
+    ...sw.gateway.map((g) => g.ip),
+  ];
+}
+
+/** The smallest MTU of a device's cabled routed ports (port and cable), or null: what a tunnel leaves by. */
+function underlayMtuOf(sw: SwitchSpec, links: readonly LinkSpec[]): number | null {
+  const fits = sw.ports.flatMap((p) => {
+    if (p.mode !== "routed") return [];
+    const cable = links.find(
+      (l) => (l.a.node === sw.name && l.a.port === p.name) || (l.b.node === sw.name && l.b.port === p.name),
+    );
+    return cable === undefined ? [] : [Math.min(p.mtu, cable.mtu)];
+  });
+  return fits.length === 0 ? null : Math.min(...fits);
 }

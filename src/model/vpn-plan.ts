@@ -11,7 +11,7 @@
  */
 
 import { derivePrivateKey, publicKeyOf } from "../vpn/keys.ts";
-import { formatIpv4, type Ipv4 } from "../wire/addr.ts";
+import { formatIpv4, type Ipv4, sameSubnet } from "../wire/addr.ts";
 import type { Topology, VpnPeerSpec, VpnSpec } from "./types.ts";
 
 export interface Prefix {
@@ -78,7 +78,7 @@ export function planVpnGateways(topology: Topology, seed: number): GatewayPlan[]
       const routes = peers.flatMap((p) => {
         const via = v.peers.find((x) => x.device === p.name)!.ip;
         return p.allowedIps
-          .filter((a) => a.prefixLen < 32 || !sameSubnetOf(a.prefix, me))
+          .filter((a) => a.prefixLen < 32 || !sameSubnet(a.prefix, me.ip, me.prefixLen))
           .map((a) => ({ prefix: a.prefix, prefixLen: a.prefixLen, via }));
       });
       const privateKey = privateKeyOf(v, me, seed);
@@ -99,10 +99,4 @@ export function planVpnGateways(topology: Topology, seed: number): GatewayPlan[]
     }
   }
   return out;
-}
-
-/** True when `ip` is in the tunnel subnet of `me` (the connected route covers it already). */
-function sameSubnetOf(ip: Ipv4, me: VpnPeerSpec): boolean {
-  const mask = me.prefixLen === 0 ? 0 : (0xffffffff << (32 - me.prefixLen)) >>> 0;
-  return (ip & mask) >>> 0 === (me.ip & mask) >>> 0;
 }

@@ -152,9 +152,6 @@ export class WgGateway {
     this.nowNs = nowNs;
     this.causeFrameId = frame.id;
     const ip = frame.buf.subarray(frame.start + ETHERNET_HEADER_LEN, frame.end);
-    const dst = ip.length >= 20 ? ((ip[16] << 24) | (ip[17] << 16) | (ip[18] << 8) | ip[19]) >>> 0 : 0;
-    const peer = this.table.lookupIpv4(dst);
-    const peerName = peer === undefined ? null : (this.peerNames.get(peer.name) ?? peer.name);
     // What the engine sends while encrypting leaves after the record that says why.
     this.isHoldingDatagrams = true;
     let outcome: ReturnType<WgDevice["sendPacket"]>;
@@ -163,19 +160,36 @@ export class WgGateway {
     } finally {
       this.isHoldingDatagrams = false;
     }
+    const isDelivered = outcome === "sent" || outcome === "queued";
+    if (!isDelivered || this.env.isTracing) {
+      // The engine routed by the same table: look the peer up again only to say who it was.
+      const dst = ip.length >= 20 ? ((ip[16] << 24) | (ip[17] << 16) | (ip[18] << 8) | ip[19]) >>> 0 : 0;
+      this.explainSend(frame.id, outcome, dst, nowNs);
+    }
+    this.flushHeld();
+    this.rearm(nowNs);
+  }
+
+  /** The record (or drop) of a packet the tunnel interface handed the engine. */
+  private explainSend(
+    frameId: number,
+    outcome: ReturnType<WgDevice["sendPacket"]>,
+    dst: number,
+    nowNs: number,
+  ): void {
+    const peer = this.table.lookupIpv4(dst);
+    const peerName = peer === undefined ? null : (this.peerNames.get(peer.name) ?? peer.name);
     if (outcome === "sent" || outcome === "queued") {
-      if (this.env.isTracing) {
-        const to = peer?.endpoint === undefined ? "" : ` to ${peer.endpoint.address}:${peer.endpoint.port}`;
-        const reason =
-          outcome === "sent"
-            ? `encrypted for ${peerName} (VPN ${this.config.vpn}): WireGuard transport data${to}`
-            : `held for ${peerName} (VPN ${this.config.vpn}): no session yet, a handshake comes first`;
-        this.record(frame.id, "send", reason, nowNs, {
-          vpn: this.config.vpn,
-          peer: peerName ?? "",
-          event: outcome === "sent" ? "encrypt" : "queue",
-        });
-      }
+      const to = peer?.endpoint === undefined ? "" : ` to ${peer.endpoint.address}:${peer.endpoint.port}`;
+      const reason =
+        outcome === "sent"
+          ? `encrypted for ${peerName} (VPN ${this.config.vpn}): WireGuard transport data${to}`
+          : `held for ${peerName} (VPN ${this.config.vpn}): no session yet, a handshake comes first`;
+      this.record(frameId, "send", reason, nowNs, {
+        vpn: this.config.vpn,
+        peer: peerName ?? "",
+        event: outcome === "sent" ? "encrypt" : "queue",
+      });
     } else {
       const why =
         outcome === "no-peer-for-destination"
@@ -183,10 +197,8 @@ export class WgGateway {
           : outcome === "no-endpoint"
             ? `${peerName} has no endpoint yet (it has not been heard from)`
             : outcome;
-      this.drop(frame.id, outcome, `dropped: ${why}`, nowNs, peerName);
+      this.drop(frameId, outcome, `dropped: ${why}`, nowNs, peerName);
     }
-    this.flushHeld();
-    this.rearm(nowNs);
   }
 
   private receive(d: UdpDatagram): void {
