@@ -58,6 +58,21 @@ export interface BuiltNetwork {
   vpnGateways: WgGateway[];
   /** Every router's source NAT. */
   nats: { device: string; nat: Masquerade }[];
+  /**
+   * With `vmPorts: "external"`: the port each VM's vNIC plugs into (a vswitch port or a VF), in
+   * file order, for the world to bind to something real (a TAP whose other side is the VM's
+   * network namespace). Empty when the VMs are simulated.
+   */
+  vmPorts: VmPort[];
+}
+
+/** The device port a VM's vNIC is plugged into, when VMs live outside the world. */
+export interface VmPort {
+  vm: VmSpec;
+  /** Index of the vNIC in `vm.nics`. */
+  nic: number;
+  /** The vswitch port or VF the vNIC plugs into ("server1/vs0:web1-eth0", "server1/nic1:vf0"). */
+  end: LinkEnd;
 }
 
 export interface BuildOptions {
@@ -66,6 +81,12 @@ export interface BuildOptions {
   crypto?: WgCrypto;
   /** Overrides of WireGuard's timers (tests shorten them). */
   wgTimers?: Partial<WgTimerConfig>;
+  /**
+   * "simulated" (default): every VM is a device of the world (vnet's guest IPv4 stack).
+   * "external": VMs are left out and their vNICs' ports listed in `vmPorts`, for the real world,
+   * where each VM is a network namespace with the kernel's own stack.
+   */
+  vmPorts?: "simulated" | "external";
 }
 
 /** The name of a device port for `show fdb`, including the logical ports beyond `portNames`. */
@@ -108,6 +129,7 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
     arpCaches: [],
     vpnGateways: [],
     nats: [],
+    vmPorts: [],
   };
   const vpnPlans = planVpnGateways(topology, options.seed ?? 1);
   /** Cable ends: "node:port" -> the device port behind it. */
@@ -457,6 +479,42 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
     }
 
     for (const vm of server.vms) {
+      if (options.vmPorts === "external") {
+        vm.nics.forEach((nic, i) => {
+          const a = nic.attachment;
+          if (a.kind === "portGroup") {
+            const vs = vswitches.get(a.vswitch);
+            const portName = vsPorts.get(a.vswitch)?.find((p) => p.vm === vm.name && p.nic === i)?.name;
+            if (vs === undefined || portName === undefined)
+              throw new Error(`build: ${vm.name} ${nic.name}: no vswitch port`);
+            const port = vs.portIndex(portName);
+            built.vmPorts.push({
+              vm,
+              nic: i,
+              end: {
+                device: vs,
+                port,
+                name: `${vs.name}:${portName}`,
+                captureName: `${vm.name}:${nic.name}`,
+              },
+            });
+          } else {
+            const pnic = pnics.get(a.nic);
+            if (pnic === undefined) throw new Error(`build: ${vm.name} ${nic.name}: no NIC ${a.nic}`);
+            built.vmPorts.push({
+              vm,
+              nic: i,
+              end: {
+                device: pnic,
+                port: pnic.vfPort(a.vfIndex),
+                name: `${pnic.name}:vf${a.vfIndex}`,
+                captureName: `${vm.name}:${nic.name}`,
+              },
+            });
+          }
+        });
+        continue;
+      }
       const dev = world.add(
         new Vm({
           name: vm.name,

@@ -22,6 +22,7 @@
 import { DropCounters, newPortCounters, type PortCounters } from "../dataplane/counters.ts";
 import type { Device } from "../dataplane/device.ts";
 import type { Frame } from "../dataplane/frame.ts";
+import type { PortBinding } from "../dataplane/port-binding.ts";
 import type { HopFacts, HopKind, HopRecord } from "../dataplane/trace.ts";
 import { updateChecksum16 } from "../wire/checksum.ts";
 import { describeEncapsulationOf, encapsulationOf } from "../wire/encapsulation.ts";
@@ -426,5 +427,29 @@ export class Link implements EventTarget {
   /** Brings the link up or down; frames in flight on a link going down are lost. */
   setUp(isUp: boolean): void {
     this.isUp = isUp;
+  }
+}
+
+/**
+ * One end of a link as the port binding of the device there: what the device at end `side`
+ * sends goes onto the link towards the other end. Counters are that end's; drops are the
+ * link's (a cable's drops belong to the cable, whichever end sent).
+ */
+export class LinkPort implements PortBinding {
+  readonly name: string;
+  readonly counters: PortCounters;
+  readonly drops: DropCounters;
+
+  constructor(
+    readonly link: Link,
+    readonly side: number,
+  ) {
+    this.name = link.name;
+    this.counters = link.counters[side];
+    this.drops = link.drops;
+  }
+
+  send(frame: Frame, nowNs: number): void {
+    this.link.send(this.side, frame, nowNs);
   }
 }

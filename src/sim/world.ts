@@ -13,10 +13,11 @@
 import { DropCounters } from "../dataplane/counters.ts";
 import type { Device, DeviceEnv } from "../dataplane/device.ts";
 import { Frame } from "../dataplane/frame.ts";
+import type { PortBinding } from "../dataplane/port-binding.ts";
 import type { TimelineEvent } from "../dataplane/timeline.ts";
 import type { HopKind, HopRecord, TraceSink } from "../dataplane/trace.ts";
 import type { CaptureSet } from "./capture.ts";
-import { Link, type LinkEnd, type LinkObserver, type LinkProps } from "./link.ts";
+import { Link, type LinkEnd, type LinkObserver, LinkPort, type LinkProps } from "./link.ts";
 import { Rng } from "./rng.ts";
 import { Scheduler } from "./scheduler.ts";
 
@@ -24,6 +25,9 @@ import { Scheduler } from "./scheduler.ts";
 export const UNCONNECTED_PORT = "port-not-connected";
 
 class WorldDeviceEnv implements DeviceEnv {
+  /** What carries each port's frames (a link end here, a TAP in the real world), or null. */
+  readonly portBindings: (PortBinding | null)[];
+  /** The simulated link at each port (null for a port bound otherwise or not at all). */
   readonly portLinks: (Link | null)[];
   readonly portSides: number[];
   private readonly rng: Rng;
@@ -33,14 +37,15 @@ class WorldDeviceEnv implements DeviceEnv {
     private readonly device: Device,
     seed: number,
   ) {
+    this.portBindings = device.portNames.map(() => null);
     this.portLinks = device.portNames.map(() => null);
     this.portSides = device.portNames.map(() => 0);
     this.rng = new Rng(seed);
   }
 
   transmit(port: number, frame: Frame): void {
-    const link = this.portLinks[port];
-    if (link === undefined || link === null) {
+    const binding = this.portBindings[port];
+    if (binding === undefined || binding === null) {
       this.world.unconnectedDrops.add(`${this.device.name}:${this.device.portNames[port] ?? port}`);
       this.device.drops.add(UNCONNECTED_PORT);
       if (this.world.isTracing) {
@@ -59,7 +64,7 @@ class WorldDeviceEnv implements DeviceEnv {
       }
       return;
     }
-    link.send(this.portSides[port], frame, this.world.scheduler.now());
+    binding.send(frame, this.world.scheduler.now());
   }
 
   setTimer(delayNs: number, fn: (nowNs: number) => void): number {
@@ -222,6 +227,11 @@ export class World implements LinkObserver {
     }
   }
 
+  /** Records a frame at a capture point that is no link end (a TAP port in the real world). */
+  captureAt(captureName: string, timeNs: number, frame: Frame, isTx: boolean): void {
+    this.captures?.record(captureName, timeNs, frame.buf, frame.start, frame.end, isTx);
+  }
+
   now(): number {
     return this.scheduler.now();
   }
@@ -259,11 +269,33 @@ export class World implements LinkObserver {
     if (end.port < 0 || end.port >= end.device.portNames.length) {
       throw new Error(`device "${end.device.name}" has no port ${end.port}`);
     }
-    if (env.portLinks[end.port] !== null) {
+    if (env.portBindings[end.port] !== null) {
       throw new Error(`port ${end.device.name}:${end.device.portNames[end.port]} is already connected`);
     }
+    env.portBindings[end.port] = new LinkPort(link, side);
     env.portLinks[end.port] = link;
     env.portSides[end.port] = side;
+  }
+
+  /**
+   * Binds a device port to something other than a simulated link (a TAP device in the real
+   * world): what the device sends there goes to `binding.send`; the binding delivers what it
+   * receives through this world's scheduler. A port takes one binding.
+   */
+  bindPort(device: Device, port: number, binding: PortBinding): void {
+    const env = this.envs.get(device);
+    if (env === undefined) throw new Error(`device "${device.name}" is not in this world`);
+    if (port < 0 || port >= device.portNames.length)
+      throw new Error(`device "${device.name}" has no port ${port}`);
+    if (env.portBindings[port] !== null) {
+      throw new Error(`port ${device.name}:${device.portNames[port]} is already connected`);
+    }
+    env.portBindings[port] = binding;
+  }
+
+  /** The binding at a device's port (a link end, a TAP), or null. */
+  bindingAt(device: Device, port: number): PortBinding | null {
+    return this.envs.get(device)?.portBindings[port] ?? null;
   }
 
   /**
@@ -336,8 +368,8 @@ export class World implements LinkObserver {
     for (const d of this.devices) {
       const env = this.envs.get(d);
       if (env === undefined || d.setPortUp === undefined) continue;
-      env.portLinks.forEach((l, port) => {
-        if (l === null) d.setPortUp?.(port, false, now);
+      env.portBindings.forEach((b, port) => {
+        if (b === null) d.setPortUp?.(port, false, now);
       });
     }
   }

@@ -1,0 +1,427 @@
+/**
+ * A lab: a topology brought up for real (`vnet up`). Every VM becomes a network namespace
+ * (`vnet-LAB-VM`) whose interfaces are TAP devices carrying the VM's vNICs with the configured
+ * MAC, address, prefix, gateway and MTU; the kernel in the namespace is the guest. Everything
+ * else (vswitches with their port groups, teams and security policy, SR-IOV NICs, physical
+ * switches, gateways, routers, tunnels) is vnet's own dataplane, the same devices the simulator
+ * builds, run by the real-time world (`realtime.ts`) and bound to the TAPs (`tap-port.ts`).
+ *
+ * What a lab creates is written to a state file (`/run/vnet/LAB.json`, or `$VNET_STATE_DIR`)
+ * before it is created, so `vnet down LAB` removes it all even after a crash. The running lab
+ * answers on a control socket beside the state file (one JSON request and one JSON answer per
+ * connection): its status and counters, and the hop records of a real ping for
+ * `vnet trace --real`.
+ */
+
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { createConnection, createServer, type Server } from "node:net";
+import { join } from "node:path";
+import { type FrameLabel, labelFrame } from "../analysis/frame-label.ts";
+import type { HopRecord } from "../dataplane/trace.ts";
+import type { Topology } from "../model/types.ts";
+import { type BuiltNetwork, buildWorld } from "../sim/build.ts";
+import { formatIpv4, formatMac } from "../wire/addr.ts";
+import { loadNative, nativeFailure } from "./native.ts";
+import { deleteNetns, hasNetns, ipBatch, isRoot, RealModeError, run, sysctlIn } from "./netns.ts";
+import { RealtimeDriver } from "./realtime.ts";
+import { TapPort } from "./tap-port.ts";
+
+/** VMs a lab may have: each is a namespace and a few processes' worth of setup. */
+export const MAX_LAB_VMS = 1000;
+/** Lab names: short, so namespace and file names stay readable and safe. */
+const LAB_NAME = /^[a-z0-9][a-z0-9-]{0,23}$/;
+
+export interface LabNicState {
+  name: string;
+  /** The TAP's name in the root namespace before it moved (it is `name` inside). */
+  tap: string;
+  mac: string;
+  ip: string;
+  prefixLen: number;
+  gateway: string | null;
+  mtu: number;
+}
+
+export interface LabState {
+  lab: string;
+  /** The topology file, as given. */
+  file: string;
+  /** The process running the dataplane. */
+  pid: number;
+  status: "starting" | "up";
+  startedAt: string;
+  /** Every namespace created (or about to be), for `vnet down`. */
+  namespaces: string[];
+  vms: { name: string; ns: string; nics: LabNicState[] }[];
+  /** The control socket of the running lab. */
+  control: string;
+}
+
+export function stateDir(): string {
+  return process.env.VNET_STATE_DIR ?? "/run/vnet";
+}
+
+export function checkLabName(lab: string): void {
+  if (!LAB_NAME.test(lab)) {
+    throw new RealModeError(
+      `lab name "${lab}": use 1-24 lowercase letters, digits and dashes, starting with a letter or digit`,
+      "usage",
+    );
+  }
+}
+
+export function statePath(lab: string): string {
+  return join(stateDir(), `${lab}.json`);
+}
+
+export function readState(lab: string): LabState | null {
+  try {
+    return JSON.parse(readFileSync(statePath(lab), "utf8")) as LabState;
+  } catch {
+    return null;
+  }
+}
+
+function writeState(state: LabState): void {
+  mkdirSync(stateDir(), { recursive: true, mode: 0o755 });
+  const tmp = `${statePath(state.lab)}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o644 });
+  renameSync(tmp, statePath(state.lab));
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** The namespace of VM `vm` in lab `lab`. */
+export function nsName(lab: string, vm: string): string {
+  return `vnet-${lab}-${vm}`;
+}
+
+/** A TAP name unique to the lab and short enough for the kernel (15 bytes). */
+function tapName(lab: string, index: number): string {
+  return `vt${createHash("sha256").update(lab).digest("hex").slice(0, 5)}x${index}`;
+}
+
+/** Everything the real world needs, checked before anything is created. */
+export function checkRealPrerequisites(): void {
+  if (!isRoot()) {
+    throw new RealModeError(
+      "real mode needs root (it creates network namespaces and TAP devices): run it with sudo",
+      "not-root",
+    );
+  }
+  if (loadNative() === null) throw new RealModeError(nativeFailure(), "no-native");
+  if (!existsSync("/dev/net/tun"))
+    throw new RealModeError("/dev/net/tun is missing: this kernel has no TUN/TAP", "no-tun");
+  run("ip", ["-V"]);
+}
+
+export interface LabUpOptions {
+  lab: string;
+  file: string;
+  seed?: number;
+  /** Progress lines ("web1: namespace vnet-lab-web1, eth0 10.0.10.11/24"). */
+  log?: (line: string) => void;
+}
+
+export interface RunningLab {
+  state: LabState;
+  built: BuiltNetwork;
+  driver: RealtimeDriver;
+  taps: { vm: string; nic: string; port: TapPort }[];
+  /** Stops the dataplane, closes the TAPs, deletes the namespaces and the state file. */
+  close(): Promise<void>;
+}
+
+/**
+ * Brings `topology` up for real: namespaces and TAPs for the VMs, the dataplane for the rest,
+ * the state file and the control socket. On any failure, what was created is removed again.
+ */
+export async function labUp(topology: Topology, options: LabUpOptions): Promise<RunningLab> {
+  const { lab } = options;
+  const log = options.log ?? (() => {});
+  checkLabName(lab);
+  checkRealPrerequisites();
+  const previous = readState(lab);
+  if (previous !== null) {
+    if (isAlive(previous.pid) && previous.pid !== process.pid) {
+      throw new RealModeError(
+        `lab "${lab}" is already up (pid ${previous.pid}): vnet down ${lab} first`,
+        "lab-exists",
+      );
+    }
+    // A crashed lab: clear what it left before starting again.
+    labDown(lab);
+  }
+  const vmCount = topology.servers.reduce((n, s) => n + s.vms.length, 0);
+  if (vmCount > MAX_LAB_VMS) {
+    throw new RealModeError(
+      `${vmCount} VMs: a lab brings up at most ${MAX_LAB_VMS} (each VM is a namespace); the simulator runs any size`,
+      "too-big",
+    );
+  }
+  const native = loadNative();
+  if (native === null) throw new RealModeError(nativeFailure(), "no-native");
+
+  const built = buildWorld(topology, { seed: options.seed ?? 1, vmPorts: "external" });
+  const driver = new RealtimeDriver(built.world);
+  const state: LabState = {
+    lab,
+    file: options.file,
+    pid: process.pid,
+    status: "starting",
+    startedAt: new Date().toISOString(),
+    namespaces: [],
+    vms: [],
+    control: join(stateDir(), `${lab}.sock`),
+  };
+  const taps: RunningLab["taps"] = [];
+  let server: Server | null = null;
+  let isClosed = false;
+  const close = async (): Promise<void> => {
+    if (isClosed) return;
+    isClosed = true;
+    driver.stop();
+    for (const t of taps) t.port.close();
+    if (server !== null) await new Promise<void>((resolve) => server?.close(() => resolve()));
+    for (const ns of state.namespaces) deleteNetns(ns);
+    rmSync(state.control, { force: true });
+    rmSync(statePath(lab), { force: true });
+  };
+  try {
+    writeState(state);
+    const byVm = new Map<string, LabState["vms"][number]>();
+    let tapIndex = 0;
+    for (const p of built.vmPorts) {
+      const vm = p.vm;
+      let entry = byVm.get(vm.name);
+      if (entry === undefined) {
+        const ns = nsName(lab, vm.name);
+        entry = { name: vm.name, ns, nics: [] };
+        byVm.set(vm.name, entry);
+        state.vms.push(entry);
+        state.namespaces.push(ns);
+        writeState(state);
+        if (hasNetns(ns)) deleteNetns(ns);
+        run("ip", ["netns", "add", ns]);
+        // The guest: IPv4 only (the topology's addresses), announcing its address when its
+        // interface comes up as vnet's simulated guests do, loopback up.
+        sysctlIn(ns, [
+          "net.ipv6.conf.all.disable_ipv6=1",
+          "net.ipv6.conf.default.disable_ipv6=1",
+          "net.ipv4.conf.all.arp_notify=1",
+          "net.ipv4.conf.default.arp_notify=1",
+        ]);
+        ipBatch(["link set lo up"], ns);
+      }
+      const nic = vm.nics[p.nic];
+      const name = tapName(lab, tapIndex++);
+      const tap = native.tapOpen(name);
+      const port = new TapPort(native, tap, driver, {
+        device: p.end.device,
+        port: p.end.port,
+        endName: p.end.name,
+        farName: `${vm.name}:${nic.name}`,
+        captureName: p.end.captureName,
+        mtu: nic.mtu,
+        hopKind: nic.attachment.kind === "vf" ? "vf" : "vnic",
+      });
+      taps.push({ vm: vm.name, nic: nic.name, port });
+      built.world.bindPort(p.end.device, p.end.port, port);
+      const ip = `${formatIpv4(nic.ip)}/${nic.prefixLen}`;
+      entry.nics.push({
+        name: nic.name,
+        tap: name,
+        mac: formatMac(nic.mac),
+        ip,
+        prefixLen: nic.prefixLen,
+        gateway: nic.gateway === null ? null : formatIpv4(nic.gateway),
+        mtu: nic.mtu,
+      });
+      run("ip", ["link", "set", name, "netns", entry.ns]);
+      const lines = [
+        `link set ${name} name ${nic.name}`,
+        `link set ${nic.name} address ${formatMac(nic.mac)} mtu ${nic.mtu}`,
+        `addr add ${ip} dev ${nic.name}`,
+        `link set ${nic.name} up`,
+      ];
+      // The first NIC with a gateway gives the default route, as vnet's guests route.
+      if (nic.gateway !== null && vm.nics.findIndex((n) => n.gateway !== null) === p.nic) {
+        lines.push(`route add default via ${formatIpv4(nic.gateway)} dev ${nic.name}`);
+      }
+      ipBatch(lines, entry.ns);
+      log(`${vm.name}: namespace ${entry.ns}, ${nic.name} ${formatMac(nic.mac)} ${ip}`);
+    }
+    server = await serveControl(state.control, built, driver, taps);
+    driver.start();
+    state.status = "up";
+    writeState(state);
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return { state, built, driver, taps, close };
+}
+
+/**
+ * Removes everything lab `lab` created, from its state file: stops its process if it still
+ * runs, deletes its namespaces (their interfaces go with them) and the state file. Safe to run
+ * twice; returns what it did.
+ */
+export function labDown(lab: string): { found: boolean; stopped: number | null; removed: string[] } {
+  checkLabName(lab);
+  const state = readState(lab);
+  if (state === null) return { found: false, stopped: null, removed: [] };
+  let stopped: number | null = null;
+  if (state.pid !== process.pid && isAlive(state.pid)) {
+    try {
+      process.kill(state.pid, "SIGTERM");
+      stopped = state.pid;
+    } catch {}
+    // It removes what it made itself; give it a moment, then make sure.
+    const until = Date.now() + 3000;
+    while (isAlive(state.pid) && Date.now() < until) run("sleep", ["0.05"]);
+    if (isAlive(state.pid)) {
+      try {
+        process.kill(state.pid, "SIGKILL");
+      } catch {}
+    }
+  }
+  const removed: string[] = [];
+  for (const ns of state.namespaces) if (deleteNetns(ns)) removed.push(ns);
+  rmSync(state.control, { force: true });
+  rmSync(statePath(lab), { force: true });
+  return { found: true, stopped, removed };
+}
+
+/** What `vnet status` shows of a running lab, from its control socket. */
+export interface LabStatus {
+  pid: number;
+  uptimeNs: number;
+  overruns: number;
+  ports: {
+    vm: string;
+    nic: string;
+    rxFrames: number;
+    rxBytes: number;
+    txFrames: number;
+    txBytes: number;
+    drops: [string, number][];
+  }[];
+  devices: { name: string; drops: [string, number][] }[];
+}
+
+/** The hop records of a real exchange, with the labels of the frames they name. */
+export interface LabTrace {
+  records: HopRecord[];
+  labels: [number, FrameLabel][];
+}
+
+type ControlRequest = { op: "status" } | { op: "trace-start" } | { op: "trace-stop" };
+
+async function serveControl(
+  path: string,
+  built: BuiltNetwork,
+  driver: RealtimeDriver,
+  taps: RunningLab["taps"],
+): Promise<Server> {
+  rmSync(path, { force: true });
+  let records: HopRecord[] = [];
+  let labels = new Map<number, FrameLabel>();
+  const answer = (req: ControlRequest): unknown => {
+    switch (req.op) {
+      case "status":
+        return {
+          pid: process.pid,
+          uptimeNs: driver.clock.nowNs(),
+          overruns: driver.overruns,
+          ports: taps.map((t) => ({
+            vm: t.vm,
+            nic: t.nic,
+            ...t.port.counters,
+            drops: t.port.drops.entries(),
+          })),
+          devices: built.world.devices
+            .filter((d) => d.drops.total > 0)
+            .map((d) => ({ name: d.name, drops: d.drops.entries() })),
+        } satisfies LabStatus;
+      case "trace-start":
+        records = [];
+        labels = new Map();
+        built.world.setTraceSink(
+          (r) => records.push(r),
+          (f) => {
+            const l = labelFrame(f.buf, f.start, f.end);
+            const prev = labels.get(f.id);
+            if (prev === undefined || prev.kind === "other") labels.set(f.id, l);
+          },
+        );
+        return { ok: true };
+      case "trace-stop":
+        built.world.setTraceSink(null);
+        return { records, labels: [...labels] } satisfies LabTrace;
+      default:
+        return { error: "unknown request" };
+    }
+  };
+  const server = createServer((socket) => {
+    let text = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk) => {
+      text += chunk;
+      const nl = text.indexOf("\n");
+      if (nl < 0) return;
+      let reply: unknown;
+      try {
+        reply = answer(JSON.parse(text.slice(0, nl)) as ControlRequest);
+      } catch (e) {
+        reply = { error: e instanceof Error ? e.message : String(e) };
+      }
+      socket.end(`${JSON.stringify(reply)}\n`);
+    });
+    socket.on("error", () => {});
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(path, () => resolve());
+  });
+  return server;
+}
+
+/** Asks the running lab something over its control socket. */
+export async function askLab<T>(state: LabState, request: ControlRequest, timeoutMs = 5000): Promise<T> {
+  return await new Promise<T>((resolve, reject) => {
+    const socket = createConnection(state.control);
+    let text = "";
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new RealModeError(`lab "${state.lab}" did not answer on ${state.control}`, "no-answer"));
+    }, timeoutMs);
+    socket.setEncoding("utf8");
+    socket.on("connect", () => socket.write(`${JSON.stringify(request)}\n`));
+    socket.on("data", (c) => {
+      text += c;
+    });
+    socket.on("end", () => {
+      clearTimeout(timer);
+      try {
+        const reply = JSON.parse(text) as { error?: string };
+        if (typeof reply.error === "string") reject(new RealModeError(reply.error, "control"));
+        else resolve(reply as T);
+      } catch {
+        reject(new RealModeError(`lab "${state.lab}" answered nonsense on ${state.control}`, "control"));
+      }
+    });
+    socket.on("error", (e) => {
+      clearTimeout(timer);
+      reject(new RealModeError(`lab "${state.lab}" is not answering (${e.message}): is it up?`, "no-answer"));
+    });
+  });
+}

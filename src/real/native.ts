@@ -1,0 +1,61 @@
+/**
+ * Loads vnet's native addon (`native/`, built by `npm ci` through scripts/build-native.mjs into
+ * build/Release/vnet_native.node): TAP devices today. Everything that works without it keeps a
+ * pure-JavaScript path; what cannot (`vnet up`) asks `requireNative` and gets a one-line reason.
+ */
+
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+/** Watches a descriptor and reads every queued frame into the caller's slots. */
+export interface NativeTapReader {
+  stop(): void;
+}
+
+export interface NativeAddon {
+  /** Opens (creating) TAP `name`, non-blocking, without the packet-information header. */
+  tapOpen(name: string): { fd: number; name: string };
+  /** Writes one frame; returns the bytes written or -errno (-11 EAGAIN: the kernel's queue is full). */
+  tapWrite(fd: number, bytes: Uint8Array, start: number, end: number): number;
+  closeFd(fd: number): void;
+  TapReader: new (
+    fd: number,
+    slots: Uint8Array,
+    slotBytes: number,
+    lengths: Int32Array,
+    onFrames: (count: number) => void,
+  ) => NativeTapReader;
+}
+
+/** errno values the TypeScript side tests for. */
+export const Errno = { EAGAIN: 11, ENOBUFS: 105, EIO: 5 } as const;
+
+const ADDON_PATH = fileURLToPath(new URL("../../build/Release/vnet_native.node", import.meta.url));
+
+let cached: NativeAddon | null | undefined;
+let failure = "";
+
+/** The addon, or null when it is not built or does not load (`nativeFailure()` says why). */
+export function loadNative(): NativeAddon | null {
+  if (cached !== undefined) return cached;
+  if (!existsSync(ADDON_PATH)) {
+    failure =
+      "vnet's native addon is not built (run `npm ci`, or `node scripts/build-native.mjs`; it needs g++ and python3)";
+    cached = null;
+    return null;
+  }
+  try {
+    cached = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
+  } catch (e) {
+    failure = `vnet's native addon does not load (${e instanceof Error ? e.message.split("\n")[0] : String(e)}); rebuild it with \`node scripts/build-native.mjs\``;
+    cached = null;
+  }
+  return cached;
+}
+
+/** Why `loadNative()` returned null ("" when it loaded). */
+export function nativeFailure(): string {
+  loadNative();
+  return failure;
+}

@@ -1,0 +1,192 @@
+/**
+ * A TAP device as the port binding of a device port in the real world: what the device sends on
+ * that port is written to the TAP, so the kernel on its other side (a VM's network namespace)
+ * receives it; what the kernel sends is read in batches by the native reader and delivered to
+ * the device through the real-time world's scheduler, after the device's processing delay, as a
+ * simulated link would. Trace records and captures are the ones an internal connection makes in
+ * the simulator (`web1:eth0<->server1/vs0:web1-eth0`, kind "vnic" or "vf"), so a trace of a real
+ * ping reads like the simulator's.
+ */
+
+import { DropCounters, newPortCounters, type PortCounters } from "../dataplane/counters.ts";
+import type { Device } from "../dataplane/device.ts";
+import { Frame } from "../dataplane/frame.ts";
+import type { PortBinding } from "../dataplane/port-binding.ts";
+import type { HopKind } from "../dataplane/trace.ts";
+import { LinkDrop, l2Allowance, outerVid } from "../sim/link.ts";
+import type { EventTarget } from "../sim/scheduler.ts";
+import { Errno, type NativeAddon, type NativeTapReader } from "./native.ts";
+import type { RealtimeDriver } from "./realtime.ts";
+
+/** Reason codes of TAP drops beyond the link's. */
+export const TapDrop = {
+  writeFailed: "tap-write-failed",
+} as const;
+
+/** Frames read per batch at most. */
+const READ_SLOTS = 32;
+
+export interface TapPortOptions {
+  /** The device whose port this is, and the port. */
+  device: Device;
+  port: number;
+  /** The device end's name ("server1/vs0:web1-eth0") and the far end's ("web1:eth0"). */
+  endName: string;
+  farName: string;
+  /** Where captures of this port go ("web1:eth0"), or null. */
+  captureName: string | null;
+  /** IP MTU of the interface on the far side: larger frames are dropped (`mtu-exceeded`). */
+  mtu: number;
+  /** "vnic" for a vswitch port, "vf" for a virtual function. */
+  hopKind: HopKind;
+}
+
+export class TapPort implements PortBinding, EventTarget {
+  readonly name: string;
+  readonly counters: PortCounters = newPortCounters();
+  readonly drops = new DropCounters();
+  private reader: NativeTapReader | null;
+  private readonly slots: Uint8Array;
+  private readonly slotBytes: number;
+  private readonly lengths = new Int32Array(READ_SLOTS);
+  private fd: number;
+
+  constructor(
+    private readonly native: NativeAddon,
+    tap: { fd: number; name: string },
+    private readonly driver: RealtimeDriver,
+    private readonly options: TapPortOptions,
+  ) {
+    this.fd = tap.fd;
+    this.name = `${options.farName}<->${options.endName}`;
+    // Room for the largest frame the kernel sends at this MTU (two tags), rounded to 64 bytes.
+    this.slotBytes = (options.mtu + 22 + 63) & ~63;
+    this.slots = new Uint8Array(this.slotBytes * READ_SLOTS);
+    this.reader = new native.TapReader(tap.fd, this.slots, this.slotBytes, this.lengths, (n) =>
+      this.onFrames(n),
+    );
+  }
+
+  get isOpen(): boolean {
+    return this.fd >= 0;
+  }
+
+  /** The device sends `frame` towards the kernel on the TAP's far side. */
+  send(frame: Frame, nowNs: number): void {
+    const len = frame.end - frame.start;
+    if (this.fd < 0) {
+      this.drop(frame, nowNs, LinkDrop.down, "the TAP is closed");
+      return;
+    }
+    const allowance = l2Allowance(frame.buf, frame.start, len);
+    if (len > this.options.mtu + allowance) {
+      this.drop(
+        frame,
+        nowNs,
+        LinkDrop.mtu,
+        `frame of ${len} bytes exceeds MTU ${this.options.mtu} + ${allowance}`,
+      );
+      return;
+    }
+    const world = this.driver.world;
+    if (world.isCapturing && this.options.captureName !== null) {
+      world.captureAt(this.options.captureName, nowNs, frame, false);
+    }
+    const n = this.native.tapWrite(this.fd, frame.buf, frame.start, frame.end);
+    if (n < 0) {
+      if (n === -Errno.EAGAIN || n === -Errno.ENOBUFS)
+        this.drop(frame, nowNs, LinkDrop.queueFull, "the TAP's queue towards the kernel is full");
+      else this.drop(frame, nowNs, TapDrop.writeFailed, `write to the TAP failed (errno ${-n})`);
+      return;
+    }
+    this.counters.txFrames++;
+    this.counters.txBytes += len;
+    if (world.isTracing) {
+      world.traceLink(
+        {
+          timeNs: nowNs,
+          frameId: frame.id,
+          device: this.name,
+          kind: this.options.hopKind,
+          in: this.options.endName,
+          out: this.options.farName,
+          vlan: outerVid(frame),
+          action: "transmit",
+          reason: "internal connection (TAP into the VM's namespace)",
+        },
+        frame,
+      );
+    }
+  }
+
+  /** A batch the native reader put in the slots: each frame goes to the device. */
+  private onFrames(count: number): void {
+    const world = this.driver.world;
+    const delay = this.options.device.processingDelayNs;
+    for (let i = 0; i < count; i++) {
+      const off = i * this.slotBytes;
+      const frame = Frame.fromBytes(this.slots.subarray(off, off + this.lengths[i]));
+      const now = this.driver.nowNs();
+      if (world.isCapturing && this.options.captureName !== null) {
+        world.captureAt(this.options.captureName, now, frame, true);
+      }
+      if (world.isTracing) {
+        world.traceLink(
+          {
+            timeNs: now,
+            frameId: frame.id,
+            device: this.name,
+            kind: this.options.hopKind,
+            in: this.options.farName,
+            out: this.options.endName,
+            vlan: outerVid(frame),
+            action: "transmit",
+            reason: "internal connection (TAP from the VM's namespace)",
+          },
+          frame,
+        );
+      }
+      this.driver.deliver(this, frame, delay);
+    }
+    this.driver.pump();
+  }
+
+  /** Delivery to the device (scheduled by `onFrames`). */
+  onEvent(arg: unknown, _argNum: number, nowNs: number): void {
+    const frame = arg as Frame;
+    this.counters.rxFrames++;
+    this.counters.rxBytes += frame.end - frame.start;
+    this.options.device.receive(this.options.port, frame, nowNs);
+  }
+
+  private drop(frame: Frame, nowNs: number, code: string, why: string): void {
+    this.drops.add(code);
+    this.counters.drops++;
+    const world = this.driver.world;
+    if (world.isTracing) {
+      world.traceLink(
+        {
+          timeNs: nowNs,
+          frameId: frame.id,
+          device: this.name,
+          kind: this.options.hopKind,
+          in: this.options.endName,
+          out: null,
+          vlan: outerVid(frame),
+          action: "drop",
+          reason: why,
+          code,
+        },
+        frame,
+      );
+    }
+  }
+
+  /** Stops reading and closes the TAP (it disappears with its descriptor). */
+  close(): void {
+    this.reader?.stop();
+    this.reader = null;
+    if (this.fd >= 0) this.native.closeFd(this.fd);
+    this.fd = -1;
+  }
+}
