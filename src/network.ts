@@ -926,6 +926,38 @@ export class Network {
   }
 
   /**
+   * Explains an exchange observed elsewhere (the hop records a real lab's dataplane made while a
+   * real ping ran from VM `from`'s namespace to `to`) as `trace` explains its own: the same
+   * hops, path and verdict, from this network's model of the same file.
+   */
+  explain(
+    from: string,
+    to: string,
+    observed: {
+      records: readonly HopRecord[];
+      labels: ReadonlyMap<number, FrameLabel>;
+      delivered: boolean;
+      rttNs: number | null;
+      startNs: number;
+    },
+  ): TraceResult {
+    const src = this.vm(from);
+    const target = this.target(to);
+    const out = src.device.stack.route(target.ip);
+    const source = this.endpoint(src, out === null ? 0 : Math.max(0, out.iface.index));
+    return analyseTrace({
+      source,
+      target,
+      targetText: to,
+      records: observed.records,
+      labels: observed.labels,
+      delivered: observed.delivered,
+      rttNs: observed.rttNs,
+      startNs: observed.startNs,
+    });
+  }
+
+  /**
    * traceroute(8) from VM `from` to `to` (a VM name or an IPv4 address), in simulated time: UDP
    * probes with TTL 1, 2, ... (`dataplane/traceroute.ts`), each answered by an ICMP time
    * exceeded from the hop where its TTL ran out or a port unreachable from the destination.

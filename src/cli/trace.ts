@@ -12,8 +12,9 @@
 import type { Command } from "commander";
 import pc from "picocolors";
 import { formatTrace, type TraceResult } from "../analysis/trace.ts";
-import { ExitCode } from "./errors.ts";
+import { ExitCode, UserError } from "./errors.ts";
 import { type Io, nodeIo } from "./io.ts";
+import { traceReal } from "./lab.ts";
 import { captureSummary, guard, loadNetwork, writeCaptures } from "./net-common.ts";
 import { startProgress } from "./progress.ts";
 
@@ -21,7 +22,7 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
   program
     .command("trace")
     .description("trace one ping between two VMs: every hop, every decision, and the verdict")
-    .argument("<file>", "topology file (YAML)")
+    .argument("<file>", "topology file (YAML); with --real, the name of a lab that is up")
     .argument("<from>", "source VM name")
     .argument("<to>", "destination VM name or IPv4 address")
     .option("-q, --quiet", "no progress line on standard error")
@@ -32,13 +33,22 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
     .option("--pcap <dir>", "write the run's capture to DIR/vnet.pcapng (one interface per link end)")
     .option("--pcap-per-link", "with --pcap: one pcap file per link end instead (tor1-eth1.pcap, ...)")
     .option("--seed <n>", "simulation seed", "1")
+    .option("--real", "trace a real ping in a lab (`vnet up`), beside the simulator's trace of its file")
     .action(
       async (
         file: string,
         from: string,
         to: string,
-        opts: { json?: boolean; pcap?: string; pcapPerLink?: boolean; seed: string },
+        opts: { json?: boolean; pcap?: string; pcapPerLink?: boolean; seed: string; real?: boolean },
       ) => {
+        if (opts.real) {
+          if (opts.pcap !== undefined)
+            throw new UserError(
+              "--pcap goes with a simulated trace; capture a lab with tshark in a VM's namespace (vnet exec LAB VM -- tshark -i eth0)",
+            );
+          await traceReal(file, from, to, opts, io, setExit);
+          return;
+        }
         const progress = startProgress();
         const net = await loadNetwork(file, io, opts);
         progress.update(`tracing ${from} -> ${to}`);
