@@ -280,6 +280,7 @@ export function labDown(lab: string): { found: boolean; stopped: number | null; 
   const state = readState(lab);
   if (state === null) return { found: false, stopped: null, removed: [] };
   let stopped: number | null = null;
+  const existing = state.namespaces.filter(hasNetns);
   if (state.pid !== process.pid && isAlive(state.pid)) {
     try {
       process.kill(state.pid, "SIGTERM");
@@ -294,8 +295,9 @@ export function labDown(lab: string): { found: boolean; stopped: number | null; 
       } catch {}
     }
   }
-  const removed: string[] = [];
-  for (const ns of state.namespaces) if (deleteNetns(ns)) removed.push(ns);
+  for (const ns of state.namespaces) deleteNetns(ns);
+  // Gone now, whether the lab's process removed them on its way out or this did.
+  const removed = existing.filter((ns) => !hasNetns(ns));
   rmSync(state.control, { force: true });
   rmSync(statePath(lab), { force: true });
   return { found: true, stopped, removed };
