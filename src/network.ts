@@ -473,10 +473,15 @@ export class Network {
   private captureSet: CaptureSet | null = null;
   private nextEchoId = 1;
 
-  private constructor(topology: Topology, options: NetworkOptions, warnings: string[]) {
+  private constructor(topology: Topology, options: NetworkOptions, warnings: string[], built?: BuiltNetwork) {
     this.topology = topology;
     this.seed = options.seed ?? 1;
     this.warnings = warnings;
+    if (built !== undefined) {
+      // A world someone else runs (the real-time world of a lab): answer questions about it.
+      this.built = built;
+      return;
+    }
     this.built = buildWorld(topology, { seed: this.seed });
     const isAnnouncing = options.isAnnouncing ?? this.built.vms.size <= QUIET_START_ABOVE_VMS;
     if (isAnnouncing) this.built.world.start();
@@ -500,6 +505,14 @@ export class Network {
   /** Builds what the loader returned; its warnings become `warnings` (formatted lines). */
   static fromLoaded(loaded: LoadResult, options: NetworkOptions = {}): Network {
     return new Network(loaded.topology, options, loaded.warnings.map(formatDiagnostic));
+  }
+
+  /**
+   * The facade over a world built and run elsewhere (a lab's real-time world, whose VMs are
+   * namespaces): `show` and the tables answer from its live devices. Nothing is started or run.
+   */
+  static over(topology: Topology, built: BuiltNetwork, options: NetworkOptions = {}): Network {
+    return new Network(topology, options, [], built);
   }
 
   /** Builds an already loaded (normalized) topology. */

@@ -19,6 +19,7 @@ import type { Command } from "commander";
 import type { FrameLabel } from "../analysis/frame-label.ts";
 import { formatTrace, type TraceHop, type TraceResult } from "../analysis/trace.ts";
 import { loadTopologyFile } from "../model/load.ts";
+import { Network, SHOW_WHATS, type ShowWhat } from "../network.ts";
 import {
   askLab,
   checkLabName,
@@ -36,6 +37,7 @@ import { abortOnSignals, sleep } from "../real/signals.ts";
 import { ExitCode, UserError } from "./errors.ts";
 import type { Io } from "./io.ts";
 import { isNodeFsError, loadNetwork, parseIntOption } from "./net-common.ts";
+import { formatTable } from "./show.ts";
 
 /** Runs `fn`, turning the real world's refusals into one-line user errors. */
 async function real<T>(fn: () => T | Promise<T>): Promise<T> {
@@ -108,6 +110,15 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
             lab,
             file: resolve(file),
             seed,
+            show: (built) => {
+              const net = Network.over(loaded.topology, built, { seed });
+              return (what, device) => {
+                if (!(SHOW_WHATS as readonly string[]).includes(what)) {
+                  throw new Error(`nothing to show called "${what}" (one of ${SHOW_WHATS.join(", ")})`);
+                }
+                return net.show(what as ShowWhat, device);
+              };
+            },
             log: opts.quiet ? undefined : (line) => io.out(`  ${line}\n`),
           }),
         );
@@ -195,80 +206,105 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
     .command("status")
     .description("the labs that are up, or one lab's VMs and the dataplane's counters")
     .argument("[lab]", "the lab's name (default: list them all)")
+    .argument("[what]", `a table of the live dataplane, as vnet show prints it: ${SHOW_WHATS.join(", ")}`)
+    .option("--device <name>", "with WHAT: only this device")
     .option("--json", "print the lab's state and counters as JSON")
-    .action(async (lab: string | undefined, opts: { json?: boolean }) => {
-      if (lab === undefined) {
-        const labs = existsSync(stateDir())
-          ? readdirSync(stateDir())
-              .filter((f) => f.endsWith(".json"))
-              .map((f) => readState(f.slice(0, -5)))
-              .filter((s): s is LabState => s !== null)
-          : [];
-        if (opts.json) {
-          io.out(
-            `${JSON.stringify(
-              labs.map((s) => ({
-                lab: s.lab,
-                file: s.file,
-                pid: s.pid,
-                running: isAlive(s.pid),
-                vms: s.vms.length,
-              })),
-              null,
-              2,
-            )}\n`,
+    .action(
+      async (
+        lab: string | undefined,
+        what: string | undefined,
+        opts: { json?: boolean; device?: string },
+      ) => {
+        if (lab !== undefined && what !== undefined) {
+          if (!(SHOW_WHATS as readonly string[]).includes(what)) {
+            throw new UserError(`nothing to show called "${what}" (one of ${SHOW_WHATS.join(", ")})`);
+          }
+          const state = await real(() => needState(lab));
+          if (!isAlive(state.pid))
+            throw new UserError(`lab ${lab}'s process is gone: vnet down ${lab}`, ExitCode.usage, "no-lab");
+          const r = await real(() =>
+            askLab<{ rows: Record<string, unknown>[] }>(state, {
+              op: "show",
+              what,
+              ...(opts.device === undefined ? {} : { device: opts.device }),
+            }),
           );
+          io.out(opts.json ? `${JSON.stringify(r.rows, null, 2)}\n` : formatTable(r.rows));
           return;
         }
-        if (labs.length === 0) io.out("no lab is up (start one with: vnet up FILE)\n");
-        for (const s of labs) {
-          io.out(
-            `${s.lab}  ${isAlive(s.pid) ? `up, pid ${s.pid}` : "crashed (vnet down to clean up)"}  ${s.vms.length} VMs  ${s.file}\n`,
-          );
+        if (lab === undefined) {
+          const labs = existsSync(stateDir())
+            ? readdirSync(stateDir())
+                .filter((f) => f.endsWith(".json"))
+                .map((f) => readState(f.slice(0, -5)))
+                .filter((s): s is LabState => s !== null)
+            : [];
+          if (opts.json) {
+            io.out(
+              `${JSON.stringify(
+                labs.map((s) => ({
+                  lab: s.lab,
+                  file: s.file,
+                  pid: s.pid,
+                  running: isAlive(s.pid),
+                  vms: s.vms.length,
+                })),
+                null,
+                2,
+              )}\n`,
+            );
+            return;
+          }
+          if (labs.length === 0) io.out("no lab is up (start one with: vnet up FILE)\n");
+          for (const s of labs) {
+            io.out(
+              `${s.lab}  ${isAlive(s.pid) ? `up, pid ${s.pid}` : "crashed (vnet down to clean up)"}  ${s.vms.length} VMs  ${s.file}\n`,
+            );
+          }
+          return;
         }
-        return;
-      }
-      const state = await real(() => needState(lab));
-      const running = isAlive(state.pid);
-      const status = running ? await real(() => askLab<LabStatus>(state, { op: "status" })) : null;
-      if (opts.json) {
-        io.out(`${JSON.stringify({ ...state, running, status }, null, 2)}\n`);
-        if (!running) setExit(ExitCode.networkFailure);
-        return;
-      }
-      io.out(
-        `lab ${state.lab} (${state.file}): ${running ? `up, pid ${state.pid}${status === null ? "" : `, for ${fmtUptime(status.uptimeNs)}`}` : "its process is gone (vnet down to clean up)"}\n`,
-      );
-      const rows = state.vms.flatMap((v) =>
-        v.nics.map((n) => {
-          const c = status?.ports.find((p) => p.vm === v.name && p.nic === n.name);
-          return [
-            v.name,
-            v.ns,
-            n.name,
-            n.mac,
-            n.ip,
-            c === undefined
-              ? ""
-              : `rx ${c.rxFrames} tx ${c.txFrames}${c.drops.length > 0 ? ` drops ${c.drops.map(([k, x]) => `${k} ${x}`).join(", ")}` : ""}`,
-          ];
-        }),
-      );
-      const widths = [0, 1, 2, 3, 4].map((i) => Math.max(...rows.map((r) => r[i].length)));
-      for (const r of rows)
+        const state = await real(() => needState(lab));
+        const running = isAlive(state.pid);
+        const status = running ? await real(() => askLab<LabStatus>(state, { op: "status" })) : null;
+        if (opts.json) {
+          io.out(`${JSON.stringify({ ...state, running, status }, null, 2)}\n`);
+          if (!running) setExit(ExitCode.networkFailure);
+          return;
+        }
         io.out(
-          `  ${r
-            .slice(0, 5)
-            .map((c, i) => c.padEnd(widths[i]))
-            .join("  ")}  ${r[5]}\n`.replace(/ +\n$/, "\n"),
+          `lab ${state.lab} (${state.file}): ${running ? `up, pid ${state.pid}${status === null ? "" : `, for ${fmtUptime(status.uptimeNs)}`}` : "its process is gone (vnet down to clean up)"}\n`,
         );
-      if (status !== null && status.devices.length > 0) {
-        io.out("drops in the dataplane:\n");
-        for (const d of status.devices)
-          io.out(`  ${d.name}: ${d.drops.map(([k, x]) => `${k} ${x}`).join(", ")}\n`);
-      }
-      if (!running) setExit(ExitCode.networkFailure);
-    });
+        const rows = state.vms.flatMap((v) =>
+          v.nics.map((n) => {
+            const c = status?.ports.find((p) => p.vm === v.name && p.nic === n.name);
+            return [
+              v.name,
+              v.ns,
+              n.name,
+              n.mac,
+              n.ip,
+              c === undefined
+                ? ""
+                : `rx ${c.rxFrames} tx ${c.txFrames}${c.drops.length > 0 ? ` drops ${c.drops.map(([k, x]) => `${k} ${x}`).join(", ")}` : ""}`,
+            ];
+          }),
+        );
+        const widths = [0, 1, 2, 3, 4].map((i) => Math.max(...rows.map((r) => r[i].length)));
+        for (const r of rows)
+          io.out(
+            `  ${r
+              .slice(0, 5)
+              .map((c, i) => c.padEnd(widths[i]))
+              .join("  ")}  ${r[5]}\n`.replace(/ +\n$/, "\n"),
+          );
+        if (status !== null && status.devices.length > 0) {
+          io.out("drops in the dataplane:\n");
+          for (const d of status.devices)
+            io.out(`  ${d.name}: ${d.drops.map(([k, x]) => `${k} ${x}`).join(", ")}\n`);
+        }
+        if (!running) setExit(ExitCode.networkFailure);
+      },
+    );
 }
 
 /** `vnet up --detach`: the same command in a background process; returns once the lab is up. */

@@ -46,7 +46,7 @@ import type {
   VswitchFile,
 } from "./schema.ts";
 import { hint } from "./suggest.ts";
-import type { FaultSpec, MlagSpec } from "./types.ts";
+import type { ExternalPortSpec, FaultSpec, MlagSpec } from "./types.ts";
 import {
   type LagSpec,
   LINK_DEFAULTS,
@@ -374,13 +374,14 @@ class Normalizer {
     for (const [name, sv] of Object.entries(serversIn)) servers.push(this.server(name, sv));
 
     const { links, linkIndexes } = this.links(this.file.links ?? [], switchesIn, serversIn);
+    const external = this.externals(links, switchesIn, serversIn);
 
     // Switch ports: configured ones in file order, then ports only a link names (access VLAN 1).
     for (const sw of switches) {
       const configured = portConfigured.get(sw.name)!;
       for (const { spec } of configured.values()) sw.ports.push(spec);
-      for (const l of links) {
-        for (const end of [l.a, l.b]) {
+      for (const ends of [...links.map((l) => [l.a, l.b]), ...external.map((x) => [x.end])]) {
+        for (const end of ends) {
           if (end.node === sw.name && !configured.has(end.port)) {
             const spec: SwitchPortSpec = { name: end.port, mode: "access", vlan: 1 };
             configured.set(end.port, { spec, path: [] });
@@ -414,6 +415,7 @@ class Normalizer {
           ...(vpns.length > 0 ? { vpns } : {}),
           ...(faults.length > 0 ? { faults } : {}),
           ...(overlay.length > 0 ? { overlay } : {}),
+          ...(external.length > 0 ? { external } : {}),
         };
     return { topology, diagnostics: this.diags };
   }
@@ -1469,6 +1471,57 @@ class Normalizer {
       linkIndexes.push(i);
     });
     return { links, linkIndexes };
+  }
+
+  /**
+   * `external:`: ports joined to the world outside vnet. Each names a switch port or server NIC
+   * no link uses, once; its TAP name (given, or derived from the port) is unique.
+   */
+  private externals(
+    links: LinkSpec[],
+    switchesIn: Record<string, unknown>,
+    serversIn: Record<string, ServerFile>,
+  ): ExternalPortSpec[] {
+    const out: ExternalPortSpec[] = [];
+    const cabled = new Set(links.flatMap((l) => [`${l.a.node}:${l.a.port}`, `${l.b.node}:${l.b.port}`]));
+    const ends = new Set<string>();
+    const names = new Set<string>();
+    (this.file.external ?? []).forEach((x, i) => {
+      const path: DocPath = ["external", i];
+      const end = this.endpoint(x.port, [...path, "port"], Object.keys(switchesIn), Object.keys(serversIn));
+      if (end === null) return;
+      const key = `${end.node}:${end.port}`;
+      if (cabled.has(key)) {
+        this.error(
+          "port-in-use",
+          [...path, "port"],
+          `${key} is cabled by a link of this file; an external port is one no link uses`,
+        );
+        return;
+      }
+      if (ends.has(key)) {
+        this.error("duplicate-name", [...path, "port"], `${key} is listed twice in external`);
+        return;
+      }
+      ends.add(key);
+      const name =
+        x.interface ??
+        `x-${end.node}-${end.port}`
+          .replace(/[^A-Za-z0-9_.-]/g, "-")
+          .slice(0, 15)
+          .replace(/[-.]+$/, "");
+      if (names.has(name)) {
+        this.error(
+          "duplicate-name",
+          [...path, x.interface === undefined ? "port" : "interface"],
+          `the interface name ${name} is already taken by another external port${x.interface === undefined ? "; give this one its own with interface:" : ""}`,
+        );
+        return;
+      }
+      names.add(name);
+      out.push({ end, interface: name, netns: x.netns ?? null, mtu: x.mtu ?? LINK_DEFAULTS.mtu });
+    });
+    return out;
   }
 
   private endpoint(

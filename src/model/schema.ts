@@ -896,6 +896,39 @@ const link = z
   })
   .describe("A cable between two ports.");
 
+const externalPort = z
+  .strictObject({
+    port: endpoint.describe(
+      "The cable end that leaves vnet: a switch port or a server NIC (node:port) that no link of this file uses.",
+    ),
+    interface: text(
+      /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/,
+      (iss) =>
+        `expected a Linux interface name (1-15 letters, digits, '_', '.', '-'), got ${showValue(iss.input)}`,
+    )
+      .optional()
+      .describe(
+        "In real mode (`vnet up`): the TAP device vnet creates for this port, for a real peer to plug in (an Open vSwitch bridge port, a namespace with the kernel's VXLAN or WireGuard). Default: x-NODE-PORT, cut to 15 characters.",
+      ),
+    netns: text(
+      /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+      (iss) => `expected the name of a network namespace, got ${showValue(iss.input)}`,
+    )
+      .optional()
+      .describe(
+        "In real mode: move the TAP into this network namespace, which must exist (default: stay in vnet's).",
+      ),
+    mtu: z
+      .int({ error: (iss) => `expected an MTU in bytes (68..9216), got ${showValue(iss.input)}` })
+      .min(68)
+      .max(9216)
+      .optional()
+      .describe("Largest IP packet the port carries (default 1500)."),
+  })
+  .describe(
+    "A port joined to something outside vnet: in the simulator it has no cable; with `vnet up` it is a TAP device a real peer uses.",
+  );
+
 const faultTarget = (what: string) =>
   z
     .string({ error: (iss) => `expected ${what}, got ${showValue(iss.input)}` })
@@ -975,6 +1008,12 @@ export const TopologyFileSchema = z
       .optional()
       .describe("MLAG (vPC) domains: pairs of switches whose LAGs with mlag: true are multi-chassis LAGs."),
     overlay: overlay.optional(),
+    external: z
+      .array(externalPort)
+      .optional()
+      .describe(
+        "Ports joined to the world outside vnet (real peers: Open vSwitch, the kernel's VXLAN, wireguard-go) when the topology runs for real.",
+      ),
     faults: z
       .array(fault)
       .optional()

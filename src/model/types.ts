@@ -26,6 +26,18 @@ export interface Topology {
   faults?: FaultSpec[];
   /** Every VNI a port group uses, with its flooding and learning; absent when there is none. */
   overlay?: VniSpec[];
+  /** Ports joined to the world outside vnet (`external:`); absent or empty when none. */
+  external?: ExternalPortSpec[];
+}
+
+/** A cable end that leaves vnet: unconnected in the simulator, a TAP in real mode. */
+export interface ExternalPortSpec {
+  end: LinkEndSpec;
+  /** The TAP's name in real mode. */
+  interface: string;
+  /** The namespace the TAP moves into, or null (vnet's own). */
+  netns: string | null;
+  mtu: number;
 }
 
 /** One VXLAN segment (`overlay.vnis`, defaults filled in). */

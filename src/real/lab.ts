@@ -54,6 +54,8 @@ export interface LabState {
   /** Every namespace created (or about to be), for `vnet down`. */
   namespaces: string[];
   vms: { name: string; ns: string; nics: LabNicState[] }[];
+  /** The TAPs of `external:` ports, where they are (they vanish with the lab's process). */
+  external: { port: string; interface: string; netns: string | null }[];
   /** The control socket of the running lab. */
   control: string;
 }
@@ -127,6 +129,8 @@ export interface LabUpOptions {
   lab: string;
   file: string;
   seed?: number;
+  /** Tables of the live world (`vnet status LAB fdb`): the facade over it, given from above. */
+  show?: LabShow;
   /** Progress lines ("web1: namespace vnet-lab-web1, eth0 10.0.10.11/24"). */
   log?: (line: string) => void;
 }
@@ -180,6 +184,7 @@ export async function labUp(topology: Topology, options: LabUpOptions): Promise<
     startedAt: new Date().toISOString(),
     namespaces: [],
     vms: [],
+    external: [],
     control: join(stateDir(), `${lab}.sock`),
   };
   const taps: RunningLab["taps"] = [];
@@ -259,7 +264,34 @@ export async function labUp(topology: Topology, options: LabUpOptions): Promise<
       ipBatch(lines, entry.ns);
       log(`${vm.name}: namespace ${entry.ns}, ${nic.name} ${formatMac(nic.mac)} ${ip}`);
     }
-    server = await serveControl(state.control, built, driver, taps);
+    for (const x of built.externalPorts) {
+      const { spec, end } = x;
+      if (spec.netns !== null && !hasNetns(spec.netns)) {
+        throw new RealModeError(
+          `external port ${end.name}: the namespace ${spec.netns} does not exist (create it first: ip netns add ${spec.netns})`,
+          "no-netns",
+        );
+      }
+      const tap = native.tapOpen(spec.interface);
+      const port = new TapPort(native, tap, driver, {
+        device: end.device,
+        port: end.port,
+        endName: end.name,
+        farName: `external:${spec.interface}`,
+        captureName: end.captureName,
+        mtu: spec.mtu,
+        hopKind: "link",
+      });
+      taps.push({ vm: "", nic: end.name, port });
+      built.world.bindPort(end.device, end.port, port);
+      state.external.push({ port: end.name, interface: spec.interface, netns: spec.netns });
+      if (spec.netns !== null) run("ip", ["link", "set", spec.interface, "netns", spec.netns]);
+      ipBatch([`link set ${spec.interface} mtu ${spec.mtu} up`], spec.netns ?? undefined);
+      log(
+        `${end.name}: external, TAP ${spec.interface}${spec.netns === null ? "" : ` in namespace ${spec.netns}`}`,
+      );
+    }
+    server = await serveControl(state.control, options.show?.(built) ?? null, built, driver, taps);
     driver.start();
     state.status = "up";
     writeState(state);
@@ -326,10 +358,18 @@ export interface LabTrace {
   labels: [number, FrameLabel][];
 }
 
-type ControlRequest = { op: "status" } | { op: "trace-start" } | { op: "trace-stop" };
+type ControlRequest =
+  | { op: "status" }
+  | { op: "trace-start" }
+  | { op: "trace-stop" }
+  | { op: "show"; what: string; device?: string };
+
+/** Answers `show` questions about the lab's live world (the facade over it, from above). */
+export type LabShow = (built: BuiltNetwork) => (what: string, device?: string) => Record<string, unknown>[];
 
 async function serveControl(
   path: string,
+  show: ReturnType<LabShow> | null,
   built: BuiltNetwork,
   driver: RealtimeDriver,
   taps: RunningLab["taps"],
@@ -366,6 +406,9 @@ async function serveControl(
           },
         );
         return { ok: true };
+      case "show":
+        if (show === null) return { error: "this lab answers no show questions" };
+        return { rows: show(req.what, req.device) };
       case "trace-stop":
         built.world.setTraceSink(null);
         return { records, labels: [...labels] } satisfies LabTrace;

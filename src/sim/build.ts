@@ -23,7 +23,14 @@ import { SviRouter } from "../dataplane/router.ts";
 import { PhysicalSwitch } from "../dataplane/switch.ts";
 import { Vm } from "../dataplane/vm.ts";
 import { Vswitch } from "../dataplane/vswitch.ts";
-import type { SwitchPortSpec, SwitchSpec, TeamingSpec, Topology, VmSpec } from "../model/types.ts";
+import type {
+  ExternalPortSpec,
+  SwitchPortSpec,
+  SwitchSpec,
+  TeamingSpec,
+  Topology,
+  VmSpec,
+} from "../model/types.ts";
 import { planVpnGateways, prefixText } from "../model/vpn-plan.ts";
 import type { WgCrypto } from "../vpn/crypto.ts";
 import { nobleCrypto } from "../vpn/crypto-noble.ts";
@@ -64,6 +71,11 @@ export interface BuiltNetwork {
    * network namespace). Empty when the VMs are simulated.
    */
   vmPorts: VmPort[];
+  /**
+   * The ports `external:` joins to the world outside vnet, in file order: left unconnected in
+   * the simulator, bound to TAPs by the real world.
+   */
+  externalPorts: { spec: ExternalPortSpec; end: LinkEnd }[];
 }
 
 /** The device port a VM's vNIC is plugged into, when VMs live outside the world. */
@@ -130,6 +142,7 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
     vpnGateways: [],
     nats: [],
     vmPorts: [],
+    externalPorts: [],
   };
   const vpnPlans = planVpnGateways(topology, options.seed ?? 1);
   /** Cable ends: "node:port" -> the device port behind it. */
@@ -586,6 +599,12 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
     );
     // Down from the start: the devices learn it before anything is sent (boot announcements too).
     if (!l.isUp) world.setLinkUp(link, false);
+  }
+  for (const x of topology.external ?? []) {
+    const end = cableEnds.get(`${x.end.node}:${x.end.port}`);
+    if (end === undefined) throw new Error(`build: external port ${x.end.node}:${x.end.port} is unknown`);
+    const name = `${x.end.node}:${x.end.port}`;
+    built.externalPorts.push({ spec: x, end: { ...end, name, captureName: name } });
   }
   return built;
 }
