@@ -18,6 +18,7 @@ import { basename, join, resolve } from "node:path";
 import type { Command } from "commander";
 import type { FrameLabel } from "../analysis/frame-label.ts";
 import { formatTrace, type TraceHop, type TraceResult } from "../analysis/trace.ts";
+import { formatDiagnostic } from "../model/diagnostics.ts";
 import { loadTopologyFile } from "../model/load.ts";
 import { Network, SHOW_WHATS, type ShowWhat } from "../network.ts";
 import {
@@ -100,7 +101,7 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
         }
         const lab = opts.name ?? defaultLabName(loaded.topology.name, file);
         await real(() => checkLabName(lab));
-        for (const w of loaded.warnings) io.err(`${w}\n`);
+        for (const w of loaded.warnings) io.err(`${formatDiagnostic(w)}\n`);
         if (opts.detach) {
           await real(() => detach(file, lab, opts.seed, io));
           return;

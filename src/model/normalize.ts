@@ -1084,7 +1084,8 @@ class Normalizer {
       (e.flood ?? []).forEach((t, i) => {
         const ip = parseCidr(`${t}/32`)?.ip;
         if (ip === undefined) return;
-        if (!vtepIps.has(ip))
+        // With external ports, a VTEP outside the file (the kernel's, a real switch's) is expected.
+        if (!vtepIps.has(ip) && (this.file.external ?? []).length === 0)
           this.warn(
             "unknown-name",
             [...path, "flood", i],
