@@ -175,6 +175,7 @@ describe("vnet schema", () => {
       "vpns",
       "mlag",
       "overlay",
+      "external",
       "faults",
     ]);
     expect(s.additionalProperties).toBe(false);
