@@ -5,6 +5,12 @@
 // allocated per frame on either side.
 #include <errno.h>
 #include <fcntl.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <string.h>
@@ -147,7 +153,168 @@ class TapReader : public Napi::ObjectWrap<TapReader> {
   Napi::FunctionReference callback_;
 };
 
+// new TapWriter(slots, slotBytes, ports): a thread that writes frames to TAP descriptors, so the
+// kernel's work of taking a frame in (which runs inside write(): the namespace's whole receive
+// path) happens on another core than the dataplane. push(port, fd, bytes, start, end) copies the
+// frame into a ring of `slots` slots (frames up to `slotBytes`) and returns false when the ring
+// is full (the caller drops and counts); flush() after a batch of pushes wakes the thread (a
+// half-full ring wakes it by itself). Frames of one port leave in the order pushed. stats(port)
+// -> [written, bytes, failedFull, failedOther]: what the thread did with that port's frames
+// (failedFull: the kernel's queue was full, EAGAIN/ENOBUFS; failedOther: any other error, such as
+// EIO for an interface set down). close() stops the thread once the ring is drained.
+class TapWriter : public Napi::ObjectWrap<TapWriter> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "TapWriter",
+                       {InstanceMethod("push", &TapWriter::Push), InstanceMethod("flush", &TapWriter::Flush),
+                        InstanceMethod("stats", &TapWriter::Stats), InstanceMethod("close", &TapWriter::Close)});
+  }
+
+  explicit TapWriter(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TapWriter>(info) {
+    Napi::Env env = info.Env();
+    slots_ = info[0].As<Napi::Number>().Uint32Value();
+    slotBytes_ = info[1].As<Napi::Number>().Uint32Value();
+    uint32_t ports = info[2].As<Napi::Number>().Uint32Value();
+    if (slots_ < 2 || slotBytes_ < 64 || ports == 0 || ports > 65536) {
+      throw Napi::RangeError::New(env, "TapWriter(slots >= 2, slotBytes >= 64, 1 <= ports <= 65536)");
+    }
+    data_.resize(static_cast<size_t>(slots_) * slotBytes_);
+    meta_.resize(slots_);
+    stats_ = std::vector<PortStats>(ports);
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  ~TapWriter() override { Shutdown(); }
+
+ private:
+  struct Meta {
+    int fd;
+    uint32_t port;
+    uint32_t len;
+  };
+  struct PortStats {
+    std::atomic<double> written{0}, bytes{0}, failedFull{0}, failedOther{0};
+  };
+
+  Napi::Value Push(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t port = info[0].As<Napi::Number>().Uint32Value();
+    int fd = info[1].As<Napi::Number>().Int32Value();
+    Napi::Uint8Array bytes = info[2].As<Napi::Uint8Array>();
+    size_t start = info[3].As<Napi::Number>().Uint32Value();
+    size_t end = info[4].As<Napi::Number>().Uint32Value();
+    if (end > bytes.ElementLength() || start > end || port >= stats_.size()) {
+      throw Napi::RangeError::New(env, "TapWriter.push: range outside the buffer, or no such port");
+    }
+    size_t len = end - start;
+    if (len > slotBytes_) throw Napi::RangeError::New(env, "TapWriter.push: frame larger than a slot");
+    uint64_t head = head_.load(std::memory_order_relaxed);
+    if (head - tail_.load(std::memory_order_acquire) >= slots_) return Napi::Boolean::New(env, false);
+    uint32_t slot = static_cast<uint32_t>(head % slots_);
+    memcpy(data_.data() + static_cast<size_t>(slot) * slotBytes_, bytes.Data() + start, len);
+    meta_[slot] = Meta{fd, port, static_cast<uint32_t>(len)};
+    head_.store(head + 1, std::memory_order_release);
+    // A full ring wakes the thread at once; otherwise flush() does, once per batch.
+    if (head + 1 - tail_.load(std::memory_order_acquire) >= slots_ / 2) Wake();
+    return Napi::Boolean::New(env, true);
+  }
+
+  // flush(): wakes the thread if it sleeps with frames waiting (one wake-up per batch of pushes).
+  Napi::Value Flush(const Napi::CallbackInfo& info) {
+    Wake();
+    return info.Env().Undefined();
+  }
+
+  void Wake() {
+    if (sleeping_.load(std::memory_order_acquire) &&
+        head_.load(std::memory_order_relaxed) != tail_.load(std::memory_order_acquire)) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      wake_.notify_one();
+    }
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t port = info[0].As<Napi::Number>().Uint32Value();
+    if (port >= stats_.size()) throw Napi::RangeError::New(env, "TapWriter.stats: no such port");
+    PortStats& s = stats_[port];
+    Napi::Array out = Napi::Array::New(env, 4);
+    out.Set(0u, Napi::Number::New(env, s.written.load()));
+    out.Set(1u, Napi::Number::New(env, s.bytes.load()));
+    out.Set(2u, Napi::Number::New(env, s.failedFull.load()));
+    out.Set(3u, Napi::Number::New(env, s.failedOther.load()));
+    return out;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Shutdown();
+    return info.Env().Undefined();
+  }
+
+  void Shutdown() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+      wake_.notify_one();
+    }
+    thread_.join();
+  }
+
+  static void Add(std::atomic<double>& a, double v) {
+    double cur = a.load(std::memory_order_relaxed);
+    while (!a.compare_exchange_weak(cur, cur + v, std::memory_order_relaxed)) {
+    }
+  }
+
+  void Run() {
+    for (;;) {
+      uint64_t tail = tail_.load(std::memory_order_relaxed);
+      uint64_t head = head_.load(std::memory_order_acquire);
+      if (tail == head) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        sleeping_.store(true, std::memory_order_release);
+        // Re-check after announcing sleep: a push in between has seen sleeping_ = false.
+        wake_.wait(lock, [&] { return stopping_ || head_.load(std::memory_order_acquire) != tail; });
+        sleeping_.store(false, std::memory_order_release);
+        if (head_.load(std::memory_order_acquire) == tail && stopping_) return;
+        continue;
+      }
+      while (tail != head) {
+        uint32_t slot = static_cast<uint32_t>(tail % slots_);
+        const Meta m = meta_[slot];
+        ssize_t n = write(m.fd, data_.data() + static_cast<size_t>(slot) * slotBytes_, m.len);
+        PortStats& s = stats_[m.port];
+        if (n >= 0) {
+          Add(s.written, 1);
+          Add(s.bytes, static_cast<double>(n));
+        } else if (errno == EAGAIN || errno == ENOBUFS) {
+          Add(s.failedFull, 1);
+        } else {
+          Add(s.failedOther, 1);
+        }
+        tail++;
+        tail_.store(tail, std::memory_order_release);
+      }
+    }
+  }
+
+  uint32_t slots_ = 0;
+  uint32_t slotBytes_ = 0;
+  std::vector<uint8_t> data_;
+  std::vector<Meta> meta_;
+  std::vector<PortStats> stats_;
+  std::atomic<uint64_t> head_{0};
+  std::atomic<uint64_t> tail_{0};
+  std::atomic<bool> sleeping_{false};
+  bool stopping_ = false;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::thread thread_;
+};
+
 void InitTap(Napi::Env env, Napi::Object exports) {
+  exports.Set("TapWriter", TapWriter::Define(env));
   exports.Set("tapOpen", Napi::Function::New(env, TapOpen));
   exports.Set("tapWrite", Napi::Function::New(env, TapWrite));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));

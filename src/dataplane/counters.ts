@@ -21,9 +21,9 @@ export class DropCounters {
   private readonly byReason = new Map<string, number>();
   total = 0;
 
-  add(reason: string): void {
-    this.total++;
-    this.byReason.set(reason, (this.byReason.get(reason) ?? 0) + 1);
+  add(reason: string, count = 1): void {
+    this.total += count;
+    this.byReason.set(reason, (this.byReason.get(reason) ?? 0) + count);
   }
 
   get(reason: string): number {

@@ -27,6 +27,10 @@ import { deleteNetns, hasNetns, ipBatch, isRoot, RealModeError, run, sysctlIn } 
 import { RealtimeDriver } from "./realtime.ts";
 import { TapPort } from "./tap-port.ts";
 
+/** The TAP writer thread's ring: frames in flight to the kernel, and the largest it copies. */
+const WRITER_SLOTS = 4096;
+const WRITER_SLOT_BYTES = 2048;
+
 /** VMs a lab may have: each is a namespace and a few processes' worth of setup. */
 export const MAX_LAB_VMS = 1000;
 /** Lab names: short, so namespace and file names stay readable and safe. */
@@ -92,12 +96,20 @@ function writeState(state: LabState): void {
   renameSync(tmp, statePath(state.lab));
 }
 
+/** Whether process `pid` runs (a zombie, killed and not yet reaped, does not). */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+  try {
+    // "pid (comm) S ...": the state follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return true;
   }
 }
 
@@ -188,12 +200,21 @@ export async function labUp(topology: Topology, options: LabUpOptions): Promise<
     control: join(stateDir(), `${lab}.sock`),
   };
   const taps: RunningLab["taps"] = [];
+  // One writer thread for every TAP of the lab: frames up to WRITER_SLOT_BYTES go through it.
+  const writer = new native.TapWriter(
+    WRITER_SLOTS,
+    WRITER_SLOT_BYTES,
+    built.vmPorts.length + built.externalPorts.length,
+  );
+  driver.afterTurn = () => writer.flush();
+  const writerFor = () => ({ thread: writer, port: taps.length, slotBytes: WRITER_SLOT_BYTES });
   let server: Server | null = null;
   let isClosed = false;
   const close = async (): Promise<void> => {
     if (isClosed) return;
     isClosed = true;
     driver.stop();
+    writer.close();
     for (const t of taps) t.port.close();
     if (server !== null) await new Promise<void>((resolve) => server?.close(() => resolve()));
     for (const ns of state.namespaces) deleteNetns(ns);
@@ -237,6 +258,7 @@ export async function labUp(topology: Topology, options: LabUpOptions): Promise<
         captureName: p.end.captureName,
         mtu: nic.mtu,
         hopKind: nic.attachment.kind === "vf" ? "vf" : "vnic",
+        writer: writerFor(),
       });
       taps.push({ vm: vm.name, nic: nic.name, port });
       built.world.bindPort(p.end.device, p.end.port, port);
@@ -281,6 +303,7 @@ export async function labUp(topology: Topology, options: LabUpOptions): Promise<
         captureName: end.captureName,
         mtu: spec.mtu,
         hopKind: "link",
+        writer: writerFor(),
       });
       taps.push({ vm: "", nic: end.name, port });
       built.world.bindPort(end.device, end.port, port);
@@ -380,6 +403,7 @@ async function serveControl(
   const answer = (req: ControlRequest): unknown => {
     switch (req.op) {
       case "status":
+        for (const t of taps) t.port.syncDrops();
         return {
           pid: process.pid,
           uptimeNs: driver.clock.nowNs(),

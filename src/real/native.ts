@@ -13,12 +13,25 @@ export interface NativeTapReader {
   stop(): void;
 }
 
+/** A thread that writes frames to TAPs (the kernel's receive work off the dataplane's core). */
+export interface NativeTapWriter {
+  /** Copies the frame into the ring; false when the ring is full. */
+  push(port: number, fd: number, bytes: Uint8Array, start: number, end: number): boolean;
+  /** Wakes the thread for what was pushed since (call once per batch). */
+  flush(): void;
+  /** [written, bytes, failedFull, failedOther] for a port's frames so far. */
+  stats(port: number): [number, number, number, number];
+  /** Drains the ring and stops the thread. */
+  close(): void;
+}
+
 export interface NativeAddon {
   /** Opens (creating) TAP `name`, non-blocking, without the packet-information header. */
   tapOpen(name: string): { fd: number; name: string };
   /** Writes one frame; returns the bytes written or -errno (-11 EAGAIN: the kernel's queue is full). */
   tapWrite(fd: number, bytes: Uint8Array, start: number, end: number): number;
   closeFd(fd: number): void;
+  TapWriter: new (slots: number, slotBytes: number, ports: number) => NativeTapWriter;
   TapReader: new (
     fd: number,
     slots: Uint8Array,

@@ -26,6 +26,8 @@ export class RealtimeDriver {
   private isPumping = false;
   /** Turns that hit `EVENTS_PER_TURN` (a loop or a flood; the rest runs on the next turn). */
   overruns = 0;
+  /** Called at the end of every turn (a writer thread flushes what the turn sent). */
+  afterTurn: (() => void) | null = null;
 
   constructor(readonly world: World) {}
 
@@ -71,6 +73,7 @@ export class RealtimeDriver {
       } else this.armFor(s.nextTimeNs());
     } finally {
       this.isPumping = false;
+      this.afterTurn?.();
     }
   }
 

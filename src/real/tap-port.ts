@@ -15,7 +15,7 @@ import type { PortBinding } from "../dataplane/port-binding.ts";
 import type { HopKind } from "../dataplane/trace.ts";
 import { LinkDrop, l2Allowance, outerVid } from "../sim/link.ts";
 import type { EventTarget } from "../sim/scheduler.ts";
-import { Errno, type NativeAddon, type NativeTapReader } from "./native.ts";
+import { Errno, type NativeAddon, type NativeTapReader, type NativeTapWriter } from "./native.ts";
 import type { RealtimeDriver } from "./realtime.ts";
 
 /** Reason codes of TAP drops beyond the link's. */
@@ -37,8 +37,15 @@ export interface TapPortOptions {
   captureName: string | null;
   /** IP MTU of the interface on the far side: larger frames are dropped (`mtu-exceeded`). */
   mtu: number;
-  /** "vnic" for a vswitch port, "vf" for a virtual function. */
+  /** "vnic" for a vswitch port, "vf" for a virtual function, "link" for an external port. */
   hopKind: HopKind;
+  /**
+   * A writer thread shared by the lab's TAPs, and this port's number with it: frames up to its
+   * slot size are handed to it instead of written here (the write runs the receiving kernel's
+   * whole input path, which then happens on another core). Without it, every frame is written
+   * synchronously.
+   */
+  writer?: { thread: NativeTapWriter; port: number; slotBytes: number };
 }
 
 export class TapPort implements PortBinding, EventTarget {
@@ -50,6 +57,8 @@ export class TapPort implements PortBinding, EventTarget {
   private readonly slotBytes: number;
   private readonly lengths = new Int32Array(READ_SLOTS);
   private fd: number;
+  /** What the writer thread had reported failing, already counted in `drops`. */
+  private readonly reported = { full: 0, other: 0 };
 
   constructor(
     private readonly native: NativeAddon,
@@ -92,12 +101,20 @@ export class TapPort implements PortBinding, EventTarget {
     if (world.isCapturing && this.options.captureName !== null) {
       world.captureAt(this.options.captureName, nowNs, frame, false);
     }
-    const n = this.native.tapWrite(this.fd, frame.buf, frame.start, frame.end);
-    if (n < 0) {
-      if (n === -Errno.EAGAIN || n === -Errno.ENOBUFS)
-        this.drop(frame, nowNs, LinkDrop.queueFull, "the TAP's queue towards the kernel is full");
-      else this.drop(frame, nowNs, TapDrop.writeFailed, `write to the TAP failed (errno ${-n})`);
-      return;
+    const w = this.options.writer;
+    if (w !== undefined && len <= w.slotBytes) {
+      if (!w.thread.push(w.port, this.fd, frame.buf, frame.start, frame.end)) {
+        this.drop(frame, nowNs, LinkDrop.queueFull, "the TAP writer's ring is full");
+        return;
+      }
+    } else {
+      const n = this.native.tapWrite(this.fd, frame.buf, frame.start, frame.end);
+      if (n < 0) {
+        if (n === -Errno.EAGAIN || n === -Errno.ENOBUFS)
+          this.drop(frame, nowNs, LinkDrop.queueFull, "the TAP's queue towards the kernel is full");
+        else this.drop(frame, nowNs, TapDrop.writeFailed, `write to the TAP failed (errno ${-n})`);
+        return;
+      }
     }
     this.counters.txFrames++;
     this.counters.txBytes += len;
@@ -182,8 +199,25 @@ export class TapPort implements PortBinding, EventTarget {
     }
   }
 
+  /**
+   * Counts, under `drops`, the frames the writer thread could not write since last asked
+   * (the kernel's queue full: `queue-full`; any other error: `tap-write-failed`). The frames
+   * were counted as sent when handed over.
+   */
+  syncDrops(): void {
+    const w = this.options.writer;
+    if (w === undefined) return;
+    const [, , full, other] = w.thread.stats(w.port);
+    if (full > this.reported.full) this.drops.add(LinkDrop.queueFull, full - this.reported.full);
+    if (other > this.reported.other) this.drops.add(TapDrop.writeFailed, other - this.reported.other);
+    this.counters.drops += full - this.reported.full + (other - this.reported.other);
+    this.reported.full = full;
+    this.reported.other = other;
+  }
+
   /** Stops reading and closes the TAP (it disappears with its descriptor). */
   close(): void {
+    this.syncDrops();
     this.reader?.stop();
     this.reader = null;
     if (this.fd >= 0) this.native.closeFd(this.fd);

@@ -226,7 +226,8 @@ describe.skipIf(skipReason !== undefined)(
     it("vnet down removes everything, even after the lab's process was killed", () => {
       const state = JSON.parse(vnet("status", LAB, "--json").stdout) as { pid: number };
       process.kill(state.pid, "SIGKILL");
-      spawnSync("sleep", ["0.2"]);
+      // Until the kernel has torn the process down (its TAPs go with it).
+      for (let i = 0; i < 50 && !vnet("status").stdout.includes("crashed"); i++) spawnSync("sleep", ["0.1"]);
       expect(labNamespaces().length).toBe(7);
       const crashed = vnet("status");
       expect(crashed.stdout).toContain("crashed");
