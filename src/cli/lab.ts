@@ -13,7 +13,7 @@
  */
 
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, openSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type { Command } from "commander";
 import type { FrameLabel } from "../analysis/frame-label.ts";
@@ -25,6 +25,7 @@ import {
   askLab,
   checkLabName,
   isAlive,
+  type LabCaptureFile,
   type LabState,
   type LabStatus,
   type LabTrace,
@@ -317,7 +318,6 @@ async function detach(file: string, lab: string, seed: string, io: Io): Promise<
       "lab-exists",
     );
   }
-  const { mkdirSync } = await import("node:fs");
   mkdirSync(stateDir(), { recursive: true });
   const logPath = join(stateDir(), `${lab}.log`);
   const log = openSync(logPath, "w");
@@ -410,7 +410,7 @@ export async function traceReal(
   lab: string,
   from: string,
   to: string,
-  opts: { json?: boolean; seed?: string },
+  opts: { json?: boolean; seed?: string; pcap?: string; pcapPerLink?: boolean },
   io: Io,
   setExit: (code: number) => void,
 ): Promise<void> {
@@ -444,11 +444,25 @@ export async function traceReal(
       encoding: "utf8",
     });
   pingOnce();
+  const isCapturing = opts.pcap !== undefined;
+  if (isCapturing) await real(() => askLab(state, { op: "capture-start" }));
   await real(() => askLab(state, { op: "trace-start" }));
   const t0 = Date.now();
   const ping = pingOnce();
   await sleep(50);
   const observed = await real(() => askLab<LabTrace>(state, { op: "trace-stop" }));
+  let written: { fileName: string; frames: number }[] = [];
+  if (isCapturing && opts.pcap !== undefined) {
+    const dir = opts.pcap;
+    const captured = await real(() =>
+      askLab<{ files: LabCaptureFile[] }>(state, { op: "capture-stop", perLink: opts.pcapPerLink === true }),
+    );
+    await real(() => {
+      mkdirSync(dir, { recursive: true });
+      for (const f of captured.files) writeFileSync(join(dir, f.fileName), Buffer.from(f.base64, "base64"));
+    });
+    written = captured.files.map((f) => ({ fileName: join(dir, f.fileName), frames: f.frames }));
+  }
   const rtt = /time=([\d.]+) ms/.exec(ping.stdout ?? "");
   const delivered = ping.status === 0 && rtt !== null;
   const records = observed.records;
@@ -464,7 +478,7 @@ export async function traceReal(
   const isSame = rows.every((r) => r.isSame) && sim.delivered === realResult.delivered;
   if (opts.json) {
     io.out(
-      `${JSON.stringify({ lab, from, to, ping: { delivered, rttMs: rtt === null ? null : Number(rtt[1]), tookMs: Date.now() - t0 }, sim, real: realResult, rows, isSame }, null, 2)}\n`,
+      `${JSON.stringify({ lab, from, to, ping: { delivered, rttMs: rtt === null ? null : Number(rtt[1]), tookMs: Date.now() - t0 }, sim, real: realResult, rows, isSame, ...(isCapturing ? { captures: written } : {}) }, null, 2)}\n`,
     );
   } else {
     io.out(
@@ -481,6 +495,7 @@ export async function traceReal(
         ? `same devices, same decisions, same verdict: ${realResult.verdict}\n`
         : `DIFFERENT: ${rows.filter((r) => !r.isSame).length} hop(s) differ (marked !)${sim.verdict === realResult.verdict ? "" : `\n  simulator: ${sim.verdict}\n  real:      ${realResult.verdict}`}\n`,
     );
+    for (const f of written) io.out(`wrote ${f.fileName} (${f.frames} frames)\n`);
   }
   if (!delivered) setExit(ExitCode.networkFailure);
   else if (!isSame) setExit(ExitCode.networkFailure);

@@ -12,7 +12,7 @@
 import type { Command } from "commander";
 import pc from "picocolors";
 import { formatTrace, type TraceResult } from "../analysis/trace.ts";
-import { ExitCode, UserError } from "./errors.ts";
+import { ExitCode } from "./errors.ts";
 import { type Io, nodeIo } from "./io.ts";
 import { traceReal } from "./lab.ts";
 import { captureSummary, guard, loadNetwork, writeCaptures } from "./net-common.ts";
@@ -42,10 +42,6 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
         opts: { json?: boolean; pcap?: string; pcapPerLink?: boolean; seed: string; real?: boolean },
       ) => {
         if (opts.real) {
-          if (opts.pcap !== undefined)
-            throw new UserError(
-              "--pcap goes with a simulated trace; capture a lab with tshark in a VM's namespace (vnet exec LAB VM -- tshark -i eth0)",
-            );
           await traceReal(file, from, to, opts, io, setExit);
           return;
         }

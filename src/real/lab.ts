@@ -21,6 +21,7 @@ import { type FrameLabel, labelFrame } from "../analysis/frame-label.ts";
 import type { HopRecord } from "../dataplane/trace.ts";
 import type { Topology } from "../model/types.ts";
 import { type BuiltNetwork, buildWorld } from "../sim/build.ts";
+import { CaptureSet } from "../sim/capture.ts";
 import { formatIpv4, formatMac } from "../wire/addr.ts";
 import { loadNative, nativeFailure } from "./native.ts";
 import { deleteNetns, hasNetns, ipBatch, isRoot, RealModeError, run, sysctlIn } from "./netns.ts";
@@ -385,7 +386,17 @@ type ControlRequest =
   | { op: "status" }
   | { op: "trace-start" }
   | { op: "trace-stop" }
-  | { op: "show"; what: string; device?: string };
+  | { op: "show"; what: string; device?: string }
+  | { op: "capture-start" }
+  | { op: "capture-stop"; perLink?: boolean };
+
+/** A capture of the live world, as the control socket returns it (bytes in base64). */
+export interface LabCaptureFile {
+  fileName: string;
+  base64: string;
+  frames: number;
+  interfaces: string[];
+}
 
 /** Answers `show` questions about the lab's live world (the facade over it, from above). */
 export type LabShow = (built: BuiltNetwork) => (what: string, device?: string) => Record<string, unknown>[];
@@ -398,6 +409,7 @@ async function serveControl(
   taps: RunningLab["taps"],
 ): Promise<Server> {
   rmSync(path, { force: true });
+  let captures: CaptureSet | null = null;
   let records: HopRecord[] = [];
   let labels = new Map<number, FrameLabel>();
   const answer = (req: ControlRequest): unknown => {
@@ -433,6 +445,21 @@ async function serveControl(
       case "show":
         if (show === null) return { error: "this lab answers no show questions" };
         return { rows: show(req.what, req.device) };
+      case "capture-start":
+        captures = new CaptureSet(built.world);
+        built.world.setCaptures(captures);
+        return { ok: true };
+      case "capture-stop": {
+        built.world.setCaptures(null);
+        const files = (captures?.encodeAll({ perLink: req.perLink === true }) ?? []).map((f) => ({
+          fileName: f.fileName,
+          base64: Buffer.from(f.bytes).toString("base64"),
+          frames: f.frames,
+          interfaces: f.interfaces,
+        }));
+        captures = null;
+        return { files } satisfies { files: LabCaptureFile[] };
+      }
       case "trace-stop":
         built.world.setTraceSink(null);
         return { records, labels: [...labels] } satisfies LabTrace;

@@ -123,6 +123,21 @@ describe.skipIf(skipReason !== undefined)(
       expect(t.rows.length).toBeGreaterThan(0);
     });
 
+    it("vnet trace --real --pcap writes what the live dataplane carried", () => {
+      const dir = mkdtempSync(join(tmpdir(), "vnet-realcap-"));
+      try {
+        const r = vnet("trace", "--real", LAB, "web1", "db1", "--pcap", dir, "--json");
+        expect(r.status).toBe(0);
+        const t = JSON.parse(r.stdout) as { captures: { fileName: string; frames: number }[] };
+        expect(t.captures).toHaveLength(1);
+        // The echo and its reply at every link end and TAP of the path (6 points each way).
+        expect(t.captures[0].frames).toBeGreaterThanOrEqual(12);
+        expect(existsSync(join(dir, "vnet.pcapng"))).toBe(true);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it("carries iperf3 TCP and UDP across vswitch, ToR and gateway without stalling", () => {
       const server = (port: string) =>
         spawnSync("ip", ["netns", "exec", `vnet-${LAB}-db2`, "iperf3", "-s", "-D", "-1", "-p", port]);
