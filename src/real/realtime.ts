@@ -44,14 +44,22 @@ export class RealtimeDriver {
   }
 
   /**
-   * A frame from outside for `target` (a TAP port), `delayNs` from now (the receiving device's
-   * processing delay). Call `pump()` after a batch of deliveries.
+   * Brings world time up to the wall clock (running what came due) and returns it: call once
+   * per batch of frames from outside, then `deliver` each.
    */
-  deliver(target: EventTarget, frame: unknown, delayNs: number): void {
+  catchUp(): number {
     const s = this.world.scheduler;
     const wall = this.clock.nowNs();
     if (wall > s.now()) s.runUntil(wall);
-    s.schedule(s.now() + delayNs, target, frame, 0);
+    return s.now();
+  }
+
+  /**
+   * A frame from outside for `target` (a TAP port), `delayNs` after `nowNs` (from `catchUp`;
+   * the delay is the receiving device's processing delay). Call `pump()` after a batch.
+   */
+  deliver(target: EventTarget, frame: unknown, nowNs: number, delayNs: number): void {
+    this.world.scheduler.schedule(nowNs + delayNs, target, frame, 0);
   }
 
   /** Runs everything due (and due within the slack), then waits on a timer for the next event. */

@@ -140,10 +140,11 @@ export class TapPort implements PortBinding, EventTarget {
   private onFrames(count: number): void {
     const world = this.driver.world;
     const delay = this.options.device.processingDelayNs;
+    // One clock reading for the batch: the kernel queued these frames together.
+    const now = this.driver.catchUp();
     for (let i = 0; i < count; i++) {
       const off = i * this.slotBytes;
       const frame = Frame.fromBytes(this.slots.subarray(off, off + this.lengths[i]));
-      const now = this.driver.nowNs();
       if (world.isCapturing && this.options.captureName !== null) {
         world.captureAt(this.options.captureName, now, frame, true);
       }
@@ -163,7 +164,7 @@ export class TapPort implements PortBinding, EventTarget {
           frame,
         );
       }
-      this.driver.deliver(this, frame, delay);
+      this.driver.deliver(this, frame, now, delay);
     }
     this.driver.pump();
   }
