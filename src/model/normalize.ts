@@ -1897,7 +1897,16 @@ class Normalizer {
       for (const [device, p] of entries) {
         const ppath = [...path, "peers", device];
         const sw = byName.get(device);
-        if (sw === undefined) {
+        const isExternal = p.external === true;
+        if (isExternal && (sw !== undefined || this.nodes.has(device))) {
+          this.error(
+            "vpn-config",
+            [...ppath, "external"],
+            `${device} is a device of this file, which vnet runs; an external peer is a WireGuard outside the file: give it a name of its own`,
+          );
+          continue;
+        }
+        if (sw === undefined && !isExternal) {
           this.error(
             "unknown-name",
             ppath,
@@ -1906,8 +1915,8 @@ class Normalizer {
           );
           continue;
         }
-        const own = ownAddressesOf(sw);
-        if (own.length === 0) {
+        const own = sw === undefined ? [] : ownAddressesOf(sw);
+        if (sw !== undefined && own.length === 0) {
           this.error(
             "vpn-config",
             ppath,
@@ -1944,7 +1953,7 @@ class Normalizer {
             );
             continue;
           }
-          if (!own.includes(ip)) {
+          if (!isExternal && !own.includes(ip)) {
             this.error(
               "vpn-config",
               [...ppath, "endpoint"],
@@ -2013,7 +2022,13 @@ class Normalizer {
         const privateKey = key(p.privateKey, "privateKey");
         const publicKey = key(p.publicKey, "publicKey");
         if (privateKey === undefined || publicKey === undefined) continue;
-        if (publicKey !== null && (privateKey === null || !keysEqual(publicKeyOf(privateKey), publicKey)))
+        // An external peer with only its public key is the normal case: its private key is its own.
+        const isKeyOnlyExternal = isExternal && privateKey === null;
+        if (
+          !isKeyOnlyExternal &&
+          publicKey !== null &&
+          (privateKey === null || !keysEqual(publicKeyOf(privateKey), publicKey))
+        )
           this.warn(
             "vpn-key-mismatch",
             [...ppath, "publicKey"],
@@ -2034,6 +2049,7 @@ class Normalizer {
           keepaliveSec,
           privateKey,
           publicKey,
+          isExternal,
         });
       }
       if (this.errorCount() > before) return;
@@ -2056,7 +2072,9 @@ class Normalizer {
       // fragments its datagrams itself: the underlay must carry mtu + 60.
       const mtu = v.mtu ?? 1420;
       for (const p of peers) {
-        const underlay = underlayMtuOf(byName.get(p.device)!, links);
+        const gw = byName.get(p.device);
+        if (gw === undefined) continue; // an external peer's underlay is not the file's
+        const underlay = underlayMtuOf(gw, links);
         if (underlay !== null && mtu + 60 > underlay)
           this.warn(
             "overlay-mtu",

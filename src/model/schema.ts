@@ -779,6 +779,12 @@ const vpnPeer = z
     publicKey: keyText("a WireGuard public key")
       .optional()
       .describe("The public key the other peers expect (checked against privateKey when both are given)."),
+    external: z
+      .boolean({ error: (iss) => `expected true or false, got ${showValue(iss.input)}` })
+      .optional()
+      .describe(
+        "true: this gateway is a real WireGuard outside vnet (wireguard-go, the kernel, a cloud VPN), reached through an external port when the topology runs for real. vnet runs no gateway for it; its name need not be a router of the file; `vnet vpn export FILE NAME` prints its configuration.",
+      ),
   })
   .describe("One VPN gateway (a router or routing switch) and what it brings to the VPN.");
 

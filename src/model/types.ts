@@ -145,6 +145,8 @@ export interface VpnPeerSpec {
   /** Raw 32-byte keys as given; null: derived from the run's seed. */
   privateKey: Uint8Array | null;
   publicKey: Uint8Array | null;
+  /** A real WireGuard outside vnet (`external: true`): no gateway is built for it. */
+  isExternal: boolean;
 }
 
 /** A static route: `prefix/prefixLen` through one or more next hops (several: ECMP). */
