@@ -356,6 +356,7 @@ export function labDown(lab: string): { found: boolean; stopped: number | null; 
   const removed = existing.filter((ns) => !hasNetns(ns));
   rmSync(state.control, { force: true });
   rmSync(statePath(lab), { force: true });
+  rmSync(join(stateDir(), `${lab}.log`), { force: true });
   return { found: true, stopped, removed };
 }
 
