@@ -21,7 +21,15 @@ import { Network } from "../network.ts";
 import { hexLines, type LayerView, layerViews } from "./frame-view.ts";
 import { GraphIndex, type HopView, relativeTime, viewHops } from "./hops.ts";
 import { cyStyle } from "./style.ts";
-import { analyse, buildView, defaultExpanded, expansionFor, type Structure, type View } from "./view.ts";
+import {
+  analyse,
+  buildView,
+  defaultExpanded,
+  expansionFor,
+  type Structure,
+  type View,
+  type ViewNode,
+} from "./view.ts";
 
 /** Traces longer than this start with only the echo's own hops (floods are thousands). */
 const ALL_HOPS_UP_TO = 300;
@@ -117,6 +125,34 @@ function isLoaded(x: Loaded | Problem | null): x is Loaded {
 // ------------------------------------------------------------------------------------------
 // The topology pane
 
+/**
+ * Zooms and pans so that these nodes fill the pane. From the layout's own boxes: cytoscape's
+ * `fit` measures every label first, which takes most of a second on a large view.
+ */
+function fitView(cy: cytoscape.Core, nodes: readonly ViewNode[], padding = 36): void {
+  let [x1, y1, x2, y2] = [Infinity, Infinity, -Infinity, -Infinity];
+  for (const n of nodes) {
+    if (n.w === 0) continue;
+    x1 = Math.min(x1, n.x - n.w / 2);
+    y1 = Math.min(y1, n.y - n.h / 2);
+    x2 = Math.max(x2, n.x + n.w / 2);
+    y2 = Math.max(y2, n.y + n.h / 2);
+  }
+  if (!Number.isFinite(x1)) return;
+  // Room for the compounds' padding and labels around the leaves.
+  x1 -= 20;
+  x2 += 20;
+  y1 -= 34;
+  y2 += 20;
+  const w = cy.width() - 2 * padding;
+  const h = cy.height() - 2 * padding;
+  const zoom = Math.max(cy.minZoom(), Math.min(1.6, w / (x2 - x1), h / (y2 - y1)));
+  cy.viewport({
+    zoom,
+    pan: { x: cy.width() / 2 - ((x1 + x2) / 2) * zoom, y: cy.height() / 2 - ((y1 + y2) / 2) * zoom },
+  });
+}
+
 interface Marks {
   current: Set<string>;
   trail: Map<string, string>;
@@ -127,8 +163,15 @@ interface Marks {
   token: { from: string; to: string; cls: string; isCopy: boolean } | null;
 }
 
+/** Where to look: every node (null) or the view nodes showing these graph nodes; `n` counts requests. */
+interface FitRequest {
+  graphIds: string[] | null;
+  n: number;
+}
+
 function GraphPane(props: {
   view: View;
+  fit: FitRequest;
   marks: Marks;
   stepMs: number;
   onSelect: (s: Selection) => void;
@@ -164,9 +207,20 @@ function GraphPane(props: {
     return () => cy.destroy();
   }, []);
 
+  const fitted = useRef(-1);
+  useLayoutEffect(() => {
+    const cy = cyRef.current!;
+    if (fitted.current === props.fit.n) return;
+    fitted.current = props.fit.n;
+    const ids = props.fit.graphIds === null ? null : new Set(props.fit.graphIds.map(view.shownAs));
+    fitView(cy, ids === null ? view.nodes : view.nodes.filter((n) => ids.has(n.id)));
+  }, [props.fit, view]);
+
   // Layout effects: the picture changes in the same commit as the panel beside it.
   useLayoutEffect(() => {
     const cy = cyRef.current!;
+    // Many edges: their labels only on the one selected or carrying the current hop.
+    const isCrowded = view.edges.length > 60;
     cy.batch(() => {
       cy.elements().remove();
       cy.add([
@@ -194,11 +248,12 @@ function GraphPane(props: {
             kind: e.kind,
             traceNames: e.traceNames,
           },
-          classes: [e.kind, e.isDashed ? "dashed" : "", e.isLag ? "lag" : ""].join(" "),
+          classes: [e.kind, e.isDashed ? "dashed" : "", e.isLag ? "lag" : "", isCrowded ? "quiet" : ""].join(
+            " ",
+          ),
         })),
       ]);
     });
-    cy.fit(undefined, 30);
     if (timings.firstPictureMs === null)
       cy.one("render", () => {
         timings.firstPictureMs ??= performance.now();
@@ -366,13 +421,14 @@ function HopList(props: { trace: TraceState; steps: number[]; pos: number; onPic
   const hi = Math.min(steps.length, lo + 200);
   useEffect(() => {
     // Scroll the list only (scrollIntoView would scroll the panel too).
+    if (pos === 0 && ref.current !== null) ref.current.scrollTop = 0;
     const list = ref.current;
     const on = list?.querySelector<HTMLElement>(".on");
     if (list == null || on == null) return;
     if (on.offsetTop < list.scrollTop) list.scrollTop = on.offsetTop;
     else if (on.offsetTop + on.offsetHeight > list.scrollTop + list.clientHeight)
       list.scrollTop = on.offsetTop + on.offsetHeight - list.clientHeight;
-  }, [pos]);
+  }, [pos, steps]);
   return (
     <div class="hops" ref={ref} data-testid="hop-list">
       {lo > 0 ? <div class="skip">… {lo} earlier</div> : null}
@@ -473,6 +529,7 @@ function App() {
     rows: Record<string, string | number | null>[];
   } | null>(null);
   const [isDragging, setDragging] = useState(false);
+  const [fit, setFit] = useState<FitRequest>({ graphIds: null, n: 0 });
   const fileInput = useRef<HTMLInputElement>(null);
 
   const open = useCallback((name: string, text: string) => {
@@ -485,6 +542,7 @@ function App() {
     setPulled(new Set());
     setFailed(new Set());
     setPlaying(false);
+    setFit((f) => ({ graphIds: null, n: f.n + 1 }));
     if (isLoaded(d)) {
       setExpanded(defaultExpanded(d.structure));
       setFrom(d.vms[0] ?? "");
@@ -569,6 +627,8 @@ function App() {
         .filter((x): x is string => x !== null);
       const need = expansionFor(loaded.structure, ids);
       if (need.some((id) => !expanded.has(id))) setExpanded(new Set([...expanded, ...need]));
+      // On a large network, look at the path (the whole picture would show it as a thread).
+      if (loaded.structure.graph.nodes.length > 300) setFit((f) => ({ graphIds: ids, n: f.n + 1 }));
     },
     [loaded, expanded],
   );
@@ -762,7 +822,11 @@ function App() {
       >
         Reset
       </button>
-      <button type="button" disabled={loaded === null} onClick={() => handle.cy?.fit(undefined, 30)}>
+      <button
+        type="button"
+        disabled={view === null}
+        onClick={() => setFit((f) => ({ graphIds: null, n: f.n + 1 }))}
+      >
         Fit
       </button>
     </header>
@@ -774,7 +838,14 @@ function App() {
   else if (view !== null)
     pane = (
       <>
-        <GraphPane view={view} marks={marks} stepMs={stepMs} onSelect={select} onToggle={toggleExpand} />
+        <GraphPane
+          view={view}
+          fit={fit}
+          marks={marks}
+          stepMs={stepMs}
+          onSelect={select}
+          onToggle={toggleExpand}
+        />
         <div class="legend">
           <span>
             <i style={{ background: "var(--arp)" }} />
@@ -859,12 +930,20 @@ function App() {
         <span class="pos" data-testid="position">
           hop {steps.length === 0 ? 0 : (steps[pos] ?? 0) + 1} of {trace.result.hops.length}
         </span>
+        {steps.length < trace.result.hops.length ? (
+          <span class="muted">
+            (step {pos + 1} of {steps.length})
+          </span>
+        ) : null}
       </div>
     );
 
   const traceTab = (
     <>
-      <section>
+      {loaded === null && doc !== null ? (
+        <p class="note">Open a topology that loads to trace in it.</p>
+      ) : null}
+      <section style={{ display: loaded === null ? "none" : undefined }}>
         <h2>Trace one ping</h2>
         <datalist id="vm-names">
           {(loaded?.vms ?? []).slice(0, 2000).map((v) => (

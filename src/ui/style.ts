@@ -110,6 +110,8 @@ export function cyStyle(): cytoscape.StylesheetJson {
         "min-zoomed-font-size": 7,
       },
     },
+    { selector: "edge.quiet", style: { label: "" } },
+    { selector: "edge.quiet:selected, edge.quiet.current", style: { label: "data(label)" } },
     { selector: "edge.vnic, edge.uplink, edge.vf", style: { width: 1, "line-color": "#cbd5e1" } },
     { selector: "edge.lag", style: { width: 3 } },
     { selector: "edge.dashed", style: { "line-style": "dashed" } },

@@ -248,6 +248,26 @@ function rows(boxes: Box[][], gap: number): Box {
   };
 }
 
+/** Rows no wider than about a wide rectangle of the boxes' total area (a big box gets a row). */
+function wrapByArea(boxes: Box[], gap: number, aspect = 2): Box[][] {
+  if (boxes.length === 0) return [];
+  const area = boxes.reduce((s, b) => s + (b.w + gap) * (b.h + gap), 0);
+  const limit = Math.max(...boxes.map((b) => b.w), Math.sqrt(area * aspect));
+  const out: Box[][] = [[]];
+  let width = 0;
+  for (const b of boxes) {
+    const row = out[out.length - 1];
+    if (row.length > 0 && width + gap + b.w > limit) {
+      out.push([b]);
+      width = b.w;
+    } else {
+      width += (row.length > 0 ? gap : 0) + b.w;
+      row.push(b);
+    }
+  }
+  return out;
+}
+
 function wrap(boxes: Box[], perRow: number): Box[][] {
   const out: Box[][] = [];
   for (let i = 0; i < boxes.length; i += perRow) out.push(boxes.slice(i, i + perRow));
@@ -352,8 +372,7 @@ export function buildView(s: Structure, expanded: ReadonlySet<string>): View {
     });
     const switches = r.switches.map((id) => leafOf(s.nodeById.get(id)!, r.id));
     const servers = r.servers.map((c) => serverBox(c, r.id));
-    const perRow = Math.max(1, Math.ceil(Math.sqrt(servers.length * 1.5)));
-    return compound(rows([switches, ...wrap(servers, perRow)], GAP * 1.5));
+    return compound(rows([switches, ...wrapByArea(servers, GAP * 1.5)], GAP * 1.5));
   };
 
   // Bottom: racks (or servers) in rows; top: the other switches by layer, farthest first.
@@ -367,12 +386,11 @@ export function buildView(s: Structure, expanded: ReadonlySet<string>): View {
     layers.get(l)!.push(leafOf(n, null));
   }
   const layerRows = [...layers.entries()].sort((a, b) => b[0] - a[0]).map(([, b]) => b);
-  const perRow = units.length <= 6 ? units.length : Math.ceil(Math.sqrt(units.length * 2.5));
   const top = rows(
     layerRows.flatMap((r) => wrap(r, 12)),
     GAP * 2,
   );
-  const bottom = rows(wrap(units, Math.max(1, perRow)), GAP * 2);
+  const bottom = rows(units.length <= 6 ? [units] : wrapByArea(units, GAP * 2, 2.5), GAP * 2);
   rows([[top], [bottom]], GAP * 3).place(0, 0);
 
   // Edges: each graph edge between what shows its ends; several into one collapsed node fold.
