@@ -864,6 +864,10 @@ function App() {
             flood copy
           </span>
           <span>
+            <i class="ignored" />
+            copy ignored
+          </span>
+          <span>
             <i style={{ background: "var(--drop)" }} />
             drop / down
           </span>

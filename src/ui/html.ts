@@ -31,6 +31,7 @@ main { flex: 1; display: flex; min-height: 0; }
 .legend { position: absolute; left: 10px; bottom: 8px; background: rgba(255,255,255,.92); border: 1px solid var(--line); border-radius: 6px; padding: 4px 8px; color: var(--muted); font-size: 11px; display: flex; gap: 10px; flex-wrap: wrap; max-width: calc(100% - 20px); }
 .legend i { display: inline-block; width: 10px; height: 10px; border-radius: 50%; margin-right: 4px; vertical-align: -1px; }
 .legend i.ring { background: #fff !important; border: 2px solid var(--arp); }
+.legend i.ignored { background: #fff !important; border: 2px dotted var(--muted); border-radius: 2px; }
 .hint { position: absolute; right: 10px; bottom: 8px; color: var(--muted); font-size: 11px; background: rgba(255,255,255,.9); padding: 2px 6px; border-radius: 4px; }
 aside { width: 440px; border-left: 1px solid var(--line); background: var(--panel); display: flex; flex-direction: column; min-height: 0; }
 .tabs { display: flex; border-bottom: 1px solid var(--line); }
@@ -65,7 +66,7 @@ h2 { font-size: 11px; text-transform: uppercase; letter-spacing: .06em; color: v
 .hex { font: 11px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 6px 8px; margin-top: 6px; white-space: pre; overflow-x: auto; }
 .hex .off { color: var(--muted); margin-right: 8px; }
 .hex b { font-weight: normal; background: #bfdbfe; }
-.hops { font-size: 12px; border: 1px solid var(--line); border-radius: 6px; background: #fff; max-height: 260px; overflow: auto; }
+.hops { position: relative; font-size: 12px; border: 1px solid var(--line); border-radius: 6px; background: #fff; max-height: 260px; overflow: auto; }
 .hops .hoprow { display: block; width: 100%; text-align: left; border: 0; border-radius: 0; background: none; padding: 1px 8px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .hops .hoprow:hover { background: #f0f4f8; }
 .hops .hoprow.on { background: #dbeafe; }
