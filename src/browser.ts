@@ -85,6 +85,7 @@ export {
   type ShowWhat,
   TRACEROUTE_MAX_HOPS,
   TRACEROUTE_MAX_PROBES,
+  type TraceOptions,
   type TracerouteHop,
   type TracerouteOptions,
   type TracerouteProbe,

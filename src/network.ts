@@ -142,6 +142,15 @@ export interface MtuResult {
 }
 
 /** Options of `Network.traceroute`: traceroute(8)'s -m, -q and -w. */
+export interface TraceOptions {
+  /**
+   * Keep a copy of the bytes of the frame on every link hop (`TraceHop.bytes`), for a viewer that
+   * opens each frame's layers (the web UI). Off by default: a trace through a large VLAN floods
+   * thousands of copies.
+   */
+  withBytes?: boolean;
+}
+
 export interface TracerouteOptions {
   /** Highest TTL tried (-m), 1..255; default 30. */
   maxHops?: number;
@@ -874,7 +883,7 @@ export class Network {
     return hops;
   }
 
-  trace(from: string, to: string): TraceResult {
+  trace(from: string, to: string, options: TraceOptions = {}): TraceResult {
     const src = this.vm(from);
     const target = this.target(to);
     // The source is the vNIC the guest routes the echo through (a VM with several NICs sends
@@ -884,9 +893,17 @@ export class Network {
     const records: HopRecord[] = [];
     const labels = new Map<number, FrameLabel>();
     const world = this.world;
+    // The world calls the frame hook just before the link's record: pair them.
+    const bytes = new Map<HopRecord, Uint8Array>();
+    let lastBytes: Uint8Array | null = null;
     world.setTraceSink(
-      (r) => records.push(r),
+      (r) => {
+        records.push(r);
+        if (lastBytes !== null) bytes.set(r, lastBytes);
+        lastBytes = null;
+      },
       (f) => {
+        if (options.withBytes === true) lastBytes = f.buf.slice(f.start, f.end);
         const l = labelFrame(f.buf, f.start, f.end);
         const prev = labels.get(f.id);
         // A frame keeps its id through a router; prefer the most specific label seen.
@@ -928,6 +945,7 @@ export class Network {
       startNs: t0,
       icmpError,
       sendError: sendError === null ? null : `${from} cannot send: ${sendErrorText(sendError)}`,
+      ...(options.withBytes === true ? { bytesOf: (r: HopRecord) => bytes.get(r) } : {}),
     });
     // A switch floods around a down port without a word, so a failed exchange names the cables
     // that are down: the likeliest reason nobody answered.

@@ -57,6 +57,11 @@ export interface TraceHop {
   encap?: HopRecord["encap"];
   frameBytes?: number;
   mtu?: HopRecord["mtu"];
+  /**
+   * With `Network.trace(a, b, { withBytes: true })`, on the hops of a link (a cable or an
+   * internal connection; also a VPN gateway's): a copy of the frame's bytes as it was there.
+   */
+  bytes?: Uint8Array;
 }
 
 export interface TraceResult {
@@ -104,6 +109,8 @@ export interface TraceInput {
   sendError?: string | null;
   /** For a gateway hop's device, the switch it routes for (defaults to the device name). */
   gatewaySwitchOf?: (device: string) => string;
+  /** The bytes a link record's frame had on that link, when the caller kept them. */
+  bytesOf?: (record: HopRecord) => Uint8Array | undefined;
 }
 
 const ECHO: ReadonlySet<FrameKind> = new Set(["echo-request", "echo-reply", "icmp-error"]);
@@ -149,6 +156,10 @@ export function analyseTrace(input: TraceInput): TraceResult {
   }
   const frameText = (id: number): string =>
     labels.get(id)?.text ?? (id === 0 ? "(no frame: a decision)" : (said.get(id) ?? `frame ${id}`));
+  const bytesOf = (r: HopRecord): { bytes?: Uint8Array } => {
+    const b = input.bytesOf?.(r);
+    return b === undefined ? {} : { bytes: b };
+  };
   const hops: TraceHop[] = records.map((r) => ({
     timeNs: r.timeNs,
     frame: frameText(r.frameId),
@@ -163,6 +174,7 @@ export function analyseTrace(input: TraceInput): TraceResult {
     ...(r.encap === undefined ? {} : { encap: r.encap }),
     ...(r.frameBytes === undefined ? {} : { frameBytes: r.frameBytes }),
     ...(r.mtu === undefined ? {} : { mtu: r.mtu }),
+    ...bytesOf(r),
   }));
 
   // The path that matters for the document's rules is the echo exchange; ARP broadcasts are

@@ -39,6 +39,7 @@ async function commandModules(): Promise<CommandModule[]> {
   mods.push((await import("./run.ts")).register);
   mods.push((await import("./show.ts")).register);
   mods.push((await import("./graph.ts")).register);
+  mods.push((await import("./ui.ts")).register);
   mods.push((await import("./lab.ts")).register);
   mods.push((await import("./demo.ts")).register);
   return mods;

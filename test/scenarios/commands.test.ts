@@ -252,7 +252,7 @@ describe("user mistakes", () => {
   });
 
   it("every network command has --help", async () => {
-    for (const c of ["trace", "traceroute", "ping", "pingall", "show", "demo", "graph"]) {
+    for (const c of ["trace", "traceroute", "ping", "pingall", "show", "demo", "graph", "ui"]) {
       const r = await run(c, "--help");
       expect(r.code, c).toBe(0);
       expect(r.out, c).toContain("--json");
