@@ -119,20 +119,7 @@ export class TapPort implements PortBinding, EventTarget {
     this.counters.txFrames++;
     this.counters.txBytes += len;
     if (world.isTracing) {
-      world.traceLink(
-        {
-          timeNs: nowNs,
-          frameId: frame.id,
-          device: this.name,
-          kind: this.options.hopKind,
-          in: this.options.endName,
-          out: this.options.farName,
-          vlan: outerVid(frame),
-          action: "transmit",
-          reason: "internal connection (TAP into the VM's namespace)",
-        },
-        frame,
-      );
+      this.trace(frame, nowNs, true, "transmit", "internal connection (TAP into the VM's namespace)");
     }
   }
 
@@ -149,20 +136,7 @@ export class TapPort implements PortBinding, EventTarget {
         world.captureAt(this.options.captureName, now, frame, true);
       }
       if (world.isTracing) {
-        world.traceLink(
-          {
-            timeNs: now,
-            frameId: frame.id,
-            device: this.name,
-            kind: this.options.hopKind,
-            in: this.options.farName,
-            out: this.options.endName,
-            vlan: outerVid(frame),
-            action: "transmit",
-            reason: "internal connection (TAP from the VM's namespace)",
-          },
-          frame,
-        );
+        this.trace(frame, now, false, "transmit", "internal connection (TAP from the VM's namespace)");
       }
       this.driver.deliver(this, frame, now, delay);
     }
@@ -180,24 +154,34 @@ export class TapPort implements PortBinding, EventTarget {
   private drop(frame: Frame, nowNs: number, code: string, why: string): void {
     this.drops.add(code);
     this.counters.drops++;
-    const world = this.driver.world;
-    if (world.isTracing) {
-      world.traceLink(
-        {
-          timeNs: nowNs,
-          frameId: frame.id,
-          device: this.name,
-          kind: this.options.hopKind,
-          in: this.options.endName,
-          out: null,
-          vlan: outerVid(frame),
-          action: "drop",
-          reason: why,
-          code,
-        },
-        frame,
-      );
-    }
+    if (this.driver.world.isTracing) this.trace(frame, nowNs, true, "drop", why, code);
+  }
+
+  /** A trace record of this connection: towards the kernel (`isOut`) or from it. */
+  private trace(
+    frame: Frame,
+    nowNs: number,
+    isOut: boolean,
+    action: "transmit" | "drop",
+    reason: string,
+    code?: string,
+  ): void {
+    const { endName, farName } = this.options;
+    this.driver.world.traceLink(
+      {
+        timeNs: nowNs,
+        frameId: frame.id,
+        device: this.name,
+        kind: this.options.hopKind,
+        in: isOut ? endName : farName,
+        out: action === "drop" ? null : isOut ? farName : endName,
+        vlan: outerVid(frame),
+        action,
+        reason,
+        ...(code === undefined ? {} : { code }),
+      },
+      frame,
+    );
   }
 
   /**

@@ -491,40 +491,40 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
       });
     }
 
+    /** The vswitch port or VF that vNIC `i` of `vm` plugs into (captured as the vNIC when external). */
+    const attachmentOf = (
+      vm: VmSpec,
+      i: number,
+    ): { end: LinkEnd; kind: "vnic" | "vf"; vswitch: Vswitch | null } => {
+      const nic = vm.nics[i];
+      const a = nic.attachment;
+      const captureName = options.vmPorts === "external" ? `${vm.name}:${nic.name}` : null;
+      if (a.kind === "portGroup") {
+        const vs = vswitches.get(a.vswitch);
+        const portName = vsPorts.get(a.vswitch)?.find((p) => p.vm === vm.name && p.nic === i)?.name;
+        if (vs === undefined || portName === undefined)
+          throw new Error(`build: ${vm.name} ${nic.name}: no vswitch port`);
+        const port = vs.portIndex(portName);
+        return {
+          end: { device: vs, port, name: `${vs.name}:${portName}`, captureName },
+          kind: "vnic",
+          vswitch: vs,
+        };
+      }
+      const pnic = pnics.get(a.nic);
+      if (pnic === undefined) throw new Error(`build: ${vm.name} ${nic.name}: no NIC ${a.nic}`);
+      const port = pnic.vfPort(a.vfIndex);
+      return {
+        end: { device: pnic, port, name: `${pnic.name}:vf${a.vfIndex}`, captureName },
+        kind: "vf",
+        vswitch: null,
+      };
+    };
+
     for (const vm of server.vms) {
       if (options.vmPorts === "external") {
-        vm.nics.forEach((nic, i) => {
-          const a = nic.attachment;
-          if (a.kind === "portGroup") {
-            const vs = vswitches.get(a.vswitch);
-            const portName = vsPorts.get(a.vswitch)?.find((p) => p.vm === vm.name && p.nic === i)?.name;
-            if (vs === undefined || portName === undefined)
-              throw new Error(`build: ${vm.name} ${nic.name}: no vswitch port`);
-            const port = vs.portIndex(portName);
-            built.vmPorts.push({
-              vm,
-              nic: i,
-              end: {
-                device: vs,
-                port,
-                name: `${vs.name}:${portName}`,
-                captureName: `${vm.name}:${nic.name}`,
-              },
-            });
-          } else {
-            const pnic = pnics.get(a.nic);
-            if (pnic === undefined) throw new Error(`build: ${vm.name} ${nic.name}: no NIC ${a.nic}`);
-            built.vmPorts.push({
-              vm,
-              nic: i,
-              end: {
-                device: pnic,
-                port: pnic.vfPort(a.vfIndex),
-                name: `${pnic.name}:vf${a.vfIndex}`,
-                captureName: `${vm.name}:${nic.name}`,
-              },
-            });
-          }
+        vm.nics.forEach((_, i) => {
+          built.vmPorts.push({ vm, nic: i, end: attachmentOf(vm, i).end });
         });
         continue;
       }
@@ -551,31 +551,9 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
           name: `${vm.name}:${nic.name}`,
           captureName: `${vm.name}:${nic.name}`,
         };
-        const a = nic.attachment;
-        if (a.kind === "portGroup") {
-          const vs = vswitches.get(a.vswitch);
-          const portName = vsPorts.get(a.vswitch)?.find((p) => p.vm === vm.name && p.nic === i)?.name;
-          if (vs === undefined || portName === undefined)
-            throw new Error(`build: ${vm.name} ${nic.name}: no vswitch port`);
-          const port = vs.portIndex(portName);
-          handle.vswitchPorts[i] = { vswitch: vs, port };
-          world.connect(
-            vmEnd,
-            { device: vs, port, name: `${vs.name}:${portName}`, captureName: null },
-            null,
-            "vnic",
-          );
-        } else {
-          const pnic = pnics.get(a.nic);
-          if (pnic === undefined) throw new Error(`build: ${vm.name} ${nic.name}: no NIC ${a.nic}`);
-          const port = pnic.vfPort(a.vfIndex);
-          world.connect(
-            vmEnd,
-            { device: pnic, port, name: `${pnic.name}:vf${a.vfIndex}`, captureName: null },
-            null,
-            "vf",
-          );
-        }
+        const at = attachmentOf(vm, i);
+        if (at.vswitch !== null) handle.vswitchPorts[i] = { vswitch: at.vswitch, port: at.end.port };
+        world.connect(vmEnd, at.end, null, at.kind);
       });
     }
   }

@@ -11,22 +11,16 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadNative } from "../../src/real/native.ts";
+import { hasCommand, ROOT, vnetCli } from "./lab-harness.ts";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
-const VNET = join(root, "bin/vnet.js");
-const SEED = join(root, "examples/seed-datacenter.yaml");
+const SEED = join(ROOT, "examples/seed-datacenter.yaml");
 const LAB = `ci${process.pid % 100000}`;
-const stateDir = mkdtempSync(join(tmpdir(), "vnet-state-"));
-const env = { ...process.env, VNET_STATE_DIR: stateDir, NO_COLOR: "1" };
-
-function vnet(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [VNET, ...args], { encoding: "utf8", env, timeout: 120_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = vnetCli();
+const vnet = cli.run;
+const stateDir = cli.dir;
 
 function labNamespaces(): string[] {
   return existsSync("/run/netns")
@@ -34,18 +28,14 @@ function labNamespaces(): string[] {
     : [];
 }
 
-function has(cmd: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
-}
-
 const skipReason =
   process.getuid?.() !== 0
     ? "needs root"
     : loadNative() === null
       ? "the native addon is not built"
-      : !has("iperf3")
+      : !hasCommand("iperf3")
         ? "iperf3 not found"
-        : !has("ping")
+        : !hasCommand("ping")
           ? "ping not found"
           : undefined;
 

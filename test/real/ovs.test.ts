@@ -9,32 +9,20 @@
  */
 
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadNative } from "../../src/real/native.ts";
+import { eventually, must, ROOT, vnetCli } from "./lab-harness.ts";
 import { hasOvs, PrivateOvs } from "./ovs-harness.ts";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
-const VNET = join(root, "bin/vnet.js");
-const FILE = join(root, "examples/external-ovs.yaml");
+const FILE = join(ROOT, "examples/external-ovs.yaml");
 const LAB = `ovs${process.pid % 100000}`;
-const stateDir = mkdtempSync(join(tmpdir(), "vnet-state-"));
-const env = { ...process.env, VNET_STATE_DIR: stateDir, NO_COLOR: "1" };
+const cli = vnetCli();
+const vnet = cli.run;
+const stateDir = cli.dir;
 const NS_A = `vnet-ovsa-${process.pid}`;
 const NS_B = `vnet-ovsb-${process.pid}`;
-
-function vnet(...args: string[]) {
-  return spawnSync(process.execPath, [VNET, ...args], { encoding: "utf8", env, timeout: 120_000 });
-}
-
-function sh(cmd: string, ...args: string[]): string {
-  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 30_000 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr || r.stdout}`);
-  return r.stdout;
-}
 
 function ping(ns: string, ip: string, count = 3): boolean {
   return (
@@ -43,25 +31,15 @@ function ping(ns: string, ip: string, count = 3): boolean {
   );
 }
 
-/** Retries `fn` until it holds or `ms` pass (LACP and learning take a moment). */
-async function eventually(fn: () => boolean, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (fn()) return true;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return fn();
-}
-
 /** A namespace with IP `ip` behind OVS bridge `br`, as an access port in VLAN `vlan`. */
 function hostBehindOvs(ovs: PrivateOvs, ns: string, br: string, vlan: number, ip: string, tag: string): void {
-  sh("ip", "netns", "add", ns);
-  sh("ip", "link", "add", `${tag}h`, "type", "veth", "peer", "name", `${tag}n`);
-  sh("ip", "link", "set", `${tag}n`, "netns", ns);
-  sh("ip", "-n", ns, "link", "set", `${tag}n`, "name", "eth0");
-  sh("ip", "-n", ns, "addr", "add", ip, "dev", "eth0");
-  sh("ip", "-n", ns, "link", "set", "eth0", "up");
-  sh("ip", "link", "set", `${tag}h`, "up");
+  must("ip", "netns", "add", ns);
+  must("ip", "link", "add", `${tag}h`, "type", "veth", "peer", "name", `${tag}n`);
+  must("ip", "link", "set", `${tag}n`, "netns", ns);
+  must("ip", "-n", ns, "link", "set", `${tag}n`, "name", "eth0");
+  must("ip", "-n", ns, "addr", "add", ip, "dev", "eth0");
+  must("ip", "-n", ns, "link", "set", "eth0", "up");
+  must("ip", "link", "set", `${tag}h`, "up");
   // A userspace switch gets what the kernel hands it: full checksums, or TCP would stall.
   spawnSync("ip", ["netns", "exec", ns, "ethtool", "-K", "eth0", "tx", "off"]);
   spawnSync("ethtool", ["-K", `${tag}h`, "tx", "off"]);
@@ -159,7 +137,7 @@ describe.skipIf(skipReason !== undefined)("Open vSwitch facing vnet's ToR", { ti
 
   it("the bundle survives a member cut", async () => {
     const bond = () => ovs.appctl("bond/show", "bond1");
-    sh("ip", "link", "set", "vnet-ovs-a", "down");
+    must("ip", "link", "set", "vnet-ovs-a", "down");
     // OVS takes the member out at once (carrier); vnet's LACP notices its partner is gone
     // within 3 s (fast rate) and stops using that member.
     expect(
@@ -167,7 +145,7 @@ describe.skipIf(skipReason !== undefined)("Open vSwitch facing vnet's ToR", { ti
     ).toBe(true);
     await new Promise((r) => setTimeout(r, 4000));
     expect(await eventually(() => ping(NS_B, "192.168.20.11", 3), 10_000)).toBe(true);
-    sh("ip", "link", "set", "vnet-ovs-a", "up");
+    must("ip", "link", "set", "vnet-ovs-a", "up");
   });
 });
 

@@ -9,32 +9,19 @@
  */
 
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadNative } from "../../src/real/native.ts";
-import { REPO, RealLab, realWireguardSkipReason, sh } from "./wireguard-harness.ts";
+import { eventually, ROOT, vnetCli } from "./lab-harness.ts";
+import { RealLab, realWireguardSkipReason, sh } from "./wireguard-harness.ts";
 
-const VNET = join(REPO, "bin/vnet.js");
-const FILE = join(REPO, "examples/external-wireguard.yaml");
+const FILE = join(ROOT, "examples/external-wireguard.yaml");
 const LAB = `wgx${process.pid % 100000}`;
 const NS = `vnet-wgsite-${process.pid}`;
-const stateDir = mkdtempSync(join(tmpdir(), "vnet-state-"));
-const env = { ...process.env, VNET_STATE_DIR: stateDir, NO_COLOR: "1" };
-
-function vnet(...args: string[]) {
-  return spawnSync(process.execPath, [VNET, ...args], { encoding: "utf8", env, timeout: 120_000 });
-}
-
-async function eventually(fn: () => boolean, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (fn()) return true;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return fn();
-}
+const cli = vnetCli();
+const vnet = cli.run;
+const stateDir = cli.dir;
 
 const skipReason =
   realWireguardSkipReason() ?? (loadNative() === null ? "the native addon is not built" : undefined);

@@ -8,52 +8,27 @@
  */
 
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadNative } from "../../src/real/native.ts";
+import { eventually, hasCommand, must, ROOT, vnetCli } from "./lab-harness.ts";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
-const VNET = join(root, "bin/vnet.js");
-const FILE = join(root, "examples/external-vxlan.yaml");
+const FILE = join(ROOT, "examples/external-vxlan.yaml");
 const LAB = `kvx${process.pid % 100000}`;
 const NS = `vnet-kvtep-${process.pid}`;
-const stateDir = mkdtempSync(join(tmpdir(), "vnet-state-"));
-const env = { ...process.env, VNET_STATE_DIR: stateDir, NO_COLOR: "1" };
-
-function vnet(...args: string[]) {
-  return spawnSync(process.execPath, [VNET, ...args], { encoding: "utf8", env, timeout: 120_000 });
-}
-
-function sh(cmd: string, ...args: string[]): string {
-  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 30_000 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr || r.stdout}`);
-  return r.stdout;
-}
-
-function has(cmd: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
-}
-
-async function eventually(fn: () => boolean, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (fn()) return true;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return fn();
-}
+const cli = vnetCli();
+const vnet = cli.run;
+const stateDir = cli.dir;
 
 const skipReason =
   process.getuid?.() !== 0
     ? "needs root"
     : loadNative() === null
       ? "the native addon is not built"
-      : !has("iperf3")
+      : !hasCommand("iperf3")
         ? "iperf3 not found"
-        : !has("tshark")
+        : !hasCommand("tshark")
           ? "tshark not found"
           : undefined;
 
@@ -65,9 +40,9 @@ describe.skipIf(skipReason !== undefined)(
       const up = vnet("up", FILE, "--name", LAB, "--detach");
       expect(up.stderr).toBe("");
       expect(up.status).toBe(0);
-      sh("ip", "netns", "add", NS);
-      sh("ip", "netns", "exec", NS, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1");
-      sh("ip", "link", "set", "vnet-kvtep", "netns", NS);
+      must("ip", "netns", "add", NS);
+      must("ip", "netns", "exec", NS, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1");
+      must("ip", "link", "set", "vnet-kvtep", "netns", NS);
       const lines = [
         "addr add 10.100.0.50/24 dev vnet-kvtep",
         "link set vnet-kvtep mtu 1600 up",
@@ -80,7 +55,7 @@ describe.skipIf(skipReason !== undefined)(
       spawnSync("ip", ["-n", NS, "-batch", "-"], { input: `${lines.join("\n")}\n` });
       // Head-end replication on the kernel's side: broadcast to both of vnet's VTEPs.
       for (const vtep of ["10.100.0.11", "10.100.0.12"]) {
-        sh("bridge", "-n", NS, "fdb", "append", "00:00:00:00:00:00", "dev", "vx5001", "dst", vtep);
+        must("bridge", "-n", NS, "fdb", "append", "00:00:00:00:00:00", "dev", "vx5001", "dst", vtep);
       }
     });
 
