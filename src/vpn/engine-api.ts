@@ -120,6 +120,14 @@ export interface WgDeviceOptions {
    */
   maxQueuedHandshakes?: number;
   /**
+   * True when the bytes a world passes to `receiveDatagram` are the device's to overwrite for
+   * the duration of the call (a real endpoint's receive buffer). Transport data is then
+   * decrypted in place and `deliverPacket` gets a view into those bytes, valid until the world
+   * reuses them (copy to keep). Default false: the datagram is left as it was and the packet
+   * delivered in bytes of its own (a simulated world captures and replays datagrams).
+   */
+  isReceivedDatagramWritable?: boolean;
+  /**
    * The cryptokey routing table. Default: a fresh `AllowedIps` (allowed-ips.ts). The engine
    * inserts and removes its peers' prefixes itself.
    */

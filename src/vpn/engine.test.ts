@@ -251,6 +251,36 @@ describe("WgDevice: handshake and data", () => {
     expect(b.delivered).toHaveLength(0);
   });
 
+  it("isReceivedDatagramWritable: decrypts in place and delivers a view into the datagram", () => {
+    const w = new World();
+    const a = w.add("a", 1, "192.0.2.1");
+    const views: Uint8Array[] = [];
+    const b: Node = w.add("b", 2, "198.51.100.2", {
+      isReceivedDatagramWritable: true,
+      deliverPacket: (packet, peer) => {
+        views.push(packet);
+        b.delivered.push({ packet: Uint8Array.from(packet), peer });
+      },
+    });
+    w.pair(a, "10.1.0.0/16", b, "10.2.0.0/16");
+    a.dev.sendPacket(ipv4("10.1.0.5", "10.2.0.9", 100), 0);
+    w.flush();
+    const pkt = ipv4("10.1.0.5", "10.2.0.9", 1400);
+    a.dev.sendPacket(pkt, 1);
+    const datagram = w.wire[0].bytes;
+    w.flush();
+    expect(b.delivered.map((d) => d.packet)).toEqual([ipv4("10.1.0.5", "10.2.0.9", 100), pkt]);
+    // The second delivery is the datagram's own bytes after the 16-byte header: no copy.
+    expect(views[1].buffer).toBe(datagram.buffer);
+    expect(views[1].byteOffset).toBe(datagram.byteOffset + 16);
+    // A tampered datagram is still refused, and counted.
+    a.dev.sendPacket(pkt, 2);
+    const bad = w.wire.shift()!.bytes;
+    bad[100] ^= 1;
+    expect(b.dev.receiveDatagram(bad, a.ep, 3)).toBe("decrypt-failed");
+    expect(b.dev.counters().drops).toEqual({ "decrypt-failed": 1 });
+  });
+
   it("node and noble produce byte-identical handshakes and transport packets", () => {
     const transcript = (crypto: WgCrypto) => {
       const { w, a, b } = twoSites(crypto, {}, keyFrom(5));
