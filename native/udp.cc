@@ -259,6 +259,10 @@ class UdpReader : public Napi::ObjectWrap<UdpReader> {
     auto* self = static_cast<UdpReader*>(handle->data);
     if (self->poll_ == nullptr) return;
     self->Drain();
+    // A pending socket error (a connected socket's ICMP "port unreachable") shows as POLLERR,
+    // on which libuv stops the watch and reports a negative status. Drain read the error (and
+    // reported it); watch again, or the socket would never be read after its peer's first ICMP.
+    if (status < 0 && self->poll_ != nullptr) uv_poll_start(self->poll_, UV_READABLE, &UdpReader::OnReadable);
   }
 
   void Drain() {
