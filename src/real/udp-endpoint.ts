@@ -175,6 +175,7 @@ export class WgUdpEndpoint {
 
   private constructor(private readonly opts: WgUdpEndpointOptions) {
     const { config } = opts;
+    this.udpIo = opts.udpIo ?? bestUdpIo();
     this.device = new WgDevice({
       privateKey: config.interface.privateKey,
       crypto: opts.crypto ?? bestNodeCrypto(),
@@ -194,8 +195,9 @@ export class WgUdpEndpoint {
       maxQueuedHandshakes: opts.maxQueuedHandshakes,
       // Both kinds of socket hand over bytes that are ours (a slot, or a fresh Buffer).
       isReceivedDatagramWritable: true,
+      // Native sockets copy a datagram into their send batch at once; dgram keeps it until sent.
+      isSentDatagramCopied: this.udpIo === "native",
     });
-    this.udpIo = opts.udpIo ?? bestUdpIo();
     this.hasPeerSockets = opts.hasPeerSockets ?? process.platform === "linux";
     this.handshakeBudgetNs = opts.handshakeBudgetNs ?? DEFAULT_HANDSHAKE_BUDGET_NS;
     if (!(this.handshakeBudgetNs > 0))

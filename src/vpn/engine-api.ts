@@ -128,6 +128,13 @@ export interface WgDeviceOptions {
    */
   isReceivedDatagramWritable?: boolean;
   /**
+   * True when the world is done with the bytes given to `sendDatagram` by the time it returns
+   * (it copied them into a send batch). The device then builds transport messages in one buffer
+   * of its own, reused packet after packet. Default false: every datagram is a new array that
+   * the world keeps (a simulated link, node:dgram's asynchronous send).
+   */
+  isSentDatagramCopied?: boolean;
+  /**
    * The cryptokey routing table. Default: a fresh `AllowedIps` (allowed-ips.ts). The engine
    * inserts and removes its peers' prefixes itself.
    */

@@ -70,6 +70,8 @@ class World {
   nodes = new Map<string, Node>();
   /** Drain each device's handshake queue right after every datagram it receives. */
   isDrainingHandshakes = false;
+  /** Copy each datagram as it is sent (a world that batches sends; see isSentDatagramCopied). */
+  isCopyingSends = false;
   /** Return false to lose a datagram in flight. */
   filter: (d: Datagram) => boolean = () => true;
 
@@ -94,7 +96,13 @@ class World {
       randomBytes: seededBytes(seed * 7919 + 1),
       timers: this.timers,
       sendDatagram: (bytes, to) => {
-        const d = { from: name, to, src: node.ep, bytes, atNs: this.nowNs };
+        const d = {
+          from: name,
+          to,
+          src: node.ep,
+          bytes: this.isCopyingSends ? Uint8Array.from(bytes) : bytes,
+          atNs: this.nowNs,
+        };
         this.wire.push(d);
         this.log.push(d);
       },
@@ -279,6 +287,28 @@ describe("WgDevice: handshake and data", () => {
     bad[100] ^= 1;
     expect(b.dev.receiveDatagram(bad, a.ep, 3)).toBe("decrypt-failed");
     expect(b.dev.counters().drops).toEqual({ "decrypt-failed": 1 });
+  });
+
+  it("isSentDatagramCopied: built in one reused buffer, the same bytes on the wire as fresh arrays", () => {
+    const run = (isCopied: boolean) => {
+      const w = new World();
+      w.isCopyingSends = isCopied;
+      const a = w.add("a", 1, "192.0.2.1", { isSentDatagramCopied: isCopied });
+      const b = w.add("b", 2, "198.51.100.2", { isSentDatagramCopied: isCopied });
+      w.pair(a, "10.1.0.0/16", b, "10.2.0.0/16");
+      const sizes = [100, 1400, 37, 1419, 1420, 20];
+      sizes.forEach((n, i) => {
+        a.dev.sendPacket(ipv4("10.1.0.5", "10.2.0.9", n), i);
+        w.flush();
+        b.dev.sendPacket(ipv4("10.2.0.9", "10.1.0.5", n), i);
+        w.flush();
+      });
+      expect(b.delivered.map((d) => d.packet.length)).toEqual(sizes);
+      expect(a.delivered.map((d) => d.packet.length)).toEqual(sizes);
+      return w.log.map((d) => Buffer.from(d.bytes).toString("hex"));
+    };
+    // Padding after a short packet must be zeros even where a longer one was built before.
+    expect(run(true)).toEqual(run(false));
   });
 
   it("node and noble produce byte-identical handshakes and transport packets", () => {

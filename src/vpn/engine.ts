@@ -180,6 +180,9 @@ export class WgDevice implements WgDeviceApi {
   private readonly maxQueuedPackets: number;
   private readonly handshakeProcessing: WgHandshakeProcessing;
   private readonly isReceivedDatagramWritable: boolean;
+  private readonly isSentDatagramCopied: boolean;
+  /** Transport messages are built here when the world copies what it sends (grown on demand). */
+  private txScratch = new Uint8Array(0);
   /**
    * Handshake messages waiting ("queued" mode only): those from a peer's current endpoint in a
    * lane of their own, taken first, so that a flood from elsewhere cannot push a peer's rekey
@@ -233,6 +236,7 @@ export class WgDevice implements WgDeviceApi {
     this.maxQueuedPackets = options.maxQueuedPackets ?? 128;
     this.handshakeProcessing = options.handshakeProcessing ?? "inline";
     this.isReceivedDatagramWritable = options.isReceivedDatagramWritable ?? false;
+    this.isSentDatagramCopied = options.isSentDatagramCopied ?? false;
     if (this.handshakeProcessing !== "inline" && this.handshakeProcessing !== "queued")
       throw new WgConfigError(
         `handshake processing is "inline" or "queued", got "${this.handshakeProcessing}"`,
@@ -874,7 +878,15 @@ export class WgDevice implements WgDeviceApi {
   private sendTransport(p: PeerState, kp: Keypair, payload: Uint8Array, nowNs: number): void {
     const len = payload.length;
     const padded = len === 0 ? 0 : len > this.mtu ? roundUp16(len) : Math.min(roundUp16(len), this.mtu);
-    const out = new Uint8Array(WG_TRANSPORT_HEADER_LEN + padded + WG_AEAD_TAG_LEN);
+    const outLen = WG_TRANSPORT_HEADER_LEN + padded + WG_AEAD_TAG_LEN;
+    let out: Uint8Array;
+    if (this.isSentDatagramCopied) {
+      if (this.txScratch.length < outLen) this.txScratch = new Uint8Array(Math.max(outLen, 2048));
+      out = this.txScratch.subarray(0, outLen);
+      out.fill(0, WG_TRANSPORT_HEADER_LEN + len, WG_TRANSPORT_HEADER_LEN + padded); // padding is zeros
+    } else {
+      out = new Uint8Array(outLen);
+    }
     const counter = kp.sendCounter++;
     WgTransport.writeHeader(out, 0, kp.remoteIndex, counter);
     out.set(payload, WG_TRANSPORT_HEADER_LEN);
