@@ -284,7 +284,7 @@ class UdpReader : public Napi::ObjectWrap<UdpReader> {
       if (n < 0) {
         int err = errno;
         if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) return;
-        callback_.MakeCallback(env.Global(), {Napi::Number::New(env, -err)});
+        Deliver(env, -err);
         return;
       }
       if (n == 0) return;
@@ -294,10 +294,22 @@ class UdpReader : public Napi::ObjectWrap<UdpReader> {
         m[1] = (msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) ? 1 : 0;
         MetaFromSockaddr(&names_[i], m);
       }
-      callback_.MakeCallback(env.Global(), {Napi::Number::New(env, n)});
-      if (env.IsExceptionPending()) return;
+      if (!Deliver(env, n)) return;
       if (static_cast<uint32_t>(n) < maxDatagrams_) return;
     }
+  }
+
+  // Calls onDatagrams(value). This runs from libuv, with no JavaScript below it: an exception
+  // the callback throws must not unwind into libuv's C frames (that aborts the process), so it
+  // goes to Node as an uncaught exception, as one from any other event callback would.
+  bool Deliver(Napi::Env env, int value) {
+    try {
+      callback_.MakeCallback(env.Global(), {Napi::Number::New(env, value)});
+    } catch (const Napi::Error& e) {
+      napi_fatal_exception(env, e.Value());
+      return false;
+    }
+    return !env.IsExceptionPending();
   }
 
   static void OnClose(uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); }

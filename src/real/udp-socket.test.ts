@@ -6,8 +6,10 @@
  * name. The native part is skipped with one line when the addon is not built.
  */
 
+import { spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { networkInterfaces } from "node:os";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import type { WgEndpoint } from "../vpn/engine-api.ts";
 import { nativeFailure } from "./native.ts";
@@ -196,5 +198,29 @@ describe.skipIf(!hasNative)("UDP sockets (native only)", () => {
     } finally {
       await a.s.close();
     }
+  });
+
+  it("an exception thrown by the batch callback is an uncaught exception, not an abort", () => {
+    // In a child process: the exception must reach process.on("uncaughtException") and the
+    // reader keep working (a C++ exception unwinding into libuv would abort with SIGABRT).
+    const addonPath = fileURLToPath(new URL("../../build/Release/vnet_native.node", import.meta.url));
+    const script = `
+      const a = require(${JSON.stringify(addonPath)});
+      const dgram = require("node:dgram");
+      const { fd, port } = a.udpOpen(4, "127.0.0.1", 0, false, 0);
+      process.on("uncaughtException", (e) => console.log("uncaught " + e.message));
+      let n = 0;
+      const s = dgram.createSocket("udp4");
+      const r = new a.UdpReader(fd, new Uint8Array(9216 * 4), 9216, new Int32Array(32), (c) => {
+        if (++n === 1) throw new Error("boom");
+        console.log("read again");
+        r.stop(); a.closeFd(fd); s.close();
+      });
+      s.send(Buffer.from("x"), port, "127.0.0.1", () =>
+        setTimeout(() => s.send(Buffer.from("y"), port, "127.0.0.1"), 50));`;
+    const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", timeout: 10_000 });
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe("uncaught boom\nread again\n");
   });
 });
