@@ -5,6 +5,7 @@
 // module and is re-keyed per call (for ChaCha20 a key is 32 bytes copied, not a schedule), and
 // the result goes straight into the caller's buffer at the caller's offset, so the JavaScript
 // side allocates nothing per packet. The TypeScript backend is src/real/crypto-native.ts.
+#include <dlfcn.h>
 #include <openssl/evp.h>
 #include <string.h>
 
@@ -157,7 +158,24 @@ static Napi::Value AeadOpen(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(ptLen));
 }
 
+// The EVP functions come from the node binary, bound lazily at first call: a node that does not
+// export them (built with its symbols hidden) would abort on that call. So the AEAD is offered
+// only when every one of them is there; otherwise the TypeScript side falls back to node:crypto
+// and the rest of the addon (TAP, UDP) still loads.
+static bool HasOpensslSymbols() {
+  static const char* const kNames[] = {
+      "EVP_CIPHER_fetch",    "EVP_CIPHER_free",     "EVP_CIPHER_CTX_new",  "EVP_CIPHER_CTX_free",
+      "EVP_CIPHER_CTX_ctrl", "EVP_EncryptInit_ex",  "EVP_EncryptUpdate",   "EVP_EncryptFinal_ex",
+      "EVP_DecryptInit_ex",  "EVP_DecryptUpdate",   "EVP_DecryptFinal_ex",
+  };
+  for (const char* name : kNames) {
+    if (dlsym(RTLD_DEFAULT, name) == nullptr) return false;
+  }
+  return true;
+}
+
 void InitAead(Napi::Env env, Napi::Object exports) {
+  if (!HasOpensslSymbols()) return;
   exports.Set("aeadSeal", Napi::Function::New(env, AeadSeal));
   exports.Set("aeadOpen", Napi::Function::New(env, AeadOpen));
 }

@@ -11,15 +11,15 @@ import { describe, expect, it } from "vitest";
 import type { WgCrypto } from "../vpn/crypto.ts";
 import { nobleCrypto } from "../vpn/crypto-noble.ts";
 import { nodeCrypto } from "../vpn/crypto-node.ts";
-import { bestNodeCrypto, nativeCrypto } from "./crypto-native.ts";
-import { loadNative, nativeFailure } from "./native.ts";
+import { bestNodeCrypto, nativeCrypto, nativeCryptoFailure } from "./crypto-native.ts";
+import { loadNative } from "./native.ts";
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ""), "hex"));
 const toHex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 const addon = loadNative();
 const native = nativeCrypto();
-if (!native) process.stderr.write(`native AEAD tests skipped: ${nativeFailure()}\n`);
+if (!native) process.stderr.write(`native AEAD tests skipped: ${nativeCryptoFailure()}\n`);
 
 // RFC 8439 section 2.8.2.
 const KEY_2_8_2 = hex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f");
@@ -50,7 +50,7 @@ const TAG_A5 = hex("eead9d67890cbb22392336fea1851f38");
 const PT_A5_START = "Internet-Drafts are draft documents valid for a maximum of six months";
 
 describe.skipIf(!native)("native ChaCha20-Poly1305 (native/aead.cc)", () => {
-  const a = addon!;
+  const a = addon as Required<NonNullable<typeof addon>>;
   const c = native!;
 
   it("is what bestNodeCrypto() picks when the addon loads", () => {

@@ -13,11 +13,11 @@
 
 import { hchacha20, WG_AEAD_TAG_LEN, type WgCrypto, writeAeadNonce } from "../vpn/crypto.ts";
 import { nodeCrypto } from "../vpn/crypto-node.ts";
-import { loadNative, type NativeAddon } from "./native.ts";
+import { loadNative, type NativeAddon, nativeFailure } from "./native.ts";
 
-function makeNativeCrypto(addon: NativeAddon): WgCrypto {
-  const seal = addon.aeadSeal;
-  const open = addon.aeadOpen;
+type NativeAead = Required<Pick<NativeAddon, "aeadSeal" | "aeadOpen">>;
+
+function makeNativeCrypto({ aeadSeal: seal, aeadOpen: open }: NativeAead): WgCrypto {
   const nonce = new Uint8Array(12);
   const xnonce = new Uint8Array(12);
   const subkey = new Uint8Array(32);
@@ -56,12 +56,23 @@ function makeNativeCrypto(addon: NativeAddon): WgCrypto {
 
 let cached: WgCrypto | null | undefined;
 
-/** The native backend, or null when the addon is not built or lacks the AEAD (`nativeFailure()`). */
+/** The native backend, or null when the addon is not built or lacks the AEAD (`nativeCryptoFailure()`). */
 export function nativeCrypto(): WgCrypto | null {
   if (cached !== undefined) return cached;
   const addon = loadNative();
-  cached = addon && typeof addon.aeadSeal === "function" ? makeNativeCrypto(addon) : null;
+  const seal = addon?.aeadSeal;
+  const open = addon?.aeadOpen;
+  cached = seal && open ? makeNativeCrypto({ aeadSeal: seal, aeadOpen: open }) : null;
   return cached;
+}
+
+/** Why `nativeCrypto()` is null ("" when it is not). */
+export function nativeCryptoFailure(): string {
+  if (nativeCrypto()) return "";
+  return (
+    nativeFailure() ||
+    "vnet's native addon has no AEAD: this node binary exports no OpenSSL EVP functions (node:crypto is used)"
+  );
 }
 
 /** The fastest backend this process has: native when the addon loads, else node:crypto. */

@@ -31,8 +31,9 @@ export interface NativeAddon {
   /**
    * ChaCha20-Poly1305 (RFC 8439 2.8) of `src[srcOffset, +length)` into `out[outOffset..]`:
    * ciphertext then the 16-byte tag; returns length + 16. `out` may be `src` at the same offset.
+   * Absent when the node binary exports no OpenSSL EVP functions (then node:crypto is used).
    */
-  aeadSeal(
+  aeadSeal?(
     key: Uint8Array,
     nonce: Uint8Array,
     ad: Uint8Array | undefined,
@@ -43,7 +44,7 @@ export interface NativeAddon {
     outOffset: number,
   ): number;
   /** The inverse (`length` counts the tag): the plaintext's length, or -1 (output zeroed). */
-  aeadOpen(
+  aeadOpen?(
     key: Uint8Array,
     nonce: Uint8Array,
     ad: Uint8Array | undefined,

@@ -155,7 +155,7 @@ describe.skipIf(!hasNative)("UDP sockets (native only)", () => {
       const to = { address: "127.0.0.1", port: peer.address().port };
       for (let i = 0; i < 150; i++) a.s.send(datagram(i, 1432), to); // past one batch of 64
       await until(() => seen.length === 150);
-      seen.forEach((m, i) => expect(new Uint8Array(m)).toEqual(datagram(i, 1432)));
+      for (const [i, m] of seen.entries()) expect(new Uint8Array(m)).toEqual(datagram(i, 1432));
       peer.send(Uint8Array.of(9, 9), a.s.port, "127.0.0.1");
       peer.send(Uint8Array.of(8), a.s.port, "127.0.0.1");
       await until(() => a.got.length === 2);
