@@ -305,7 +305,7 @@ async function vnetTunnelTwoProcesses(seconds: number, mode: Mode): Promise<Tunn
     try {
       // A sweep of offered rates (as for wireguard-go below): keep the most packets delivered.
       let best: TunnelFigure = { pps: 0, sent: 0, received: 0 };
-      for (const rate of [10_000, 20_000, 30_000, 60_000, 90_000, undefined]) {
+      for (const rate of [10_000, 20_000, 30_000, 60_000, 90_000, 120_000, undefined]) {
         const f = await blast(a, seconds, async () => Number((await ask("report")).split(" ")[1]), rate);
         if (f.pps > best.pps) best = { ...f, ratePps: rate };
       }
