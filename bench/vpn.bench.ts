@@ -1,14 +1,16 @@
 /**
  * WireGuard benchmarks (run by `npm run bench -- vpn`; figures in BENCHMARKS.md, section "VPN"):
  *
- * 1. mitata, one core, per crypto backend (node:crypto, @noble):
+ * 1. mitata, one core, per crypto backend (the native addon's AEAD when built, node:crypto, @noble):
  *    - ChaCha20-Poly1305 seal + open of a 1,400-byte packet through `WgCrypto` (the raw AEAD);
  *    - the engine's transport path: a 1,400-byte IPv4 packet into `WgDevice.sendPacket` on one
  *      device, its datagram into `receiveDatagram` on the other, delivered (routing by allowed IPs,
  *      counters, nonce, replay window, source check included): one encrypt plus one decrypt;
  *    - a full handshake (initiation, response, both sides' key derivation) between two devices.
- * 2. a tunnel for real: two vnet endpoints (`WgUdpEndpoint`, node:crypto) on loopback UDP in this
- *    one process, 1,400-byte packets for a few seconds, counting what arrives decrypted;
+ * 2. a tunnel for real: two vnet endpoints (`WgUdpEndpoint`) on loopback UDP, in this one process
+ *    and as two processes, 1,400-byte packets for a few seconds, counting what arrives decrypted;
+ *    "portable" (node:crypto and node:dgram, what the endpoint was before the addon) and "fast"
+ *    (the native AEAD and batched recvmmsg/sendmmsg), in the same run;
  * 3. side by side (root, wireguard-go and iperf3 installed; skipped with a note otherwise): two
  *    wireguard-go instances in two network namespaces, iperf3 UDP with 1,400-byte inner packets
  *    and iperf3 TCP through their tun devices; then the ratio vnet / wireguard-go.
@@ -21,6 +23,7 @@ import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { do_not_optimize, group } from "mitata";
+import { nativeCrypto } from "../src/real/crypto-native.ts";
 import { formatWgConfig } from "../src/vpn/config.ts";
 import type { WgCrypto } from "../src/vpn/crypto.ts";
 import { nobleCrypto } from "../src/vpn/crypto-noble.ts";
@@ -102,7 +105,9 @@ function handshakeOnce(w: ReturnType<typeof devicePair>, peer: WgPeerInfo): void
   w.flush();
 }
 
-const backends: WgCrypto[] = [nodeCrypto, nobleCrypto];
+const native = nativeCrypto();
+if (!native) process.stdout.write("native AEAD not measured: vnet's addon is not built\n");
+const backends: WgCrypto[] = [...(native ? [native] : []), nodeCrypto, nobleCrypto];
 const BATCH = 32;
 
 for (const crypto of backends) {
@@ -165,6 +170,7 @@ if (process.env.VNET_BENCH_SKIP_MICRO !== "1") await runAndReport();
 // 2. vnet <-> vnet over loopback UDP: in one process, and as two processes (one core each).
 
 const { WgUdpEndpoint } = await import("../src/real/udp-endpoint.ts");
+const { bestUdpIo } = await import("../src/real/udp-socket.ts");
 const { parseWgConfig } = await import("../src/vpn/config.ts");
 
 /** wg-quick text for a vnet endpoint with one peer. */
@@ -243,12 +249,18 @@ async function blast(
   };
 }
 
-async function vnetTunnelOneProcess(seconds: number): Promise<TunnelFigure> {
+/** "fast": the native AEAD and batched UDP (the defaults when the addon loads); "portable": without. */
+type Mode = "fast" | "portable";
+const modeOptions = (mode: Mode) =>
+  mode === "portable" ? { crypto: nodeCrypto, udpIo: "dgram" as const } : {};
+
+async function vnetTunnelOneProcess(seconds: number, mode: Mode): Promise<TunnelFigure> {
   const ka = generatePrivateKey();
   const kb = generatePrivateKey();
   let received = 0;
   const b = await WgUdpEndpoint.open({
     config: parseWgConfig(endpointConfig(kb, ka, 0x0a000001)),
+    ...modeOptions(mode),
     bindAddress: "127.0.0.1",
     onPacket: () => {
       received++;
@@ -256,6 +268,7 @@ async function vnetTunnelOneProcess(seconds: number): Promise<TunnelFigure> {
   });
   const a = await WgUdpEndpoint.open({
     config: parseWgConfig(endpointConfig(ka, kb, 0x0a000002, b.port)),
+    ...modeOptions(mode),
     bindAddress: "127.0.0.1",
   });
   try {
@@ -266,7 +279,7 @@ async function vnetTunnelOneProcess(seconds: number): Promise<TunnelFigure> {
   }
 }
 
-async function vnetTunnelTwoProcesses(seconds: number): Promise<TunnelFigure> {
+async function vnetTunnelTwoProcesses(seconds: number, mode: Mode): Promise<TunnelFigure> {
   const ka = generatePrivateKey();
   const kb = generatePrivateKey();
   const here = dirname(fileURLToPath(import.meta.url));
@@ -282,16 +295,17 @@ async function vnetTunnelTwoProcesses(seconds: number): Promise<TunnelFigure> {
       sink.stdin!.write(`${text}\n`);
     });
   try {
-    const ready = await ask(JSON.stringify(endpointConfig(kb, ka, 0x0a000001)));
+    const ready = await ask(JSON.stringify({ config: endpointConfig(kb, ka, 0x0a000001), mode }));
     const port = Number(ready.split(" ")[1]);
     const a = await WgUdpEndpoint.open({
       config: parseWgConfig(endpointConfig(ka, kb, 0x0a000002, port)),
+      ...modeOptions(mode),
       bindAddress: "127.0.0.1",
     });
     try {
       // A sweep of offered rates (as for wireguard-go below): keep the most packets delivered.
       let best: TunnelFigure = { pps: 0, sent: 0, received: 0 };
-      for (const rate of [10_000, 20_000, 30_000, undefined]) {
+      for (const rate of [10_000, 20_000, 30_000, 60_000, 90_000, 120_000, undefined]) {
         const f = await blast(a, seconds, async () => Number((await ask("report")).split(" ")[1]), rate);
         if (f.pps > best.pps) best = { ...f, ratePps: rate };
       }
@@ -315,14 +329,19 @@ process.stdout.write(
     .map((x) => x.toFixed(2))
     .join(" ")}\n`,
 );
-const vnet1 = await vnetTunnelOneProcess(3);
-const vnet2 = await vnetTunnelTwoProcesses(2);
-process.stdout.write(
-  `\nvnet <-> vnet tunnel over loopback UDP, node:crypto, ${PACKET_BYTES}-byte packets:\n` +
-    `  one process (both ends on one core): ${tunnelLine(vnet1)}\n` +
-    `    = ${((vnet1.ppsPerCpuSec ?? 0) / 1e3).toFixed(1)} k packets per CPU-second of that process (both ends, sockets included)\n` +
-    `  two processes (sender, receiver):     ${tunnelLine(vnet2)}\n`,
-);
+const modes: Mode[] = native && bestUdpIo() === "native" ? ["portable", "fast"] : ["portable"];
+const tunnels = new Map<Mode, { one: TunnelFigure; two: TunnelFigure }>();
+for (const mode of modes) {
+  const one = await vnetTunnelOneProcess(3, mode);
+  const two = await vnetTunnelTwoProcesses(2, mode);
+  tunnels.set(mode, { one, two });
+  process.stdout.write(
+    `\nvnet <-> vnet tunnel over loopback UDP, ${mode === "fast" ? "fast (native AEAD, recvmmsg/sendmmsg)" : "portable (node:crypto, node:dgram)"}, ${PACKET_BYTES}-byte packets:\n` +
+      `  one process (both ends on one core): ${tunnelLine(one)}\n` +
+      `    = ${((one.ppsPerCpuSec ?? 0) / 1e3).toFixed(1)} k packets per CPU-second of that process (both ends, sockets included)\n` +
+      `  two processes (sender, receiver):     ${tunnelLine(two)}\n`,
+  );
+}
 
 // ---------------------------------------------------------------------------------------------
 // 3. wireguard-go <-> wireguard-go in namespaces, iperf3 through their tun devices.
@@ -423,6 +442,11 @@ if (typeof go === "string") {
     `\nwireguard-go <-> wireguard-go, two namespaces on this machine, iperf3 through the tun devices:\n` +
       `  UDP, 1400-byte inner packets: ${(go.udpPps / 1e3).toFixed(1)} k packets/s received = ${gbps(go.udpPps)} Gbit/s (best offered rate ${go.udpRate}, iperf3 loss ${go.udpLossPct.toFixed(1)}%)\n` +
       `  TCP: ${(go.tcpBps / 1e9).toFixed(2)} Gbit/s\n` +
-      `  ratio vnet/wireguard-go (packets/s): one process ${(vnet1.pps / go.udpPps).toFixed(2)}, two processes ${(vnet2.pps / go.udpPps).toFixed(2)}\n`,
+      [...tunnels]
+        .map(
+          ([mode, t]) =>
+            `  ratio vnet ${mode}/wireguard-go (packets/s): one process ${(t.one.pps / go.udpPps).toFixed(2)}, two processes ${(t.two.pps / go.udpPps).toFixed(2)}\n`,
+        )
+        .join(""),
   );
 }

@@ -13,8 +13,9 @@
  *     `--seconds` (default 10) through the tunnel, with a 1 s deadline each; the loss is the figure.
  * The responders: vnet as it was before the handshake queue (every handshake message processed in
  * the socket's callback, the system's socket buffer; `wg-flood-responder.ts` with that tuning),
- * vnet with the queue and its budget but without peer sockets, vnet as shipped (`vnet vpn
- * listen`), and wireguard-go (the kernel answers the pings behind its tun).
+ * vnet with the queue and its budget but without peer sockets (both on node:dgram, as they were
+ * measured first), vnet as shipped (`vnet vpn listen`: batched native UDP when the addon is
+ * built), and wireguard-go (the kernel answers the pings behind its tun).
  * Everything created is removed at the end (RealLab: processes by pid, namespaces).
  *
  *   npm run bench -- wg-flood [--seconds 10] [--rate 120000] [--pings-per-sec 100]
@@ -62,9 +63,13 @@ const RESPONDERS: Responder[] = [
   {
     label: "vnet before (handshakes inline)",
     kind: "vnet-tuned",
-    tuning: { handshakeProcessing: "inline", recvBufferBytes: 0, hasPeerSockets: false },
+    tuning: { handshakeProcessing: "inline", recvBufferBytes: 0, hasPeerSockets: false, udpIo: "dgram" },
   },
-  { label: "vnet queue, no peer sockets", kind: "vnet-tuned", tuning: { hasPeerSockets: false } },
+  {
+    label: "vnet queue, no peer sockets",
+    kind: "vnet-tuned",
+    tuning: { hasPeerSockets: false, udpIo: "dgram" },
+  },
   { label: "vnet as shipped", kind: "vnet-cli" },
   { label: "wireguard-go", kind: "wireguard-go" },
   { label: "vnet to vnet, rekey every 2 s", kind: "vnet-rekey" },

@@ -1,5 +1,5 @@
-// The module entry of vnet's native addon: registers each part's functions and the errno
-// helper they share.
+// The module entry of vnet's native addon: registers each part's functions (TAP devices,
+// the WireGuard AEAD, batched UDP) and the errno helper they share.
 #include "addon.h"
 
 #include <errno.h>
@@ -23,6 +23,12 @@ static const char* ErrnoName(int err) {
     case ENOBUFS: return "ENOBUFS";
     case ENOMEM: return "ENOMEM";
     case EMFILE: return "EMFILE";
+    case EADDRINUSE: return "EADDRINUSE";
+    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case EAFNOSUPPORT: return "EAFNOSUPPORT";
+    case ECONNREFUSED: return "ECONNREFUSED";
+    case EHOSTUNREACH: return "EHOSTUNREACH";
+    case ENETUNREACH: return "ENETUNREACH";
     default: return "EUNKNOWN";
   }
 }
@@ -38,6 +44,8 @@ void ThrowErrno(Napi::Env env, const std::string& what, int err) {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   vnet::InitTap(env, exports);
+  vnet::InitAead(env, exports);
+  vnet::InitUdp(env, exports);
   return exports;
 }
 

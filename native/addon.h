@@ -13,5 +13,7 @@ namespace vnet {
 [[noreturn]] void ThrowErrno(Napi::Env env, const std::string& what, int err);
 
 void InitTap(Napi::Env env, Napi::Object exports);
+void InitAead(Napi::Env env, Napi::Object exports);
+void InitUdp(Napi::Env env, Napi::Object exports);
 
 }  // namespace vnet

@@ -1,6 +1,7 @@
 /**
  * Loads vnet's native addon (`native/`, built by `npm ci` through scripts/build-native.mjs into
- * build/Release/vnet_native.node): TAP devices today. Everything that works without it keeps a
+ * build/Release/vnet_native.node): TAP devices, ChaCha20-Poly1305 with reusable contexts
+ * (`crypto-native.ts`) and batched UDP (`udp-socket.ts`). Everything that works without it keeps a
  * pure-JavaScript path; what cannot (`vnet up`) asks `requireNative` and gets a one-line reason.
  */
 
@@ -39,7 +40,71 @@ export interface NativeAddon {
     lengths: Int32Array,
     onFrames: (count: number) => void,
   ) => NativeTapReader;
+
+  /**
+   * ChaCha20-Poly1305 (RFC 8439 2.8) of `src[srcOffset, +length)` into `out[outOffset..]`:
+   * ciphertext then the 16-byte tag; returns length + 16. `out` may be `src` at the same offset.
+   * Absent when the node binary exports no OpenSSL EVP functions (then node:crypto is used).
+   */
+  aeadSeal?(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    ad: Uint8Array | undefined,
+    src: Uint8Array,
+    srcOffset: number,
+    length: number,
+    out: Uint8Array,
+    outOffset: number,
+  ): number;
+  /** The inverse (`length` counts the tag): the plaintext's length, or -1 (output zeroed). */
+  aeadOpen?(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    ad: Uint8Array | undefined,
+    src: Uint8Array,
+    srcOffset: number,
+    length: number,
+    out: Uint8Array,
+    outOffset: number,
+  ): number;
+
+  /** A bound non-blocking UDP socket (IPv6-only for 6); throws an Error with `code` (EADDRINUSE). */
+  udpOpen(
+    family: 4 | 6,
+    address: string,
+    port: number,
+    isReusable: boolean,
+    recvBufferBytes: number,
+  ): { fd: number; port: number };
+  udpConnect(fd: number, family: 4 | 6, address: string, port: number): void;
+  /** The receive buffer the kernel granted (Linux reports double what was asked). */
+  udpRecvBufferSize(fd: number): number;
+  /**
+   * One sendmmsg for `count` datagrams: datagram i is `bytes[meta[8i], +meta[8i+1])` to family
+   * meta[8i+2], port meta[8i+3], address words meta[8i+4..8i+8). Returns the datagrams refused.
+   */
+  udpSendBatch(fd: number, bytes: Uint8Array, meta: Int32Array, count: number): number;
+  /**
+   * recvmmsg into `slots` (datagram i at i x slotBytes; meta[8i] its length, meta[8i+1] 1 when
+   * truncated, then family, port, address words); `onDatagrams(n)` per batch, or
+   * `onDatagrams(-errno)` for an error the socket reported.
+   */
+  UdpReader: new (
+    fd: number,
+    slots: Uint8Array,
+    slotBytes: number,
+    meta: Int32Array,
+    onDatagrams: (count: number) => void,
+  ) => NativeUdpReader;
 }
+
+/** Watches a UDP socket and reads every queued datagram into the caller's slots. */
+export interface NativeUdpReader {
+  stop(): void;
+}
+
+/** Int32 words of metadata per datagram in the UDP functions' `meta` arrays (see native/udp.cc). */
+export const UDP_META_STRIDE = 8;
 
 /** errno values the TypeScript side tests for. */
 export const Errno = { EAGAIN: 11, ENOBUFS: 105, EIO: 5 } as const;

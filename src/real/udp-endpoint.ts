@@ -1,6 +1,7 @@
 /**
- * A real WireGuard endpoint without root: the pure engine (`src/vpn/engine.ts`) driven by a UDP
- * socket (node:dgram), the real monotonic clock and one Node timer. There is no tun device: the
+ * A real WireGuard endpoint without root: the pure engine (`src/vpn/engine.ts`) driven by UDP
+ * sockets (`udp-socket.ts`: batched recvmmsg/sendmmsg through vnet's native addon on Linux,
+ * node:dgram otherwise), the real monotonic clock and one Node timer. There is no tun device: the
  * plaintext side is the caller's, which hands IP packets to `sendPacket` and gets decrypted ones
  * through `onPacket`. The CLI (`vnet vpn ping`/`listen`) puts a tiny ICMP host there
  * (`icmp-host.ts`); wireguard-go on the other side cannot tell the difference.
@@ -28,15 +29,18 @@
  * listening socket as before. Peer sockets follow the endpoints (roaming closes the old one). A
  * probe bind without SO_REUSEADDR first keeps "port already in use" true against other programs
  * and other vnet endpoints alike.
+ *
+ * Speed (BENCHMARKS.md, "VPN"): the transport AEAD is the native one when the addon loads
+ * (`crypto-native.ts`), and received datagrams are decrypted in place (the device's
+ * `isReceivedDatagramWritable`): with native I/O nothing is allocated per received packet, and a
+ * packet handed to `onPacket` is a view into the receive slot, valid during the call.
  */
 
 import { randomFillSync } from "node:crypto";
-import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { lookup } from "node:dns/promises";
 import { formatCidr } from "../vpn/allowed-ips.ts";
 import type { WgConfig } from "../vpn/config.ts";
 import type { WgCrypto } from "../vpn/crypto.ts";
-import { nodeCrypto } from "../vpn/crypto-node.ts";
 import { WgDevice } from "../vpn/engine.ts";
 import type {
   WgDeviceCounters,
@@ -49,17 +53,30 @@ import type {
 } from "../vpn/engine-api.ts";
 import { shortKey } from "../vpn/keys.ts";
 import { DeviceTimer, RealClock } from "./clock.ts";
+import { bestNodeCrypto } from "./crypto-native.ts";
+import {
+  bestUdpIo,
+  NativeUdpShared,
+  openUdpSocket,
+  type UdpIo,
+  type UdpSocket,
+  UdpSocketError,
+  type UdpSocketOptions,
+} from "./udp-socket.ts";
 
 export interface WgUdpEndpointOptions {
   readonly config: WgConfig;
-  /** Default node:crypto. */
+  /** Default the native AEAD when vnet's addon loads (`bestNodeCrypto`), else node:crypto. */
   readonly crypto?: WgCrypto;
   /** Shortened protocol timers (tests; see `timersFromEnv`). */
   readonly timers?: Partial<WgTimerConfig>;
   /** Address the sockets bind to (default all: 0.0.0.0 and ::). */
   readonly bindAddress?: string;
   readonly onEvent?: (event: WgEvent, nowNs: number) => void;
-  /** A decrypted, authenticated IP packet from `peer`. The bytes are the caller's. */
+  /**
+   * A decrypted, authenticated IP packet from `peer`: a view into the endpoint's receive buffer,
+   * valid during the call (copy it to keep it).
+   */
   readonly onPacket?: (ipPacket: Uint8Array, peer: WgPeerInfo, nowNs: number) => void;
   /** Resolves an Endpoint host name to an address (default: the system resolver, dns.lookup). */
   readonly resolve?: (host: string) => Promise<string>;
@@ -89,12 +106,22 @@ export interface WgUdpEndpointOptions {
    * queue, kept for the side-by-side benchmark (`bench/wg-flood.bench.ts`).
    */
   readonly handshakeProcessing?: WgHandshakeProcessing;
+  /**
+   * Socket I/O: "native" (batched recvmmsg/sendmmsg, vnet's addon, Linux) or "dgram"
+   * (node:dgram). Default native when the addon loads (`bestUdpIo`).
+   */
+  readonly udpIo?: UdpIo;
 }
 
 /** The endpoint's knobs for traffic under attack, as the tunnel host and benchmarks pass them on. */
 export type WgUdpEndpointTuning = Pick<
   WgUdpEndpointOptions,
-  "handshakeBudgetNs" | "maxQueuedHandshakes" | "recvBufferBytes" | "hasPeerSockets" | "handshakeProcessing"
+  | "handshakeBudgetNs"
+  | "maxQueuedHandshakes"
+  | "recvBufferBytes"
+  | "hasPeerSockets"
+  | "handshakeProcessing"
+  | "udpIo"
 >;
 
 /** What the endpoint counts besides the device's counters. */
@@ -106,6 +133,8 @@ export interface WgUdpEndpointCounters {
   peerSockets: number;
   peerSocketDatagrams: number;
   peerSocketErrors: number;
+  /** Datagrams longer than a native receive slot (9,216 bytes), refused. */
+  truncatedDatagrams: number;
 }
 
 /** See `WgUdpEndpointOptions.handshakeBudgetNs`. */
@@ -125,15 +154,18 @@ export class WgUdpEndpoint {
   readonly device: WgDevice;
   readonly peers: WgPeerInfo[] = [];
   private readonly timer: DeviceTimer;
-  private sock4: Socket | undefined;
-  private sock6: Socket | undefined;
+  /** "native" or "dgram" (`udp-socket.ts`). */
+  readonly udpIo: UdpIo;
+  private readonly nativeShared = new NativeUdpShared();
+  private sock4: UdpSocket | undefined;
+  private sock6: UdpSocket | undefined;
   private isClosed = false;
   private isDrainScheduled = false;
   private readonly handshakeBudgetNs: number;
   private readonly hasPeerSockets: boolean;
   private recvBufferBytes = 0;
   /** Connected sockets by peer endpoint ("address|port"); "opening" while bind/connect run. */
-  private readonly peerSockets = new Map<string, Socket | "opening">();
+  private readonly peerSockets = new Map<string, UdpSocket | "opening">();
   /** Socket errors after start, in practice datagrams the kernel refused to send (counted, never silent). */
   sendErrors = 0;
   /** Datagrams that arrived on a peer socket (the rest arrived on the listening sockets). */
@@ -143,9 +175,10 @@ export class WgUdpEndpoint {
 
   private constructor(private readonly opts: WgUdpEndpointOptions) {
     const { config } = opts;
+    this.udpIo = opts.udpIo ?? bestUdpIo();
     this.device = new WgDevice({
       privateKey: config.interface.privateKey,
-      crypto: opts.crypto ?? nodeCrypto,
+      crypto: opts.crypto ?? bestNodeCrypto(),
       randomBytes: (out) => {
         randomFillSync(out);
       },
@@ -160,6 +193,10 @@ export class WgUdpEndpoint {
       mtu: config.interface.mtu,
       handshakeProcessing: opts.handshakeProcessing ?? "queued",
       maxQueuedHandshakes: opts.maxQueuedHandshakes,
+      // Both kinds of socket hand over bytes that are ours (a slot, or a fresh Buffer).
+      isReceivedDatagramWritable: true,
+      // Native sockets copy a datagram into their send batch at once; dgram keeps it until sent.
+      isSentDatagramCopied: this.udpIo === "native",
     });
     this.hasPeerSockets = opts.hasPeerSockets ?? process.platform === "linux";
     this.handshakeBudgetNs = opts.handshakeBudgetNs ?? DEFAULT_HANDSHAKE_BUDGET_NS;
@@ -212,30 +249,30 @@ export class WgUdpEndpoint {
     const recvBufferBytes = this.opts.recvBufferBytes ?? DEFAULT_RECV_BUFFER_BYTES;
     this.recvBufferBytes = recvBufferBytes;
     const isShared = this.hasPeerSockets;
+    const listening = {
+      recvBufferBytes,
+      onDatagram: this.onMessage,
+      onError: (err: Error) => {
+        this.sendErrors++;
+        this.opts.onSocketError?.(err);
+      },
+    };
     if (!isV6Bind)
-      this.sock4 = await bindSocket(
-        "udp4",
+      this.sock4 = await this.bindSocket(
+        4,
         config.interface.listenPort ?? 0,
         bind ?? "0.0.0.0",
-        recvBufferBytes,
+        listening,
         isShared,
       );
-    const port = this.sock4?.address().port ?? config.interface.listenPort ?? 0;
+    const port = this.sock4?.port ?? config.interface.listenPort ?? 0;
     if (isV6Bind || bind === undefined) {
       try {
-        this.sock6 = await bindSocket("udp6", port, bind ?? "::", recvBufferBytes, isShared);
+        this.sock6 = await this.bindSocket(6, port, bind ?? "::", listening, isShared);
       } catch (e) {
         // No IPv6 on this host (or only the v4 side was asked for): run IPv4-only, as documented.
         if (isV6Bind) throw e;
       }
-    }
-    for (const s of [this.sock4, this.sock6]) {
-      if (!s) continue;
-      s.on("message", this.onMessage);
-      s.on("error", (err) => {
-        this.sendErrors++;
-        this.opts.onSocketError?.(err);
-      });
     }
 
     config.peers.forEach((p, i) => {
@@ -254,21 +291,17 @@ export class WgUdpEndpoint {
     this.timer.rearm();
   }
 
-  private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
+  private readonly onMessage = (msg: Uint8Array, from: WgEndpoint): void => {
     if (this.isClosed) return;
-    const outcome = this.device.receiveDatagram(
-      msg,
-      { address: rinfo.address, port: rinfo.port },
-      this.clock.nowNs(),
-    );
+    const outcome = this.device.receiveDatagram(msg, from, this.clock.nowNs());
     // A queued handshake changes no timer until it is processed: no rearm per flood message.
     if (outcome === "handshake-queued") this.scheduleHandshakes();
     else this.timer.rearm();
   };
 
-  private readonly onPeerSocketMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
+  private readonly onPeerSocketMessage = (msg: Uint8Array, from: WgEndpoint): void => {
     this.peerSocketDatagrams++;
-    this.onMessage(msg, rinfo);
+    this.onMessage(msg, from);
   };
 
   /** Opens a peer socket for every peer endpoint that lacks one, closes those no peer uses. */
@@ -282,7 +315,7 @@ export class WgUdpEndpoint {
     for (const [key, s] of this.peerSockets) {
       if (wanted.has(key)) continue;
       this.peerSockets.delete(key);
-      if (s !== "opening") closeQuietly(s);
+      if (s !== "opening") void s.close();
     }
     for (const [key, e] of wanted) {
       if (this.peerSockets.has(key)) continue;
@@ -294,45 +327,41 @@ export class WgUdpEndpoint {
   }
 
   private async openPeerSocket(key: string, to: WgEndpoint): Promise<void> {
-    const type = to.address.includes(":") ? "udp6" : "udp4";
-    const s = createSocket({ type, ipv6Only: type === "udp6", reuseAddr: true });
-    s.on("error", () => {
-      this.peerSocketErrors++;
-    });
+    const family = to.address.includes(":") ? 6 : 4;
+    let s: UdpSocket;
     try {
-      await new Promise<void>((resolve, reject) => {
-        s.once("error", reject);
-        s.bind(this.port, this.opts.bindAddress ?? (type === "udp6" ? "::" : "0.0.0.0"), () => {
-          s.connect(to.port, to.address, () => {
-            s.off("error", reject);
-            resolve();
-          });
-        });
-      });
+      s = await openUdpSocket(
+        this.udpIo,
+        {
+          family,
+          address: this.opts.bindAddress ?? (family === 6 ? "::" : "0.0.0.0"),
+          port: this.port,
+          isReusable: true,
+          recvBufferBytes: this.recvBufferBytes,
+          connectTo: to,
+          onDatagram: this.onPeerSocketMessage,
+          onError: () => {
+            this.peerSocketErrors++;
+          },
+        },
+        this.nativeShared,
+      );
     } catch {
-      // Counted by the "error" listener; the listening socket still receives this peer.
-      closeQuietly(s);
+      // The listening socket still receives this peer.
+      this.peerSocketErrors++;
       if (this.peerSockets.get(key) === "opening") this.peerSockets.delete(key);
       return;
     }
     if (this.isClosed || this.peerSockets.get(key) !== "opening") {
-      closeQuietly(s); // closed, or the peer roamed away meanwhile
+      void s.close(); // closed, or the peer roamed away meanwhile
       return;
     }
-    if (this.recvBufferBytes > 0) {
-      try {
-        s.setRecvBufferSize(this.recvBufferBytes);
-      } catch {
-        // as for the listening sockets
-      }
-    }
-    s.on("message", this.onPeerSocketMessage);
     this.peerSockets.set(key, s);
   }
 
   /** The UDP port the endpoint listens on. */
   get port(): number {
-    return (this.sock4 ?? this.sock6)?.address().port ?? 0;
+    return (this.sock4 ?? this.sock6)?.port ?? 0;
   }
 
   nowNs(): number {
@@ -353,12 +382,7 @@ export class WgUdpEndpoint {
   }
 
   counters(): WgDeviceCounters & WgUdpEndpointCounters {
-    let recvBufferBytes = 0;
-    try {
-      recvBufferBytes = (this.sock4 ?? this.sock6)?.getRecvBufferSize() ?? 0;
-    } catch {
-      // closed: report 0
-    }
+    const recvBufferBytes = (this.sock4 ?? this.sock6)?.recvBufferBytes() ?? 0;
     let peerSockets = 0;
     for (const s of this.peerSockets.values()) if (s !== "opening") peerSockets++;
     return {
@@ -368,6 +392,7 @@ export class WgUdpEndpoint {
       peerSockets,
       peerSocketDatagrams: this.peerSocketDatagrams,
       peerSocketErrors: this.peerSocketErrors,
+      truncatedDatagrams: this.nativeShared.truncatedDatagrams,
     };
   }
 
@@ -402,90 +427,56 @@ export class WgUdpEndpoint {
       this.sendErrors++;
       return;
     }
-    // No per-datagram callback (a closure per packet on the hot path): a failed send surfaces
-    // as the socket's "error" event, which counts it.
-    sock.send(bytes, to.port, to.address);
+    sock.send(bytes, to);
   }
 
   async close(): Promise<void> {
     if (this.isClosed) return;
     this.isClosed = true;
     this.timer.close();
-    const peerSockets = [...this.peerSockets.values()].filter((s): s is Socket => s !== "opening");
+    const peerSockets = [...this.peerSockets.values()].filter((s): s is UdpSocket => s !== "opening");
     this.peerSockets.clear();
-    await Promise.all(
-      [this.sock4, this.sock6, ...peerSockets].map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            if (!s) return resolve();
-            try {
-              s.close(() => resolve());
-            } catch {
-              resolve();
-            }
-          }),
-      ),
-    );
+    await Promise.all([this.sock4, this.sock6, ...peerSockets].map((s) => s?.close()));
   }
-}
 
-/** Binds a listening socket; `isShared`: with SO_REUSEADDR, after a probe that it is free. */
-async function bindSocket(
-  type: "udp4" | "udp6",
-  port: number,
-  address: string,
-  recvBufferBytes: number,
-  isShared: boolean,
-): Promise<Socket> {
-  if (!isShared) return bindOnce(type, port, address, recvBufferBytes, false);
-  // SO_REUSEADDR would let us share the port with any other socket that sets it (another vnet
-  // endpoint): a plain bind first says whether the port is really free (and picks one for 0).
-  const probe = await bindOnce(type, port, address, 0, false);
-  const freePort = probe.address().port;
-  await new Promise<void>((r) => probe.close(() => r()));
-  return bindOnce(type, freePort, address, recvBufferBytes, true);
-}
-
-function closeQuietly(s: Socket): void {
-  try {
-    s.close();
-  } catch {
-    // already closed
+  /** Binds a listening socket; `isShared`: with SO_REUSEADDR, after a probe that it is free. */
+  private async bindSocket(
+    family: 4 | 6,
+    port: number,
+    address: string,
+    handlers: Pick<UdpSocketOptions, "recvBufferBytes" | "onDatagram" | "onError">,
+    isShared: boolean,
+  ): Promise<UdpSocket> {
+    const open = (p: number, isReusable: boolean, recvBufferBytes: number, isProbe = false) =>
+      openUdpSocket(
+        this.udpIo,
+        {
+          ...handlers,
+          family,
+          address,
+          port: p,
+          isReusable,
+          recvBufferBytes,
+          ...(isProbe ? { onDatagram: () => {} } : {}),
+        },
+        this.nativeShared,
+      ).catch((e: unknown) => {
+        const code = e instanceof UdpSocketError ? e.code : "EUNKNOWN";
+        const type = family === 4 ? "udp4" : "udp6";
+        throw new EndpointError(
+          code === "EADDRINUSE"
+            ? `UDP port ${p} is already in use (${type})`
+            : `cannot bind ${type} ${address}:${p}: ${code}`,
+        );
+      });
+    if (!isShared) return open(port, false, handlers.recvBufferBytes);
+    // SO_REUSEADDR would let us share the port with any other socket that sets it (another vnet
+    // endpoint): a plain bind first says whether the port is really free (and picks one for 0).
+    const probe = await open(port, false, 0, true);
+    const freePort = probe.port;
+    await probe.close();
+    return open(freePort, true, handlers.recvBufferBytes);
   }
-}
-
-function bindOnce(
-  type: "udp4" | "udp6",
-  port: number,
-  address: string,
-  recvBufferBytes: number,
-  isReusable: boolean,
-): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket({ type, ipv6Only: type === "udp6", reuseAddr: isReusable });
-    const onError = (err: NodeJS.ErrnoException) => {
-      s.close();
-      reject(
-        new EndpointError(
-          err.code === "EADDRINUSE"
-            ? `UDP port ${port} is already in use (${type})`
-            : `cannot bind ${type} ${address}:${port}: ${err.code ?? err.message}`,
-        ),
-      );
-    };
-    s.once("error", onError);
-    s.bind(port, address, () => {
-      s.off("error", onError);
-      if (recvBufferBytes > 0) {
-        try {
-          s.setRecvBufferSize(recvBufferBytes);
-        } catch {
-          // Above what this system allows (not Linux, which caps silently): keep its default.
-        }
-      }
-      resolve(s);
-    });
-  });
 }
 
 /**

@@ -120,6 +120,21 @@ export interface WgDeviceOptions {
    */
   maxQueuedHandshakes?: number;
   /**
+   * True when the bytes a world passes to `receiveDatagram` are the device's to overwrite for
+   * the duration of the call (a real endpoint's receive buffer). Transport data is then
+   * decrypted in place and `deliverPacket` gets a view into those bytes, valid until the world
+   * reuses them (copy to keep). Default false: the datagram is left as it was and the packet
+   * delivered in bytes of its own (a simulated world captures and replays datagrams).
+   */
+  isReceivedDatagramWritable?: boolean;
+  /**
+   * True when the world is done with the bytes given to `sendDatagram` by the time it returns
+   * (it copied them into a send batch). The device then builds transport messages in one buffer
+   * of its own, reused packet after packet. Default false: every datagram is a new array that
+   * the world keeps (a simulated link, node:dgram's asynchronous send).
+   */
+  isSentDatagramCopied?: boolean;
+  /**
    * The cryptokey routing table. Default: a fresh `AllowedIps` (allowed-ips.ts). The engine
    * inserts and removes its peers' prefixes itself.
    */

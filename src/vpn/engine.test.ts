@@ -70,6 +70,8 @@ class World {
   nodes = new Map<string, Node>();
   /** Drain each device's handshake queue right after every datagram it receives. */
   isDrainingHandshakes = false;
+  /** Copy each datagram as it is sent (a world that batches sends; see isSentDatagramCopied). */
+  isCopyingSends = false;
   /** Return false to lose a datagram in flight. */
   filter: (d: Datagram) => boolean = () => true;
 
@@ -94,7 +96,13 @@ class World {
       randomBytes: seededBytes(seed * 7919 + 1),
       timers: this.timers,
       sendDatagram: (bytes, to) => {
-        const d = { from: name, to, src: node.ep, bytes, atNs: this.nowNs };
+        const d = {
+          from: name,
+          to,
+          src: node.ep,
+          bytes: this.isCopyingSends ? Uint8Array.from(bytes) : bytes,
+          atNs: this.nowNs,
+        };
         this.wire.push(d);
         this.log.push(d);
       },
@@ -249,6 +257,58 @@ describe("WgDevice: handshake and data", () => {
     w.flush();
     expect(a.dev.drops.get("handshake-decrypt-failed")).toBe(1);
     expect(b.delivered).toHaveLength(0);
+  });
+
+  it("isReceivedDatagramWritable: decrypts in place and delivers a view into the datagram", () => {
+    const w = new World();
+    const a = w.add("a", 1, "192.0.2.1");
+    const views: Uint8Array[] = [];
+    const b: Node = w.add("b", 2, "198.51.100.2", {
+      isReceivedDatagramWritable: true,
+      deliverPacket: (packet, peer) => {
+        views.push(packet);
+        b.delivered.push({ packet: Uint8Array.from(packet), peer });
+      },
+    });
+    w.pair(a, "10.1.0.0/16", b, "10.2.0.0/16");
+    a.dev.sendPacket(ipv4("10.1.0.5", "10.2.0.9", 100), 0);
+    w.flush();
+    const pkt = ipv4("10.1.0.5", "10.2.0.9", 1400);
+    a.dev.sendPacket(pkt, 1);
+    const datagram = w.wire[0].bytes;
+    w.flush();
+    expect(b.delivered.map((d) => d.packet)).toEqual([ipv4("10.1.0.5", "10.2.0.9", 100), pkt]);
+    // The second delivery is the datagram's own bytes after the 16-byte header: no copy.
+    expect(views[1].buffer).toBe(datagram.buffer);
+    expect(views[1].byteOffset).toBe(datagram.byteOffset + 16);
+    // A tampered datagram is still refused, and counted.
+    a.dev.sendPacket(pkt, 2);
+    const bad = w.wire.shift()!.bytes;
+    bad[100] ^= 1;
+    expect(b.dev.receiveDatagram(bad, a.ep, 3)).toBe("decrypt-failed");
+    expect(b.dev.counters().drops).toEqual({ "decrypt-failed": 1 });
+  });
+
+  it("isSentDatagramCopied: built in one reused buffer, the same bytes on the wire as fresh arrays", () => {
+    const run = (isCopied: boolean) => {
+      const w = new World();
+      w.isCopyingSends = isCopied;
+      const a = w.add("a", 1, "192.0.2.1", { isSentDatagramCopied: isCopied });
+      const b = w.add("b", 2, "198.51.100.2", { isSentDatagramCopied: isCopied });
+      w.pair(a, "10.1.0.0/16", b, "10.2.0.0/16");
+      const sizes = [100, 1400, 37, 1419, 1420, 20];
+      sizes.forEach((n, i) => {
+        a.dev.sendPacket(ipv4("10.1.0.5", "10.2.0.9", n), i);
+        w.flush();
+        b.dev.sendPacket(ipv4("10.2.0.9", "10.1.0.5", n), i);
+        w.flush();
+      });
+      expect(b.delivered.map((d) => d.packet.length)).toEqual(sizes);
+      expect(a.delivered.map((d) => d.packet.length)).toEqual(sizes);
+      return w.log.map((d) => Buffer.from(d.bytes).toString("hex"));
+    };
+    // Padding after a short packet must be zeros even where a longer one was built before.
+    expect(run(true)).toEqual(run(false));
   });
 
   it("node and noble produce byte-identical handshakes and transport packets", () => {

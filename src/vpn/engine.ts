@@ -179,6 +179,10 @@ export class WgDevice implements WgDeviceApi {
   private readonly mtu: number;
   private readonly maxQueuedPackets: number;
   private readonly handshakeProcessing: WgHandshakeProcessing;
+  private readonly isReceivedDatagramWritable: boolean;
+  private readonly isSentDatagramCopied: boolean;
+  /** Transport messages are built here when the world copies what it sends (grown on demand). */
+  private txScratch = new Uint8Array(0);
   /**
    * Handshake messages waiting ("queued" mode only): those from a peer's current endpoint in a
    * lane of their own, taken first, so that a flood from elsewhere cannot push a peer's rekey
@@ -231,6 +235,8 @@ export class WgDevice implements WgDeviceApi {
     this.mtu = options.mtu ?? 1420;
     this.maxQueuedPackets = options.maxQueuedPackets ?? 128;
     this.handshakeProcessing = options.handshakeProcessing ?? "inline";
+    this.isReceivedDatagramWritable = options.isReceivedDatagramWritable ?? false;
+    this.isSentDatagramCopied = options.isSentDatagramCopied ?? false;
     if (this.handshakeProcessing !== "inline" && this.handshakeProcessing !== "queued")
       throw new WgConfigError(
         `handshake processing is "inline" or "queued", got "${this.handshakeProcessing}"`,
@@ -649,7 +655,10 @@ export class WgDevice implements WgDeviceApi {
     if (counter >= this.rejectAfterMessages) return this.drop("expired-keypair", p, nowNs);
     if (!kp.replay.isFresh(counter)) return this.drop("replayed-counter", p, nowNs);
     const sealedLen = msg.length - WG_TRANSPORT_HEADER_LEN;
-    const plain = new Uint8Array(sealedLen - WG_AEAD_TAG_LEN);
+    // In place when the world allows it (no allocation per packet), else into bytes of its own.
+    const isInPlace = this.isReceivedDatagramWritable;
+    const plain = isInPlace ? msg : new Uint8Array(sealedLen - WG_AEAD_TAG_LEN);
+    const at = isInPlace ? WG_TRANSPORT_HEADER_LEN : 0;
     const n = this.crypto.open(
       kp.recvKey,
       counter,
@@ -658,7 +667,7 @@ export class WgDevice implements WgDeviceApi {
       WG_TRANSPORT_HEADER_LEN,
       sealedLen,
       plain,
-      0,
+      at,
     );
     if (n < 0) return this.drop("decrypt-failed", p, nowNs);
     if (!kp.replay.accept(counter)) return this.drop("replayed-counter", p, nowNs);
@@ -682,24 +691,24 @@ export class WgDevice implements WgDeviceApi {
     if (n === 0) return "keepalive";
 
     // The plaintext is padded: the inner IP header says how long the packet really is.
-    const version = plain[0] >>> 4;
+    const version = plain[at] >>> 4;
     let ipLen: number;
     let sourcePeer: WgPeerInfo | undefined;
     if (version === 4 && n >= 20) {
-      ipLen = (plain[2] << 8) | plain[3];
+      ipLen = (plain[at + 2] << 8) | plain[at + 3];
       if (ipLen < 20 || ipLen > n) return this.drop("bad-inner-packet", p, nowNs);
-      sourcePeer = this.table.lookupIpv4(readBe32(plain, 12));
+      sourcePeer = this.table.lookupIpv4(readBe32(plain, at + 12));
     } else if (version === 6 && n >= 40) {
-      ipLen = 40 + ((plain[4] << 8) | plain[5]);
+      ipLen = 40 + ((plain[at + 4] << 8) | plain[at + 5]);
       if (ipLen > n) return this.drop("bad-inner-packet", p, nowNs);
-      sourcePeer = this.table.lookupIpv6(plain, 8);
+      sourcePeer = this.table.lookupIpv6(plain, at + 8);
     } else {
       return this.drop("bad-inner-packet", p, nowNs);
     }
     if (sourcePeer !== p) return this.drop("source-not-allowed", p, nowNs);
     p.rxPackets++;
     this.onDataReceived(p, nowNs);
-    this.deliverPacket(plain.subarray(0, ipLen), p);
+    this.deliverPacket(plain.subarray(at, at + ipLen), p);
     return "data";
   }
 
@@ -869,7 +878,15 @@ export class WgDevice implements WgDeviceApi {
   private sendTransport(p: PeerState, kp: Keypair, payload: Uint8Array, nowNs: number): void {
     const len = payload.length;
     const padded = len === 0 ? 0 : len > this.mtu ? roundUp16(len) : Math.min(roundUp16(len), this.mtu);
-    const out = new Uint8Array(WG_TRANSPORT_HEADER_LEN + padded + WG_AEAD_TAG_LEN);
+    const outLen = WG_TRANSPORT_HEADER_LEN + padded + WG_AEAD_TAG_LEN;
+    let out: Uint8Array;
+    if (this.isSentDatagramCopied) {
+      if (this.txScratch.length < outLen) this.txScratch = new Uint8Array(Math.max(outLen, 2048));
+      out = this.txScratch.subarray(0, outLen);
+      out.fill(0, WG_TRANSPORT_HEADER_LEN + len, WG_TRANSPORT_HEADER_LEN + padded); // padding is zeros
+    } else {
+      out = new Uint8Array(outLen);
+    }
     const counter = kp.sendCounter++;
     WgTransport.writeHeader(out, 0, kp.remoteIndex, counter);
     out.set(payload, WG_TRANSPORT_HEADER_LEN);
