@@ -108,8 +108,11 @@ class TapReader : public Napi::ObjectWrap<TapReader> {
  private:
   static void OnReadable(uv_poll_t* handle, int status, int) {
     auto* self = static_cast<TapReader*>(handle->data);
-    if (status < 0 || self->poll_ == nullptr) return;
+    if (self->poll_ == nullptr) return;
     self->Drain();
+    // On an error condition libuv stops the watch and reports a negative status: watch again,
+    // or the TAP would never be read after it (a read error is a frame lost, not the end).
+    if (status < 0 && self->poll_ != nullptr) uv_poll_start(self->poll_, UV_READABLE, &TapReader::OnReadable);
   }
 
   void Drain() {
@@ -124,7 +127,15 @@ class TapReader : public Napi::ObjectWrap<TapReader> {
         lengths_[count++] = static_cast<int32_t>(n);
       }
       if (count == 0) return;
-      callback_.MakeCallback(env.Global(), {Napi::Number::New(env, count)});
+      // This runs from libuv with no JavaScript below it: an exception the callback throws must
+      // not unwind into libuv (that aborts the process); it goes to Node as an uncaught
+      // exception, as one from any other event callback would.
+      try {
+        callback_.MakeCallback(env.Global(), {Napi::Number::New(env, count)});
+      } catch (const Napi::Error& e) {
+        napi_fatal_exception(env, e.Value());
+        return;
+      }
       if (env.IsExceptionPending()) return;
       if (count < maxFrames_) return;
     }

@@ -145,7 +145,17 @@ describe.skipIf(skipReason !== undefined)("Open vSwitch facing vnet's ToR", { ti
     ).toBe(true);
     await new Promise((r) => setTimeout(r, 4000));
     expect(await eventually(() => ping(NS_B, "192.168.20.11", 3), 10_000)).toBe(true);
+    // And the member comes back: vnet reads the TAP again, LACP puts it back in the bundle.
     must("ip", "link", "set", "vnet-ovs-a", "up");
+    const eth9Distributing = () =>
+      (
+        JSON.parse(vnet("status", LAB, "lacp", "--json").stdout) as {
+          device: string;
+          member: string;
+          distributing: string;
+        }[]
+      ).some((r) => r.device === "tor1" && r.member === "eth9" && r.distributing === "yes");
+    expect(await eventually(eth9Distributing, 15_000)).toBe(true);
   });
 });
 
