@@ -559,6 +559,7 @@ export class Network {
 
   /** Runs the world until nothing is pending (bounded), e.g. after start-up announcements. */
   settle(): void {
+    this.built.world.enter();
     this.world.runFor(GRACE_NS);
   }
 
@@ -567,6 +568,7 @@ export class Network {
    * run (keepalives, rekeys, ageing of MAC tables, ARP caches and NAT connections).
    */
   advance(durationNs: number): void {
+    this.built.world.enter();
     if (!(durationNs >= 0) || !Number.isFinite(durationNs))
       throw new NetworkError("bad-option", `advance: ${durationNs} is not a time in ns`);
     this.world.runFor(durationNs);
@@ -627,6 +629,7 @@ export class Network {
    * collects the replies (ARP is resolved by the VM's stack on the way).
    */
   ping(from: string, to: string, options: PingOptions = {}): PingResult {
+    this.built.world.enter();
     const count = options.count ?? 3;
     const intervalNs = (options.intervalMs ?? 1000) * 1e6;
     const sizeBytes = options.sizeBytes ?? 56;
@@ -705,6 +708,7 @@ export class Network {
    * (Ethernet 14, 802.1Q 4, outer IPv4 20 + GRE 4).
    */
   mtu(from: string, to: string): MtuResult {
+    this.built.world.enter();
     const src = this.vm(from);
     const target = this.target(to);
     const world = this.world;
@@ -884,6 +888,7 @@ export class Network {
   }
 
   trace(from: string, to: string, options: TraceOptions = {}): TraceResult {
+    this.built.world.enter();
     const src = this.vm(from);
     const target = this.target(to);
     // The source is the vNIC the guest routes the echo through (a VM with several NICs sends
@@ -996,6 +1001,7 @@ export class Network {
    * (a VM's vNIC, a switch's SVI), as traceroute names hops by reverse DNS.
    */
   traceroute(from: string, to: string, options: TracerouteOptions = {}): TracerouteResult {
+    this.built.world.enter();
     const maxHops = options.maxHops ?? STACK_TRACEROUTE.maxHops;
     const probesPerHop = options.probesPerHop ?? STACK_TRACEROUTE.probesPerHop;
     const waitNs = options.waitNs ?? STACK_TRACEROUTE.timeoutNs;
@@ -1090,6 +1096,7 @@ export class Network {
    * refused it (device, counter) instead of a bare timeout.
    */
   pingAll(options: PingAllOptions = {}): PingAllResult {
+    this.built.world.enter();
     const vms = this.vmNames();
     const n = vms.length;
     const index = new Map(vms.map((v, i) => [v, i]));
@@ -1358,6 +1365,7 @@ export class Network {
    * afterwards (the network is as the run left it).
    */
   run(options: RunOptions = {}): RunResult {
+    this.built.world.enter();
     const faults = [...(options.faults ?? this.topology.faults ?? [])];
     const lastFaultNs = faults.reduce((m, f) => Math.max(m, f.atNs), 0);
     const durationNs = options.durationNs ?? (faults.length > 0 ? lastFaultNs + 2e9 : 2e9);
@@ -1579,6 +1587,7 @@ export class Network {
    * it (`"server1:eth0<->tor1:eth1"`); both devices see carrier change at once, as a real pull.
    */
   setLinkUp(cable: string, isUp: boolean): void {
+    this.built.world.enter();
     const link = this.cables().find((l) => l.name === cable || l.ends.some((e) => e.name === cable));
     if (link === undefined) {
       const names = this.cables().flatMap((l) => l.ends.map((e) => e.name));
@@ -1598,6 +1607,7 @@ export class Network {
    * differs from its class's.
    */
   reach(options: ReachOptions = {}): ReachResult {
+    this.built.world.enter();
     const plan = this.planReachNow();
     const vms = plan.vms.map((v) => v.name);
     const vmIndex = new Map(vms.map((v, i) => [v, i]));
@@ -1687,6 +1697,7 @@ export class Network {
    * answered from the first run without probing. The network is left as it was.
    */
   reachChange(target: string, options: ReachChangeOptions = {}): ReachChangeResult {
+    this.built.world.enter();
     const failed = this.faultTarget(target);
     const progress = (phase: string) => (d: number, t: number) => options.onProgress?.(phase, d, t);
     const before = this.planReachNow();
@@ -1837,6 +1848,7 @@ export class Network {
    * receives nothing, with "forged transmits: reject" what it sends is dropped at the vswitch.
    */
   setGuestMac(vm: string, mac: number, nicIndex = 0): void {
+    this.built.world.enter();
     const h = this.vm(vm);
     if (nicIndex < 0 || nicIndex >= h.spec.nics.length) {
       throw new NetworkError("no-address", `VM "${vm}" has no vNIC ${nicIndex}`);
@@ -1851,6 +1863,7 @@ export class Network {
    * VLAN tags, malformed packets), then the world runs for `runMs` of simulated time.
    */
   sendRaw(vm: string, bytes: Uint8Array, nicIndex = 0, runMs = 10): void {
+    this.built.world.enter();
     const h = this.vm(vm);
     h.device.sendRaw(nicIndex, bytes, this.world.now());
     this.world.runFor(runMs * 1e6);

@@ -10,7 +10,17 @@ import { checkLen, WireError } from "../wire/error.ts";
 /** Room for two VLAN tags plus a VXLAN-over-IPv4 outer header (50) or a WireGuard one (60+16). */
 export const DEFAULT_HEADROOM = 96;
 
-let nextFrameId = 1;
+/**
+ * Where new frames take their ids from. Each world has its own (`World.frameIds`) and makes it
+ * current whenever its code runs (`World.enter`, done by its run methods and the facade), so
+ * two networks in one process number their frames independently and each run is the same
+ * whatever else the process does.
+ */
+export class FrameIds {
+  next = 1;
+}
+
+let ids = new FrameIds();
 
 /**
  * Frame buffers are carved out of shared 64 KiB slabs with a bump pointer. A `Uint8Array` of
@@ -49,7 +59,7 @@ export class Frame {
     public end: number,
     id?: number,
   ) {
-    this.id = id ?? nextFrameId++;
+    this.id = id ?? ids.next++;
   }
 
   get length(): number {
@@ -68,9 +78,11 @@ export class Frame {
     return new Frame(carve(headroom + length), headroom, headroom + length);
   }
 
-  /** Resets the id counter; the simulator calls this at world creation so runs are identical. */
-  static resetIds(): void {
-    nextFrameId = 1;
+  /** Makes `source` the counter new frames take ids from; returns the one it replaces. */
+  static useIds(source: FrameIds): FrameIds {
+    const previous = ids;
+    ids = source;
+    return previous;
   }
 
   /** An independent copy (same id: it is the same frame taking another path). */

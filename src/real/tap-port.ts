@@ -127,8 +127,10 @@ export class TapPort implements PortBinding, EventTarget {
   private onFrames(count: number): void {
     const world = this.driver.world;
     const delay = this.options.device.processingDelayNs;
-    // One clock reading for the batch: the kernel queued these frames together.
+    // One clock reading for the batch: the kernel queued these frames together. The frames
+    // are this world's (its numbering).
     const now = this.driver.catchUp();
+    world.enter();
     for (let i = 0; i < count; i++) {
       const off = i * this.slotBytes;
       const frame = Frame.fromBytes(this.slots.subarray(off, off + this.lengths[i]));

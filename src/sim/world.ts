@@ -12,7 +12,7 @@
 
 import { DropCounters } from "../dataplane/counters.ts";
 import type { Device, DeviceEnv } from "../dataplane/device.ts";
-import { Frame } from "../dataplane/frame.ts";
+import { Frame, FrameIds } from "../dataplane/frame.ts";
 import type { PortBinding } from "../dataplane/port-binding.ts";
 import type { TimelineEvent } from "../dataplane/timeline.ts";
 import type { HopKind, HopRecord, TraceSink } from "../dataplane/trace.ts";
@@ -125,6 +125,8 @@ export interface WorldOptions {
 
 export class World implements LinkObserver {
   readonly scheduler = new Scheduler(4096);
+  /** This world's frame ids, from 1 (see `enter`). */
+  readonly frameIds = new FrameIds();
   readonly seed: number;
   readonly devices: Device[] = [];
   readonly links: Link[] = [];
@@ -144,11 +146,19 @@ export class World implements LinkObserver {
   constructor(options: WorldOptions = {}) {
     this.seed = options.seed ?? 1;
     this.rng = new Rng(this.seed);
-    Frame.resetIds();
+    this.enter();
   }
 
   get isTracing(): boolean {
     return this.sink !== null;
+  }
+
+  /**
+   * Makes this world's frame numbering current (`FrameIds`): its run methods do it, and so does
+   * anything that runs its devices' code outside them (the facade's ping, a TAP's frames).
+   */
+  enter(): void {
+    Frame.useIds(this.frameIds);
   }
 
   get isCapturing(): boolean {
@@ -342,6 +352,7 @@ export class World implements LinkObserver {
    */
   startQuietly(): void {
     if (this.hasStarted) return;
+    this.enter();
     this.hasStarted = true;
     const now = this.scheduler.now();
     // Spanning tree is no announcement: without it an RSTP switch's ports would stay discarding.
@@ -352,6 +363,7 @@ export class World implements LinkObserver {
   /** Calls every device's `start` once, in the order they were added. */
   start(): void {
     if (this.hasStarted) return;
+    this.enter();
     this.hasStarted = true;
     const now = this.scheduler.now();
     let k = 0;
@@ -375,6 +387,7 @@ export class World implements LinkObserver {
   }
 
   runUntil(timeNs: number): number {
+    this.enter();
     this.start();
     return this.scheduler.runUntil(timeNs);
   }
@@ -384,6 +397,7 @@ export class World implements LinkObserver {
   }
 
   runUntilIdle(limit?: number): number {
+    this.enter();
     this.start();
     return this.scheduler.runUntilIdle(limit);
   }
