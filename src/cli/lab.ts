@@ -299,6 +299,12 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
               .map((c, i) => c.padEnd(widths[i]))
               .join("  ")}  ${r[5]}\n`.replace(/ +\n$/, "\n"),
           );
+        for (const x of state.external ?? []) {
+          const c = status?.ports.find((p) => p.vm === "" && p.nic === x.port);
+          io.out(
+            `  external ${x.port}  TAP ${x.interface}${x.netns === null ? "" : ` (namespace ${x.netns})`}${c === undefined ? "" : `  rx ${c.rxFrames} tx ${c.txFrames}${c.drops.length > 0 ? ` drops ${c.drops.map(([k, n]) => `${k} ${n}`).join(", ")}` : ""}`}\n`,
+          );
+        }
         if (status !== null && status.devices.length > 0) {
           io.out("drops in the dataplane:\n");
           for (const d of status.devices)

@@ -310,6 +310,10 @@ export async function labUp(topology: Topology, options: LabUpOptions): Promise<
       built.world.bindPort(end.device, end.port, port);
       state.external.push({ port: end.name, interface: spec.interface, netns: spec.netns });
       if (spec.netns !== null) run("ip", ["link", "set", spec.interface, "netns", spec.netns]);
+      // A TAP left in vnet's own namespace is a cable end for a real switch to plug in: the
+      // host's IPv6 autoconfiguration (router and multicast listener messages) on it would be
+      // traffic nobody sent into the topology.
+      else run("sysctl", ["-q", "-w", `net.ipv6.conf.${spec.interface.replaceAll(".", "/")}.disable_ipv6=1`]);
       ipBatch([`link set ${spec.interface} mtu ${spec.mtu} up`], spec.netns ?? undefined);
       log(
         `${end.name}: external, TAP ${spec.interface}${spec.netns === null ? "" : ` in namespace ${spec.netns}`}`,
