@@ -24,7 +24,7 @@ import { type BuiltNetwork, buildWorld } from "../sim/build.ts";
 import { CaptureSet } from "../sim/capture.ts";
 import { formatIpv4, formatMac } from "../wire/addr.ts";
 import { loadNative, nativeFailure } from "./native.ts";
-import { deleteNetns, hasNetns, ipBatch, isRoot, RealModeError, run, sysctlIn } from "./netns.ts";
+import { configureGuest, deleteNetnsAll, hasNetns, ipBatch, isRoot, RealModeError, run } from "./netns.ts";
 import { RealtimeDriver } from "./realtime.ts";
 import { TapPort } from "./tap-port.ts";
 
@@ -218,7 +218,7 @@ export async function labUp(topology: Topology, options: LabUpOptions): Promise<
     writer.close();
     for (const t of taps) t.port.close();
     if (server !== null) await new Promise<void>((resolve) => server?.close(() => resolve()));
-    for (const ns of state.namespaces) deleteNetns(ns);
+    deleteNetnsAll(state.namespaces);
     rmSync(state.control, { force: true });
     rmSync(statePath(lab), { force: true });
   };
@@ -226,28 +226,24 @@ export async function labUp(topology: Topology, options: LabUpOptions): Promise<
     writeState(state);
     const byVm = new Map<string, LabState["vms"][number]>();
     let tapIndex = 0;
+    // Every namespace first (recorded before it exists), in one batch of the root namespace.
+    for (const p of built.vmPorts) {
+      if (byVm.has(p.vm.name)) continue;
+      const ns = nsName(lab, p.vm.name);
+      const entry = { name: p.vm.name, ns, nics: [] as LabNicState[] };
+      byVm.set(p.vm.name, entry);
+      state.vms.push(entry);
+      state.namespaces.push(ns);
+    }
+    writeState(state);
+    deleteNetnsAll(state.namespaces);
+    ipBatch(state.namespaces.map((ns) => `netns add ${ns}`));
+    // A TAP per vNIC, bound to its vswitch port or VF, moved into its VM's namespace (one batch).
+    const guestLines = new Map<string, string[]>();
+    const moves: string[] = [];
     for (const p of built.vmPorts) {
       const vm = p.vm;
-      let entry = byVm.get(vm.name);
-      if (entry === undefined) {
-        const ns = nsName(lab, vm.name);
-        entry = { name: vm.name, ns, nics: [] };
-        byVm.set(vm.name, entry);
-        state.vms.push(entry);
-        state.namespaces.push(ns);
-        writeState(state);
-        if (hasNetns(ns)) deleteNetns(ns);
-        run("ip", ["netns", "add", ns]);
-        // The guest: IPv4 only (the topology's addresses), announcing its address when its
-        // interface comes up as vnet's simulated guests do, loopback up.
-        sysctlIn(ns, [
-          "net.ipv6.conf.all.disable_ipv6=1",
-          "net.ipv6.conf.default.disable_ipv6=1",
-          "net.ipv4.conf.all.arp_notify=1",
-          "net.ipv4.conf.default.arp_notify=1",
-        ]);
-        ipBatch(["link set lo up"], ns);
-      }
+      const entry = byVm.get(vm.name)!;
       const nic = vm.nics[p.nic];
       const name = tapName(lab, tapIndex++);
       const tap = native.tapOpen(name);
@@ -273,20 +269,25 @@ export async function labUp(topology: Topology, options: LabUpOptions): Promise<
         gateway: nic.gateway === null ? null : formatIpv4(nic.gateway),
         mtu: nic.mtu,
       });
-      run("ip", ["link", "set", name, "netns", entry.ns]);
-      const lines = [
+      moves.push(`link set ${name} netns ${entry.ns}`);
+      const lines = guestLines.get(entry.ns) ?? ["link set lo up"];
+      lines.push(
         `link set ${name} name ${nic.name}`,
         `link set ${nic.name} address ${formatMac(nic.mac)} mtu ${nic.mtu}`,
         `addr add ${ip} dev ${nic.name}`,
         `link set ${nic.name} up`,
-      ];
+      );
       // The first NIC with a gateway gives the default route, as vnet's guests route.
       if (nic.gateway !== null && vm.nics.findIndex((n) => n.gateway !== null) === p.nic) {
         lines.push(`route add default via ${formatIpv4(nic.gateway)} dev ${nic.name}`);
       }
-      ipBatch(lines, entry.ns);
+      guestLines.set(entry.ns, lines);
       log(`${vm.name}: namespace ${entry.ns}, ${nic.name} ${formatMac(nic.mac)} ${ip}`);
     }
+    ipBatch(moves);
+    // Each guest, with one process: IPv4 only (the topology's addresses), announcing its address
+    // when its interface comes up as vnet's simulated guests do; then its interfaces.
+    for (const [ns, lines] of guestLines) configureGuest(ns, lines);
     for (const x of built.externalPorts) {
       const { spec, end } = x;
       if (spec.netns !== null && !hasNetns(spec.netns)) {
@@ -355,7 +356,7 @@ export function labDown(lab: string): { found: boolean; stopped: number | null; 
       } catch {}
     }
   }
-  for (const ns of state.namespaces) deleteNetns(ns);
+  deleteNetnsAll(state.namespaces);
   // Gone now, whether the lab's process removed them on its way out or this did.
   const removed = existing.filter((ns) => !hasNetns(ns));
   rmSync(state.control, { force: true });

@@ -61,6 +61,37 @@ export function deleteNetns(name: string): boolean {
   return true;
 }
 
+/**
+ * A guest namespace in one process: IPv6 off and gratuitous ARP when an address comes up (as
+ * vnet's simulated guests announce themselves), then `ip -batch` of `lines` inside it.
+ */
+export function configureGuest(ns: string, lines: string[]): void {
+  run(
+    "ip",
+    [
+      "netns",
+      "exec",
+      ns,
+      "sh",
+      "-c",
+      "sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 net.ipv4.conf.all.arp_notify=1 net.ipv4.conf.default.arp_notify=1 && exec ip -batch -",
+    ],
+    `${lines.join("\n")}\n`,
+  );
+}
+
+/** Deletes the namespaces of `names` that exist (one process); the names gone afterwards. */
+export function deleteNetnsAll(names: readonly string[]): string[] {
+  const existing = names.filter(hasNetns);
+  if (existing.length > 0) {
+    spawnSync("ip", ["-force", "-batch", "-"], {
+      input: `${existing.map((n) => `netns del ${n}`).join("\n")}\n`,
+      stdio: ["pipe", "ignore", "ignore"],
+    });
+  }
+  return existing.filter((n) => !hasNetns(n));
+}
+
 /** Sets sysctls (`key=value`) inside namespace `ns`. */
 export function sysctlIn(ns: string, settings: string[]): void {
   run("ip", ["netns", "exec", ns, "sysctl", "-q", "-w", ...settings]);
