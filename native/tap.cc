@@ -72,7 +72,9 @@ static Napi::Value CloseFd(const Napi::CallbackInfo& info) {
 class TapReader : public Napi::ObjectWrap<TapReader> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "TapReader", {InstanceMethod("stop", &TapReader::Stop)});
+    return DefineClass(env, "TapReader",
+                       {InstanceMethod("stop", &TapReader::Stop), InstanceMethod("pause", &TapReader::Pause),
+                        InstanceMethod("resume", &TapReader::Resume)});
   }
 
   explicit TapReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TapReader>(info) {
@@ -143,6 +145,18 @@ class TapReader : public Napi::ObjectWrap<TapReader> {
 
   static void OnClose(uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); }
 
+  // pause()/resume(): stop and restart watching (the kernel keeps, then drops, what arrives
+  // meanwhile: cheaper than reading frames there is no room to forward).
+  Napi::Value Pause(const Napi::CallbackInfo& info) {
+    if (poll_ != nullptr) uv_poll_stop(poll_);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Resume(const Napi::CallbackInfo& info) {
+    if (poll_ != nullptr) uv_poll_start(poll_, UV_READABLE, &TapReader::OnReadable);
+    return info.Env().Undefined();
+  }
+
   Napi::Value Stop(const Napi::CallbackInfo& info) {
     if (poll_ != nullptr) {
       uv_poll_stop(poll_);
@@ -178,7 +192,8 @@ class TapWriter : public Napi::ObjectWrap<TapWriter> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "TapWriter",
                        {InstanceMethod("push", &TapWriter::Push), InstanceMethod("flush", &TapWriter::Flush),
-                        InstanceMethod("stats", &TapWriter::Stats), InstanceMethod("close", &TapWriter::Close)});
+                        InstanceMethod("queued", &TapWriter::Queued), InstanceMethod("stats", &TapWriter::Stats),
+                        InstanceMethod("close", &TapWriter::Close)});
   }
 
   explicit TapWriter(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TapWriter>(info) {
@@ -228,6 +243,12 @@ class TapWriter : public Napi::ObjectWrap<TapWriter> {
     // A full ring wakes the thread at once; otherwise flush() does, once per batch.
     if (head + 1 - tail_.load(std::memory_order_acquire) >= slots_ / 2) Wake();
     return Napi::Boolean::New(env, true);
+  }
+
+  // queued(): frames in the ring not yet written.
+  Napi::Value Queued(const Napi::CallbackInfo& info) {
+    uint64_t n = head_.load(std::memory_order_relaxed) - tail_.load(std::memory_order_acquire);
+    return Napi::Number::New(info.Env(), static_cast<double>(n));
   }
 
   // flush(): wakes the thread if it sleeps with frames waiting (one wake-up per batch of pushes).

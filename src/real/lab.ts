@@ -208,7 +208,12 @@ export async function labUp(topology: Topology, options: LabUpOptions): Promise<
     built.vmPorts.length + built.externalPorts.length,
   );
   driver.afterTurn = () => writer.flush();
-  const writerFor = () => ({ thread: writer, port: taps.length, slotBytes: WRITER_SLOT_BYTES });
+  const writerFor = () => ({
+    thread: writer,
+    port: taps.length,
+    slotBytes: WRITER_SLOT_BYTES,
+    slots: WRITER_SLOTS,
+  });
   let server: Server | null = null;
   let isClosed = false;
   const close = async (): Promise<void> => {

@@ -12,6 +12,9 @@ import { fileURLToPath } from "node:url";
 /** Watches a descriptor and reads every queued frame into the caller's slots. */
 export interface NativeTapReader {
   stop(): void;
+  /** Stops watching until `resume` (the kernel queues, then drops, what arrives meanwhile). */
+  pause(): void;
+  resume(): void;
 }
 
 /** A thread that writes frames to TAPs (the kernel's receive work off the dataplane's core). */
@@ -20,6 +23,8 @@ export interface NativeTapWriter {
   push(port: number, fd: number, bytes: Uint8Array, start: number, end: number): boolean;
   /** Wakes the thread for what was pushed since (call once per batch). */
   flush(): void;
+  /** Frames in the ring not yet written. */
+  queued(): number;
   /** [written, bytes, failedFull, failedOther] for a port's frames so far. */
   stats(port: number): [number, number, number, number];
   /** Drains the ring and stops the thread. */

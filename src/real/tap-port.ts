@@ -45,7 +45,7 @@ export interface TapPortOptions {
    * whole input path, which then happens on another core). Without it, every frame is written
    * synchronously.
    */
-  writer?: { thread: NativeTapWriter; port: number; slotBytes: number };
+  writer?: { thread: NativeTapWriter; port: number; slotBytes: number; slots: number };
 }
 
 export class TapPort implements PortBinding, EventTarget {
@@ -57,6 +57,9 @@ export class TapPort implements PortBinding, EventTarget {
   private readonly slotBytes: number;
   private readonly lengths = new Int32Array(READ_SLOTS);
   private fd: number;
+  private isHeldBack = false;
+  /** Times reading paused because the writer's ring was full (backpressure). */
+  heldBackTimes = 0;
   /** What the writer thread had reported failing, already counted in `drops`. */
   private readonly reported = { full: 0, other: 0 };
 
@@ -143,6 +146,32 @@ export class TapPort implements PortBinding, EventTarget {
       this.driver.deliver(this, frame, now, delay);
     }
     this.driver.pump();
+    this.holdBackIfFull();
+  }
+
+  /**
+   * Backpressure: while the writer's ring is more than three-quarters full, stop reading this
+   * TAP (the kernel holds, then drops, what its guest sends: cheaper than reading, forwarding and
+   * then dropping frames there is no room to write), and read again once it is a quarter full.
+   */
+  private holdBackIfFull(): void {
+    const w = this.options.writer;
+    const reader = this.reader;
+    if (w === undefined || reader === null || this.isHeldBack) return;
+    if (w.thread.queued() * 4 <= w.slots * 3) return;
+    this.isHeldBack = true;
+    this.heldBackTimes++;
+    reader.pause();
+    const check = () => {
+      if (this.reader === null) return;
+      if (w.thread.queued() * 4 > w.slots) {
+        setImmediate(check);
+        return;
+      }
+      this.isHeldBack = false;
+      this.reader.resume();
+    };
+    setImmediate(check);
   }
 
   /** Delivery to the device (scheduled by `onFrames`). */
