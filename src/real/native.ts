@@ -31,6 +31,18 @@ export interface NativeTapWriter {
   close(): void;
 }
 
+/** A ChaCha20-Poly1305 direction of the addon: a 12-byte nonce, offsets in, bytes written out. */
+export type NativeAead = (
+  key: Uint8Array,
+  nonce: Uint8Array,
+  ad: Uint8Array | undefined,
+  src: Uint8Array,
+  srcOffset: number,
+  length: number,
+  out: Uint8Array,
+  outOffset: number,
+) => number;
+
 export interface NativeAddon {
   /** Opens (creating) TAP `name`, non-blocking, without the packet-information header. */
   tapOpen(name: string): { fd: number; name: string };
@@ -51,27 +63,9 @@ export interface NativeAddon {
    * ciphertext then the 16-byte tag; returns length + 16. `out` may be `src` at the same offset.
    * Absent when the node binary exports no OpenSSL EVP functions (then node:crypto is used).
    */
-  aeadSeal?(
-    key: Uint8Array,
-    nonce: Uint8Array,
-    ad: Uint8Array | undefined,
-    src: Uint8Array,
-    srcOffset: number,
-    length: number,
-    out: Uint8Array,
-    outOffset: number,
-  ): number;
+  aeadSeal?: NativeAead;
   /** The inverse (`length` counts the tag): the plaintext's length, or -1 (output zeroed). */
-  aeadOpen?(
-    key: Uint8Array,
-    nonce: Uint8Array,
-    ad: Uint8Array | undefined,
-    src: Uint8Array,
-    srcOffset: number,
-    length: number,
-    out: Uint8Array,
-    outOffset: number,
-  ): number;
+  aeadOpen?: NativeAead;
 
   /** A bound non-blocking UDP socket (IPv6-only for 6); throws an Error with `code` (EADDRINUSE). */
   udpOpen(
