@@ -18,6 +18,7 @@ import {
   type TraceTarget,
   type VmEndpoint,
 } from "./analysis/trace.ts";
+import type { Device } from "./dataplane/device.ts";
 import type { SendError, PingResult as StackPingResult } from "./dataplane/ip-host.ts";
 import type { LacpMemberStatus } from "./dataplane/lacp.ts";
 import { PhysicalSwitch } from "./dataplane/switch.ts";
@@ -515,6 +516,18 @@ export class Network {
   static fromLoaded(loaded: LoadResult, options: NetworkOptions = {}): Network {
     return new Network(loaded.topology, options, loaded.warnings.map(formatDiagnostic));
   }
+
+  /** How tables name a device's kind: a standalone router is built as a switch but is a router. */
+  private kindOf(d: Device): string {
+    return d.kind === "switch" && this.routerNames.has(d.name) ? "router" : d.kind;
+  }
+
+  private get routerNames(): ReadonlySet<string> {
+    this.routers ??= new Set(this.topology.switches.filter((s) => s.isRouter).map((s) => s.name));
+    return this.routers;
+  }
+
+  private routers: Set<string> | undefined;
 
   /**
    * The facade over a world built and run elsewhere (a lab's real-time world, whose VMs are
@@ -1929,7 +1942,7 @@ export class Network {
             const c = d.portCounters[i];
             return {
               device: d.name,
-              kind: d.kind,
+              kind: this.kindOf(d),
               port: p,
               peer: link === null ? null : link.ends[side ^ 1].name,
               state: link === null ? "unconnected" : link.isUp ? "up" : "down",
@@ -1946,7 +1959,7 @@ export class Network {
         for (const d of this.world.devices) {
           if (!isWanted(d.name)) continue;
           for (const [reason, count] of d.drops.entries())
-            rows.push({ device: d.name, kind: d.kind, reason, count });
+            rows.push({ device: d.name, kind: this.kindOf(d), reason, count });
         }
         for (const l of this.world.links) {
           if (!isWanted(l.name)) continue;
