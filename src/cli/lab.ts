@@ -24,6 +24,7 @@ import { Network, SHOW_WHATS, type ShowWhat } from "../network.ts";
 import {
   askLab,
   checkLabName,
+  guestDrops,
   isAlive,
   type LabCaptureFile,
   type LabState,
@@ -269,16 +270,24 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
         const running = isAlive(state.pid);
         const status = running ? await real(() => askLab<LabStatus>(state, { op: "status" })) : null;
         if (opts.json) {
-          io.out(`${JSON.stringify({ ...state, running, status }, null, 2)}\n`);
+          io.out(
+            `${JSON.stringify({ ...state, running, status, guestDrops: Object.fromEntries(guestDrops(state)) }, null, 2)}\n`,
+          );
           if (!running) setExit(ExitCode.networkFailure);
           return;
         }
         io.out(
           `lab ${state.lab} (${state.file}): ${running ? `up, pid ${state.pid}${status === null ? "" : `, for ${fmtUptime(status.uptimeNs)}`}` : "its process is gone (vnet down to clean up)"}\n`,
         );
+        const kernel = guestDrops(state);
         const rows = state.vms.flatMap((v) =>
           v.nics.map((n) => {
             const c = status?.ports.find((p) => p.vm === v.name && p.nic === n.name);
+            const g = kernel.get(`${v.name}:${n.name}`);
+            const guest =
+              g === undefined || g.txDropped + g.rxDropped === 0
+                ? ""
+                : `  guest's kernel dropped tx ${g.txDropped} rx ${g.rxDropped}`;
             return [
               v.name,
               v.ns,
@@ -287,7 +296,7 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
               n.ip,
               c === undefined
                 ? ""
-                : `rx ${c.rxFrames} tx ${c.txFrames}${c.drops.length > 0 ? ` drops ${c.drops.map(([k, x]) => `${k} ${x}`).join(", ")}` : ""}`,
+                : `rx ${c.rxFrames} tx ${c.txFrames}${c.drops.length > 0 ? ` drops ${c.drops.map(([k, x]) => `${k} ${x}`).join(", ")}` : ""}${guest}`,
             ];
           }),
         );

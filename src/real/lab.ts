@@ -370,6 +370,30 @@ export function labDown(lab: string): { found: boolean; stopped: number | null; 
   return { found: true, stopped, removed };
 }
 
+/**
+ * What the guests' kernels dropped on their vNICs, by "vm:nic": frames a guest could not hand
+ * to vnet (its TAP's queue full while vnet held back, see TapPort) count as its TX drops, frames
+ * its stack refused as RX drops. Read from each namespace (`ip -s -j link`); a namespace that
+ * cannot be read is left out.
+ */
+export function guestDrops(state: LabState): Map<string, { txDropped: number; rxDropped: number }> {
+  const out = new Map<string, { txDropped: number; rxDropped: number }>();
+  for (const v of state.vms) {
+    let links: { ifname: string; stats64?: { rx: { dropped: number }; tx: { dropped: number } } }[];
+    try {
+      links = JSON.parse(run("ip", ["-n", v.ns, "-s", "-j", "link", "show"]));
+    } catch {
+      continue;
+    }
+    for (const n of v.nics) {
+      const l = links.find((x) => x.ifname === n.name);
+      if (l?.stats64 !== undefined)
+        out.set(`${v.name}:${n.name}`, { txDropped: l.stats64.tx.dropped, rxDropped: l.stats64.rx.dropped });
+    }
+  }
+  return out;
+}
+
 /** What `vnet status` shows of a running lab, from its control socket. */
 export interface LabStatus {
   pid: number;

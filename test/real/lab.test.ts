@@ -208,6 +208,12 @@ describe.skipIf(skipReason !== undefined)(
         status: { ports: { vm: string; rxFrames: number; txFrames: number }[] };
       };
       expect(s.running).toBe(true);
+      // What the guests' kernels dropped on their vNICs is read from their namespaces too.
+      expect(
+        (s as unknown as { guestDrops: Record<string, { txDropped: number }> }).guestDrops["web1:eth0"],
+      ).toMatchObject({
+        txDropped: expect.any(Number),
+      });
       expect(s.vms).toHaveLength(7);
       const web1 = s.status.ports.find((p) => p.vm === "web1");
       expect(web1?.rxFrames).toBeGreaterThan(1000);
