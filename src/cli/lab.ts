@@ -39,7 +39,7 @@ import { hasNetns, isRoot, RealModeError } from "../real/netns.ts";
 import { abortOnSignals, sleep } from "../real/signals.ts";
 import { ExitCode, UserError } from "./errors.ts";
 import type { Io } from "./io.ts";
-import { isNodeFsError, loadNetwork, parseIntOption } from "./net-common.ts";
+import { guard, isNodeFsError, loadNetwork, parseIntOption } from "./net-common.ts";
 import { formatTable } from "./show.ts";
 
 /** Runs `fn`, turning the real world's refusals into one-line user errors. */
@@ -457,8 +457,11 @@ export async function traceReal(
   // guests' neighbour caches and teaches every switch on the path where both ends are (a real
   // lab has a history the simulator cannot know; this makes it irrelevant to the path). Then
   // the traced exchange, in each world.
-  net.ping(from, to, { count: 1, timeoutMs: 2000 });
-  const sim = net.trace(from, to);
+  // An unknown target is the user's mistake: one line, exit 2 (as `vnet trace` says it).
+  const sim = guard(() => {
+    net.ping(from, to, { count: 1, timeoutMs: 2000 });
+    return net.trace(from, to);
+  });
   const pingOnce = () =>
     spawnSync("ip", ["netns", "exec", src.ns, "ping", "-n", "-c", "1", "-W", "2", sim.toIp], {
       encoding: "utf8",

@@ -49,3 +49,30 @@ export async function eventually(fn: () => boolean, ms: number): Promise<boolean
   }
   return fn();
 }
+
+/**
+ * An iperf3 run from namespace `clientNs` to `serverIp`:`port`, whose server (one test, `-1`) is
+ * started in `serverNs` first; retried for a moment while the server comes up. The client's exit
+ * status and JSON report (`-J`).
+ */
+export function iperf(
+  serverNs: string,
+  clientNs: string,
+  serverIp: string,
+  port: number,
+  args: string[],
+): { serverStatus: number | null; status: number | null; stdout: string } {
+  const server = spawnSync("ip", ["netns", "exec", serverNs, "iperf3", "-s", "-D", "-1", "-p", String(port)]);
+  let r = { status: null as number | null, stdout: "" };
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const c = spawnSync(
+      "ip",
+      ["netns", "exec", clientNs, "iperf3", "-c", serverIp, "-p", String(port), "-J", ...args],
+      { encoding: "utf8" },
+    );
+    r = { status: c.status, stdout: c.stdout };
+    if (c.status === 0) break;
+    spawnSync("sleep", ["0.1"]);
+  }
+  return { serverStatus: server.status, ...r };
+}

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadNative } from "../../src/real/native.ts";
-import { hasCommand, ROOT, vnetCli } from "./lab-harness.ts";
+import { hasCommand, iperf, ROOT, vnetCli } from "./lab-harness.ts";
 
 const SEED = join(ROOT, "examples/seed-datacenter.yaml");
 const LAB = `ci${process.pid % 100000}`;
@@ -129,33 +129,10 @@ describe.skipIf(skipReason !== undefined)(
     });
 
     it("carries iperf3 TCP and UDP across vswitch, ToR and gateway without stalling", () => {
-      const server = (port: string) =>
-        spawnSync("ip", ["netns", "exec", `vnet-${LAB}-db2`, "iperf3", "-s", "-D", "-1", "-p", port]);
-      expect(server("5301").status).toBe(0);
-      let tcp: ReturnType<typeof spawnSync> | null = null;
-      for (let attempt = 0; attempt < 20; attempt++) {
-        tcp = spawnSync(
-          "ip",
-          [
-            "netns",
-            "exec",
-            `vnet-${LAB}-web1`,
-            "iperf3",
-            "-c",
-            "192.168.20.12",
-            "-p",
-            "5301",
-            "-t",
-            "2",
-            "-J",
-          ],
-          { encoding: "utf8" },
-        );
-        if (tcp.status === 0) break;
-        spawnSync("sleep", ["0.1"]);
-      }
-      expect(tcp?.status).toBe(0);
-      const t = JSON.parse(String(tcp?.stdout)) as {
+      const tcp = iperf(`vnet-${LAB}-db2`, `vnet-${LAB}-web1`, "192.168.20.12", 5301, ["-t", "2"]);
+      expect(tcp.serverStatus).toBe(0);
+      expect(tcp.status).toBe(0);
+      const t = JSON.parse(tcp.stdout) as {
         end: { sum_received: { bytes: number }; sum_sent: { retransmits: number } };
         intervals: { sum: { bytes: number } }[];
       };
@@ -164,34 +141,16 @@ describe.skipIf(skipReason !== undefined)(
       expect(t.end.sum_received.bytes).toBeGreaterThan(10_000_000);
       for (const i of t.intervals) expect(i.sum.bytes).toBeGreaterThan(0);
 
-      expect(server("5302").status).toBe(0);
-      let udp: ReturnType<typeof spawnSync> | null = null;
-      for (let attempt = 0; attempt < 20; attempt++) {
-        udp = spawnSync(
-          "ip",
-          [
-            "netns",
-            "exec",
-            `vnet-${LAB}-web1`,
-            "iperf3",
-            "-c",
-            "192.168.20.12",
-            "-p",
-            "5302",
-            "-u",
-            "-b",
-            "20M",
-            "-t",
-            "1",
-            "-J",
-          ],
-          { encoding: "utf8" },
-        );
-        if (udp.status === 0) break;
-        spawnSync("sleep", ["0.1"]);
-      }
-      expect(udp?.status).toBe(0);
-      const u = JSON.parse(String(udp?.stdout)) as {
+      const udp = iperf(`vnet-${LAB}-db2`, `vnet-${LAB}-web1`, "192.168.20.12", 5302, [
+        "-u",
+        "-b",
+        "20M",
+        "-t",
+        "1",
+      ]);
+      expect(udp.serverStatus).toBe(0);
+      expect(udp.status).toBe(0);
+      const u = JSON.parse(udp.stdout) as {
         end: { sum: { packets: number; lost_packets: number } };
       };
       expect(u.end.sum.packets).toBeGreaterThan(1000);
@@ -229,6 +188,9 @@ describe.skipIf(skipReason !== undefined)(
       const vm = vnet("exec", LAB, "nosuchvm", "--", "true");
       expect(vm.status).toBe(2);
       expect(vm.stderr).toMatch(/no VM "nosuchvm"/);
+      const target = vnet("trace", "--real", LAB, "web1", "nosuchvm");
+      expect(target.status).toBe(2);
+      expect(target.stderr).toMatch(/^vnet: no VM named "nosuchvm"/);
       const none = vnet("exec", "nosuchlab", "web1", "--", "true");
       expect(none.status).toBe(2);
       expect(none.stderr).toMatch(/no lab "nosuchlab" is up/);
