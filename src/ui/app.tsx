@@ -723,34 +723,28 @@ function App() {
   }, []);
   handle.select = (id) => select({ kind: "node", id });
 
-  const setCable = (name: string, isPulled: boolean) => {
+  /** Applies the pulled cables and failed devices, then re-traces the shown trace saying why. */
+  const applyFailures = (nextPulled: Set<string>, nextFailed: Set<string>, why: string) => {
     if (loaded === null) return;
-    const next = new Set(pulled);
-    if (isPulled) next.add(name);
-    else next.delete(name);
-    setPulled(next);
-    cableState(loaded.net, next, failed);
-    if (trace !== null)
-      runTrace(
-        trace.result.from,
-        trace.result.to,
-        `re-traced after ${isPulled ? "pulling" : "plugging back"} ${name}`,
-      );
+    setPulled(nextPulled);
+    setFailed(nextFailed);
+    cableState(loaded.net, nextPulled, nextFailed);
+    if (trace !== null) runTrace(trace.result.from, trace.result.to, `re-traced after ${why}`);
   };
-  const setDevice = (name: string, isFailed: boolean) => {
-    if (loaded === null) return;
-    const next = new Set(failed);
-    if (isFailed) next.add(name);
+  const toggled = (set: Set<string>, name: string, isIn: boolean) => {
+    const next = new Set(set);
+    if (isIn) next.add(name);
     else next.delete(name);
-    setFailed(next);
-    cableState(loaded.net, pulled, next);
-    if (trace !== null)
-      runTrace(
-        trace.result.from,
-        trace.result.to,
-        `re-traced after ${isFailed ? "failing" : "restoring"} ${name}`,
-      );
+    return next;
   };
+  const setCable = (name: string, isPulled: boolean) =>
+    applyFailures(
+      toggled(pulled, name, isPulled),
+      failed,
+      `${isPulled ? "pulling" : "plugging back"} ${name}`,
+    );
+  const setDevice = (name: string, isFailed: boolean) =>
+    applyFailures(pulled, toggled(failed, name, isFailed), `${isFailed ? "failing" : "restoring"} ${name}`);
 
   // Keyboard: space plays or pauses, arrows step.
   useEffect(() => {
