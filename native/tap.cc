@@ -77,7 +77,7 @@ class TapReader : public Napi::ObjectWrap<TapReader> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "TapReader",
                        {InstanceMethod("stop", &TapReader::Stop), InstanceMethod("pause", &TapReader::Pause),
-                        InstanceMethod("resume", &TapReader::Resume)});
+                        InstanceMethod("resume", &TapReader::Resume), InstanceMethod("ioUring", &TapReader::IoUring)});
   }
 
   explicit TapReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TapReader>(info) {
@@ -108,6 +108,8 @@ class TapReader : public Napi::ObjectWrap<TapReader> {
       throw Napi::Error::New(env, std::string("TapReader: ") + uv_strerror(rc));
     }
     Ref();  // kept alive while polling
+    const char* off = getenv("VNET_NO_IO_URING");
+    if (off == nullptr || strcmp(off, "1") != 0) ring_.Open(64);
   }
 
  private:
@@ -120,16 +122,78 @@ class TapReader : public Napi::ObjectWrap<TapReader> {
     if (status < 0 && self->poll_ != nullptr) uv_poll_start(self->poll_, UV_READABLE, &TapReader::OnReadable);
   }
 
+  // Reads up to maxFrames_ frames through io_uring: `depth_` reads per io_uring_enter (one
+  // system call where read() costs one per frame and one more to learn the queue is empty). The
+  // descriptor is non-blocking, so each read runs inline and an empty queue answers EAGAIN at
+  // once (nothing is left pending in the kernel). The depth doubles while every read finds a
+  // frame and halves when most find none, so a trickle costs few failed reads. Frames land in
+  // consecutive slots in the order the kernel queued them.
+  uint32_t ReadBatch() {
+    uint32_t count = 0;
+    while (count < maxFrames_) {
+      unsigned n = std::min<unsigned>({depth_, maxFrames_ - count, ring_.Capacity()});
+      for (unsigned i = 0; i < n; i++) {
+        ring_.Prep(IORING_OP_READ, fd_, slots_ + static_cast<size_t>(count + i) * slotBytes_, slotBytes_, count + i);
+      }
+      unsigned done = 0;
+      bool failed = false;
+      bool unsupported = false;
+      auto reap = [&](uint64_t slot, int res) {
+        done++;
+        if (res == -EOPNOTSUPP || res == -EINVAL) unsupported = true;
+        lengths_[slot] = res > 0 ? res : -1;
+      };
+      while (done < n) {
+        if (ring_.Submit(n - done) < 0) {
+          failed = true;
+          break;
+        }
+        ring_.Reap(reap);
+      }
+      if (unsupported) failed = true;
+      if (failed) {
+        // The ring refused: keep what it read, go on with read() (the ring is not used again).
+        ring_.Reap(reap);
+        ring_.Close();
+      }
+      // Keep the frames in order with no holes (a frame can arrive between two reads of a batch,
+      // after one of them found the queue empty).
+      unsigned got = 0;
+      for (unsigned i = 0; i < n; i++) {
+        int32_t len = lengths_[count + i];
+        if (len <= 0) {
+          continue;
+        }
+        if (got != i) {
+          memmove(slots_ + static_cast<size_t>(count + got) * slotBytes_,
+                  slots_ + static_cast<size_t>(count + i) * slotBytes_, static_cast<size_t>(len));
+          lengths_[count + got] = len;
+        }
+        got++;
+      }
+      count += got;
+      if (got == n && !failed) {
+        depth_ = std::min<unsigned>(depth_ * 2, 64);
+        continue;
+      }
+      if (got * 4 < n && depth_ > 4) depth_ /= 2;
+      break;
+    }
+    return count;
+  }
+
   void Drain() {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     // A few batches per wake-up at most, so one busy TAP cannot starve the rest of the loop.
     for (int batch = 0; batch < 4 && poll_ != nullptr; batch++) {
-      uint32_t count = 0;
-      while (count < maxFrames_) {
-        ssize_t n = read(fd_, slots_ + static_cast<size_t>(count) * slotBytes_, slotBytes_);
-        if (n <= 0) break;
-        lengths_[count++] = static_cast<int32_t>(n);
+      uint32_t count = ring_.IsOpen() ? ReadBatch() : 0;
+      if (!ring_.IsOpen()) {
+        while (count < maxFrames_) {
+          ssize_t n = read(fd_, slots_ + static_cast<size_t>(count) * slotBytes_, slotBytes_);
+          if (n <= 0) break;
+          lengths_[count++] = static_cast<int32_t>(n);
+        }
       }
       if (count == 0) return;
       // This runs from libuv with no JavaScript below it: an exception the callback throws must
@@ -160,17 +224,23 @@ class TapReader : public Napi::ObjectWrap<TapReader> {
     return info.Env().Undefined();
   }
 
+  // ioUring(): whether reads go through io_uring (batches) or one read() per frame.
+  Napi::Value IoUring(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), ring_.IsOpen()); }
+
   Napi::Value Stop(const Napi::CallbackInfo& info) {
     if (poll_ != nullptr) {
       uv_poll_stop(poll_);
       uv_close(reinterpret_cast<uv_handle_t*>(poll_), &TapReader::OnClose);
       poll_ = nullptr;
+      ring_.Close();
       Unref();
     }
     return info.Env().Undefined();
   }
 
   int fd_ = -1;
+  Uring ring_;
+  unsigned depth_ = 8;
   uint8_t* slots_ = nullptr;
   int32_t* lengths_ = nullptr;
   uint32_t slotBytes_ = 0;
@@ -210,6 +280,10 @@ class TapWriter : public Napi::ObjectWrap<TapWriter> {
     data_.resize(static_cast<size_t>(slots_) * slotBytes_);
     meta_.resize(slots_);
     stats_ = std::vector<PortStats>(ports);
+    // VNET_NO_IO_URING=1: one write() per frame (to compare, or where io_uring misbehaves).
+    // Opened here, used only by the thread.
+    const char* off = getenv("VNET_NO_IO_URING");
+    ioUring_.store(off != nullptr && strcmp(off, "1") == 0 ? false : ring_.Open(64));
     thread_ = std::thread([this] { Run(); });
   }
 
@@ -306,10 +380,7 @@ class TapWriter : public Napi::ObjectWrap<TapWriter> {
   }
 
   void Run() {
-    Uring ring;
-    // VNET_NO_IO_URING=1: one write() per frame (to compare, or where io_uring misbehaves).
-    const char* off = getenv("VNET_NO_IO_URING");
-    ioUring_.store(off != nullptr && strcmp(off, "1") == 0 ? false : ring.Open(64));
+    Uring& ring = ring_;
     for (;;) {
       uint64_t tail = tail_.load(std::memory_order_relaxed);
       uint64_t head = head_.load(std::memory_order_acquire);
@@ -361,8 +432,17 @@ class TapWriter : public Napi::ObjectWrap<TapWriter> {
       ring.Prep(IORING_OP_WRITE, m.fd, data_.data() + static_cast<size_t>(slot) * slotBytes_, m.len, slot);
     }
     unsigned done = 0;
+    bool unsupported = false;
     auto reap = [&](uint64_t slot, int res) {
-      Account(meta_[slot].port, res);
+      const Meta& m = meta_[slot];
+      if (res == -EOPNOTSUPP) {
+        // This kernel cannot write the TAP without waiting through io_uring: write() it, and
+        // every frame after it.
+        unsupported = true;
+        ssize_t w = write(m.fd, data_.data() + static_cast<size_t>(slot) * slotBytes_, m.len);
+        res = w < 0 ? -errno : static_cast<int>(w);
+      }
+      Account(m.port, res);
       done++;
     };
     while (done < n) {
@@ -377,6 +457,10 @@ class TapWriter : public Napi::ObjectWrap<TapWriter> {
       }
       ring.Reap(reap);
     }
+    if (unsupported) {
+      ring.Close();
+      ioUring_.store(false);
+    }
     return tail + n;
   }
 
@@ -389,6 +473,7 @@ class TapWriter : public Napi::ObjectWrap<TapWriter> {
   std::atomic<uint64_t> tail_{0};
   std::atomic<bool> sleeping_{false};
   std::atomic<bool> ioUring_{false};
+  Uring ring_;
   bool stopping_ = false;
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -66,7 +67,11 @@ class Uring {
   int Fd() const { return fd_; }
   unsigned Capacity() const { return sqEntries_; }
 
-  // Queues a read or write of `len` bytes at `buf` on `fd` (no offset: a character device).
+  // Queues a read or write of `len` bytes at `buf` on `fd` (no offset: a character device),
+  // with RWF_NOWAIT: where it would wait (an empty queue to read, a full one to write) it
+  // completes at once with -EAGAIN, instead of the kernel keeping it pending until it can run
+  // (io_uring does that even on an O_NONBLOCK descriptor). A kernel that cannot honour
+  // RWF_NOWAIT for the file completes it with -EOPNOTSUPP.
   void Prep(uint8_t opcode, int fd, void* buf, unsigned len, uint64_t userData) {
     unsigned tail = localTail_;
     unsigned idx = tail & sqMask_;
@@ -78,13 +83,14 @@ class Uring {
     sqe->len = len;
     sqe->off = static_cast<uint64_t>(-1);
     sqe->user_data = userData;
+    sqe->rw_flags = RWF_NOWAIT;
     sqArray_[idx] = idx;
     localTail_ = tail + 1;
     pending_++;
   }
 
   // Submits what was prepared and waits for `waitFor` completions: one system call. Returns the
-  // number submitted, or -errno.
+  // number submitted, or -errno. Operations prepared with RWF_NOWAIT complete during the call.
   int Submit(unsigned waitFor) {
     __atomic_store_n(sqTail_, localTail_, __ATOMIC_RELEASE);
     unsigned n = pending_;

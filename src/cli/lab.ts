@@ -277,7 +277,7 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
           return;
         }
         io.out(
-          `lab ${state.lab} (${state.file}): ${running ? `up, pid ${state.pid}${status === null ? "" : `, for ${fmtUptime(status.uptimeNs)}`}` : "its process is gone (vnet down to clean up)"}\n`,
+          `lab ${state.lab} (${state.file}): ${running ? `up, pid ${state.pid}${status === null ? "" : `, for ${fmtUptime(status.uptimeNs)}, TAP I/O ${status.io === "io_uring" ? "in io_uring batches" : "a system call per frame"}`}` : "its process is gone (vnet down to clean up)"}\n`,
         );
         const kernel = guestDrops(state);
         const rows = state.vms.flatMap((v) =>

@@ -399,6 +399,8 @@ export interface LabStatus {
   pid: number;
   uptimeNs: number;
   overruns: number;
+  /** How frames cross into and out of the kernel: batched through io_uring, or a system call each. */
+  io: "io_uring" | "read/write";
   ports: {
     vm: string;
     nic: string;
@@ -455,6 +457,7 @@ async function serveControl(
           pid: process.pid,
           uptimeNs: driver.clock.nowNs(),
           overruns: driver.overruns,
+          io: taps.length > 0 && taps.every((t) => t.port.io === "io_uring") ? "io_uring" : "read/write",
           ports: taps.map((t) => ({
             vm: t.vm,
             nic: t.nic,

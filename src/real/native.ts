@@ -15,6 +15,8 @@ export interface NativeTapReader {
   /** Stops watching until `resume` (the kernel queues, then drops, what arrives meanwhile). */
   pause(): void;
   resume(): void;
+  /** Whether reads go through io_uring batches (false: one read() per frame). */
+  ioUring(): boolean;
 }
 
 /** A thread that writes frames to TAPs (the kernel's receive work off the dataplane's core). */
@@ -29,6 +31,8 @@ export interface NativeTapWriter {
   stats(port: number): [number, number, number, number];
   /** Drains the ring and stops the thread. */
   close(): void;
+  /** Whether the thread writes through io_uring batches (false: one write() per frame). */
+  ioUring(): boolean;
 }
 
 /** A ChaCha20-Poly1305 direction of the addon: a 12-byte nonce, offsets in, bytes written out. */

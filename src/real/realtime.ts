@@ -62,6 +62,11 @@ export class RealtimeDriver {
     this.world.scheduler.schedule(nowNs + delayNs, target, frame, 0);
   }
 
+  /** True while `pump` runs events (`afterTurn` follows); false for work started from outside. */
+  get inTurn(): boolean {
+    return this.isPumping;
+  }
+
   /** Runs everything due (and due within the slack), then waits on a timer for the next event. */
   pump(): void {
     if (!this.isRunning || this.isPumping) return;

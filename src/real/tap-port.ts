@@ -83,6 +83,17 @@ export class TapPort implements PortBinding, EventTarget {
     return this.fd >= 0;
   }
 
+  /**
+   * How frames cross the kernel boundary: "io_uring" when reads (and the writer thread's writes,
+   * if there is one) go in batches, one system call each; "read/write" for a system call per
+   * frame (io_uring missing, disabled by `kernel.io_uring_disabled`, or `VNET_NO_IO_URING=1`).
+   */
+  get io(): "io_uring" | "read/write" {
+    const w = this.options.writer;
+    const reads = this.reader?.ioUring() ?? false;
+    return reads && (w === undefined || w.thread.ioUring()) ? "io_uring" : "read/write";
+  }
+
   /** The device sends `frame` towards the kernel on the TAP's far side. */
   send(frame: Frame, nowNs: number): void {
     const len = frame.end - frame.start;
@@ -110,6 +121,9 @@ export class TapPort implements PortBinding, EventTarget {
         this.drop(frame, nowNs, LinkDrop.queueFull, "the TAP writer's ring is full");
         return;
       }
+      // Inside a turn, the driver's afterTurn wakes the thread once for the whole batch; a send
+      // from outside one (a caller of the port itself) wakes it now.
+      if (!this.driver.inTurn) w.thread.flush();
     } else {
       const n = this.native.tapWrite(this.fd, frame.buf, frame.start, frame.end);
       if (n < 0) {
