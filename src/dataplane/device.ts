@@ -16,6 +16,12 @@ export type DeviceKind = "vm" | "vswitch" | "pnic" | "switch";
 export interface DeviceEnv {
   /** Sends `frame` out of port `port` of this device. Ownership of the frame passes to the world. */
   transmit(port: number, frame: Frame): void;
+  /**
+   * Optional, per port: the length a short frame is padded to on that port's medium (60 on a
+   * cable, IEEE 802.3 4.2.3.3; 0 where nothing pads, as between a VM and its vswitch). A device
+   * pads before it counts, so its byte counters agree with the far end's and with captures.
+   */
+  readonly padTo?: readonly number[];
   /** Runs `fn` after `delayNs` of world time; returns a handle for `cancelTimer`. */
   setTimer(delayNs: number, fn: (nowNs: number) => void): number;
   cancelTimer(handle: number): void;

@@ -63,12 +63,15 @@ export class PortCore {
     pc.txBytes += frame.length;
   }
 
-  /** Sends `frame` out of front port `port`: counted, handed to the world. */
+  /** Sends `frame` out of front port `port`: padded as its medium pads, counted, handed to the world. */
   transmit(port: number, frame: Frame): void {
+    const env = this.env as DeviceEnv;
+    const min = env.padTo?.[port] ?? 0;
+    if (frame.length < min) frame.padTo(min);
     const pc = this.counters[port];
     pc.txFrames++;
     pc.txBytes += frame.length;
-    (this.env as DeviceEnv).transmit(port, frame);
+    env.transmit(port, frame);
   }
 
   /**

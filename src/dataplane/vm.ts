@@ -324,6 +324,8 @@ export class Vm implements Device {
       }
       return;
     }
+    const min = this.env.padTo?.[port] ?? 0;
+    if (frame.length < min) frame.padTo(min);
     const counters = this.portCounters[port];
     counters.txFrames++;
     counters.txBytes += frame.length;

@@ -267,6 +267,11 @@ export class Link implements EventTarget {
     this.nsPerByte = 8e9 / this.rateBps;
   }
 
+  /** A cable pads short frames to 60 bytes; an internal connection carries them as they are. */
+  get padsShortFrames(): boolean {
+    return this.dirs !== null;
+  }
+
   /** Sends `frame` from end `side` (0 = a, 1 = b) at `nowNs`. The link owns the frame now. */
   send(side: number, frame: Frame, nowNs: number): void {
     const to = side ^ 1;

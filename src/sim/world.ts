@@ -17,7 +17,7 @@ import type { PortBinding } from "../dataplane/port-binding.ts";
 import type { TimelineEvent } from "../dataplane/timeline.ts";
 import type { HopKind, HopRecord, TraceSink } from "../dataplane/trace.ts";
 import type { CaptureSet } from "./capture.ts";
-import { Link, type LinkEnd, type LinkObserver, LinkPort, type LinkProps } from "./link.ts";
+import { Link, type LinkEnd, type LinkObserver, LinkPort, type LinkProps, MIN_FRAME_BYTES } from "./link.ts";
 import { Rng } from "./rng.ts";
 import { Scheduler } from "./scheduler.ts";
 
@@ -30,6 +30,8 @@ class WorldDeviceEnv implements DeviceEnv {
   /** The simulated link at each port (null for a port bound otherwise or not at all). */
   readonly portLinks: (Link | null)[];
   readonly portSides: number[];
+  /** Per port, what its medium pads short frames to: 60 on a cable, 0 elsewhere. */
+  readonly padTo: number[];
   private readonly rng: Rng;
 
   constructor(
@@ -40,6 +42,7 @@ class WorldDeviceEnv implements DeviceEnv {
     this.portBindings = device.portNames.map(() => null);
     this.portLinks = device.portNames.map(() => null);
     this.portSides = device.portNames.map(() => 0);
+    this.padTo = device.portNames.map(() => 0);
     this.rng = new Rng(seed);
   }
 
@@ -285,6 +288,7 @@ export class World implements LinkObserver {
     env.portBindings[end.port] = new LinkPort(link, side);
     env.portLinks[end.port] = link;
     env.portSides[end.port] = side;
+    env.padTo[end.port] = link.padsShortFrames ? MIN_FRAME_BYTES : 0;
   }
 
   /**

@@ -358,3 +358,43 @@ describe("decode of a fragmented ping", () => {
     expect(firstFragments).toBeGreaterThan(0);
   });
 });
+
+describe("port counters: the two ends of a cable agree", () => {
+  // A short frame is padded to 60 bytes by the port that puts it on a cable; the sending port's
+  // counters must count what went on the wire, as the receiving port's do (they once counted
+  // 46 bytes sent against 60 received for every tagged ARP).
+  const files = [
+    SEED,
+    fileURLToPath(new URL("../../examples/vxlan-fabric.yaml", import.meta.url)),
+    fileURLToPath(new URL("../../examples/mlag.yaml", import.meta.url)),
+  ];
+  for (const file of files) {
+    it(`every cable's tx bytes at one end are the rx bytes at the other (${file.split("/").pop()})`, async () => {
+      const r = await run(["show", "--json", file, "ports"]);
+      expect(r.code).toBe(0);
+      const rows = JSON.parse(r.out) as {
+        device: string;
+        port: string;
+        peer: string | null;
+        rxFrames: number;
+        rxBytes: number;
+        txFrames: number;
+        txBytes: number;
+      }[];
+      // A port is named by its cable end: "tor1:eth1", or "server1:eth0" for a server's NIC.
+      const endName = (row: (typeof rows)[number]) => `${row.device.split("/")[0]}:${row.port}`;
+      const byEnd = new Map(rows.filter((x) => x.peer !== null).map((x) => [endName(x), x]));
+      let cables = 0;
+      for (const row of byEnd.values()) {
+        const far = byEnd.get(row.peer as string);
+        if (far === undefined || far.peer !== endName(row)) continue;
+        cables++;
+        expect(
+          { end: endName(row), frames: row.txFrames, bytes: row.txBytes },
+          `${endName(row)} -> ${far.peer}`,
+        ).toEqual({ end: endName(row), frames: far.rxFrames, bytes: far.rxBytes });
+      }
+      expect(cables).toBeGreaterThan(3);
+    });
+  }
+});
