@@ -801,6 +801,24 @@ export class Network {
         size -= over;
         continue;
       }
+      // A router refused the packet with DF set and answered ICMP fragmentation needed, but the
+      // guest never heard: the packet it refused was a tunnel's outer packet (VXLAN, GRE), so
+      // the error went to the tunnel's source, which does not relay it to the guest (RFC 7348
+      // §4.3), or the error was lost on its way. For the guest, a black hole.
+      const routed = records.find(
+        (x) => x.action === "drop" && x.code === "frag-needed" && x.mtu !== undefined,
+      );
+      const rm = routed?.mtu;
+      if (routed !== undefined && rm !== undefined) {
+        const over = rm.sizeBytes - rm.mtuBytes;
+        steps.push({
+          sizeBytes: size,
+          outcome: "black-hole",
+          text: `dropped by ${routed.device}: ${routed.reason.replace(/^dropped: /, "")}${rm.sizeBytes > size ? ` (the echo inside a tunnel); its ICMP fragmentation needed went to the tunnel's source, not to ${from}` : `; its ICMP fragmentation needed never reached ${from}`}: a black hole for path MTU discovery; ${over} bytes too many`,
+        });
+        size -= over;
+        continue;
+      }
       const drop = records.find((x) => x.action === "drop" && x.code === "mtu-exceeded");
       const m = drop?.mtu;
       if (drop !== undefined && m !== undefined) {
@@ -851,6 +869,8 @@ export class Network {
     /** Gateways that just encrypted the echo (their next datagram carries it), or received it. */
     const encryptedAt = new Set<string>();
     const deliveredAt = new Set<string>();
+    /** Tunnel endpoints the echo's outer packet was just delivered to (it leaves decapsulated). */
+    const tunnelEndAt = new Set<string>();
     for (const r of records) {
       if (echoFrame < 0 && r.kind === "vm" && r.action === "send" && r.reason.startsWith("echo request")) {
         echoFrame = r.frameId;
@@ -863,8 +883,13 @@ export class Network {
         } else if (deliveredAt.has(r.device) && r.vpn?.event === "decrypt") {
           deliveredAt.delete(r.device);
           followed.set(r.frameId, false);
+        } else if (tunnelEndAt.has(r.device) && r.encap?.step === "decapsulate") {
+          // A VTEP that decapsulates into a frame of its own (a switch's hardware VTEP).
+          tunnelEndAt.delete(r.device);
+          followed.set(r.frameId, false);
         } else continue;
       }
+      if (r.action === "deliver" && r.kind !== "vm" && (isInVxlan || isInTunnel)) tunnelEndAt.add(r.device);
       const isInWireguard = followed.get(r.frameId) === true;
       if (r.vpn?.event === "encrypt" && !isInWireguard) encryptedAt.add(r.device);
       if (isInWireguard && r.action === "deliver") deliveredAt.add(r.device);

@@ -501,7 +501,16 @@ export class SviRouter implements SviHandler {
     const isTooBig = totalLength > out.mtu;
     if (isTooBig && Ipv4Header.dontFragment(b, off)) {
       const reason = `dropped: ${totalLength} bytes exceed the MTU ${out.mtu} of ${label(out)}, DF set`;
-      this.stack.dropFrame(inIface, frame, "frag-needed", reason, nowNs);
+      this.stack.dropFrame(
+        inIface,
+        frame,
+        "frag-needed",
+        reason,
+        nowNs,
+        this.env.isTracing
+          ? { mtu: { sizeBytes: totalLength, mtuBytes: out.mtu, allowanceBytes: 0 } }
+          : undefined,
+      );
       this.stack.sendIcmpError(
         frame,
         off,

@@ -4,7 +4,7 @@
  * ICMP error); the delivered echo's frame is shown on every cable with what each layer adds.
  */
 
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { memoryIo } from "../../src/cli/io.ts";
@@ -13,6 +13,7 @@ import { Network } from "../../src/network.ts";
 
 const SITES = fileURLToPath(new URL("../../examples/gre-sites.yaml", import.meta.url));
 const SEED = fileURLToPath(new URL("../../examples/seed-datacenter.yaml", import.meta.url));
+const HW_VTEP = fileURLToPath(new URL("./topologies/leafspine-vxlan-hw-vtep.yaml", import.meta.url));
 
 describe("vnet mtu", () => {
   it("a plain VLAN path: 1500, the frames 1518 on tagged cables", () => {
@@ -39,6 +40,39 @@ describe("vnet mtu", () => {
     expect(r.pathMtu).toBe(1376);
     expect(r.steps[1]).toMatchObject({ sizeBytes: 1476, outcome: "black-hole" });
     expect(r.steps[1].text).toContain("isp:eth1<->br-edge:eth0 (link MTU 1400)");
+  });
+
+  it("VXLAN over routers with MTU 1500: the ICMP error goes to the VTEP, so the guest sees a black hole; 1450 found", async () => {
+    // The routed ports back at their default 1500 (the cables between them stay 1500).
+    const text = readFileSync(HW_VTEP, "utf8").replace(/(mode: routed, ip: [0-9./]+), mtu: 9000/g, "$1");
+    const r = Network.fromText(text, "routed1500.yaml").mtu("t1-a", "t1-b");
+    expect(r.pathMtu).toBe(1450);
+    expect(r.failure).toBeNull();
+    expect(r.steps[0]).toMatchObject({ sizeBytes: 1500, outcome: "black-hole" });
+    expect(r.steps[0].text).toContain("dropped by leaf-1: 1550 bytes exceed the MTU 1500 of eth49, DF set");
+    expect(r.steps[0].text).toContain("went to the tunnel's source, not to t1-a");
+    // The ping of the same sizes agrees: 1422 bytes of payload (1450) pass, 1423 do not.
+    const net = Network.fromText(text, "routed1500.yaml");
+    expect(net.ping("t1-a", "t1-b", { count: 1, sizeBytes: 1422 }).received).toBe(1);
+    expect(net.ping("t1-a", "t1-b", { count: 1, sizeBytes: 1423 }).received).toBe(0);
+    const io = memoryIo();
+    const file = HW_VTEP.replace(".yaml", "-routed1500.yaml");
+    writeFileSync(file, text);
+    try {
+      expect(await main(["mtu", file, "t1-a", "t1-b"], io)).toBe(0);
+    } finally {
+      rmSync(file);
+    }
+  });
+
+  it("through a hardware VTEP: the last cable, after leaf-2 decapsulates into VLAN 30, is listed", () => {
+    const r = Network.fromText(readFileSync(HW_VTEP, "utf8"), "hw.yaml").mtu("t1-a", "bm1");
+    expect(r.pathMtu).toBe(1450);
+    expect(r.hops.at(-1)).toEqual({
+      link: "leaf-2:eth2 -> bm-host:eth0",
+      frameBytes: 1468,
+      layers: "Ethernet 14 + 802.1Q 4",
+    });
   });
 
   it("through the CLI: text, --json, and a one-line error for an unknown VM", async () => {
