@@ -88,7 +88,9 @@ describe("vnet run: the only switch fails and recovers", () => {
       expect(p.sent).toBe(350);
       // Echoes sent at 1.000, 1.010, ..., 1.490 s: (1.5 - 1.0) / 0.010 of them.
       expect(p.lost).toBe(50);
-      expect(p.losses).toEqual([{ fromNs: 1e9, toNs: 1.5e9, lost: 50, firstSeq: 101, lastSeq: 150 }]);
+      expect(p.losses).toEqual([
+        { fromNs: 1e9, toNs: 1.5e9, lost: 50, notSent: 0, firstSeq: 101, lastSeq: 150 },
+      ]);
     }
     const failed = r.timeline.filter((e) => e.kind === "failover").map((e) => e.text);
     // tor1's cables go down in file order: web1 first moves to its second uplink, then loses it.
@@ -107,7 +109,9 @@ describe("vnet run: the only switch fails and recovers", () => {
 `;
     const net = Network.fromText(text, "f.yaml");
     const r = net.run({ probes: [["web1", "web2"]], durationNs: 4e9 });
-    expect(r.probes[0].losses).toEqual([{ fromNs: 1e9, toNs: 4e9, lost: 300, firstSeq: 101, lastSeq: 400 }]);
+    expect(r.probes[0].losses).toEqual([
+      { fromNs: 1e9, toNs: 4e9, lost: 300, notSent: 0, firstSeq: 101, lastSeq: 400 },
+    ]);
     expect(net.links().find((l) => l.ends.includes("server2:eth0"))?.isUp).toBe(false);
   });
 });
