@@ -356,8 +356,7 @@ export interface ProbeLoss {
   lastSeq: number;
 }
 
-/** The fate of one echo of a `run` probe. */
-const ECHO_PENDING = 0;
+/** The fate of one echo of a `run` probe (0: no answer yet). */
 const ECHO_REPLIED = 1;
 const ECHO_LOST = 2;
 const ECHO_NOT_SENT = 3;
@@ -1427,7 +1426,7 @@ export class Network {
     const flows = pairs.map(([from, to]) => {
       if (from === to) throw new NetworkError("bad-target", `a probe from ${from} to itself`);
       const src = this.vm(from);
-      /** Per echo: ECHO_PENDING until its answer, ECHO_REPLIED, ECHO_LOST or ECHO_NOT_SENT. */
+      /** Per echo: 0 until its answer, ECHO_REPLIED, ECHO_LOST or ECHO_NOT_SENT. */
       const echoes = new Uint8Array(count);
       return { from, to, src, ip: this.endpoint(this.vm(to)).ip, echoes, answered: 0 };
     });
