@@ -79,6 +79,8 @@ export const SwitchDrop = {
   lacpOff: "lacp-not-running",
   badLacpdu: "bad-lacpdu",
   notCollecting: "lag-member-not-collecting",
+  /** A flooded copy for a LAG whose members have carrier but LACP lets none distribute. */
+  notDistributing: "lag-member-not-distributing",
   lagDown: "lag-no-member",
   mgmtPort: "management-port",
   taggedOnRouted: "tagged-on-routed-port",
@@ -1362,8 +1364,15 @@ export class PhysicalSwitch implements Device, SviHost {
     let servedByPeer = 0;
     for (let i = 0; i < members.length; i++) {
       const m = members[i];
-      if (m === inLogical || !this.isLogicalUp(m) || this.stpState[m] !== STP_FORWARDING) continue;
-      if (isFromPeer && this.mlagIdOf[m] >= 0 && (this.mlag as MlagEngine).isPeerHalfUp(this.mlagIdOf[m])) {
+      if (m === inLogical || this.stpState[m] !== STP_FORWARDING) continue;
+      const isPeerServed =
+        isFromPeer && this.mlagIdOf[m] >= 0 && (this.mlag as MlagEngine).isPeerHalfUp(this.mlagIdOf[m]);
+      if (!this.isLogicalUp(m)) {
+        const lag = this.ports[m].lag;
+        if (lag !== null && !isPeerServed) this.dropAtHeldLag(lag, frame, nowNs, vid);
+        continue;
+      }
+      if (isPeerServed) {
         servedByPeer++;
         continue;
       }
@@ -1443,6 +1452,35 @@ export class PhysicalSwitch implements Device, SviHost {
     if (isOwnDecision && core.isTracing)
       core.record(nowNs, frame, inPort, `vlan${vid}`, vid, "deliver", `to the gateway on vlan ${vid}`);
     this.svi.receiveOnSvi(vid, frame, nowNs);
+  }
+
+  /**
+   * A flood's copy for a LAG none of whose members may distribute, while one has carrier (LACP
+   * holds it out: no partner, a partner that does not agree): the copy is lost there, and that
+   * is a drop, counted at that member (a LAG whose cables are all down is simply no egress, as a
+   * down port is not). Rare, so the member is looked for here; no closure unless tracing.
+   */
+  private dropAtHeldLag(lag: Lag, frame: Frame, nowNs: number, vid: number): void {
+    const members = lag.bundle.members;
+    let member = -1;
+    for (let i = 0; i < members.length && member < 0; i++)
+      if (lag.bundle.isUp(members[i])) member = members[i];
+    if (member < 0) return;
+    const core = this.core;
+    const name = this.ports[lag.logical].name;
+    this.drops.add(SwitchDrop.notDistributing);
+    core.counters[member].drops++;
+    if (core.isTracing)
+      core.recordAt(
+        nowNs,
+        frame,
+        this.portNames[member],
+        null,
+        vid,
+        "drop",
+        `not sent to ${name}: ${this.portNames[member]} is not distributing in ${name} (${this.memberWhy(lag, member, nowNs)})`,
+        SwitchDrop.notDistributing,
+      );
   }
 
   /** While tracing, what the last `emit` chose for its LAGs ("; po1 via eth2 (l3l4 hash 0x1f, ...)"). */
