@@ -350,15 +350,25 @@ export interface ProbeLoss {
   fromNs: number;
   toNs: number;
   lost: number;
+  /** Of `lost`, the echoes never sent: their source VM was failed (powered off) at their time. */
+  notSent: number;
   firstSeq: number;
   lastSeq: number;
 }
 
+/** The fate of one echo of a `run` probe (0: no answer yet). */
+const ECHO_REPLIED = 1;
+const ECHO_LOST = 2;
+const ECHO_NOT_SENT = 3;
+
 export interface ProbeResult {
   from: string;
   to: string;
+  /** Echoes the probe was to send (one per interval), `notSent` included. */
   sent: number;
   lost: number;
+  /** Of `lost`, the echoes never sent because their source VM was failed. */
+  notSent: number;
   /** Every run of consecutive losses, in time order. */
   losses: ProbeLoss[];
 }
@@ -427,6 +437,13 @@ export const DEFAULT_PROBE_COUNT = 8;
 /** What a fault target stands for: the connections it takes down, and in words. */
 interface FaultTarget {
   links: Link[];
+  /**
+   * What a `fail` powers off (a switch; a server's NICs, vswitches and VMs; a VM), and the
+   * connections inside a server that go down with it (vNICs, the NICs' PFs and VFs). Empty
+   * for a cable.
+   */
+  devices: Device[];
+  internalLinks: Link[];
   /** "cable server1:eth0<->tor1:eth1", "switch tor1 (3 cables)". */
   text: string;
 }
@@ -1434,7 +1451,9 @@ export class Network {
     const flows = pairs.map(([from, to]) => {
       if (from === to) throw new NetworkError("bad-target", `a probe from ${from} to itself`);
       const src = this.vm(from);
-      return { from, to, src, ip: this.endpoint(this.vm(to)).ip, isLost: new Uint8Array(count), answered: 0 };
+      /** Per echo: 0 until its answer, ECHO_REPLIED, ECHO_LOST or ECHO_NOT_SENT. */
+      const echoes = new Uint8Array(count);
+      return { from, to, src, ip: this.endpoint(this.vm(to)).ip, echoes, answered: 0 };
     });
     // Resolve every target now, so a mistake is reported before anything runs.
     const targets = faults.map((f) => this.faultTarget(faultTargetName(f)));
@@ -1481,7 +1500,11 @@ export class Network {
           if (f.action === "up") for (const l of target.links) l.attack = null;
           const isSilent = "end" in f && f.isSilent === true;
           const cause = "end" in f ? (isSilent ? "silent" : "cable") : `device:${f.device}`;
-          for (const l of target.links) {
+          // A failed device loses power before its connections go: it runs no timer, decides
+          // nothing and reports nothing until it recovers, and then boots fresh once its
+          // connections are back (`World.setPowered`).
+          if (f.action === "fail") for (const d of target.devices) world.setPowered(d, false);
+          for (const l of [...target.links, ...target.internalLinks]) {
             let causes = heldDown.get(l);
             if (causes === undefined) {
               causes = new Set(l.isUp ? [] : ["cable"]);
@@ -1499,18 +1522,25 @@ export class Network {
             }
             if (l.isUp !== (causes.size === 0)) l.setUp(causes.size === 0);
           }
+          if (f.action === "recover") for (const d of target.devices) world.setPowered(d, true);
         });
       });
       for (const flow of flows) {
         const id = this.nextEchoId++ & 0xffff;
         const send = (i: number) => (now: number) => {
-          const err = flow.src.device.ping(flow.ip, { id, seq: (i + 1) & 0xffff, timeoutNs }, now, (r) => {
+          // A failed (powered-off) VM sends nothing: the echo is lost, and counted as not sent.
+          if (!world.isPowered(flow.src.device)) {
             flow.answered++;
-            if (r.kind !== "reply") flow.isLost[i] = 1;
-          });
-          if (err !== null) {
-            flow.answered++;
-            flow.isLost[i] = 1;
+            flow.echoes[i] = ECHO_NOT_SENT;
+          } else {
+            const err = flow.src.device.ping(flow.ip, { id, seq: (i + 1) & 0xffff, timeoutNs }, now, (r) => {
+              flow.answered++;
+              flow.echoes[i] = r.kind === "reply" ? ECHO_REPLIED : ECHO_LOST;
+            });
+            if (err !== null) {
+              flow.answered++;
+              flow.echoes[i] = ECHO_LOST;
+            }
           }
           if (i + 1 < count) world.scheduler.at(t0 + (i + 1) * intervalNs, send(i + 1));
         };
@@ -1524,20 +1554,35 @@ export class Network {
     this.runUntilDone(t0 + durationNs + timeoutNs + GRACE_NS, () => flows.every((f) => f.answered >= count));
     const probes: ProbeResult[] = flows.map((f) => {
       const losses: ProbeLoss[] = [];
+      // An echo still pending never had an answer: its VM lost power with the echo outstanding.
+      const isLost = (i: number) => f.echoes[i] !== ECHO_REPLIED;
       for (let i = 0; i < count; i++) {
-        if (f.isLost[i] === 0) continue;
+        if (!isLost(i)) continue;
         let j = i;
-        while (j + 1 < count && f.isLost[j + 1] === 1) j++;
+        let notSent = 0;
+        for (;;) {
+          if (f.echoes[j] === ECHO_NOT_SENT) notSent++;
+          if (j + 1 < count && isLost(j + 1)) j++;
+          else break;
+        }
         losses.push({
           fromNs: i * intervalNs,
           toNs: (j + 1) * intervalNs,
           lost: j - i + 1,
+          notSent,
           firstSeq: i + 1,
           lastSeq: j + 1,
         });
         i = j;
       }
-      return { from: f.from, to: f.to, sent: count, lost: losses.reduce((n, x) => n + x.lost, 0), losses };
+      return {
+        from: f.from,
+        to: f.to,
+        sent: count,
+        lost: losses.reduce((n, x) => n + x.lost, 0),
+        notSent: losses.reduce((n, x) => n + x.notSent, 0),
+        losses,
+      };
     });
     return {
       durationNs,
@@ -1576,7 +1621,8 @@ export class Network {
   private faultTarget(target: string): FaultTarget {
     const cables = this.cables();
     const cable = cables.find((l) => l.name === target || l.ends.some((e) => e.name === target));
-    if (cable !== undefined) return { links: [cable], text: `cable ${cable.name}` };
+    if (cable !== undefined)
+      return { links: [cable], devices: [], internalLinks: [], text: `cable ${cable.name}` };
     const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
     if (
       this.topology.switches.some((s) => s.name === target) ||
@@ -1584,8 +1630,21 @@ export class Network {
     ) {
       const isSwitch = this.topology.switches.some((s) => s.name === target);
       const links = cables.filter((l) => l.ends.some((e) => e.name.slice(0, e.name.indexOf(":")) === target));
+      // A server's devices: its NICs and vswitches ("server/..."), and its VMs.
+      const vms = new Set(this.topology.servers.find((s) => s.name === target)?.vms.map((v) => v.name) ?? []);
+      const devices = this.world.devices.filter((d) =>
+        isSwitch
+          ? d.name === target
+          : d.name.startsWith(`${target}/`) || (d.kind === "vm" && vms.has(d.name)),
+      );
+      const own = new Set<Device>(devices);
+      const internalLinks = this.world.links.filter(
+        (l) => l.hopKind !== "link" && l.ends.some((e) => own.has(e.device)),
+      );
       return {
         links,
+        devices,
+        internalLinks,
         text: `${isSwitch ? "switch" : "server"} ${target} (${plural(links.length, "cable")})`,
       };
     }
@@ -1594,7 +1653,12 @@ export class Network {
       const links = this.world.links.filter(
         (l) => (l.hopKind === "vnic" || l.hopKind === "vf") && l.ends.some((e) => e.device === vm),
       );
-      return { links, text: `VM ${target} (${plural(links.length, "vNIC")})` };
+      return {
+        links,
+        devices: [vm],
+        internalLinks: [],
+        text: `VM ${target} (${plural(links.length, "vNIC")})`,
+      };
     }
     if (target.includes(":")) {
       const names = cables.flatMap((l) => l.ends.map((e) => e.name));

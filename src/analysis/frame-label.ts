@@ -17,6 +17,12 @@ export type FrameKind =
   | "udp"
   /** A WireGuard message (whitepaper §5.4): what an eavesdropper on a VPN's path sees. */
   | "wireguard"
+  /**
+   * A link-local control frame (an IEEE 802.1 reserved group address, 01:80:c2:00:00:0x: STP
+   * BPDUs, LACPDUs, LLDP; slow protocols 0x8809; the MLAG peers' 0x88b5): the devices' own
+   * protocols, never part of a probe's exchange.
+   */
+  | "control"
   | "other";
 
 export interface FrameLabel {
@@ -65,7 +71,15 @@ export function labelFrame(buf: Uint8Array, start: number, end: number): FrameLa
     }
     return { kind: "other", text: `IPv4 protocol ${proto} ${src} > ${dst}` };
   }
-  return { kind: "other", text: `EtherType 0x${type.toString(16).padStart(4, "0")}` };
+  const isLinkLocal =
+    buf[start] === 0x01 &&
+    buf[start + 1] === 0x80 &&
+    buf[start + 2] === 0xc2 &&
+    buf[start + 3] === 0 &&
+    buf[start + 4] === 0 &&
+    buf[start + 5] < 0x10;
+  const kind = isLinkLocal || type === 0x8809 || type === 0x88b5 ? "control" : "other";
+  return { kind, text: `EtherType 0x${type.toString(16).padStart(4, "0")}` };
 }
 
 function macText(buf: Uint8Array, off: number): string {

@@ -408,7 +408,9 @@ function failureCause(
     (r.kind === "gateway" && kindOf(r.frameId) === "arp-request") ||
     (r.code !== undefined && FLOOD_REFUSALS.has(r.code));
   const drops = records.filter((r) => r.action === "drop");
-  const network = drops.filter((r) => !isGuest(r));
+  // The devices' own control frames (a LACPDU refused, a BPDU) share the trace's time window
+  // but are never the probe's: its failure is the fate of its own frames.
+  const network = drops.filter((r) => !isGuest(r) && kindOf(r.frameId) !== "control");
   const pick =
     network.filter((r) => ECHO.has(kindOf(r.frameId))).at(-1) ??
     network.filter((r) => ARP.has(kindOf(r.frameId))).at(-1) ??

@@ -40,8 +40,10 @@ export function parseProbes(texts: readonly string[]): [string, string][] {
 /** "web1 -> db1: 3 of 1000 lost between 2.000 s and 2.030 s" (and more runs when there are). */
 export function formatProbeLine(p: RunResult["probes"][number]): string {
   const head = `${p.from} -> ${p.to}: ${int(p.lost)} of ${int(p.sent)} lost`;
-  const span = (l: { fromNs: number; toNs: number }) =>
-    `between ${formatSeconds(l.fromNs)} and ${formatSeconds(l.toNs)}`;
+  // Echoes a failed source could not send are losses too, and said to be so.
+  const notSent = (n: number) => (n === 0 ? "" : ` (${int(n)} not sent: ${p.from} was failed)`);
+  const span = (l: { fromNs: number; toNs: number; notSent: number }) =>
+    `between ${formatSeconds(l.fromNs)} and ${formatSeconds(l.toNs)}${notSent(l.notSent)}`;
   if (p.losses.length === 0) return head;
   if (p.losses.length === 1) return `${head} ${span(p.losses[0])}`;
   return `${head}: ${p.losses.map((l) => `${int(l.lost)} ${span(l)}`).join(", ")}`;

@@ -82,4 +82,12 @@ export interface Device {
    * teams fail over. Devices without port state may omit it.
    */
   setPortUp?(port: number, isUp: boolean, nowNs: number): void;
+  /**
+   * Optional: the device loses power (a `fail` fault). It forgets what a reboot forgets (learned
+   * MAC tables, neighbour caches, LACP, MLAG and spanning-tree state, queued packets), keeping
+   * its configuration and its counters, and is left as constructed. The world has already
+   * stopped its timers and silenced it (`World.setPowered`); when power returns the world tells
+   * it each port's carrier and calls `start`, as at a boot.
+   */
+  powerOff?(nowNs: number): void;
 }

@@ -25,4 +25,13 @@ export class EngineTimer {
       this.fire(t);
     });
   }
+
+  /**
+   * Forgets the armed instant without cancelling (the device lost power: the world already
+   * dropped its timers), so the next `arm` arms afresh.
+   */
+  forget(): void {
+    this.handle = -1;
+    this.atNs = Number.POSITIVE_INFINITY;
+  }
 }

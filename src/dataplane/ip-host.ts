@@ -333,6 +333,27 @@ export class IpHost implements InterfaceHost {
     this.ident = Math.floor(env.random() * 0x10000);
   }
 
+  /**
+   * Power lost: the stack forgets what lived in memory (neighbour caches, with the packets queued
+   * on them dropped as "powered-off"; outstanding pings, whose results never come: the program
+   * died too; fragments in reassembly, learned path MTUs and redirects, ICMP rate-limit
+   * buckets). Interfaces, routes and bound UDP ports are configuration and stay.
+   */
+  powerOff(nowNs: number): void {
+    for (const iface of this.interfaces)
+      iface.flushNeighbors(nowNs, "powered-off", "dropped: the device lost power");
+    for (const p of this.pings.values()) this.env.cancelTimer(p.timer);
+    this.pings.clear();
+    for (const r of this.reassemblies.values()) if (r.timer !== 0) this.env.cancelTimer(r.timer);
+    this.reassemblies.clear();
+    this.reassemblyBytes = 0;
+    this.pmtus.clear();
+    this.redirects.clear();
+    this.icmpBuckets.clear();
+    this.icmpGlobalTokens = ICMP_GLOBAL_BURST;
+    this.icmpGlobalLastNs = 0;
+  }
+
   /** Announces every interface's address with a gratuitous ARP. */
   start(nowNs: number): void {
     for (const iface of this.interfaces) iface.announce(nowNs);

@@ -454,14 +454,17 @@ export class IpInterface {
     return n === undefined || n.state === "incomplete" ? null : n.mac;
   }
 
-  /** Forgets every entry (link down, address change); queued packets are dropped. */
-  flushNeighbors(nowNs: number): void {
+  /**
+   * Forgets every entry (link down, address change, power lost); queued packets are dropped,
+   * by default as "arp-flushed".
+   */
+  flushNeighbors(nowNs: number, code = "arp-flushed", why = "dropped: neighbour cache flushed"): void {
     for (const n of this.neighbors.values()) {
       if (n.timer !== 0) this.host.env.cancelTimer(n.timer);
-      for (const f of n.pending)
-        this.host.dropFrame(this, f, "arp-flushed", "dropped: neighbour cache flushed", nowNs);
+      for (const f of n.pending) this.host.dropFrame(this, f, code, why, nowNs);
     }
     this.neighbors.clear();
+    this.resolved = null;
   }
 
   /** Sends the packets that waited for the entry the last ARP packet resolved. */

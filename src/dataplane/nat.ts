@@ -88,6 +88,13 @@ export class Masquerade {
     private readonly maxEntries = NAT_MAX_ENTRIES,
   ) {}
 
+  /** Forgets every translation (the router lost power); the counts of translations done stay. */
+  clear(): void {
+    this.byInside.clear();
+    this.byOutside.clear();
+    this.count = 0;
+  }
+
   /**
    * A packet at `off` about to leave by the outside interface: its source becomes the outside
    * address. Returns null when translated (or nothing to do), else why it must be dropped.

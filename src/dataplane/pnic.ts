@@ -256,6 +256,12 @@ export class Pnic implements Device {
 
   start(_nowNs: number): void {}
 
+  /** The host lost power: the embedded switch forgets what it learned. */
+  powerOff(_nowNs: number): void {
+    this.veb?.flushAll();
+    this.isPortUp.fill(true);
+  }
+
   /**
    * The world reports a port's link state. The cable's state (port 0) is also the carrier the
    * host sees on the PF and the guests see on VFs with link state "auto": it is passed on with

@@ -234,6 +234,12 @@ export class SviRouter implements SviHandler {
     this.stack.start(nowNs);
   }
 
+  /** The switch lost power: the stack's caches and the NAT translations are forgotten. */
+  powerOff(nowNs: number): void {
+    this.stack.powerOff(nowNs);
+    this.nat?.clear();
+  }
+
   receiveOnSvi(vid: number, frame: Frame, nowNs: number): void {
     const iface = this.byVid.get(vid);
     if (iface === undefined) {

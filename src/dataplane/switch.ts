@@ -79,6 +79,8 @@ export const SwitchDrop = {
   lacpOff: "lacp-not-running",
   badLacpdu: "bad-lacpdu",
   notCollecting: "lag-member-not-collecting",
+  /** A flooded copy for a LAG whose members have carrier but LACP lets none distribute. */
+  notDistributing: "lag-member-not-distributing",
   lagDown: "lag-no-member",
   mgmtPort: "management-port",
   taggedOnRouted: "tagged-on-routed-port",
@@ -266,7 +268,7 @@ export class PhysicalSwitch implements Device, SviHost {
   /** Called when LACP lets a member in or takes it out of its LAG (for timelines). */
   onLacpChange: ((lag: string, member: string, isEnabled: boolean, nowNs: number) => void) | null = null;
   /** The RSTP engine over the logical ports (handle = logical port), or null without STP. */
-  private readonly stp: Rstp<number> | null = null;
+  private stp: Rstp<number> | null = null;
   /** Per logical port (and the SVIs' internal port, always forwarding): STP_DISCARDING.. */
   private readonly stpState: Uint8Array;
   /** Per logical port: 1 while BPDU guard holds it err-disabled. */
@@ -278,7 +280,15 @@ export class PhysicalSwitch implements Device, SviHost {
   /** Called with every RSTP event (roles, states, topology changes, BPDU guard), ports by name. */
   onStpEvent: ((event: SwitchStpEvent) => void) | null = null;
 
+  /** What a reboot forgets, from the configuration (`powerOff`). */
+  private readonly options: SwitchOptions;
+  /** Components behind the switch (its router, VPN gateways) told of a power cycle. */
+  private readonly powerHooks: { off(nowNs: number): void; boot(nowNs: number): void }[] = [];
+  /** Set by `powerOff`: the next `start` is a reboot, which also boots the components. */
+  private isRebooting = false;
+
   constructor(options: SwitchOptions) {
+    this.options = options;
     this.name = options.name;
     checkUnicastMac(options.mac, `switch ${this.name}`);
     this.mac = options.mac;
@@ -386,23 +396,7 @@ export class PhysicalSwitch implements Device, SviHost {
       this.macTable.addStatic(vid, this.mac, this.sviPort);
     }
     this.lags.forEach((lag, i) => {
-      const c = lag.config;
-      if (c.lacp === "off") return;
-      const engine = new LacpEngine<number>(
-        {
-          system: c.system ?? this.mac,
-          systemPriority: c.systemPriority,
-          key: c.key ?? i + 1,
-          mode: c.lacp,
-          rate: c.rate ?? "slow",
-        },
-        (member, pdu) => this.sendLacpdu(member, pdu),
-      );
-      for (let m = 0; m < lag.bundle.members.length; m++)
-        engine.addMember(lag.bundle.members[m], {
-          port: lag.bundle.members[m] + 1 + (c.portNumberOffset ?? 0),
-        });
-      lag.lacp = engine;
+      this.createLacp(lag, i);
     });
     this.stpState = new Uint8Array(this.ports.length + 1).fill(STP_FORWARDING);
     this.stpErrDisabled = new Uint8Array(this.ports.length);
@@ -418,6 +412,27 @@ export class PhysicalSwitch implements Device, SviHost {
     if (mlag !== null) this.setUpMlag(mlag);
     const vtep = options.vtep ?? null;
     if (vtep !== null) this.setUpVtep(vtep);
+  }
+
+  /** A LAG's LACP engine (none with `lacp: off`), its members as the configuration says. */
+  private createLacp(lag: Lag, i: number): void {
+    const c = lag.config;
+    if (c.lacp === "off") return;
+    const engine = new LacpEngine<number>(
+      {
+        system: c.system ?? this.mac,
+        systemPriority: c.systemPriority,
+        key: c.key ?? i + 1,
+        mode: c.lacp,
+        rate: c.rate ?? "slow",
+      },
+      (member, pdu) => this.sendLacpdu(member, pdu),
+    );
+    for (let m = 0; m < lag.bundle.members.length; m++)
+      engine.addMember(lag.bundle.members[m], {
+        port: lag.bundle.members[m] + 1 + (c.portNumberOffset ?? 0),
+      });
+    lag.lacp = engine;
   }
 
   // --- hardware VTEP ----------------------------------------------------------------------
@@ -798,6 +813,60 @@ export class PhysicalSwitch implements Device, SviHost {
 
   start(nowNs: number): void {
     this.startProtocols(nowNs);
+    if (this.isRebooting) {
+      this.isRebooting = false;
+      for (const h of this.powerHooks) h.boot(nowNs);
+    }
+  }
+
+  /**
+   * A component behind the switch (its router, a VPN gateway) that forgets its state when the
+   * switch loses power and starts again when it boots (the world starts it the first time).
+   */
+  addPowerHook(hook: { off(nowNs: number): void; boot(nowNs: number): void }): void {
+    this.powerHooks.push(hook);
+  }
+
+  /**
+   * Power lost (a `fail` fault): everything learned or negotiated is forgotten, so the switch
+   * boots as it first did: MAC table (but the SVIs' static entries), LACP partners (members
+   * disabled until LACP agrees again), spanning tree (ports discarding until it converges;
+   * BPDU guard's err-disable cleared), the MLAG role and the peer's MACs, storm-control
+   * buckets, the VTEP's learned entries, and (through the hooks) the router's ARP cache and
+   * the VPN sessions. Nothing is sent or reported: the world has silenced the switch first.
+   */
+  powerOff(nowNs: number): void {
+    this.isRebooting = true;
+    for (const h of this.powerHooks) h.off(nowNs);
+    this.lacpTimer.forget();
+    this.stpTimer.forget();
+    this.mlagTimer.forget();
+    this.macTable.flushAll();
+    this.isPortUp.fill(true);
+    for (const p of this.ports) if (p.stormConfig !== null) p.storm = new StormControl(p.stormConfig);
+    this.lags.forEach((lag, i) => {
+      for (const m of lag.bundle.members) {
+        lag.bundle.setMemberUp(m, true);
+        lag.bundle.setMemberEnabled(m, !lag.bundle.isProtocolRun);
+      }
+      lag.wasUp = lag.config.lacp === "off";
+      this.createLacp(lag, i);
+    });
+    this.stpErrDisabled.fill(0);
+    this.stpState.fill(STP_FORWARDING);
+    this.isStpStarted = false;
+    const stp = this.options.stp;
+    if (stp !== undefined && stp !== null) this.stp = this.createStp(stp);
+    const mlag = this.options.mlag ?? null;
+    if (mlag !== null) {
+      this.logicalOfMlag.clear();
+      this.setUpMlag(mlag);
+    }
+    const vtep = this.options.vtep ?? null;
+    if (vtep !== null) {
+      this.vtepVnis.clear();
+      this.setUpVtep(vtep);
+    }
   }
 
   /**
@@ -1295,8 +1364,15 @@ export class PhysicalSwitch implements Device, SviHost {
     let servedByPeer = 0;
     for (let i = 0; i < members.length; i++) {
       const m = members[i];
-      if (m === inLogical || !this.isLogicalUp(m) || this.stpState[m] !== STP_FORWARDING) continue;
-      if (isFromPeer && this.mlagIdOf[m] >= 0 && (this.mlag as MlagEngine).isPeerHalfUp(this.mlagIdOf[m])) {
+      if (m === inLogical || this.stpState[m] !== STP_FORWARDING) continue;
+      const isPeerServed =
+        isFromPeer && this.mlagIdOf[m] >= 0 && (this.mlag as MlagEngine).isPeerHalfUp(this.mlagIdOf[m]);
+      if (!this.isLogicalUp(m)) {
+        const lag = this.ports[m].lag;
+        if (lag !== null && !isPeerServed) this.dropAtHeldLag(lag, frame, nowNs, vid);
+        continue;
+      }
+      if (isPeerServed) {
         servedByPeer++;
         continue;
       }
@@ -1376,6 +1452,35 @@ export class PhysicalSwitch implements Device, SviHost {
     if (isOwnDecision && core.isTracing)
       core.record(nowNs, frame, inPort, `vlan${vid}`, vid, "deliver", `to the gateway on vlan ${vid}`);
     this.svi.receiveOnSvi(vid, frame, nowNs);
+  }
+
+  /**
+   * A flood's copy for a LAG none of whose members may distribute, while one has carrier (LACP
+   * holds it out: no partner, a partner that does not agree): the copy is lost there, and that
+   * is a drop, counted at that member (a LAG whose cables are all down is simply no egress, as a
+   * down port is not). Rare, so the member is looked for here; no closure unless tracing.
+   */
+  private dropAtHeldLag(lag: Lag, frame: Frame, nowNs: number, vid: number): void {
+    const members = lag.bundle.members;
+    let member = -1;
+    for (let i = 0; i < members.length && member < 0; i++)
+      if (lag.bundle.isUp(members[i])) member = members[i];
+    if (member < 0) return;
+    const core = this.core;
+    const name = this.ports[lag.logical].name;
+    this.drops.add(SwitchDrop.notDistributing);
+    core.counters[member].drops++;
+    if (core.isTracing)
+      core.recordAt(
+        nowNs,
+        frame,
+        this.portNames[member],
+        null,
+        vid,
+        "drop",
+        `not sent to ${name}: ${this.portNames[member]} is not distributing in ${name} (${this.memberWhy(lag, member, nowNs)})`,
+        SwitchDrop.notDistributing,
+      );
   }
 
   /** While tracing, what the last `emit` chose for its LAGs ("; po1 via eth2 (l3l4 hash 0x1f, ...)"). */

@@ -182,6 +182,16 @@ export class Vm implements Device {
     if (!isUp) nic.flushNeighbors(nowNs);
   }
 
+  /**
+   * Power lost (a `fail` fault): the guest's memory goes (ARP cache, outstanding pings, whose
+   * results never come, fragments); on power the world reports the vNICs' carrier and `start`
+   * boots it (a gratuitous ARP from every vNIC).
+   */
+  powerOff(nowNs: number): void {
+    this.stack.powerOff(nowNs);
+    this.isPortUp.fill(true);
+  }
+
   // ---- the application API ------------------------------------------------------------------
 
   /**

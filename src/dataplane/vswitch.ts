@@ -228,7 +228,8 @@ export class Vswitch implements Device {
   /** The switch's teaming policy (port groups without an override use it). */
   readonly teaming: Teaming;
   private readonly core: PortCore;
-  private readonly lacp: LacpEngine<number> | null = null;
+  private lacp: LacpEngine<number> | null = null;
+  private readonly lacpConfig: VswitchOptions["lacp"];
   private readonly lacpMacs: Mac[] = [];
   /** The host's LACP mode, or null when the uplinks do not run LACP. */
   readonly lacpMode: LacpMode | null = null;
@@ -439,15 +440,42 @@ export class Vswitch implements Device {
         );
       this.lacpMacs = options.uplinks.map((_, i) => lacp.uplinkMacs?.[i] ?? lacp.system);
       this.lacpMode = lacp.mode;
-      const engine = new LacpEngine<number>(
-        { system: lacp.system, key: lacp.key ?? 1, mode: lacp.mode, rate: lacp.rate },
-        (member, pdu) => this.sendLacpdu(member, pdu),
-      );
-      options.uplinks.forEach((_, i) => {
-        engine.addMember(i, { port: i + 1 });
-      });
-      this.lacp = engine;
     }
+    this.lacpConfig = isLacp ? lacp : null;
+    this.lacp = this.createLacp();
+  }
+
+  /** The uplinks' LACP actor, or null when the team does not run LACP. */
+  private createLacp(): LacpEngine<number> | null {
+    const lacp = this.lacpConfig ?? null;
+    if (lacp === null) return null;
+    const engine = new LacpEngine<number>(
+      { system: lacp.system, key: lacp.key ?? 1, mode: lacp.mode, rate: lacp.rate },
+      (member, pdu) => this.sendLacpdu(member, pdu),
+    );
+    for (let i = 0; i < this.team.members.length; i++) engine.addMember(i, { port: i + 1 });
+    return engine;
+  }
+
+  /**
+   * The host lost power: learned MACs (the VM ports' static entries stay), the uplinks' LACP
+   * partner (uplinks disabled until LACP agrees again), the team's carrier view, storm-control
+   * buckets and the VTEP's neighbour cache are forgotten; `start` boots it afresh.
+   */
+  powerOff(nowNs: number): void {
+    this.lacpTimer.forget();
+    this.macTable.flushAll();
+    for (const u of this.team.members) {
+      this.team.setMemberUp(u, true);
+      this.team.setMemberEnabled(u, !this.team.isProtocolRun);
+    }
+    this.lacp = this.createLacp();
+    this.isPortUp.fill(true);
+    for (const v of this.vm) if (v !== null) v.lastUplink = v.group.teaming.selectUplink(v, null);
+    if (this.storms !== null)
+      for (let i = 0; i < this.storms.length; i++)
+        this.storms[i] = new StormControl(this.stormConfig as StormControlConfig);
+    this.vtep?.stack.powerOff(nowNs);
   }
 
   bind(env: DeviceEnv): void {

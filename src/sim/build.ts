@@ -321,11 +321,13 @@ export function buildWorld(topology: Topology, options: BuildOptions = {}): Buil
       );
       dev.attachSvi(router);
       router.bind(world.envOf(dev));
+      dev.addPowerHook({ off: (now) => router.powerOff(now), boot: (now) => router.start(now) });
       vpnHere.forEach((g, i) => {
         const iface = router.stack.interfaces.find((x) => x.name === g.iface)!;
         gateways[i].attach(router.stack, iface);
         built.vpnGateways.push(gateways[i]);
         world.onStart((now) => gateways[i].start(now));
+        dev.addPowerHook({ off: () => gateways[i].powerOff(), boot: (now) => gateways[i].start(now) });
       });
       if (router.nat !== null) built.nats.push({ device: sw.name, nat: router.nat });
       world.onStart((now) => router.start(now));

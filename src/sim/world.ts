@@ -19,12 +19,14 @@ import type { HopKind, HopRecord, TraceSink } from "../dataplane/trace.ts";
 import type { CaptureSet } from "./capture.ts";
 import { Link, type LinkEnd, type LinkObserver, LinkPort, type LinkProps, MIN_FRAME_BYTES } from "./link.ts";
 import { Rng } from "./rng.ts";
-import { Scheduler } from "./scheduler.ts";
+import { type EventTarget, Scheduler } from "./scheduler.ts";
 
 /** Reason code when a device transmits on a port with nothing attached. */
 export const UNCONNECTED_PORT = "port-not-connected";
+/** Reason code when something makes a powered-off device send (its own code never runs then). */
+export const POWERED_OFF = "powered-off";
 
-class WorldDeviceEnv implements DeviceEnv {
+class WorldDeviceEnv implements DeviceEnv, EventTarget {
   /** What carries each port's frames (a link end here, a TAP in the real world), or null. */
   readonly portBindings: (PortBinding | null)[];
   /** The simulated link at each port (null for a port bound otherwise or not at all). */
@@ -32,6 +34,13 @@ class WorldDeviceEnv implements DeviceEnv {
   readonly portSides: number[];
   /** Per port, what its medium pads short frames to: 60 on a cable, 0 elsewhere. */
   readonly padTo: number[];
+  /** False while the device is failed (`World.setPowered`): no timer, frame or event of it. */
+  isPowered = true;
+  /**
+   * Bumped at every power change: a timer runs only if armed in the current power cycle, so
+   * nothing armed before a failure fires during it or after the recovery (a reboot starts fresh).
+   */
+  powerCycle = 0;
   private readonly rng: Rng;
 
   constructor(
@@ -47,31 +56,45 @@ class WorldDeviceEnv implements DeviceEnv {
   }
 
   transmit(port: number, frame: Frame): void {
+    if (!this.isPowered) {
+      this.device.drops.add(POWERED_OFF);
+      if (this.world.isTracing) this.traceDrop(port, frame, "the device is powered off", POWERED_OFF);
+      return;
+    }
     const binding = this.portBindings[port];
     if (binding === undefined || binding === null) {
       this.world.unconnectedDrops.add(`${this.device.name}:${this.device.portNames[port] ?? port}`);
       this.device.drops.add(UNCONNECTED_PORT);
-      if (this.world.isTracing) {
-        this.world.trace({
-          timeNs: this.world.scheduler.now(),
-          frameId: frame.id,
-          device: this.device.name,
-          kind: "link",
-          in: this.device.portNames[port] ?? String(port),
-          out: null,
-          vlan: null,
-          action: "drop",
-          reason: "nothing is connected to this port",
-          code: UNCONNECTED_PORT,
-        });
-      }
+      if (this.world.isTracing)
+        this.traceDrop(port, frame, "nothing is connected to this port", UNCONNECTED_PORT);
       return;
     }
     binding.send(frame, this.world.scheduler.now());
   }
 
+  private traceDrop(port: number, frame: Frame, reason: string, code: string): void {
+    this.world.trace({
+      timeNs: this.world.scheduler.now(),
+      frameId: frame.id,
+      device: this.device.name,
+      kind: "link",
+      in: this.device.portNames[port] ?? String(port),
+      out: null,
+      vlan: null,
+      action: "drop",
+      reason,
+      code,
+    });
+  }
+
+  /** The timer is tagged with its power cycle (no closure is added: the env is the target). */
   setTimer(delayNs: number, fn: (nowNs: number) => void): number {
-    return this.world.scheduler.after(delayNs, fn);
+    const scheduler = this.world.scheduler;
+    return scheduler.schedule(scheduler.now() + delayNs, this, fn, this.isPowered ? this.powerCycle : -1);
+  }
+
+  onEvent(fn: unknown, cycle: number, nowNs: number): void {
+    if (cycle === this.powerCycle) (fn as (nowNs: number) => void)(nowNs);
   }
 
   cancelTimer(handle: number): void {
@@ -88,6 +111,7 @@ class WorldDeviceEnv implements DeviceEnv {
 
   /** A device's port lost or regained carrier: the device across that connection hears of it. */
   setCarrier(port: number, isUp: boolean): void {
+    if (!this.isPowered) return;
     const link = this.portLinks[port];
     if (link === undefined || link === null) return;
     const other = link.ends[1 - this.portSides[port]];
@@ -100,7 +124,7 @@ class WorldDeviceEnv implements DeviceEnv {
   }
 
   event(e: TimelineEvent): void {
-    this.world.event(e);
+    if (this.isPowered) this.world.event(e);
   }
 
   get isTracing(): boolean {
@@ -211,6 +235,8 @@ export class World implements LinkObserver {
    * people ("tor1:eth1", "server1/vs0:uplink:eth0").
    */
   tellPortUp(device: Device, port: number, isUp: boolean, endName: string): void {
+    // A powered-off device hears of its ports when power returns (`setPowered`).
+    if (this.envs.get(device)?.isPowered === false) return;
     const now = this.scheduler.now();
     if (this.timelineSink === null) {
       device.setPortUp?.(port, isUp, now);
@@ -343,8 +369,43 @@ export class World implements LinkObserver {
     for (const end of link.ends) {
       // The timeline says what changed: telling a device again that a port is up is no event.
       if (this.timelineSink !== null && wasUp !== isUp) this.tellPortUp(end.device, end.port, isUp, end.name);
-      else end.device.setPortUp?.(end.port, isUp, now);
+      else if (this.isPowered(end.device)) end.device.setPortUp?.(end.port, isUp, now);
     }
+  }
+
+  /** Whether a device has power (false between a `fail` and its `recover`). */
+  isPowered(device: Device): boolean {
+    return this.envs.get(device)?.isPowered ?? false;
+  }
+
+  /**
+   * Powers a device off or back on (a `fail` or `recover` fault). Off: none of its timers runs
+   * again, whatever it would send or report is dropped, it is told of no port change, and it
+   * forgets what a reboot forgets (`Device.powerOff`). On: it boots fresh: told each port's
+   * carrier as its connection has it now, then `start` (announcements, protocols from scratch).
+   * Its cables are the caller's business (a failed switch's cables are also pulled, so nothing
+   * reaches it and its neighbours see carrier go).
+   */
+  setPowered(device: Device, isOn: boolean): void {
+    const env = this.envs.get(device);
+    if (env === undefined) throw new Error(`device "${device.name}" is not in this world`);
+    if (env.isPowered === isOn) return;
+    const now = this.scheduler.now();
+    env.powerCycle++;
+    if (!isOn) {
+      // Silenced first, so what the device drops while forgetting makes no event or frame.
+      env.isPowered = false;
+      device.powerOff?.(now);
+      return;
+    }
+    env.isPowered = true;
+    this.enter();
+    if (!this.hasStarted) return;
+    env.portBindings.forEach((b, port) => {
+      const link = env.portLinks[port];
+      device.setPortUp?.(port, b !== null && (link === null || link.isUp), now);
+    });
+    device.start(now);
   }
 
   /**

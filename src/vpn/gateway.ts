@@ -107,6 +107,11 @@ export class WgGateway {
       mtu: config.mtu,
       allowedIps: this.table,
     });
+    this.addPeers();
+  }
+
+  private addPeers(): void {
+    const config = this.config;
     for (const p of config.peers) {
       const info = this.engine.addPeer({
         publicKey: p.publicKey,
@@ -145,6 +150,17 @@ export class WgGateway {
   start(nowNs: number): void {
     this.nowNs = nowNs;
     this.rearm(nowNs);
+  }
+
+  /**
+   * The router lost power: every session and handshake is forgotten (the peers are configured
+   * afresh from the configuration), so the next `start` handshakes as at boot.
+   */
+  powerOff(): void {
+    this.timer.forget();
+    for (const info of [...this.engine.peers()]) this.engine.removePeer(info);
+    this.peerNames.clear();
+    this.addPeers();
   }
 
   /** The tunnel interface's output: a routed packet (Ethernet header in front) to encrypt. */

@@ -177,3 +177,20 @@ describe("LACPDUs and MLAG messages on the wire", () => {
     }
   });
 });
+
+describe("ip-hash teaming facing a LACP port-channel (the tour's 05-mlag.yaml, hv02 on ip-hash)", () => {
+  const IPHASH = fileURLToPath(new URL("./topologies/mlag-iphash-vs-lacp.yaml", import.meta.url));
+
+  it("a failed pair's reason is the drop of the probe's own frames, not a LACPDU's", () => {
+    const net = Network.fromText(readFileSync(IPHASH, "utf8"), "mlag-iphash-vs-lacp.yaml");
+    const r = net.pingAll();
+    const failures = new Map(r.failures.map((f) => [`${f.from}>${f.to}`, f]));
+    const a1a2 = failures.get("a1>a2");
+    expect(a1a2?.why).toContain("dropped at leaf1: not sent to po2: eth2 is not distributing in po2");
+    expect(a1a2?.code).toBe("lag-member-not-distributing");
+    expect(failures.get("a2>a1")?.why).toContain("eth2 is not collecting in po2");
+    for (const f of r.failures) expect(f.why).not.toContain("LACPDU refused");
+    // The lost flood copies are counted where they were lost.
+    expect(net.world.device("leaf1")?.drops.get("lag-member-not-distributing")).toBeGreaterThan(0);
+  });
+});

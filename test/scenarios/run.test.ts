@@ -88,7 +88,9 @@ describe("vnet run: the only switch fails and recovers", () => {
       expect(p.sent).toBe(350);
       // Echoes sent at 1.000, 1.010, ..., 1.490 s: (1.5 - 1.0) / 0.010 of them.
       expect(p.lost).toBe(50);
-      expect(p.losses).toEqual([{ fromNs: 1e9, toNs: 1.5e9, lost: 50, firstSeq: 101, lastSeq: 150 }]);
+      expect(p.losses).toEqual([
+        { fromNs: 1e9, toNs: 1.5e9, lost: 50, notSent: 0, firstSeq: 101, lastSeq: 150 },
+      ]);
     }
     const failed = r.timeline.filter((e) => e.kind === "failover").map((e) => e.text);
     // tor1's cables go down in file order: web1 first moves to its second uplink, then loses it.
@@ -107,7 +109,9 @@ describe("vnet run: the only switch fails and recovers", () => {
 `;
     const net = Network.fromText(text, "f.yaml");
     const r = net.run({ probes: [["web1", "web2"]], durationNs: 4e9 });
-    expect(r.probes[0].losses).toEqual([{ fromNs: 1e9, toNs: 4e9, lost: 300, firstSeq: 101, lastSeq: 400 }]);
+    expect(r.probes[0].losses).toEqual([
+      { fromNs: 1e9, toNs: 4e9, lost: 300, notSent: 0, firstSeq: 101, lastSeq: 400 },
+    ]);
     expect(net.links().find((l) => l.ends.includes("server2:eth0"))?.isUp).toBe(false);
   });
 });
@@ -220,5 +224,50 @@ describe("vnet reach --fail", () => {
     expect(r.err).toBe(
       'vnet: no switch, server or VM named "tor9"; did you mean "tor1"? (or give a cable end node:port)\n',
     );
+  });
+});
+
+/** The tour's MLAG pair (leaf1 failed at 2 s, recovered at 6 s) and its STP ring (p3 failed 6.5-7 s). */
+const MLAG_PAIR = fileURLToPath(new URL("./topologies/mlag-pair-fail.yaml", import.meta.url));
+const STP_RING = fileURLToPath(new URL("./topologies/stp-ring-vm-fail.yaml", import.meta.url));
+
+describe("vnet run: a failed device is powered off until it recovers", () => {
+  it("a failed MLAG switch runs no timer and logs nothing while down, and boots fresh", () => {
+    const net = Network.fromText(readFileSync(MLAG_PAIR, "utf8"), "mlag-pair-fail.yaml");
+    const r = net.run({ probes: [["a1", "a2"]] });
+    const leaf1 = r.timeline.filter((e) => e.device === "leaf1" && e.kind !== "fault");
+    // Nothing from leaf1 between its failure and its recovery: no keepalive timeout, no split brain.
+    expect(leaf1.filter((e) => e.timeNs >= 2e9 && e.timeNs < 6e9)).toEqual([]);
+    expect(r.timeline.some((e) => e.device === "leaf1" && e.text.includes("split brain"))).toBe(false);
+    // The survivor does notice its peer gone.
+    expect(r.timeline.some((e) => e.device === "leaf2" && e.text.includes("split brain"))).toBe(true);
+    // Rebooted, leaf1 has no role until it hears its peer again (the role is not kept).
+    expect(
+      leaf1.some((e) => e.timeNs >= 6e9 && e.timeNs < 6.1e9 && e.text.includes("role none -> primary")),
+    ).toBe(true);
+    expect(r.probes[0].lost).toBe(0);
+  });
+
+  it("a failed VM's echoes are lost (not sent) whatever other probes run, in text and JSON", async () => {
+    const text = readFileSync(STP_RING, "utf8");
+    const alone = Network.fromText(text, "ring.yaml").run({ probes: [["p3", "p2"]] });
+    const both = Network.fromText(text, "ring.yaml").run({
+      probes: [
+        ["p3", "p2"],
+        ["p2", "p3"],
+      ],
+    });
+    expect(both.probes[0]).toEqual(alone.probes[0]);
+    // 500 ms failed at one echo per 10 ms: the 50 echoes of 6.50..6.99 s, none of them sent.
+    expect(alone.probes[0].losses).toEqual([
+      { fromNs: 6.5e9, toNs: 7e9, lost: 50, notSent: 50, firstSeq: 651, lastSeq: 700 },
+    ]);
+    expect(both.probes[1].lost).toBe(50);
+    const t = await vnet("run", STP_RING, "--probe", "p3:p2");
+    expect(t.out).toContain(
+      "p3 -> p2: 50 of 900 lost between 6.500 s and 7.000 s (50 not sent: p3 was failed)",
+    );
+    const j = await vnet("run", STP_RING, "--json", "--probe", "p3:p2", "--probe", "p2:p3");
+    expect(JSON.parse(j.out).probes[0]).toEqual(alone.probes[0]);
   });
 });
