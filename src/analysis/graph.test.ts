@@ -5,6 +5,7 @@
  */
 
 import { execFileSync } from "node:child_process";
+import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { loadTopologyFile, loadTopologyText } from "../model/load.ts";
@@ -47,6 +48,47 @@ const hasGraphviz = (() => {
     return false;
   }
 })();
+
+interface Rect {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  what: string;
+}
+
+/** The rectangles of an SVG's edge labels, and those labels must not cover: boxes, server titles. */
+function svgBoxes(svg: string): { labels: Rect[]; covered: Rect[] } {
+  const num = (attrs: string, k: string) => Number(new RegExp(`\\b${k}="([-0-9.]+)"`).exec(attrs)?.[1]);
+  const rect = (attrs: string, what: string): Rect => ({
+    x: num(attrs, "x"),
+    y: num(attrs, "y"),
+    w: num(attrs, "width"),
+    h: num(attrs, "height"),
+    what,
+  });
+  const labels = [...svg.matchAll(/<g class="edge-label"><rect ([^>]*)\/>\n<text[^>]*>([^<]*)</g)].map((m) =>
+    rect(m[1], `label "${m[2]}"`),
+  );
+  const covered = [
+    ...[...svg.matchAll(/<g class="node [^"]*"><rect ([^>]*)\/>\n<text[^>]*>([^<]*)</g)].map((m) =>
+      rect(m[1], `box ${m[2]}`),
+    ),
+    // A title's text: 11px monospace, its baseline at y.
+    ...[...svg.matchAll(/<g class="server"><rect [^>]*\/><text ([^>]*)>([^<]*)<\/text>/g)].map((m) => ({
+      x: num(m[1], "x"),
+      y: num(m[1], "y") - 11,
+      w: m[2].length * 6.6,
+      h: 14,
+      what: `title ${m[2]}`,
+    })),
+  ];
+  return { labels, covered };
+}
+
+const overlaps = (a: Rect, b: Rect) =>
+  Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x) > 0.5 &&
+  Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y) > 0.5;
 
 /** A small well-formedness check: every tag closes in order, attributes quoted, entities known. */
 function checkXml(text: string): void {
@@ -232,6 +274,33 @@ describe("renderings", () => {
     checkXml(toSvg(graph));
     expect(toSvg(graph)).toContain("<title>a&#34;&#60;b&#62;&#38;c</title>");
     expect(toDot(graph)).toContain('graph "a\\"<b>&c" {');
+  });
+
+  it("SVG edge labels cover no box, no server's title and (but for one crowded file) no other label", () => {
+    const fixture = (name: string) =>
+      fileURLToPath(new URL(`../../test/scenarios/topologies/${name}`, import.meta.url));
+    const examples = readdirSync(fileURLToPath(new URL("../../examples/", import.meta.url)))
+      .filter((f) => f.endsWith(".yaml"))
+      .map((f) => [f, graphOf(example(f))] as const);
+    const cases = [
+      // From an outside user's tour: two NICs' cable labels ran into each other, vNIC labels
+      // wider than their VMs collided, a cable label hid a server's title.
+      ["vlans-two-servers.yaml traced", traced(fixture("vlans-two-servers.yaml"), "web1", "db1")],
+      ["leafspine-vxlan.yaml", graphOf(fixture("leafspine-vxlan.yaml"))],
+      ...examples,
+    ] as const;
+    for (const [name, graph] of cases) {
+      const { labels, covered } = svgBoxes(toSvg(graph));
+      const hits: string[] = [];
+      labels.forEach((a, i) => {
+        for (const b of covered) if (overlaps(a, b)) hits.push(`${a.what} over ${b.what}`);
+        // mlag.yaml: three cables between the MLAG peers and LAGs crossing under them in a
+        // narrow picture; its labels may touch one another (never a box or a title).
+        if (name !== "mlag.yaml")
+          for (const b of labels.slice(i + 1)) if (overlaps(a, b)) hits.push(`${a.what} over ${b.what}`);
+      });
+      expect(hits, name).toEqual([]);
+    }
   });
 
   it("is deterministic: two builds and renderings give the same bytes", () => {

@@ -449,8 +449,9 @@ export function toMermaid(graph: TopologyGraph): string {
 // ---------------------------------------------------------------------------------------------
 // SVG: a layered layout of its own. Physical switches and routers on top, in layers by their
 // cable distance from the servers (the farthest highest); below them the servers side by side,
-// each a box with rows: NICs, then VFs and vswitches, then VMs. Edges are straight lines with
-// their label at the middle. Every coordinate comes from the file's order, so the bytes do too.
+// each a box with rows: NICs, then VFs and vswitches, then VMs. Edges are straight lines; each
+// label takes the first place along its edge that covers no box, title or earlier label. Every
+// coordinate comes from the file's order, so the bytes do too.
 
 const CHAR_W = 6.6;
 const LINE_H = 14;
@@ -519,10 +520,34 @@ export function toSvg(graph: TopologyGraph): string {
       inC.filter((n) => n.kind === "vm"),
     ].filter((r) => r.length > 0);
   });
-  const rowWidth = (row: GraphNode[]) => row.reduce((s, n) => s + sizeOf(n).w, 0) + GAP * (row.length - 1);
+  // Inside a server, an edge's label sits just above its lower end (the NIC of a cable, the
+  // vswitch of an uplink, the VM of a vNIC): each node's slot in its row is wide enough for the
+  // widest label arriving at it, so the labels of side-by-side nodes do not run into each other.
+  const rowOf = new Map<string, number>();
+  for (const rows of clusterRows) {
+    for (const [r, row] of rows.entries()) for (const n of row) rowOf.set(n.id, r);
+  }
+  const labelRoom = new Map<string, number>();
+  for (const e of graph.edges) {
+    if (e.kind === "vpn" || e.kind === "tunnel") continue;
+    const ra = rowOf.get(e.from) ?? -1;
+    const rb = rowOf.get(e.to) ?? -1;
+    const lower = ra > rb ? e.from : rb > ra ? e.to : null;
+    if (lower !== null) labelRoom.set(lower, Math.max(labelRoom.get(lower) ?? 0, labelSize(e).w + 4));
+  }
+  const slotWidth = (n: GraphNode) => Math.max(sizeOf(n).w, labelRoom.get(n.id) ?? 0);
+  const rowWidth = (row: GraphNode[]) => row.reduce((s, n) => s + slotWidth(n), 0) + GAP * (row.length - 1);
   const rowHeight = (row: GraphNode[]) => Math.max(...row.map((n) => sizeOf(n).h));
   // Cables between physical devices carry two-line labels: their rows get more room.
-  const physRowGap = ROW_GAP * 1.6;
+  // Room for the tallest label of a cable between physical devices above and one below the
+  // cables of a layer (neighbours of a layer are often cabled to each other: MLAG peers, rings).
+  const physLabelH = Math.max(
+    0,
+    ...graph.edges
+      .filter((e) => e.kind === "cable" && !e.from.startsWith("nic:") && !e.to.startsWith("nic:"))
+      .map((e) => labelSize(e).h),
+  );
+  const physRowGap = Math.max(ROW_GAP * 1.6, 2 * physLabelH + 16);
   const physWidth = (row: GraphNode[]) =>
     row.reduce((s, n) => s + sizeOf(n).w, 0) + PHYS_GAP * (row.length - 1);
   const physHeight = layers.reduce((s, l) => s + (l.length > 0 ? rowHeight(l) + physRowGap : 0), 0);
@@ -537,8 +562,9 @@ export function toSvg(graph: TopologyGraph): string {
       const h = rowHeight(row);
       for (const n of row) {
         const s = sizeOf(n);
-        boxes.set(n.id, { x: rx, y: y + (h - s.h) / 2, w: s.w, h: s.h });
-        rx += s.w + GAP;
+        const slot = slotWidth(n);
+        boxes.set(n.id, { x: rx + (slot - s.w) / 2, y: y + (h - s.h) / 2, w: s.w, h: s.h });
+        rx += slot + GAP;
       }
       y += h + ROW_GAP * 0.75;
     }
@@ -590,6 +616,41 @@ export function toSvg(graph: TopologyGraph): string {
     return b === undefined ? null : { x: b.x + b.w / 2, y: b.y + b.h / 2 };
   };
   const edgeLabels: string[] = [];
+  // What a label must not cover: the boxes, the servers' titles, the caption, the labels placed
+  // before it (in edge order, so the bytes stay the same run to run).
+  const taken: Box[] = [...boxes.values()].map((b) => ({ x: b.x - 2, y: b.y - 2, w: b.w + 4, h: b.h + 4 }));
+  for (const c of graph.clusters) {
+    const b = clusterBoxes.get(c.id) as Box;
+    taken.push({ x: b.x + PAD - 2, y: b.y + 2, w: c.label.length * CHAR_W + 4, h: LINE_H + 2 });
+  }
+  if (graph.caption !== null) taken.push({ x: GAP, y: 8, w: graph.caption.length * 7.8, h: 18 });
+  // Labels that can only slide along a sloped line go first; a level edge's label can also
+  // step off its line, so it takes what room is left.
+  const jobs: { e: GraphEdge; at: (k: number) => { x: number; y: number } | null; isFree: boolean }[] = [];
+  const place = (e: GraphEdge, at: (k: number) => { x: number; y: number } | null, isFree = false) => {
+    jobs.push({ e, at, isFree });
+  };
+  const placeNow = (e: GraphEdge, at: (k: number) => { x: number; y: number } | null) => {
+    if (e.label.length === 0) return;
+    const { w, h } = labelSize(e);
+    const rectAt = (p: { x: number; y: number }): Box => ({ x: p.x - w / 2, y: p.y - h / 2, w, h });
+    let best: { p: { x: number; y: number }; cost: number } | null = null;
+    for (let k = 0; k < LABEL_TRIES; k++) {
+      const p = at(k);
+      if (p === null) continue;
+      const r = rectAt(p);
+      const outside = r.x < 0 || r.y < 0 || r.x + r.w > width || r.y + r.h > height;
+      const cost = taken.reduce((sum, t) => sum + overlapArea(r, t), 0) + (outside ? w * h : 0);
+      if (best === null || cost < best.cost) best = { p, cost };
+      if (cost === 0) break;
+    }
+    if (best === null) return;
+    taken.push(rectAt(best.p));
+    pushLabel(edgeLabels, e, best.p.x, best.p.y);
+  };
+  /** The k-th place to try: the preferred one, then alternately farther up and down by `step`. */
+  const nth = (k: number, step: number) =>
+    k === 0 ? 0 : k % 2 === 1 ? -step * ((k + 1) / 2) : step * (k / 2);
   for (const e of graph.edges) {
     const a = center(e.from);
     const b = center(e.to);
@@ -604,7 +665,8 @@ export function toSvg(graph: TopologyGraph): string {
       out.push(
         `<path class="edge ${e.kind}" d="M${round(a.x)},${round(a.y)} Q${round(mx)},${round(my)} ${round(b.x)},${round(b.y)}" fill="none" stroke="${c}" stroke-width="${sw}"${dash}/>`,
       );
-      pushLabel(edgeLabels, e, mx, (a.y + b.y) / 2 - 20);
+      const ly = (a.y + b.y) / 2 - 20;
+      place(e, (k) => ({ x: mx, y: ly + nth(k, 6) }));
     } else {
       out.push(
         `<line class="edge ${e.kind}" x1="${round(a.x)}" y1="${round(a.y)}" x2="${round(b.x)}" y2="${round(b.y)}" stroke="${c}" stroke-width="${sw}"${dash}/>`,
@@ -614,10 +676,32 @@ export function toSvg(graph: TopologyGraph): string {
       const [hi, lo, loId] = a.y <= b.y ? [a, b, e.to] : [b, a, e.from];
       const loTop = (boxes.get(loId) as Box).y;
       const ly = Math.max(hi.y + (lo.y - hi.y) * 0.5, loTop - 4 - e.label.length * 6);
-      const t = lo.y === hi.y ? 0.5 : (ly - hi.y) / (lo.y - hi.y);
-      pushLabel(edgeLabels, e, hi.x + (lo.x - hi.x) * t, ly);
+      if (lo.y === hi.y) {
+        // A level edge: slide along it, then just above or below it (several cables between
+        // two neighbours of a layer are drawn on one line).
+        const lift = labelSize(e).h + 4;
+        place(
+          e,
+          (k) => {
+            const t = 0.5 + nth(k % 16, 0.04);
+            const dy = nth(Math.floor(k / 16), lift);
+            return t <= 0.05 || t >= 0.95 ? null : { x: hi.x + (lo.x - hi.x) * t, y: ly + dy };
+          },
+          true,
+        );
+      } else {
+        // Slide along the line, up towards the upper end first, never past either end.
+        place(e, (k) => {
+          const y = ly + nth(k, 6);
+          if (y <= hi.y || y >= lo.y) return null;
+          const t = (y - hi.y) / (lo.y - hi.y);
+          return { x: hi.x + (lo.x - hi.x) * t, y };
+        });
+      }
     }
   }
+  for (const j of jobs) if (!j.isFree) placeNow(j.e, j.at);
+  for (const j of jobs) if (j.isFree) placeNow(j.e, j.at);
   const fills: Record<GraphNodeKind, string> = {
     vm: "#ffffff",
     vswitch: "#eef3fb",
@@ -650,10 +734,24 @@ export function toSvg(graph: TopologyGraph): string {
   return `${out.join("\n")}\n`;
 }
 
+/** How many places along its edge a label tries before taking the least covered one. */
+const LABEL_TRIES = 80;
+
+/** An edge label's size: 10px text in the 11px font's proportion, one 12px line per line. */
+function labelSize(e: GraphEdge): { w: number; h: number } {
+  if (e.label.length === 0) return { w: 0, h: 0 };
+  return { w: Math.max(...e.label.map((l) => l.length)) * CHAR_W * 0.9 + 6, h: e.label.length * 12 + 4 };
+}
+
+function overlapArea(a: Box, b: Box): number {
+  const w = Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x);
+  const h = Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y);
+  return w > 0 && h > 0 ? w * h : 0;
+}
+
 function pushLabel(out: string[], e: GraphEdge, cx: number, cy: number): void {
   if (e.label.length === 0) return;
-  const w = Math.max(...e.label.map((l) => l.length)) * CHAR_W * 0.9 + 6;
-  const h = e.label.length * 12 + 4;
+  const { w, h } = labelSize(e);
   const y0 = cy - h / 2;
   const color = e.mark === "drop" ? DROP_COLOR : "#333333";
   out.push(

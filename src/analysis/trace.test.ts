@@ -177,4 +177,110 @@ describe("analyseTrace", () => {
     expect(text).toContain("server1/vs0 [vswitch]");
     expect(text).toContain("(600 of 603 hops not shown:");
   });
+
+  describe("names only what the exchange's own frames crossed", () => {
+    const vni = (v: VmEndpoint, n: number): VmEndpoint =>
+      v.attachment.kind === "portGroup" ? { ...v, attachment: { ...v.attachment, vlan: 0, vni: n } } : v;
+    const at = (r: HopRecord, timeNs: number, extra: Partial<HopRecord> = {}): HopRecord => ({
+      ...r,
+      timeNs,
+      ...extra,
+    });
+    const vxlan = (step: "encapsulate" | "decapsulate" | "carried", bridgedVlan?: number) => ({
+      type: "vxlan" as const,
+      vni: 5001,
+      outerSrc: "10.0.0.1",
+      outerDst: "10.0.0.2",
+      step,
+      ...(bridgedVlan === undefined ? {} : { bridgedVlan }),
+    });
+
+    it("a hardware VTEP only an ARP flood reached is not in the verdict of an echo inside a server", () => {
+      const records = [
+        at(rec(1, "hv-a/vds", "vswitch", "send"), 1, { encap: vxlan("encapsulate") }),
+        at(rec(1, "hv-a:eth0<->leaf-1:eth1", "link", "transmit"), 2, { encap: vxlan("carried") }),
+        at(rec(1, "leaf-2", "switch", "receive"), 3, { vlan: 30, encap: vxlan("decapsulate", 30) }),
+        at(rec(3, "hv-a/vds", "vswitch", "forward"), 4),
+        at(rec(4, "hv-a/vds", "vswitch", "forward"), 5),
+      ];
+      const t = analyseTrace({
+        source: vni(vm("t1-a", "hv-a", "t1", 0, 1), 5001),
+        target: vni(vm("t1-a2", "hv-a", "t1", 0, 2), 5001),
+        targetText: "t1-a2",
+        records,
+        labels,
+        delivered: true,
+        rttNs: 1000,
+      });
+      expect(t.verdict).toBe("same VXLAN segment (VNI 5001), same server: stays inside hv-a");
+    });
+
+    it("names the VTEPs at each end: a switch's hardware VTEP and a host's", () => {
+      const records = [
+        at(rec(3, "leaf-2", "switch", "send"), 1, { vlan: 30, encap: vxlan("encapsulate", 30) }),
+        at(rec(3, "leaf-2:eth49<->spine-1:eth2", "link", "transmit"), 2, {
+          in: "leaf-2:eth49",
+          out: "spine-1:eth2",
+          encap: vxlan("carried"),
+        }),
+        at(rec(3, "spine-1", "gateway", "route"), 3, { in: "eth2", out: "eth1", encap: vxlan("carried") }),
+        at(rec(3, "hv-a/vds", "vswitch", "deliver"), 4, { encap: vxlan("decapsulate") }),
+        at(rec(4, "hv-a/vds", "vswitch", "send"), 5, { encap: vxlan("encapsulate") }),
+        at(rec(4, "leaf-2", "switch", "receive"), 6, { vlan: 30, encap: vxlan("decapsulate", 30) }),
+      ];
+      const t = analyseTrace({
+        source: vm("bm1", "bm-host", "bm", 30, 1),
+        target: vni(vm("t1-a", "hv-a", "t1", 0, 2), 5001),
+        targetText: "t1-a",
+        records,
+        labels,
+        delivered: true,
+        rttNs: 1000,
+      });
+      expect(t.verdict).toBe(
+        "same VXLAN segment (VNI 5001), different servers: crosses the physical network inside VXLAN (VNI 5001) between leaf-2's hardware VTEP and hv-a's host VTEP, carried by leaf-2 and spine-1 (leaf-2 bridges vlan 30 into VNI 5001 as a hardware VTEP)",
+      );
+    });
+
+    it("a router that routes only a GRE tunnel's outer packets carries the tunnel, it is no gateway", () => {
+      const gre = (step: "encapsulate" | "decapsulate" | "carried") => ({
+        type: "gre" as const,
+        outerSrc: "198.51.100.2",
+        outerDst: "203.0.113.2",
+        step,
+      });
+      const link = (a: string, b: string, t: number, encap?: HopRecord["encap"]) =>
+        at(rec(3, `${a}<->${b}`, "link", "transmit"), t, { in: a, out: b, ...(encap ? { encap } : {}) });
+      const records = [
+        link("hq-host:eth0", "hq-sw:eth1", 1),
+        at(rec(3, "hq-sw", "switch", "forward"), 2, { in: "eth1", out: "eth24" }),
+        link("hq-sw:eth24", "hq-rtr:eth1", 2),
+        at(rec(3, "hq-rtr", "gateway", "route"), 3, { in: "eth1", out: "gre0" }),
+        at(rec(3, "hq-rtr", "gateway", "send"), 3, { in: "gre0", out: null, encap: gre("encapsulate") }),
+        link("hq-rtr:eth0", "mid-sw:eth1", 3, gre("carried")),
+        // A switch between the routers forwards the outer frames: known from its cables.
+        at(rec(3, "mid-sw", "switch", "forward"), 4, { in: "eth1", out: "eth2" }),
+        link("mid-sw:eth2", "isp:eth0", 4, gre("carried")),
+        at(rec(3, "isp", "gateway", "route"), 5, { in: "eth0", out: "eth1", encap: gre("carried") }),
+        link("isp:eth1", "br-rtr:eth0", 5, gre("carried")),
+        at(rec(3, "br-rtr", "gateway", "receive"), 6, { in: "gre0", out: null, encap: gre("decapsulate") }),
+        at(rec(3, "br-rtr", "gateway", "route"), 6, { in: "gre0", out: "eth1" }),
+        link("br-rtr:eth1", "br-sw:eth24", 6),
+        at(rec(3, "br-sw", "switch", "forward"), 7, { in: "eth24", out: "eth1" }),
+      ];
+      const t = analyseTrace({
+        source: vm("hq1", "hq-host", "lan", 10, 1),
+        target: vm("br1", "br-host", "lan", 20, 2),
+        targetText: "br1",
+        records,
+        labels,
+        delivered: true,
+        rttNs: 1000,
+      });
+      expect(t.physicalDevices).toEqual(["hq-sw", "hq-rtr", "mid-sw", "isp", "br-rtr", "br-sw"]);
+      expect(t.verdict).toBe(
+        "different port groups, different servers: crosses the physical network via hq-sw and br-sw and the gateway on hq-rtr and br-rtr; through a GRE tunnel from hq-rtr to br-rtr, carried by mid-sw and isp, which see only its outer packets",
+      );
+    });
+  });
 });

@@ -182,20 +182,24 @@ export function analyseTrace(input: TraceInput): TraceResult {
   const echoRecords = records.filter((r) => ECHO.has(kindOf(r.frameId)));
   const pathRecords = echoRecords.length > 0 ? echoRecords : records;
   const crosses = pathRecords.some((r) => r.kind === "link" && r.action === "transmit");
+  // A device that only carried a tunnel's outer packets (a router between two GRE ends, the
+  // underlay of a VXLAN segment) crossed nothing of the exchange itself: it is named as carrying
+  // the tunnel, never as a gateway of the packet inside.
+  const outer = outerRecords(pathRecords);
   const physical: string[] = [];
+  const inner: string[] = [];
   const gateways: string[] = [];
   let sawVswitch = false;
   for (const r of pathRecords) {
     if (r.kind === "vswitch") sawVswitch = true;
-    if (
-      (r.kind === "switch" || r.kind === "gateway") &&
-      r.action !== "drop" &&
-      !physical.includes(r.device)
-    ) {
-      physical.push(r.device);
+    if ((r.kind === "switch" || r.kind === "gateway") && r.action !== "drop") {
+      if (!physical.includes(r.device)) physical.push(r.device);
+      if (!outer.has(r) && !inner.includes(r.device)) inner.push(r.device);
     }
-    if (r.kind === "gateway" && r.action === "route" && !gateways.includes(r.device)) gateways.push(r.device);
+    if (r.kind === "gateway" && r.action === "route" && !outer.has(r) && !gateways.includes(r.device))
+      gateways.push(r.device);
   }
+  const carriers = physical.filter((d) => !inner.includes(d));
 
   let verdict: string;
   let failure: TraceFailure | null = null;
@@ -210,12 +214,13 @@ export function analyseTrace(input: TraceInput): TraceResult {
   } else if (target.kind === "vm" && target.vm === source.vm && !crosses) {
     verdict = `to itself: stays inside ${source.vm} (the guest's own stack)`;
   } else {
-    // A hardware VTEP on the way bridged a VLAN into a VNI: the VLAN side is that segment too.
+    // A hardware VTEP on the exchange's path bridged a VLAN into a VNI: the VLAN side is that
+    // segment too. (ARP floods reach every VTEP of the segment; only the echo's path counts.)
     const isHardwareVtep = (r: HopRecord, step: "encapsulate" | "decapsulate"): boolean =>
       r.encap?.type === "vxlan" && r.encap.step === step && r.encap.bridgedVlan !== undefined;
     const hw =
-      records.find((r) => r.action === "send" && isHardwareVtep(r, "encapsulate")) ??
-      records.find((r) => r.action === "receive" && isHardwareVtep(r, "decapsulate"));
+      pathRecords.find((r) => r.action === "send" && isHardwareVtep(r, "encapsulate")) ??
+      pathRecords.find((r) => r.action === "receive" && isHardwareVtep(r, "decapsulate"));
     const hwVni = hw?.encap?.vni ?? null;
     const bridged = <T extends VmEndpoint | TraceTarget>(e: T): T =>
       hwVni === null ||
@@ -226,19 +231,25 @@ export function analyseTrace(input: TraceInput): TraceResult {
         : { ...e, attachment: { ...e.attachment, vni: hwVni } };
     const src = bridged(source);
     const dst = bridged(target);
-    verdict = `${relation(src, dst, gateways.length > 0 && hwVni === null)}: ${pathPhrase(src, dst, crosses, physical, gateways, sawVswitch, gwSwitch)}`;
+    const vteps = vxlanEnds(pathRecords, kindOf);
+    const path = { crosses, physical, inner, gateways, carriers, sawVswitch, vteps };
+    verdict = `${relation(src, dst, gateways.length > 0 && hwVni === null)}: ${pathPhrase(src, dst, path, gwSwitch)}`;
     if (hw !== undefined && hwVni !== null)
       verdict += ` (${hw.device} bridges vlan ${hw.vlan ?? "?"} into VNI ${hwVni} as a hardware VTEP)`;
-    // A tunnel on the way: where the echo went in and came out (the routers between carried it
-    // encapsulated and never saw the inner packet).
-    const into = records.find(
+    // A tunnel on the way: where the echo went in and came out, and who carried it there (those
+    // routers saw only the outer packets, never the inner one).
+    const into = pathRecords.find(
       (r) => r.action === "send" && r.encap?.type === "gre" && r.encap.step === "encapsulate",
     );
-    const outOf = records.find(
+    const outOf = pathRecords.find(
       (r) => r.action === "receive" && r.encap?.type === "gre" && r.encap.step === "decapsulate",
     );
-    if (into !== undefined && outOf !== undefined)
-      verdict += `; through a GRE tunnel from ${into.device} to ${outOf.device}, which hides the routers between`;
+    if (into !== undefined && outOf !== undefined) {
+      const sees = carriers.length === 1 ? "sees" : "see";
+      const by =
+        carriers.length > 0 ? `, carried by ${joinAnd(carriers)}, which ${sees} only its outer packets` : "";
+      verdict += `; through a GRE tunnel from ${into.device} to ${outOf.device}${by}`;
+    }
     verdict += vpnPhrase(records, kindOf);
   }
   return {
@@ -336,16 +347,36 @@ function relation(src: VmEndpoint, dst: TraceTarget, isRouted: boolean): string 
   return servers;
 }
 
+/** What the exchange's path went through, as `pathPhrase` words it. */
+interface PathFacts {
+  crosses: boolean;
+  /** Every physical switch and gateway crossed, in order of first use. */
+  physical: string[];
+  /** Those of them that handled the exchange's own frames (not only a tunnel's outer packets). */
+  inner: string[];
+  /** Gateways that routed the exchange's own packets. */
+  gateways: string[];
+  /** Physical devices that only carried a tunnel's outer packets. */
+  carriers: string[];
+  sawVswitch: boolean;
+  /** The VXLAN tunnel ends of the echo (source side first), when it went through one. */
+  vteps: VtepEnd[];
+}
+
+/** A VXLAN tunnel end: a host's vswitch VTEP or a switch's hardware VTEP. */
+interface VtepEnd {
+  device: string;
+  isHardware: boolean;
+}
+
 function pathPhrase(
   src: VmEndpoint,
   dst: TraceTarget,
-  crosses: boolean,
-  physical: string[],
-  gateways: string[],
-  sawVswitch: boolean,
+  path: PathFacts,
   gwSwitch: (device: string) => string,
 ): string {
-  if (!crosses) {
+  const { physical, inner, gateways, sawVswitch } = path;
+  if (!path.crosses) {
     if (
       dst.kind === "vm" &&
       src.attachment.kind === "vf" &&
@@ -367,16 +398,83 @@ function pathPhrase(
   ) {
     // The underlay routes the outer packet between the VTEPs; the VMs' segment has no gateway.
     const by = physical.length > 0 ? `, carried by ${joinAnd(physical)}` : "";
-    return `crosses the physical network inside VXLAN (VNI ${vni}) between the hosts' VTEPs${by}`;
+    return `crosses the physical network inside VXLAN (VNI ${vni}) between ${vtepPhrase(path.vteps)}${by}`;
   }
   if (gateways.length > 0) {
     const gwHosts = unique(gateways.map(gwSwitch));
-    const others = physical.filter((d) => !gateways.includes(d) && !gwHosts.includes(d));
+    const others = inner.filter((d) => !gateways.includes(d) && !gwHosts.includes(d));
     const via = `the gateway on ${joinAnd(gwHosts)}`;
     return `crosses the physical network via ${others.length > 0 ? `${joinAnd(others)} and ${via}` : via}`;
   }
-  if (physical.length === 0) return "crosses the physical network (a direct cable)";
-  return `crosses the physical network via ${joinAnd(physical)}`;
+  if (inner.length > 0) return `crosses the physical network via ${joinAnd(inner)}`;
+  // Only a tunnel's carriers between the ends: the tunnel's own phrase names them.
+  if (physical.length > 0) return "crosses the physical network";
+  return "crosses the physical network (a direct cable)";
+}
+
+/** "the host VTEPs of hv-a and hv-b", "leaf-2's hardware VTEP and hv-a's host VTEP". */
+function vtepPhrase(vteps: VtepEnd[]): string {
+  const name = (v: VtepEnd) => (v.isHardware ? v.device : v.device.split("/")[0]);
+  const type = (v: VtepEnd) => (v.isHardware ? "hardware" : "host");
+  if (vteps.length === 0) return "the VTEPs";
+  if (vteps.length === 1) return `${name(vteps[0])}'s ${type(vteps[0])} VTEP and another`;
+  const [a, b] = vteps;
+  if (type(a) === type(b)) return `the ${type(a)} VTEPs of ${name(a)} and ${name(b)}`;
+  return `${name(a)}'s ${type(a)} VTEP and ${name(b)}'s ${type(b)} VTEP`;
+}
+
+/**
+ * The two VXLAN tunnel ends of the echo: the VTEP that encapsulated the request and the one that
+ * encapsulated the reply (a flooded request may reach other VTEPs; the reply comes from the one
+ * in front of the target), else the one that decapsulated the request.
+ */
+function vxlanEnds(records: readonly HopRecord[], kindOf: (id: number) => FrameKind): VtepEnd[] {
+  const isVxlan = (r: HopRecord, step: "encapsulate" | "decapsulate") =>
+    r.encap?.type === "vxlan" && r.encap.step === step;
+  const end = (r: HopRecord | undefined): VtepEnd | null =>
+    r === undefined ? null : { device: r.device, isHardware: r.encap?.bridgedVlan !== undefined };
+  const request = records.filter((r) => kindOf(r.frameId) === "echo-request");
+  const reply = records.filter((r) => kindOf(r.frameId) === "echo-reply");
+  const from = end(request.find((r) => isVxlan(r, "encapsulate")));
+  const to =
+    end(reply.find((r) => isVxlan(r, "encapsulate"))) ?? end(request.find((r) => isVxlan(r, "decapsulate")));
+  return [from, to].filter((v): v is VtepEnd => v !== null);
+}
+
+/**
+ * The records of the path that are about a tunnel's outer packet, not the exchange's own frame:
+ * a route a router recorded as carrying a tunnel, and a switch's or gateway's decision on a frame
+ * that came in, or went out, on a cable that carried it encapsulated. A tunnel end's own
+ * decisions (encapsulate, decapsulate, the bridging into and out of the tunnel) are inner.
+ */
+function outerRecords(records: readonly HopRecord[]): Set<HopRecord> {
+  const outer = new Set<HopRecord>();
+  const isCarried = (r: HopRecord) => r.encap?.step === "carried";
+  // A device records its decision before the cable's record at the same instant
+  // (`decisionsFirst`), and a cable's record names the ends as "device:port".
+  const lastInto = new Map<string, HopRecord>();
+  const outOf = new Map<string, HopRecord>();
+  for (const l of records) {
+    if (isLinkRecord(l) && l.in !== null) outOf.set(`${l.frameId} ${l.timeNs} ${l.in}`, l);
+  }
+  for (const r of records) {
+    if (isLinkRecord(r)) {
+      if (r.out !== null) lastInto.set(`${r.frameId} ${r.out}`, r);
+      continue;
+    }
+    if (r.kind !== "switch" && r.kind !== "gateway") continue;
+    if (r.encap !== undefined) {
+      if (isCarried(r)) outer.add(r);
+      continue;
+    }
+    const ingress = r.in === null ? undefined : lastInto.get(`${r.frameId} ${r.device}:${r.in}`);
+    const egress = (r.out ?? "")
+      .split(",")
+      .map((p) => outOf.get(`${r.frameId} ${r.timeNs} ${r.device}:${p}`))
+      .find((l) => l !== undefined && isCarried(l));
+    if ((ingress !== undefined && isCarried(ingress)) || egress !== undefined) outer.add(r);
+  }
+  return outer;
 }
 
 /** Drop codes that are a device doing its job on a flooded copy, never why an exchange failed. */

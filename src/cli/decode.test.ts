@@ -76,6 +76,7 @@ describe("vnet decode", () => {
       frame: 1,
       timeNs: 1_000_000_001,
       length: 60,
+      interface: 0,
       layers: [
         { layer: "ethernet", src: "02:00:00:00:00:01", dst: "ff:ff:ff:ff:ff:ff", etherType: 0x0806 },
         {
@@ -117,6 +118,43 @@ describe("vnet decode", () => {
     expect(j.capturedLength).toBe(30);
     expect(j.direction).toBe("inbound");
     expect(j.length).toBe(60);
+  });
+
+  it("names each frame's interface: always in JSON (index and IDB name, interface 0 too), in text when there are several", async () => {
+    const ng = new PcapngWriter();
+    const a = ng.addInterface({ name: "server1:eth0", description: "cable server1:eth0 - tor1:eth1" });
+    const b = ng.addInterface({ name: "tor1:eth1" });
+    ng.append(a, 1, arpRequest(), 60, { direction: "outbound" });
+    ng.append(b, 2, arpRequest(), 60, { direction: "inbound" });
+    const two = file("two-ifaces.pcapng", ng.bytes());
+    const lines = (await run("decode", "--json", two)).out
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.interface, l.interfaceName])).toEqual([
+      [0, "server1:eth0"],
+      [1, "tor1:eth1"],
+    ]);
+    const text = (await run("decode", two)).out.split("\n");
+    expect(text[0]).toMatch(/^1 0\.000000001 server1:eth0 out 60 bytes: /);
+    expect(text[1]).toMatch(/^2 0\.000000002 tor1:eth1 in 60 bytes: /);
+    // The same from standard input.
+    const io = memoryIo();
+    await decodeCaptureStream(
+      "-",
+      (async function* () {
+        yield ng.bytes();
+      })(),
+      io,
+      false,
+    );
+    expect(io.stdout().split("\n").slice(0, 2)).toEqual(text.slice(0, 2));
+    // One interface: the text line stays as it was.
+    const one = new PcapngWriter();
+    one.append(one.addInterface({ name: "only" }), 1, arpRequest(), 60);
+    expect((await run("decode", file("one-iface.pcapng", one.bytes()))).out).toMatch(
+      /^1 0\.000000001 60 bytes: /,
+    );
   });
 
   it("a file that is not a capture: exit 2, one line, no stack", async () => {

@@ -1,9 +1,12 @@
 /**
  * `vnet decode FILE`: every layer of every frame of a pcap or pcapng file (told apart by magic),
  * including the frame inside a VXLAN packet. One tcpdump-like line per frame, or with `--json`
- * one JSON object per line: `{ "frame", "timeNs", "length", "layers" }`, plus `capturedLength`
- * when the capture cut the frame, `interface` (pcapng, when not the first) and `direction`
- * (pcapng, when recorded: "inbound" or "outbound").
+ * one JSON object per line: `{ "frame", "timeNs", "length", "interface", "layers" }`, plus
+ * `interfaceName` (pcapng, the name its interface block gives: vnet's captures say
+ * `device:port`), `capturedLength` when the capture cut the frame and `direction` (pcapng, when
+ * recorded: "inbound" or "outbound"). The text line names the interface when the capture has
+ * more than one (a live stream: once its second interface is declared), so a frame's cable is
+ * known in a capture of a whole run.
  *
  * A malformed frame is output (its last layer is an `error`), not a failure: exit 0. A file that
  * cannot be read or is not a capture exits 2 with one line. A capture cut short prints the frames
@@ -13,7 +16,7 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { escapeUnprintable } from "../model/diagnostics.ts";
-import { CaptureStream, captureRecords } from "../wire/capture.ts";
+import { CaptureStream, captureInterfaceCount, captureRecords } from "../wire/capture.ts";
 import { type DecodeOptions, decodePacket, type Layer, summarizeLayers } from "../wire/decode.ts";
 import { WireError } from "../wire/error.ts";
 import type { CaptureRecord } from "../wire/pcap.ts";
@@ -32,15 +35,20 @@ function jsonLine(n: number, rec: CaptureRecord, layers: Layer[]): string {
   // timeNs is written as an exact integer even past 2^53 (real captures: ns since the epoch).
   const head = `{"frame":${n},"timeNs":${rec.timeNs.toString()},"length":${rec.originalLength}`;
   const captured = rec.data.length !== rec.originalLength ? `,"capturedLength":${rec.data.length}` : "";
-  const iface = rec.interfaceId !== 0 ? `,"interface":${rec.interfaceId}` : "";
+  const name = rec.interfaceName === undefined ? "" : `,"interfaceName":${JSON.stringify(rec.interfaceName)}`;
+  const iface = `,"interface":${rec.interfaceId}${name}`;
   const dir = rec.direction ? `,"direction":"${rec.direction}"` : "";
   return `${head}${captured}${iface}${dir},"layers":${JSON.stringify(layers)}}\n`;
 }
 
-function textLine(n: number, rec: CaptureRecord, layers: Layer[]): string {
+function textLine(n: number, rec: CaptureRecord, layers: Layer[], isNamingInterface: boolean): string {
   const cut = rec.data.length !== rec.originalLength ? ` (${rec.data.length} captured)` : "";
   const dir = rec.direction === "inbound" ? " in" : rec.direction === "outbound" ? " out" : "";
-  return `${n} ${formatSeconds(rec.timeNs)}${dir} ${rec.originalLength} bytes${cut}: ${summarizeLayers(layers)}\n`;
+  // An interface without a name is shown by its index, as Wireshark's frame.interface_id.
+  const iface = isNamingInterface
+    ? ` ${rec.interfaceName === undefined ? `if${rec.interfaceId}` : escapeUnprintable(rec.interfaceName).replace(/\s/g, "_")}`
+    : "";
+  return `${n} ${formatSeconds(rec.timeNs)}${iface}${dir} ${rec.originalLength} bytes${cut}: ${summarizeLayers(layers)}\n`;
 }
 
 /** A capture's fault, as the one line a user sees. */
@@ -60,11 +68,15 @@ class FramePrinter {
     private readonly io: Io,
     private readonly isJson: boolean,
     private readonly options: DecodeOptions,
+    /** How many interfaces the capture has (so far, for a stream). */
+    private readonly interfaceCount: () => number,
   ) {}
   add(rec: CaptureRecord): void {
     this.count++;
     const layers = decodePacket(rec.data, rec.linkType, this.options);
-    this.pending += this.isJson ? jsonLine(this.count, rec, layers) : textLine(this.count, rec, layers);
+    this.pending += this.isJson
+      ? jsonLine(this.count, rec, layers)
+      : textLine(this.count, rec, layers, this.interfaceCount() > 1);
     // Lines are written in batches: one write per frame is slow on a capture of a million frames.
     if (this.pending.length >= 65536) this.flush();
   }
@@ -83,7 +95,8 @@ export function decodeCapture(
   options: DecodeOptions = {},
   maxFrames = Number.POSITIVE_INFINITY,
 ): void {
-  const out = new FramePrinter(io, isJson, options);
+  const interfaces = isJson ? 1 : captureInterfaceCount(bytes);
+  const out = new FramePrinter(io, isJson, options, () => interfaces);
   try {
     const records = captureRecords(bytes); // refuses a foreign file even with --count 0
     for (const rec of maxFrames > 0 ? records : []) {
@@ -114,8 +127,8 @@ export async function decodeCaptureStream(
   options: DecodeOptions = {},
   maxFrames = Number.POSITIVE_INFINITY,
 ): Promise<void> {
-  const out = new FramePrinter(io, isJson, options);
   const stream = new CaptureStream();
+  const out = new FramePrinter(io, isJson, options, () => stream.interfacesSeen);
   const onRecord = (rec: CaptureRecord) => {
     out.add(rec);
     // Stop before the stream reads on: the next record may be the broken one.

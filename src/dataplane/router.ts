@@ -27,6 +27,7 @@
  */
 
 import { formatIpv4, type Ipv4, isBroadcastMac, isMulticastMac } from "../wire/addr.ts";
+import { encapsulationOfIpv4 } from "../wire/encapsulation.ts";
 import { WireError } from "../wire/error.ts";
 import { ETHERNET_HEADER_LEN, Ethernet } from "../wire/ethernet.ts";
 import { GRE_HEADER_LEN, Gre } from "../wire/gre.ts";
@@ -555,7 +556,7 @@ export class SviRouter implements SviHandler {
     }
     if (!isTooBig) {
       if (this.env.isTracing)
-        this.traceRoute(inIface, out, frame, src, dst, ttl, newTtl, via, nowNs, isNatted);
+        this.traceRoute(inIface, out, frame, off, src, dst, ttl, newTtl, via, nowNs, isNatted);
       out.sendIpv4(frame, nextHop, nowNs);
       return;
     }
@@ -564,7 +565,7 @@ export class SviRouter implements SviHandler {
     this.stack.stats.ipFragmentsCreated += fragments.length;
     if (this.env.isTracing) {
       const note = `${via}, fragmented into ${fragments.length} for MTU ${out.mtu}`;
-      this.traceRoute(inIface, out, frame, src, dst, ttl, newTtl, note, nowNs, isNatted);
+      this.traceRoute(inIface, out, frame, off, src, dst, ttl, newTtl, note, nowNs, isNatted);
     }
     for (const f of fragments) out.sendIpv4(f, nextHop, nowNs);
   }
@@ -573,6 +574,7 @@ export class SviRouter implements SviHandler {
     inIface: IpInterface,
     out: IpInterface,
     frame: Frame,
+    off: number,
     src: number,
     dst: number,
     ttl: number,
@@ -581,6 +583,9 @@ export class SviRouter implements SviHandler {
     nowNs: number,
     isNatted = false,
   ): void {
+    // A tunnel's outer packet (GRE, VXLAN) routed by the underlay: the record says so, so a trace
+    // tells the routers that carried the tunnel from the gateways of the packet inside it.
+    const encap = encapsulationOfIpv4(frame.buf, off, frame.end);
     this.env.trace({
       timeNs: nowNs,
       frameId: frame.id,
@@ -590,6 +595,7 @@ export class SviRouter implements SviHandler {
       out: out.name,
       vlan: inIface.vid,
       action: "route",
+      ...(encap === null ? {} : { encap: { ...encap, step: "carried" as const } }),
       reason: `routed ${label(inIface)} -> ${label(out)} (${formatIpv4(src >>> 0)} -> ${formatIpv4(dst >>> 0)}), ttl ${ttl} -> ${newTtl}${note}`,
       ...(isNatted ? { nat: "source" as const } : {}),
     });

@@ -42,8 +42,8 @@ export interface HopRecord {
   nat?: "source" | "destination";
   /**
    * The tunnel facts of a record about one: the device put the frame into a VXLAN or GRE tunnel
-   * (`step: "encapsulate"`), took it out (`"decapsulate"`), or a cable carried it inside one
-   * (`"carried"`). The same facts as the reason's text, as data for tools (`Network.mtu`, the
+   * (`step: "encapsulate"`), took it out (`"decapsulate"`), or a cable carried it inside one, or
+   * a router routed the tunnel's outer packet (`"carried"`). The same facts as the reason's text, as data for tools (`Network.mtu`, the
    * trace verdict) and `--json`.
    */
   encap?: HopEncapsulation;

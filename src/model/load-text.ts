@@ -33,7 +33,7 @@ import {
 } from "./diagnostics.ts";
 import { tryParseSimpleYaml } from "./fast-yaml.ts";
 import { normalize, type RawDiagnostic } from "./normalize.ts";
-import { showValue, type TopologyFile, TopologyFileSchema } from "./schema.ts";
+import { listHint, showValue, type TopologyFile, TopologyFileSchema } from "./schema.ts";
 import { hint } from "./suggest.ts";
 import type { Topology } from "./types.ts";
 import { aliasScan, type BoundFinding, nestingScan } from "./yaml-bounds.ts";
@@ -732,11 +732,20 @@ function zodToRaw(iss: z.core.$ZodIssue, base: DocPath, data: unknown, out: RawD
   if (iss.code === "invalid_union") {
     // Pick the branch whose own type matched (the user wrote a map, so the map branch's
     // complaints are the useful ones); when none matched, the union's message says what fits.
-    const branches = iss.errors.filter(
-      (b) => !b.some((e) => e.code === "invalid_type" && e.path.length === 0),
+    const isTypeMiss = (b: z.core.$ZodIssue[]) =>
+      b.some((e) => e.code === "invalid_type" && e.path.length === 0);
+    const branches = iss.errors.filter((b) => !isTypeMiss(b));
+    // A branch that refused the value itself, as a whole, would hide what the other branches
+    // take: a literal or enum ("all") refusing "10,20" says nothing of the list `vlans` also
+    // takes, nor an address refusing "a, b" of the list `via` takes. The union's message names
+    // every form.
+    const isListElsewhere = iss.errors.some((b) =>
+      b.some((e) => e.code === "invalid_type" && e.path.length === 0 && e.expected === "array"),
     );
-    if (branches.length > 0 && !isGeneric) {
-      const best = branches.reduce((a, b) => (b.length < a.length ? b : a));
+    const isWholeRefusal = (b: z.core.$ZodIssue[]) =>
+      b.every((e) => e.path.length === 0) && (b.some((e) => e.code === "invalid_value") || isListElsewhere);
+    if (branches.length > 0 && !isGeneric && !branches.every(isWholeRefusal)) {
+      const best = branches.filter((b) => !isWholeRefusal(b)).reduce((a, b) => (b.length < a.length ? b : a));
       for (const e of best) zodToRaw(e, path, data, out);
       return;
     }
@@ -779,7 +788,11 @@ function zodToRaw(iss: z.core.$ZodIssue, base: DocPath, data: unknown, out: RawD
         /^[^\s:#]+:\S/.test(v)
           ? "; YAML needs a space after the ':' of a key"
           : "";
-      push(path, "value", `expected ${want}, got ${describeGot(v)}${colon}`);
+      push(
+        path,
+        "value",
+        `expected ${want}, got ${describeGot(v)}${colon}${iss.expected === "array" && typeof v === "string" ? listHint(v) : ""}`,
+      );
       return;
     }
     case "too_small":

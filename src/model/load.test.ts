@@ -306,6 +306,21 @@ describe("errors", () => {
     }
   });
 
+  it("a list written as one string: says what is taken and the list it was probably meant to be", () => {
+    try {
+      loadTopologyText(
+        'name: x\nservers:\n  a: { nics: "eth0, eth1" }\nswitches:\n  t: { ports: { p1: { mode: trunk, vlans: "all" }, p2: { mode: trunk, vlans: "10;20-30" } } }\n',
+        "f.yaml",
+      );
+      expect.unreachable();
+    } catch (e) {
+      expect((e as TopologyError).message).toBe(
+        'f.yaml:3:14: servers.a.nics: expected a list, got "eth0, eth1" (as a list: [eth0, eth1])\n' +
+          'f.yaml:5:78: switches.t.ports.p2.vlans: expected a list of VLAN ids or ranges like [10, 20, "100-110"], or "all"; got "10;20-30" (as a list: [10, 20-30])\n2 errors',
+      );
+    }
+  });
+
   it("names a missing file in one diagnostic", () => {
     expect(() => loadTopologyFile("/nonexistent/vnet-topology.yaml")).toThrow(
       "/nonexistent/vnet-topology.yaml: cannot read the topology file: no such file",

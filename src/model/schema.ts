@@ -52,6 +52,20 @@ const vlanId = z
   .min(1)
   .max(4094);
 
+/**
+ * For a key that takes a list, when the value was written as one piece of text or one number:
+ * the list it was probably meant to be, in YAML (`"10,20"` -> ` (as a list: [10, 20])`).
+ */
+export function listHint(input: unknown): string {
+  if (typeof input === "number") return ` (as a list: [${input}])`;
+  if (typeof input !== "string" || !/[,;]/.test(input)) return "";
+  const items = input
+    .split(/[,;]/)
+    .map((x) => x.trim())
+    .filter((x) => x !== "");
+  return items.length > 1 ? ` (as a list: [${items.join(", ")}])` : "";
+}
+
 type ErrorFn = (iss: { input?: unknown }) => string;
 /**
  * A string of a given form; the same message whether the value is no string at all or a wrong
@@ -218,7 +232,10 @@ const switchPort = z
             }),
           ),
         ],
-        { error: (iss) => `expected a list of VLAN ids or "all", got ${showValue(iss.input)}` },
+        {
+          error: (iss) =>
+            `expected a list of VLAN ids or ranges like [10, 20, "100-110"], or "all"; got ${showValue(iss.input)}${listHint(iss.input)}`,
+        },
       )
       .optional()
       .describe('Trunk ports: the VLANs allowed, as ids and ranges ("100-199"); omitted or "all" = 1..4094.'),
@@ -308,12 +325,23 @@ const lag = z
   })
   .describe("A link aggregation group (port channel): several ports that act as one.");
 
+/**
+ * One next hop of `via`: an address; refused, it says that a list is taken too (zod reports a
+ * union's one branch of the right type alone, so the union's own message would not be seen).
+ */
+const nextHop = text(IPV4_RE, (iss) =>
+  typeof iss.input === "string" && CIDR_RE.test(iss.input)
+    ? `${iss.input}: a next hop is an address without prefix length, e.g. ${iss.input.slice(0, iss.input.indexOf("/"))}`
+    : `expected a next-hop address (e.g. 10.0.1.1) or a list of them, got ${showValue(iss.input)}${listHint(iss.input)}`,
+);
+
 const staticRoute = z
   .strictObject({
     to: cidr.describe("The destination prefix, e.g. 10.255.1.0/24 (0.0.0.0/0: the default route)."),
     via: z
-      .union([ipv4, z.array(ipv4).min(1, { error: "via needs at least one next hop" })], {
-        error: (iss) => `expected a next-hop address or a list of them, got ${showValue(iss.input)}`,
+      .union([nextHop, z.array(ipv4).min(1, { error: "via needs at least one next hop" })], {
+        error: (iss) =>
+          `expected a next-hop address or a list of them, got ${showValue(iss.input)}${listHint(iss.input)}`,
       })
       .describe(
         "The next hop, or several for ECMP (equal-cost multipath: a flow's 5-tuple picks one, as Linux's fib_multipath_hash_policy=1).",

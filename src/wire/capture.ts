@@ -49,6 +49,23 @@ export function captureRecords(file: Uint8Array): Generator<CaptureRecord, void,
 }
 
 /**
+ * How many capture interfaces a file declares (a pcapng's Interface Description Blocks in all
+ * sections; 1 for classic pcap). A file broken part way counts those before the break.
+ */
+export function captureInterfaceCount(file: Uint8Array): number {
+  if (detectCaptureFormat(file) !== "pcapng") return 1;
+  const reader = new PcapngReader();
+  try {
+    for (const _ of reader.blocksIn(file, 0)) {
+      // walking the blocks counts the interfaces
+    }
+  } catch {
+    // the records' reader reports the fault; what came before it counts
+  }
+  return reader.interfacesSeen;
+}
+
+/**
  * A capture arriving in pieces (`dumpcap -w - | vnet decode -`): `feed` each chunk as it comes,
  * with a function that receives every record the chunk completes, and `end` when the input
  * ends. The same readers as for a whole file (`pcapRecordsIn`, `PcapngReader`) walk the bytes
@@ -118,6 +135,11 @@ export class CaptureStream {
       );
     }
     this.walk(true, onRecord);
+  }
+
+  /** The capture interfaces declared so far (1 for classic pcap, which has one). */
+  get interfacesSeen(): number {
+    return this.pcapng === undefined ? 1 : this.pcapng.interfacesSeen;
   }
 
   private held(): Uint8Array {

@@ -27,8 +27,15 @@ export function encapsulationOf(buf: Uint8Array, start: number, end: number): En
     off += 4;
     type = (buf[off] << 8) | buf[off + 1];
   }
-  const ip = off + 2;
-  if (type !== 0x0800 || ip + 20 > end || buf[ip] >> 4 !== 4) return null;
+  return type === 0x0800 ? encapsulationOfIpv4(buf, off + 2, end) : null;
+}
+
+/**
+ * The encapsulation of the IPv4 packet at `ip` (a router sees packets, not frames): GRE, or VXLAN
+ * over UDP 4789, with its outer addresses; null for anything else.
+ */
+export function encapsulationOfIpv4(buf: Uint8Array, ip: number, end: number): Encapsulation | null {
+  if (ip + 20 > end || buf[ip] >> 4 !== 4) return null;
   const ihl = (buf[ip] & 0x0f) * 4;
   const proto = buf[ip + 9];
   const outerSrc = formatIpv4(readIpv4(buf, ip + 12));

@@ -41,6 +41,8 @@ export interface CaptureRecord {
   linkType: number;
   /** Index of the capture interface (always 0 in classic pcap). */
   interfaceId: number;
+  /** pcapng only, when its Interface Description Block names it (`if_name`): that name. */
+  interfaceName?: string;
   /** Byte offset of the record's header in the file, so tools can say where a frame lives. */
   fileOffset: number;
   /** pcapng only, when the capture recorded it: did the frame arrive or leave. */

@@ -278,6 +278,8 @@ function parseInterface(file: Uint8Array, c: BlockCursor, at: number, end: numbe
  */
 export class PcapngReader {
   private interfaces: PcapngInterface[] = [];
+  /** Interface blocks read so far, in every section. */
+  interfacesSeen = 0;
   private isLittleEndian = true;
   private isFirst = true;
 
@@ -395,6 +397,7 @@ export class PcapngReader {
         );
       const iface = parseInterface(file, c, at, end);
       this.interfaces.push(iface);
+      this.interfacesSeen++;
       this.onInterface?.(iface, this.interfaces.length - 1);
     } else if (type === PCAPNG_EPB) {
       if (total < 32)
@@ -426,6 +429,7 @@ export class PcapngReader {
         interfaceId: ifId,
         fileOffset: offset,
       };
+      if (iface.name !== undefined) record.interfaceName = iface.name;
       readOptions(c, at + 28 + pad4(capLen), end, (code, o, len) => {
         if (code === OPT_EPB_FLAGS && len >= 4) {
           const dir = view.getUint32(o, c.le) & 3;
@@ -451,6 +455,7 @@ export class PcapngReader {
         linkType: iface.linkType,
         interfaceId: 0,
         fileOffset: offset,
+        ...(iface.name === undefined ? {} : { interfaceName: iface.name }),
       };
     }
     // Any other block (name resolution, statistics, decryption secrets, custom) is skipped.

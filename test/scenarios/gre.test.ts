@@ -30,6 +30,19 @@ describe("a GRE tunnel between two sites", () => {
     expect(t.verdict).toContain("through a GRE tunnel from br-edge to hq-edge");
   });
 
+  it("the provider's router carries the tunnel and is no gateway of the inner packet", () => {
+    const t = load().trace("hq1", "br1");
+    // The router records that it routed a tunnel's outer packet, as data.
+    const isp = t.hops.filter(
+      (h) => h.device === "isp" && h.action === "route" && h.frame.startsWith("ICMP"),
+    );
+    expect(isp.length).toBeGreaterThan(0);
+    expect(isp.every((h) => h.encap?.type === "gre" && h.encap.step === "carried")).toBe(true);
+    expect(t.verdict).toBe(
+      "different port groups, different servers: crosses the physical network via hq-sw and br-sw and the gateway on hq-edge and br-edge; through a GRE tunnel from hq-edge to br-edge, carried by isp, which sees only its outer packets",
+    );
+  });
+
   it("records the tunnel as data beside the text: encapsulate, carried (with the frame's size), decapsulate", () => {
     const t = load().trace("br1", "hq1");
     const echo = t.hops.filter((h) => h.frame.startsWith("ICMP echo request") && h.encap !== undefined);
@@ -48,7 +61,8 @@ describe("a GRE tunnel between two sites", () => {
         outerSrc: echo[0].encap?.outerSrc,
         outerDst: echo[0].encap?.outerDst,
       });
-      expect(h.reason).toContain(`${h.frameBytes} bytes`);
+      if (h.kind === "link") expect(h.reason).toContain(`${h.frameBytes} bytes`);
+      else expect(h).toMatchObject({ device: "isp", action: "route" });
     }
   });
 

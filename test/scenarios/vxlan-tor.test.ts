@@ -13,6 +13,7 @@ import { Network } from "../../src/network.ts";
 
 const TOR = fileURLToPath(new URL("../../examples/vxlan-tor.yaml", import.meta.url));
 const load = () => Network.fromText(readFileSync(TOR, "utf8"), "vxlan-tor.yaml");
+const ONE_HOST = fileURLToPath(new URL("./topologies/hw-vtep-one-host.yaml", import.meta.url));
 
 describe("a hardware VTEP and hypervisor VTEPs in one VNI", () => {
   it("a VLAN host behind the ToR reaches the VMs of the VNI, both ways", () => {
@@ -34,6 +35,17 @@ describe("a hardware VTEP and hypervisor VTEPs in one VNI", () => {
     ]);
     expect(t.verdict).toContain("same VXLAN segment (VNI 5001)");
     expect(t.verdict).toContain("leaf2 bridges vlan 30 into VNI 5001 as a hardware VTEP");
+    expect(t.verdict).toContain("between leaf2's hardware VTEP and esx1's host VTEP");
+  });
+
+  it("two VMs of one host: the hardware VTEP only their ARP flood reached is not in the verdict", () => {
+    const net = Network.fromText(readFileSync(ONE_HOST, "utf8"), "hw-vtep-one-host.yaml");
+    expect(net.trace("t1-a", "t1-a2").verdict).toBe(
+      "same VXLAN segment (VNI 5001), same server: stays inside hv-a",
+    );
+    expect(net.trace("bm1", "t1-a").verdict).toBe(
+      "same VXLAN segment (VNI 5001), different servers: crosses the physical network inside VXLAN (VNI 5001) between leaf-2's hardware VTEP and hv-a's host VTEP, carried by leaf-2, spine-1 and leaf-1 (leaf-2 bridges vlan 30 into VNI 5001 as a hardware VTEP)",
+    );
   });
 
   it("the ToR learns the remote VMs on its tunnel port", () => {
