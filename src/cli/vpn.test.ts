@@ -4,7 +4,7 @@
  * loopback UDP (no root needed: the userspace endpoint has no tun device).
  */
 
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -195,5 +195,43 @@ describe("vnet vpn", () => {
     // Each ping run is a new process-like endpoint: a fresh handshake each.
     expect(summary.handshakes).toHaveLength(2);
     expect(summary.handshakes[0].role).toBe("responder");
+  });
+
+  it("pings IPv4 and IPv6 over the pure-JavaScript paths too (no native addon: node:crypto, node:dgram)", async () => {
+    // Separate processes with VNET_NO_NATIVE=1, as on a machine without a compiler: the IPv6
+    // reply was once built in place in node:crypto's Buffer and went back to its own sender.
+    const bin = join(import.meta.dirname, "../../bin/vnet.js");
+    const env = { ...process.env, VNET_NO_NATIVE: "1", VNET_FROM_SOURCE: "1" };
+    const lf = file(
+      "pure-l.conf",
+      `[Interface]\nPrivateKey = ${keyToBase64(privA)}\nAddress = 10.0.0.1/24, fd00::1/64\nListenPort = 0\n[Peer]\nPublicKey = ${keyToBase64(pubB)}\nAllowedIPs = 10.0.0.2/32, fd00::2/128\n`,
+    );
+    const listener = spawn(process.execPath, [bin, "vpn", "listen", "--config", lf], { env });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let text = "";
+        listener.stdout.on("data", (d: Buffer) => {
+          text += d.toString();
+          const m = /listening on UDP port (\d+)/.exec(text);
+          if (m) resolve(Number(m[1]));
+        });
+        listener.on("exit", () => reject(new Error(`listener exited: ${text}`)));
+      });
+      const pf = file(
+        "pure-p.conf",
+        `[Interface]\nPrivateKey = ${keyToBase64(privB)}\nAddress = 10.0.0.2/24, fd00::2/64\n[Peer]\nPublicKey = ${keyToBase64(pubA)}\nAllowedIPs = 10.0.0.0/24, fd00::/64\nEndpoint = 127.0.0.1:${port}\n`,
+      );
+      for (const target of ["10.0.0.1", "fd00::1"]) {
+        const r = spawnSync(
+          process.execPath,
+          [bin, "vpn", "ping", "--config", pf, target, "-c", "2", "-i", "0.05", "-s", "100"],
+          { env, encoding: "utf8", timeout: 20_000 },
+        );
+        expect(r.stdout, r.stderr).toMatch(/2 packets transmitted, 2 received, 0% packet loss/);
+        expect(r.status).toBe(0);
+      }
+    } finally {
+      listener.kill();
+    }
   });
 });

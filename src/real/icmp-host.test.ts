@@ -107,6 +107,22 @@ describe("IcmpHost", () => {
     expect(b.receive(bad)).toEqual({ kind: "drop", reason: "bad-icmp" });
   });
 
+  it("answers an ICMPv6 echo request that arrives in a Node Buffer (whose slice() is a view, not a copy)", () => {
+    // node:crypto hands the decrypted packet over as a Buffer; the reply once swapped the
+    // addresses in place and went back to its own sender.
+    const a6 = parseIpv6("fd00::1");
+    const b6 = parseIpv6("fd00::2");
+    const req = new IcmpHost([], [a6]).buildEchoRequest6(a6, b6, 7, 1, 100);
+    const pooled = Buffer.alloc(req.length + 16);
+    pooled.set(req, 16);
+    const answered = new IcmpHost([], [b6]).receive(pooled.subarray(16));
+    if (answered.kind !== "answered") throw new Error(answered.kind);
+    expect(Array.from(answered.reply.subarray(8, 24))).toEqual(Array.from(b6));
+    expect(Array.from(answered.reply.subarray(24, 40))).toEqual(Array.from(a6));
+    // The request is left as it came.
+    expect(Array.from(pooled.subarray(16 + 24, 16 + 40))).toEqual(Array.from(b6));
+  });
+
   it("recognizes an ICMP error that quotes one of its echo requests (RFC 792, RFC 1812 4.3.2.3)", () => {
     const me = parseIpv4("10.0.0.1");
     const host = new IcmpHost([me]);

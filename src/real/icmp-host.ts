@@ -224,7 +224,9 @@ export class IcmpHost {
     const type = Icmpv6.type(packet, IPV6_HEADER_LEN);
     const code = Icmpv6.code(packet, IPV6_HEADER_LEN);
     if (type === Icmpv6Type.EchoRequest && code === 0) {
-      const reply = packet.slice(0, IPV6_HEADER_LEN + icmpLen);
+      // A copy: `packet` may be a Node Buffer (node:crypto's plaintext), whose slice() is a view,
+      // and the address swap below reads the request while it writes the reply.
+      const reply = Uint8Array.prototype.slice.call(packet, 0, IPV6_HEADER_LEN + icmpLen);
       Ipv6Header.setSrc(reply, 0, packet, dstAt);
       Ipv6Header.setDst(reply, 0, packet, Ipv6Header.srcOffset(0));
       Ipv6Header.setHopLimit(reply, 0, DEFAULT_TTL);

@@ -120,6 +120,12 @@ let failure = "";
 /** The addon, or null when it is not built or does not load (`nativeFailure()` says why). */
 export function loadNative(): NativeAddon | null {
   if (cached !== undefined) return cached;
+  if (process.env.VNET_NO_NATIVE === "1") {
+    // The pure-JavaScript paths, as on a machine without a compiler (tests use it).
+    failure = "vnet's native addon is turned off (VNET_NO_NATIVE=1)";
+    cached = null;
+    return null;
+  }
   if (!existsSync(ADDON_PATH)) {
     failure =
       "vnet's native addon is not built (run `npm ci`, or `node scripts/build-native.mjs`; it needs g++ and python3)";
