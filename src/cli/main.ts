@@ -28,6 +28,7 @@ async function commandModules(): Promise<CommandModule[]> {
   mods.push((await import("./tour.ts")).register);
   mods.push((await import("./check.ts")).register);
   mods.push((await import("./schema.ts")).register);
+  mods.push((await import("./generate.ts")).register);
   mods.push((await import("./decode.ts")).register);
   mods.push((await import("./vpn.ts")).register);
   mods.push((await import("./trace.ts")).register);
