@@ -113,6 +113,8 @@ export interface IpInterfaceConfig {
    * an Ethernet header the output removes (destination 0).
    */
   isPointToPoint?: boolean;
+  /** A loopback: holds an address and sends nothing, so it announces nothing either. */
+  isLoopback?: boolean;
 }
 
 /** The ARP counters an interface keeps in its stack's statistics. */
@@ -194,6 +196,7 @@ export class IpInterface {
   readonly mtu: number;
   readonly vid: number | null;
   readonly isPointToPoint: boolean;
+  readonly isLoopback: boolean;
   readonly name: string;
   private readonly neighbors = new Map<Ipv4, Neighbor>();
   private resolved: Neighbor | null = null;
@@ -236,6 +239,7 @@ export class IpInterface {
     this.mtu = mtu;
     this.vid = config.vid ?? null;
     this.isPointToPoint = config.isPointToPoint ?? false;
+    this.isLoopback = config.isLoopback ?? false;
     if (this.gateway !== null && !this.contains(this.gateway)) {
       throw new DeviceConfigError(
         "bad-value",
@@ -338,7 +342,7 @@ export class IpInterface {
 
   /** Sends a gratuitous ARP (RFC 5227 §3 announcement) for this interface's address. */
   announce(nowNs: number): void {
-    if (this.isPointToPoint) return;
+    if (this.isPointToPoint || this.isLoopback) return;
     const f = this.buildArp(ArpOp.Request, MAC_BROADCAST, this.ip, 0, nowNs);
     this.host.stats.arpRequestsSent++;
     if (this.host.env.isTracing) {

@@ -162,7 +162,7 @@ export class SviRouter implements SviHandler {
       // The loopback holds an address and sends nothing: packets for it are delivered locally
       // whichever interface they arrive on (the weak host model of ip-host.ts).
       const loIface: IpInterface = this.stack.addInterface(
-        { name: "lo", mac: host.mac, ip: lo.ip, prefixLen: lo.prefixLen, vid: null },
+        { name: "lo", mac: host.mac, ip: lo.ip, prefixLen: lo.prefixLen, vid: null, isLoopback: true },
         (frame, nowNs) =>
           this.stack.dropFrame(
             loIface,

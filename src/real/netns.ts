@@ -6,7 +6,7 @@
  */
 
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 
 /** A failure of the real world: missing privilege or tool, a command the kernel refused. */
 export class RealModeError extends Error {
@@ -50,9 +50,10 @@ export function hasNetns(name: string): boolean {
   return existsSync(`/run/netns/${name}`);
 }
 
-/** Deletes a namespace (and every interface in it) if it exists; true when it did. */
+/** Deletes a namespace (its processes ended, every interface in it gone) if it exists; true when it did. */
 export function deleteNetns(name: string): boolean {
   if (!hasNetns(name)) return false;
+  endProcessesIn([name]);
   try {
     run("ip", ["netns", "del", name]);
   } catch {
@@ -83,6 +84,9 @@ export function configureGuest(ns: string, lines: string[]): void {
 /** Deletes the namespaces of `names` that exist (one process); the names gone afterwards. */
 export function deleteNetnsAll(names: readonly string[]): string[] {
   const existing = names.filter(hasNetns);
+  // A process started inside (`vnet exec LAB VM -- iperf3 -s -D`) would keep its namespace alive,
+  // unnamed, after `ip netns del`: end them first.
+  endProcessesIn(existing);
   if (existing.length > 0) {
     spawnSync("ip", ["-force", "-batch", "-"], {
       input: `${existing.map((n) => `netns del ${n}`).join("\n")}\n`,
@@ -90,6 +94,67 @@ export function deleteNetnsAll(names: readonly string[]): string[] {
     });
   }
   return existing.filter((n) => !hasNetns(n));
+}
+
+/** The inode of each named namespace that exists ("net:[INODE]" in /proc/PID/ns/net). */
+function netnsInodes(names: readonly string[]): Set<number> {
+  const inodes = new Set<number>();
+  for (const n of names) {
+    try {
+      inodes.add(statSync(`/run/netns/${n}`).ino);
+    } catch {}
+  }
+  return inodes;
+}
+
+/** The processes whose network namespace is one of `names` (one pass over /proc). */
+export function processesIn(names: readonly string[]): number[] {
+  const inodes = netnsInodes(names);
+  if (inodes.size === 0) return [];
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    try {
+      const m = /^net:\[(\d+)\]$/.exec(readlinkSync(`/proc/${entry}/ns/net`));
+      if (m !== null && inodes.has(Number(m[1]))) pids.push(pid);
+    } catch {}
+  }
+  return pids;
+}
+
+/**
+ * Ends every process inside the named namespaces: SIGTERM, up to a second to go, then SIGKILL.
+ * Returns how many there were.
+ */
+export function endProcessesIn(names: readonly string[]): number {
+  const pids = processesIn(names);
+  const signal = (sig: NodeJS.Signals, list: number[]) => {
+    for (const pid of list) {
+      try {
+        process.kill(pid, sig);
+      } catch {}
+    }
+  };
+  signal("SIGTERM", pids);
+  const until = Date.now() + 1000;
+  let left = pids;
+  while (left.length > 0 && Date.now() < until) {
+    spawnSync("sleep", ["0.05"]);
+    left = left.filter((pid) => existsSync(`/proc/${pid}`) && !isZombie(pid));
+  }
+  signal("SIGKILL", left);
+  return pids.length;
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
+  } catch {
+    return true;
+  }
 }
 
 /** Sets sysctls (`key=value`) inside namespace `ns`. */

@@ -197,6 +197,11 @@ describe.skipIf(skipReason !== undefined)(
     });
 
     it("vnet down removes everything, even after the lab's process was killed", () => {
+      // A daemon started inside a VM would keep its namespace alive, unnamed: down ends it.
+      const sleeper = vnet("exec", LAB, "db1", "--", "sh", "-c", "sleep 300 >/dev/null 2>&1 & echo $!");
+      expect(sleeper.status).toBe(0);
+      const sleeperPid = Number(sleeper.stdout.trim());
+      expect(existsSync(`/proc/${sleeperPid}`)).toBe(true);
       const state = JSON.parse(vnet("status", LAB, "--json").stdout) as { pid: number };
       process.kill(state.pid, "SIGKILL");
       // Until the kernel has torn the process down (its TAPs go with it).
@@ -208,6 +213,8 @@ describe.skipIf(skipReason !== undefined)(
       expect(r.status).toBe(0);
       expect(r.stdout).toContain("7 namespaces removed");
       expect(labNamespaces()).toEqual([]);
+      for (let i = 0; i < 20 && existsSync(`/proc/${sleeperPid}`); i++) spawnSync("sleep", ["0.05"]);
+      expect(existsSync(`/proc/${sleeperPid}`)).toBe(false);
       // The TAPs went with the process's descriptors and the namespaces.
       const links = spawnSync("ip", ["-o", "link"], { encoding: "utf8" }).stdout;
       expect(links).not.toMatch(/vt[0-9a-f]{5}x\d/);
