@@ -13,7 +13,7 @@
  */
 
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type { Command } from "commander";
 import type { FrameLabel } from "../analysis/frame-label.ts";
@@ -24,6 +24,7 @@ import { Network, SHOW_WHATS, type ShowWhat } from "../network.ts";
 import {
   askLab,
   checkLabName,
+  checkLabSize,
   guestDrops,
   isAlive,
   type LabCaptureFile,
@@ -102,29 +103,54 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
           throw e;
         }
         const lab = opts.name ?? defaultLabName(loaded.topology.name, file);
-        await real(() => checkLabName(lab));
+        await real(() => {
+          checkLabName(lab);
+          checkLabSize(loaded.topology);
+        });
         for (const w of loaded.warnings) io.err(`${formatDiagnostic(w)}\n`);
+        const faults = loaded.topology.faults?.length ?? 0;
+        if (faults > 0)
+          io.err(
+            `${file}: note: a lab does not play the file's ${faults} fault${faults === 1 ? "" : "s"} (faults:); vnet run plays them on the simulator\n`,
+          );
         if (opts.detach) {
           await real(() => detach(file, lab, opts.seed, io));
           return;
         }
-        const running = await real(() =>
-          labUp(loaded.topology, {
-            lab,
-            file: resolve(file),
-            seed,
-            show: (built) => {
-              const net = Network.over(loaded.topology, built, { seed });
-              return (what, device) => {
-                if (!(SHOW_WHATS as readonly string[]).includes(what)) {
-                  throw new Error(`nothing to show called "${what}" (one of ${SHOW_WHATS.join(", ")})`);
-                }
-                return net.show(what as ShowWhat, device);
-              };
-            },
-            log: opts.quiet ? undefined : (line) => io.out(`  ${line}\n`),
-          }),
-        );
+        // Listening from the start: Ctrl-C during a long bring-up stops it and removes what it made.
+        const signals = abortOnSignals();
+        const running = await real(async () => {
+          try {
+            return await labUp(loaded.topology, {
+              signal: signals.signal,
+              lab,
+              file: resolve(file),
+              seed,
+              show: (built) => {
+                const net = Network.over(loaded.topology, built, { seed });
+                return (what, device) => {
+                  if (!(SHOW_WHATS as readonly string[]).includes(what)) {
+                    throw new Error(`nothing to show called "${what}" (one of ${SHOW_WHATS.join(", ")})`);
+                  }
+                  return net.show(what as ShowWhat, device);
+                };
+              },
+              log: opts.quiet ? undefined : (line) => io.out(`  ${line}\n`),
+            });
+          } catch (e) {
+            // The signal also reached the commands the bring-up was running: whatever they said,
+            // the reason is the interruption (and what was made is removed by now). One turn of the
+            // event loop first, so a signal that killed a command has reached its handler.
+            await new Promise((r) => setImmediate(r));
+            if (signals.signal.aborted)
+              throw new UserError(
+                `lab ${lab}: bring-up interrupted by ${signals.received() ?? "a signal"}; what it had made is removed`,
+                130,
+                "interrupted",
+              );
+            throw e;
+          }
+        });
         const vms = running.state.vms;
         io.out(
           `lab ${lab} is up: ${vms.length} VM${vms.length === 1 ? "" : "s"} as network namespaces, vnet forwarding between them (pid ${process.pid})\n`,
@@ -134,7 +160,6 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
           io.out(`  try: vnet exec ${lab} ${vms[0].name} -- ping -c 3 ${target}\n`);
         }
         io.out("  Ctrl-C (or vnet down) tears it down\n");
-        const signals = abortOnSignals();
         while (!signals.signal.aborted) await sleep(2 ** 31 - 1, signals.signal);
         signals.dispose();
         await running.close();
@@ -333,6 +358,8 @@ async function detach(file: string, lab: string, seed: string, io: Io): Promise<
       "lab-exists",
     );
   }
+  // A crashed lab of this name: cleared now, before this start opens its own log.
+  if (previous !== null) labDown(lab);
   mkdirSync(stateDir(), { recursive: true });
   const logPath = join(stateDir(), `${lab}.log`);
   const log = openSync(logPath, "w");
@@ -369,6 +396,8 @@ async function detach(file: string, lab: string, seed: string, io: Io): Promise<
     child.kill("SIGTERM");
     throw new RealModeError(`lab ${lab} did not come up within 120 s (log ${logPath})`, "timeout");
   }
+  // The lab never came up: its reason is in the message below, its log is not kept.
+  rmSync(logPath, { force: true });
   throw new RealModeError(
     why.replace(/^vnet: /, "") || `the lab's process exited (${exited}); see ${logPath}`,
     "up-failed",
@@ -452,7 +481,19 @@ export async function traceReal(
       "unknown-vm",
     );
   }
-  const net = await loadNetwork(state.file, { out: () => {}, err: () => {} }, { seed: opts.seed });
+  // The topology as the lab was built from it: the file may have changed, or gone, since.
+  const built = state.topology !== undefined && existsSync(state.topology) ? state.topology : state.file;
+  if (built !== state.file) {
+    let now: string | null = null;
+    try {
+      now = readFileSync(state.file, "utf8");
+    } catch {}
+    if (now !== readFileSync(built, "utf8"))
+      io.err(
+        `note: ${state.file} ${now === null ? "is gone" : "changed"} since lab ${lab} came up; comparing with the topology the lab runs\n`,
+      );
+  }
+  const net = await loadNetwork(built, { out: () => {}, err: () => {} }, { seed: opts.seed });
   // Both worlds in the same state for this pair: a first exchange, not traced, fills the
   // guests' neighbour caches and teaches every switch on the path where both ends are (a real
   // lab has a history the simulator cannot know; this makes it irrelevant to the path). Then
@@ -513,9 +554,13 @@ export async function traceReal(
     io.out(`    ${"simulator".padEnd(w)}  real\n`);
     for (const r of rows)
       io.out(`  ${r.isSame ? " " : "!"} ${(r.sim ?? "-").padEnd(w)}  ${r.isSame ? "=" : (r.real ?? "-")}\n`);
+    if (rows.length === 0)
+      io.out(
+        "    (no hop to compare: ARP is left out, and no frame of the echo got past it in either world)\n",
+      );
     io.out(
       isSame
-        ? `same devices, same decisions, same verdict: ${realResult.verdict}\n`
+        ? `${rows.length === 0 ? "same verdict" : "same devices, same decisions, same verdict"}: ${realResult.verdict}\n`
         : `DIFFERENT: ${rows.filter((r) => !r.isSame).length} hop(s) differ (marked !)${sim.verdict === realResult.verdict ? "" : `\n  simulator: ${sim.verdict}\n  real:      ${realResult.verdict}`}\n`,
     );
     for (const f of written) io.out(`wrote ${f.fileName} (${f.frames} frames)\n`);

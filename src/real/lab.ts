@@ -14,7 +14,15 @@
  */
 
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createConnection, createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { type FrameLabel, labelFrame } from "../analysis/frame-label.ts";
@@ -52,6 +60,8 @@ export interface LabState {
   lab: string;
   /** The topology file, as given. */
   file: string;
+  /** A copy of the file as the lab was built from it (the file may change or go afterwards). */
+  topology?: string;
   /** The process running the dataplane. */
   pid: number;
   status: "starting" | "up";
@@ -63,6 +73,17 @@ export interface LabState {
   external: { port: string; interface: string; netns: string | null }[];
   /** The control socket of the running lab. */
   control: string;
+}
+
+/** Refuses a topology with more VMs than a lab brings up. */
+export function checkLabSize(topology: Topology): void {
+  const vmCount = topology.servers.reduce((n, s) => n + s.vms.length, 0);
+  if (vmCount > MAX_LAB_VMS) {
+    throw new RealModeError(
+      `${vmCount} VMs: a lab brings up at most ${MAX_LAB_VMS} (each VM is a namespace); the simulator runs any size`,
+      "too-big",
+    );
+  }
 }
 
 export function stateDir(): string {
@@ -146,6 +167,11 @@ export interface LabUpOptions {
   show?: LabShow;
   /** Progress lines ("web1: namespace vnet-lab-web1, eth0 10.0.10.11/24"). */
   log?: (line: string) => void;
+  /**
+   * Aborts the bring-up (Ctrl-C, `vnet down` meanwhile): checked between guests, and what was
+   * made is removed before `labUp` rejects.
+   */
+  signal?: AbortSignal;
 }
 
 export interface RunningLab {
@@ -174,16 +200,11 @@ export async function labUp(topology: Topology, options: LabUpOptions): Promise<
         "lab-exists",
       );
     }
-    // A crashed lab: clear what it left before starting again.
-    labDown(lab);
+    // A crashed lab: clear what it left before starting again (the log is this start's own when
+    // `vnet up --detach` opened it).
+    labDown(lab, { keepLog: true });
   }
-  const vmCount = topology.servers.reduce((n, s) => n + s.vms.length, 0);
-  if (vmCount > MAX_LAB_VMS) {
-    throw new RealModeError(
-      `${vmCount} VMs: a lab brings up at most ${MAX_LAB_VMS} (each VM is a namespace); the simulator runs any size`,
-      "too-big",
-    );
-  }
+  checkLabSize(topology);
   const native = loadNative();
   if (native === null) throw new RealModeError(nativeFailure(), "no-native");
 
@@ -192,6 +213,7 @@ export async function labUp(topology: Topology, options: LabUpOptions): Promise<
   const state: LabState = {
     lab,
     file: options.file,
+    topology: join(stateDir(), `${lab}.topology.yaml`),
     pid: process.pid,
     status: "starting",
     startedAt: new Date().toISOString(),
@@ -225,10 +247,12 @@ export async function labUp(topology: Topology, options: LabUpOptions): Promise<
     if (server !== null) await new Promise<void>((resolve) => server?.close(() => resolve()));
     deleteNetnsAll(state.namespaces);
     rmSync(state.control, { force: true });
+    if (state.topology !== undefined) rmSync(state.topology, { force: true });
     rmSync(statePath(lab), { force: true });
   };
   try {
     writeState(state);
+    copyFileSync(options.file, state.topology as string);
     const byVm = new Map<string, LabState["vms"][number]>();
     let tapIndex = 0;
     // Every namespace first (recorded before it exists), in one batch of the root namespace.
@@ -243,6 +267,8 @@ export async function labUp(topology: Topology, options: LabUpOptions): Promise<
     writeState(state);
     deleteNetnsAll(state.namespaces);
     ipBatch(state.namespaces.map((ns) => `netns add ${ns}`));
+    await new Promise((r) => setImmediate(r));
+    if (options.signal?.aborted) throw new RealModeError(`lab ${lab}: bring-up interrupted`, "interrupted");
     // A TAP per vNIC, bound to its vswitch port or VF, moved into its VM's namespace (one batch).
     const guestLines = new Map<string, string[]>();
     const moves: string[] = [];
@@ -292,7 +318,13 @@ export async function labUp(topology: Topology, options: LabUpOptions): Promise<
     ipBatch(moves);
     // Each guest, with one process: IPv4 only (the topology's addresses), announcing its address
     // when its interface comes up as vnet's simulated guests do; then its interfaces.
-    for (const [ns, lines] of guestLines) configureGuest(ns, lines);
+    let configured = 0;
+    for (const [ns, lines] of guestLines) {
+      configureGuest(ns, lines);
+      // Let a signal in now and then (a thousand guests take a minute), and stop on it.
+      if (++configured % 16 === 0) await new Promise((r) => setImmediate(r));
+      if (options.signal?.aborted) throw new RealModeError(`lab ${lab}: bring-up interrupted`, "interrupted");
+    }
     for (const x of built.externalPorts) {
       const { spec, end } = x;
       if (spec.netns !== null && !hasNetns(spec.netns)) {
@@ -341,7 +373,10 @@ export async function labUp(topology: Topology, options: LabUpOptions): Promise<
  * runs, deletes its namespaces (their interfaces go with them) and the state file. Safe to run
  * twice; returns what it did.
  */
-export function labDown(lab: string): { found: boolean; stopped: number | null; removed: string[] } {
+export function labDown(
+  lab: string,
+  options: { keepLog?: boolean } = {},
+): { found: boolean; stopped: number | null; removed: string[] } {
   checkLabName(lab);
   const state = readState(lab);
   if (state === null) return { found: false, stopped: null, removed: [] };
@@ -365,8 +400,9 @@ export function labDown(lab: string): { found: boolean; stopped: number | null; 
   // Gone now, whether the lab's process removed them on its way out or this did.
   const removed = existing.filter((ns) => !hasNetns(ns));
   rmSync(state.control, { force: true });
+  if (state.topology !== undefined) rmSync(state.topology, { force: true });
   rmSync(statePath(lab), { force: true });
-  rmSync(join(stateDir(), `${lab}.log`), { force: true });
+  if (options.keepLog !== true) rmSync(join(stateDir(), `${lab}.log`), { force: true });
   return { found: true, stopped, removed };
 }
 
@@ -484,7 +520,8 @@ async function serveControl(
         if (show === null) return { error: "this lab answers no show questions" };
         return { rows: show(req.what, req.device) };
       case "capture-start":
-        captures = new CaptureSet(built.world);
+        // Real dates: world time 0 is when the driver started, on the wall clock.
+        captures = new CaptureSet(built.world, undefined, BigInt(driver.clock.unixEpochOffsetNs));
         built.world.setCaptures(captures);
         return { ok: true };
       case "capture-stop": {

@@ -72,7 +72,18 @@ export class CaptureSet {
   constructor(
     private readonly source: CaptureSource | null = null,
     readonly maxFramesPerCapture = 1_000_000,
+    /**
+     * The wall-clock time of world time 0, in ns since the Unix epoch, for a world that runs in
+     * real time (a lab): its captures then carry real dates. Null for a simulated run, whose
+     * time 0 is the epoch itself.
+     */
+    readonly epochNs: bigint | null = null,
   ) {}
+
+  /** A frame's timestamp as the files store it. */
+  private stamp(timeNs: number): number | bigint {
+    return this.epochNs === null ? Math.round(timeNs) : this.epochNs + BigInt(Math.round(timeNs));
+  }
 
   record(name: string, timeNs: number, buf: Uint8Array, start: number, end: number, isTx: boolean): void {
     let list = this.byName.get(name);
@@ -105,7 +116,7 @@ export class CaptureSet {
   /** One capture point encoded as a classic pcap file with nanosecond timestamps. */
   encode(name: string): Uint8Array {
     const w = new PcapWriter();
-    for (const f of this.frames(name)) w.append(Math.round(f.timeNs), f.bytes);
+    for (const f of this.frames(name)) w.append(this.stamp(f.timeNs), f.bytes);
     return w.bytes();
   }
 
@@ -116,8 +127,10 @@ export class CaptureSet {
   encodePcapng(): Uint8Array {
     const w = new PcapngWriter({
       comment:
-        `vnet simulated run (seed ${this.source?.seed ?? "unknown"}): timestamps are simulated time, ` +
-        `0 = ${CAPTURE_EPOCH}; one interface per capture point (device:port)`,
+        this.epochNs === null
+          ? `vnet simulated run (seed ${this.source?.seed ?? "unknown"}): timestamps are simulated time, ` +
+            `0 = ${CAPTURE_EPOCH}; one interface per capture point (device:port)`
+          : "vnet lab (real time): timestamps are wall-clock time; one interface per capture point (device:port)",
     });
     const all: (CapturedFrame & { iface: number })[] = [];
     const described = this.descriptions();
@@ -129,7 +142,7 @@ export class CaptureSet {
     const inbound = { direction: "inbound" } as const;
     const outbound = { direction: "outbound" } as const;
     for (const f of all) {
-      w.append(f.iface, Math.round(f.timeNs), f.bytes, f.bytes.length, f.isTx ? outbound : inbound);
+      w.append(f.iface, this.stamp(f.timeNs), f.bytes, f.bytes.length, f.isTx ? outbound : inbound);
     }
     return w.bytes();
   }

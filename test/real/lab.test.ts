@@ -9,11 +9,13 @@
  */
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateDatacenter } from "../../src/model/generate.ts";
 import { loadNative } from "../../src/real/native.ts";
+import { readPcapng } from "../../src/wire/pcapng.ts";
 import { hasCommand, iperf, ROOT, vnetCli } from "./lab-harness.ts";
 
 const SEED = join(ROOT, "examples/seed-datacenter.yaml");
@@ -123,6 +125,10 @@ describe.skipIf(skipReason !== undefined)(
         // The echo and its reply at every link end and TAP of the path (6 points each way).
         expect(t.captures[0].frames).toBeGreaterThanOrEqual(12);
         expect(existsSync(join(dir, "vnet.pcapng"))).toBe(true);
+        // A real capture carries wall-clock dates (a simulated one starts at the epoch).
+        const records = readPcapng(new Uint8Array(readFileSync(join(dir, "vnet.pcapng"))));
+        const firstNs = Number(records[0].timeNs);
+        expect(Math.abs(firstNs / 1e6 - Date.now())).toBeLessThan(10 * 60_000);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -181,6 +187,19 @@ describe.skipIf(skipReason !== undefined)(
       expect(text.stdout).toMatch(/web1 +vnet-\S+-web1 +eth0/);
     });
 
+    it("a lab too big is refused at once, leaving nothing (no state, no log)", () => {
+      const big = join(stateDir, "..", `vnet-big-${process.pid}.yaml`);
+      writeFileSync(big, generateDatacenter({ racks: 2, serversPerRack: 11, vmsPerServer: 50 }));
+      try {
+        const r = vnet("up", big, "--name", `${LAB}big`, "--detach");
+        expect(r.status).toBe(2);
+        expect(r.stderr).toContain("1100 VMs: a lab brings up at most 1000");
+        expect(readdirSync(stateDir).filter((f) => f.startsWith(`${LAB}big`))).toEqual([]);
+      } finally {
+        rmSync(big, { force: true });
+      }
+    });
+
     it("refuses a second lab of the same name, an unknown VM, and exec without a command", () => {
       const again = vnet("up", SEED, "--name", LAB);
       expect(again.status).toBe(2);
@@ -213,8 +232,17 @@ describe.skipIf(skipReason !== undefined)(
       expect(r.status).toBe(0);
       expect(r.stdout).toContain("7 namespaces removed");
       expect(labNamespaces()).toEqual([]);
-      for (let i = 0; i < 20 && existsSync(`/proc/${sleeperPid}`); i++) spawnSync("sleep", ["0.05"]);
-      expect(existsSync(`/proc/${sleeperPid}`)).toBe(false);
+      // Gone, or a zombie waiting for a parent that does not reap (in a container, pid 1 may not).
+      const isRunning = () => {
+        try {
+          const stat = readFileSync(`/proc/${sleeperPid}/stat`, "utf8");
+          return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+        } catch {
+          return false;
+        }
+      };
+      for (let i = 0; i < 20 && isRunning(); i++) spawnSync("sleep", ["0.05"]);
+      expect(isRunning()).toBe(false);
       // The TAPs went with the process's descriptors and the namespaces.
       const links = spawnSync("ip", ["-o", "link"], { encoding: "utf8" }).stdout;
       expect(links).not.toMatch(/vt[0-9a-f]{5}x\d/);
