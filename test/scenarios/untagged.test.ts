@@ -146,4 +146,33 @@ describe("untagged port groups", () => {
     expect(g.out).toContain("eth0: mgmt (untagged)");
     expect(g.out).not.toMatch(/vlan 0|VLAN 0/);
   });
+
+  it("beside a VTEP: the untagged web group lands in the trunk's native VLAN 10, the VXLAN segments still work", async () => {
+    const fabric = fileURLToPath(new URL("../../examples/vxlan-fabric.yaml", import.meta.url));
+    const text = readFileSync(fabric, "utf8")
+      .replace(
+        "eth1: { mode: trunk, vlans: [10, 100] }",
+        "eth1: { mode: trunk, vlans: [10, 100], native: 10 }",
+      )
+      .replace("          web: { vlan: 10 }\n          tenant-a", "          web: {}\n          tenant-a");
+    const loaded = loadTopologyText(text, "fabric.yaml");
+    expect(loaded.warnings).toEqual([]);
+    expect(loaded.topology.servers[0].vswitches[0].portGroups[0]).toMatchObject({
+      name: "web",
+      vlan: 0,
+      vni: null,
+    });
+    const net = Network.fromText(text, "fabric.yaml");
+    expect(net.ping("web1", "10.1.10.1").received).toBe(3);
+    expect(net.ping("web1", "app1").received).toBe(3);
+    expect(net.ping("a1", "a2").received).toBe(3);
+    expect(net.ping("b1", "b2").received).toBe(3);
+    const t = net.trace("a1", "a3");
+    expect(t.delivered).toBe(true);
+    // The VTEP's vmkernel port still leaves tagged VLAN 100 beside the untagged group.
+    const cable = t.hops.find(
+      (h) => h.device === "esx1:eth0<->leaf1:eth1" && h.frame.startsWith("ICMP echo request"),
+    );
+    expect(cable?.vlan).toBe(100);
+  });
 });
