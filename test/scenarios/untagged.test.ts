@@ -74,6 +74,14 @@ describe("untagged port groups", () => {
     expect(net.ping("u3", "192.168.20.1").received).toBe(3); // the trunk's native VLAN 20
   });
 
+  it("reach agrees: every class pair delivered, the two untagged groups switched locally", async () => {
+    const r = await run(["reach", FILE]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("mgmt (untagged) 192.168.10.0/24");
+    expect(r.out).toMatch(/m1 -> b1 +delivered: switched locally by server1\/vs0, stays inside server1/);
+    expect(r.out).not.toMatch(/NOT delivered|not delivered/);
+  });
+
   it("two untagged port groups on one vswitch are switched locally, and the verdict says so", () => {
     const t = load().trace("m1", "b1");
     expect(t.delivered).toBe(true);
@@ -175,4 +183,34 @@ describe("untagged port groups", () => {
     );
     expect(cable?.vlan).toBe(100);
   });
+
+  it("an untagged port group and an untagged VF on one SR-IOV NIC meet in its embedded switch", () => {
+    const net = Network.fromText(VEB, "veb.yaml");
+    const t = net.trace("m1", "v1");
+    expect(t.delivered).toBe(true);
+    expect(t.verdict).toBe("vswitch port group to VF mgmt, same server: stays inside s1");
+    expect(net.ping("v1", "192.168.10.1").received).toBe(3);
+  });
 });
+
+const VEB = `name: veb-untagged
+switches:
+  tor1:
+    ports:
+      eth1: { mode: access, vlan: 10 }
+    gateway:
+      10: 192.168.10.1/24
+servers:
+  s1:
+    nics: [{ name: eth1, sriov: { vfs: 2 } }]
+    vswitches:
+      vs0:
+        uplinks: [eth1]
+        portGroups:
+          mgmt: {}
+    vms:
+      m1: { nics: [{ portGroup: mgmt, ip: 192.168.10.11/24, gateway: 192.168.10.1 }] }
+      v1: { nics: [{ vf: eth1, ip: 192.168.10.12/24, gateway: 192.168.10.1 }] }
+links:
+  - endpoints: [s1:eth1, tor1:eth1]
+`;
