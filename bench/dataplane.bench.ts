@@ -2,6 +2,7 @@
  * Layer-2 forwarding cost per frame (run by `npm run bench`; figures in BENCHMARKS.md):
  * - vswitch, known unicast VM to VM in one port group (the frame is not touched);
  * - vswitch, known unicast uplink to VM (tag popped) and VM to uplink (tag pushed);
+ * - the same for an untagged port group (VLAN 0, vSphere's "None"): no tag either way;
  * - physical switch, known unicast access to access, and trunk to trunk (pop and push);
  * - SR-IOV NIC, VF to VF through the embedded switch;
  * - the 802.1Q push+pop pair alone, to subtract where a sink restores a tag.
@@ -70,6 +71,23 @@ const vsGuard = new Vswitch({
 });
 vsGuard.bind(sinkEnv(() => {}));
 
+// The same vswitch with an untagged port group: frames cross the uplink as they are.
+const vsUntagged = new Vswitch({
+  name: "vs2",
+  uplinks: ["uplink:eth0"],
+  portGroups: [{ name: "mgmt", vlan: 0 }],
+  vmPorts: Array.from({ length: BATCH + 1 }, (_, i) => ({
+    name: `vm${i}`,
+    portGroup: "mgmt",
+    mac: vmMac(i),
+  })),
+});
+vsUntagged.bind(sinkEnv(() => {}));
+for (let i = 0; i < BATCH; i++) vsUntagged.receive(0, ethFrame({ dst: vmMac(0), src: remoteMac(i) }), 0);
+const untaggedToVm = Array.from({ length: BATCH }, (_, i) =>
+  ethFrame({ dst: vmMac(i + 1), src: remoteMac(i), payload: 50 }),
+);
+
 // --- physical switch: BATCH access ports in VLAN 10 plus two trunks ---
 const sw = new PhysicalSwitch({
   name: "tor1",
@@ -120,6 +138,10 @@ function vswitchVmUplink(): void {
   vsRestoreTag = false;
   for (let i = 0; i < BATCH; i++) vs.receive(1, vmToUplink[i], 0);
 }
+function vswitchUntaggedUplink(): void {
+  for (let i = 0; i < BATCH; i++) vsUntagged.receive(0, untaggedToVm[i], 0);
+  for (let i = 0; i < BATCH; i++) vsUntagged.receive(1, vmToUplink[i], 0);
+}
 function switchAccess(): void {
   for (let i = 0; i < BATCH; i++) sw.receive(2 + i, accessToAccess[i], 0);
 }
@@ -139,6 +161,7 @@ function tagPushPop(): void {
 benchOps("vswitch: VM to VM, known unicast", vswitchVmToVm, BATCH);
 benchOps("vswitch: VM to VM, known unicast, SpoofGuard checks the IPv4 source", vswitchVmToVmGuarded, BATCH);
 benchOps("vswitch: uplink<->VM, known (+ sink re-tag)", vswitchVmUplink, 2 * BATCH);
+benchOps("vswitch: uplink<->VM, untagged port group, known", vswitchUntaggedUplink, 2 * BATCH);
 benchOps("switch: access to access, known unicast", switchAccess, BATCH);
 benchOps("switch: trunk to trunk, known unicast", switchTrunk, BATCH);
 benchOps("sr-iov: VF to VF through the VEB", vebVfToVf, BATCH);
@@ -157,6 +180,7 @@ await checkAllocations(
   [
     ["vswitch VM to VM", vswitchVmToVm],
     ["vswitch uplink<->VM", vswitchVmUplink],
+    ["vswitch uplink<->VM untagged", vswitchUntaggedUplink],
     ["switch access to access", switchAccess],
     ["switch trunk to trunk", switchTrunk],
     ["sr-iov VF to VF", vebVfToVf],

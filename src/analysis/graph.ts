@@ -128,7 +128,9 @@ export function buildGraph(topology: Topology): TopologyGraph {
       const id = `vs:${server.name}/${vs.name}`;
       const label = [vs.name];
       for (const pg of vs.portGroups)
-        label.push(`${pg.name}: ${pg.vni !== null ? `VNI ${pg.vni}` : `VLAN ${pg.vlan}`}`);
+        label.push(
+          `${pg.name}: ${pg.vni !== null ? `VNI ${pg.vni}` : pg.vlan === 0 ? "untagged" : `VLAN ${pg.vlan}`}`,
+        );
       if (vs.vtep !== null) label.push(`VTEP ${prefix(vs.vtep.ip, vs.vtep.prefixLen)} vlan ${vs.vtep.vlan}`);
       node({ id, kind: "vswitch", label, cluster, traceNames: [`${server.name}/${vs.name}`] });
       for (const u of vs.uplinks) {
@@ -156,7 +158,14 @@ export function buildGraph(topology: Topology): TopologyGraph {
           const pg = server.vswitches
             .find((v) => v.name === a.vswitch)
             ?.portGroups.find((p) => p.name === a.portGroup);
-          const seg = pg === undefined ? "" : pg.vni !== null ? ` (VNI ${pg.vni})` : ` (VLAN ${pg.vlan})`;
+          const seg =
+            pg === undefined
+              ? ""
+              : pg.vni !== null
+                ? ` (VNI ${pg.vni})`
+                : pg.vlan === 0
+                  ? " (untagged)"
+                  : ` (VLAN ${pg.vlan})`;
           edge({
             kind: "vnic",
             from: id,

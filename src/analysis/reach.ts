@@ -178,7 +178,7 @@ export function planReach(
         // A VNI port group is its VNI's segment (its vlan is 0): the VNI is part of what it is.
         const segment = pg?.vni !== null && pg?.vni !== undefined ? `vni:${pg.vni}` : `vlan:${pg?.vlan ?? 0}`;
         att = `pg:${a.vswitch}/${a.portGroup}:${vswitchSig(s, a.vswitch)}:${segment}:${sec}`;
-        lab = `${a.portGroup} (${segment.replace(":", " ")})`;
+        lab = `${a.portGroup} (${segment === "vlan:0" ? "untagged" : segment.replace(":", " ")})`;
       } else {
         const nic = s.nics.find((x) => x.name === a.nic);
         att = `vf:${a.nic}:${nic?.sriov?.vfs ?? 0}:${a.vlan ?? "-"}:${+a.spoofCheck}`;

@@ -92,6 +92,26 @@ describe("analyseTrace", () => {
     );
   });
 
+  it("two port groups of one VLAN on one vswitch, untagged or not: switched locally, never 'the same'", () => {
+    const records = [
+      rec(3, "server1/vs0", "vswitch", "forward"),
+      rec(4, "server1/vs0", "vswitch", "forward"),
+    ];
+    const run = (a: VmEndpoint, b: VmEndpoint) =>
+      analyseTrace({ source: a, target: b, targetText: b.vm, records, labels, delivered: true, rttNs: 1 })
+        .verdict;
+    expect(run(vm("m1", "server1", "mgmt", 0, 1), vm("b1", "server1", "backup", 0, 2))).toBe(
+      "different port groups in the same untagged segment (mgmt and backup, both untagged on vs0), same server: switched locally by server1/vs0, stays inside server1",
+    );
+    expect(run(vm("w1", "server1", "web", 10, 1), vm("w2", "server1", "web2", 10, 2))).toBe(
+      "different port groups in the same VLAN (web and web2, both VLAN 10 on vs0), same server: switched locally by server1/vs0, stays inside server1",
+    );
+    // The same port group stays the document's "same port group".
+    expect(run(vm("m1", "server1", "mgmt", 0, 1), vm("m2", "server1", "mgmt", 0, 2))).toBe(
+      "same port group, same server: stays inside server1",
+    );
+  });
+
   it("same port group, different servers: via the switches seen", () => {
     const records = [
       rec(3, "l1", "link", "transmit"),

@@ -21,6 +21,7 @@ export type AttachmentInfo =
       kind: "portGroup";
       vswitch: string;
       portGroup: string;
+      /** The VLAN; 0: untagged (vSphere's "None (0)"), or an overlay port group (see `vni`). */
       vlan: number;
       /** The VXLAN segment of an overlay port group (its VLAN is then 0). */
       vni?: number | null;
@@ -342,9 +343,31 @@ function relation(src: VmEndpoint, dst: TraceTarget, isRouted: boolean): string 
     if (!samePortGroup && sameServer && a.portGroup === b.portGroup) {
       return `different port groups (${a.portGroup} on ${a.vswitch} and ${b.portGroup} on ${b.vswitch}), same server`;
     }
+    // Two port groups of one VLAN on one vswitch are one broadcast domain there (vSphere switches
+    // them locally); untagged port groups share the untagged segment.
+    if (!samePortGroup && isOneSegment(src, dst)) {
+      const what = a.vlan === 0 ? "both untagged" : `both VLAN ${a.vlan}`;
+      const seg = a.vlan === 0 ? "the same untagged segment" : "the same VLAN";
+      return `different port groups in ${seg} (${a.portGroup} and ${b.portGroup}, ${what} on ${a.vswitch}), same server`;
+    }
     return `${samePortGroup ? "same port group" : "different port groups"}, ${servers}`;
   }
   return servers;
+}
+
+/** Two port groups of one vswitch in one VLAN (both untagged included): one segment there. */
+function isOneSegment(src: VmEndpoint, dst: TraceTarget): boolean {
+  if (dst.kind !== "vm" || src.server !== dst.server) return false;
+  const a = src.attachment;
+  const b = dst.attachment;
+  return (
+    a.kind === "portGroup" &&
+    b.kind === "portGroup" &&
+    (a.vni ?? null) === null &&
+    (b.vni ?? null) === null &&
+    a.vswitch === b.vswitch &&
+    a.vlan === b.vlan
+  );
 }
 
 /** What the exchange's path went through, as `pathPhrase` words it. */
@@ -387,6 +410,14 @@ function pathPhrase(
     ) {
       return `stays inside ${src.server}'s ${src.attachment.nic} (SR-IOV embedded switch, no vswitch)`;
     }
+    if (
+      dst.kind === "vm" &&
+      src.attachment.kind === "portGroup" &&
+      dst.attachment.kind === "portGroup" &&
+      src.attachment.portGroup !== dst.attachment.portGroup &&
+      isOneSegment(src, dst)
+    )
+      return `switched locally by ${src.server}/${src.attachment.vswitch}, stays inside ${src.server}`;
     return `stays inside ${src.server}`;
   }
   const vni = src.attachment.kind === "portGroup" ? (src.attachment.vni ?? null) : null;

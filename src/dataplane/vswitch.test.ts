@@ -125,10 +125,25 @@ describe("uplinks are 802.1Q trunks", () => {
     expect(env.traceLines()).toEqual([
       "vs0 vswitch drop uplink:eth0>-: dropped: an untagged frame on uplink uplink:eth0 (uplinks are 802.1Q trunks)",
       "vs0 vswitch drop uplink:eth0>-: dropped: an 802.1ad S-tagged frame on uplink uplink:eth0 (uplinks are 802.1Q trunks)",
-      "vs0 vswitch drop uplink:eth0>-: dropped: priority-tagged frame on uplink uplink:eth0 (no native VLAN)",
+      "vs0 vswitch drop uplink:eth0>-: dropped: priority-tagged frame on uplink uplink:eth0 (no port group is untagged)",
       "vs0 vswitch drop uplink:eth0>- vlan 30: dropped: VLAN 30 on uplink uplink:eth0 belongs to no port group",
       "vs0 vswitch drop uplink:eth0>- vlan 10: dropped: stacked VLAN tags on uplink (a port group carries one VLAN)",
     ]);
+  });
+
+  it("drops a truncated tag and an S-tag even when a port group is untagged", () => {
+    const { vs, env } = build({
+      portGroups: [
+        { name: "web", vlan: 10 },
+        { name: "mgmt", vlan: 0 },
+      ],
+      vmPorts: [{ name: "vm1", portGroup: "mgmt", mac: M1 }],
+    });
+    vs.receive(UP, ethFrame({ dst: M1, src: R, tags: [{ vid: 10, tpid: 0x88a8 }] }), 0);
+    vs.receive(UP, ethFrame({ dst: M1, src: R, tags: [0, 10] }), 0);
+    expect(env.take()).toEqual([]);
+    expect(vs.drops.get(VswitchDrop.untaggedOnUplink)).toBe(1);
+    expect(vs.drops.get(VswitchDrop.stackedTagOnUplink)).toBe(1);
   });
 
   it("never sends a frame from the uplinks back to the uplinks", () => {
@@ -524,7 +539,7 @@ describe("configuration", () => {
       "unknown-port-group",
     );
     expect(codeOf({ ...base, portGroups: [{ name: "web", vlan: 4095 }] })).toBe("bad-vlan");
-    expect(codeOf({ ...base, portGroups: [{ name: "web", vlan: 0 }] })).toBe("bad-vlan");
+    expect(codeOf({ ...base, portGroups: [{ name: "web", vlan: 0 }] })).toBe("ok"); // untagged
     expect(codeOf({ ...base, uplinks: ["vm1"] })).toBe("bad-port");
     expect(codeOf({ ...base, vmPorts: [{ name: "vm1", portGroup: "web", mac: BCAST }] })).toBe("bad-mac");
     const vs = new Vswitch(base);
@@ -605,4 +620,95 @@ describe("invariants under random traffic", () => {
       }
     },
   );
+});
+
+describe("untagged port groups (VLAN 0, vSphere's 'None')", () => {
+  // mgmt and backup are both untagged: one segment, as port groups of one VLAN on one vswitch.
+  function untagged(over: Partial<VswitchOptions> = {}) {
+    return build({
+      portGroups: [
+        { name: "mgmt", vlan: 0 },
+        { name: "backup", vlan: 0 },
+        { name: "web", vlan: 10 },
+      ],
+      vmPorts: [
+        { name: "vm1", portGroup: "mgmt", mac: M1 },
+        { name: "vm2", portGroup: "backup", mac: M2 },
+        { name: "vm3", portGroup: "web", mac: M3 },
+      ],
+      ...over,
+    });
+  }
+
+  it("floods a broadcast to both untagged groups and the uplink untagged, never into VLAN 10", () => {
+    const { vs, env } = untagged();
+    const f = ethFrame({ dst: BCAST, src: M1, etherType: 0x0806, payload: 28 });
+    const bytes = toHex(f);
+    vs.receive(VM1, f, 0);
+    const sent = env.take();
+    expect(where(sent)).toEqual(["vm2", "uplink:eth0"]);
+    expect(toHex(sent[1].frame)).toBe(bytes); // no 802.1Q tag on the wire
+    expect(env.traceLines()).toEqual([
+      "vs0 vswitch flood vm1>vm2,uplink:eth0: flooded in the untagged segment: broadcast",
+    ]);
+  });
+
+  it("switches unicast between two untagged port groups locally", () => {
+    const { vs, env } = untagged();
+    vs.receive(VM1, ethFrame({ dst: M2, src: M1 }), 0);
+    expect(where(env.take())).toEqual(["vm2"]);
+  });
+
+  it("keeps the untagged segment and VLAN 10 apart", () => {
+    const { vs, env } = untagged();
+    vs.receive(VM1, ethFrame({ dst: M3, src: M1 }), 0);
+    // vm3's MAC is a static entry of VLAN 10, not of the untagged segment: unknown here.
+    expect(where(env.take())).toEqual(["uplink:eth0"]);
+    vs.receive(VM3, ethFrame({ dst: BCAST, src: M3 }), 0);
+    expect(where(env.take())).toEqual(["uplink:eth0/10"]);
+    vs.receive(UP, ethFrame({ dst: M3, src: R }), 0);
+    expect(where(env.take())).toEqual([]);
+    expect(vs.drops.get(VswitchDrop.noReceiver)).toBe(1);
+  });
+
+  it("takes untagged and priority-tagged frames from the uplink into the untagged segment", () => {
+    const { vs, env } = untagged();
+    vs.receive(UP, ethFrame({ dst: M1, src: R }), 0);
+    let sent = env.take();
+    expect(where(sent)).toEqual(["vm1"]);
+    expect(toHex(sent[0].frame)).toBe(toHex(ethFrame({ dst: M1, src: R })));
+    vs.receive(UP, ethFrame({ dst: M2, src: R, tags: [0] }), 0);
+    sent = env.take();
+    expect(where(sent)).toEqual(["vm2"]);
+    expect(toHex(sent[0].frame)).toBe(toHex(ethFrame({ dst: M2, src: R }))); // priority tag popped
+    expect(vs.macTable.entries(0)).toContainEqual({
+      vid: 0,
+      mac: R,
+      port: vs.teamPort,
+      ageNs: 0,
+      isStatic: false,
+    });
+    vs.receive(VM1, ethFrame({ dst: R, src: M1 }), 10);
+    sent = env.take();
+    expect(where(sent)).toEqual(["uplink:eth0"]);
+    expect(outerVid(sent[0].frame)).toBeNull();
+    vs.receive(UP, ethFrame({ dst: BCAST, src: R }), 20);
+    expect(where(env.take())).toEqual(["vm1", "vm2"]);
+    expect(vs.segmentName(0)).toBe("untagged");
+  });
+
+  it("still drops tagged frames from a VM of an untagged group, and its own broadcast reflected", () => {
+    const { vs, env } = untagged();
+    vs.receive(VM1, ethFrame({ dst: M2, src: M1, tags: [10] }), 0);
+    vs.receive(UP, ethFrame({ dst: BCAST, src: M1 }), 0);
+    expect(env.take()).toEqual([]);
+    expect(vs.drops.get(VswitchDrop.taggedOnAccess)).toBe(1);
+    expect(vs.drops.get(VswitchDrop.reflectedBroadcast)).toBe(1);
+    expect(env.traceLines()[0]).toContain("port group mgmt is untagged");
+  });
+
+  it("refuses VLAN 4095 and non-integers as a port group's VLAN", () => {
+    for (const vlan of [4095, -1, 1.5])
+      expect(() => build({ portGroups: [{ name: "web", vlan }], vmPorts: [] })).toThrow(DeviceConfigError);
+  });
 });

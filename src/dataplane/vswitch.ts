@@ -6,7 +6,10 @@
  *   frames to and from the VM are untagged; a VM that sends a tagged frame is refused.
  * - Uplinks, the physical NICs (through their PF), as IEEE 802.1Q trunks: frames leave tagged
  *   with their port group's VLAN, and only tagged frames of a VLAN some port group uses are
- *   accepted. Several uplinks form one team (see teaming.ts); for learning the team is a single
+ *   accepted. A port group in VLAN 0 is untagged (vSphere's VLAN ID "None (0)"): its frames
+ *   leave untagged, and untagged or priority-tagged (VID 0, 802.1Q 6.9.1) frames from an uplink
+ *   are its, the trunk's native VLAN as it were; untagged port groups share one segment (VLAN 0
+ *   in the MAC table), as port groups of one VLAN on one vswitch do. Several uplinks form one team (see teaming.ts); for learning the team is a single
  *   logical port, so a remote MAC is "behind the uplinks", not behind one cable, and the teaming
  *   policy alone picks the member.
  *
@@ -103,10 +106,15 @@ export const VswitchDrop = {
 export const VTEP_PORT_NAME = "vtep:vmk0";
 /** VNI segments take MAC-table "VLANs" above the 802.1Q range, so they never meet a VLAN. */
 const FIRST_VNI_SEGMENT = 4096;
+/** The untagged segment's MAC-table VLAN: port groups with VLAN 0 (vSphere's "None"). */
+export const UNTAGGED_VID = 0;
 
-/** A trace record's VLAN: none for a VNI segment (its reason text names the VNI). */
+/**
+ * A trace record's VLAN: none for a VNI segment (its reason text names the VNI) and none for
+ * the untagged segment (no tag on the wire, as the NIC's records say).
+ */
 function toTraceVlan(vid: number | null): number | null {
-  return vid !== null && vid >= FIRST_VNI_SEGMENT ? null : vid;
+  return vid !== null && (vid >= FIRST_VNI_SEGMENT || vid === UNTAGGED_VID) ? null : vid;
 }
 
 export interface VswitchSecurity {
@@ -134,7 +142,10 @@ export interface VswitchOptions {
   uplinks: string[];
   portGroups: {
     name: string;
-    /** The VLAN (ignored when `vni` is set: an overlay segment never leaves tagged). */
+    /**
+     * The VLAN; 0: untagged (vSphere's "None (0)"). Ignored when `vni` is set: an overlay segment
+     * never leaves tagged.
+     */
     vlan: number;
     /** A VXLAN-backed port group (an overlay segment): its frames go through the VTEP. */
     vni?: number | null;
@@ -181,7 +192,7 @@ export interface VswitchOptions {
 
 interface PortGroup {
   name: string;
-  /** The 802.1Q VLAN, or for a VNI port group its segment (FIRST_VNI_SEGMENT and up). */
+  /** The 802.1Q VLAN (0: untagged), or for a VNI port group its segment (FIRST_VNI_SEGMENT and up). */
   vid: number;
   /** The VXLAN network id of an overlay segment, or null for a VLAN port group. */
   vni: number | null;
@@ -308,8 +319,9 @@ export class Vswitch implements Device {
     }
     for (const g of groupSpecs) {
       const vni = g.vni ?? null;
-      if (vni === null) checkVid(g.vlan, `vswitch ${this.name} port group ${g.name}`);
-      else if (vtepConfig === null)
+      if (vni === null) {
+        if (g.vlan !== UNTAGGED_VID) checkVid(g.vlan, `vswitch ${this.name} port group ${g.name}`);
+      } else if (vtepConfig === null)
         throw new DeviceConfigError(
           "bad-port",
           `vswitch ${this.name} port group ${g.name}: VNI ${vni} needs a VTEP on the vswitch`,
@@ -704,7 +716,7 @@ export class Vswitch implements Device {
           vid,
           VswitchDrop.taggedOnAccess,
           () =>
-            `dropped: tagged frame on access port (VLAN ${frame.length >= 16 ? Vlan.vid(b, s + 12) : "?"}; port group ${v.group.name} is VLAN ${vid})`,
+            `dropped: tagged frame on access port (VLAN ${frame.length >= 16 ? Vlan.vid(b, s + 12) : "?"}; port group ${v.group.name} is ${vid === UNTAGGED_VID ? "untagged" : `VLAN ${vid}`})`,
         );
       return;
     }
@@ -851,13 +863,18 @@ export class Vswitch implements Device {
     (this.vtep as Vtep).send(vni, copy, nowNs);
   }
 
-  /** A MAC-table VLAN as `show fdb` names it: the VLAN id, or "vni 5001" for an overlay segment. */
+  /**
+   * A MAC-table VLAN as `show fdb` names it: the VLAN id, "untagged" for the untagged segment, or
+   * "vni 5001" for an overlay segment.
+   */
   segmentName(vid: number): number | string {
+    if (vid === UNTAGGED_VID) return "untagged";
     return vid >= FIRST_VNI_SEGMENT ? `vni ${this.segmentVnis[vid - FIRST_VNI_SEGMENT]}` : vid;
   }
 
-  /** How traces name a segment: "vlan 10", or "VNI 5001" for an overlay segment. */
+  /** How traces name a segment: "vlan 10", "the untagged segment", or "VNI 5001" for an overlay segment. */
   private segmentLabel(vid: number): string {
+    if (vid === UNTAGGED_VID) return "the untagged segment";
     return vid >= FIRST_VNI_SEGMENT ? `VNI ${this.segmentVnis[vid - FIRST_VNI_SEGMENT]}` : `vlan ${vid}`;
   }
 
@@ -888,7 +905,11 @@ export class Vswitch implements Device {
       return;
     }
     const type = (b[s + 12] << 8) | b[s + 13];
-    if (type !== 0x8100 || frame.length < ETHERNET_HEADER_LEN + VLAN_TAG_LEN) {
+    const isTagged = type === 0x8100 && frame.length >= ETHERNET_HEADER_LEN + VLAN_TAG_LEN;
+    // Untagged frames are the untagged port groups' (a truncated tag or an S-tag is no frame of
+    // theirs); without one, uplinks are pure 802.1Q trunks.
+    const hasUntagged = this.vlanVmPorts[UNTAGGED_VID] !== undefined;
+    if (!isTagged && (!hasUntagged || isVlanTpid(type))) {
       const why =
         type === 0x88a8
           ? "an 802.1ad S-tagged frame"
@@ -905,8 +926,9 @@ export class Vswitch implements Device {
       );
       return;
     }
-    const vid = Vlan.vid(b, s + 12);
-    if (vid === 0 || this.vlanVmPorts[vid] === undefined) {
+    // A priority tag (VID 0, 802.1Q 6.9.1) classifies as untagged.
+    const vid = isTagged ? Vlan.vid(b, s + 12) : UNTAGGED_VID;
+    if (this.vlanVmPorts[vid] === undefined) {
       this.drop(
         port,
         frame,
@@ -915,12 +937,12 @@ export class Vswitch implements Device {
         vid === 0 ? VswitchDrop.untaggedOnUplink : VswitchDrop.unknownVlanOnUplink,
         () =>
           vid === 0
-            ? `dropped: priority-tagged frame on uplink ${this.portNames[port]} (no native VLAN)`
+            ? `dropped: priority-tagged frame on uplink ${this.portNames[port]} (no port group is untagged)`
             : `dropped: VLAN ${vid} on uplink ${this.portNames[port]} belongs to no port group`,
       );
       return;
     }
-    if (isVlanTpid((b[s + 16] << 8) | b[s + 17])) {
+    if (isTagged && isVlanTpid((b[s + 16] << 8) | b[s + 17])) {
       this.drop(
         port,
         frame,
@@ -962,7 +984,7 @@ export class Vswitch implements Device {
         return;
       }
     }
-    frame.popVlanTag();
+    if (isTagged) frame.popVlanTag();
     this.learn(vid, this.teamPort, frame, nowNs, port);
     if (isGroupDst) {
       if (this.storms !== null) {
@@ -1126,8 +1148,8 @@ export class Vswitch implements Device {
     if (n === 0) {
       this.drop(v.index, frame, nowNs, vid, VswitchDrop.noReceiver, () =>
         this.team.members.length > 0
-          ? `dropped: no active uplink and no other port in vlan ${vid}`
-          : `dropped: no other port in vlan ${vid}`,
+          ? `dropped: no active uplink and no other port in ${this.segmentLabel(vid)}`
+          : `dropped: no other port in ${this.segmentLabel(vid)}`,
       );
       return;
     }
@@ -1145,7 +1167,7 @@ export class Vswitch implements Device {
     if (n === 0) {
       this.drop(port, frame, nowNs, vid, VswitchDrop.noReceiver, () =>
         isMulticastMac(dst)
-          ? `dropped: no port in vlan ${vid} takes this ${dst === 0xffffffffffff ? "broadcast" : "multicast"} from ${this.portNames[port]}`
+          ? `dropped: no port in ${this.segmentLabel(vid)} takes this ${dst === 0xffffffffffff ? "broadcast" : "multicast"} from ${this.portNames[port]}`
           : `dropped: no vNIC here has ${formatMac(dst)}`,
       );
       return;
@@ -1179,7 +1201,7 @@ export class Vswitch implements Device {
     for (let i = 0; i < n; i++) {
       const p = this.out[i];
       const f = i === n - 1 ? frame : frame.clone();
-      if (this.vm[p] === null) f.pushVlanTag(vid);
+      if (this.vm[p] === null && vid !== UNTAGGED_VID) f.pushVlanTag(vid);
       if (p === this.vtepPort) this.toVtep(f);
       else this.core.transmit(p, f);
     }

@@ -264,12 +264,12 @@ describe("MAC addresses", () => {
 describe("errors", () => {
   it("reports every error at once, in file order", () => {
     const text = minimal("  - endpoints: [s1:eth0, sw1:p2]\n")
-      .replace("pg: { vlan: 1 }", "pg: { vlan: 0 }")
+      .replace("pg: { vlan: 1 }", "pg: { vlan: 4095 }")
       .replace("portGroup: pg,", "portGroup: pgg,");
-    // The shape error (VLAN 0) and the meaning error (the NIC cabled twice) come together; the
+    // The shape error (VLAN 4095) and the meaning error (the NIC cabled twice) come together; the
     // unknown 'pgg' is not claimed, since the port group that was refused might be the one meant.
     expect(errorsOf(text)).toEqual([
-      "11:23: servers.s1.vswitches.vs0.portGroups.pg.vlan: 0 is not a usable VLAN id: VLAN ids are 1..4094 (IEEE 802.1Q reserves 0 and 4095)",
+      "11:23: servers.s1.vswitches.vs0.portGroups.pg.vlan: 4095 is not a usable port group VLAN: 1..4094 for a VLAN the vswitch tags, or 0 (or no vlan at all) for an untagged port group (4095, vSphere's guest VLAN tagging, is not supported)",
       "16:17: links[1].endpoints[0]: s1:eth0 is already cabled by links[0]; a NIC takes one link",
     ]);
     const meaning = minimal("  - endpoints: [s1:eth0, sw1:p2]\n  - endpoints: [sw1:p3, sw9:p1]\n").replace(

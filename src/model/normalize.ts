@@ -127,7 +127,7 @@ interface Attachment {
   server: string;
   /** Server NICs that carry the frames out (vswitch uplinks, or the VF's NIC). */
   nics: string[];
-  /** The VID on the wire; null: untagged (a VF without vlan). */
+  /** The VID on the wire; null: untagged (a VF without vlan, an untagged port group). */
   tag: number | null;
   /** For messages: "port group web of server1/vs0", "a VF of server1:eth1". */
   what: string;
@@ -140,8 +140,13 @@ interface Attachment {
   prefixLen: number;
   /** The NIC's gateway when it is inside the NIC's subnet (else already warned about). */
   gateway: Ipv4 | null;
-  /** The VLAN the NIC's frames are in on the switch; null until known (an untagged VF). */
+  /** The VLAN the NIC's frames are in on the switch; null until known (untagged on the wire). */
   vid: number | null;
+}
+
+/** A port group's VLAN for messages: "VLAN 10", or "untagged" for VLAN 0 (vSphere's "None"). */
+function vlanWord(vlan: number): string {
+  return vlan === 0 ? "untagged" : `VLAN ${vlan}`;
 }
 
 /** "a", "a and b", "a, b and c". */
@@ -916,21 +921,12 @@ class Normalizer {
             `${pgName} has both vlan ${pg.vlan} and vni ${pg.vni}: it is an overlay segment (VNI ${pg.vni}), whose frames never leave tagged, so vlan ${pg.vlan} is not used; remove vlan`,
             "key",
           );
-        else if (
-          pg.vni === undefined &&
-          pg.vlan === undefined &&
-          !this.isCut([...pgPath, "vlan"]) &&
-          !this.isCut([...pgPath, "vni"])
-        )
-          this.error(
-            "port-config",
-            pgPath,
-            `port group ${pgName} needs vlan (a VLAN 1..4094) or vni (a VXLAN segment 1..16777215)`,
-          );
+        // Neither vlan nor vni (or vlan 0): untagged, vSphere's VLAN ID "None (0)".
+        const isRefused = this.isCut([...pgPath, "vlan"]) || this.isCut([...pgPath, "vni"]);
         portGroups.push({
           name: pgName,
           // A vlan the shape check refused stays undefined, as before VNIs, so no check follows it.
-          vlan: pg.vni !== undefined ? 0 : (pg.vlan as number),
+          vlan: pg.vni !== undefined ? 0 : isRefused ? (pg.vlan as number) : (pg.vlan ?? 0),
           vni: pg.vni ?? null,
           security: resolveSecurity(pg.security, vsSecurity),
           teaming:
@@ -1249,7 +1245,7 @@ class Normalizer {
         this.error(
           "nic-attachment",
           [...path, "vlan"],
-          `vlan is for VF NICs; this NIC takes its VLAN from its port group${r ? ` (${r.pg.name}: VLAN ${r.pg.vlan})` : ""}`,
+          `vlan is for VF NICs; this NIC takes its VLAN from its port group${r ? ` (${r.pg.name}: ${vlanWord(r.pg.vlan)})` : ""}`,
           "key",
         );
       if (n.spoofCheck !== undefined)
@@ -1265,8 +1261,9 @@ class Normalizer {
           isOverlay: r.pg.vni !== null,
           server: server.name,
           nics: r.vs.uplinks,
-          tag: r.pg.vlan,
-          what: `port group ${r.pg.name} (VLAN ${r.pg.vlan}) of ${server.name}/${r.vs.name}`,
+          // An untagged port group's frames are untagged on the wire, as an untagged VF's are.
+          tag: r.pg.vlan === 0 ? null : r.pg.vlan,
+          what: `port group ${r.pg.name} (${vlanWord(r.pg.vlan)}) of ${server.name}/${r.vs.name}`,
           vmName,
           path: [...path, "portGroup"],
         };
@@ -2832,22 +2829,37 @@ class Normalizer {
         }
         if (att.vid === null) att.vid = vid;
         // Frames of a tagged attachment come back untagged when its VLAN is the trunk's native
-        // VLAN, and a vswitch (or a VF with a port VLAN) drops untagged frames from the wire.
+        // VLAN, and a vswitch (or a VF with a port VLAN) drops untagged frames from the wire, or
+        // puts them in its untagged port groups' segment: either way not in the VLAN.
         if (
           att.tag !== null &&
           port.mode === "trunk" &&
           port.nativeVlan === att.tag &&
           once(`native-back ${f.node}:${f.port} ${att.tag}`)
-        )
+        ) {
+          const untagged = this.untaggedGroupsOn(att.server, nicName);
+          const fate =
+            untagged.length === 0
+              ? "they are dropped there"
+              : `there they belong to the untagged port group${untagged.length > 1 ? "s" : ""} ${andList(untagged)}, not to VLAN ${att.tag}`;
           this.warn(
             "vlan-mismatch",
             portPath(f.node, f.port),
-            `${f.node}:${f.port} is ${describePort(port)}, so VLAN ${att.tag}'s frames leave it untagged toward ${att.server}:${nicName}, which sends and expects VLAN ${att.tag} tagged (${att.what}, used by ${att.vmName}): they are dropped there; make the native VLAN one no port group uses, or drop native`,
+            `${f.node}:${f.port} is ${describePort(port)}, so VLAN ${att.tag}'s frames leave it untagged toward ${att.server}:${nicName}, which sends and expects VLAN ${att.tag} tagged (${att.what}, used by ${att.vmName}): ${fate}; make the native VLAN one no port group uses, or drop native`,
           );
+        }
         this.checkGatewayPath(graph, att, vid, f.node, portOf, portPath, once);
       }
     }
     this.checkGateways();
+  }
+
+  /** The untagged port groups of the vswitch whose uplink is `server:nic` (none for a VF's NIC). */
+  private untaggedGroupsOn(server: string, nic: string): string[] {
+    for (const [key, vs] of this.vswitchSpecs)
+      if (key.startsWith(`${server}/`) && vs.uplinks.includes(nic))
+        return vs.portGroups.filter((pg) => pg.vni === null && pg.vlan === 0).map((pg) => pg.name);
+    return [];
   }
 
   /** The VMs whose frames leave through `server:nic`, for messages: "a1, a2, a3 and 2 more". */

@@ -562,12 +562,24 @@ const vniId = z
   .min(1)
   .max(16_777_215);
 
+// A port group's VLAN as vSphere's port group dialog takes it: "None (0)" is the untagged
+// segment, 1..4094 a VLAN. 4095 (vSphere's "All", guest VLAN tagging) is not modelled.
+const portGroupVlanId = z
+  .int({
+    error: (iss) =>
+      typeof iss.input === "number"
+        ? `${iss.input} is not a usable port group VLAN: 1..4094 for a VLAN the vswitch tags, or 0 (or no vlan at all) for an untagged port group${iss.input === 4095 ? " (4095, vSphere's guest VLAN tagging, is not supported)" : ""}`
+        : `expected a VLAN id (1..4094, or 0 for untagged), got ${showValue(iss.input)}`,
+  })
+  .min(0)
+  .max(4094);
+
 const portGroup = z
   .strictObject({
-    vlan: vlanId
+    vlan: portGroupVlanId
       .optional()
       .describe(
-        "The VLAN of the port group; the vswitch tags it on its uplinks (802.1Q). Required without vni.",
+        "The VLAN of the port group; the vswitch tags it on its uplinks (802.1Q). 0 or omitted (without vni): untagged, vSphere's VLAN ID 'None (0)': frames leave the uplinks untagged and untagged frames from them belong to it.",
       ),
     vni: vniId
       .optional()
@@ -577,7 +589,9 @@ const portGroup = z
     security: security.optional(),
     teaming: portGroupTeaming.optional(),
   })
-  .describe("A port group: vswitch ports that share a VLAN (or a VXLAN VNI) and policies.");
+  .describe(
+    "A port group: vswitch ports that share a VLAN (untagged without vlan, or a VXLAN VNI) and policies.",
+  );
 
 const vtep = z
   .strictObject({

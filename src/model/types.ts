@@ -242,7 +242,11 @@ export interface SecurityPolicy {
 
 export interface PortGroupSpec {
   name: string;
-  /** The VLAN; 0 for a VNI port group (its frames never leave tagged). */
+  /**
+   * The VLAN; 0 with `vni: null` is an untagged port group (vSphere's VLAN ID "None (0)": its
+   * frames leave the uplinks untagged and untagged frames from them are its); 0 for a VNI port
+   * group too (its frames never leave tagged).
+   */
   vlan: number;
   /** The VXLAN network id of an overlay port group, or null. */
   vni: number | null;

@@ -65,7 +65,8 @@ describe("broken topologies", () => {
 
 describe("diagnostic codes, for scripts", () => {
   const codes: [string, string[]][] = [
-    ["vlan-zero", ["bad-vlan"]],
+    ["vlan-zero", ["vlan-not-carried"]],
+    ["portgroup-vlan-4095", ["bad-vlan"]],
     ["vlan-4095", ["bad-vlan"]],
     ["bad-bandwidth-unit", ["bad-unit"]],
     ["ip-without-prefix", ["bad-address"]],
