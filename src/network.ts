@@ -2028,13 +2028,26 @@ export class Network {
           (isWanted(d.name) ? d.portNames : []).map((p, i) => {
             const link = this.world.linkAt(d, i);
             const side = link === null ? -1 : link.ends[0].device === d && link.ends[0].port === i ? 0 : 1;
+            // In a lab, a VM's vNIC or an external port is bound to a TAP, not a simulated link:
+            // its far end is the binding's first name ("web1:eth0" of "web1:eth0<->vs0:web1").
+            const bound = link === null ? this.world.bindingAt(d, i) : null;
             const c = d.portCounters[i];
             return {
               device: d.name,
               kind: this.kindOf(d),
               port: p,
-              peer: link === null ? null : link.ends[side ^ 1].name,
-              state: link === null ? "unconnected" : link.isUp ? "up" : "down",
+              peer:
+                link !== null ? link.ends[side ^ 1].name : bound !== null ? bound.name.split("<->")[0] : null,
+              state:
+                link !== null
+                  ? link.isUp
+                    ? "up"
+                    : "down"
+                  : bound !== null
+                    ? (bound as { isOpen?: boolean }).isOpen === false
+                      ? "down"
+                      : "up"
+                    : "unconnected",
               rxFrames: c?.rxFrames ?? 0,
               rxBytes: c?.rxBytes ?? 0,
               txFrames: c?.txFrames ?? 0,
