@@ -13,6 +13,7 @@
  * `vnet trace --real`.
  */
 
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   copyFileSync,
@@ -414,10 +415,28 @@ export function labDown(
  */
 export function guestDrops(state: LabState): Map<string, { txDropped: number; rxDropped: number }> {
   const out = new Map<string, { txDropped: number; rxDropped: number }>();
+  // One shell for every namespace (a process per VM from here took 36 s for 1,000 VMs): each
+  // namespace's `ip -s -j link` on a line of its own, after a line naming it.
+  const r = spawnSync(
+    "sh",
+    [
+      "-c",
+      'for ns; do echo "@@ $ns"; ip -n "$ns" -s -j link show 2>/dev/null || echo; done',
+      "sh",
+      ...state.vms.map((v) => v.ns),
+    ],
+    { encoding: "utf8", maxBuffer: 1 << 30 },
+  );
+  const byNs = new Map<string, string>();
+  let current: string | null = null;
+  for (const line of (r.stdout ?? "").split("\n")) {
+    if (line.startsWith("@@ ")) current = line.slice(3);
+    else if (current !== null && line.trim() !== "") byNs.set(current, (byNs.get(current) ?? "") + line);
+  }
   for (const v of state.vms) {
     let links: { ifname: string; stats64?: { rx: { dropped: number }; tx: { dropped: number } } }[];
     try {
-      links = JSON.parse(run("ip", ["-n", v.ns, "-s", "-j", "link", "show"]));
+      links = JSON.parse(byNs.get(v.ns) ?? "");
     } catch {
       continue;
     }
