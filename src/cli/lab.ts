@@ -321,7 +321,8 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
               n.ip,
               c === undefined
                 ? ""
-                : `rx ${c.rxFrames} tx ${c.txFrames}${c.drops.length > 0 ? ` drops ${c.drops.map(([k, x]) => `${k} ${x}`).join(", ")}` : ""}${guest}`,
+                : // As the VM sees it: what it sent is what vnet read from its TAP.
+                  `sent ${c.rxFrames} received ${c.txFrames}${c.drops.length > 0 ? ` drops ${c.drops.map(([k, x]) => `${k} ${x}`).join(", ")}` : ""}${guest}`,
             ];
           }),
         );
@@ -336,7 +337,7 @@ export function register(program: Command, io: Io, setExit: (code: number) => vo
         for (const x of state.external ?? []) {
           const c = status?.ports.find((p) => p.vm === "" && p.nic === x.port);
           io.out(
-            `  external ${x.port}  TAP ${x.interface}${x.netns === null ? "" : ` (namespace ${x.netns})`}${c === undefined ? "" : `  rx ${c.rxFrames} tx ${c.txFrames}${c.drops.length > 0 ? ` drops ${c.drops.map(([k, n]) => `${k} ${n}`).join(", ")}` : ""}`}\n`,
+            `  external ${x.port}  TAP ${x.interface}${x.netns === null ? "" : ` (namespace ${x.netns})`}${c === undefined ? "" : `  into vnet ${c.rxFrames} out of vnet ${c.txFrames}${c.drops.length > 0 ? ` drops ${c.drops.map(([k, n]) => `${k} ${n}`).join(", ")}` : ""}`}\n`,
           );
         }
         if (status !== null && status.devices.length > 0) {

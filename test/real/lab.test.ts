@@ -185,6 +185,10 @@ describe.skipIf(skipReason !== undefined)(
       const text = vnet("status", LAB);
       expect(text.stdout).toContain(`lab ${LAB}`);
       expect(text.stdout).toMatch(/web1 +vnet-\S+-web1 +eth0/);
+      // Counted as the VM sees them: web1 sent the iperf3 traffic, so it sent more than it got.
+      const m = /web1 +vnet-\S+ +eth0 .* sent (\d+) received (\d+)/.exec(text.stdout);
+      expect(m).not.toBeNull();
+      expect(Number(m?.[1])).toBeGreaterThanOrEqual(web1?.rxFrames ?? Number.POSITIVE_INFINITY);
     });
 
     it("a lab too big is refused at once, leaving nothing (no state, no log)", () => {
