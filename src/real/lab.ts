@@ -515,9 +515,15 @@ async function serveControl(
             ...t.port.counters,
             drops: t.port.drops.entries(),
           })),
-          devices: built.world.devices
-            .filter((d) => d.drops.total > 0)
-            .map((d) => ({ name: d.name, drops: d.drops.entries() })),
+          // Devices, then cables (a frame over a cable's MTU is the cable's drop).
+          devices: [
+            ...built.world.devices
+              .filter((d) => d.drops.total > 0)
+              .map((d) => ({ name: d.name, drops: d.drops.entries() })),
+            ...built.world.links
+              .filter((l) => l.drops.total > 0)
+              .map((l) => ({ name: l.name, drops: l.drops.entries() })),
+          ],
         } satisfies LabStatus;
       case "trace-start":
         records = [];
