@@ -11,47 +11,12 @@
  * otherwise; the browser keeps @noble.
  */
 
-import { hchacha20, WG_AEAD_TAG_LEN, type WgCrypto, writeAeadNonce } from "../vpn/crypto.ts";
+import { type Aead12, aeadMethods, type WgCrypto } from "../vpn/crypto.ts";
 import { nodeCrypto } from "../vpn/crypto-node.ts";
 import { loadNative, type NativeAddon, nativeFailure } from "./native.ts";
 
-type NativeAead = Required<Pick<NativeAddon, "aeadSeal" | "aeadOpen">>;
-
-function makeNativeCrypto({ aeadSeal: seal, aeadOpen: open }: NativeAead): WgCrypto {
-  const nonce = new Uint8Array(12);
-  const xnonce = new Uint8Array(12);
-  const subkey = new Uint8Array(32);
-  return {
-    ...nodeCrypto,
-    name: "native",
-    seal(key, counter, ad, src, srcOffset, length, out, outOffset) {
-      writeAeadNonce(nonce, counter);
-      return seal(key, nonce, ad, src, srcOffset, length, out, outOffset);
-    },
-    open(key, counter, ad, src, srcOffset, length, out, outOffset) {
-      writeAeadNonce(nonce, counter);
-      return open(key, nonce, ad, src, srcOffset, length, out, outOffset);
-    },
-    xseal(key, xn, plaintext, ad) {
-      hchacha20(key, xn.subarray(0, 16), subkey);
-      xnonce.fill(0, 0, 4);
-      xnonce.set(xn.subarray(16, 24), 4);
-      const out = new Uint8Array(plaintext.length + WG_AEAD_TAG_LEN);
-      seal(subkey, xnonce, ad, plaintext, 0, plaintext.length, out, 0);
-      subkey.fill(0);
-      return out;
-    },
-    xopen(key, xn, sealed, ad) {
-      if (sealed.length < WG_AEAD_TAG_LEN) return undefined;
-      hchacha20(key, xn.subarray(0, 16), subkey);
-      xnonce.fill(0, 0, 4);
-      xnonce.set(xn.subarray(16, 24), 4);
-      const out = new Uint8Array(sealed.length - WG_AEAD_TAG_LEN);
-      const n = open(subkey, xnonce, ad, sealed, 0, sealed.length, out, 0);
-      subkey.fill(0);
-      return n < 0 ? undefined : out;
-    },
-  };
+function makeNativeCrypto(seal: Aead12, open: Aead12): WgCrypto {
+  return { ...nodeCrypto, name: "native", ...aeadMethods(seal, open) };
 }
 
 let cached: WgCrypto | null | undefined;
@@ -62,7 +27,7 @@ export function nativeCrypto(): WgCrypto | null {
   const addon = loadNative();
   const seal = addon?.aeadSeal;
   const open = addon?.aeadOpen;
-  cached = seal && open ? makeNativeCrypto({ aeadSeal: seal, aeadOpen: open }) : null;
+  cached = seal && open ? makeNativeCrypto(seal, open) : null;
   return cached;
 }
 

@@ -8,6 +8,7 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
+import type { Aead12 } from "../vpn/crypto.ts";
 
 /** Watches a descriptor and reads every queued frame into the caller's slots. */
 export interface NativeTapReader {
@@ -35,17 +36,8 @@ export interface NativeTapWriter {
   ioUring(): boolean;
 }
 
-/** A ChaCha20-Poly1305 direction of the addon: a 12-byte nonce, offsets in, bytes written out. */
-export type NativeAead = (
-  key: Uint8Array,
-  nonce: Uint8Array,
-  ad: Uint8Array | undefined,
-  src: Uint8Array,
-  srcOffset: number,
-  length: number,
-  out: Uint8Array,
-  outOffset: number,
-) => number;
+/** A ChaCha20-Poly1305 direction of the addon: the engine's `Aead12` (12-byte nonce, offsets in, bytes written out). */
+export type NativeAead = Aead12;
 
 export interface NativeAddon {
   /** Opens (creating) TAP `name`, non-blocking, without the packet-information header. */

@@ -21,7 +21,7 @@ import {
   type KeyObject,
 } from "node:crypto";
 import { blake2s } from "@noble/hashes/blake2.js";
-import { hchacha20, isAllZero, WG_AEAD_TAG_LEN, type WgCrypto, writeAeadNonce } from "./crypto.ts";
+import { aeadMethods, isAllZero, WG_AEAD_TAG_LEN, type WgCrypto } from "./crypto.ts";
 
 // RFC 8410 section 7 / 4: PKCS#8 and SubjectPublicKeyInfo prefixes for a raw X25519 key.
 const PKCS8_X25519 = Buffer.from("302e020100300506032b656e04220420", "hex");
@@ -67,9 +67,6 @@ function publicKeyObject(raw: Uint8Array): KeyObject {
 function plain(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
 }
-
-const NONCE = Buffer.alloc(12);
-const XNONCE = Buffer.alloc(12);
 
 /** ChaCha20-Poly1305 with an arbitrary 12-byte nonce (exported for the RFC 8439 test vectors). */
 export function chachaSeal(
@@ -151,32 +148,5 @@ export const nodeCrypto: WgCrypto = {
     return plain(createHmac("blake2s256", key).update(data).digest());
   },
 
-  seal(key, counter, ad, src, srcOffset, length, out, outOffset) {
-    writeAeadNonce(NONCE, counter);
-    return chachaSeal(key, NONCE, ad, src, srcOffset, length, out, outOffset);
-  },
-  open(key, counter, ad, src, srcOffset, length, out, outOffset) {
-    writeAeadNonce(NONCE, counter);
-    return chachaOpen(key, NONCE, ad, src, srcOffset, length, out, outOffset);
-  },
-
-  xseal(key, nonce, plaintext, ad) {
-    const subkey = hchacha20(key, nonce.subarray(0, 16));
-    XNONCE.fill(0, 0, 4);
-    XNONCE.set(nonce.subarray(16, 24), 4);
-    const out = new Uint8Array(plaintext.length + WG_AEAD_TAG_LEN);
-    chachaSeal(subkey, XNONCE, ad, plaintext, 0, plaintext.length, out, 0);
-    subkey.fill(0);
-    return out;
-  },
-  xopen(key, nonce, sealed, ad) {
-    if (sealed.length < WG_AEAD_TAG_LEN) return undefined;
-    const subkey = hchacha20(key, nonce.subarray(0, 16));
-    XNONCE.fill(0, 0, 4);
-    XNONCE.set(nonce.subarray(16, 24), 4);
-    const out = new Uint8Array(sealed.length - WG_AEAD_TAG_LEN);
-    const n = chachaOpen(subkey, XNONCE, ad, sealed, 0, sealed.length, out, 0);
-    subkey.fill(0);
-    return n < 0 ? undefined : out;
-  },
+  ...aeadMethods(chachaSeal, chachaOpen),
 };

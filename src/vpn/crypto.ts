@@ -129,6 +129,65 @@ export function writeAeadNonce(nonce: Uint8Array, counter: number): void {
   nonce[11] = hi >>> 24;
 }
 
+/**
+ * ChaCha20-Poly1305 (RFC 8439) with an explicit 12-byte nonce, writing into the caller's buffer:
+ * seals `src[srcOffset .. srcOffset+length)` to `out[outOffset..]` (ciphertext then tag) and
+ * returns the bytes written; opens (`length` counts the tag) and returns the plaintext length, or
+ * -1 when authentication fails. The one primitive a Node backend brings (node:crypto's, or the
+ * native addon's); `aeadMethods` builds WireGuard's four AEAD methods on it.
+ */
+export type Aead12 = (
+  key: Uint8Array,
+  nonce: Uint8Array,
+  ad: Uint8Array | undefined,
+  src: Uint8Array,
+  srcOffset: number,
+  length: number,
+  out: Uint8Array,
+  outOffset: number,
+) => number;
+
+/**
+ * `seal`/`open` (WireGuard's counter nonce) and `xseal`/`xopen` (XChaCha20-Poly1305: HChaCha20
+ * subkey, then the 12-byte AEAD) over one `Aead12` pair. The nonces and subkey are scratch
+ * buffers of this backend (the methods are synchronous, so one set serves every call).
+ */
+export function aeadMethods(seal: Aead12, open: Aead12): Pick<WgCrypto, "seal" | "open" | "xseal" | "xopen"> {
+  const nonce = new Uint8Array(12);
+  const xnonce = new Uint8Array(12);
+  const subkey = new Uint8Array(32);
+  const xnonceOf = (key: Uint8Array, xn: Uint8Array) => {
+    hchacha20(key, xn.subarray(0, 16), subkey);
+    xnonce.fill(0, 0, 4);
+    xnonce.set(xn.subarray(16, 24), 4);
+  };
+  return {
+    seal(key, counter, ad, src, srcOffset, length, out, outOffset) {
+      writeAeadNonce(nonce, counter);
+      return seal(key, nonce, ad, src, srcOffset, length, out, outOffset);
+    },
+    open(key, counter, ad, src, srcOffset, length, out, outOffset) {
+      writeAeadNonce(nonce, counter);
+      return open(key, nonce, ad, src, srcOffset, length, out, outOffset);
+    },
+    xseal(key, xn, plaintext, ad) {
+      xnonceOf(key, xn);
+      const out = new Uint8Array(plaintext.length + WG_AEAD_TAG_LEN);
+      seal(subkey, xnonce, ad, plaintext, 0, plaintext.length, out, 0);
+      subkey.fill(0);
+      return out;
+    },
+    xopen(key, xn, sealed, ad) {
+      if (sealed.length < WG_AEAD_TAG_LEN) return undefined;
+      xnonceOf(key, xn);
+      const out = new Uint8Array(sealed.length - WG_AEAD_TAG_LEN);
+      const n = open(subkey, xnonce, ad, sealed, 0, sealed.length, out, 0);
+      subkey.fill(0);
+      return n < 0 ? undefined : out;
+    },
+  };
+}
+
 /** Constant-time equality of two byte strings of the same length (MACs, tags, keys). */
 export function constantTimeEqual(a: Uint8Array, b: Uint8Array, bOffset = 0, length = a.length): boolean {
   if (a.length < length || b.length < bOffset + length) return false;
