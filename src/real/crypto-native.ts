@@ -13,7 +13,7 @@
 
 import { type Aead12, aeadMethods, type WgCrypto } from "../vpn/crypto.ts";
 import { nodeCrypto } from "../vpn/crypto-node.ts";
-import { loadNative, type NativeAddon, nativeFailure } from "./native.ts";
+import { loadNative, nativeFailure } from "./native.ts";
 
 function makeNativeCrypto(seal: Aead12, open: Aead12): WgCrypto {
   return { ...nodeCrypto, name: "native", ...aeadMethods(seal, open) };
