@@ -7,12 +7,11 @@
  * bytes. Bad options are one line and exit 2.
  */
 
-import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { DATACENTER_DEFAULTS, generateDatacenter } from "../model/generate.ts";
 import { UserError } from "./errors.ts";
 import type { Io } from "./io.ts";
-import { parseIntOption } from "./net-common.ts";
+import { parseIntOption, writeOutput } from "./net-common.ts";
 
 interface GenerateOptions {
   racks?: string;
@@ -88,13 +87,6 @@ export function register(program: Command, io: Io): void {
         }
         throw e;
       }
-      if (opts.output === undefined) io.out(text);
-      else {
-        try {
-          writeFileSync(opts.output, text);
-        } catch (e) {
-          throw new UserError(`-o ${opts.output}: ${e instanceof Error ? e.message : String(e)}`);
-        }
-      }
+      writeOutput(io, opts.output, text);
     });
 }

@@ -6,14 +6,13 @@
  * file parses arguments, runs the trace through the facade and writes the text.
  */
 
-import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { buildGraph, GRAPH_FORMATS, type GraphFormat, markTrace, renderGraph } from "../analysis/graph.ts";
 import { formatDiagnostic } from "../model/diagnostics.ts";
 import { loadTopologyFile } from "../model/load.ts";
 import { ExitCode, UserError } from "./errors.ts";
 import type { Io } from "./io.ts";
-import { guard, loadNetwork } from "./net-common.ts";
+import { guard, loadNetwork, writeOutput } from "./net-common.ts";
 
 /** The format: --format if given, else from OUT's extension (.svg, .dot/.gv, .mmd/.md), else svg. */
 export function chooseFormat(format: string | undefined, out: string | undefined): GraphFormat {
@@ -87,14 +86,7 @@ export function register(program: Command, io: Io): void {
           opts.json === true ? `${JSON.stringify(graph, null, 2)}\n` : renderGraph(graph, format);
         // In a Markdown file the diagram goes in a mermaid code block, as GitHub renders it.
         const text = isMarkdown ? `\`\`\`mermaid\n${rendered}\`\`\`\n` : rendered;
-        if (opts.output === undefined) io.out(text);
-        else {
-          try {
-            writeFileSync(opts.output, text);
-          } catch (e) {
-            throw new UserError(`-o ${opts.output}: ${e instanceof Error ? e.message : String(e)}`);
-          }
-        }
+        writeOutput(io, opts.output, text);
       },
     );
 }

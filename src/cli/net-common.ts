@@ -5,6 +5,7 @@
  * (files); the facade itself stays browser-safe.
  */
 
+import { writeFileSync } from "node:fs";
 import { loadTopologyFile } from "../model/load.ts";
 import { Network, NetworkError } from "../network.ts";
 import { type WrittenCapture, writeCaptures as writeCaptureFiles } from "../node.ts";
@@ -103,5 +104,18 @@ export function guard<T>(fn: () => T): T {
   } catch (e) {
     if (e instanceof NetworkError) throw new UserError(e.message, ExitCode.usage, e.code);
     throw e;
+  }
+}
+
+/** `-o FILE`: the text goes to FILE, or to standard output without one; a FILE that cannot be written is the user's mistake. */
+export function writeOutput(io: Io, output: string | undefined, text: string): void {
+  if (output === undefined) {
+    io.out(text);
+    return;
+  }
+  try {
+    writeFileSync(output, text);
+  } catch (e) {
+    throw new UserError(`-o ${output}: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
