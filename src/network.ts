@@ -2044,7 +2044,7 @@ export class Network {
                     ? "up"
                     : "down"
                   : bound !== null
-                    ? (bound as { isOpen?: boolean }).isOpen === false
+                    ? bound.isOpen === false
                       ? "down"
                       : "up"
                     : "unconnected",

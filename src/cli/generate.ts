@@ -42,7 +42,10 @@ export function register(program: Command, io: Io): void {
     )
     .option("--sriov <n>", "per server, VMs on SR-IOV virtual functions instead of a port group (default 0)")
     .option("--mlag", "every rack an MLAG leaf pair, servers bonded to both with LACP")
-    .option("--vxlan", "port groups on VXLAN VNIs over hypervisor VTEPs and a routed leaf-spine")
+    .option(
+      "--vxlan",
+      "port groups on VXLAN VNIs over hypervisor VTEPs and a routed leaf-spine (no overlay router: only VMs of one port group reach each other, so pingall reports the other pairs unreachable)",
+    )
     .option("--spines <n>", `spines with --vxlan (default ${d.spines})`)
     .option("--name <name>", `the topology's name (default ${d.name})`)
     .option("-o, --output <file>", "write to this file instead of standard output")

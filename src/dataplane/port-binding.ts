@@ -27,4 +27,6 @@ export interface PortBinding {
   readonly counters: PortCounters;
   /** Frames this binding could not carry, by reason. */
   readonly drops: DropCounters;
+  /** False once the binding can carry nothing (a closed TAP); absent for one that always can. */
+  readonly isOpen?: boolean;
 }
