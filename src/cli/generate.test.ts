@@ -64,6 +64,7 @@ describe("vnet generate", () => {
       [["--mlag", "--vxlan"], "--mlag and --vxlan cannot be combined"],
       [["--spines", "3"], "--spines needs --vxlan"],
       [["--name", "a b"], '--name: "a b" is not a name'],
+      [["--racks", "100000", "--servers", "4000", "--vms", "4000"], "vnet generate writes at most 200,000"],
       [["-o", join(dir, "no/such/dir.yaml")], "-o "],
     ];
     for (const [args, message] of cases) {

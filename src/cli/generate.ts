@@ -13,6 +13,9 @@ import { UserError } from "./errors.ts";
 import type { Io } from "./io.ts";
 import { parseIntOption, writeOutput } from "./net-common.ts";
 
+/** The most VMs a generated file holds (12.5 times the 16,000 of the scale benchmark). */
+const MAX_VMS = 200_000;
+
 interface GenerateOptions {
   racks?: string;
   servers?: string;
@@ -61,12 +64,20 @@ export function register(program: Command, io: Io): void {
       if (opts.spines !== undefined && opts.vxlan !== true) throw new UserError("--spines needs --vxlan");
       if (opts.name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(opts.name))
         throw new UserError(`--name: "${opts.name}" is not a name (letters, digits, . _ -)`);
+      const racks = int("--racks", opts.racks, d.racks, 1, 100_000);
+      const servers = int("--servers", opts.servers, d.serversPerRack, 1, 4000);
+      const vms = int("--vms", opts.vms, d.vmsPerServer, 1, 4000);
+      // A file that large would exhaust memory while it is written, long before it is refused.
+      if (racks * servers * vms > MAX_VMS)
+        throw new UserError(
+          `${(racks * servers * vms).toLocaleString("en-US")} VMs: vnet generate writes at most ${MAX_VMS.toLocaleString("en-US")} (--racks x --servers x --vms)`,
+        );
       let text: string;
       try {
         text = generateDatacenter({
-          racks: int("--racks", opts.racks, d.racks, 1, 100_000),
-          serversPerRack: int("--servers", opts.servers, d.serversPerRack, 1, 4000),
-          vmsPerServer: int("--vms", opts.vms, d.vmsPerServer, 1, 4000),
+          racks,
+          serversPerRack: servers,
+          vmsPerServer: vms,
           portGroups: int("--port-groups", opts.portGroups, d.portGroups, 1, 254),
           sriovVmsPerServer: int("--sriov", opts.sriov, d.sriovVmsPerServer, 0, 512),
           mlag: opts.mlag === true,
